@@ -1,0 +1,1 @@
+//! The canonical allowed-flow matrix as rows (spec §6).

@@ -1,0 +1,3 @@
+//! Analyses over the IR: the matrix, queries, diffs.
+
+pub mod matrix;

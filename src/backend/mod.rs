@@ -1,0 +1,81 @@
+//! Back ends: pure functions from the IR to artefacts (file path + contents).
+//! One file per target, dispatched by one `match` on [`Target`].
+
+pub mod aws;
+pub mod azure;
+pub mod gcp;
+pub mod iptables;
+pub mod k8s;
+pub mod nftables;
+pub mod scope;
+
+use crate::diag::Diagnostic;
+use crate::ir::Ir;
+
+/// A compilation target (spec §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    K8s,
+    Iptables,
+    Nftables,
+    Aws,
+    Gcp,
+    Azure,
+}
+
+impl Target {
+    /// Every target, in output order.
+    pub const ALL: [Target; 6] = [Target::K8s, Target::Iptables, Target::Nftables, Target::Aws, Target::Gcp, Target::Azure];
+
+    /// The name used on the command line and as the output sub-directory.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::K8s => "k8s",
+            Target::Iptables => "iptables",
+            Target::Nftables => "nftables",
+            Target::Aws => "aws",
+            Target::Gcp => "gcp",
+            Target::Azure => "azure",
+        }
+    }
+
+    /// Parses a target name (not `all`).
+    pub fn parse(s: &str) -> Option<Target> {
+        Target::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// One generated file, its path relative to the output directory (`k8s/mz.yaml`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Artefact {
+    pub path: String,
+    pub contents: String,
+}
+
+/// Options that change what a back end emits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmitOptions {
+    /// netfilter: log dropped packets, rate-limited.
+    pub log_drops: bool,
+}
+
+/// Compiles the IR for one target. Errors (E012, E013, ...) come back before
+/// anything is written; the artefacts are sorted by path.
+pub fn emit(target: Target, ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
+    let mut out = match target {
+        Target::K8s => k8s::emit(ir, opts),
+        Target::Iptables => iptables::emit(ir, opts),
+        Target::Nftables => nftables::emit(ir, opts),
+        Target::Aws => aws::emit(ir, opts),
+        Target::Gcp => gcp::emit(ir, opts),
+        Target::Azure => azure::emit(ir, opts),
+    }?;
+    out.sort();
+    Ok(out)
+}
+
+/// True when the target has something to enforce in this policy (spec §6 scope):
+/// `--target all` compiles exactly the targets for which this holds.
+pub fn in_scope(target: Target, ir: &Ir) -> bool {
+    scope::has_scope(target, ir)
+}

@@ -1,0 +1,35 @@
+//! `moat check`: parse and check, print diagnostics.
+
+use super::{load, print_diags, FAIL, OK, TROUBLE};
+use crate::DiagFormat;
+use std::path::PathBuf;
+
+/// Arguments of `moat check`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Policy files or directories; several form one policy.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: DiagFormat,
+    /// Treat warnings as errors (exit 1 when there are any).
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+/// Runs `moat check`.
+pub fn run(args: &Args) -> u8 {
+    let c = load(&args.files);
+    print_diags(&c.diags, &c.sources, args.format);
+    if c.io_failed {
+        TROUBLE
+    } else if c.has_errors() || (args.deny_warnings && !c.diags.is_empty()) {
+        FAIL
+    } else {
+        if args.format == DiagFormat::Human && c.diags.is_empty() {
+            eprintln!("ok: {} file(s), no findings", c.sources.files().len());
+        }
+        OK
+    }
+}

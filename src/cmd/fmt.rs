@@ -1,0 +1,14 @@
+//! `moat fmt` (not yet implemented).
+
+/// Arguments of `moat fmt`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Inputs.
+    pub files: Vec<std::path::PathBuf>,
+}
+
+/// Runs the command.
+pub fn run(_args: &Args) -> u8 {
+    eprintln!("moat fmt: not implemented yet");
+    super::TROUBLE
+}

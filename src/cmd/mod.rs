@@ -1,0 +1,72 @@
+//! One module per sub-command; shared helpers for loading and printing.
+
+pub mod audit;
+pub mod check;
+pub mod compile;
+pub mod diff;
+pub mod fmt;
+pub mod graph;
+pub mod matrix;
+pub mod query;
+
+use moat::diag::{self, Diagnostic};
+use moat::span::SourceMap;
+use moat::Checked;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::DiagFormat;
+
+/// Exit code: success.
+pub const OK: u8 = 0;
+/// Exit code: the policy has errors (or the answer is "no").
+pub const FAIL: u8 = 1;
+/// Exit code: usage or I/O trouble.
+pub const TROUBLE: u8 = 2;
+
+/// Loads and checks the files from disk.
+pub fn load(files: &[PathBuf]) -> Checked {
+    moat::check_paths(&moat::load::Disk, files)
+}
+
+/// Prints diagnostics to stderr (human) or stdout (json).
+pub fn print_diags(diags: &[Diagnostic], sources: &SourceMap, format: DiagFormat) {
+    match format {
+        DiagFormat::Human => {
+            if !diags.is_empty() {
+                eprint!("{}", diag::render_human(diags, sources, std::io::stderr().is_terminal()));
+                let (e, w) = counts(diags);
+                eprintln!("{}", summary(e, w));
+            }
+        }
+        DiagFormat::Json => println!("{}", diag::render_json(diags, sources)),
+    }
+}
+
+/// Prints diagnostics to stderr only (for commands whose stdout is data).
+pub fn eprint_diags(diags: &[Diagnostic], sources: &SourceMap, format: DiagFormat) {
+    match format {
+        DiagFormat::Human => print_diags(diags, sources, format),
+        DiagFormat::Json => eprintln!("{}", diag::render_json(diags, sources)),
+    }
+}
+
+fn counts(diags: &[Diagnostic]) -> (usize, usize) {
+    let e = diags.iter().filter(|d| d.is_error()).count();
+    (e, diags.len() - e)
+}
+
+fn summary(errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, w: &str| if n == 1 { format!("{n} {w}") } else { format!("{n} {w}s") };
+    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+}
+
+/// Loads and checks; on errors prints them and returns the exit code to use.
+pub fn load_ok(files: &[PathBuf], format: DiagFormat) -> Result<Checked, u8> {
+    let c = load(files);
+    if c.ir.is_none() || c.has_errors() {
+        eprint_diags(&c.diags, &c.sources, format);
+        return Err(if c.io_failed { TROUBLE } else { FAIL });
+    }
+    Ok(c)
+}

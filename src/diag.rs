@@ -1,0 +1,193 @@
+//! Diagnostics as plain data, and their two renderings (rustc-like text, JSON).
+
+use crate::span::{SourceMap, Span};
+use serde::Serialize;
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding about a policy: a stable code, a primary span, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// `E001`..`E0xx` or `W001`..`W0xx` (spec §5).
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    /// Where it happened; `None` only for problems with no source (e.g. an unreadable file).
+    pub span: Option<Span>,
+    /// Secondary places, each with a short note ("the forbid is here").
+    pub labels: Vec<(Span, String)>,
+    /// How to fix it.
+    pub help: Option<String>,
+    /// Extra facts (names of covering allows, the shared range, ...).
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    /// An error with `code` at `span`.
+    pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic::new(code, Severity::Error, Some(span), message)
+    }
+
+    /// A warning with `code` at `span`.
+    pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic::new(code, Severity::Warning, Some(span), message)
+    }
+
+    /// An error that has no position in any policy file (I/O, usage).
+    pub fn error_nospan(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic::new(code, Severity::Error, None, message)
+    }
+
+    fn new(code: &'static str, severity: Severity, span: Option<Span>, message: impl Into<String>) -> Self {
+        Diagnostic { code, severity, message: message.into(), span, labels: vec![], help: None, notes: vec![] }
+    }
+
+    /// Adds a secondary label.
+    pub fn with_label(mut self, span: Span, note: impl Into<String>) -> Self {
+        self.labels.push((span, note.into()));
+        self
+    }
+
+    /// Sets the `help:` line.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a `note:` line.
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// True for errors.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Sorts diagnostics by file, position and code, and removes exact duplicates.
+pub fn sort(diags: &mut Vec<Diagnostic>) {
+    diags.sort_by(|a, b| {
+        let ka = (a.span.map(|s| (s.file, s.start)), a.code, &a.message);
+        let kb = (b.span.map(|s| (s.file, s.start)), b.code, &b.message);
+        ka.cmp(&kb)
+    });
+    diags.dedup();
+}
+
+/// Renders diagnostics like rustc: header, source excerpt with carets, notes and help.
+pub fn render_human(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> String {
+    use codespan_reporting::diagnostic::{Diagnostic as CsDiag, Label};
+    use codespan_reporting::files::SimpleFiles;
+    use codespan_reporting::term::{self, termcolor};
+
+    let mut files = SimpleFiles::new();
+    for f in sources.files() {
+        files.add(f.name.clone(), f.text.clone());
+    }
+    let config = term::Config::default();
+    let mut buf = if color { termcolor::Buffer::ansi() } else { termcolor::Buffer::no_color() };
+    for d in diags {
+        let cs = match d.severity {
+            Severity::Error => CsDiag::error(),
+            Severity::Warning => CsDiag::warning(),
+        };
+        let mut labels = vec![];
+        if let Some(s) = d.span {
+            labels.push(Label::primary(s.file, s.start..s.end));
+        }
+        for (s, note) in &d.labels {
+            labels.push(Label::secondary(s.file, s.start..s.end).with_message(note.clone()));
+        }
+        let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {n}")).collect();
+        if let Some(h) = &d.help {
+            notes.push(format!("help: {h}"));
+        }
+        let cs = cs.with_code(d.code).with_message(d.message.clone()).with_labels(labels).with_notes(notes);
+        // Writing into an in-memory buffer only fails on a bad span; fall back to plain text.
+        if term::emit(&mut buf, &config, &files, &cs).is_err() {
+            let _ = std::io::Write::write_all(&mut buf, format!("{}[{}]: {}\n", sev_word(d), d.code, d.message).as_bytes());
+        }
+    }
+    String::from_utf8_lossy(buf.as_slice()).into_owned()
+}
+
+fn sev_word(d: &Diagnostic) -> &'static str {
+    match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+/// The JSON form of one diagnostic (spec §6, with extra fields).
+#[derive(Serialize)]
+struct JsonDiag<'a> {
+    code: &'a str,
+    severity: Severity,
+    message: &'a str,
+    file: Option<&'a str>,
+    line: Option<usize>,
+    column: Option<usize>,
+    end_line: Option<usize>,
+    end_column: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: &'a Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    related: Vec<JsonRelated<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonRelated<'a> {
+    file: &'a str,
+    line: usize,
+    column: usize,
+    message: &'a str,
+}
+
+/// Renders diagnostics as one JSON array (spec §6).
+pub fn render_json(diags: &[Diagnostic], sources: &SourceMap) -> String {
+    let items: Vec<JsonDiag> = diags
+        .iter()
+        .map(|d| {
+            let (file, start, end) = match d.span {
+                Some(s) => {
+                    let f = sources.file(s.file);
+                    (Some(f.name.as_str()), Some(f.line_col(s.start)), Some(f.line_col(s.end)))
+                }
+                None => (None, None, None),
+            };
+            let related = d
+                .labels
+                .iter()
+                .map(|(s, m)| {
+                    let f = sources.file(s.file);
+                    let (line, column) = f.line_col(s.start);
+                    JsonRelated { file: &f.name, line, column, message: m }
+                })
+                .collect();
+            JsonDiag {
+                code: d.code,
+                severity: d.severity,
+                message: &d.message,
+                file,
+                line: start.map(|p| p.0),
+                column: start.map(|p| p.1),
+                end_line: end.map(|p| p.0),
+                end_column: end.map(|p| p.1),
+                help: d.help.as_deref(),
+                notes: &d.notes,
+                related,
+            }
+        })
+        .collect();
+    serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".to_string())
+}

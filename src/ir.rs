@@ -1,0 +1,235 @@
+//! The canonical model (spec §3): sites, zones, atoms and the flow matrix
+//! between atoms, each flow remembering the allows that produced it.
+//! Every back end and every analysis reads only this.
+
+use crate::addr::AddrSet;
+use crate::ports::PortSet;
+use crate::span::Span;
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+
+/// Index into [`Ir::sites`].
+pub type SiteId = usize;
+/// Index into [`Ir::zones`].
+pub type ZoneId = usize;
+/// Index into [`Ir::atoms`]; atoms are sorted by name, so id order is name order.
+pub type AtomId = usize;
+/// Index into [`Ir::allows`].
+pub type AllowId = usize;
+
+/// Where a zone runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SiteKind {
+    Onprem,
+    Aws,
+    Gcp,
+    Azure,
+}
+
+impl SiteKind {
+    /// The keyword of the language.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteKind::Onprem => "onprem",
+            SiteKind::Aws => "aws",
+            SiteKind::Gcp => "gcp",
+            SiteKind::Azure => "azure",
+        }
+    }
+}
+
+/// A site: the implicit `default` (onprem) or one declared with `site`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub name: String,
+    pub kind: SiteKind,
+    /// `region`, `vpc`, `network`, `resource_group`, ... as written.
+    pub props: BTreeMap<String, String>,
+    /// `None` for the implicit `default` site.
+    pub span: Option<Span>,
+}
+
+/// The security kind of a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ZoneKind {
+    External,
+    Demilitarised,
+    Militarised,
+}
+
+impl ZoneKind {
+    /// The canonical keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneKind::External => "external",
+            ZoneKind::Demilitarised => "demilitarised",
+            ZoneKind::Militarised => "militarised",
+        }
+    }
+
+    /// Parses a kind keyword or alias.
+    pub fn parse(s: &str) -> Option<ZoneKind> {
+        Some(match s {
+            "external" => ZoneKind::External,
+            "demilitarised" | "demilitarized" | "dmz" => ZoneKind::Demilitarised,
+            "militarised" | "militarized" | "mz" => ZoneKind::Militarised,
+            _ => return None,
+        })
+    }
+}
+
+/// A zone, after cells are expanded (`cell2.mz` is a zone of its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// Full path: `mz`, `cell2.mz`.
+    pub name: String,
+    pub kind: ZoneKind,
+    pub site: SiteId,
+    /// The zone's declared ranges (an external zone's may hold other zones).
+    pub cidrs: Vec<IpNet>,
+    pub namespaces: Vec<String>,
+    /// The cell (`cell2`) and its block name (`cell`) when declared in a `cells` block.
+    pub cell: Option<CellRef>,
+    /// Its service atoms, by name.
+    pub services: Vec<AtomId>,
+    /// The atom standing for the zone's members in none of its services.
+    pub remainder: AtomId,
+    pub span: Span,
+}
+
+/// Which cell of which `cells` block a zone belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CellRef {
+    /// The block's name, `cell` in `cells cell[1..4]`.
+    pub block: String,
+    /// The cell's name, `cell2`.
+    pub cell: String,
+}
+
+/// A unit of the canonical form: a service, or a zone's remainder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Atom {
+    /// `mz.kernel` for a service, `mz` for a zone's remainder.
+    pub name: String,
+    pub zone: ZoneId,
+    /// The service's own name (`kernel`), `None` for a zone's remainder.
+    pub service: Option<String>,
+    /// Exactly the addresses that belong to this atom: for a service its hosts;
+    /// for a remainder the zone's ranges minus its services' hosts and minus
+    /// every more specific zone inside it (the external carve-out).
+    pub addrs: AddrSet,
+    /// Kubernetes namespaces the atom's pods live in (service: its own or the zone's).
+    pub namespaces: Vec<String>,
+    /// Pod selector (AND of labels). Empty for a remainder: then "pods of the
+    /// zone's namespaces that no service of the zone selects".
+    pub pods: BTreeMap<String, String>,
+    /// Declared named ports.
+    pub ports: BTreeMap<String, PortSet>,
+    pub resident: bool,
+    pub span: Span,
+}
+
+impl Atom {
+    /// True when the atom is a zone's remainder rather than a service.
+    pub fn is_remainder(&self) -> bool {
+        self.service.is_none()
+    }
+
+    /// True when the atom has a Kubernetes mapping.
+    pub fn has_namespaces(&self) -> bool {
+        !self.namespaces.is_empty()
+    }
+
+    /// True when the atom has addresses.
+    pub fn has_addrs(&self) -> bool {
+        !self.addrs.is_empty()
+    }
+}
+
+/// One `allow` statement, after name resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allow {
+    /// The whole statement.
+    pub span: Span,
+    /// `file:line` of the statement, for comments in artefacts.
+    pub loc: String,
+    pub reason: Option<String>,
+    pub exempt: Option<String>,
+}
+
+/// One `forbid` statement, expanded to atom pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forbid {
+    pub span: Span,
+    pub loc: String,
+    pub reason: Option<String>,
+    /// The (from, to) atom pairs and ports it forbids.
+    pub pairs: Vec<(AtomId, AtomId, PortSet)>,
+}
+
+/// The allowed ports from one atom to another, and which allows allow what.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Flow {
+    /// The merged ports.
+    pub ports: PortSet,
+    /// Each allow's contribution to this pair, in allow order.
+    pub by: Vec<(AllowId, PortSet)>,
+}
+
+impl Flow {
+    /// The allows whose contribution covers `(proto, port)`.
+    pub fn allows_for(&self, proto: crate::ports::Proto, port: u16) -> Vec<AllowId> {
+        self.by.iter().filter(|(_, p)| p.contains(proto, port)).map(|(a, _)| *a).collect()
+    }
+
+    /// The distinct allows that contribute to this pair, sorted.
+    pub fn allow_ids(&self) -> Vec<AllowId> {
+        let mut v: Vec<AllowId> = self.by.iter().map(|(a, _)| *a).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// The canonical allowed-flow matrix: (from atom, to atom) -> flow.
+pub type FlowMatrix = BTreeMap<(AtomId, AtomId), Flow>;
+
+/// The whole checked policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ir {
+    /// From `policy NAME`; `moat` when absent. Used to name generated objects.
+    pub name: String,
+    pub title: Option<String>,
+    /// Sorted by name; `default` is always present.
+    pub sites: Vec<Site>,
+    /// Sorted by name.
+    pub zones: Vec<Zone>,
+    /// Sorted by name.
+    pub atoms: Vec<Atom>,
+    /// In source order.
+    pub allows: Vec<Allow>,
+    pub forbids: Vec<Forbid>,
+    pub flows: FlowMatrix,
+}
+
+impl Ir {
+    /// The atom named `name` (`mz.kernel`, or `mz` for a zone's remainder).
+    pub fn atom_id(&self, name: &str) -> Option<AtomId> {
+        self.atoms.binary_search_by(|a| a.name.as_str().cmp(name)).ok()
+    }
+
+    /// The zone an atom belongs to.
+    pub fn zone_of(&self, atom: AtomId) -> &Zone {
+        &self.zones[self.atoms[atom].zone]
+    }
+
+    /// The site an atom sits at.
+    pub fn site_of(&self, atom: AtomId) -> &Site {
+        &self.sites[self.zone_of(atom).site]
+    }
+
+    /// The atom holding address `ip` (most specific range wins), if any.
+    pub fn atom_for_ip(&self, ip: std::net::IpAddr) -> Option<AtomId> {
+        self.atoms.iter().position(|a| a.addrs.contains(ip))
+    }
+}

@@ -1,0 +1,63 @@
+//! moat: a compiler for secure-zone network policy.
+//!
+//! The pipeline: [`load`] reads and parses the files, [`check`] resolves names,
+//! runs the checks of spec §5 and lowers to the [`ir::Ir`], then a back end
+//! ([`backend::emit`]) or an analysis ([`analysis`]) reads only the IR.
+
+pub mod addr;
+pub mod analysis;
+pub mod backend;
+pub mod check;
+pub mod diag;
+pub mod ir;
+pub mod load;
+pub mod output;
+pub mod ports;
+pub mod span;
+pub mod syntax;
+
+use diag::Diagnostic;
+use span::SourceMap;
+use std::path::PathBuf;
+
+/// A policy after loading and checking: its sources, its IR when there were
+/// no errors, and every diagnostic (errors and warnings), sorted.
+#[derive(Debug)]
+pub struct Checked {
+    pub sources: SourceMap,
+    pub ir: Option<ir::Ir>,
+    pub diags: Vec<Diagnostic>,
+    /// An input named on the command line could not be read (exit code 2).
+    pub io_failed: bool,
+}
+
+impl Checked {
+    /// True when any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diags.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Loads `inputs` (files or directories) through `fs` and checks them as one policy.
+pub fn check_paths(fs: &dyn load::Fs, inputs: &[PathBuf]) -> Checked {
+    finish(load::load(fs, inputs))
+}
+
+/// Checks one in-memory policy text (for tests and tools).
+pub fn check_str(name: &str, text: &str) -> Checked {
+    finish(load::load_str(name, text))
+}
+
+fn finish(loaded: load::Loaded) -> Checked {
+    let mut diags = loaded.diags;
+    let ir = if diags.iter().any(Diagnostic::is_error) && loaded.files.is_empty() {
+        None
+    } else {
+        let (ir, more) = check::check(&loaded.sources, &loaded.files, diags.iter().any(Diagnostic::is_error));
+        diags.extend(more);
+        ir
+    };
+    diag::sort(&mut diags);
+    let ir = if diags.iter().any(Diagnostic::is_error) { None } else { ir };
+    Checked { sources: loaded.sources, ir, diags, io_failed: loaded.io_failed }
+}

@@ -1,0 +1,167 @@
+//! Reading policy files: command-line inputs, directories and `include`s (E014),
+//! into one [`SourceMap`] and one syntax tree per file.
+
+use crate::diag::Diagnostic;
+use crate::span::{FileId, SourceMap, Span};
+use crate::syntax::{ast, parse};
+use std::collections::BTreeSet;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Where policy text comes from: the working tree, or a git revision.
+pub trait Fs {
+    /// The file's bytes.
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// The `.moat` files below `path` if it is a directory (sorted), else `None`.
+    fn moat_files_in(&self, path: &Path) -> Option<Vec<PathBuf>>;
+    /// A stable identity for cycle detection (canonical path on disk).
+    fn identity(&self, path: &Path) -> PathBuf;
+    /// How a path is shown in diagnostics.
+    fn display(&self, path: &Path) -> String {
+        path.display().to_string()
+    }
+}
+
+/// The ordinary file system.
+pub struct Disk;
+
+impl Fs for Disk {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        if path.is_dir() {
+            return Err(io::Error::other("is a directory"));
+        }
+        std::fs::read(path)
+    }
+
+    fn moat_files_in(&self, path: &Path) -> Option<Vec<PathBuf>> {
+        if !path.is_dir() {
+            return None;
+        }
+        let mut out = vec![];
+        let mut stack = vec![path.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "moat") {
+                    out.push(p);
+                }
+            }
+        }
+        out.sort();
+        Some(out)
+    }
+
+    fn identity(&self, path: &Path) -> PathBuf {
+        std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+/// All files of one policy, parsed.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub sources: SourceMap,
+    pub files: Vec<(FileId, ast::File)>,
+    pub diags: Vec<Diagnostic>,
+    /// True when an input named on the command line could not be read (exit 2).
+    pub io_failed: bool,
+}
+
+/// Loads the inputs (files or directories) and everything they include.
+pub fn load(fs: &dyn Fs, inputs: &[PathBuf]) -> Loaded {
+    let mut l = Loader { fs, out: Loaded::default(), seen: BTreeSet::new(), stack: vec![] };
+    for input in inputs {
+        match fs.moat_files_in(input) {
+            Some(files) if files.is_empty() => {
+                l.out.diags.push(Diagnostic::error_nospan("E014", format!("no .moat files in directory `{}`", fs.display(input))));
+                l.out.io_failed = true;
+            }
+            Some(files) => files.iter().for_each(|f| l.file(f, None)),
+            None => l.file(input, None),
+        }
+    }
+    l.out
+}
+
+/// Parses one in-memory text as a whole policy (includes are not followed).
+pub fn load_str(name: &str, text: &str) -> Loaded {
+    let mut out = Loaded::default();
+    let id = out.sources.add(name, None, text.to_string());
+    let (file, diags) = parse::parse_file(text, id);
+    out.files.push((id, file));
+    out.diags.extend(diags);
+    out
+}
+
+struct Loader<'a> {
+    fs: &'a dyn Fs,
+    out: Loaded,
+    seen: BTreeSet<PathBuf>,
+    stack: Vec<PathBuf>,
+}
+
+impl Loader<'_> {
+    /// Loads `path`; `from` is the include statement that named it, if any.
+    fn file(&mut self, path: &Path, from: Option<Span>) {
+        let id = self.fs.identity(path);
+        if self.stack.contains(&id) {
+            let span = from.unwrap_or_default();
+            let chain: Vec<String> = self.stack.iter().chain([&id]).map(|p| self.fs.display(p)).collect();
+            self.out.diags.push(
+                Diagnostic::error("E014", span, format!("include cycle: {}", chain.join(" -> ")))
+                    .with_help("remove one of the includes; a file may include another only once along a chain"),
+            );
+            return;
+        }
+        if !self.seen.insert(id.clone()) {
+            return; // already loaded through another path: one policy, one copy
+        }
+        let bytes = match self.fs.read(path) {
+            Ok(b) => b,
+            Err(e) => return self.unreadable(path, from, &e),
+        };
+        let (text, utf8_err) = match String::from_utf8(bytes) {
+            Ok(t) => (t, None),
+            Err(e) => {
+                let pos = e.utf8_error().valid_up_to();
+                (String::from_utf8_lossy(e.as_bytes()).into_owned(), Some(pos))
+            }
+        };
+        let fid = self.out.sources.add(self.fs.display(path), Some(path), text);
+        if let Some(pos) = utf8_err {
+            self.out.diags.push(
+                Diagnostic::error("E001", Span::new(fid, pos, pos + 1), "the file is not valid UTF-8")
+                    .with_help("save the policy as UTF-8 text"),
+            );
+            return;
+        }
+        let text = self.out.sources.file(fid).text.clone();
+        let (file, diags) = parse::parse_file(&text, fid);
+        self.out.diags.extend(diags);
+        self.stack.push(id);
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for item in &file.items {
+            if let ast::Item::Include(inc) = item {
+                self.file(&dir.join(&inc.path.node), Some(inc.path.span));
+            }
+        }
+        self.stack.pop();
+        self.out.files.push((fid, file));
+    }
+
+    fn unreadable(&mut self, path: &Path, from: Option<Span>, e: &io::Error) {
+        let msg = format!("cannot read `{}`: {e}", self.fs.display(path));
+        match from {
+            Some(span) => self.out.diags.push(
+                Diagnostic::error("E014", span, format!("include: {msg}"))
+                    .with_help("the path is relative to the including file; check its spelling"),
+            ),
+            None => {
+                self.out.io_failed = true;
+                self.out.diags.push(Diagnostic::error_nospan("E014", msg));
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The `moat` command line: parse arguments, call the library, print, exit.
+
+mod cmd;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+
+/// moat: compile secure-zone network policy to firewalls, and explain it.
+#[derive(Parser)]
+#[command(name = "moat", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How diagnostics are printed.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum DiagFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and check a policy. Exit 0 ok, 1 errors (or warnings with --deny-warnings), 2 usage or I/O.
+    Check(cmd::check::Args),
+    /// Check, then write firewall artefacts for the given targets.
+    Compile(cmd::compile::Args),
+    /// Print the canonical allowed-flow matrix.
+    Matrix(cmd::matrix::Args),
+    /// Is a flow allowed, and by which allow? Exit 0 allowed, 1 denied, 2 trouble.
+    Query(cmd::query::Args),
+    /// Semantic diff of two policies' matrices. Exit 0 same, 1 differ, 2 trouble.
+    Diff(cmd::diff::Args),
+    /// Rewrite policies in the canonical layout (or, with --check, report files that differ).
+    Fmt(cmd::fmt::Args),
+    /// Draw zones, services and allowed flows (Graphviz DOT or Mermaid).
+    Graph(cmd::graph::Args),
+    /// The audit report: crossings, exemptions, resident services, forbids and their proofs.
+    Audit(cmd::audit::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check(a) => cmd::check::run(&a),
+        Command::Compile(a) => cmd::compile::run(&a),
+        Command::Matrix(a) => cmd::matrix::run(&a),
+        Command::Query(a) => cmd::query::run(&a),
+        Command::Diff(a) => cmd::diff::run(&a),
+        Command::Fmt(a) => cmd::fmt::run(&a),
+        Command::Graph(a) => cmd::graph::run(&a),
+        Command::Audit(a) => cmd::audit::run(&a),
+    };
+    ExitCode::from(code)
+}
+

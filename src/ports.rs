@@ -1,0 +1,333 @@
+//! Protocols and port sets, with the merging rules of spec §3.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// An IP protocol moat can name. `Other` stands for every protocol not listed,
+/// so that `any` is an ordinary, subtractable set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Sctp,
+    Icmp,
+    Icmpv6,
+    Other,
+}
+
+impl Proto {
+    /// Every protocol, in canonical order.
+    pub const ALL: [Proto; 6] = [Proto::Tcp, Proto::Udp, Proto::Sctp, Proto::Icmp, Proto::Icmpv6, Proto::Other];
+
+    /// True for protocols that have ports (tcp, udp, sctp).
+    pub fn has_ports(self) -> bool {
+        matches!(self, Proto::Tcp | Proto::Udp | Proto::Sctp)
+    }
+
+    /// The lower-case name used in the language and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Sctp => "sctp",
+            Proto::Icmp => "icmp",
+            Proto::Icmpv6 => "icmpv6",
+            Proto::Other => "other",
+        }
+    }
+
+    /// Parses a protocol keyword of the language (not `other`, which is internal).
+    pub fn parse(s: &str) -> Option<Proto> {
+        Some(match s {
+            "tcp" => Proto::Tcp,
+            "udp" => Proto::Udp,
+            "sctp" => Proto::Sctp,
+            "icmp" => Proto::Icmp,
+            "icmpv6" => Proto::Icmpv6,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An inclusive port range `lo..=hi`, 1 ≤ lo ≤ hi ≤ 65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PortRange {
+    pub lo: u16,
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// Every port.
+    pub const FULL: PortRange = PortRange { lo: 1, hi: 65535 };
+
+    /// The range `lo..=hi`.
+    pub fn new(lo: u16, hi: u16) -> Self {
+        PortRange { lo, hi }
+    }
+
+    /// Number of ports in the range.
+    pub fn len(self) -> u32 {
+        u32::from(self.hi) - u32::from(self.lo) + 1
+    }
+
+    /// Always false: a range holds at least one port.
+    pub fn is_empty(self) -> bool {
+        false
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lo == self.hi {
+            write!(f, "{}", self.lo)
+        } else {
+            write!(f, "{}-{}", self.lo, self.hi)
+        }
+    }
+}
+
+/// A set of (protocol, port) pairs in canonical form: per protocol, sorted,
+/// disjoint, non-adjacent ranges; protocols without ports hold an empty list.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct PortSet {
+    protos: BTreeMap<Proto, Vec<PortRange>>,
+}
+
+impl PortSet {
+    /// The empty set.
+    pub fn empty() -> Self {
+        PortSet::default()
+    }
+
+    /// Every protocol and port (`any`).
+    pub fn any() -> Self {
+        let mut s = PortSet::empty();
+        for p in Proto::ALL {
+            s.protos.insert(p, if p.has_ports() { vec![PortRange::FULL] } else { vec![] });
+        }
+        s
+    }
+
+    /// Every port of one protocol (`tcp`, `icmp`).
+    pub fn proto(p: Proto) -> Self {
+        PortSet::range(p, PortRange::FULL)
+    }
+
+    /// One range of one protocol; the range is ignored for port-less protocols.
+    pub fn range(p: Proto, r: PortRange) -> Self {
+        let mut s = PortSet::empty();
+        s.protos.insert(p, if p.has_ports() { vec![r] } else { vec![] });
+        s
+    }
+
+    /// True when nothing is in the set.
+    pub fn is_empty(&self) -> bool {
+        self.protos.is_empty()
+    }
+
+    /// True when the set is every protocol and port.
+    pub fn is_any(&self) -> bool {
+        *self == PortSet::any()
+    }
+
+    /// The protocols present, each with its ranges (empty for port-less protocols).
+    pub fn iter(&self) -> impl Iterator<Item = (Proto, &[PortRange])> {
+        self.protos.iter().map(|(p, r)| (*p, r.as_slice()))
+    }
+
+    /// The ranges of protocol `p`, if present.
+    pub fn get(&self, p: Proto) -> Option<&[PortRange]> {
+        self.protos.get(&p).map(Vec::as_slice)
+    }
+
+    /// True when `(p, port)` is in the set; `port` is ignored for port-less protocols.
+    pub fn contains(&self, p: Proto, port: u16) -> bool {
+        match self.protos.get(&p) {
+            None => false,
+            Some(_) if !p.has_ports() => true,
+            Some(rs) => rs.iter().any(|r| r.lo <= port && port <= r.hi),
+        }
+    }
+
+    /// Adds everything in `other`.
+    pub fn union_with(&mut self, other: &PortSet) {
+        for (p, rs) in &other.protos {
+            let mine = self.protos.entry(*p).or_default();
+            if p.has_ports() {
+                mine.extend_from_slice(rs);
+                *mine = normalise(std::mem::take(mine));
+            }
+        }
+    }
+
+    /// The union of two sets.
+    pub fn union(&self, other: &PortSet) -> PortSet {
+        let mut s = self.clone();
+        s.union_with(other);
+        s
+    }
+
+    /// The intersection of two sets.
+    pub fn intersect(&self, other: &PortSet) -> PortSet {
+        let mut out = PortSet::empty();
+        for (p, a) in &self.protos {
+            let Some(b) = other.protos.get(p) else { continue };
+            if !p.has_ports() {
+                out.protos.insert(*p, vec![]);
+                continue;
+            }
+            let mut v = vec![];
+            let (mut i, mut j) = (0, 0);
+            while i < a.len() && j < b.len() {
+                let lo = a[i].lo.max(b[j].lo);
+                let hi = a[i].hi.min(b[j].hi);
+                if lo <= hi {
+                    v.push(PortRange::new(lo, hi));
+                }
+                if a[i].hi < b[j].hi { i += 1 } else { j += 1 }
+            }
+            if !v.is_empty() {
+                out.protos.insert(*p, v);
+            }
+        }
+        out
+    }
+
+    /// Everything in `self` that is not in `other`.
+    pub fn subtract(&self, other: &PortSet) -> PortSet {
+        let mut out = PortSet::empty();
+        for (p, a) in &self.protos {
+            match other.protos.get(p) {
+                None => {
+                    out.protos.insert(*p, a.clone());
+                }
+                Some(_) if !p.has_ports() => {}
+                Some(b) => {
+                    let v = subtract_ranges(a, b);
+                    if !v.is_empty() {
+                        out.protos.insert(*p, v);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// True when every element of `self` is in `other`.
+    pub fn is_subset(&self, other: &PortSet) -> bool {
+        self.subtract(other).is_empty()
+    }
+
+    /// Rows for tables and JSON: `("any", None)` for any, else one per protocol
+    /// with its merged port list (`"80,443,8000-8100"`), or `None` for port-less protocols.
+    pub fn rows(&self) -> Vec<(&'static str, Option<String>)> {
+        if self.is_any() {
+            return vec![("any", None)];
+        }
+        self.iter()
+            .map(|(p, rs)| (p.as_str(), if p.has_ports() { Some(ranges_to_string(rs)) } else { None }))
+            .collect()
+    }
+}
+
+impl fmt::Display for PortSet {
+    /// The compact form used in messages: `tcp/80,443 udp/53`, or `any`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows = self.rows();
+        if rows.is_empty() {
+            return f.write_str("nothing");
+        }
+        let parts: Vec<String> = rows
+            .into_iter()
+            .map(|(p, ports)| match ports {
+                Some(ports) => format!("{p}/{ports}"),
+                None => p.to_string(),
+            })
+            .collect();
+        f.write_str(&parts.join(" "))
+    }
+}
+
+/// `80,443,8000-8100`.
+pub fn ranges_to_string(rs: &[PortRange]) -> String {
+    rs.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Sorts ranges and merges overlapping and adjacent ones.
+fn normalise(mut v: Vec<PortRange>) -> Vec<PortRange> {
+    v.sort();
+    let mut out: Vec<PortRange> = Vec::with_capacity(v.len());
+    for r in v {
+        match out.last_mut() {
+            Some(last) if u32::from(r.lo) <= u32::from(last.hi) + 1 => last.hi = last.hi.max(r.hi),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+fn subtract_ranges(a: &[PortRange], b: &[PortRange]) -> Vec<PortRange> {
+    let mut out = vec![];
+    for r in a {
+        let mut lo = u32::from(r.lo);
+        let hi = u32::from(r.hi);
+        for s in b {
+            let (slo, shi) = (u32::from(s.lo), u32::from(s.hi));
+            if shi < lo || slo > hi {
+                continue;
+            }
+            if slo > lo {
+                out.push(PortRange::new(lo as u16, (slo - 1) as u16));
+            }
+            lo = shi + 1;
+            if lo > hi {
+                break;
+            }
+        }
+        if lo <= hi {
+            out.push(PortRange::new(lo as u16, hi as u16));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(lo: u16, hi: u16) -> PortSet {
+        PortSet::range(Proto::Tcp, PortRange::new(lo, hi))
+    }
+
+    #[test]
+    fn adjacent_and_overlapping_ranges_merge() {
+        let s = tcp(80, 80).union(&tcp(81, 90)).union(&tcp(85, 100)).union(&tcp(443, 443));
+        assert_eq!(s.to_string(), "tcp/80-100,443");
+    }
+
+    #[test]
+    fn full_tcp_range_is_not_any() {
+        assert_eq!(tcp(1, 65535).rows(), vec![("tcp", Some("1-65535".to_string()))]);
+        assert!(PortSet::any().rows() == vec![("any", None)]);
+    }
+
+    #[test]
+    fn subtract_and_intersect() {
+        let a = tcp(1, 100);
+        let b = tcp(50, 60);
+        assert_eq!(a.subtract(&b).to_string(), "tcp/1-49,61-100");
+        assert_eq!(a.intersect(&b).to_string(), "tcp/50-60");
+        assert!(b.is_subset(&a));
+        assert_eq!(PortSet::any().subtract(&PortSet::any()), PortSet::empty());
+        let any_minus = PortSet::any().subtract(&tcp(80, 80));
+        assert!(!any_minus.contains(Proto::Tcp, 80));
+        assert!(any_minus.contains(Proto::Udp, 80));
+        assert_eq!(any_minus.union(&tcp(80, 80)), PortSet::any());
+    }
+}

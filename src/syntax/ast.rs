@@ -1,0 +1,183 @@
+//! The syntax tree of one `.moat` file. Every node keeps its span; values that
+//! need checking (addresses, port numbers) stay as written so the checker can
+//! report every bad one with its own position.
+
+use crate::span::{Span, Spanned};
+
+/// An identifier or string with its span.
+pub type Name = Spanned<String>;
+
+/// One parsed file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct File {
+    pub items: Vec<Item>,
+    /// Every `# ...` comment (text after `#`, without the newline), for `fmt`.
+    pub comments: Vec<Spanned<String>>,
+}
+
+/// A top-level statement (or one inside a `cells` block).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    Policy(PolicyDecl),
+    Include(Include),
+    Site(SiteDecl),
+    Zone(ZoneDecl),
+    Rule(Rule),
+    Cells(CellsDecl),
+}
+
+impl Item {
+    /// The span of the whole statement.
+    pub fn span(&self) -> Span {
+        match self {
+            Item::Policy(x) => x.span,
+            Item::Include(x) => x.span,
+            Item::Site(x) => x.span,
+            Item::Zone(x) => x.span,
+            Item::Rule(x) => x.span,
+            Item::Cells(x) => x.span,
+        }
+    }
+}
+
+/// `policy NAME ["title"]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDecl {
+    pub name: Name,
+    pub title: Option<Name>,
+    pub span: Span,
+}
+
+/// `include "path"`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Include {
+    pub path: Name,
+    pub span: Span,
+}
+
+/// `site NAME : KIND [{ key "value" ... }]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteDecl {
+    pub name: Name,
+    /// As written: `onprem`, `aws`, `gcp`, `azure` (checked later).
+    pub kind: Name,
+    pub props: Vec<(Name, Name)>,
+    pub span: Span,
+}
+
+/// `zone NAME : KIND [@ SITE] { ... }`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneDecl {
+    pub name: Name,
+    /// As written, aliases included (`dmz`, `militarized`, ...).
+    pub kind: Name,
+    pub site: Option<Name>,
+    pub cidrs: Vec<Spanned<AddrLit>>,
+    pub namespaces: Vec<Name>,
+    pub services: Vec<ServiceDecl>,
+    pub span: Span,
+}
+
+/// An address or CIDR as written; `+A/L` is relative to the enclosing cell's block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddrLit {
+    pub text: String,
+    pub relative: bool,
+}
+
+/// `service NAME { ... }`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceDecl {
+    pub name: Name,
+    pub hosts: Vec<Spanned<AddrLit>>,
+    pub pods: Vec<Spanned<Label>>,
+    pub namespaces: Vec<Name>,
+    pub ports: Vec<PortDecl>,
+    /// Span of the `resident` flag, if present.
+    pub resident: Option<Span>,
+    pub span: Span,
+}
+
+/// A Kubernetes label `key=value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub key: String,
+    pub value: String,
+}
+
+/// `port NAME SPEC`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortDecl {
+    pub name: Name,
+    pub spec: Spanned<PortItem>,
+    pub span: Span,
+}
+
+/// One element of a port list, numbers as written (checked for range later).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortItem {
+    Any,
+    /// `tcp`, `icmp`, ... (the word as written)
+    Proto(String),
+    /// `tcp/443`
+    Port(String, String),
+    /// `tcp/8000-8100`
+    Range(String, String, String),
+    /// a port name declared by the destination services
+    Named(String),
+}
+
+/// Whether a rule allows or forbids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    Allow,
+    Forbid,
+}
+
+/// `allow FROM -> TO : PORTS ["reason"] [exempt "waiver"]` or
+/// `forbid FROM -> TO [: PORTS] ["reason"]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub kind: RuleKind,
+    pub from: Vec<Spanned<EndpointPath>>,
+    pub to: Vec<Spanned<EndpointPath>>,
+    /// `None` only for a forbid without ports (all ports).
+    pub ports: Option<Vec<Spanned<PortItem>>>,
+    pub reason: Option<Name>,
+    pub exempt: Option<Name>,
+    pub span: Span,
+}
+
+/// A dotted path such as `cell2.mz.kernel` or `cell*.dmz`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointPath {
+    /// The segments; the first may be a cell wildcard such as `cell*`.
+    pub segments: Vec<String>,
+}
+
+impl EndpointPath {
+    /// The prefix of a `NAME*` wildcard first segment, if there is one.
+    pub fn wildcard(&self) -> Option<&str> {
+        self.segments.first().and_then(|s| s.strip_suffix('*'))
+    }
+}
+
+impl std::fmt::Display for EndpointPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.segments.join("."))
+    }
+}
+
+/// `cells NAME[LO..HI] in CIDR each /LEN { items }`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellsDecl {
+    pub name: Name,
+    /// Numbers as written.
+    pub lo: Name,
+    pub hi: Name,
+    pub block: Spanned<AddrLit>,
+    /// The prefix length as written (without the `/`).
+    pub each: Name,
+    pub items: Vec<Item>,
+    pub span: Span,
+}

@@ -1,0 +1,4 @@
+//! The surface language: syntax tree and parser.
+
+pub mod ast;
+pub mod parse;
