@@ -1,10 +1,285 @@
-//! The k8s target (not yet implemented: emits nothing).
+//! The k8s target: `networking.k8s.io/v1` NetworkPolicies, one multi-document
+//! YAML file per namespace (`k8s/<namespace>.yaml`).
+//!
+//! Every namespace gets a default deny (ingress and egress). Every in-scope
+//! flow then becomes an ingress rule on the destination's pods and an egress
+//! rule on the source's pods. Pods are selected by namespace name and labels
+//! ([`select`]); address-only peers become `ipBlock`s. One policy per
+//! (namespace, atom, selector) carries the atom's rules and names the allows
+//! (file:line) it enforces in its annotations.
 
-use super::{Artefact, EmitOptions};
+mod check;
+pub mod model;
+pub mod names;
+pub mod select;
+
+pub use check::warnings;
+
+use super::{scope, Artefact, EmitOptions, Target};
+use crate::addr::AddrSet;
 use crate::diag::Diagnostic;
-use crate::ir::Ir;
+use crate::ir::{AllowId, AtomId, Flow, Ir};
+use crate::ports::{PortRange, PortSet, Proto};
+use model::{EgressRule, IngressRule, IpBlock, LabelSelector, NetworkPolicy, NetworkPolicySpec, ObjectMeta, Peer, PolicyPort};
+use select::{PodGroup, PodTerm};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Compiles the policy to k8s artefacts.
-pub fn emit(_ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
-    Ok(vec![])
+/// The label every emitted object carries.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "moat");
+/// Annotation: the allows (file:line) a policy enforces.
+pub const ALLOWS_ANNOTATION: &str = "moat.io/allows";
+/// Annotation: the atom a policy selects.
+pub const ATOM_ANNOTATION: &str = "moat.io/atom";
+/// Annotation: one line per rule, with the allows behind it.
+pub const RULES_ANNOTATION: &str = "moat.io/rules";
+/// The name of the per-namespace default deny.
+pub const DEFAULT_DENY: &str = "moat-default-deny";
+
+/// Compiles the policy to NetworkPolicies, or returns every E012/E013/E017 found.
+pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
+    let mut errs = check::errors(ir);
+    let flows = match scope::flows(Target::K8s, ir) {
+        Ok(f) => f,
+        Err(e) => {
+            errs.extend(e);
+            vec![]
+        }
+    };
+    let groups = check::pod_groups(ir, &flows, &mut errs);
+    if !errs.is_empty() {
+        crate::diag::sort(&mut errs);
+        return Err(errs);
+    }
+    let policies = build(ir, &flows, &groups);
+    let mut out = vec![];
+    for (ns, docs) in policies {
+        let contents = serde_saphyr::to_string_multiple(&docs).map_err(|e| {
+            vec![Diagnostic::error_nospan("E013", format!("cannot serialise the policies of namespace `{ns}`: {e}"))]
+        })?;
+        out.push(Artefact { path: format!("k8s/{ns}.yaml"), contents });
+    }
+    Ok(out)
+}
+
+/// Every namespace of every zone and atom, sorted.
+pub fn namespaces(ir: &Ir) -> BTreeSet<String> {
+    let zones = ir.zones.iter().flat_map(|z| z.namespaces.iter());
+    let atoms = ir.atoms.iter().flat_map(|a| a.namespaces.iter());
+    zones.chain(atoms).cloned().collect()
+}
+
+/// A policy under construction: one subject (namespace, atom, selector).
+struct Draft {
+    atom: AtomId,
+    selector: LabelSelector,
+    ingress: Vec<IngressRule>,
+    egress: Vec<EgressRule>,
+    /// One line per rule, for the rules annotation.
+    lines: Vec<String>,
+    allows: BTreeSet<AllowId>,
+}
+
+/// Builds every namespace's documents: the default deny first, then one
+/// policy per subject, sorted by name.
+fn build(ir: &Ir, flows: &[(AtomId, AtomId, &Flow)], groups: &BTreeMap<AtomId, Vec<PodGroup>>) -> BTreeMap<String, Vec<NetworkPolicy>> {
+    let mut drafts: BTreeMap<(String, AtomId, usize), Draft> = BTreeMap::new();
+    for &(from, to, flow) in flows {
+        let ports = policy_ports(&flow.ports);
+        let allows = flow.allow_ids();
+        let locs = locs(ir, &allows);
+        if let Some(g) = groups.get(&to) {
+            let peers = peers(ir, from, groups);
+            for d in subjects(to, g, &mut drafts) {
+                d.lines.push(format!("ingress from {} {}: {}", ir.atoms[from].name, flow.ports, locs));
+                d.ingress.push(IngressRule { from: peers.clone(), ports: ports.clone() });
+                d.allows.extend(&allows);
+            }
+        }
+        if let Some(g) = groups.get(&from) {
+            let peers = peers(ir, to, groups);
+            for d in subjects(from, g, &mut drafts) {
+                d.lines.push(format!("egress to {} {}: {}", ir.atoms[to].name, flow.ports, locs));
+                d.egress.push(EgressRule { to: peers.clone(), ports: ports.clone() });
+                d.allows.extend(&allows);
+            }
+        }
+    }
+    let mut out: BTreeMap<String, Vec<NetworkPolicy>> =
+        namespaces(ir).into_iter().map(|ns| (ns.clone(), vec![default_deny(ir, &ns)])).collect();
+    let mut by_ns: BTreeMap<String, Vec<((AtomId, usize), Draft)>> = BTreeMap::new();
+    for ((ns, atom, i), d) in drafts {
+        by_ns.entry(ns).or_default().push(((atom, i), d));
+    }
+    for (ns, ds) in by_ns {
+        let mut policies = finish(ir, &ns, ds);
+        policies.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        out.entry(ns).or_default().extend(policies);
+    }
+    out
+}
+
+/// The drafts for every (namespace, selector) of `atom`, created on first use.
+fn subjects<'a>(
+    atom: AtomId,
+    groups: &[PodGroup],
+    drafts: &'a mut BTreeMap<(String, AtomId, usize), Draft>,
+) -> Vec<&'a mut Draft> {
+    let mut keys = vec![];
+    for g in groups {
+        for ns in &g.namespaces {
+            for (i, term) in g.terms.iter().enumerate() {
+                let key = (ns.clone(), atom, i);
+                drafts.entry(key.clone()).or_insert_with(|| Draft {
+                    atom,
+                    selector: term.selector(),
+                    ingress: vec![],
+                    egress: vec![],
+                    lines: vec![],
+                    allows: BTreeSet::new(),
+                });
+                keys.push(key);
+            }
+        }
+    }
+    drafts.iter_mut().filter(|(k, _)| keys.contains(k)).map(|(_, d)| d).collect()
+}
+
+/// Turns one namespace's drafts into policies with unique DNS-1123 names.
+fn finish(ir: &Ir, ns: &str, drafts: Vec<((AtomId, usize), Draft)>) -> Vec<NetworkPolicy> {
+    let terms: BTreeMap<AtomId, usize> = drafts.iter().fold(BTreeMap::new(), |mut m, ((a, _), _)| {
+        *m.entry(*a).or_default() += 1;
+        m
+    });
+    let mut named: Vec<(String, String, Draft)> = drafts
+        .into_iter()
+        .map(|((atom, i), d)| {
+            let key = if terms[&atom] > 1 { format!("moat-{}-{}", ir.atoms[atom].name, i + 1) } else { format!("moat-{}", ir.atoms[atom].name) };
+            (names::dns_label(&key), key, d)
+        })
+        .collect();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (n, _, _) in &named {
+        *seen.entry(n.clone()).or_default() += 1;
+    }
+    for (n, key, _) in &mut named {
+        if seen[n.as_str()] > 1 || n == DEFAULT_DENY {
+            *n = names::with_hash(n, key);
+        }
+    }
+    named.into_iter().map(|(name, _, d)| policy(ir, ns, name, d)).collect()
+}
+
+fn policy(ir: &Ir, ns: &str, name: String, d: Draft) -> NetworkPolicy {
+    let atom = &ir.atoms[d.atom];
+    let what = if atom.is_remainder() { format!("{} (zone members in none of its services)", atom.name) } else { atom.name.clone() };
+    let mut types = vec![];
+    if !d.ingress.is_empty() {
+        types.push("Ingress");
+    }
+    if !d.egress.is_empty() {
+        types.push("Egress");
+    }
+    let annotations = BTreeMap::from([
+        (ATOM_ANNOTATION.to_string(), what),
+        (ALLOWS_ANNOTATION.to_string(), locs(ir, &d.allows.iter().copied().collect::<Vec<_>>())),
+        (RULES_ANNOTATION.to_string(), d.lines.join("\n")),
+    ]);
+    NetworkPolicy {
+        api_version: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: meta(name, ns, annotations),
+        spec: NetworkPolicySpec { pod_selector: d.selector, ingress: d.ingress, egress: d.egress, policy_types: types },
+    }
+}
+
+fn default_deny(ir: &Ir, ns: &str) -> NetworkPolicy {
+    let note = format!(
+        "default deny for policy {}: only the flows of the other moat policies in this namespace are allowed",
+        ir.name
+    );
+    NetworkPolicy {
+        api_version: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: meta(DEFAULT_DENY.to_string(), ns, BTreeMap::from([("moat.io/description".to_string(), note)])),
+        spec: NetworkPolicySpec {
+            pod_selector: LabelSelector::default(),
+            ingress: vec![],
+            egress: vec![],
+            policy_types: vec!["Ingress", "Egress"],
+        },
+    }
+}
+
+fn meta(name: String, ns: &str, annotations: BTreeMap<String, String>) -> ObjectMeta {
+    ObjectMeta {
+        name,
+        namespace: ns.to_string(),
+        labels: BTreeMap::from([(MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string())]),
+        annotations,
+    }
+}
+
+/// `file:line` of each allow, comma-separated, in allow order.
+fn locs(ir: &Ir, allows: &[AllowId]) -> String {
+    let mut seen = BTreeSet::new();
+    let v: Vec<&str> = allows.iter().map(|&a| ir.allows[a].loc.as_str()).filter(|l| seen.insert(*l)).collect();
+    v.join(", ")
+}
+
+/// Every peer that stands for `atom`: its pods, then its addresses.
+fn peers(ir: &Ir, atom: AtomId, groups: &BTreeMap<AtomId, Vec<PodGroup>>) -> Vec<Peer> {
+    let mut out = vec![];
+    for g in groups.get(&atom).map(Vec::as_slice).unwrap_or_default() {
+        for term in &g.terms {
+            out.push(pod_peer(&g.namespaces, term));
+        }
+    }
+    out.extend(ip_blocks(&ir.atoms[atom].addrs).into_iter().map(|b| Peer { namespace_selector: None, pod_selector: None, ip_block: Some(b) }));
+    out
+}
+
+fn pod_peer(namespaces: &[String], term: &PodTerm) -> Peer {
+    Peer { namespace_selector: Some(select::namespace_selector(namespaces)), pod_selector: Some(term.selector()), ip_block: None }
+}
+
+/// One `ipBlock` per range of the set, with the holes inside it as `except`.
+pub fn ip_blocks(addrs: &AddrSet) -> Vec<IpBlock> {
+    addrs
+        .include
+        .iter()
+        .map(|r| IpBlock {
+            cidr: r.to_string(),
+            except: addrs.except.iter().filter(|h| r.contains(*h)).map(ToString::to_string).collect(),
+        })
+        .collect()
+}
+
+/// The ports of a rule; empty for `any`. Only TCP, UDP and SCTP appear: the
+/// other protocols were rejected before (E017).
+pub fn policy_ports(ports: &PortSet) -> Vec<PolicyPort> {
+    if ports.is_any() {
+        return vec![];
+    }
+    let mut out = vec![];
+    for (p, ranges) in ports.iter() {
+        let Some(protocol) = protocol_name(p) else { continue };
+        for r in ranges {
+            out.push(if *r == PortRange::FULL {
+                PolicyPort { protocol, port: None, end_port: None }
+            } else {
+                PolicyPort { protocol, port: Some(r.lo), end_port: (r.hi > r.lo).then_some(r.hi) }
+            });
+        }
+    }
+    out
+}
+
+/// The NetworkPolicy name of a protocol, `None` for those it cannot express.
+pub fn protocol_name(p: Proto) -> Option<&'static str> {
+    match p {
+        Proto::Tcp => Some("TCP"),
+        Proto::Udp => Some("UDP"),
+        Proto::Sctp => Some("SCTP"),
+        Proto::Icmp | Proto::Icmpv6 | Proto::Other => None,
+    }
 }
