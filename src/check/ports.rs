@@ -66,19 +66,21 @@ pub fn declared_port(spec: &Spanned<PortItem>) -> Result<PortSet, Diagnostic> {
     }
 }
 
-/// The ports an allow's list means for one destination atom, or E008 per bad item.
-pub fn for_destination(items: &[(Ports, Span)], dest: &Atom) -> Result<PortSet, Vec<Diagnostic>> {
+/// The ports an allow's list means for one destination atom, or E008 per bad
+/// item. Numbers must be exposed only by a service named as the destination
+/// (`explicit`); a zone's services, reached as its members, take the zone's ports.
+pub fn for_destination(items: &[(Ports, Span)], dest: &Atom, explicit: bool) -> Result<PortSet, Vec<Diagnostic>> {
     let mut set = PortSet::empty();
     let mut errs = vec![];
     let exposed = dest.ports.values().fold(PortSet::empty(), |acc, p| acc.union(p));
     for (item, span) in items {
         match item {
             Ports::Named(n) => match dest.ports.get(n) {
-                Some(p) => set.union_with(p),
-                None => errs.push(unknown_port(n, *span, dest)),
+                Some(p) if explicit => set.union_with(p),
+                _ => errs.push(unknown_port(n, *span, dest, explicit)),
             },
             Ports::Set(s) => {
-                if !s.is_any() && dest.service.is_some() && !exposed.is_empty() && !s.is_subset(&exposed) {
+                if !s.is_any() && explicit && !exposed.is_empty() && !s.is_subset(&exposed) {
                     errs.push(
                         Diagnostic::error("E008", *span, format!("`{}` does not expose {}", dest.name, s.subtract(&exposed)))
                             .with_label(dest.span, format!("`{}` exposes {exposed}", dest.name))
@@ -92,9 +94,9 @@ pub fn for_destination(items: &[(Ports, Span)], dest: &Atom) -> Result<PortSet, 
     if errs.is_empty() { Ok(set) } else { Err(errs) }
 }
 
-fn unknown_port(name: &str, span: Span, dest: &Atom) -> Diagnostic {
-    if dest.service.is_none() {
-        return Diagnostic::error("E008", span, format!("port name `{name}` used towards zone `{}`, which declares no ports", dest.name))
+fn unknown_port(name: &str, span: Span, dest: &Atom, explicit: bool) -> Diagnostic {
+    if !explicit {
+        return Diagnostic::error("E008", span, format!("port name `{name}` used towards a zone (it reaches `{}`); only services named as destinations resolve port names", dest.name))
             .with_help("port names resolve per destination service: name services as destinations, or write the port as `tcp/PORT`");
     }
     let names: Vec<&str> = dest.ports.keys().map(String::as_str).collect();

@@ -91,12 +91,13 @@ fn expand(m: &Model, ir: &Ir, def: &RuleDef, diags: &mut Vec<Diagnostic>) -> Opt
         return None;
     }
     let mut dest_ports: std::collections::BTreeMap<AtomId, PortSet> = Default::default();
+    let named: std::collections::BTreeSet<AtomId> = to.iter().filter(|t| !t.zone).flat_map(|t| t.atoms.iter().copied()).collect();
     for t in &to {
         for &a in &t.atoms {
             if dest_ports.contains_key(&a) {
                 continue;
             }
-            match ports::for_destination(&items, &ir.atoms[a]) {
+            match ports::for_destination(&items, &ir.atoms[a], named.contains(&a)) {
                 Ok(p) => {
                     dest_ports.insert(a, p);
                 }
@@ -130,6 +131,8 @@ fn expand(m: &Model, ir: &Ir, def: &RuleDef, diags: &mut Vec<Diagnostic>) -> Opt
 struct Tagged {
     cell: Option<(String, usize)>,
     atoms: Vec<AtomId>,
+    /// True when the endpoint named a zone (its services are reached as members).
+    zone: bool,
 }
 
 fn resolve(m: &Model, ir: &Ir, def: &RuleDef, ep: &Spanned<EndpointPath>) -> Result<Vec<Tagged>, Diagnostic> {
@@ -152,29 +155,29 @@ fn resolve(m: &Model, ir: &Ir, def: &RuleDef, ep: &Spanned<EndpointPath>) -> Res
             .enumerate()
             .map(|(i, c)| {
                 let full = if rest.is_empty() { c.clone() } else { format!("{c}.{rest}") };
-                lookup(ir, &full).map(|atoms| Tagged { cell: Some((block.to_string(), i)), atoms }).ok_or_else(|| unknown(ir, &full, ep.span))
+                lookup(ir, &full).map(|(atoms, zone)| Tagged { cell: Some((block.to_string(), i)), atoms, zone }).ok_or_else(|| unknown(ir, &full, ep.span))
             })
             .collect();
     }
     let full = path.to_string();
     if let Some(c) = &def.cell {
-        if let Some(atoms) = lookup(ir, &format!("{}.{full}", c.cell.cell)) {
-            return Ok(vec![Tagged { cell: None, atoms }]);
+        if let Some((atoms, zone)) = lookup(ir, &format!("{}.{full}", c.cell.cell)) {
+            return Ok(vec![Tagged { cell: None, atoms, zone }]);
         }
     }
-    lookup(ir, &full).map(|atoms| vec![Tagged { cell: None, atoms }]).ok_or_else(|| unknown(ir, &full, ep.span))
+    lookup(ir, &full).map(|(atoms, zone)| vec![Tagged { cell: None, atoms, zone }]).ok_or_else(|| unknown(ir, &full, ep.span))
 }
 
-/// A zone (all its atoms) or a service (its atom) by full name.
-fn lookup(ir: &Ir, full: &str) -> Option<Vec<AtomId>> {
+/// A zone (all its atoms, `true`) or a service (its atom, `false`) by full name.
+fn lookup(ir: &Ir, full: &str) -> Option<(Vec<AtomId>, bool)> {
     if let Ok(z) = ir.zones.binary_search_by(|z| z.name.as_str().cmp(full)) {
         let zone = &ir.zones[z];
         let mut v = vec![zone.remainder];
         v.extend(&zone.services);
         v.sort_unstable();
-        return Some(v);
+        return Some((v, true));
     }
-    ir.atom_id(full).filter(|a| !ir.atoms[*a].is_remainder()).map(|a| vec![a])
+    ir.atom_id(full).filter(|a| !ir.atoms[*a].is_remainder()).map(|a| (vec![a], false))
 }
 
 fn unknown(ir: &Ir, full: &str, span: Span) -> Diagnostic {
