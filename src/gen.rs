@@ -99,7 +99,7 @@ pub fn random_policy(seed: u64, o: &GenOptions) -> String {
     }
     let zones = gen_zones(&mut rng, o);
     for (zi, z) in zones.iter().enumerate() {
-        write_zone(&mut out, &mut rng, o, zi, z);
+        write_zone(&mut out, o, zi, z);
     }
     out.push('\n');
     for _ in 0..o.allows {
@@ -130,7 +130,7 @@ fn gen_zones(rng: &mut Rng, o: &GenOptions) -> Vec<GenZone> {
         .collect()
 }
 
-fn write_zone(out: &mut String, rng: &mut Rng, o: &GenOptions, zi: usize, z: &GenZone) {
+fn write_zone(out: &mut String, o: &GenOptions, zi: usize, z: &GenZone) {
     let site = if o.sites.is_empty() { String::new() } else { let i = zi % o.sites.len(); format!(" @ s{i}-{}", o.sites[i].as_str()) };
     let _ = writeln!(out, "zone {} : {}{site} {{", z.name, z.kind);
     if o.addresses {
