@@ -13,14 +13,8 @@ fn random_ir_policies_match_nca() {
     if let Some(why) = k8s_support::missing_tools() {
         return common::skip(&why);
     }
-    let mut failures = vec![];
-    for seed in 0..25u64 {
-        let ir = random_ir(seed);
-        let diffs = k8s_support::prove(&ir, &format!("k8s-rand-{seed}"));
-        if !diffs.is_empty() {
-            failures.push(format!("seed {seed}:\n  {}", diffs.join("\n  ")));
-        }
-    }
+    let cases = (0..25u64).map(|seed| (format!("ir-seed-{seed}"), random_ir(seed))).collect();
+    let failures = k8s_support::prove_all(cases);
     assert!(failures.is_empty(), "nca disagrees with moat:\n{}", failures.join("\n"));
 }
 
@@ -43,4 +37,23 @@ fn debug_dump() {
     for ((f, t), fl) in &ir.flows {
         println!("{} -> {}: {}", ir.atoms[*f].name, ir.atoms[*t].name, fl.ports);
     }
+}
+
+/// Random policies from `moat::gen`, through the parser and checker.
+#[test]
+fn generated_policies_match_nca() {
+    if let Some(why) = k8s_support::missing_tools() {
+        return common::skip(&why);
+    }
+    let mut cases = vec![];
+    for seed in 0..24u64 {
+        let o = moat::gen::GenOptions { zones: 3 + (seed % 2) as usize, ipv6: seed % 3 == 0, ..Default::default() };
+        let text = moat::gen::random_policy(seed, &o);
+        let c = moat::check_str("gen.moat", &text);
+        let ir = c.ir.unwrap_or_else(|| panic!("seed {seed} does not check: {:#?}\n{text}", c.diags));
+        assert!(!ir.flows.is_empty(), "seed {seed}: no flows");
+        cases.push((format!("gen-seed-{seed}"), ir));
+    }
+    let failures = k8s_support::prove_all(cases);
+    assert!(failures.is_empty(), "nca disagrees with moat:\n{}", failures.join("\n"));
 }

@@ -344,6 +344,10 @@ pub fn prove(ir: &Ir, tag: &str) -> Vec<String> {
     let mut diffs = ambiguous_pods(ir, &pods);
     std::fs::write(input.join("topology.yaml"), topology_yaml(ir, &pods)).expect("write topology");
     let lines = run_nca(tmp.path());
+    let allowed_pairs = pods.iter().flat_map(|p| pods.iter().map(move |q| (p, q))).filter(|(p, q)| p != q && ir.flows.contains_key(&(p.atom, q.atom))).count();
+    if allowed_pairs > 0 && lines.is_empty() {
+        diffs.push("nca reports no connectivity at all".to_string());
+    }
     diffs.extend(compare(ir, &pods, &lines));
     if !diffs.is_empty() {
         for a in &artefacts {
@@ -352,4 +356,25 @@ pub fn prove(ir: &Ir, tag: &str) -> Vec<String> {
         eprintln!("==> topology <==\n{}", topology_yaml(ir, &pods));
     }
     diffs
+}
+
+/// Runs `prove` for many cases on a few threads (nca mostly waits), and
+/// returns the failures as `name: differences`.
+pub fn prove_all(cases: Vec<(String, Ir)>) -> Vec<String> {
+    let cases = std::sync::Mutex::new(cases);
+    let failures = std::sync::Mutex::new(vec![]);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| loop {
+                let Some((name, ir)) = cases.lock().expect("lock").pop() else { break };
+                let diffs = prove(&ir, &format!("k8s-{name}"));
+                if !diffs.is_empty() {
+                    failures.lock().expect("lock").push(format!("{name}:\n  {}", diffs.join("\n  ")));
+                }
+            });
+        }
+    });
+    let mut f = failures.into_inner().expect("lock");
+    f.sort();
+    f
 }

@@ -18,7 +18,8 @@ pub fn errors(ir: &Ir) -> Vec<Diagnostic> {
         if !scope::owns(Target::K8s, ir, from) && !scope::owns(Target::K8s, ir, to) {
             continue;
         }
-        if !flow.ports.is_any() {
+        let pod_end = select::selects_pods(ir, from) || select::selects_pods(ir, to);
+        if pod_end && !flow.ports.is_any() {
             for (id, ports) in &flow.by {
                 let bad: Vec<Proto> = ports.iter().map(|(p, _)| p).filter(|p| super::protocol_name(*p).is_none()).collect();
                 if !bad.is_empty() {
@@ -49,7 +50,7 @@ fn e017(ir: &Ir, id: AllowId, protos: &BTreeSet<Proto>, pairs: &BTreeSet<(AtomId
         format!("target k8s cannot express {}: a NetworkPolicy allows only TCP, UDP and SCTP", names.join(" and ")),
     )
     .with_help("allow `any` (every protocol), or leave this protocol to a host or gateway target (iptables, nftables)");
-    d = d.with_note(format!("the flow from `{f}` to `{t}` has a Kubernetes end"));
+    d = d.with_note(format!("the flow from `{f}` to `{t}` has pods at an end"));
     if pairs.len() > 1 {
         d = d.with_note(format!("and {} more such flow(s) of this allow", pairs.len() - 1));
     }
