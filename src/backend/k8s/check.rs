@@ -31,7 +31,8 @@ pub fn errors(ir: &Ir) -> Vec<Diagnostic> {
         }
         for end in [from, to] {
             let a = &ir.atoms[end];
-            if !a.pods.is_empty() && !a.has_namespaces() {
+            // Without addresses either, scope::flows already reports E012.
+            if !a.pods.is_empty() && !a.has_namespaces() && a.has_addrs() {
                 errs.extend(flow.allow_ids().into_iter().map(|id| pods_without_namespace(ir, id, end)));
             }
         }
