@@ -187,3 +187,18 @@ fn compile_writes_one_file_per_namespace() {
     assert_eq!(files, ["a.yaml", "a2.yaml", "kube-system.yaml"]);
     assert!(String::from_utf8_lossy(&res.stderr).contains("W005"), "kube-system reaches no DNS: W005 expected");
 }
+
+#[test]
+fn a_whole_zone_is_one_rule_with_every_pod_of_its_namespaces() {
+    let text = "zone a : mz { namespace a, a2
+  service x { pods app=api port p tcp/1 }
+  service y { pods app=db port p tcp/2 } }
+zone b : mz { namespace b }
+allow a -> b : tcp/9
+";
+    let y = yaml(text, "b");
+    assert!(y.contains("ingress from zone a (every member) tcp/9: t.moat:5"), "{y}");
+    let rule = "  - from:\n    - namespaceSelector:\n        matchExpressions:\n        - key: kubernetes.io/metadata.name\n          operator: In\n          values:\n          - a\n          - a2\n      podSelector: {}\n    ports:";
+    assert!(y.contains(rule), "{y}");
+    assert_eq!(y.matches("- from:").count(), 1, "{y}");
+}

@@ -11,17 +11,17 @@
 mod check;
 pub mod model;
 pub mod names;
+mod rules;
 pub mod select;
 
 pub use check::warnings;
+pub use rules::{ip_blocks, policy_ports, protocol_name};
 
 use super::{scope, Artefact, EmitOptions, Target};
-use crate::addr::AddrSet;
 use crate::diag::Diagnostic;
 use crate::ir::{AllowId, AtomId, Flow, Ir};
-use crate::ports::{PortRange, PortSet, Proto};
-use model::{EgressRule, IngressRule, IpBlock, LabelSelector, NetworkPolicy, NetworkPolicySpec, ObjectMeta, Peer, PolicyPort};
-use select::{PodGroup, PodTerm};
+use model::{EgressRule, IngressRule, LabelSelector, NetworkPolicy, NetworkPolicySpec, ObjectMeta};
+use select::PodGroup;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The label every emitted object carries.
@@ -83,24 +83,27 @@ struct Draft {
 /// policy per subject, sorted by name.
 fn build(ir: &Ir, flows: &[(AtomId, AtomId, &Flow)], groups: &BTreeMap<AtomId, Vec<PodGroup>>) -> BTreeMap<String, Vec<NetworkPolicy>> {
     let mut drafts: BTreeMap<(String, AtomId, usize), Draft> = BTreeMap::new();
+    // (subject, egress?) -> the atoms at the other end, with their flows.
+    let mut sides: BTreeMap<(AtomId, bool), Vec<(AtomId, &Flow)>> = BTreeMap::new();
     for &(from, to, flow) in flows {
-        let ports = policy_ports(&flow.ports);
-        let allows = flow.allow_ids();
-        let locs = locs(ir, &allows);
-        if let Some(g) = groups.get(&to) {
-            let peers = peers(ir, from, groups);
-            for d in subjects(to, g, &mut drafts) {
-                d.lines.push(format!("ingress from {} {}: {}", ir.atoms[from].name, flow.ports, locs));
-                d.ingress.push(IngressRule { from: peers.clone(), ports: ports.clone() });
-                d.allows.extend(&allows);
-            }
+        if groups.contains_key(&to) {
+            sides.entry((to, false)).or_default().push((from, flow));
         }
-        if let Some(g) = groups.get(&from) {
-            let peers = peers(ir, to, groups);
-            for d in subjects(from, g, &mut drafts) {
-                d.lines.push(format!("egress to {} {}: {}", ir.atoms[to].name, flow.ports, locs));
-                d.egress.push(EgressRule { to: peers.clone(), ports: ports.clone() });
-                d.allows.extend(&allows);
+        if groups.contains_key(&from) {
+            sides.entry((from, true)).or_default().push((to, flow));
+        }
+    }
+    for ((subject, egress), ends) in sides {
+        for rule in rules::rules(ir, &ends, groups) {
+            for d in subjects(subject, &groups[&subject], &mut drafts) {
+                d.allows.extend(&rule.allows);
+                if egress {
+                    d.lines.push(format!("egress to {}", rule.line));
+                    d.egress.push(EgressRule { to: rule.peers.clone(), ports: rule.ports.clone() });
+                } else {
+                    d.lines.push(format!("ingress from {}", rule.line));
+                    d.ingress.push(IngressRule { from: rule.peers.clone(), ports: rule.ports.clone() });
+                }
             }
         }
     }
@@ -220,66 +223,9 @@ fn meta(name: String, ns: &str, annotations: BTreeMap<String, String>) -> Object
 }
 
 /// `file:line` of each allow, comma-separated, in allow order.
-fn locs(ir: &Ir, allows: &[AllowId]) -> String {
+pub(crate) fn locs(ir: &Ir, allows: &[AllowId]) -> String {
     let mut seen = BTreeSet::new();
     let v: Vec<&str> = allows.iter().map(|&a| ir.allows[a].loc.as_str()).filter(|l| seen.insert(*l)).collect();
     v.join(", ")
 }
 
-/// Every peer that stands for `atom`: its pods, then its addresses.
-fn peers(ir: &Ir, atom: AtomId, groups: &BTreeMap<AtomId, Vec<PodGroup>>) -> Vec<Peer> {
-    let mut out = vec![];
-    for g in groups.get(&atom).map(Vec::as_slice).unwrap_or_default() {
-        for term in &g.terms {
-            out.push(pod_peer(&g.namespaces, term));
-        }
-    }
-    out.extend(ip_blocks(&ir.atoms[atom].addrs).into_iter().map(|b| Peer { namespace_selector: None, pod_selector: None, ip_block: Some(b) }));
-    out
-}
-
-fn pod_peer(namespaces: &[String], term: &PodTerm) -> Peer {
-    Peer { namespace_selector: Some(select::namespace_selector(namespaces)), pod_selector: Some(term.selector()), ip_block: None }
-}
-
-/// One `ipBlock` per range of the set, with the holes inside it as `except`.
-pub fn ip_blocks(addrs: &AddrSet) -> Vec<IpBlock> {
-    addrs
-        .include
-        .iter()
-        .map(|r| IpBlock {
-            cidr: r.to_string(),
-            except: addrs.except.iter().filter(|h| r.contains(*h)).map(ToString::to_string).collect(),
-        })
-        .collect()
-}
-
-/// The ports of a rule; empty for `any`. Only TCP, UDP and SCTP appear: the
-/// other protocols were rejected before (E017).
-pub fn policy_ports(ports: &PortSet) -> Vec<PolicyPort> {
-    if ports.is_any() {
-        return vec![];
-    }
-    let mut out = vec![];
-    for (p, ranges) in ports.iter() {
-        let Some(protocol) = protocol_name(p) else { continue };
-        for r in ranges {
-            out.push(if *r == PortRange::FULL {
-                PolicyPort { protocol, port: None, end_port: None }
-            } else {
-                PolicyPort { protocol, port: Some(r.lo), end_port: (r.hi > r.lo).then_some(r.hi) }
-            });
-        }
-    }
-    out
-}
-
-/// The NetworkPolicy name of a protocol, `None` for those it cannot express.
-pub fn protocol_name(p: Proto) -> Option<&'static str> {
-    match p {
-        Proto::Tcp => Some("TCP"),
-        Proto::Udp => Some("UDP"),
-        Proto::Sctp => Some("SCTP"),
-        Proto::Icmp | Proto::Icmpv6 | Proto::Other => None,
-    }
-}
