@@ -119,9 +119,9 @@ zone b : mz { namespace b }
 allow a -> b : tcp/9
 ";
     let y = yaml(text, "a");
-    // (app NotIn [api, db]) OR (tier NotIn [web] AND app NotIn [db]).
+    // (app NotIn [api, db]) OR (app = api AND tier NotIn [web]).
     assert!(y.contains("values:\n      - api\n      - db"), "{y}");
-    assert!(y.contains("key: tier"), "{y}");
+    assert!(y.contains("    matchLabels:\n      app: api\n    matchExpressions:\n    - key: tier\n      operator: NotIn"), "{y}");
     assert_eq!(y.matches("moat.io/atom: a (zone").count(), 2, "{y}");
 }
 
@@ -129,7 +129,8 @@ allow a -> b : tcp/9
 fn too_many_remainder_selectors_is_e013() {
     let mut text = String::from("zone a : mz { namespace a\n");
     for i in 0..6 {
-        text.push_str(&format!("  service s{i} {{ pods k1=v{i}, k2=v{i} port p tcp/{} }}\n", i + 1));
+        // Labels that share no key need 2^6 selectors.
+        text.push_str(&format!("  service s{i} {{ pods a{i}=x, b{i}=x port p tcp/{} }}\n", i + 1));
     }
     text.push_str("}\nzone b : mz { namespace b }\nallow a -> b : tcp/9\n");
     let errs = emit_err(&text);
@@ -201,4 +202,15 @@ allow a -> b : tcp/9
     let rule = "  - from:\n    - namespaceSelector:\n        matchExpressions:\n        - key: kubernetes.io/metadata.name\n          operator: In\n          values:\n          - a\n          - a2\n      podSelector: {}\n    ports:";
     assert!(y.contains(rule), "{y}");
     assert_eq!(y.matches("- from:").count(), 1, "{y}");
+}
+
+#[test]
+fn a_shared_label_scheme_needs_one_selector_per_service() {
+    let mut text = String::from("zone a : mz { namespace a\n");
+    for i in 0..12 {
+        text.push_str(&format!("  service s{i} {{ pods app.kubernetes.io/name=s{i}, app.kubernetes.io/instance=s{i} port p tcp/{} }}\n", i + 1));
+    }
+    text.push_str("}\nzone b : mz { namespace b }\nallow a -> b : tcp/9\nallow b -> a : tcp/9\n");
+    let y = yaml(&text, "a");
+    assert_eq!(y.matches("moat.io/atom: a (zone").count(), 13, "{y}");
 }

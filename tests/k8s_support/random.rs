@@ -87,7 +87,13 @@ fn random_service(r: &mut Rng, zone: usize, k: usize, namespaces: &[String], has
     let name = format!("s{k}");
     let mut pods = BTreeMap::new();
     if !namespaces.is_empty() && (!has_cidr || r.chance(75)) {
-        pods.insert("app".to_string(), format!("z{zone}-{name}"));
+        if r.chance(25) {
+            // The Helm scheme: name and instance, both the chart's name.
+            pods.insert("app.kubernetes.io/name".to_string(), format!("z{zone}-{name}"));
+            pods.insert("app.kubernetes.io/instance".to_string(), format!("z{zone}-{name}"));
+        } else {
+            pods.insert("app".to_string(), format!("z{zone}-{name}"));
+        }
         if r.chance(40) {
             pods.insert("tier".to_string(), ["web", "api", "db"][r.below(3)].to_string());
         }

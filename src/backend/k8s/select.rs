@@ -3,10 +3,10 @@
 //! A service is `pods` (AND of labels) in its namespaces. A zone's remainder
 //! is "pods of the zone's namespaces that no service of the zone selects":
 //! per namespace, a pod is in it when, for every service present there, some
-//! label of that service's selector is missing or different on the pod. That
-//! is an AND of ORs; a selector is one AND, so the remainder becomes the
-//! disjunctive normal form of it, one selector per term, each term an AND of
-//! `key NotIn [values]` requirements (NotIn also matches pods without the key).
+//! label of that service's selector is missing or different on the pod. One
+//! selector is an AND, so the remainder becomes a union of disjoint selectors
+//! ([`unmatched`]), each an AND of `key=value` and `key NotIn [values]`
+//! requirements (NotIn also matches pods without the key).
 
 use super::model::{LabelSelector, Requirement};
 use crate::ir::{AtomId, Ir};
@@ -38,13 +38,6 @@ impl PodTerm {
                 .map(|(k, vs)| Requirement { key: k.clone(), operator: "NotIn", values: vs.iter().cloned().collect() })
                 .collect(),
         }
-    }
-
-    /// True when every pod this term selects is also selected by `other`
-    /// (`other` asks for a subset of our requirements).
-    fn within(&self, other: &PodTerm) -> bool {
-        other.equal.iter().all(|(k, v)| self.equal.get(k) == Some(v))
-            && other.not_in.iter().all(|(k, vs)| self.not_in.get(k).is_some_and(|mine| vs.is_subset(mine)))
     }
 }
 
@@ -90,38 +83,70 @@ pub fn pod_groups(ir: &Ir, atom: AtomId) -> Result<Vec<PodGroup>, TooManyTerms> 
     Ok(by_terms.into_iter().map(|(terms, namespaces)| PodGroup { namespaces, terms }).collect())
 }
 
-/// The remainder of the atom's zone in one namespace, in disjunctive normal form.
+/// The remainder of the atom's zone in one namespace: the pods no service there selects.
 fn remainder_terms(ir: &Ir, atom: AtomId, ns: &str) -> Result<Vec<PodTerm>, TooManyTerms> {
     let zone = &ir.zones[ir.atoms[atom].zone];
-    let mut terms = vec![PodTerm::default()];
-    for &s in &zone.services {
-        let svc = &ir.atoms[s];
-        if !selects_pods(ir, s) || !svc.namespaces.iter().any(|n| n == ns) {
-            continue;
-        }
-        let mut next = vec![];
-        for t in &terms {
-            for (k, v) in &svc.pods {
-                let mut t = t.clone();
-                t.not_in.entry(k.clone()).or_default().insert(v.clone());
-                next.push(t);
-            }
-        }
-        terms = minimise(next);
-        if terms.len() > MAX_TERMS {
-            return Err(TooManyTerms { namespace: ns.to_string(), terms: terms.len() });
-        }
+    let services: Vec<BTreeMap<String, String>> = zone
+        .services
+        .iter()
+        .filter(|&&s| selects_pods(ir, s) && ir.atoms[s].namespaces.iter().any(|n| n == ns))
+        .map(|&s| ir.atoms[s].pods.clone())
+        .collect();
+    let terms = unmatched(&services);
+    if terms.len() > MAX_TERMS {
+        return Err(TooManyTerms { namespace: ns.to_string(), terms: terms.len() });
     }
     Ok(terms)
 }
 
-/// Sorts, dedups, and drops every term whose pods another term already selects.
-fn minimise(mut terms: Vec<PodTerm>) -> Vec<PodTerm> {
-    terms.sort();
-    terms.dedup();
-    let all = terms.clone();
-    terms.retain(|t| !all.iter().any(|o| o != t && t.within(o)));
-    terms
+/// Disjoint terms whose union is every pod that matches none of `services`.
+/// It splits on the key most services use: pods whose value for it is none of
+/// the services' values (or that lack it) escape every service that uses the
+/// key; pods with one of those values go on against the services with that
+/// value (the key consumed) and those that do not use the key. Each key is
+/// split on once per path, so a label scheme shared by every service
+/// (`name=X, instance=X`) needs one term per service plus one, not 2^n.
+fn unmatched(services: &[BTreeMap<String, String>]) -> Vec<PodTerm> {
+    if services.is_empty() {
+        return vec![PodTerm::default()];
+    }
+    if services.iter().any(BTreeMap::is_empty) {
+        return vec![];
+    }
+    let mut uses: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in services {
+        for k in s.keys() {
+            *uses.entry(k.as_str()).or_default() += 1;
+        }
+    }
+    // The first key of the largest count (ties: alphabetical, for stable output).
+    let Some(key) = uses.iter().fold(None, |best: Option<(&str, usize)>, (k, n)| match best {
+        Some((_, m)) if m >= *n => best,
+        _ => Some((k, *n)),
+    }) else {
+        return vec![];
+    };
+    let key = key.0.to_string();
+    let (with, without): (Vec<_>, Vec<_>) = services.iter().cloned().partition(|s| s.contains_key(&key));
+    let values: BTreeSet<String> = with.iter().filter_map(|s| s.get(&key).cloned()).collect();
+    let mut out = vec![];
+    for mut t in unmatched(&without) {
+        t.not_in.insert(key.clone(), values.clone());
+        out.push(t);
+    }
+    for v in &values {
+        let mut rest = without.clone();
+        rest.extend(with.iter().filter(|s| s.get(&key) == Some(v)).map(|s| {
+            let mut s = s.clone();
+            s.remove(&key);
+            s
+        }));
+        for mut t in unmatched(&rest) {
+            t.equal.insert(key.clone(), v.clone());
+            out.push(t);
+        }
+    }
+    out
 }
 
 fn sorted(v: &[String]) -> Vec<String> {
