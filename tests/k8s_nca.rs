@@ -57,3 +57,42 @@ fn generated_policies_match_nca() {
     let failures = k8s_support::prove_all(cases);
     assert!(failures.is_empty(), "nca disagrees with moat:\n{}", failures.join("\n"));
 }
+
+/// Mixed label schemes in one namespace, own namespaces, hosts-only services,
+/// an external zone and an address-only zone, through the parser.
+const MIXED: &str = r#"
+policy mixed
+zone internet : external { cidr 0.0.0.0/0, ::/0 }
+zone kube : militarised { namespace kube-system
+  service dns { pods k8s-app=kube-dns port dns udp/53 port dnstcp tcp/53 } }
+zone a : dmz { cidr 10.1.0.0/16, fd00:1::/64  namespace a, a2
+  service x { pods app=x, tier=web  hosts 10.1.0.10  port https tcp/8443 }
+  service n { pods app.kubernetes.io/name=n, app.kubernetes.io/instance=n  port api tcp/8080 }
+  service m { namespace a2  pods app=m  port api tcp/9000-9010 }
+  service vm { hosts 10.1.0.20, fd00:1::20  port ssh tcp/22 }
+}
+zone b : mz { namespace b
+  service q { pods app=q, app.kubernetes.io/name=n  port pg tcp/5432 port s sctp/3868 } }
+zone legacy : mz { cidr 10.9.0.0/16  service db { hosts 10.9.0.5 port ora tcp/1521 } }
+allow internet -> a.x : https
+allow a -> kube.dns : dns, dnstcp
+allow b -> kube.dns : dns
+allow a.x -> a.n : api
+allow a -> b.q : pg
+allow a.n -> b.q : s
+allow b -> a : tcp/7000-7100, udp/7000
+allow a.vm -> a.m : api
+allow b.q -> legacy.db : ora
+allow a -> a : tcp/1
+"#;
+
+#[test]
+fn mixed_label_schemes_match_nca() {
+    if let Some(why) = k8s_support::missing_tools() {
+        return common::skip(&why);
+    }
+    let c = moat::check_str("mixed.moat", MIXED);
+    let ir = c.ir.unwrap_or_else(|| panic!("{:#?}", c.diags));
+    let diffs = k8s_support::prove(&ir, "k8s-mixed");
+    assert!(diffs.is_empty(), "nca disagrees with moat:\n{}", diffs.join("\n"));
+}

@@ -99,8 +99,61 @@ pub fn topology(ir: &Ir) -> Vec<TopoPod> {
             }
         }
     }
+    pods.extend(mixed_pods(ir));
     pods.sort();
     pods
+}
+
+/// The atom a pod with `labels` in namespace `ns` of `zone` belongs to, by
+/// the language's meaning (the one service whose labels it all has, else
+/// the zone's remainder); `None` when two services select it.
+pub fn owner(ir: &Ir, zone: usize, ns: &str, labels: &BTreeMap<String, String>) -> Option<AtomId> {
+    let z = &ir.zones[zone];
+    let hits: Vec<AtomId> = z
+        .services
+        .iter()
+        .copied()
+        .filter(|&s| {
+            let a = &ir.atoms[s];
+            !a.pods.is_empty() && a.namespaces.iter().any(|n| n == ns) && a.pods.iter().all(|(k, v)| labels.get(k) == Some(v))
+        })
+        .collect();
+    match hits.as_slice() {
+        [] => Some(z.remainder),
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+/// Pods that mix two services' labels (all of one, all but the last of the
+/// other), placed by [`owner`]: they tell apart selectors that agree on
+/// the plain pods.
+fn mixed_pods(ir: &Ir) -> Vec<TopoPod> {
+    let mut out = vec![];
+    for (zi, z) in ir.zones.iter().enumerate() {
+        for ns in &z.namespaces {
+            let here: Vec<AtomId> =
+                z.services.iter().copied().filter(|&s| !ir.atoms[s].pods.is_empty() && ir.atoms[s].namespaces.contains(ns)).collect();
+            let mut seen = BTreeSet::new();
+            for &a in &here {
+                for &b in &here {
+                    let mut labels = ir.atoms[a].pods.clone();
+                    let last = labels.keys().last().cloned();
+                    if let Some(k) = last {
+                        labels.remove(&k);
+                    }
+                    labels.extend(ir.atoms[b].pods.clone());
+                    if a == b || !seen.insert(labels.clone()) {
+                        continue;
+                    }
+                    if let Some(atom) = owner(ir, zi, ns, &labels) {
+                        out.push(TopoPod { namespace: ns.clone(), name: format!("mix-{}", seen.len()), labels, atom, ports: vec![] });
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Problems with the topology itself: a pod that more than one service selects.
