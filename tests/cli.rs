@@ -363,3 +363,26 @@ fn compile_of_a_bad_policy_exits_1_and_writes_nothing() {
     assert_eq!(code(&o), 1);
     assert!(!out.exists() || std::fs::read_dir(&out).expect("read out").next().is_none(), "output written for a bad policy");
 }
+
+#[test]
+fn query_places_addresses_by_the_most_specific_range() {
+    let hand = "fixtures/good/hand-matrix.moat";
+    let q = |from: &str, to: &str, port: &str| run(&["query", hand, "--from", from, "--to", to, "--port", port]);
+    // 10.30.0.9 is in ops, 10.20.0.5 is mz.db: allowed by lines 37 and 38 (tcp 80-95)
+    let o = q("10.30.0.9", "10.20.0.5", "tcp/85");
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("hand-matrix.moat:37"), "{}", stdout(&o));
+    let o = q("10.30.0.9", "10.20.0.5", "tcp/93");
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("hand-matrix.moat:38"), "{}", stdout(&o));
+    // 10.30.1.9 is outside ops' /24: the internet (carve-out), which may not reach mz
+    assert_eq!(code(&q("10.30.1.9", "10.20.0.5", "tcp/85")), 1);
+    // a remainder address of dmz is not dmz.web
+    assert_eq!(code(&q("8.8.8.8", "10.10.0.10", "tcp/8088")), 0);
+    assert_eq!(code(&q("8.8.8.8", "10.10.0.11", "tcp/8088")), 1);
+    // cells: an address of cell 2's gateway
+    assert_eq!(code(&q("10.65.128.10", "10.65.0.10", "tcp/8080")), 0);
+    assert_eq!(code(&q("10.65.128.10", "10.64.0.10", "tcp/8080")), 1);
+    // IPv6 is in no atom of this IPv4-only policy: trouble, not a verdict
+    assert_eq!(code(&q("fd00::1", "10.20.0.5", "tcp/85")), 2);
+}

@@ -1,0 +1,329 @@
+//! Property tests over policies from `moat::gen::random_policy`:
+//! - the matrix does not change when top-level statements are reordered, or
+//!   split across several files (or a directory of them);
+//! - the matrix of a policy is the union of the matrices of its allows, each
+//!   checked alone with every declaration;
+//! - the front end never panics, on arbitrary bytes, arbitrary strings, token
+//!   soup or mutated valid policies: it returns an IR or error diagnostics,
+//!   and both renderers handle whatever it returns.
+//!
+//! Case counts are modest so the whole file runs in a few seconds.
+
+mod common;
+
+use moat::gen::{random_policy, GenOptions};
+use moat::ir::{Ir, SiteKind};
+use moat::ports::PortSet;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+// ---- generated policies and their statements ---------------------------
+
+/// Options for the generator, varied over the knobs that change the shape of
+/// the text (sizes, sites, namespaces vs addresses, IPv6, icmp, any).
+fn gen_options() -> impl Strategy<Value = GenOptions> {
+    (1usize..6, 0usize..4, 1usize..14, 0usize..3, 0u8..3, any::<bool>(), any::<bool>(), any::<bool>(), 1usize..3)
+        .prop_map(|(zones, max_services, allows, sites, mapping, ipv6, icmp, external, cidrs_per_zone)| GenOptions {
+            zones,
+            cidrs_per_zone,
+            max_services,
+            allows,
+            sites: match sites {
+                0 => vec![],
+                1 => vec![SiteKind::Onprem, SiteKind::Aws],
+                _ => vec![SiteKind::Onprem, SiteKind::Aws, SiteKind::Gcp, SiteKind::Azure],
+            },
+            namespaces: mapping != 1,
+            addresses: mapping != 0,
+            ipv6,
+            external,
+            icmp,
+            any: true,
+        })
+}
+
+/// Splits generated text into top-level statements: a line starting with a
+/// keyword at column 0 starts one; a `zone ... {` line runs to the line `}`.
+/// Comments and blank lines are dropped.
+fn statements(text: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut block: Option<String> = None;
+    for line in text.lines() {
+        if let Some(b) = block.as_mut() {
+            b.push_str(line);
+            b.push('\n');
+            if line == "}" {
+                out.extend(block.take());
+            }
+        } else if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        } else if line.trim_end().ends_with('{') {
+            block = Some(format!("{line}\n"));
+        } else {
+            assert!(!line.starts_with(char::is_whitespace), "unexpected indented line outside a block: {line:?}");
+            out.push(format!("{line}\n"));
+        }
+    }
+    assert!(block.is_none(), "unterminated block in generated text");
+    out
+}
+
+/// splitmix64, to shuffle and distribute statements from one proptest seed.
+struct Mix(u64);
+
+impl Mix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i + 1));
+        }
+    }
+}
+
+/// The matrix by atom names: (from, to) -> merged ports.
+type NamedMatrix = BTreeMap<(String, String), PortSet>;
+
+fn named(ir: &Ir) -> NamedMatrix {
+    ir.flows.iter().map(|(&(f, t), flow)| ((ir.atoms[f].name.clone(), ir.atoms[t].name.clone()), flow.ports.clone())).collect()
+}
+
+/// Checks a text that must be free of errors and returns its IR.
+fn ir_of(name: &str, text: &str) -> Result<Ir, TestCaseError> {
+    let c = moat::check_str(name, text);
+    let errors: Vec<String> = c.diags.iter().filter(|d| d.is_error()).map(|d| format!("{} {}", d.code, d.message)).collect();
+    prop_assert!(errors.is_empty(), "errors {errors:?} in\n{text}");
+    c.ir.ok_or_else(|| TestCaseError::fail(format!("no IR for\n{text}")))
+}
+
+fn ir_of_paths(inputs: &[PathBuf]) -> Result<Ir, TestCaseError> {
+    let c = moat::check_paths(&moat::load::Disk, inputs);
+    let errors: Vec<String> = c.diags.iter().filter(|d| d.is_error()).map(|d| format!("{} {}", d.code, d.message)).collect();
+    prop_assert!(errors.is_empty(), "errors {errors:?} for {inputs:?}");
+    c.ir.ok_or_else(|| TestCaseError::fail("no IR".to_string()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn reordering_statements_keeps_the_matrix(seed in any::<u64>(), o in gen_options(), mix in any::<u64>()) {
+        let text = random_policy(seed, &o);
+        let base = ir_of("gen.moat", &text)?;
+        let mut stmts = statements(&text);
+        Mix(mix).shuffle(&mut stmts);
+        let shuffled = stmts.concat();
+        let again = ir_of("shuffled.moat", &shuffled)?;
+        prop_assert_eq!(moat::analysis::matrix::rows(&base), moat::analysis::matrix::rows(&again), "shuffled:\n{}", shuffled);
+        // and the whole policy on one line per statement, in reverse order
+        stmts.reverse();
+        let reversed = ir_of("reversed.moat", &stmts.concat())?;
+        prop_assert_eq!(named(&base), named(&reversed));
+    }
+
+    #[test]
+    fn splitting_across_files_keeps_the_matrix(seed in any::<u64>(), o in gen_options(), mix in any::<u64>(), parts in 2usize..5) {
+        let text = random_policy(seed, &o);
+        let base = ir_of("gen.moat", &text)?;
+        let mut m = Mix(mix);
+        let mut files = vec![String::new(); parts];
+        for s in statements(&text) {
+            files[m.below(parts)].push_str(&s);
+        }
+        let dir = common::TempDir::new("props-split");
+        let paths: Vec<PathBuf> = files
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let p = dir.path().join(format!("part{i}.moat"));
+                std::fs::write(&p, t).expect("write part");
+                p
+            })
+            .collect();
+        let split = ir_of_paths(&paths)?;
+        prop_assert_eq!(moat::analysis::matrix::rows(&base), moat::analysis::matrix::rows(&split));
+        // the files in another order, and the directory holding them
+        let mut reordered = paths.clone();
+        m.shuffle(&mut reordered);
+        prop_assert_eq!(named(&base), named(&ir_of_paths(&reordered)?));
+        prop_assert_eq!(named(&base), named(&ir_of_paths(&[dir.path().to_path_buf()])?));
+    }
+
+    #[test]
+    fn the_matrix_is_the_union_of_each_allows_matrix(seed in any::<u64>(), o in gen_options()) {
+        let text = random_policy(seed, &o);
+        let whole = named(&ir_of("gen.moat", &text)?);
+        let stmts = statements(&text);
+        let (allows, decls): (Vec<&String>, Vec<&String>) = stmts.iter().partition(|s| s.starts_with("allow "));
+        prop_assert!(!allows.is_empty());
+        let decls: String = decls.into_iter().map(String::as_str).collect();
+        let mut union = NamedMatrix::new();
+        for a in allows {
+            let one = ir_of("one.moat", &format!("{decls}{a}"))?;
+            for (pair, ports) in named(&one) {
+                union.entry(pair).or_default().union_with(&ports);
+            }
+        }
+        prop_assert_eq!(whole, union);
+    }
+}
+
+// ---- the front end never panics ----------------------------------------
+
+/// Policy files held in memory, for feeding raw bytes to `moat::load`.
+struct MemFs(BTreeMap<PathBuf, Vec<u8>>);
+
+impl moat::load::Fs for MemFs {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.0.get(path).cloned().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "not in memory"))
+    }
+
+    fn moat_files_in(&self, _path: &Path) -> Option<Vec<PathBuf>> {
+        None
+    }
+
+    fn identity(&self, path: &Path) -> PathBuf {
+        path.to_path_buf()
+    }
+}
+
+/// The outcome is coherent: an IR exactly when there are no errors; spans lie
+/// inside their files; both renderers produce output without panicking.
+fn coherent(c: &moat::Checked) -> Result<(), TestCaseError> {
+    prop_assert_eq!(c.ir.is_some(), !c.has_errors(), "diags: {:?}", c.diags);
+    for d in &c.diags {
+        prop_assert!(d.code.len() == 4 && (d.code.starts_with('E') || d.code.starts_with('W')), "code {}", d.code);
+        if let Some(s) = d.span {
+            let len = c.sources.file(s.file).text.len();
+            prop_assert!(s.start <= s.end && s.end <= len, "span {s:?} outside a file of {len} bytes: {d:?}");
+        }
+    }
+    let human = moat::diag::render_human(&c.diags, &c.sources, false);
+    prop_assert_eq!(human.is_empty(), c.diags.is_empty());
+    let json: serde_json::Value = serde_json::from_str(&moat::diag::render_json(&c.diags, &c.sources)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert_eq!(json.as_array().map(Vec::len), Some(c.diags.len()));
+    if let Some(ir) = &c.ir {
+        let _ = moat::analysis::matrix::rows(ir);
+    }
+    Ok(())
+}
+
+fn check_bytes(bytes: Vec<u8>) -> Result<(), TestCaseError> {
+    let path = PathBuf::from("mem/input.moat");
+    let fs = MemFs(BTreeMap::from([(path.clone(), bytes.clone())]));
+    let loaded = moat::load::load(&fs, std::slice::from_ref(&path));
+    if std::str::from_utf8(&bytes).is_err() {
+        prop_assert!(loaded.diags.iter().any(|d| d.code == "E001"), "invalid UTF-8 is E001");
+    }
+    coherent(&moat::check_paths(&fs, &[path]))
+}
+
+/// Tokens of the language, so random sequences reach deep into the parser.
+const TOKENS: &[&str] = &[
+    "policy", "include", "site", "zone", "service", "cidr", "namespace", "hosts", "pods", "port", "resident",
+    "allow", "forbid", "exempt", "cells", "in", "each", "external", "demilitarised", "mz", "dmz", "onprem", "aws",
+    "@", "{", "}", "[", "]", "..", "->", ":", ",", ".", "*", "/", "+", "=", "\"", "\"x\"", "\"{cell}\"", "\\", "#",
+    "\n", "a", "b.c", "cell*.a.b", "cell[1..3]", "10.0.0.0/8", "10.0.0.1", "+0.0.1.0/24", "::/0", "fd00::1",
+    "10.0.0.1/8", "/16", "tcp", "udp/53", "tcp/80-90", "tcp/0", "tcp/99999", "icmp", "icmpv6/1", "sctp", "any",
+    "app=x", "k.io/n=\"v\"", "0", "65535", "é", "\u{0}", "\t",
+];
+
+fn token_soup() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(TOKENS), 0..60).prop_map(|ts| ts.join(" "))
+}
+
+/// A valid generated policy, then a few edits: delete, insert a token,
+/// duplicate a line, truncate.
+fn mutated_policy() -> impl Strategy<Value = String> {
+    (any::<u64>(), prop::collection::vec((0u8..4, any::<prop::sample::Index>(), any::<prop::sample::Index>(), prop::sample::select(TOKENS)), 1..5))
+        .prop_map(|(seed, edits)| {
+            let o = GenOptions { zones: 3, allows: 5, icmp: true, ipv6: seed % 2 == 0, ..GenOptions::default() };
+            let mut t: Vec<char> = random_policy(seed, &o).chars().collect();
+            for (kind, i, j, tok) in edits {
+                let at = i.index(t.len() + 1);
+                match kind {
+                    0 => {
+                        let end = (at + j.index(12)).min(t.len());
+                        t.drain(at..end);
+                    }
+                    1 => {
+                        t.splice(at..at, tok.chars());
+                    }
+                    2 => {
+                        let s: String = t.iter().collect();
+                        let lines: Vec<&str> = s.lines().collect();
+                        let l = lines[i.index(lines.len())];
+                        let mut v: Vec<&str> = lines.clone();
+                        v.insert(j.index(lines.len() + 1), l);
+                        t = v.join("\n").chars().collect();
+                    }
+                    _ => t.truncate(at),
+                }
+            }
+            t.into_iter().collect()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        check_bytes(bytes)?;
+    }
+
+    #[test]
+    fn never_panics_on_arbitrary_strings(s in any::<String>()) {
+        coherent(&moat::check_str("s.moat", &s))?;
+    }
+
+    #[test]
+    fn never_panics_on_token_soup(s in token_soup()) {
+        coherent(&moat::check_str("soup.moat", &s))?;
+        check_bytes(s.into_bytes())?;
+    }
+
+    #[test]
+    fn never_panics_on_mutated_policies(s in mutated_policy()) {
+        coherent(&moat::check_str("mutated.moat", &s))?;
+    }
+
+    #[test]
+    fn never_panics_on_valid_policy_with_bytes_flipped(seed in any::<u64>(), flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
+        let mut bytes = random_policy(seed, &GenOptions::default()).into_bytes();
+        for (i, b) in flips {
+            let at = i.index(bytes.len());
+            bytes[at] = b;
+        }
+        check_bytes(bytes)?;
+    }
+}
+
+/// The statement splitter itself: every statement of a generated policy is
+/// kept, once, and the concatenation checks to the same matrix.
+#[test]
+fn statements_cover_the_generated_text() {
+    let o = GenOptions { allows: 10, ..GenOptions::default() };
+    let text = random_policy(11, &o);
+    let stmts = statements(&text);
+    let zones = text.lines().filter(|l| l.starts_with("zone ")).count();
+    let allows = text.lines().filter(|l| l.starts_with("allow ")).count();
+    assert_eq!(stmts.iter().filter(|s| s.starts_with("zone ")).count(), zones);
+    assert_eq!(stmts.iter().filter(|s| s.starts_with("allow ")).count(), allows);
+    assert_eq!(allows, 10);
+    let a = moat::check_str("a.moat", &text);
+    let b = moat::check_str("b.moat", &stmts.concat());
+    assert_eq!(a.ir.map(|ir| named(&ir)), b.ir.map(|ir| named(&ir)));
+}
