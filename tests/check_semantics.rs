@@ -123,7 +123,7 @@ fn cells_pair_up_only_when_both_sides_use_the_same_block() {
     let c = check(&format!("{CELLS}allow c*.a.w -> c*.a : tcp/9\nallow d*.a -> shared : tcp/9\nallow shared -> d*.a.w : p\n"));
     assert!(!c.has_errors(), "{:?}", found(&c));
     let ir = c.ir.expect("an IR");
-    for (&(f, t), _) in &ir.flows {
+    for &(f, t) in ir.flows.keys() {
         let (zf, zt) = (ir.zone_of(f), ir.zone_of(t));
         if let (Some(cf), Some(ct)) = (&zf.cell, &zt.cell) {
             assert_eq!(cf, ct, "{} -> {}", ir.atoms[f].name, ir.atoms[t].name);
