@@ -13,7 +13,7 @@ mod common;
 
 use moat::gen::{random_policy, GenOptions};
 use moat::ir::{Ir, SiteKind};
-use moat::ports::PortSet;
+use moat::ports::{PortSet, Proto};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::io;
@@ -174,6 +174,93 @@ proptest! {
             }
         }
         prop_assert_eq!(whole, union);
+    }
+}
+
+/// Is (proto, port) in the matrix rows of one pair? The oracle reads only the
+/// spec's row form (`any`, port-less protocols, `"80,443,8000-8100"`).
+fn rows_allow(rows: &[&moat::analysis::matrix::Row], proto: Proto, port: u16) -> bool {
+    rows.iter().any(|r| {
+        r.protocol == "any"
+            || (r.protocol == proto.as_str()
+                && match &r.ports {
+                    None => true,
+                    Some(list) => list.split(',').any(|item| {
+                        let (lo, hi) = item.split_once('-').unwrap_or((item, item));
+                        let (lo, hi): (u16, u16) = (lo.parse().expect("port"), hi.parse().expect("port"));
+                        (lo..=hi).contains(&port)
+                    }),
+                })
+    })
+}
+
+/// Probes around every row's ranges, plus a few fixed ones, for one pair.
+fn probes(rows: &[&moat::analysis::matrix::Row]) -> Vec<(Proto, u16)> {
+    let mut out = vec![(Proto::Tcp, 1), (Proto::Tcp, 65535), (Proto::Udp, 53), (Proto::Sctp, 9), (Proto::Icmp, 0), (Proto::Icmpv6, 0)];
+    for r in rows {
+        let Some(proto) = Proto::parse(&r.protocol) else { continue };
+        for item in r.ports.iter().flat_map(|l| l.split(',')) {
+            let (lo, hi) = item.split_once('-').unwrap_or((item, item));
+            let (lo, hi): (u16, u16) = (lo.parse().expect("port"), hi.parse().expect("port"));
+            out.extend([lo.saturating_sub(1).max(1), lo, hi, hi.saturating_add(1)].map(|p| (proto, p)));
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// `query` agrees with the matrix on every probe, and each allow it cites
+    /// allows the flow on its own.
+    #[test]
+    fn query_agrees_with_the_matrix_and_cites_allows_that_allow(seed in any::<u64>(), o in gen_options(), picks in Choices::strategy()) {
+        use moat::analysis::query::query;
+        let text = random_policy(seed, &o);
+        let ir = ir_of("gen.moat", &text)?;
+        let all_rows = moat::analysis::matrix::rows(&ir);
+        let lines: Vec<&str> = text.lines().collect();
+        let decls: String = statements(&text).into_iter().filter(|s| !s.starts_with("allow ")).collect();
+        let n = ir.atoms.len();
+        // every pair with flows, and some without
+        let mut pairs: Vec<(usize, usize)> = ir.flows.keys().copied().collect();
+        pairs.extend((0..8).map(|i| (picks.pick(2 * i, n), picks.pick(2 * i + 1, n))));
+        for (f, t) in pairs {
+            let rows: Vec<&moat::analysis::matrix::Row> = all_rows.iter().filter(|r| r.from == ir.atoms[f].name && r.to == ir.atoms[t].name).collect();
+            for (proto, port) in probes(&rows) {
+                let a = query(&ir, f, t, proto, port);
+                let want = rows_allow(&rows, proto, port);
+                prop_assert_eq!(a.verdict == "allow", want, "{} -> {} {}/{}: {:?}", a.from, a.to, proto, port, a);
+                prop_assert_eq!(a.allows.is_empty(), !want);
+                for cite in &a.allows {
+                    let line: usize = cite.loc.rsplit(':').next().and_then(|l| l.parse().ok()).expect("file:line");
+                    let alone = ir_of("one.moat", &format!("{decls}{}\n", lines[line - 1]))?;
+                    let (f1, t1) = (alone.atom_id(&a.from).expect("from"), alone.atom_id(&a.to).expect("to"));
+                    prop_assert_eq!(query(&alone, f1, t1, proto, port).verdict, "allow", "{} does not allow {:?}", lines[line - 1], a);
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// W002 is right: an allow reported redundant can go without changing the matrix.
+    #[test]
+    fn an_allow_reported_redundant_changes_nothing(seed in any::<u64>(), o in gen_options()) {
+        let o = GenOptions { allows: o.allows * 3, ..o };
+        let text = random_policy(seed, &o);
+        let c = moat::check_str("gen.moat", &text);
+        let whole = named(c.ir.as_ref().ok_or_else(|| TestCaseError::fail("no IR"))?);
+        let lines: Vec<&str> = text.lines().collect();
+        for d in c.diags.iter().filter(|d| d.code == "W002") {
+            let span = d.span.ok_or_else(|| TestCaseError::fail("W002 without a span"))?;
+            let line = c.sources.file(span.file).line_col(span.start).0;
+            prop_assert!(lines[line - 1].starts_with("allow "), "W002 not at an allow: {}", lines[line - 1]);
+            let without: String = lines.iter().enumerate().filter(|(i, _)| *i != line - 1).map(|(_, l)| format!("{l}\n")).collect();
+            prop_assert_eq!(&whole, &named(&ir_of("without.moat", &without)?), "removing {} changed the matrix", lines[line - 1]);
+        }
     }
 }
 
