@@ -386,3 +386,34 @@ fn query_places_addresses_by_the_most_specific_range() {
     // IPv6 is in no atom of this IPv4-only policy: trouble, not a verdict
     assert_eq!(code(&q("fd00::1", "10.20.0.5", "tcp/85")), 2);
 }
+
+#[test]
+fn every_good_fixture_checks_clean_of_errors() {
+    let mut n = 0;
+    for e in std::fs::read_dir(root().join("fixtures/good")).expect("fixtures/good").flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "moat") {
+            let o = run(&["check", "--format", "json", s(&p)]);
+            assert_eq!(code(&o), 0, "{}: {}", p.display(), stdout(&o));
+            assert!(json(&o).as_array().expect("array").iter().all(|d| d["severity"] == "warning"));
+            n += 1;
+        }
+    }
+    assert!(n >= 3);
+}
+
+#[test]
+fn output_is_byte_identical_across_runs() {
+    for args in [
+        &["matrix", "--format", "json", CELLS][..],
+        &["matrix", "--format", "csv", "fixtures/good/hand-matrix.moat"][..],
+        &["check", "--format", "json", "fixtures/bad/E004-zone-overlap.moat", "fixtures/bad/E002-unknown-name.moat"][..],
+        &["query", "--format", "json", EXAMPLE, "--from", "dmz", "--to", "mz.postgres", "--port", "tcp/5432"][..],
+    ] {
+        let a = run(args);
+        let b = run(args);
+        assert_eq!(a.stdout, b.stdout, "{args:?}");
+        assert_eq!(a.stderr, b.stderr, "{args:?}");
+        assert!(!a.stdout.is_empty(), "{args:?}");
+    }
+}

@@ -172,3 +172,19 @@ fn every_snapshot_has_its_fixture() {
         }
     }
 }
+
+/// The binary prints the same rendering on stderr (plus a summary line) when
+/// stderr is not a terminal.
+#[test]
+fn the_binary_prints_what_the_snapshots_hold() {
+    for path in fixtures() {
+        let checked = moat::check_paths(&moat::load::Disk, &[path.clone()]);
+        let lib = moat::diag::render_human(&checked.diags, &checked.sources, false);
+        let out = common::moat().current_dir(common::root()).arg("check").arg(&path).output().expect("run moat");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with(&lib), "{}: stderr differs from the library rendering:\n{stderr}", path.display());
+        let summary = stderr[lib.len()..].trim();
+        let errors = checked.diags.iter().filter(|d| d.is_error()).count();
+        assert!(summary.starts_with(&format!("{errors} error")), "{}: summary {summary:?}", path.display());
+    }
+}
