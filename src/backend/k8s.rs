@@ -156,7 +156,9 @@ fn finish(ir: &Ir, ns: &str, drafts: Vec<((AtomId, usize), Draft)>) -> Vec<Netwo
     let mut named: Vec<(String, String, Draft)> = drafts
         .into_iter()
         .map(|((atom, i), d)| {
-            let key = if terms[&atom] > 1 { format!("moat-{}-{}", ir.atoms[atom].name, i + 1) } else { format!("moat-{}", ir.atoms[atom].name) };
+            let a = &ir.atoms[atom];
+            let base = if a.is_remainder() { format!("moat-{}-others", a.name) } else { format!("moat-{}", a.name) };
+            let key = if terms[&atom] > 1 { format!("{base}-{}", i + 1) } else { base };
             (names::dns_label(&key), key, d)
         })
         .collect();

@@ -137,14 +137,17 @@ fn no_pods(ir: &Ir, id: AllowId, end: AtomId, peer: AtomId) -> Diagnostic {
 }
 
 /// W005 for every namespace whose pods reach no TCP or UDP port 53 (the
-/// default deny restricts every namespace's egress, DNS included).
+/// default deny restricts every namespace's egress, DNS included). The
+/// namespaces that serve port 53 to others are the resolver's own, and not warned about.
 pub fn warnings(ir: &Ir) -> Vec<Diagnostic> {
     let Ok(flows) = scope::flows(Target::K8s, ir) else { return vec![] };
     let mut resolving: BTreeSet<&str> = BTreeSet::new();
-    for (from, _, flow) in &flows {
+    for (from, to, flow) in &flows {
         let dns = flow.ports.contains(Proto::Udp, 53) || flow.ports.contains(Proto::Tcp, 53);
-        if dns && select::selects_pods(ir, *from) {
-            resolving.extend(ir.atoms[*from].namespaces.iter().map(String::as_str));
+        for end in [*from, *to] {
+            if dns && select::selects_pods(ir, end) {
+                resolving.extend(ir.atoms[end].namespaces.iter().map(String::as_str));
+            }
         }
     }
     let mut out = vec![];

@@ -1,0 +1,57 @@
+//! The example policies (`policies/*.moat`) on the k8s target: a snapshot of
+//! the YAML, the strict schema check, and nca's connectivity against moat's
+//! matrix.
+
+mod common;
+mod k8s_support;
+
+use moat::backend::{self, Target};
+use std::path::PathBuf;
+
+/// The example policies: every `.moat` file directly in `policies/`.
+fn examples() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(common::root().join("policies"))
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "moat")).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn checked(path: &PathBuf) -> moat::ir::Ir {
+    let c = moat::check_paths(&moat::load::Disk, std::slice::from_ref(path));
+    c.ir.unwrap_or_else(|| panic!("{} does not check: {:#?}", path.display(), c.diags))
+}
+
+/// Every example with a Kubernetes part, by file stem.
+fn k8s_examples() -> Vec<(String, moat::ir::Ir)> {
+    examples()
+        .iter()
+        .map(|p| (p.file_stem().expect("stem").to_string_lossy().into_owned(), checked(p)))
+        .filter(|(_, ir)| backend::in_scope(Target::K8s, ir))
+        .collect()
+}
+
+#[test]
+fn example_yaml_snapshots() {
+    let cases = k8s_examples();
+    if cases.is_empty() {
+        return common::skip("no example policy with a Kubernetes part in policies/ yet");
+    }
+    for (stem, ir) in cases {
+        let text: String = k8s_support::emit(&ir).iter().map(|a| format!("==> {} <==\n{}\n", a.path, a.contents)).collect();
+        insta::assert_snapshot!(format!("k8s_{stem}"), text);
+    }
+}
+
+#[test]
+fn examples_match_nca_and_pass_the_schema() {
+    if let Some(why) = k8s_support::missing_tools() {
+        return common::skip(&why);
+    }
+    let cases = k8s_examples();
+    if cases.is_empty() {
+        return common::skip("no example policy with a Kubernetes part in policies/ yet");
+    }
+    let failures = k8s_support::prove_all(cases);
+    assert!(failures.is_empty(), "nca disagrees with moat:\n{}", failures.join("\n"));
+}
