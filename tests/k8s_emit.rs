@@ -216,3 +216,43 @@ fn a_shared_label_scheme_needs_one_selector_per_service() {
     let y = yaml(&text, "a");
     assert_eq!(y.matches("moat.io/atom: a (zone").count(), 13, "{y}");
 }
+
+#[test]
+fn a_namespace_of_two_zones_is_e012() {
+    let text = "zone a : mz { namespace shared }\nzone b : mz { namespace shared }\nallow a -> b : tcp/1\n";
+    let errs = emit_err(text);
+    assert!(errs.iter().any(|d| d.code == "E012" && d.message.contains("`shared` belongs to zones")), "{errs:#?}");
+}
+
+/// A label selector term, evaluated on a pod's labels.
+fn term_matches(t: &moat::backend::k8s::select::PodTerm, labels: &std::collections::BTreeMap<String, String>) -> bool {
+    t.equal.iter().all(|(k, v)| labels.get(k) == Some(v)) && t.not_in.iter().all(|(k, vs)| labels.get(k).is_none_or(|v| !vs.contains(v)))
+}
+
+/// Every atom's selectors pick exactly its pods among the topology's (plain,
+/// near-miss and mixed pods), by the language's meaning: a remainder selector
+/// catches no service's pod and misses none of its own.
+#[test]
+fn selectors_pick_exactly_the_atoms_pods() {
+    let mut irs: Vec<Ir> = (0..40).map(k8s_support::random::random_ir).collect();
+    for seed in 0..20 {
+        irs.push(ir_of(&moat::gen::random_policy(seed, &moat::gen::GenOptions::default())));
+    }
+    let mut checked = 0;
+    for (i, ir) in irs.iter().enumerate() {
+        let pods = k8s_support::topology(ir);
+        for (atom, a) in ir.atoms.iter().enumerate() {
+            let groups = moat::backend::k8s::select::pod_groups(ir, atom).expect("few selectors");
+            for p in &pods {
+                let Some(owner) = k8s_support::owner(ir, a.zone, &p.namespace, &p.labels) else { continue };
+                if ir.atoms[owner].zone != a.zone || !ir.zones[a.zone].namespaces.contains(&p.namespace) {
+                    continue;
+                }
+                let picked = groups.iter().any(|g| g.namespaces.contains(&p.namespace) && g.terms.iter().any(|t| term_matches(t, &p.labels)));
+                assert_eq!(picked, owner == atom, "case {i}: {} selectors on pod {}/{} {:?} (owner {})", a.name, p.namespace, p.name, p.labels, ir.atoms[owner].name);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 500, "only {checked} checks");
+}

@@ -70,9 +70,24 @@ fn pods_without_namespace(ir: &Ir, id: AllowId, atom: AtomId) -> Diagnostic {
     .with_help(format!("add `namespace NAME` to zone `{}`, or to the service", zone.name))
 }
 
-/// Namespaces that are not DNS-1123 labels cannot exist in Kubernetes.
+/// Namespaces that are not DNS-1123 labels cannot exist in Kubernetes; a
+/// namespace of two zones leaves its pods in no defined zone.
 fn bad_namespaces(ir: &Ir) -> Vec<Diagnostic> {
     let mut out = vec![];
+    let mut owner: BTreeMap<&str, usize> = BTreeMap::new();
+    for (zi, z) in ir.zones.iter().enumerate() {
+        for ns in &z.namespaces {
+            let first = *owner.entry(ns.as_str()).or_insert(zi);
+            if first != zi {
+                let other = &ir.zones[first];
+                out.push(
+                    Diagnostic::error("E012", z.span, format!("target k8s: namespace `{ns}` belongs to zones `{}` and `{}`", other.name, z.name))
+                        .with_label(other.span, format!("`{}` also claims `{ns}`", other.name))
+                        .with_help("give each zone its own namespaces: a pod that no service selects would be in both zones' remainders"),
+                );
+            }
+        }
+    }
     for z in &ir.zones {
         for ns in &z.namespaces {
             if super::names::dns_label(ns) != *ns {
