@@ -79,6 +79,9 @@ struct Draft {
     allows: BTreeSet<AllowId>,
 }
 
+/// A draft with its atom and selector index, in one namespace.
+type Subject = ((AtomId, usize), Draft);
+
 /// Builds every namespace's documents: the default deny first, then one
 /// policy per subject, sorted by name.
 fn build(ir: &Ir, flows: &[(AtomId, AtomId, &Flow)], groups: &BTreeMap<AtomId, Vec<PodGroup>>) -> BTreeMap<String, Vec<NetworkPolicy>> {
@@ -109,7 +112,7 @@ fn build(ir: &Ir, flows: &[(AtomId, AtomId, &Flow)], groups: &BTreeMap<AtomId, V
     }
     let mut out: BTreeMap<String, Vec<NetworkPolicy>> =
         namespaces(ir).into_iter().map(|ns| (ns.clone(), vec![default_deny(ir, &ns)])).collect();
-    let mut by_ns: BTreeMap<String, Vec<((AtomId, usize), Draft)>> = BTreeMap::new();
+    let mut by_ns: BTreeMap<String, Vec<Subject>> = BTreeMap::new();
     for ((ns, atom, i), d) in drafts {
         by_ns.entry(ns).or_default().push(((atom, i), d));
     }
@@ -148,7 +151,7 @@ fn subjects<'a>(
 }
 
 /// Turns one namespace's drafts into policies with unique DNS-1123 names.
-fn finish(ir: &Ir, ns: &str, drafts: Vec<((AtomId, usize), Draft)>) -> Vec<NetworkPolicy> {
+fn finish(ir: &Ir, ns: &str, drafts: Vec<Subject>) -> Vec<NetworkPolicy> {
     let terms: BTreeMap<AtomId, usize> = drafts.iter().fold(BTreeMap::new(), |mut m, ((a, _), _)| {
         *m.entry(*a).or_default() += 1;
         m

@@ -8,12 +8,15 @@ use crate::ir::{AllowId, AtomId, Flow, Ir};
 use crate::ports::Proto;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The protocols of one allow that NetworkPolicy cannot express, and the atom pairs where.
+type Inexpressible = (BTreeSet<Proto>, BTreeSet<(AtomId, AtomId)>);
+
 /// E017 for protocols NetworkPolicy cannot express, E012 for services with
 /// `pods` in a zone without namespace, and E012 for namespaces that are no
 /// valid Kubernetes name; each at the allow (or zone) concerned.
 pub fn errors(ir: &Ir) -> Vec<Diagnostic> {
     let mut errs = vec![];
-    let mut protos: BTreeMap<AllowId, (BTreeSet<Proto>, BTreeSet<(AtomId, AtomId)>)> = BTreeMap::new();
+    let mut protos: BTreeMap<AllowId, Inexpressible> = BTreeMap::new();
     for (&(from, to), flow) in &ir.flows {
         if !scope::owns(Target::K8s, ir, from) && !scope::owns(Target::K8s, ir, to) {
             continue;
