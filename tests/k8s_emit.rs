@@ -256,3 +256,25 @@ fn selectors_pick_exactly_the_atoms_pods() {
     }
     assert!(checked > 500, "only {checked} checks");
 }
+
+/// The README example (docs/kubernetes.md).
+const SHOP: &str = r#"policy shop
+zone internet : external { cidr 0.0.0.0/0 }
+zone kube : militarised { namespace kube-system
+  service dns { pods k8s-app=kube-dns  port dns udp/53 } }
+zone web : dmz { namespace web
+  service front { pods app=front  port http tcp/8080 } }
+zone data : mz { namespace data
+  service pg { pods app=postgres  port pg tcp/5432 } }
+allow internet  -> web.front : http  "public shop"
+allow web.front -> data.pg   : pg
+allow web, data -> kube.dns  : dns
+"#;
+
+#[test]
+fn readme_example_snapshot() {
+    let c = moat::check_str("shop.moat", SHOP);
+    let ir = c.ir.unwrap_or_else(|| panic!("{:#?}", c.diags));
+    let text: String = k8s_support::emit(&ir).iter().map(|a| format!("==> {} <==\n{}\n", a.path, a.contents)).collect();
+    insta::assert_snapshot!("k8s_shop", text);
+}
