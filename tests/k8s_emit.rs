@@ -117,6 +117,7 @@ fn remainder_excludes_every_service_of_its_namespace() {
   service y { pods app=db port p tcp/2 } }
 zone b : mz { namespace b }
 allow a -> b : tcp/9
+allow a.x -> b : tcp/10
 ";
     let y = yaml(text, "a");
     // (app NotIn [api, db]) OR (app = api AND tier NotIn [web]).
@@ -143,6 +144,7 @@ fn names_are_short_unique_dns_labels_and_output_is_deterministic() {
     let text = format!(
         "zone z : mz {{ namespace z service {long} {{ pods app=l port p tcp/1 }} service s_1 {{ pods app=s port p tcp/2 }} }}
 allow z -> z : tcp/3
+allow z.{long} -> z : tcp/4
 "
     );
     let ir = ir_of(&text);
@@ -150,7 +152,7 @@ allow z -> z : tcp/3
     assert_eq!(a, k8s_support::emit(&ir), "same input, same output");
     let y = &a[0].contents;
     let names: Vec<&str> = y.lines().filter_map(|l| l.strip_prefix("  name: ")).collect();
-    assert_eq!(names.len(), 4, "{y}");
+    assert_eq!(names.len(), 5, "default deny, zone-wide, remainder and two services: {y}");
     let mut uniq = names.clone();
     uniq.sort();
     uniq.dedup();
@@ -212,7 +214,7 @@ fn a_shared_label_scheme_needs_one_selector_per_service() {
     for i in 0..12 {
         text.push_str(&format!("  service s{i} {{ pods app.kubernetes.io/name=s{i}, app.kubernetes.io/instance=s{i} port p tcp/{} }}\n", i + 1));
     }
-    text.push_str("}\nzone b : mz { namespace b }\nallow a -> b : tcp/9\nallow b -> a : tcp/9\n");
+    text.push_str("}\nzone b : mz { namespace b }\nallow a -> b : tcp/9\nallow b -> a : tcp/9\nallow a.s0 -> b : tcp/10\n");
     let y = yaml(&text, "a");
     assert_eq!(y.matches("moat.io/atom: a (zone").count(), 13, "{y}");
 }

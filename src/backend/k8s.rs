@@ -19,8 +19,9 @@ pub use rules::{ip_blocks, policy_ports, protocol_name};
 
 use super::{scope, Artefact, EmitOptions, Target};
 use crate::diag::Diagnostic;
-use crate::ir::{AllowId, AtomId, Flow, Ir};
+use crate::ir::{AllowId, AtomId, Flow, Ir, ZoneId};
 use model::{EgressRule, IngressRule, LabelSelector, NetworkPolicy, NetworkPolicySpec, ObjectMeta};
+use rules::Rule;
 use select::PodGroup;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,9 +69,16 @@ pub fn namespaces(ir: &Ir) -> BTreeSet<String> {
     zones.chain(atoms).cloned().collect()
 }
 
-/// A policy under construction: one subject (namespace, atom, selector).
+/// Whom a policy applies to: every pod of a zone, or the pods of one atom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Owner {
+    Zone(ZoneId),
+    Atom(AtomId),
+}
+
+/// A policy under construction: one owner, in one namespace, with one selector.
 struct Draft {
-    atom: AtomId,
+    owner: Owner,
     selector: LabelSelector,
     ingress: Vec<IngressRule>,
     egress: Vec<EgressRule>,
@@ -79,13 +87,33 @@ struct Draft {
     allows: BTreeSet<AllowId>,
 }
 
-/// A draft with its atom and selector index, in one namespace.
-type Subject = ((AtomId, usize), Draft);
+impl Draft {
+    fn new(owner: Owner, selector: LabelSelector) -> Draft {
+        Draft { owner, selector, ingress: vec![], egress: vec![], lines: vec![], allows: BTreeSet::new() }
+    }
+
+    fn add(&mut self, ir: &Ir, egress: bool, rule: &Rule) {
+        self.allows.extend(&rule.allows);
+        let line = format!("{}: {}", rule.what, locs(ir, &rule.allows));
+        if egress {
+            self.lines.push(format!("egress to {line}"));
+            self.egress.push(EgressRule { to: rule.peers.clone(), ports: rule.ports.clone() });
+        } else {
+            self.lines.push(format!("ingress from {line}"));
+            self.ingress.push(IngressRule { from: rule.peers.clone(), ports: rule.ports.clone() });
+        }
+    }
+}
+
+/// A draft's key: namespace, owner, selector index.
+type DraftKey = (String, Owner, usize);
+
+/// The rules of each pod atom, ingress (`false`) and egress (`true`).
+type AtomRules = BTreeMap<AtomId, Vec<(bool, Rule)>>;
 
 /// Builds every namespace's documents: the default deny first, then one
-/// policy per subject, sorted by name.
+/// policy per owner and selector, sorted by name.
 fn build(ir: &Ir, flows: &[(AtomId, AtomId, &Flow)], groups: &BTreeMap<AtomId, Vec<PodGroup>>) -> BTreeMap<String, Vec<NetworkPolicy>> {
-    let mut drafts: BTreeMap<(String, AtomId, usize), Draft> = BTreeMap::new();
     // (subject, egress?) -> the atoms at the other end, with their flows.
     let mut sides: BTreeMap<(AtomId, bool), Vec<(AtomId, &Flow)>> = BTreeMap::new();
     for &(from, to, flow) in flows {
@@ -96,25 +124,33 @@ fn build(ir: &Ir, flows: &[(AtomId, AtomId, &Flow)], groups: &BTreeMap<AtomId, V
             sides.entry((from, true)).or_default().push((to, flow));
         }
     }
+    let mut per_atom: AtomRules = BTreeMap::new();
     for ((subject, egress), ends) in sides {
-        for rule in rules::rules(ir, &ends, groups) {
-            for d in subjects(subject, &groups[&subject], &mut drafts) {
-                d.allows.extend(&rule.allows);
-                if egress {
-                    d.lines.push(format!("egress to {}", rule.line));
-                    d.egress.push(EgressRule { to: rule.peers.clone(), ports: rule.ports.clone() });
-                } else {
-                    d.lines.push(format!("ingress from {}", rule.line));
-                    d.ingress.push(IngressRule { from: rule.peers.clone(), ports: rule.ports.clone() });
+        per_atom.entry(subject).or_default().extend(rules::rules(ir, &ends, groups).into_iter().map(|r| (egress, r)));
+    }
+    let shared = hoist(ir, &mut per_atom);
+    let mut drafts: BTreeMap<DraftKey, Draft> = BTreeMap::new();
+    for (zone, rules) in shared {
+        for ns in &ir.zones[zone].namespaces {
+            let d = drafts.entry((ns.clone(), Owner::Zone(zone), 0)).or_insert_with(|| Draft::new(Owner::Zone(zone), LabelSelector::default()));
+            rules.iter().for_each(|(egress, r)| d.add(ir, *egress, r));
+        }
+    }
+    for (atom, rules) in per_atom.into_iter().filter(|(_, r)| !r.is_empty()) {
+        for g in &groups[&atom] {
+            for ns in &g.namespaces {
+                for (i, term) in g.terms.iter().enumerate() {
+                    let d = drafts.entry((ns.clone(), Owner::Atom(atom), i)).or_insert_with(|| Draft::new(Owner::Atom(atom), term.selector()));
+                    rules.iter().for_each(|(egress, r)| d.add(ir, *egress, r));
                 }
             }
         }
     }
     let mut out: BTreeMap<String, Vec<NetworkPolicy>> =
         namespaces(ir).into_iter().map(|ns| (ns.clone(), vec![default_deny(ir, &ns)])).collect();
-    let mut by_ns: BTreeMap<String, Vec<Subject>> = BTreeMap::new();
-    for ((ns, atom, i), d) in drafts {
-        by_ns.entry(ns).or_default().push(((atom, i), d));
+    let mut by_ns: BTreeMap<String, Vec<(DraftKey, Draft)>> = BTreeMap::new();
+    for (key, d) in drafts {
+        by_ns.entry(key.0.clone()).or_default().push((key, d));
     }
     for (ns, ds) in by_ns {
         let mut policies = finish(ir, &ns, ds);
@@ -124,44 +160,60 @@ fn build(ir: &Ir, flows: &[(AtomId, AtomId, &Flow)], groups: &BTreeMap<AtomId, V
     out
 }
 
-/// The drafts for every (namespace, selector) of `atom`, created on first use.
-fn subjects<'a>(
-    atom: AtomId,
-    groups: &[PodGroup],
-    drafts: &'a mut BTreeMap<(String, AtomId, usize), Draft>,
-) -> Vec<&'a mut Draft> {
-    let mut keys = vec![];
-    for g in groups {
-        for ns in &g.namespaces {
-            for (i, term) in g.terms.iter().enumerate() {
-                let key = (ns.clone(), atom, i);
-                drafts.entry(key.clone()).or_insert_with(|| Draft {
-                    atom,
-                    selector: term.selector(),
-                    ingress: vec![],
-                    egress: vec![],
-                    lines: vec![],
-                    allows: BTreeSet::new(),
-                });
-                keys.push(key);
+/// Moves the rules that every pod atom of a zone has (same direction, peers
+/// and ports) to the zone: one policy with `podSelector: {}` in each of its
+/// namespaces holds them once. Every pod there is in one of those atoms, and
+/// no other zone shares the namespace (E012), so this allows the same flows.
+fn hoist(ir: &Ir, per_atom: &mut AtomRules) -> BTreeMap<ZoneId, Vec<(bool, Rule)>> {
+    let mut out = BTreeMap::new();
+    for (zi, z) in ir.zones.iter().enumerate() {
+        let atoms: Vec<AtomId> = z.services.iter().copied().chain([z.remainder]).filter(|&a| select::selects_pods(ir, a)).collect();
+        let Some((&first, rest)) = atoms.split_first() else { continue };
+        if atoms.iter().any(|a| !per_atom.contains_key(a)) {
+            continue;
+        }
+        let mut common: Vec<(bool, Rule)> = vec![];
+        for (egress, rule) in &per_atom[&first] {
+            if rest.iter().all(|a| per_atom[a].iter().any(|(e, r)| e == egress && r.same_as(rule))) {
+                let mut merged = rule.clone();
+                for a in rest {
+                    if let Some((_, r)) = per_atom[a].iter().find(|(e, r)| e == egress && r.same_as(rule)) {
+                        merged.allows.extend(&r.allows);
+                    }
+                }
+                merged.allows.sort_unstable();
+                merged.allows.dedup();
+                common.push((*egress, merged));
             }
         }
+        if common.is_empty() {
+            continue;
+        }
+        for a in &atoms {
+            if let Some(list) = per_atom.get_mut(a) {
+                list.retain(|(e, r)| !common.iter().any(|(ce, cr)| ce == e && cr.same_as(r)));
+            }
+        }
+        out.insert(zi, common);
     }
-    drafts.iter_mut().filter(|(k, _)| keys.contains(k)).map(|(_, d)| d).collect()
+    out
 }
 
 /// Turns one namespace's drafts into policies with unique DNS-1123 names.
-fn finish(ir: &Ir, ns: &str, drafts: Vec<Subject>) -> Vec<NetworkPolicy> {
-    let terms: BTreeMap<AtomId, usize> = drafts.iter().fold(BTreeMap::new(), |mut m, ((a, _), _)| {
-        *m.entry(*a).or_default() += 1;
-        m
-    });
+fn finish(ir: &Ir, ns: &str, drafts: Vec<(DraftKey, Draft)>) -> Vec<NetworkPolicy> {
+    let mut terms: BTreeMap<Owner, usize> = BTreeMap::new();
+    for ((_, owner, _), _) in &drafts {
+        *terms.entry(*owner).or_default() += 1;
+    }
     let mut named: Vec<(String, String, Draft)> = drafts
         .into_iter()
-        .map(|((atom, i), d)| {
-            let a = &ir.atoms[atom];
-            let base = if a.is_remainder() { format!("moat-{}-others", a.name) } else { format!("moat-{}", a.name) };
-            let key = if terms[&atom] > 1 { format!("{base}-{}", i + 1) } else { base };
+        .map(|((_, owner, i), d)| {
+            let base = match owner {
+                Owner::Zone(z) => format!("moat-{}", ir.zones[z].name),
+                Owner::Atom(a) if ir.atoms[a].is_remainder() => format!("moat-{}-others", ir.atoms[a].name),
+                Owner::Atom(a) => format!("moat-{}", ir.atoms[a].name),
+            };
+            let key = if terms[&owner] > 1 { format!("{base}-{}", i + 1) } else { base };
             (names::dns_label(&key), key, d)
         })
         .collect();
@@ -178,8 +230,11 @@ fn finish(ir: &Ir, ns: &str, drafts: Vec<Subject>) -> Vec<NetworkPolicy> {
 }
 
 fn policy(ir: &Ir, ns: &str, name: String, d: Draft) -> NetworkPolicy {
-    let atom = &ir.atoms[d.atom];
-    let what = if atom.is_remainder() { format!("{} (zone members in none of its services)", atom.name) } else { atom.name.clone() };
+    let what = match d.owner {
+        Owner::Zone(z) => format!("{} (every member: its services and the rest)", ir.zones[z].name),
+        Owner::Atom(a) if ir.atoms[a].is_remainder() => format!("{} (zone members in none of its services)", ir.atoms[a].name),
+        Owner::Atom(a) => ir.atoms[a].name.clone(),
+    };
     let mut types = vec![];
     if !d.ingress.is_empty() {
         types.push("Ingress");

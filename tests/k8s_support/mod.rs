@@ -283,14 +283,21 @@ type PodKey = (String, String);
 type RangeFact = (bool, u128, u128, PortSet);
 
 /// Compares nca's connectivity with moat's matrix. Returns one line per difference.
-pub fn compare(ir: &Ir, pods: &[TopoPod], lines: &[(NcaEnd, NcaEnd, PortSet)]) -> Vec<String> {
+pub fn compare(ir: &Ir, pods: &[TopoPod], lines: &[(NcaEnd, NcaEnd, PortSet)], side: Side) -> Vec<String> {
+    // With one side opened, only the lines whose pod end is on the other side are the policies' doing.
+    let keep = |src: &NcaEnd, dst: &NcaEnd| match side {
+        Side::Both => true,
+        Side::Ingress => matches!(dst, NcaEnd::Pod(..)),
+        Side::Egress => matches!(src, NcaEnd::Pod(..)),
+    };
+    let lines: Vec<&(NcaEnd, NcaEnd, PortSet)> = lines.iter().filter(|(s, d, _)| keep(s, d)).collect();
     let mut diffs = vec![];
     let pod_atom: BTreeMap<PodKey, AtomId> = pods.iter().map(|p| ((p.namespace.clone(), p.name.clone()), p.atom)).collect();
     let addr_atoms: Vec<AtomId> = (0..ir.atoms.len()).filter(|&a| ir.atoms[a].has_addrs()).collect();
     let mut pod_pairs: BTreeMap<(PodKey, PodKey), PortSet> = BTreeMap::new();
     // (pod, pod is the source?) -> facts about address ranges.
     let mut ranged: BTreeMap<(PodKey, bool), Vec<RangeFact>> = BTreeMap::new();
-    for (src, dst, conns) in lines {
+    for &(src, dst, conns) in &lines {
         match (src, dst) {
             (NcaEnd::Pod(a, b), NcaEnd::Pod(c, d)) => {
                 pod_pairs.entry(((a.clone(), b.clone()), (c.clone(), d.clone()))).or_default().union_with(conns);
@@ -326,7 +333,12 @@ pub fn compare(ir: &Ir, pods: &[TopoPod], lines: &[(NcaEnd, NcaEnd, PortSet)]) -
                 diffs.push(format!("{pk:?} ({}) => {qk:?} ({}): nca {got}, moat {w}", ir.atoms[pa].name, ir.atoms[qa].name));
             }
         }
-        for out in [true, false] {
+        let dirs: &[bool] = match side {
+            Side::Both => &[true, false],
+            Side::Ingress => &[false],
+            Side::Egress => &[true],
+        };
+        for &out in dirs {
             let facts = ranged.get(&(pk.clone(), out)).cloned().unwrap_or_default();
             for &x in &addr_atoms {
                 let w = if out { want(pa, x) } else { want(x, pa) };
@@ -382,8 +394,33 @@ fn intervals(ir: &Ir, atom: AtomId) -> Vec<(bool, u128, u128)> {
         .collect()
 }
 
+/// Which side of the policies a run checks: both, or one with the other opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Both,
+    /// Every egress allowed: the ingress rules alone must give the matrix.
+    Ingress,
+    /// Every ingress allowed: the egress rules alone must give the matrix.
+    Egress,
+}
+
+/// A policy per namespace that allows all of the other side (`ingress: [{}]`
+/// or `egress: [{}]`), so that one side's rules are checked on their own (a
+/// mistake on one side is otherwise hidden by the other side's rule).
+fn open_side(ir: &Ir, side: Side) -> String {
+    let (ty, key) = if side == Side::Ingress { ("Egress", "egress") } else { ("Ingress", "ingress") };
+    let docs: Vec<_> = moat::backend::k8s::namespaces(ir)
+        .into_iter()
+        .map(|ns| json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "test-open", "namespace": ns},
+            "spec": {"podSelector": {}, "policyTypes": [ty], key: [{}]}}))
+        .collect();
+    serde_saphyr::to_string_multiple(&docs).expect("open-side yaml")
+}
+
 /// The whole proof for one policy: emit, validate, build the topology, run
-/// nca, compare. Returns the differences (empty when nca agrees with moat).
+/// nca on both sides together and on each side alone, compare. Returns the
+/// differences (empty when nca agrees with moat).
 pub fn prove(ir: &Ir, tag: &str) -> Vec<String> {
     let artefacts = emit(ir);
     let tmp = common::TempDir::new(tag);
@@ -396,12 +433,18 @@ pub fn prove(ir: &Ir, tag: &str) -> Vec<String> {
     let pods = topology(ir);
     let mut diffs = ambiguous_pods(ir, &pods);
     std::fs::write(input.join("topology.yaml"), topology_yaml(ir, &pods)).expect("write topology");
-    let lines = run_nca(tmp.path());
-    let allowed_pairs = pods.iter().flat_map(|p| pods.iter().map(move |q| (p, q))).filter(|(p, q)| p != q && ir.flows.contains_key(&(p.atom, q.atom))).count();
-    if allowed_pairs > 0 && lines.is_empty() {
-        diffs.push("nca reports no connectivity at all".to_string());
+    for side in [Side::Both, Side::Ingress, Side::Egress] {
+        let _ = std::fs::remove_file(input.join("open.yaml"));
+        if side != Side::Both {
+            std::fs::write(input.join("open.yaml"), open_side(ir, side)).expect("write open side");
+        }
+        let lines = run_nca(tmp.path());
+        let allowed_pairs = pods.iter().flat_map(|p| pods.iter().map(move |q| (p, q))).filter(|(p, q)| p != q && ir.flows.contains_key(&(p.atom, q.atom))).count();
+        if allowed_pairs > 0 && lines.is_empty() {
+            diffs.push(format!("{side:?}: nca reports no connectivity at all"));
+        }
+        diffs.extend(compare(ir, &pods, &lines, side).into_iter().map(|d| format!("{side:?}: {d}")));
     }
-    diffs.extend(compare(ir, &pods, &lines));
     if !diffs.is_empty() {
         for a in &artefacts {
             eprintln!("==> {} <==\n{}", a.path, a.contents);

@@ -14,12 +14,21 @@ use crate::ports::{PortRange, PortSet, Proto};
 use std::collections::BTreeMap;
 
 /// One ingress or egress rule before it is attached to its subject.
+#[derive(Debug, Clone)]
 pub struct Rule {
     pub peers: Vec<Peer>,
     pub ports: Vec<PolicyPort>,
-    /// `dmz.ingress tcp/443: file:line`, for the rules annotation.
-    pub line: String,
+    /// The peer and ports in words (`dmz.ingress tcp/443`), for the rules annotation.
+    pub what: String,
+    /// The allows behind the rule, sorted.
     pub allows: Vec<AllowId>,
+}
+
+impl Rule {
+    /// True when both rules allow the same peers on the same ports.
+    pub fn same_as(&self, other: &Rule) -> bool {
+        self.peers == other.peers && self.ports == other.ports
+    }
 }
 
 /// The rules for the flows between a subject and `ends` (the atoms at the
@@ -48,14 +57,13 @@ pub fn rules(ir: &Ir, ends: &[(AtomId, &Flow)], groups: &BTreeMap<AtomId, Vec<Po
                 peers.extend(address_peers(&ir.atoms[*atom].addrs));
             }
             let ports = &ends[0].1.ports;
-            let line = format!("zone {} (every member) {}: {}", z.name, ports, super::locs(ir, &allows));
-            out.push(Rule { peers, ports: policy_ports(ports), line, allows });
+            let what = format!("zone {} (every member) {}", z.name, ports);
+            out.push(Rule { peers, ports: policy_ports(ports), what, allows });
             continue;
         }
         for (atom, flow) in ends {
-            let allows = flow.allow_ids();
-            let line = format!("{} {}: {}", ir.atoms[atom].name, flow.ports, super::locs(ir, &allows));
-            out.push(Rule { peers: peers(ir, atom, groups), ports: policy_ports(&flow.ports), line, allows });
+            let what = format!("{} {}", ir.atoms[atom].name, flow.ports);
+            out.push(Rule { peers: peers(ir, atom, groups), ports: policy_ports(&flow.ports), what, allows: flow.allow_ids() });
         }
     }
     out
