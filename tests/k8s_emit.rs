@@ -181,11 +181,20 @@ fn every_rule_has_peers_and_every_policy_cites_allows() {
 fn compile_writes_one_file_per_namespace() {
     let dir = common::TempDir::new("k8s-cli");
     let src = dir.path().join("p.moat");
-    std::fs::write(&src, format!("{DNS}zone a : dmz {{ namespace a, a2 }}\nzone b : dmz {{ namespace b }}\nallow a -> kube.dns : dns\nallow b -> a : tcp/80\n")).expect("write");
+    std::fs::write(
+        &src,
+        format!(
+            "{DNS}zone a : dmz {{ namespace a, a2 }}\nzone b : dmz {{ namespace b }}\nallow a -> kube.dns : dns\nallow b -> a : tcp/80\n"
+        ),
+    )
+    .expect("write");
     let out = dir.path().join("out");
     let res = common::moat().arg("compile").arg(&src).args(["--target", "k8s", "--out"]).arg(&out).output().expect("run moat");
     assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
-    let mut files: Vec<String> = std::fs::read_dir(out.join("k8s")).expect("k8s dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(out.join("k8s"))
+        .expect("k8s dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
     files.sort();
     assert_eq!(files, ["a.yaml", "a2.yaml", "b.yaml", "kube-system.yaml"]);
     let stderr = String::from_utf8_lossy(&res.stderr);
@@ -212,7 +221,10 @@ allow a -> b : tcp/9
 fn a_shared_label_scheme_needs_one_selector_per_service() {
     let mut text = String::from("zone a : mz { namespace a\n");
     for i in 0..12 {
-        text.push_str(&format!("  service s{i} {{ pods app.kubernetes.io/name=s{i}, app.kubernetes.io/instance=s{i} port p tcp/{} }}\n", i + 1));
+        text.push_str(&format!(
+            "  service s{i} {{ pods app.kubernetes.io/name=s{i}, app.kubernetes.io/instance=s{i} port p tcp/{} }}\n",
+            i + 1
+        ));
     }
     text.push_str("}\nzone b : mz { namespace b }\nallow a -> b : tcp/9\nallow b -> a : tcp/9\nallow a.s0 -> b : tcp/10\n");
     let y = yaml(&text, "a");
@@ -250,8 +262,18 @@ fn selectors_pick_exactly_the_atoms_pods() {
                 if ir.atoms[owner].zone != a.zone || !ir.zones[a.zone].namespaces.contains(&p.namespace) {
                     continue;
                 }
-                let picked = groups.iter().any(|g| g.namespaces.contains(&p.namespace) && g.terms.iter().any(|t| term_matches(t, &p.labels)));
-                assert_eq!(picked, owner == atom, "case {i}: {} selectors on pod {}/{} {:?} (owner {})", a.name, p.namespace, p.name, p.labels, ir.atoms[owner].name);
+                let picked =
+                    groups.iter().any(|g| g.namespaces.contains(&p.namespace) && g.terms.iter().any(|t| term_matches(t, &p.labels)));
+                assert_eq!(
+                    picked,
+                    owner == atom,
+                    "case {i}: {} selectors on pod {}/{} {:?} (owner {})",
+                    a.name,
+                    p.namespace,
+                    p.name,
+                    p.labels,
+                    ir.atoms[owner].name
+                );
                 checked += 1;
             }
         }

@@ -54,9 +54,8 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
     let policies = build(ir, &flows, &groups);
     let mut out = vec![];
     for (ns, docs) in policies {
-        let contents = serde_saphyr::to_string_multiple(&docs).map_err(|e| {
-            vec![Diagnostic::error_nospan("E013", format!("cannot serialise the policies of namespace `{ns}`: {e}"))]
-        })?;
+        let contents = serde_saphyr::to_string_multiple(&docs)
+            .map_err(|e| vec![Diagnostic::error_nospan("E013", format!("cannot serialise the policies of namespace `{ns}`: {e}"))])?;
         out.push(Artefact { path: format!("k8s/{ns}.yaml"), contents });
     }
     Ok(out)
@@ -132,7 +131,8 @@ fn build(ir: &Ir, flows: &[(AtomId, AtomId, &Flow)], groups: &BTreeMap<AtomId, V
     let mut drafts: BTreeMap<DraftKey, Draft> = BTreeMap::new();
     for (zone, rules) in shared {
         for ns in &ir.zones[zone].namespaces {
-            let d = drafts.entry((ns.clone(), Owner::Zone(zone), 0)).or_insert_with(|| Draft::new(Owner::Zone(zone), LabelSelector::default()));
+            let d =
+                drafts.entry((ns.clone(), Owner::Zone(zone), 0)).or_insert_with(|| Draft::new(Owner::Zone(zone), LabelSelector::default()));
             rules.iter().for_each(|(egress, r)| d.add(ir, *egress, r));
         }
     }
@@ -140,7 +140,8 @@ fn build(ir: &Ir, flows: &[(AtomId, AtomId, &Flow)], groups: &BTreeMap<AtomId, V
         for g in &groups[&atom] {
             for ns in &g.namespaces {
                 for (i, term) in g.terms.iter().enumerate() {
-                    let d = drafts.entry((ns.clone(), Owner::Atom(atom), i)).or_insert_with(|| Draft::new(Owner::Atom(atom), term.selector()));
+                    let d =
+                        drafts.entry((ns.clone(), Owner::Atom(atom), i)).or_insert_with(|| Draft::new(Owner::Atom(atom), term.selector()));
                     rules.iter().for_each(|(egress, r)| d.add(ir, *egress, r));
                 }
             }
@@ -256,10 +257,7 @@ fn policy(ir: &Ir, ns: &str, name: String, d: Draft) -> NetworkPolicy {
 }
 
 fn default_deny(ir: &Ir, ns: &str) -> NetworkPolicy {
-    let note = format!(
-        "default deny for policy {}: only the flows of the other moat policies in this namespace are allowed",
-        ir.name
-    );
+    let note = format!("default deny for policy {}: only the flows of the other moat policies in this namespace are allowed", ir.name);
     NetworkPolicy {
         api_version: "networking.k8s.io/v1",
         kind: "NetworkPolicy",
@@ -288,4 +286,3 @@ pub(crate) fn locs(ir: &Ir, allows: &[AllowId]) -> String {
     let v: Vec<&str> = allows.iter().map(|&a| ir.allows[a].loc.as_str()).filter(|l| seen.insert(*l)).collect();
     v.join(", ")
 }
-

@@ -182,11 +182,8 @@ pub fn topology_yaml(ir: &Ir, pods: &[TopoPod]) -> String {
             "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}}));
     }
     for p in pods {
-        let ports: Vec<_> = p
-            .ports
-            .iter()
-            .map(|(proto, port)| json!({"containerPort": port, "protocol": proto.as_str().to_uppercase()}))
-            .collect();
+        let ports: Vec<_> =
+            p.ports.iter().map(|(proto, port)| json!({"containerPort": port, "protocol": proto.as_str().to_uppercase()})).collect();
         docs.push(json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": p.name, "namespace": p.namespace, "labels": p.labels},
             "spec": {"containers": [{"name": "main", "image": "example/app", "ports": ports}]}}));
@@ -275,7 +272,6 @@ fn parse_conns(s: &str) -> Option<PortSet> {
     Some(out)
 }
 
-
 /// A pod of the topology, by namespace and name.
 type PodKey = (String, String);
 
@@ -345,7 +341,8 @@ pub fn compare(ir: &Ir, pods: &[TopoPod], lines: &[(NcaEnd, NcaEnd, PortSet)], s
                 for iv in intervals(ir, x) {
                     for (lo, got) in segments(iv, &facts) {
                         if got != w {
-                            let (f, t) = if out { (&ir.atoms[pa].name, &ir.atoms[x].name) } else { (&ir.atoms[x].name, &ir.atoms[pa].name) };
+                            let (f, t) =
+                                if out { (&ir.atoms[pa].name, &ir.atoms[x].name) } else { (&ir.atoms[x].name, &ir.atoms[pa].name) };
                             diffs.push(format!("{f} => {t} via pod {pk:?}, addresses from {lo} (v6: {}): nca {got}, moat {w}", iv.0));
                         }
                     }
@@ -386,12 +383,7 @@ fn segments(iv: (bool, u128, u128), facts: &[RangeFact]) -> Vec<(u128, PortSet)>
 
 /// An atom's addresses as inclusive numeric intervals, per family.
 fn intervals(ir: &Ir, atom: AtomId) -> Vec<(bool, u128, u128)> {
-    ir.atoms[atom]
-        .addrs
-        .prefixes()
-        .iter()
-        .map(|n| (matches!(n, ipnet::IpNet::V6(_)), ip_num(n.network()), ip_num(n.broadcast())))
-        .collect()
+    ir.atoms[atom].addrs.prefixes().iter().map(|n| (matches!(n, ipnet::IpNet::V6(_)), ip_num(n.network()), ip_num(n.broadcast()))).collect()
 }
 
 /// Which side of the policies a run checks: both, or one with the other opened.
@@ -411,9 +403,11 @@ fn open_side(ir: &Ir, side: Side) -> String {
     let (ty, key) = if side == Side::Ingress { ("Egress", "egress") } else { ("Ingress", "ingress") };
     let docs: Vec<_> = moat::backend::k8s::namespaces(ir)
         .into_iter()
-        .map(|ns| json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        .map(|ns| {
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "test-open", "namespace": ns},
-            "spec": {"podSelector": {}, "policyTypes": [ty], key: [{}]}}))
+            "spec": {"podSelector": {}, "policyTypes": [ty], key: [{}]}})
+        })
         .collect();
     serde_saphyr::to_string_multiple(&docs).expect("open-side yaml")
 }
@@ -439,7 +433,11 @@ pub fn prove(ir: &Ir, tag: &str) -> Vec<String> {
             std::fs::write(input.join("open.yaml"), open_side(ir, side)).expect("write open side");
         }
         let lines = run_nca(tmp.path());
-        let allowed_pairs = pods.iter().flat_map(|p| pods.iter().map(move |q| (p, q))).filter(|(p, q)| p != q && ir.flows.contains_key(&(p.atom, q.atom))).count();
+        let allowed_pairs = pods
+            .iter()
+            .flat_map(|p| pods.iter().map(move |q| (p, q)))
+            .filter(|(p, q)| p != q && ir.flows.contains_key(&(p.atom, q.atom)))
+            .count();
         if allowed_pairs > 0 && lines.is_empty() {
             diffs.push(format!("{side:?}: nca reports no connectivity at all"));
         }

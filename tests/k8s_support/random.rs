@@ -3,11 +3,11 @@
 //! own namespaces and hosts, an external zone, random allows), so that the k8s
 //! back end can be proved against nca independently of the parser.
 
+use ipnet::IpNet;
 use moat::addr::AddrSet;
 use moat::ir::{Allow, Atom, Flow, Ir, Site, SiteKind, Zone, ZoneKind};
 use moat::ports::{PortRange, PortSet, Proto};
 use moat::span::Span;
-use ipnet::IpNet;
 use std::collections::BTreeMap;
 
 /// splitmix64: small, seeded, good enough for test cases.
@@ -132,7 +132,15 @@ fn lower(specs: Vec<ZoneSpec>, r: &mut Rng, seed: u64) -> Ir {
         atoms.push(atom(z.name.clone(), zi, None, addrs, z.namespaces.clone(), BTreeMap::new(), BTreeMap::new()));
         for s in &z.services {
             let addrs = AddrSet::new(s.hosts.clone(), vec![]);
-            atoms.push(atom(format!("{}.{}", z.name, s.name), zi, Some(s.name.clone()), addrs, s.namespaces.clone(), s.pods.clone(), s.ports.clone()));
+            atoms.push(atom(
+                format!("{}.{}", z.name, s.name),
+                zi,
+                Some(s.name.clone()),
+                addrs,
+                s.namespaces.clone(),
+                s.pods.clone(),
+                s.ports.clone(),
+            ));
         }
     }
     atoms.sort_by(|a, b| a.name.cmp(&b.name));

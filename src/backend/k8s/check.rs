@@ -84,9 +84,13 @@ fn bad_namespaces(ir: &Ir) -> Vec<Diagnostic> {
             if first != zi {
                 let other = &ir.zones[first];
                 out.push(
-                    Diagnostic::error("E012", z.span, format!("target k8s: namespace `{ns}` belongs to zones `{}` and `{}`", other.name, z.name))
-                        .with_label(other.span, format!("`{}` also claims `{ns}`", other.name))
-                        .with_help("give each zone its own namespaces: a pod that no service selects would be in both zones' remainders"),
+                    Diagnostic::error(
+                        "E012",
+                        z.span,
+                        format!("target k8s: namespace `{ns}` belongs to zones `{}` and `{}`", other.name, z.name),
+                    )
+                    .with_label(other.span, format!("`{}` also claims `{ns}`", other.name))
+                    .with_help("give each zone its own namespaces: a pod that no service selects would be in both zones' remainders"),
                 );
             }
         }

@@ -51,7 +51,11 @@ pub fn rules(ir: &Ir, ends: &[(AtomId, &Flow)], groups: &BTreeMap<AtomId, Vec<Po
                 let mut ns = z.namespaces.clone();
                 ns.sort();
                 ns.dedup();
-                peers.push(Peer { namespace_selector: Some(select::namespace_selector(&ns)), pod_selector: Some(LabelSelector::default()), ip_block: None });
+                peers.push(Peer {
+                    namespace_selector: Some(select::namespace_selector(&ns)),
+                    pod_selector: Some(LabelSelector::default()),
+                    ip_block: None,
+                });
             }
             for (atom, _) in &ends {
                 peers.extend(address_peers(&ir.atoms[*atom].addrs));
@@ -94,10 +98,7 @@ pub fn ip_blocks(addrs: &AddrSet) -> Vec<IpBlock> {
     addrs
         .include
         .iter()
-        .map(|r| IpBlock {
-            cidr: r.to_string(),
-            except: addrs.except.iter().filter(|h| r.contains(*h)).map(ToString::to_string).collect(),
-        })
+        .map(|r| IpBlock { cidr: r.to_string(), except: addrs.except.iter().filter(|h| r.contains(*h)).map(ToString::to_string).collect() })
         .collect()
 }
 

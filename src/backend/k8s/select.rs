@@ -159,17 +159,12 @@ fn sorted(v: &[String]) -> Vec<String> {
 /// A selector for namespaces by name (`matchLabels` for one, `In` for several).
 pub fn namespace_selector(namespaces: &[String]) -> LabelSelector {
     match namespaces {
-        [one] => LabelSelector {
-            match_labels: BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), one.clone())]),
-            match_expressions: vec![],
-        },
+        [one] => {
+            LabelSelector { match_labels: BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), one.clone())]), match_expressions: vec![] }
+        }
         _ => LabelSelector {
             match_labels: BTreeMap::new(),
-            match_expressions: vec![Requirement {
-                key: NAMESPACE_NAME_LABEL.to_string(),
-                operator: "In",
-                values: namespaces.to_vec(),
-            }],
+            match_expressions: vec![Requirement { key: NAMESPACE_NAME_LABEL.to_string(), operator: "In", values: namespaces.to_vec() }],
         },
     }
 }
