@@ -96,3 +96,63 @@ fn mixed_label_schemes_match_nca() {
     let diffs = k8s_support::prove(&ir, "k8s-mixed");
     assert!(diffs.is_empty(), "nca disagrees with moat:\n{}", diffs.join("\n"));
 }
+
+/// A MOSIP-sized policy: Helm labels, container ports behind Services,
+/// several namespaces per zone, a VM edge and the cluster DNS.
+const MOSIP_LIKE: &str = r#"
+policy mosiplike
+zone internet : external { cidr 0.0.0.0/0 }
+zone wg-peers : external { cidr 10.13.13.0/24 }
+zone kube : militarised { namespace kube-system
+  service dns { pods k8s-app=kube-dns  port dns udp/53  port dnstcp tcp/53 } }
+zone edge : dmz { cidr 10.10.10.0/24
+  service nginx { hosts 10.10.10.5  port https tcp/443 } }
+zone gw : dmz { namespace istio-system
+  service public   { pods app=istio-ingressgateway           port http tcp/8080 }
+  service internal { pods app=istio-ingressgateway-internal  port http tcp/8080 } }
+zone dmz-regproc : dmz { namespace regproc-dmz
+  service group1 { pods app.kubernetes.io/name=regproc-group1, app.kubernetes.io/instance=regproc-group1  port http tcp/8081 }
+  service status { pods app.kubernetes.io/name=regproc-status, app.kubernetes.io/instance=regproc-status  port http tcp/8083 } }
+zone mz-app : mz { namespace idrepo, ida, kernel
+  service identity { namespace idrepo  pods app.kubernetes.io/name=identity, app.kubernetes.io/instance=identity  port http tcp/8090 }
+  service vid      { namespace idrepo  pods app.kubernetes.io/name=vid, app.kubernetes.io/instance=vid  port http tcp/8091 }
+  service ida-auth { namespace ida  pods app.kubernetes.io/name=ida-auth, app.kubernetes.io/instance=ida-auth  port http tcp/8090 }
+  service ida-otp  { namespace ida  pods app.kubernetes.io/name=ida-otp, app.kubernetes.io/instance=ida-otp  port http tcp/8092 }
+  service keymgr   { namespace kernel  pods app.kubernetes.io/name=keymanager, app.kubernetes.io/instance=keymanager  port http tcp/8088 }
+  service auditmgr { namespace kernel  pods app.kubernetes.io/name=auditmanager, app.kubernetes.io/instance=auditmanager  port http tcp/8081 } }
+zone mz-data : mz { namespace postgres, kafka
+  service pg    { namespace postgres  pods app.kubernetes.io/name=postgresql  port pg tcp/5432 }
+  service kafka { namespace kafka  pods app.kubernetes.io/name=kafka  port broker tcp/9092  port ctl tcp/9093-9094 } }
+allow internet -> edge.nginx : https
+allow wg-peers -> edge.nginx : https
+allow edge.nginx -> gw.public, gw.internal : http
+allow gw.public -> dmz-regproc.group1 : http
+allow gw.public -> mz-app.ida-auth : http
+allow gw.internal -> mz-app.identity, mz-app.vid, dmz-regproc.status : http
+allow dmz-regproc -> mz-app.keymgr : http
+allow mz-app -> mz-app.keymgr, mz-app.auditmgr : http
+allow mz-app.ida-auth -> mz-app.ida-otp : http
+allow mz-app -> mz-data.pg : pg
+allow mz-app, dmz-regproc -> mz-data.kafka : broker, ctl
+allow gw, dmz-regproc, mz-app, mz-data -> kube.dns : dns, dnstcp
+"#;
+
+#[test]
+fn mosip_like_policy_matches_nca() {
+    if let Some(why) = k8s_support::missing_tools() {
+        return common::skip(&why);
+    }
+    let c = moat::check_str("mosiplike.moat", MOSIP_LIKE);
+    let ir = c.ir.unwrap_or_else(|| panic!("{:#?}", c.diags));
+    let diffs = k8s_support::prove(&ir, "k8s-mosiplike");
+    assert!(diffs.is_empty(), "nca disagrees with moat:\n{}", diffs.join("\n"));
+}
+
+#[test]
+#[ignore]
+fn dump_mosip_like() {
+    let ir = moat::check_str("mosiplike.moat", MOSIP_LIKE).ir.expect("checks");
+    for a in k8s_support::emit(&ir) {
+        println!("==> {} <==\n{}", a.path, a.contents);
+    }
+}
