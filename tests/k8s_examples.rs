@@ -8,10 +8,17 @@ mod k8s_support;
 use moat::backend::{self, Target};
 use std::path::PathBuf;
 
-/// The example policies: every `.moat` file directly in `policies/`.
+/// The example policies: every `.moat` file directly in `policies/`, as a
+/// path relative to the repository root (the tests' working directory), so
+/// the `file:line` annotations in the snapshots do not depend on the checkout.
 fn examples() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(common::root().join("policies"))
-        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "moat")).collect())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| PathBuf::from("policies").join(e.file_name()))
+                .filter(|p| p.extension().is_some_and(|x| x == "moat"))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v

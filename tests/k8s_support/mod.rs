@@ -289,7 +289,9 @@ pub fn compare(ir: &Ir, pods: &[TopoPod], lines: &[(NcaEnd, NcaEnd, PortSet)], s
     let lines: Vec<&(NcaEnd, NcaEnd, PortSet)> = lines.iter().filter(|(s, d, _)| keep(s, d)).collect();
     let mut diffs = vec![];
     let pod_atom: BTreeMap<PodKey, AtomId> = pods.iter().map(|p| ((p.namespace.clone(), p.name.clone()), p.atom)).collect();
-    let addr_atoms: Vec<AtomId> = (0..ir.atoms.len()).filter(|&a| ir.atoms[a].has_addrs()).collect();
+    // Atoms reached by address: those with addresses and no pods (an atom with pods is reached through them only).
+    let addr_atoms: Vec<AtomId> =
+        (0..ir.atoms.len()).filter(|&a| ir.atoms[a].has_addrs() && !moat::backend::k8s::select::selects_pods(ir, a)).collect();
     let mut pod_pairs: BTreeMap<(PodKey, PodKey), PortSet> = BTreeMap::new();
     // (pod, pod is the source?) -> facts about address ranges.
     let mut ranged: BTreeMap<(PodKey, bool), Vec<RangeFact>> = BTreeMap::new();

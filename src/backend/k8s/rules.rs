@@ -3,8 +3,8 @@
 //!
 //! When every atom of a zone reaches the subject on the same ports, the zone
 //! becomes one rule: `podSelector: {}` in the zone's namespaces (every pod of
-//! the zone, which is exactly its services plus its remainder) and the blocks
-//! of its addresses.
+//! the zone, which is exactly its services plus its remainder) and the
+//! address blocks of its atoms without pods.
 
 use super::model::{IpBlock, LabelSelector, Peer, PolicyPort};
 use super::select::{self, PodGroup, PodTerm};
@@ -58,7 +58,9 @@ pub fn rules(ir: &Ir, ends: &[(AtomId, &Flow)], groups: &BTreeMap<AtomId, Vec<Po
                 });
             }
             for (atom, _) in &ends {
-                peers.extend(address_peers(&ir.atoms[*atom].addrs));
+                if !select::selects_pods(ir, *atom) {
+                    peers.extend(address_peers(&ir.atoms[*atom].addrs));
+                }
             }
             let ports = &ends[0].1.ports;
             let what = format!("zone {} (every member) {}", z.name, ports);
@@ -73,15 +75,20 @@ pub fn rules(ir: &Ir, ends: &[(AtomId, &Flow)], groups: &BTreeMap<AtomId, Vec<Po
     out
 }
 
-/// Every peer that stands for `atom`: its pods, then its addresses.
+/// The peers that stand for `atom`: its pods when it has any, else its
+/// addresses. (An atom with pods is reached through its pods only: its
+/// addresses serve the host and cloud targets, and `ipBlock` does not
+/// reliably match pods.)
 fn peers(ir: &Ir, atom: AtomId, groups: &BTreeMap<AtomId, Vec<PodGroup>>) -> Vec<Peer> {
     let mut out = vec![];
+    if !select::selects_pods(ir, atom) {
+        return address_peers(&ir.atoms[atom].addrs);
+    }
     for g in groups.get(&atom).map(Vec::as_slice).unwrap_or_default() {
         for term in &g.terms {
             out.push(pod_peer(&g.namespaces, term));
         }
     }
-    out.extend(address_peers(&ir.atoms[atom].addrs));
     out
 }
 
