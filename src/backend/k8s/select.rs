@@ -168,3 +168,38 @@ pub fn namespace_selector(namespaces: &[String]) -> LabelSelector {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn selected(terms: &[PodTerm], pod: &BTreeMap<String, String>) -> bool {
+        terms.iter().any(|t| {
+            t.equal.iter().all(|(k, v)| pod.get(k) == Some(v)) && t.not_in.iter().all(|(k, vs)| pod.get(k).is_none_or(|v| !vs.contains(v)))
+        })
+    }
+
+    #[test]
+    fn unmatched_is_exactly_the_complement() {
+        let services = vec![labels(&[("app", "a"), ("tier", "web")]), labels(&[("app", "b")]), labels(&[("role", "x")])];
+        let terms = unmatched(&services);
+        let pods = [
+            (labels(&[]), true),
+            (labels(&[("app", "a")]), true),
+            (labels(&[("app", "a"), ("tier", "web")]), false),
+            (labels(&[("app", "a"), ("tier", "db")]), true),
+            (labels(&[("app", "b"), ("tier", "db")]), false),
+            (labels(&[("app", "c"), ("role", "x")]), false),
+            (labels(&[("app", "a"), ("role", "y")]), true),
+        ];
+        for (pod, want) in pods {
+            assert_eq!(selected(&terms, &pod), want, "{pod:?} with {terms:?}");
+        }
+        assert!(unmatched(&[BTreeMap::new()]).is_empty(), "a service selecting every pod leaves nothing");
+        assert_eq!(unmatched(&[]), vec![PodTerm::default()]);
+    }
+}
