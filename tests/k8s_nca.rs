@@ -18,27 +18,6 @@ fn random_ir_policies_match_nca() {
     assert!(failures.is_empty(), "nca disagrees with moat:\n{}", failures.join("\n"));
 }
 
-#[test]
-#[ignore]
-fn debug_dump() {
-    let seed: u64 = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
-    let ir = random_ir(seed);
-    for a in k8s_support::emit(&ir) {
-        println!("==> {} <==\n{}", a.path, a.contents);
-    }
-    let pods = k8s_support::topology(&ir);
-    let tmp = common::TempDir::new("dbg");
-    let input = tmp.path().join("in");
-    k8s_support::write(&input, &k8s_support::emit(&ir));
-    std::fs::write(input.join("topology.yaml"), k8s_support::topology_yaml(&ir, &pods)).expect("w");
-    for l in k8s_support::run_nca(tmp.path()) {
-        println!("{l:?}");
-    }
-    for ((f, t), fl) in &ir.flows {
-        println!("{} -> {}: {}", ir.atoms[*f].name, ir.atoms[*t].name, fl.ports);
-    }
-}
-
 /// Random policies from `moat::gen`, through the parser and checker.
 #[test]
 fn generated_policies_match_nca() {
@@ -148,11 +127,3 @@ fn mosip_like_policy_matches_nca() {
     assert!(diffs.is_empty(), "nca disagrees with moat:\n{}", diffs.join("\n"));
 }
 
-#[test]
-#[ignore]
-fn dump_mosip_like() {
-    let ir = moat::check_str("mosiplike.moat", MOSIP_LIKE).ir.expect("checks");
-    for a in k8s_support::emit(&ir) {
-        println!("==> {} <==\n{}", a.path, a.contents);
-    }
-}
