@@ -1,10 +1,309 @@
-//! The iptables target (not yet implemented: emits nothing).
+//! The iptables target: `iptables-restore` / `ip6tables-restore` files for the
+//! filter table, one per mode and address family (spec §6 layout).
+//!
+//! Shape: the built-in chain of the mode (FORWARD for the gateway, INPUT and
+//! OUTPUT for a host) accepts established and related packets, drops invalid
+//! ones, then jumps by source and destination addresses to one user chain per
+//! zone pair (`dmz>mz`), so a packet is tested against its pair's rules only.
+//! Whatever no rule accepts falls to the chain's DROP policy, optionally after a
+//! rate-limited LOG. Every rule carries the allows (file:line) behind it.
 
-use super::{Artefact, EmitOptions};
+use super::netfilter::{Family, Grant, Match, Mode, Model, PortSpan, Ruleset};
+use super::{Artefact, EmitOptions, Target};
 use crate::diag::Diagnostic;
-use crate::ir::Ir;
+use crate::ir::{AllowId, Ir, ZoneId};
+use crate::ports::Proto;
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
-/// Compiles the policy to iptables artefacts.
-pub fn emit(_ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
-    Ok(vec![])
+/// iptables chain names are at most 28 characters.
+const MAX_CHAIN: usize = 28;
+/// `-m comment` holds at most 255 bytes.
+const MAX_COMMENT: usize = 240;
+/// `-m multiport` holds at most 15 ports, a range counting two.
+const MULTIPORT_SLOTS: usize = 15;
+
+/// Compiles the policy to iptables-restore files.
+pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
+    let model = Model::new(ir, Target::Iptables)?;
+    let mut out = vec![];
+    for rs in model.rulesets() {
+        for fam in &rs.families {
+            let table = build(&model, &rs, *fam, opts);
+            out.push(Artefact {
+                path: format!("iptables/{}.{}.rules", rs.stem, fam.as_str()),
+                contents: render(&model, &rs, *fam, &table),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The filter table of one file: chains with their policies, then rules in order.
+#[derive(Debug, Default)]
+struct Table {
+    /// Built-in chains with policy, user chains with `-`.
+    chains: Vec<(String, &'static str)>,
+    rules: Vec<Rule>,
+}
+
+/// One `-A` line.
+#[derive(Debug)]
+struct Rule {
+    chain: String,
+    /// Match arguments, already split into words (`-p`, `tcp`, ...).
+    args: Vec<String>,
+    comment: Option<String>,
+    target: String,
+}
+
+impl Rule {
+    fn new(chain: &str, args: &[&str], target: &str) -> Rule {
+        Rule { chain: chain.to_string(), args: args.iter().map(|s| s.to_string()).collect(), comment: None, target: target.to_string() }
+    }
+
+    fn comment(mut self, c: String) -> Rule {
+        self.comment = Some(c);
+        self
+    }
+}
+
+/// The grants of one zone pair, under the chain that holds their rules.
+struct Pair<'m> {
+    from: ZoneId,
+    to: ZoneId,
+    chain: String,
+    grants: Vec<&'m Grant>,
+}
+
+fn build(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, opts: &EmitOptions) -> Table {
+    let mut t = Table::default();
+    let hooks: Vec<(&str, Option<ZoneId>, Option<ZoneId>)> = match rs.mode {
+        Mode::Gateway => {
+            t.chains = vec![("INPUT".into(), "ACCEPT"), ("FORWARD".into(), "DROP"), ("OUTPUT".into(), "ACCEPT")];
+            vec![("FORWARD", None, None)]
+        }
+        Mode::Host(z) => {
+            t.chains = vec![("INPUT".into(), "DROP"), ("FORWARD".into(), "ACCEPT"), ("OUTPUT".into(), "DROP")];
+            vec![("INPUT", None, Some(z)), ("OUTPUT", Some(z), None)]
+        }
+    };
+    let pairs = pairs(m, rs);
+    let mut bodies = vec![];
+    for p in &pairs {
+        let body = pair_rules(m, p, fam);
+        if !body.is_empty() {
+            t.chains.push((p.chain.clone(), "-"));
+            bodies.push((p, body));
+        }
+    }
+    for (hook, from, to) in hooks {
+        prologue(&mut t, hook, rs.mode, fam);
+        for (p, _) in &bodies {
+            if from.is_some_and(|z| z != p.from) || to.is_some_and(|z| z != p.to) {
+                continue;
+            }
+            t.rules.push(dispatch(m, hook, p, fam));
+        }
+        if opts.log_drops {
+            let prefix = format!("\"moat {hook} drop: \"");
+            t.rules.push(Rule::new(hook, &["-m", "limit", "--limit", "5/min", "--limit-burst", "10"], "LOG")
+                .with_target_args(&["--log-prefix", &prefix]));
+        }
+    }
+    for (_, body) in bodies {
+        t.rules.extend(body);
+    }
+    t
+}
+
+impl Rule {
+    fn with_target_args(mut self, args: &[&str]) -> Rule {
+        for a in args {
+            self.target.push(' ');
+            self.target.push_str(a);
+        }
+        self
+    }
+}
+
+/// Loopback (host mode), neighbour discovery (host mode, IPv6), state.
+fn prologue(t: &mut Table, hook: &str, mode: Mode, fam: Family) {
+    if let Mode::Host(_) = mode {
+        let lo = if hook == "INPUT" { "-i" } else { "-o" };
+        t.rules.push(Rule::new(hook, &[lo, "lo"], "ACCEPT").comment("loopback".into()));
+        if fam.is_v6() {
+            for ty in ["router-solicitation", "router-advertisement", "neighbour-solicitation", "neighbour-advertisement"] {
+                t.rules.push(
+                    Rule::new(hook, &["-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type", ty], "ACCEPT")
+                        .comment("IPv6 neighbour discovery".into()),
+                );
+            }
+        }
+    }
+    t.rules.push(Rule::new(hook, &["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED"], "ACCEPT"));
+    t.rules.push(Rule::new(hook, &["-m", "conntrack", "--ctstate", "INVALID"], "DROP"));
+}
+
+/// The grants grouped by (source zone, destination zone), in zone order.
+fn pairs<'m>(m: &Model<'_>, rs: &Ruleset<'m>) -> Vec<Pair<'m>> {
+    let ir = m.ir;
+    let mut by: BTreeMap<(ZoneId, ZoneId), Vec<&'m Grant>> = BTreeMap::new();
+    for g in &rs.grants {
+        by.entry((ir.atoms[g.from].zone, ir.atoms[g.to].zone)).or_default().push(g);
+    }
+    by.into_iter()
+        .map(|((from, to), grants)| Pair { from, to, chain: chain_name(ir, from, to), grants })
+        .collect()
+}
+
+/// `dmz>mz`, or `zones3>7` when the names do not fit 28 characters.
+fn chain_name(ir: &Ir, from: ZoneId, to: ZoneId) -> String {
+    let name = format!("{}>{}", ir.zones[from].name, ir.zones[to].name);
+    if name.len() <= MAX_CHAIN { name } else { format!("zones{from}>{to}") }
+}
+
+/// The jump from a built-in chain to a pair's chain, by the pair's addresses.
+fn dispatch(m: &Model<'_>, hook: &str, p: &Pair<'_>, fam: Family) -> Rule {
+    let mut froms: Vec<_> = p.grants.iter().map(|g| g.from).collect();
+    let mut tos: Vec<_> = p.grants.iter().map(|g| g.to).collect();
+    froms.sort_unstable();
+    froms.dedup();
+    tos.sort_unstable();
+    tos.dedup();
+    let (s, d) = (nets(&m.union(&froms, fam)), nets(&m.union(&tos, fam)));
+    let (zf, zt) = (&m.ir.zones[p.from].name, &m.ir.zones[p.to].name);
+    Rule::new(hook, &["-s", &s, "-d", &d], &p.chain).comment(format!("zone {zf} -> zone {zt}"))
+}
+
+/// The rules of one pair's chain in one family (empty when no grant has addresses in it).
+fn pair_rules(m: &Model<'_>, p: &Pair<'_>, fam: Family) -> Vec<Rule> {
+    let mut out = vec![];
+    for g in &p.grants {
+        let (src, dst) = (m.prefixes(g.from, fam), m.prefixes(g.to, fam));
+        if src.is_empty() || dst.is_empty() {
+            continue;
+        }
+        let (s, d) = (nets(src), nets(dst));
+        let flow = format!("{} -> {}", m.ir.atoms[g.from].name, m.ir.atoms[g.to].name);
+        for e in &g.entries {
+            for (args, allows) in matches(&e.what, &e.allows, fam) {
+                let mut words: Vec<String> = vec!["-s".into(), s.clone(), "-d".into(), d.clone()];
+                words.extend(args);
+                let what = words[4..].join(" ");
+                let what = if what.is_empty() { "any".to_string() } else { what };
+                let comment = format!("{flow} {what}: {}", m.locs(&allows, MAX_COMMENT));
+                out.push(Rule { chain: p.chain.clone(), args: words, comment: Some(cut(comment)), target: "ACCEPT".into() });
+            }
+        }
+    }
+    out
+}
+
+/// The protocol/port arguments of an entry, one item per rule, with the allows of each.
+fn matches(what: &Match, allows: &[AllowId], fam: Family) -> Vec<(Vec<String>, Vec<AllowId>)> {
+    match what {
+        Match::Any => vec![(vec![], allows.to_vec())],
+        Match::Proto(p) if fam.carries(*p) => vec![(proto_args(*p, fam), allows.to_vec())],
+        Match::Proto(_) => vec![],
+        Match::Ports(p, spans) if spans.len() == 1 => {
+            let mut a = proto_args(*p, fam);
+            a.extend(["--dport".to_string(), port(&spans[0])]);
+            vec![(a, spans[0].allows.clone())]
+        }
+        Match::Ports(p, spans) => chunks(spans)
+            .into_iter()
+            .map(|chunk| {
+                let mut a = proto_args(*p, fam);
+                let list: Vec<String> = chunk.iter().map(|s| port(s)).collect();
+                a.extend(["-m".to_string(), "multiport".to_string(), "--dports".to_string(), list.join(",")]);
+                let mut ids: Vec<AllowId> = chunk.iter().flat_map(|s| s.allows.iter().copied()).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                (a, ids)
+            })
+            .collect(),
+    }
+}
+
+/// Groups port spans so that each group fits one `multiport` match.
+fn chunks(spans: &[PortSpan]) -> Vec<Vec<&PortSpan>> {
+    let mut out: Vec<Vec<&PortSpan>> = vec![];
+    let mut used = MULTIPORT_SLOTS;
+    for s in spans {
+        let need = if s.range.lo == s.range.hi { 1 } else { 2 };
+        if used + need > MULTIPORT_SLOTS {
+            out.push(vec![]);
+            used = 0;
+        }
+        used += need;
+        if let Some(last) = out.last_mut() {
+            last.push(s);
+        }
+    }
+    out
+}
+
+fn proto_args(p: Proto, fam: Family) -> Vec<String> {
+    let name = match p {
+        Proto::Icmpv6 => "ipv6-icmp",
+        Proto::Icmp if fam.is_v6() => "ipv6-icmp",
+        other => other.as_str(),
+    };
+    vec!["-p".to_string(), name.to_string()]
+}
+
+/// `80` or `8000:8100`.
+fn port(s: &PortSpan) -> String {
+    if s.range.lo == s.range.hi { s.range.lo.to_string() } else { format!("{}:{}", s.range.lo, s.range.hi) }
+}
+
+/// A comma-separated address list (iptables-restore expands it into one rule per address).
+fn nets(ns: &[IpNet]) -> String {
+    ns.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// A comment safe inside double quotes and within iptables' length limit.
+fn cut(s: String) -> String {
+    let mut s: String = s.chars().map(|c| if c == '"' || c == '\\' || c.is_control() { '\'' } else { c }).collect();
+    if s.len() > MAX_COMMENT {
+        let mut n = MAX_COMMENT - 3;
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        s.truncate(n);
+        s.push_str("...");
+    }
+    s
+}
+
+fn render(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, t: &Table) -> String {
+    let (tool, file) = match fam {
+        Family::V4 => ("iptables-restore", format!("{}.v4.rules", rs.stem)),
+        Family::V6 => ("ip6tables-restore", format!("{}.v6.rules", rs.stem)),
+    };
+    let what = format!("iptables filter table (IPv{})", if fam.is_v6() { 6 } else { 4 });
+    let mut s = String::new();
+    for line in m.header(rs, &what) {
+        let _ = writeln!(s, "# {line}");
+    }
+    let _ = writeln!(s, "# Load (replaces the whole filter table in one step): {tool} < {file}");
+    let _ = writeln!(s, "# Check without loading: {tool} --test {file}");
+    s.push_str("*filter\n");
+    for (name, policy) in &t.chains {
+        let _ = writeln!(s, ":{name} {policy} [0:0]");
+    }
+    for r in &t.rules {
+        let _ = write!(s, "-A {}", r.chain);
+        for a in &r.args {
+            let _ = write!(s, " {a}");
+        }
+        if let Some(c) = &r.comment {
+            let _ = write!(s, " -m comment --comment \"{}\"", cut(c.clone()));
+        }
+        let _ = writeln!(s, " -j {}", r.target);
+    }
+    s.push_str("COMMIT\n");
+    s
 }
