@@ -188,11 +188,9 @@ fn pair_rules(m: &Model<'_>, p: &Pair<'_>, fam: Family) -> Vec<Rule> {
         let (s, d) = (nets(src), nets(dst));
         let flow = format!("{} -> {}", m.ir.atoms[g.from].name, m.ir.atoms[g.to].name);
         for e in &g.entries {
-            for (args, allows) in matches(&e.what, &e.allows, fam) {
+            for (args, what, allows) in matches(&e.what, &e.allows, fam) {
                 let mut words: Vec<String> = vec!["-s".into(), s.clone(), "-d".into(), d.clone()];
                 words.extend(args);
-                let what = words[4..].join(" ");
-                let what = if what.is_empty() { "any".to_string() } else { what };
                 let comment = format!("{flow} {what}: {}", m.locs(&allows, MAX_COMMENT));
                 out.push(Rule { chain: p.chain.clone(), args: words, comment: Some(cut(comment)), target: "ACCEPT".into() });
             }
@@ -201,27 +199,29 @@ fn pair_rules(m: &Model<'_>, p: &Pair<'_>, fam: Family) -> Vec<Rule> {
     out
 }
 
-/// The protocol/port arguments of an entry, one item per rule, with the allows of each.
-fn matches(what: &Match, allows: &[AllowId], fam: Family) -> Vec<(Vec<String>, Vec<AllowId>)> {
+/// The protocol/port arguments of an entry, one item per rule, with a short
+/// description (`tcp/80,443`) and the allows of each.
+fn matches(what: &Match, allows: &[AllowId], fam: Family) -> Vec<(Vec<String>, String, Vec<AllowId>)> {
     match what {
-        Match::Any => vec![(vec![], allows.to_vec())],
-        Match::Proto(p) if fam.carries(*p) => vec![(proto_args(*p, fam), allows.to_vec())],
+        Match::Any => vec![(vec![], "any".to_string(), allows.to_vec())],
+        Match::Proto(p) if fam.carries(*p) => vec![(proto_args(*p), p.as_str().to_string(), allows.to_vec())],
         Match::Proto(_) => vec![],
         Match::Ports(p, spans) if spans.len() == 1 => {
-            let mut a = proto_args(*p, fam);
-            a.extend(["--dport".to_string(), port(&spans[0])]);
-            vec![(a, spans[0].allows.clone())]
+            let mut a = proto_args(*p);
+            a.extend(["--dport".to_string(), port(&spans[0], ":")]);
+            vec![(a, format!("{p}/{}", port(&spans[0], "-")), spans[0].allows.clone())]
         }
         Match::Ports(p, spans) => chunks(spans)
             .into_iter()
             .map(|chunk| {
-                let mut a = proto_args(*p, fam);
-                let list: Vec<String> = chunk.iter().map(|s| port(s)).collect();
+                let mut a = proto_args(*p);
+                let list: Vec<String> = chunk.iter().map(|s| port(s, ":")).collect();
                 a.extend(["-m".to_string(), "multiport".to_string(), "--dports".to_string(), list.join(",")]);
+                let desc: Vec<String> = chunk.iter().map(|s| port(s, "-")).collect();
                 let mut ids: Vec<AllowId> = chunk.iter().flat_map(|s| s.allows.iter().copied()).collect();
                 ids.sort_unstable();
                 ids.dedup();
-                (a, ids)
+                (a, format!("{p}/{}", desc.join(",")), ids)
             })
             .collect(),
     }
@@ -245,18 +245,14 @@ fn chunks(spans: &[PortSpan]) -> Vec<Vec<&PortSpan>> {
     out
 }
 
-fn proto_args(p: Proto, fam: Family) -> Vec<String> {
-    let name = match p {
-        Proto::Icmpv6 => "ipv6-icmp",
-        Proto::Icmp if fam.is_v6() => "ipv6-icmp",
-        other => other.as_str(),
-    };
+fn proto_args(p: Proto) -> Vec<String> {
+    let name = if p == Proto::Icmpv6 { "ipv6-icmp" } else { p.as_str() };
     vec!["-p".to_string(), name.to_string()]
 }
 
-/// `80` or `8000:8100`.
-fn port(s: &PortSpan) -> String {
-    if s.range.lo == s.range.hi { s.range.lo.to_string() } else { format!("{}:{}", s.range.lo, s.range.hi) }
+/// `80`, or `8000:8100` with `sep` between the ends.
+fn port(s: &PortSpan, sep: &str) -> String {
+    if s.range.lo == s.range.hi { s.range.lo.to_string() } else { format!("{}{sep}{}", s.range.lo, s.range.hi) }
 }
 
 /// A comma-separated address list (iptables-restore expands it into one rule per address).

@@ -8,7 +8,7 @@
 
 use super::{scope, Target};
 use crate::diag::Diagnostic;
-use crate::ir::{AllowId, AtomId, Flow, Ir, ZoneId};
+use crate::ir::{AllowId, AtomId, Flow, Ir, ZoneId, ZoneKind};
 use crate::ports::{PortRange, PortSet, Proto};
 use ipnet::IpNet;
 
@@ -157,7 +157,8 @@ impl<'ir> Model<'ir> {
     }
 
     /// The rulesets to emit: the gateway (when any flow is in scope) and one per
-    /// zone that owns an atom (has addresses and sits at an onprem site).
+    /// zone that owns an atom (has addresses and sits at an onprem site), except
+    /// external zones: their hosts (the internet) are not ours to configure.
     pub fn rulesets(&self) -> Vec<Ruleset<'_>> {
         let mut out = vec![];
         if !self.grants.is_empty() {
@@ -171,7 +172,7 @@ impl<'ir> Model<'ir> {
         }
         for (zid, zone) in self.ir.zones.iter().enumerate() {
             let atoms: Vec<AtomId> = self.zone_atoms(zid).into_iter().filter(|a| self.owned[*a]).collect();
-            if atoms.is_empty() {
+            if atoms.is_empty() || zone.kind == ZoneKind::External {
                 continue;
             }
             let inside = |a: &AtomId| self.ir.atoms[*a].zone == zid;

@@ -31,9 +31,10 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
         .collect())
 }
 
-/// The table's contents: sets, then chains.
+/// The table's contents: the atoms' address sets, the flow sets, then chains.
 #[derive(Debug, Default)]
 struct Table {
+    addr_sets: Vec<Set>,
     sets: Vec<Set>,
     chains: Vec<Chain>,
 }
@@ -169,9 +170,9 @@ fn atom_chain(m: &Model<'_>, rs: &Ruleset<'_>, atom: AtomId, dir: Dir, t: &mut T
         if chain.rules.len() > before {
             let set = format!("addr{}_{name}", f.trim_start_matches('v'));
             base.rules.push(format!("{mine} @{set} jump {}", chain.name));
-            if !t.sets.iter().any(|s| s.name == set) {
+            if !t.addr_sets.iter().any(|s| s.name == set) {
                 let elements = own.iter().map(|n| (n.to_string(), None)).collect();
-                t.sets.push(Set { name: set, key: addr_type(*fam).to_string(), elements });
+                t.addr_sets.push(Set { name: set, key: addr_type(*fam).to_string(), elements });
             }
         }
     }
@@ -247,7 +248,7 @@ fn render(m: &Model<'_>, rs: &Ruleset<'_>, t: &Table) -> String {
     let _ = writeln!(s, "# Load (replaces table inet moat in one transaction): nft -f {file}");
     let _ = writeln!(s, "# Check without loading: nft -c -f {file}");
     s.push_str("\ntable inet moat\ndelete table inet moat\n\ntable inet moat {\n");
-    for set in &t.sets {
+    for set in t.addr_sets.iter().chain(&t.sets) {
         render_set(&mut s, set);
     }
     for c in &t.chains {

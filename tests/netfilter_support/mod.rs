@@ -1,0 +1,446 @@
+//! The kernel as the oracle for the netfilter targets: compile a policy, build
+//! a namespace lab with one host per atom, load each of the four rulesets
+//! (iptables and nftables, gateway mode on the router, host mode on the atom
+//! hosts) and check that every allowed matrix row connects (TCP and UDP, first
+//! and last port of every range), that as many sampled forbidden cases are
+//! blocked, and that replies come back (each probe waits for its echo).
+
+#![allow(dead_code)]
+
+pub mod lab;
+
+use crate::common;
+use lab::{run, run_bounded, Lab};
+use moat::addr::AddrSet;
+use moat::backend::{self, scope, Artefact, EmitOptions, Target};
+use moat::ir::{AtomId, Ir, ZoneKind};
+use moat::ports::Proto;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// How long a probe waits for its echo before it counts as blocked.
+const PROBE_TIMEOUT: f64 = 1.0;
+
+/// `Some(reason)` when the lab cannot run here (not root, or a tool is missing).
+pub fn lab_unavailable() -> Option<String> {
+    common::missing_root().or_else(|| {
+        ["ip", "iptables-restore", "ip6tables-restore", "nft", "python3"].iter().find_map(|t| common::missing_tool(t))
+    })
+}
+
+/// Checks and lowers a policy text, panicking with the diagnostics when it fails.
+pub fn ir_of(name: &str, text: &str) -> Ir {
+    let c = moat::check_str(name, text);
+    match c.ir {
+        Some(ir) => ir,
+        None => panic!("{name} does not check: {:#?}", c.diags),
+    }
+}
+
+/// Both netfilter targets' artefacts, by path.
+pub fn compile(ir: &Ir, log_drops: bool) -> BTreeMap<String, String> {
+    let opts = EmitOptions { log_drops };
+    let mut out = BTreeMap::new();
+    for t in [Target::Iptables, Target::Nftables] {
+        let arts: Vec<Artefact> = backend::emit(t, ir, &opts).unwrap_or_else(|d| panic!("{} does not compile: {d:#?}", t.as_str()));
+        out.extend(arts.into_iter().map(|a| (a.path, a.contents)));
+    }
+    out
+}
+
+/// One connection attempt.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Probe {
+    pub from: AtomId,
+    pub to: AtomId,
+    pub v6: bool,
+    pub proto: Proto,
+    pub port: u16,
+}
+
+/// Which ruleset is loaded where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    IptablesGateway,
+    NftablesGateway,
+    IptablesHost,
+    NftablesHost,
+}
+
+impl Setup {
+    pub const ALL: [Setup; 4] = [Setup::IptablesGateway, Setup::NftablesGateway, Setup::IptablesHost, Setup::NftablesHost];
+
+    fn name(self) -> &'static str {
+        match self {
+            Setup::IptablesGateway => "iptables gateway",
+            Setup::NftablesGateway => "nftables gateway",
+            Setup::IptablesHost => "iptables host",
+            Setup::NftablesHost => "nftables host",
+        }
+    }
+
+    fn host(self) -> bool {
+        matches!(self, Setup::IptablesHost | Setup::NftablesHost)
+    }
+}
+
+/// Probe counts of one lab run.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    pub allowed: usize,
+    pub blocked: usize,
+}
+
+/// What to test, derived from the IR (the front end's matrix is the reference).
+pub struct Plan {
+    pub hosts: Vec<(AtomId, Option<Ipv4Addr>, Option<Ipv6Addr>)>,
+    pub allowed: Vec<Probe>,
+    /// Forbidden cases for gateway mode (an end the target owns) and host mode
+    /// (an end on a host that installs a ruleset).
+    pub forbidden_gateway: Vec<Probe>,
+    pub forbidden_host: Vec<Probe>,
+    /// Allowed rows not probed (icmp, sctp, `any` is probed on tcp and udp; flows to self).
+    pub unprobed: usize,
+}
+
+impl Plan {
+    /// Plans the probes of a policy; `seed` drives the sampling of forbidden cases.
+    pub fn new(ir: &Ir, seed: u64) -> Plan {
+        let hosts: Vec<_> = (0..ir.atoms.len())
+            .filter_map(|a| {
+                let (v4, v6) = (pick_v4(&ir.atoms[a].addrs), pick_v6(&ir.atoms[a].addrs));
+                (v4.is_some() || v6.is_some()).then_some((a, v4, v6))
+            })
+            .collect();
+        let fams: BTreeMap<AtomId, (bool, bool)> = hosts.iter().map(|(a, v4, v6)| (*a, (v4.is_some(), v6.is_some()))).collect();
+        let common_fams = |a: AtomId, b: AtomId| -> Vec<bool> {
+            match (fams.get(&a), fams.get(&b)) {
+                (Some(x), Some(y)) => [(x.0 && y.0, false), (x.1 && y.1, true)].into_iter().filter(|f| f.0).map(|f| f.1).collect(),
+                _ => vec![],
+            }
+        };
+        let flows = scope::flows(Target::Iptables, ir).expect("in-scope flows");
+        let mut allowed = BTreeSet::new();
+        let mut unprobed = 0;
+        for (from, to, flow) in &flows {
+            let fs = common_fams(*from, *to);
+            if from == to || fs.is_empty() {
+                unprobed += flow.ports.iter().count();
+                continue;
+            }
+            for (proto, ranges) in flow.ports.iter() {
+                let ports: Vec<u16> = match proto {
+                    Proto::Tcp | Proto::Udp => ranges.iter().flat_map(|r| [r.lo, r.hi]).collect(),
+                    Proto::Other => vec![],
+                    _ => {
+                        unprobed += 1;
+                        continue;
+                    }
+                };
+                let cases: Vec<(Proto, u16)> = if proto == Proto::Other {
+                    [Proto::Tcp, Proto::Udp].into_iter().flat_map(|p| [(p, 1), (p, 65535)]).collect()
+                } else {
+                    ports.into_iter().map(|p| (proto, p)).collect()
+                };
+                for &v6 in &fs {
+                    for &(proto, port) in &cases {
+                        allowed.insert(Probe { from: *from, to: *to, v6, proto, port });
+                    }
+                }
+            }
+        }
+        let allowed: Vec<Probe> = allowed.into_iter().collect();
+        let owned = |a: AtomId| scope::owns(Target::Iptables, ir, a);
+        let guarded = |a: AtomId| owned(a) && ir.zone_of(a).kind != ZoneKind::External;
+        let hosted: Vec<AtomId> = hosts.iter().map(|h| h.0).collect();
+        let sample = |keep: &dyn Fn(AtomId) -> bool| {
+            forbidden(ir, &allowed, &hosted, &common_fams, &|p: &Probe| keep(p.from) || keep(p.to), seed)
+        };
+        let forbidden_gateway = sample(&owned);
+        let forbidden_host = sample(&guarded);
+        Plan { hosts, allowed, forbidden_gateway, forbidden_host, unprobed }
+    }
+}
+
+/// True when the IR allows the probe.
+fn allows(ir: &Ir, p: &Probe) -> bool {
+    ir.flows.get(&(p.from, p.to)).is_some_and(|f| f.ports.contains(p.proto, p.port))
+}
+
+/// As many forbidden probes as allowed ones: ports next to allowed ranges and
+/// reversed allowed flows first, then random pairs and ports; all pass `keep`.
+fn forbidden(
+    ir: &Ir,
+    allowed: &[Probe],
+    hosts: &[AtomId],
+    fams: &dyn Fn(AtomId, AtomId) -> Vec<bool>,
+    keep: &dyn Fn(&Probe) -> bool,
+    seed: u64,
+) -> Vec<Probe> {
+    let want = allowed.len().max(4);
+    let mut rng = Rng(seed ^ 0x6e66);
+    let ok = |p: &Probe| keep(p) && !allows(ir, p) && p.from != p.to && fams(p.from, p.to).contains(&p.v6);
+    let mut special: Vec<Probe> = vec![];
+    for p in allowed {
+        special.push(Probe { from: p.to, to: p.from, ..p.clone() });
+        for q in [p.port.checked_sub(1), p.port.checked_add(1)].into_iter().flatten().filter(|q| *q > 0) {
+            special.push(Probe { port: q, ..p.clone() });
+        }
+    }
+    let mut out: BTreeSet<Probe> = BTreeSet::new();
+    special.retain(|p| ok(p));
+    special.sort();
+    special.dedup();
+    // About half special cases, half random ones, in a seed-determined order.
+    while !special.is_empty() && out.len() < want.div_ceil(2) {
+        let i = rng.below(special.len());
+        out.insert(special.swap_remove(i));
+    }
+    let ports: Vec<u16> = allowed.iter().map(|p| p.port).collect();
+    let mut tries = 0;
+    while out.len() < want && tries < want * 50 && hosts.len() > 1 {
+        tries += 1;
+        let (from, to) = (hosts[rng.below(hosts.len())], hosts[rng.below(hosts.len())]);
+        let proto = if rng.below(2) == 0 { Proto::Tcp } else { Proto::Udp };
+        let port = if !ports.is_empty() && rng.below(2) == 0 { ports[rng.below(ports.len())] } else { 1 + rng.below(65535) as u16 };
+        let fs = fams(from, to);
+        if fs.is_empty() {
+            continue;
+        }
+        let p = Probe { from, to, v6: fs[rng.below(fs.len())], proto, port };
+        if ok(&p) {
+            out.insert(p);
+        }
+    }
+    out.extend(special.into_iter().take(want.saturating_sub(out.len())));
+    out.into_iter().collect()
+}
+
+/// Runs the plan against all four rulesets; returns the counts per setup, or panics
+/// listing every probe whose outcome differs from the policy.
+pub fn run_lab(name: &str, ir: &Ir, arts: &BTreeMap<String, String>, plan: &Plan) -> Vec<(Setup, Counts)> {
+    let dir = common::TempDir::new("netfilter-lab");
+    for (path, text) in arts {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, text).expect("write artefact");
+    }
+    let mut lab = Lab::new(&plan.hosts);
+    start_servers(&mut lab, plan);
+    let mut failures = vec![];
+    let mut out = vec![];
+    for setup in Setup::ALL {
+        let forbidden = if setup.host() { &plan.forbidden_host } else { &plan.forbidden_gateway };
+        let loaded = load(&lab, ir, dir.path(), setup);
+        let results = probe_all(&lab, plan.allowed.iter().chain(forbidden.iter()));
+        let mut counts = Counts::default();
+        for (i, p) in plan.allowed.iter().chain(forbidden.iter()).enumerate() {
+            let want = if i < plan.allowed.len() { "open" } else { "blocked" };
+            let got = results.get(&i).map(String::as_str).unwrap_or("no result");
+            if got == want {
+                if want == "open" { counts.allowed += 1 } else { counts.blocked += 1 }
+            } else {
+                failures.push(format!("{name}: {}: {} should be {want}, was {got}", setup.name(), describe(ir, &lab, p)));
+            }
+        }
+        eprintln!(
+            "lab {name}: {:<16} {:>3} allowed probes connected, {:>3} forbidden probes blocked ({} host(s) with rules)",
+            setup.name(),
+            counts.allowed,
+            counts.blocked,
+            loaded.len()
+        );
+        for ns in loaded {
+            lab.flush(&ns);
+        }
+        out.push((setup, counts));
+    }
+    assert!(failures.is_empty(), "{} probe(s) disagree with the policy:\n{}", failures.len(), failures.join("\n"));
+    out
+}
+
+fn describe(ir: &Ir, lab: &Lab, p: &Probe) -> String {
+    let addr = |a: AtomId| lab.hosts.get(&a).and_then(|h| h.addr(p.v6)).map(|x| x.to_string()).unwrap_or_default();
+    format!(
+        "{} ({}) -> {} ({}) {}/{}",
+        ir.atoms[p.from].name,
+        addr(p.from),
+        ir.atoms[p.to].name,
+        addr(p.to),
+        p.proto,
+        p.port
+    )
+}
+
+/// One echo server per destination host, listening on every port probed there.
+fn start_servers(lab: &mut Lab, plan: &Plan) {
+    let mut specs: BTreeMap<AtomId, BTreeSet<String>> = BTreeMap::new();
+    for p in plan.allowed.iter().chain(&plan.forbidden_gateway).chain(&plan.forbidden_host) {
+        specs.entry(p.to).or_default().insert(format!("{}/{}", p.proto, p.port));
+    }
+    let script = probe_script();
+    for (atom, specs) in specs {
+        let host = lab.hosts[&atom].clone();
+        let mut argv = vec!["python3".to_string(), script.clone(), "serve".to_string()];
+        argv.extend(host.v4.map(|a| a.to_string()));
+        argv.extend(host.v6.map(|a| a.to_string()));
+        argv.push("--".to_string());
+        argv.extend(specs);
+        let child = lab.spawn(&host.ns, &argv);
+        let mut line = String::new();
+        let out = child.stdout.as_mut().expect("server stdout");
+        use std::io::BufRead;
+        std::io::BufReader::new(out).read_line(&mut line).expect("server ready line");
+        assert_eq!(line.trim(), "ready", "probe server in {} did not start", host.ns);
+    }
+}
+
+fn probe_script() -> String {
+    common::root().join("tests/netfilter_support/probe.py").display().to_string()
+}
+
+/// Loads one setup's files; returns the namespaces that got rules.
+fn load(lab: &Lab, ir: &Ir, dir: &Path, setup: Setup) -> Vec<String> {
+    let mut targets: Vec<(String, String)> = vec![];
+    if setup.host() {
+        for (atom, host) in &lab.hosts {
+            targets.push((host.ns.clone(), format!("host-{}", ir.zone_of(*atom).name)));
+        }
+    } else {
+        targets.push((lab.router.clone(), "gateway".to_string()));
+    }
+    let mut loaded = vec![];
+    for (ns, stem) in targets {
+        let files: Vec<(&str, std::path::PathBuf)> = match setup {
+            Setup::IptablesGateway | Setup::IptablesHost => vec![
+                ("iptables-restore", dir.join(format!("iptables/{stem}.v4.rules"))),
+                ("ip6tables-restore", dir.join(format!("iptables/{stem}.v6.rules"))),
+            ],
+            _ => vec![("nft", dir.join(format!("nftables/{stem}.nft")))],
+        };
+        let mut any = false;
+        for (tool, file) in files.into_iter().filter(|f| f.1.is_file()) {
+            let file = file.display().to_string();
+            if tool == "nft" {
+                run(&["ip", "netns", "exec", &ns, "nft", "-f", &file]);
+            } else {
+                run(&["ip", "netns", "exec", &ns, tool, &file]);
+            }
+            any = true;
+        }
+        if any {
+            loaded.push(ns);
+        }
+    }
+    loaded
+}
+
+/// Runs the probes, one client process per source host, all at once; results by index.
+fn probe_all<'p>(lab: &Lab, probes: impl Iterator<Item = &'p Probe>) -> BTreeMap<usize, String> {
+    let mut by_src: BTreeMap<AtomId, Vec<serde_json::Value>> = BTreeMap::new();
+    for (i, p) in probes.enumerate() {
+        let (src, dst) = (&lab.hosts[&p.from], &lab.hosts[&p.to]);
+        let (Some(s), Some(d)) = (src.addr(p.v6), dst.addr(p.v6)) else { continue };
+        by_src.entry(p.from).or_default().push(serde_json::json!([i, p.proto.as_str(), s.to_string(), d.to_string(), p.port]));
+    }
+    let limit = Duration::from_secs_f64(PROBE_TIMEOUT * 3.0 + 10.0);
+    let handles: Vec<_> = by_src
+        .into_iter()
+        .map(|(atom, list)| {
+            let ns = lab.hosts[&atom].ns.clone();
+            let input = serde_json::Value::Array(list).to_string();
+            std::thread::spawn(move || {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", &ns, "python3", &probe_script(), "probe", &PROBE_TIMEOUT.to_string()]);
+                run_bounded(cmd, &input, limit).map_err(|e| format!("probe client in {ns}: {e}"))
+            })
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    for h in handles {
+        let text = h.join().expect("probe thread").unwrap_or_else(|e| panic!("{e}"));
+        let map: BTreeMap<String, String> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad probe output {text:?}: {e}"));
+        out.extend(map.into_iter().filter_map(|(k, v)| k.parse::<usize>().ok().map(|k| (k, v))));
+    }
+    out
+}
+
+/// Addresses a lab host must not use (unroutable, loopback, link-local, multicast).
+const BANNED_V4: [(u32, u32); 4] = [
+    (0x0000_0000, 0x00ff_ffff),
+    (0x7f00_0000, 0x7fff_ffff),
+    (0xa9fe_0000, 0xa9fe_ffff),
+    (0xe000_0000, 0xffff_ffff),
+];
+
+/// An address of the set usable in the lab (the first host of its first prefix, skipping banned ranges).
+pub fn pick_v4(addrs: &AddrSet) -> Option<Ipv4Addr> {
+    addrs.family(false).prefixes().into_iter().find_map(|n| match n {
+        ipnet::IpNet::V4(n) => {
+            let (lo, hi) = (u32::from(n.network()), u32::from(n.broadcast()));
+            let banned: Vec<(u128, u128)> = BANNED_V4.iter().map(|(a, b)| (*a as u128, *b as u128)).collect();
+            first_free(lo as u128, hi as u128, n.prefix_len() < 31, &banned).map(|x| Ipv4Addr::from(x as u32))
+        }
+        _ => None,
+    }).filter(|a| addrs.contains(IpAddr::V4(*a)))
+}
+
+/// IPv6 counterpart of [`pick_v4`] (skips `::/8`, `fe80::/10`, `ff00::/8`).
+pub fn pick_v6(addrs: &AddrSet) -> Option<Ipv6Addr> {
+    let banned: Vec<(u128, u128)> = vec![
+        (0, (1u128 << 120) - 1),
+        (0xfe80u128 << 112, (0xfec0u128 << 112) - 1),
+        (0xff00u128 << 112, u128::MAX),
+    ];
+    addrs.family(true).prefixes().into_iter().find_map(|n| match n {
+        ipnet::IpNet::V6(n) => {
+            let (lo, hi) = (u128::from(n.network()), u128::from(n.broadcast()));
+            first_free(lo, hi, n.prefix_len() < 127, &banned).map(Ipv6Addr::from)
+        }
+        _ => None,
+    }).filter(|a| addrs.contains(IpAddr::V6(*a)))
+}
+
+/// The lowest address in `lo..=hi` (past the network address when `skip_net`) outside `banned`.
+fn first_free(lo: u128, hi: u128, skip_net: bool, banned: &[(u128, u128)]) -> Option<u128> {
+    let mut c = if skip_net { lo + 1 } else { lo };
+    while c <= hi {
+        match banned.iter().find(|(a, b)| *a <= c && c <= *b) {
+            Some((_, b)) if *b == u128::MAX => return None,
+            Some((_, b)) => c = b + 1,
+            None => return Some(c),
+        }
+    }
+    None
+}
+
+/// splitmix64, for seeded sampling.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Compiles, plans and runs one policy in the lab; prints and returns the totals.
+pub fn check_policy(name: &str, ir: &Ir, seed: u64, log_drops: bool) -> Counts {
+    let arts = compile(ir, log_drops);
+    let plan = Plan::new(ir, seed);
+    assert!(!plan.allowed.is_empty() || ir.flows.is_empty() || plan.unprobed > 0, "{name}: nothing to probe");
+    let counts = run_lab(name, ir, &arts, &plan);
+    let total = counts.iter().fold(Counts::default(), |a, (_, c)| Counts { allowed: a.allowed + c.allowed, blocked: a.blocked + c.blocked });
+    eprintln!("lab {name}: total {} allowed probes connected, {} forbidden probes blocked; {} row(s) not probed (icmp/sctp/self)", total.allowed, total.blocked, plan.unprobed);
+    total
+}

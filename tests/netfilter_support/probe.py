@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Probe agent of the netfilter lab (tests/netfilter_support/mod.rs).
+
+  probe.py serve ADDR... -- PROTO/PORT...
+      Listen on every ADDR for every tcp/udp PORT and echo what arrives.
+      Prints "ready" once bound; exits when stdin closes (the test ended).
+  probe.py probe TIMEOUT
+      Reads JSON probes [[id, proto, src, dst, port], ...] on stdin, runs them
+      in parallel, prints {"id": result} where result is "open" (the echo came
+      back: the connection and its replies passed), "blocked" (no answer before
+      TIMEOUT seconds), "refused" or "error: ...".
+Standard library only; every wait is bounded by TIMEOUT.
+"""
+import json
+import selectors
+import socket
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+PAYLOAD = b"moat-probe\n"
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def serve(addrs, specs):
+    sel = selectors.DefaultSelector()
+    for addr in addrs:
+        for spec in specs:
+            proto, port = spec.split("/")
+            kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+            s = socket.socket(family(addr), kind)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family(addr) == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind((addr, int(port)))
+            if kind == socket.SOCK_STREAM:
+                s.listen(256)
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ, proto)
+    sel.register(sys.stdin, selectors.EVENT_READ, "stdin")
+    print("ready", flush=True)
+    while True:
+        for key, _ in sel.select():
+            s, what = key.fileobj, key.data
+            try:
+                if what == "stdin":
+                    if not sys.stdin.readline():
+                        return
+                elif what == "tcp":
+                    conn, _ = s.accept()
+                    conn.setblocking(False)
+                    sel.register(conn, selectors.EVENT_READ, "conn")
+                elif what == "conn":
+                    data = s.recv(4096)
+                    if data:
+                        s.sendall(data)
+                    sel.unregister(s)
+                    s.close()
+                else:
+                    data, peer = s.recvfrom(4096)
+                    s.sendto(data, peer)
+            except OSError:
+                pass
+
+
+def probe_one(p, timeout):
+    pid, proto, src, dst, port = p
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    s = socket.socket(family(dst), kind)
+    try:
+        s.settimeout(timeout)
+        s.bind((src, 0))
+        s.connect((dst, port))
+        s.sendall(PAYLOAD)
+        data = s.recv(4096)
+        return pid, "open" if data == PAYLOAD else "error: bad echo %r" % data
+    except socket.timeout:
+        return pid, "blocked"
+    except ConnectionRefusedError:
+        return pid, "refused"
+    except OSError as e:
+        return pid, "error: %s" % e
+    finally:
+        s.close()
+
+
+def probe(timeout):
+    probes = json.load(sys.stdin)
+    out = {}
+    if probes:
+        with ThreadPoolExecutor(max_workers=min(len(probes), 256)) as ex:
+            for pid, res in ex.map(lambda p: probe_one(p, timeout), probes):
+                out[pid] = res
+    json.dump(out, sys.stdout)
+
+
+def main():
+    if sys.argv[1] == "serve":
+        rest = sys.argv[2:]
+        cut = rest.index("--")
+        serve(rest[:cut], rest[cut + 1:])
+    else:
+        probe(float(sys.argv[2]))
+
+
+if __name__ == "__main__":
+    main()
