@@ -71,12 +71,14 @@ fn lab_random_policies() {
         return common::skip(&why);
     }
     const SEEDS: u64 = 20;
+    // The lab mostly waits (probe timeouts), so more workers than cores pay off.
+    const WORKERS: u64 = 4;
     let counts: Vec<Counts> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..2u64)
+        let workers: Vec<_> = (0..WORKERS)
             .map(|w| {
                 s.spawn(move || {
                     (0..SEEDS)
-                        .filter(|seed| seed % 2 == w)
+                        .filter(|seed| seed % WORKERS == w)
                         .map(|seed| {
                             let text = random_policy(seed, &random_options(seed));
                             let ir = ir_of(&format!("gen{seed}.moat"), &text);

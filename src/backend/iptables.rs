@@ -21,6 +21,8 @@ use std::fmt::Write as _;
 const MAX_CHAIN: usize = 28;
 /// `-m comment` holds at most 255 bytes.
 const MAX_COMMENT: usize = 240;
+/// iptables-restore rejects a parameter of 1024 characters or more.
+const MAX_ADDR_LIST: usize = 900;
 /// `-m multiport` holds at most 15 ports, a range counting two.
 const MULTIPORT_SLOTS: usize = 15;
 
@@ -104,7 +106,7 @@ fn build(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, opts: &EmitOptions) -> Ta
             if from.is_some_and(|z| z != p.from) || to.is_some_and(|z| z != p.to) {
                 continue;
             }
-            t.rules.push(dispatch(m, hook, p, fam));
+            t.rules.extend(dispatch(m, hook, p, fam));
         }
         if opts.log_drops {
             let prefix = format!("\"moat {hook} drop: \"");
@@ -164,17 +166,19 @@ fn chain_name(ir: &Ir, from: ZoneId, to: ZoneId) -> String {
     if name.len() <= MAX_CHAIN { name } else { format!("zones{from}>{to}") }
 }
 
-/// The jump from a built-in chain to a pair's chain, by the pair's addresses.
-fn dispatch(m: &Model<'_>, hook: &str, p: &Pair<'_>, fam: Family) -> Rule {
+/// The jumps from a built-in chain to a pair's chain, by the pair's addresses.
+fn dispatch(m: &Model<'_>, hook: &str, p: &Pair<'_>, fam: Family) -> Vec<Rule> {
     let mut froms: Vec<_> = p.grants.iter().map(|g| g.from).collect();
     let mut tos: Vec<_> = p.grants.iter().map(|g| g.to).collect();
     froms.sort_unstable();
     froms.dedup();
     tos.sort_unstable();
     tos.dedup();
-    let (s, d) = (nets(&m.union(&froms, fam)), nets(&m.union(&tos, fam)));
     let (zf, zt) = (&m.ir.zones[p.from].name, &m.ir.zones[p.to].name);
-    Rule::new(hook, &["-s", &s, "-d", &d], &p.chain).comment(format!("zone {zf} -> zone {zt}"))
+    product(&nets(&m.union(&froms, fam)), &nets(&m.union(&tos, fam)))
+        .into_iter()
+        .map(|(s, d)| Rule::new(hook, &["-s", &s, "-d", &d], &p.chain).comment(format!("zone {zf} -> zone {zt}")))
+        .collect()
 }
 
 /// The rules of one pair's chain in one family (empty when no grant has addresses in it).
@@ -185,14 +189,16 @@ fn pair_rules(m: &Model<'_>, p: &Pair<'_>, fam: Family) -> Vec<Rule> {
         if src.is_empty() || dst.is_empty() {
             continue;
         }
-        let (s, d) = (nets(src), nets(dst));
+        let addrs = product(&nets(src), &nets(dst));
         let flow = format!("{} -> {}", m.ir.atoms[g.from].name, m.ir.atoms[g.to].name);
         for e in &g.entries {
             for (args, what, allows) in matches(&e.what, &e.allows, fam) {
-                let mut words: Vec<String> = vec!["-s".into(), s.clone(), "-d".into(), d.clone()];
-                words.extend(args);
-                let comment = format!("{flow} {what}: {}", m.locs(&allows, MAX_COMMENT));
-                out.push(Rule { chain: p.chain.clone(), args: words, comment: Some(cut(comment)), target: "ACCEPT".into() });
+                let comment = cut(format!("{flow} {what}: {}", m.locs(&allows, MAX_COMMENT)));
+                for (s, d) in &addrs {
+                    let mut words: Vec<String> = vec!["-s".into(), s.clone(), "-d".into(), d.clone()];
+                    words.extend(args.iter().cloned());
+                    out.push(Rule { chain: p.chain.clone(), args: words, comment: Some(comment.clone()), target: "ACCEPT".into() });
+                }
             }
         }
     }
@@ -255,9 +261,26 @@ fn port(s: &PortSpan, sep: &str) -> String {
     if s.range.lo == s.range.hi { s.range.lo.to_string() } else { format!("{}{sep}{}", s.range.lo, s.range.hi) }
 }
 
-/// A comma-separated address list (iptables-restore expands it into one rule per address).
-fn nets(ns: &[IpNet]) -> String {
-    ns.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+/// Comma-separated address lists (iptables-restore expands each into one rule
+/// per address), cut so that none passes iptables-restore's parameter limit.
+fn nets(ns: &[IpNet]) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for n in ns {
+        let n = n.to_string();
+        match out.last_mut() {
+            Some(last) if last.len() + 1 + n.len() <= MAX_ADDR_LIST => {
+                last.push(',');
+                last.push_str(&n);
+            }
+            _ => out.push(n),
+        }
+    }
+    out
+}
+
+/// Every (source list, destination list) combination.
+fn product(src: &[String], dst: &[String]) -> Vec<(String, String)> {
+    src.iter().flat_map(|s| dst.iter().map(move |d| (s.clone(), d.clone()))).collect()
 }
 
 /// A comment safe inside double quotes and within iptables' length limit.

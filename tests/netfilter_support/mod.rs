@@ -228,12 +228,15 @@ pub fn run_lab(name: &str, ir: &Ir, arts: &BTreeMap<String, String>, plan: &Plan
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
         std::fs::write(&p, text).expect("write artefact");
     }
+    let t0 = std::time::Instant::now();
     let mut lab = Lab::new(&plan.hosts);
     start_servers(&mut lab, plan);
+    let setup_time = t0.elapsed();
     let mut failures = vec![];
     let mut out = vec![];
     for setup in Setup::ALL {
         let forbidden = if setup.host() { &plan.forbidden_host } else { &plan.forbidden_gateway };
+        let t1 = std::time::Instant::now();
         let loaded = load(&lab, ir, dir.path(), setup);
         let results = probe_all(&lab, plan.allowed.iter().chain(forbidden.iter()));
         let mut counts = Counts::default();
@@ -247,11 +250,13 @@ pub fn run_lab(name: &str, ir: &Ir, arts: &BTreeMap<String, String>, plan: &Plan
             }
         }
         eprintln!(
-            "lab {name}: {:<16} {:>3} allowed probes connected, {:>3} forbidden probes blocked ({} host(s) with rules)",
+            "lab {name}: {:<16} {:>3} allowed probes connected, {:>3} forbidden probes blocked ({} host(s) with rules; lab {:.1}s, probes {:.1}s)",
             setup.name(),
             counts.allowed,
             counts.blocked,
-            loaded.len()
+            loaded.len(),
+            setup_time.as_secs_f64(),
+            t1.elapsed().as_secs_f64()
         );
         for ns in loaded {
             lab.flush(&ns);

@@ -8,7 +8,8 @@
       Reads JSON probes [[id, proto, src, dst, port], ...] on stdin, runs them
       in parallel, prints {"id": result} where result is "open" (the echo came
       back: the connection and its replies passed), "blocked" (no answer before
-      TIMEOUT seconds), "refused" or "error: ...".
+      TIMEOUT seconds, or the sender's own firewall refused to send it: EPERM),
+      "refused" or "error: ...".
 Standard library only; every wait is bounded by TIMEOUT.
 """
 import json
@@ -80,6 +81,9 @@ def probe_one(p, timeout):
         return pid, "blocked"
     except ConnectionRefusedError:
         return pid, "refused"
+    except PermissionError:
+        # EPERM: the sender's own OUTPUT chain dropped the packet (host mode).
+        return pid, "blocked"
     except OSError as e:
         return pid, "error: %s" % e
     finally:
