@@ -8,45 +8,8 @@ mod common;
 mod netfilter_support;
 
 use moat::backend::{self, Target};
-use moat::gen::{random_policy, GenOptions};
-use moat::ir::{Ir, SiteKind};
-use netfilter_support::{check_policy, ir_of, lab_unavailable, Counts};
-
-/// The example policies (`policies/`, `fixtures/good/`) that compile for netfilter
-/// (a non-empty scope, no E012).
-pub fn examples() -> Vec<(String, Ir)> {
-    let mut paths = vec![];
-    for dir in ["policies", "fixtures/good"] {
-        let Ok(rd) = std::fs::read_dir(common::root().join(dir)) else { continue };
-        paths.extend(rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "moat")));
-    }
-    paths.sort();
-    paths
-        .into_iter()
-        .filter_map(|p| {
-            let c = moat::check_paths(&moat::load::Disk, std::slice::from_ref(&p));
-            let ir = c.ir?;
-            let compiles = backend::in_scope(Target::Iptables, &ir)
-                && backend::emit(Target::Iptables, &ir, &Default::default()).is_ok();
-            compiles.then(|| (p.file_name().expect("name").to_string_lossy().into_owned(), ir))
-        })
-        .collect()
-}
-
-/// Small random policies: 3 zones, up to 2 services each, 6 allows; IPv6 on even
-/// seeds, a cloud site on every third (so some flows leave netfilter's scope).
-pub fn random_options(seed: u64) -> GenOptions {
-    GenOptions {
-        zones: 3,
-        max_services: 2,
-        allows: 6,
-        ipv6: seed % 2 == 0,
-        icmp: true,
-        namespaces: false,
-        sites: if seed % 3 == 0 { vec![SiteKind::Onprem, SiteKind::Aws] } else { vec![] },
-        ..GenOptions::default()
-    }
-}
+use moat::gen::random_policy;
+use netfilter_support::{check_policy, examples, ir_of, lab_unavailable, random_options, Counts};
 
 fn sum(v: &[Counts]) -> Counts {
     v.iter().fold(Counts::default(), |a, c| Counts { allowed: a.allowed + c.allowed, blocked: a.blocked + c.blocked })

@@ -130,7 +130,7 @@ impl<'ir> Model<'ir> {
         let prefixes = ir
             .atoms
             .iter()
-            .map(|a| [a.addrs.family(false).prefixes(), a.addrs.family(true).prefixes()])
+            .map(|a| [false, true].map(|v6| IpNet::aggregate(&a.addrs.family(v6).prefixes())))
             .collect();
         let owned = (0..ir.atoms.len()).map(|a| scope::owns(target, ir, a)).collect();
         Ok(Model { ir, grants, prefixes, owned })

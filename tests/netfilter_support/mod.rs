@@ -13,7 +13,8 @@ use crate::common;
 use lab::{run, run_bounded, Lab};
 use moat::addr::AddrSet;
 use moat::backend::{self, scope, Artefact, EmitOptions, Target};
-use moat::ir::{AtomId, Ir, ZoneKind};
+use moat::gen::GenOptions;
+use moat::ir::{AtomId, Ir, SiteKind, ZoneKind};
 use moat::ports::Proto;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -170,8 +171,9 @@ fn allows(ir: &Ir, p: &Probe) -> bool {
     ir.flows.get(&(p.from, p.to)).is_some_and(|f| f.ports.contains(p.proto, p.port))
 }
 
-/// As many forbidden probes as allowed ones: ports next to allowed ranges and
-/// reversed allowed flows first, then random pairs and ports; all pass `keep`.
+/// Forbidden probes: every port next to an allowed range, some reversed
+/// allowed flows, then random pairs and ports until there are at least as many
+/// as allowed probes; all pass `keep`.
 fn forbidden(
     ir: &Ir,
     allowed: &[Probe],
@@ -183,21 +185,21 @@ fn forbidden(
     let want = allowed.len().max(4);
     let mut rng = Rng(seed ^ 0x6e66);
     let ok = |p: &Probe| keep(p) && !allows(ir, p) && p.from != p.to && fams(p.from, p.to).contains(&p.v6);
-    let mut special: Vec<Probe> = vec![];
+    let mut out: BTreeSet<Probe> = BTreeSet::new();
+    let mut reversed: Vec<Probe> = vec![];
     for p in allowed {
-        special.push(Probe { from: p.to, to: p.from, ..p.clone() });
+        reversed.push(Probe { from: p.to, to: p.from, ..p.clone() });
         for q in [p.port.checked_sub(1), p.port.checked_add(1)].into_iter().flatten().filter(|q| *q > 0) {
-            special.push(Probe { port: q, ..p.clone() });
+            out.insert(Probe { port: q, ..p.clone() });
         }
     }
-    let mut out: BTreeSet<Probe> = BTreeSet::new();
-    special.retain(|p| ok(p));
-    special.sort();
-    special.dedup();
-    // About half special cases, half random ones, in a seed-determined order.
-    while !special.is_empty() && out.len() < want.div_ceil(2) {
-        let i = rng.below(special.len());
-        out.insert(special.swap_remove(i));
+    out.retain(|p| ok(p));
+    reversed.retain(|p| ok(p));
+    reversed.sort();
+    reversed.dedup();
+    while !reversed.is_empty() && out.len() < want.div_ceil(2) + want / 4 {
+        let i = rng.below(reversed.len());
+        out.insert(reversed.swap_remove(i));
     }
     let ports: Vec<u16> = allowed.iter().map(|p| p.port).collect();
     let mut tries = 0;
@@ -215,7 +217,8 @@ fn forbidden(
             out.insert(p);
         }
     }
-    out.extend(special.into_iter().take(want.saturating_sub(out.len())));
+    let short = want.saturating_sub(out.len());
+    out.extend(reversed.into_iter().take(short));
     out.into_iter().collect()
 }
 
@@ -420,6 +423,47 @@ fn first_free(lo: u128, hi: u128, skip_net: bool, banned: &[(u128, u128)]) -> Op
         }
     }
     None
+}
+
+/// The example policies (`policies/`, `fixtures/good/`) that compile for netfilter
+/// (a non-empty scope, no E012).
+pub fn examples() -> Vec<(String, Ir)> {
+    // Relative paths, so that the `file:line` in the artefacts do not depend on the checkout.
+    let mut paths = vec![];
+    for dir in ["policies", "fixtures/good"] {
+        let Ok(rd) = std::fs::read_dir(common::root().join(dir)) else { continue };
+        paths.extend(
+            rd.filter_map(Result::ok)
+                .map(|e| Path::new(dir).join(e.file_name()))
+                .filter(|p| p.extension().is_some_and(|x| x == "moat")),
+        );
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            let c = moat::check_paths(&moat::load::Disk, std::slice::from_ref(&p));
+            let ir = c.ir?;
+            let compiles = backend::in_scope(Target::Iptables, &ir)
+                && backend::emit(Target::Iptables, &ir, &Default::default()).is_ok();
+            compiles.then(|| (p.file_name().expect("name").to_string_lossy().into_owned(), ir))
+        })
+        .collect()
+}
+
+/// Small random policies: 3 zones, up to 2 services each, 6 allows; IPv6 on even
+/// seeds, a cloud site on every third (so some flows leave netfilter's scope).
+pub fn random_options(seed: u64) -> GenOptions {
+    GenOptions {
+        zones: 3,
+        max_services: 2,
+        allows: 6,
+        ipv6: seed.is_multiple_of(2),
+        icmp: true,
+        namespaces: false,
+        sites: if seed.is_multiple_of(3) { vec![SiteKind::Onprem, SiteKind::Aws] } else { vec![] },
+        ..GenOptions::default()
+    }
 }
 
 /// splitmix64, for seeded sampling.
