@@ -95,60 +95,66 @@ pub struct Counts {
     pub blocked: usize,
 }
 
+/// Key of an atom's second host, which probes the atom's flows to itself.
+pub const TWIN: usize = 1 << 20;
+
+/// The lab host a probe starts from: the atom's own, or its twin for a flow to itself.
+pub fn src_key(p: &Probe) -> usize {
+    if p.from == p.to { p.from + TWIN } else { p.from }
+}
+
 /// What to test, derived from the IR (the front end's matrix is the reference).
 pub struct Plan {
-    pub hosts: Vec<(AtomId, Option<Ipv4Addr>, Option<Ipv6Addr>)>,
+    /// Lab hosts: (key, IPv4, IPv6); the key is the atom id, or atom id + [`TWIN`].
+    pub hosts: Vec<(usize, Option<Ipv4Addr>, Option<Ipv6Addr>)>,
     pub allowed: Vec<Probe>,
     /// Forbidden cases for gateway mode (an end the target owns) and host mode
     /// (an end on a host that installs a ruleset).
     pub forbidden_gateway: Vec<Probe>,
     pub forbidden_host: Vec<Probe>,
-    /// Allowed rows not probed (icmp, sctp, `any` is probed on tcp and udp; flows to self).
+    /// Allowed (row, family) cases not probed: sctp, or no lab address for an end.
     pub unprobed: usize,
 }
 
 impl Plan {
     /// Plans the probes of a policy; `seed` drives the sampling of forbidden cases.
     pub fn new(ir: &Ir, seed: u64) -> Plan {
-        let hosts: Vec<_> = (0..ir.atoms.len())
-            .filter_map(|a| {
-                let (v4, v6) = (pick_v4(&ir.atoms[a].addrs), pick_v6(&ir.atoms[a].addrs));
-                (v4.is_some() || v6.is_some()).then_some((a, v4, v6))
-            })
-            .collect();
-        let fams: BTreeMap<AtomId, (bool, bool)> = hosts.iter().map(|(a, v4, v6)| (*a, (v4.is_some(), v6.is_some()))).collect();
-        let common_fams = |a: AtomId, b: AtomId| -> Vec<bool> {
-            match (fams.get(&a), fams.get(&b)) {
+        let flows = scope::flows(Target::Iptables, ir).expect("in-scope flows");
+        let to_self: BTreeSet<AtomId> = flows.iter().filter(|(f, t, _)| f == t).map(|(f, _, _)| *f).collect();
+        let mut hosts = vec![];
+        for (a, atom) in ir.atoms.iter().enumerate() {
+            let (v4, v6) = (pick_v4(&atom.addrs, None), pick_v6(&atom.addrs, None));
+            if v4.is_none() && v6.is_none() {
+                continue;
+            }
+            hosts.push((a, v4, v6));
+            let (t4, t6) = (v4.and_then(|x| pick_v4(&atom.addrs, Some(x))), v6.and_then(|x| pick_v6(&atom.addrs, Some(x))));
+            if to_self.contains(&a) && (t4.is_some() || t6.is_some()) {
+                hosts.push((a + TWIN, t4, t6));
+            }
+        }
+        let fams: BTreeMap<usize, (bool, bool)> = hosts.iter().map(|(k, v4, v6)| (*k, (v4.is_some(), v6.is_some()))).collect();
+        let pair_fams = |from: AtomId, to: AtomId| -> Vec<bool> {
+            let src = if from == to { from + TWIN } else { from };
+            match (fams.get(&src), fams.get(&to)) {
                 (Some(x), Some(y)) => [(x.0 && y.0, false), (x.1 && y.1, true)].into_iter().filter(|f| f.0).map(|f| f.1).collect(),
                 _ => vec![],
             }
         };
-        let flows = scope::flows(Target::Iptables, ir).expect("in-scope flows");
         let mut allowed = BTreeSet::new();
         let mut unprobed = 0;
         for (from, to, flow) in &flows {
-            let fs = common_fams(*from, *to);
-            if from == to || fs.is_empty() {
+            let fs = pair_fams(*from, *to);
+            if fs.is_empty() {
                 unprobed += flow.ports.iter().count();
-                continue;
             }
-            for (proto, ranges) in flow.ports.iter() {
-                let ports: Vec<u16> = match proto {
-                    Proto::Tcp | Proto::Udp => ranges.iter().flat_map(|r| [r.lo, r.hi]).collect(),
-                    Proto::Other => vec![],
-                    _ => {
-                        unprobed += 1;
-                        continue;
-                    }
-                };
-                let cases: Vec<(Proto, u16)> = if proto == Proto::Other {
-                    [Proto::Tcp, Proto::Udp].into_iter().flat_map(|p| [(p, 1), (p, 65535)]).collect()
-                } else {
-                    ports.into_iter().map(|p| (proto, p)).collect()
-                };
-                for &v6 in &fs {
-                    for &(proto, port) in &cases {
-                        allowed.insert(Probe { from: *from, to: *to, v6, proto, port });
+            for &v6 in &fs {
+                for (proto, port) in cases(&flow.ports, v6) {
+                    match proto {
+                        Proto::Sctp => unprobed += 1,
+                        _ => {
+                            allowed.insert(Probe { from: *from, to: *to, v6, proto, port });
+                        }
                     }
                 }
             }
@@ -156,14 +162,38 @@ impl Plan {
         let allowed: Vec<Probe> = allowed.into_iter().collect();
         let owned = |a: AtomId| scope::owns(Target::Iptables, ir, a);
         let guarded = |a: AtomId| owned(a) && ir.zone_of(a).kind != ZoneKind::External;
-        let hosted: Vec<AtomId> = hosts.iter().map(|h| h.0).collect();
+        let atoms: Vec<AtomId> = hosts.iter().map(|h| h.0).filter(|k| *k < TWIN).collect();
         let sample = |keep: &dyn Fn(AtomId) -> bool| {
-            forbidden(ir, &allowed, &hosted, &common_fams, &|p: &Probe| keep(p.from) || keep(p.to), seed)
+            forbidden(ir, &allowed, &atoms, &pair_fams, &|p: &Probe| keep(p.from) || keep(p.to), seed)
         };
         let forbidden_gateway = sample(&owned);
         let forbidden_host = sample(&guarded);
         Plan { hosts, allowed, forbidden_gateway, forbidden_host, unprobed }
     }
+}
+
+/// The (protocol, port) cases that probe an allowed port set in one family: the
+/// first and last port of every tcp/udp range, one echo for icmp (IPv4) and
+/// icmpv6 (IPv6), and for `any` tcp and udp ports 1 and 65535 plus the echo.
+/// Sctp comes back as one case the caller counts as not probed.
+fn cases(ports: &moat::ports::PortSet, v6: bool) -> Vec<(Proto, u16)> {
+    let echo = if v6 { Proto::Icmpv6 } else { Proto::Icmp };
+    let mut out = vec![];
+    for (proto, ranges) in ports.iter() {
+        match proto {
+            Proto::Tcp | Proto::Udp => out.extend(ranges.iter().flat_map(|r| [(proto, r.lo), (proto, r.hi)])),
+            Proto::Sctp => out.push((Proto::Sctp, 0)),
+            Proto::Icmp | Proto::Icmpv6 if proto == echo => out.push((proto, 0)),
+            Proto::Icmp | Proto::Icmpv6 => {}
+            Proto::Other => {
+                out.extend([Proto::Tcp, Proto::Udp].into_iter().flat_map(|p| [(p, 1), (p, 65535)]));
+                out.push((echo, 0));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// True when the IR allows the probe.
@@ -189,7 +219,8 @@ fn forbidden(
     let mut reversed: Vec<Probe> = vec![];
     for p in allowed {
         reversed.push(Probe { from: p.to, to: p.from, ..p.clone() });
-        for q in [p.port.checked_sub(1), p.port.checked_add(1)].into_iter().flatten().filter(|q| *q > 0) {
+        let ported = matches!(p.proto, Proto::Tcp | Proto::Udp);
+        for q in [p.port.checked_sub(1), p.port.checked_add(1)].into_iter().flatten().filter(|q| ported && *q > 0) {
             out.insert(Probe { port: q, ..p.clone() });
         }
     }
@@ -201,18 +232,27 @@ fn forbidden(
         let i = rng.below(reversed.len());
         out.insert(reversed.swap_remove(i));
     }
-    let ports: Vec<u16> = allowed.iter().map(|p| p.port).collect();
+    let ports: Vec<u16> = allowed.iter().map(|p| p.port).filter(|p| *p > 0).collect();
     let mut tries = 0;
     while out.len() < want && tries < want * 50 && hosts.len() > 1 {
         tries += 1;
         let (from, to) = (hosts[rng.below(hosts.len())], hosts[rng.below(hosts.len())]);
-        let proto = if rng.below(2) == 0 { Proto::Tcp } else { Proto::Udp };
-        let port = if !ports.is_empty() && rng.below(2) == 0 { ports[rng.below(ports.len())] } else { 1 + rng.below(65535) as u16 };
         let fs = fams(from, to);
         if fs.is_empty() {
             continue;
         }
-        let p = Probe { from, to, v6: fs[rng.below(fs.len())], proto, port };
+        let v6 = fs[rng.below(fs.len())];
+        let (proto, port) = match rng.below(5) {
+            0 => (if v6 { Proto::Icmpv6 } else { Proto::Icmp }, 0),
+            1 | 2 => (Proto::Tcp, 0),
+            _ => (Proto::Udp, 0),
+        };
+        let port = match proto {
+            Proto::Tcp | Proto::Udp if !ports.is_empty() && rng.below(2) == 0 => ports[rng.below(ports.len())],
+            Proto::Tcp | Proto::Udp => 1 + rng.below(65535) as u16,
+            _ => port,
+        };
+        let p = Probe { from, to, v6, proto, port };
         if ok(&p) {
             out.insert(p);
         }
@@ -271,23 +311,18 @@ pub fn run_lab(name: &str, ir: &Ir, arts: &BTreeMap<String, String>, plan: &Plan
 }
 
 fn describe(ir: &Ir, lab: &Lab, p: &Probe) -> String {
-    let addr = |a: AtomId| lab.hosts.get(&a).and_then(|h| h.addr(p.v6)).map(|x| x.to_string()).unwrap_or_default();
-    format!(
-        "{} ({}) -> {} ({}) {}/{}",
-        ir.atoms[p.from].name,
-        addr(p.from),
-        ir.atoms[p.to].name,
-        addr(p.to),
-        p.proto,
-        p.port
-    )
+    let addr = |k: usize| lab.hosts.get(&k).and_then(|h| h.addr(p.v6)).map(|x| x.to_string()).unwrap_or_default();
+    let what = if p.proto.has_ports() { format!("{}/{}", p.proto, p.port) } else { format!("{} echo", p.proto) };
+    format!("{} ({}) -> {} ({}) {what}", ir.atoms[p.from].name, addr(src_key(p)), ir.atoms[p.to].name, addr(p.to))
 }
 
 /// One echo server per destination host, listening on every port probed there.
 fn start_servers(lab: &mut Lab, plan: &Plan) {
     let mut specs: BTreeMap<AtomId, BTreeSet<String>> = BTreeMap::new();
     for p in plan.allowed.iter().chain(&plan.forbidden_gateway).chain(&plan.forbidden_host) {
-        specs.entry(p.to).or_default().insert(format!("{}/{}", p.proto, p.port));
+        if p.proto.has_ports() {
+            specs.entry(p.to).or_default().insert(format!("{}/{}", p.proto, p.port));
+        }
     }
     let script = probe_script();
     for (atom, specs) in specs {
@@ -314,8 +349,8 @@ fn probe_script() -> String {
 fn load(lab: &Lab, ir: &Ir, dir: &Path, setup: Setup) -> Vec<String> {
     let mut targets: Vec<(String, String)> = vec![];
     if setup.host() {
-        for (atom, host) in &lab.hosts {
-            targets.push((host.ns.clone(), format!("host-{}", ir.zone_of(*atom).name)));
+        for (key, host) in &lab.hosts {
+            targets.push((host.ns.clone(), format!("host-{}", ir.zone_of(key % TWIN).name)));
         }
     } else {
         targets.push((lab.router.clone(), "gateway".to_string()));
@@ -348,17 +383,17 @@ fn load(lab: &Lab, ir: &Ir, dir: &Path, setup: Setup) -> Vec<String> {
 
 /// Runs the probes, one client process per source host, all at once; results by index.
 fn probe_all<'p>(lab: &Lab, probes: impl Iterator<Item = &'p Probe>) -> BTreeMap<usize, String> {
-    let mut by_src: BTreeMap<AtomId, Vec<serde_json::Value>> = BTreeMap::new();
+    let mut by_src: BTreeMap<usize, Vec<serde_json::Value>> = BTreeMap::new();
     for (i, p) in probes.enumerate() {
-        let (src, dst) = (&lab.hosts[&p.from], &lab.hosts[&p.to]);
+        let (src, dst) = (&lab.hosts[&src_key(p)], &lab.hosts[&p.to]);
         let (Some(s), Some(d)) = (src.addr(p.v6), dst.addr(p.v6)) else { continue };
-        by_src.entry(p.from).or_default().push(serde_json::json!([i, p.proto.as_str(), s.to_string(), d.to_string(), p.port]));
+        by_src.entry(src_key(p)).or_default().push(serde_json::json!([i, p.proto.as_str(), s.to_string(), d.to_string(), p.port]));
     }
     let limit = Duration::from_secs_f64(PROBE_TIMEOUT * 3.0 + 10.0);
     let handles: Vec<_> = by_src
         .into_iter()
-        .map(|(atom, list)| {
-            let ns = lab.hosts[&atom].ns.clone();
+        .map(|(key, list)| {
+            let ns = lab.hosts[&key].ns.clone();
             let input = serde_json::Value::Array(list).to_string();
             std::thread::spawn(move || {
                 let mut cmd = Command::new("ip");
@@ -384,12 +419,14 @@ const BANNED_V4: [(u32, u32); 4] = [
     (0xe000_0000, 0xffff_ffff),
 ];
 
-/// An address of the set usable in the lab (the first host of its first prefix, skipping banned ranges).
-pub fn pick_v4(addrs: &AddrSet) -> Option<Ipv4Addr> {
+/// An address of the set usable in the lab other than `not`: the lowest of its
+/// prefixes past the network address, skipping unroutable ranges.
+pub fn pick_v4(addrs: &AddrSet, not: Option<Ipv4Addr>) -> Option<Ipv4Addr> {
+    let mut banned: Vec<(u128, u128)> = BANNED_V4.iter().map(|(a, b)| (*a as u128, *b as u128)).collect();
+    banned.extend(not.map(|a| (u32::from(a) as u128, u32::from(a) as u128)));
     addrs.family(false).prefixes().into_iter().find_map(|n| match n {
         ipnet::IpNet::V4(n) => {
             let (lo, hi) = (u32::from(n.network()), u32::from(n.broadcast()));
-            let banned: Vec<(u128, u128)> = BANNED_V4.iter().map(|(a, b)| (*a as u128, *b as u128)).collect();
             first_free(lo as u128, hi as u128, n.prefix_len() < 31, &banned).map(|x| Ipv4Addr::from(x as u32))
         }
         _ => None,
@@ -397,12 +434,13 @@ pub fn pick_v4(addrs: &AddrSet) -> Option<Ipv4Addr> {
 }
 
 /// IPv6 counterpart of [`pick_v4`] (skips `::/8`, `fe80::/10`, `ff00::/8`).
-pub fn pick_v6(addrs: &AddrSet) -> Option<Ipv6Addr> {
-    let banned: Vec<(u128, u128)> = vec![
+pub fn pick_v6(addrs: &AddrSet, not: Option<Ipv6Addr>) -> Option<Ipv6Addr> {
+    let mut banned: Vec<(u128, u128)> = vec![
         (0, (1u128 << 120) - 1),
         (0xfe80u128 << 112, (0xfec0u128 << 112) - 1),
         (0xff00u128 << 112, u128::MAX),
     ];
+    banned.extend(not.map(|a| (u128::from(a), u128::from(a))));
     addrs.family(true).prefixes().into_iter().find_map(|n| match n {
         ipnet::IpNet::V6(n) => {
             let (lo, hi) = (u128::from(n.network()), u128::from(n.broadcast()));
@@ -417,8 +455,7 @@ fn first_free(lo: u128, hi: u128, skip_net: bool, banned: &[(u128, u128)]) -> Op
     let mut c = if skip_net { lo + 1 } else { lo };
     while c <= hi {
         match banned.iter().find(|(a, b)| *a <= c && c <= *b) {
-            Some((_, b)) if *b == u128::MAX => return None,
-            Some((_, b)) => c = b + 1,
+            Some((_, b)) => c = b.checked_add(1)?,
             None => return Some(c),
         }
     }
@@ -490,6 +527,6 @@ pub fn check_policy(name: &str, ir: &Ir, seed: u64, log_drops: bool) -> Counts {
     assert!(!plan.allowed.is_empty() || ir.flows.is_empty() || plan.unprobed > 0, "{name}: nothing to probe");
     let counts = run_lab(name, ir, &arts, &plan);
     let total = counts.iter().fold(Counts::default(), |a, (_, c)| Counts { allowed: a.allowed + c.allowed, blocked: a.blocked + c.blocked });
-    eprintln!("lab {name}: total {} allowed probes connected, {} forbidden probes blocked; {} row(s) not probed (icmp/sctp/self)", total.allowed, total.blocked, plan.unprobed);
+    eprintln!("lab {name}: total {} allowed probes connected, {} forbidden probes blocked; {} allowed case(s) not probed (sctp, or no second lab address for a flow to itself)", total.allowed, total.blocked, plan.unprobed);
     total
 }

@@ -6,16 +6,19 @@
       Prints "ready" once bound; exits when stdin closes (the test ended).
   probe.py probe TIMEOUT
       Reads JSON probes [[id, proto, src, dst, port], ...] on stdin, runs them
-      in parallel, prints {"id": result} where result is "open" (the echo came
+      in parallel (proto tcp, udp, icmp or icmpv6: an echo request), prints {"id": result} where result is "open" (the echo came
       back: the connection and its replies passed), "blocked" (no answer before
       TIMEOUT seconds, or the sender's own firewall refused to send it: EPERM),
       "refused" or "error: ...".
 Standard library only; every wait is bounded by TIMEOUT.
 """
 import json
+import os
 import selectors
 import socket
+import struct
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 PAYLOAD = b"moat-probe\n"
@@ -66,8 +69,55 @@ def serve(addrs, specs):
                 pass
 
 
+def checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
+
+
+def ping(pid, src, dst, timeout):
+    """An ICMP (or ICMPv6) echo over a raw socket; "open" when the reply arrives."""
+    v6 = family(dst) == socket.AF_INET6
+    ident = (os.getpid() * 131 + pid) & 0xFFFF
+    if v6:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        req, rep = 128, 129
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        req, rep = 8, 0
+    try:
+        s.bind((src, 0))
+        head = struct.pack("!BBHHH", req, 0, 0, ident, 1)
+        cs = 0 if v6 else checksum(head + PAYLOAD)  # the kernel fills in ICMPv6 checksums
+        s.sendto(struct.pack("!BBHHH", req, 0, cs, ident, 1) + PAYLOAD, (dst, 0))
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return pid, "blocked"
+            s.settimeout(left)
+            data, peer = s.recvfrom(4096)
+            if not v6:
+                data = data[(data[0] & 0x0F) * 4:]
+            if peer[0] == dst and len(data) >= 8 and data[0] == rep and struct.unpack("!H", data[4:6])[0] == ident:
+                return pid, "open"
+    except socket.timeout:
+        return pid, "blocked"
+    except PermissionError:
+        return pid, "blocked"
+    except OSError as e:
+        return pid, "error: %s" % e
+    finally:
+        s.close()
+
+
 def probe_one(p, timeout):
     pid, proto, src, dst, port = p
+    if proto in ("icmp", "icmpv6"):
+        return ping(pid, src, dst, timeout)
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     s = socket.socket(family(dst), kind)
     try:
