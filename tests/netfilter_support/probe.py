@@ -78,55 +78,53 @@ def checksum(data):
     return ~total & 0xFFFF
 
 
-def ping(pid, src, dst, timeout):
-    """An ICMP (or ICMPv6) echo over a raw socket; "open" when the reply arrives."""
+def ping(s, pid, src, dst, timeout):
+    """An ICMP (or ICMPv6) echo on raw socket `s`; True when the reply arrives."""
     v6 = family(dst) == socket.AF_INET6
     ident = (os.getpid() * 131 + pid) & 0xFFFF
-    if v6:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-        req, rep = 128, 129
-    else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-        req, rep = 8, 0
-    try:
-        s.bind((src, 0))
-        head = struct.pack("!BBHHH", req, 0, 0, ident, 1)
-        cs = 0 if v6 else checksum(head + PAYLOAD)  # the kernel fills in ICMPv6 checksums
-        s.sendto(struct.pack("!BBHHH", req, 0, cs, ident, 1) + PAYLOAD, (dst, 0))
-        end = time.monotonic() + timeout
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return pid, "blocked"
-            s.settimeout(left)
-            data, peer = s.recvfrom(4096)
-            if not v6:
-                data = data[(data[0] & 0x0F) * 4:]
-            if peer[0] == dst and len(data) >= 8 and data[0] == rep and struct.unpack("!H", data[4:6])[0] == ident:
-                return pid, "open"
-    except socket.timeout:
-        return pid, "blocked"
-    except PermissionError:
-        return pid, "blocked"
-    except OSError as e:
-        return pid, "error: %s" % e
-    finally:
-        s.close()
+    req, rep = (128, 129) if v6 else (8, 0)
+    s.bind((src, 0))
+    head = struct.pack("!BBHHH", req, 0, 0, ident, 1)
+    cs = 0 if v6 else checksum(head + PAYLOAD)  # the kernel fills in ICMPv6 checksums
+    s.sendto(struct.pack("!BBHHH", req, 0, cs, ident, 1) + PAYLOAD, (dst, 0))
+    end = time.monotonic() + timeout
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise socket.timeout()
+        s.settimeout(left)
+        data, peer = s.recvfrom(4096)
+        if not v6:
+            data = data[(data[0] & 0x0F) * 4:]
+        if peer[0] == dst and len(data) >= 8 and data[0] == rep and struct.unpack("!H", data[4:6])[0] == ident:
+            return True
+
+
+def echo(s, src, dst, port, timeout):
+    """A TCP connection or UDP exchange on `s`; True when the payload comes back."""
+    s.settimeout(timeout)
+    s.bind((src, 0))
+    s.connect((dst, port))
+    s.sendall(PAYLOAD)
+    data = s.recv(4096)
+    if data != PAYLOAD:
+        raise OSError("bad echo %r" % data)
+    return True
 
 
 def probe_one(p, timeout):
     pid, proto, src, dst, port = p
+    fam = family(dst)
     if proto in ("icmp", "icmpv6"):
-        return ping(pid, src, dst, timeout)
-    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    s = socket.socket(family(dst), kind)
+        s = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_ICMPV6 if fam == socket.AF_INET6 else socket.IPPROTO_ICMP)
+    else:
+        s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
     try:
-        s.settimeout(timeout)
-        s.bind((src, 0))
-        s.connect((dst, port))
-        s.sendall(PAYLOAD)
-        data = s.recv(4096)
-        return pid, "open" if data == PAYLOAD else "error: bad echo %r" % data
+        if proto in ("icmp", "icmpv6"):
+            ping(s, pid, src, dst, timeout)
+        else:
+            echo(s, src, dst, port, timeout)
+        return pid, "open"
     except socket.timeout:
         return pid, "blocked"
     except ConnectionRefusedError:
