@@ -463,7 +463,7 @@ fn first_free(lo: u128, hi: u128, skip_net: bool, banned: &[(u128, u128)]) -> Op
 }
 
 /// The example policies (`policies/`, `fixtures/good/`) that compile for netfilter
-/// (a non-empty scope, no E012).
+/// (a non-empty scope, no E012), by relative path.
 pub fn examples() -> Vec<(String, Ir)> {
     // Relative paths, so that the `file:line` in the artefacts do not depend on the checkout.
     let mut paths = vec![];
@@ -483,7 +483,7 @@ pub fn examples() -> Vec<(String, Ir)> {
             let ir = c.ir?;
             let compiles = backend::in_scope(Target::Iptables, &ir)
                 && backend::emit(Target::Iptables, &ir, &Default::default()).is_ok();
-            compiles.then(|| (p.file_name().expect("name").to_string_lossy().into_owned(), ir))
+            compiles.then(|| (p.display().to_string(), ir))
         })
         .collect()
 }
