@@ -59,13 +59,73 @@ fn tool_check(files: &BTreeMap<String, String>, label: &str) -> usize {
         } else {
             vec!["nft", "-c", "-f", &p]
         };
-        let mut cmd = vec!["ip", "netns", "exec", &lab.router];
-        cmd.extend(argv);
-        let out = std::process::Command::new(cmd[0]).args(&cmd[1..]).output().expect("run check");
-        assert!(out.status.success(), "{label}: `{}` rejects {path}: {}\n{text}", cmd[4..].join(" "), String::from_utf8_lossy(&out.stderr));
+        let out = in_ns(&lab.router, &argv);
+        assert!(out.status.success(), "{label}: `{}` rejects {path}: {}\n{text}", argv.join(" "), String::from_utf8_lossy(&out.stderr));
         n += 1;
     }
     n
+}
+
+/// Runs `argv` inside network namespace `ns`.
+fn in_ns(ns: &str, argv: &[&str]) -> std::process::Output {
+    std::process::Command::new("ip").args(["netns", "exec", ns]).args(argv).output().expect("run in namespace")
+}
+
+#[test]
+fn nft_file_reloads_over_a_previous_version_in_one_transaction() {
+    if let Some(why) = lab_unavailable() {
+        return common::skip(&why);
+    }
+    let policy = |svc: &str| {
+        let text = format!(
+            "zone a : mz {{ cidr 10.1.0.0/24 service {svc} {{ hosts 10.1.0.5 port p tcp/80 }} }}\n\
+             zone b : mz {{ cidr 10.2.0.0/24 }}\nallow b -> a.{svc} : p\n"
+        );
+        compile(&ir_of("r.moat", &text), false)["nftables/gateway.nft"].clone()
+    };
+    let dir = common::TempDir::new("netfilter-reload");
+    let lab = Lab::new(&[]);
+    let load = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        let out = in_ns(&lab.router, &["nft", "-f", &p.display().to_string()]);
+        assert!(out.status.success(), "nft -f {name}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    load("old.nft", &policy("old"));
+    load("old-again.nft", &policy("old"));
+    load("new.nft", &policy("new"));
+    let listed = String::from_utf8_lossy(&in_ns(&lab.router, &["nft", "list", "ruleset"]).stdout).into_owned();
+    assert!(listed.contains("to a.new") && !listed.contains("a.old"), "{listed}");
+    assert_eq!(listed.matches("table inet moat").count(), 1, "{listed}");
+    // A file that fails half-way changes nothing: the transaction is all or nothing.
+    let broken = policy("newer").replace("policy drop;", "policy drop;\n\t\tno-such-statement");
+    let p = dir.path().join("broken.nft");
+    std::fs::write(&p, broken).expect("write");
+    assert!(!in_ns(&lab.router, &["nft", "-f", &p.display().to_string()]).status.success());
+    let after = String::from_utf8_lossy(&in_ns(&lab.router, &["nft", "list", "ruleset"]).stdout).into_owned();
+    assert_eq!(after, listed);
+}
+
+#[test]
+fn iptables_restore_replaces_a_previous_version() {
+    if let Some(why) = lab_unavailable() {
+        return common::skip(&why);
+    }
+    let rules = |zone: &str| {
+        let text = format!("zone {zone} : mz {{ cidr 10.1.0.0/24 }}\nzone b : mz {{ cidr 10.2.0.0/24 }}\nallow b -> {zone} : tcp/80\n");
+        compile(&ir_of("r.moat", &text), false)["iptables/gateway.v4.rules"].clone()
+    };
+    let dir = common::TempDir::new("netfilter-restore");
+    let lab = Lab::new(&[]);
+    for (name, zone) in [("old.rules", "old"), ("new.rules", "new")] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, rules(zone)).expect("write");
+        let out = in_ns(&lab.router, &["iptables-restore", &p.display().to_string()]);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let saved = String::from_utf8_lossy(&in_ns(&lab.router, &["iptables-save", "-t", "filter"]).stdout).into_owned();
+    assert!(saved.contains(":b>new") && !saved.contains("old"), "{saved}");
+    assert!(saved.contains(":FORWARD DROP"), "{saved}");
 }
 
 #[test]
