@@ -69,6 +69,15 @@ impl Rule {
         self.comment = Some(c);
         self
     }
+
+    /// Appends options of the target (`-j LOG --log-prefix ...`).
+    fn with_target_args(mut self, args: &[&str]) -> Rule {
+        for a in args {
+            self.target.push(' ');
+            self.target.push_str(a);
+        }
+        self
+    }
 }
 
 /// The grants of one zone pair, under the chain that holds their rules.
@@ -79,6 +88,8 @@ struct Pair<'m> {
     grants: Vec<&'m Grant>,
 }
 
+/// The table of one ruleset in one family: built-in chains with their policies,
+/// each hook's prologue and jumps to the zone pairs it sees, then the pairs' chains.
 fn build(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, opts: &EmitOptions) -> Table {
     let mut t = Table::default();
     let hooks: Vec<(&str, Option<ZoneId>, Option<ZoneId>)> = match rs.mode {
@@ -118,16 +129,6 @@ fn build(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, opts: &EmitOptions) -> Ta
         t.rules.extend(body);
     }
     t
-}
-
-impl Rule {
-    fn with_target_args(mut self, args: &[&str]) -> Rule {
-        for a in args {
-            self.target.push(' ');
-            self.target.push_str(a);
-        }
-        self
-    }
 }
 
 /// Loopback (host mode), neighbour discovery (host mode, IPv6), state.
