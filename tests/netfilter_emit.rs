@@ -9,7 +9,7 @@ mod netfilter_support;
 use moat::backend::{self, EmitOptions, Target};
 use moat::gen::random_policy;
 use netfilter_support::lab::Lab;
-use netfilter_support::{compile, examples, ir_of, lab_unavailable, random_options};
+use netfilter_support::{compile, examples, ir_of, lab_unavailable, random_options, report};
 use std::collections::BTreeMap;
 
 /// The examples that get snapshots: `policies/` and the spec's own examples
@@ -143,7 +143,7 @@ fn tools_accept_every_emitted_file() {
         let ir = ir_of(&format!("gen{seed}.moat"), &random_policy(seed, &random_options(seed)));
         n += tool_check(&compile(&ir, seed % 2 == 1), &format!("gen{seed}"));
     }
-    eprintln!("iptables-restore --test, ip6tables-restore --test and nft -c -f accepted {n} files");
+    report(&format!("iptables-restore --test, ip6tables-restore --test and nft -c -f accepted {n} files"));
     assert!(n > 40);
 }
 
@@ -218,6 +218,26 @@ fn nft_rules_do_not_grow_with_flows() {
     let (many, many_elems) = policy(30);
     assert_eq!(one, many, "rules grew with the flows");
     assert_eq!((one_elems, many_elems), (2, 60), "every port range is one set element");
+}
+
+#[test]
+fn carve_outs_stay_compact() {
+    // internet = ::/0 minus three /64s, each zone's remainder a /64 minus one host:
+    // as prefix lists that would expand to about 12,000 ip6tables rules.
+    let ir = ir_of(
+        "carve.moat",
+        "zone internet : external { cidr 0.0.0.0/0, ::/0 }\n\
+         zone dmz : dmz { cidr 10.1.0.0/24, fd00:1::/64 service web { hosts 10.1.0.10, fd00:1::10 port https tcp/443 } }\n\
+         zone mz : mz { cidr 10.2.0.0/24, fd00:2::/64 service db { hosts fd00:2::5 port pg tcp/5432 } }\n\
+         zone ops : mz { cidr 10.3.0.0/24, fd00:3::/64 }\n\
+         allow internet -> dmz : tcp/80, tcp/443\nallow dmz -> mz : tcp/22\nallow ops -> mz : tcp/22\n",
+    );
+    let arts = compile(&ir, false);
+    let v6 = &arts["iptables/gateway.v6.rules"];
+    let rules = v6.lines().filter(|l| l.starts_with("-A ")).count();
+    assert!(rules < 40, "{rules} rules:\n{v6}");
+    assert!(v6.contains("-m iprange --src-range ::-fd00:0:ffff:ffff:ffff:ffff:ffff:ffff"), "{v6}");
+    assert!(arts["nftables/gateway.nft"].contains("fd00:1:0:1::-fd00:1:ffff:ffff:ffff:ffff:ffff:ffff,"));
 }
 
 #[test]

@@ -8,12 +8,11 @@
 //! Whatever no rule accepts falls to the chain's DROP policy, optionally after a
 //! rate-limited LOG. Every rule carries the allows (file:line) behind it.
 
-use super::netfilter::{Family, Grant, Match, Mode, Model, PortSpan, Ruleset};
+use super::netfilter::{Family, Grant, Interval, Match, Mode, Model, PortSpan, Ruleset};
 use super::{Artefact, EmitOptions, Target};
 use crate::diag::Diagnostic;
 use crate::ir::{AllowId, Ir, ZoneId};
 use crate::ports::Proto;
-use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -176,9 +175,9 @@ fn dispatch(m: &Model<'_>, hook: &str, p: &Pair<'_>, fam: Family) -> Vec<Rule> {
     tos.sort_unstable();
     tos.dedup();
     let (zf, zt) = (&m.ir.zones[p.from].name, &m.ir.zones[p.to].name);
-    product(&nets(&m.union(&froms, fam)), &nets(&m.union(&tos, fam)))
+    address_matches(&m.union(&froms, fam), &m.union(&tos, fam))
         .into_iter()
-        .map(|(s, d)| Rule::new(hook, &["-s", &s, "-d", &d], &p.chain).comment(format!("zone {zf} -> zone {zt}")))
+        .map(|args| Rule { chain: hook.to_string(), args, comment: Some(format!("zone {zf} -> zone {zt}")), target: p.chain.clone() })
         .collect()
 }
 
@@ -186,17 +185,17 @@ fn dispatch(m: &Model<'_>, hook: &str, p: &Pair<'_>, fam: Family) -> Vec<Rule> {
 fn pair_rules(m: &Model<'_>, p: &Pair<'_>, fam: Family) -> Vec<Rule> {
     let mut out = vec![];
     for g in &p.grants {
-        let (src, dst) = (m.prefixes(g.from, fam), m.prefixes(g.to, fam));
+        let (src, dst) = (m.intervals(g.from, fam), m.intervals(g.to, fam));
         if src.is_empty() || dst.is_empty() {
             continue;
         }
-        let addrs = product(&nets(src), &nets(dst));
+        let addrs = address_matches(src, dst);
         let flow = format!("{} -> {}", m.ir.atoms[g.from].name, m.ir.atoms[g.to].name);
         for e in &g.entries {
             for (args, what, allows) in matches(&e.what, &e.allows, fam) {
                 let comment = cut(format!("{flow} {what}: {}", m.locs(&allows, MAX_COMMENT)));
-                for (s, d) in &addrs {
-                    let mut words: Vec<String> = vec!["-s".into(), s.clone(), "-d".into(), d.clone()];
+                for a in &addrs {
+                    let mut words = a.clone();
                     words.extend(args.iter().cloned());
                     out.push(Rule { chain: p.chain.clone(), args: words, comment: Some(comment.clone()), target: "ACCEPT".into() });
                 }
@@ -262,26 +261,55 @@ fn port(s: &PortSpan, sep: &str) -> String {
     if s.range.lo == s.range.hi { s.range.lo.to_string() } else { format!("{}{sep}{}", s.range.lo, s.range.hi) }
 }
 
-/// Comma-separated address lists (iptables-restore expands each into one rule
-/// per address), cut so that none passes iptables-restore's parameter limit.
-fn nets(ns: &[IpNet]) -> Vec<String> {
-    let mut out: Vec<String> = vec![];
-    for n in ns {
-        let n = n.to_string();
-        match out.last_mut() {
-            Some(last) if last.len() + 1 + n.len() <= MAX_ADDR_LIST => {
+/// One side of a rule's address match: a comma-separated prefix list (which
+/// iptables-restore expands into one rule per prefix), or one address range.
+#[derive(Debug, Clone)]
+enum Addrs {
+    Nets(String),
+    Range(String),
+}
+
+/// The address arguments of a set of intervals: ranges one by one, prefixes in
+/// lists cut below iptables-restore's parameter limit.
+fn addrs(ivs: &[Interval]) -> Vec<Addrs> {
+    let mut out: Vec<Addrs> = vec![];
+    for iv in ivs {
+        let text = iv.to_string();
+        match (iv, out.last_mut()) {
+            (Interval::Range(..), _) => out.push(Addrs::Range(text)),
+            (Interval::Prefix(_), Some(Addrs::Nets(last))) if last.len() + 1 + text.len() <= MAX_ADDR_LIST => {
                 last.push(',');
-                last.push_str(&n);
+                last.push_str(&text);
             }
-            _ => out.push(n),
+            (Interval::Prefix(_), _) => out.push(Addrs::Nets(text)),
         }
     }
     out
 }
 
-/// Every (source list, destination list) combination.
-fn product(src: &[String], dst: &[String]) -> Vec<(String, String)> {
-    src.iter().flat_map(|s| dst.iter().map(move |d| (s.clone(), d.clone()))).collect()
+/// The match words of every (source, destination) combination: `-s`/`-d` for
+/// prefix lists, `-m iprange --src-range`/`--dst-range` for ranges.
+fn address_matches(src: &[Interval], dst: &[Interval]) -> Vec<Vec<String>> {
+    let (src, dst) = (addrs(src), addrs(dst));
+    let mut out = vec![];
+    for s in &src {
+        for d in &dst {
+            let mut words: Vec<String> = vec![];
+            let mut ranges: Vec<String> = vec![];
+            for (side, flag, range_flag) in [(s, "-s", "--src-range"), (d, "-d", "--dst-range")] {
+                match side {
+                    Addrs::Nets(n) => words.extend([flag.to_string(), n.clone()]),
+                    Addrs::Range(r) => ranges.extend([range_flag.to_string(), r.clone()]),
+                }
+            }
+            if !ranges.is_empty() {
+                words.extend(["-m".to_string(), "iprange".to_string()]);
+                words.extend(ranges);
+            }
+            out.push(words);
+        }
+    }
+    out
 }
 
 /// A comment safe inside double quotes and within iptables' length limit.

@@ -11,6 +11,50 @@ use crate::diag::Diagnostic;
 use crate::ir::{AllowId, AtomId, Flow, Ir, ZoneId, ZoneKind};
 use crate::ports::{PortRange, PortSet, Proto};
 use ipnet::IpNet;
+use std::fmt;
+use std::net::IpAddr;
+
+/// A run of consecutive addresses: one CIDR prefix, or a range that is no single prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Interval {
+    Prefix(IpNet),
+    /// First and last address, inclusive.
+    Range(IpAddr, IpAddr),
+}
+
+impl fmt::Display for Interval {
+    /// `10.0.0.0/8`, or `10.0.0.0-10.0.0.9` (the syntax of nft and of iptables' iprange).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Interval::Prefix(n) => write!(f, "{n}"),
+            Interval::Range(a, b) => write!(f, "{a}-{b}"),
+        }
+    }
+}
+
+/// Sorted disjoint prefixes as intervals: runs of adjacent prefixes joined into
+/// one range, a run of one prefix kept as the prefix.
+pub fn intervals(prefixes: &[IpNet]) -> Vec<Interval> {
+    let mut runs: Vec<(IpNet, IpNet)> = vec![];
+    for n in prefixes {
+        match runs.last_mut() {
+            Some((_, last)) if follows(last, n) => *last = *n,
+            _ => runs.push((*n, *n)),
+        }
+    }
+    runs.into_iter()
+        .map(|(a, b)| if a == b { Interval::Prefix(a) } else { Interval::Range(a.network(), b.broadcast()) })
+        .collect()
+}
+
+/// True when `next` starts right after `prev` ends.
+fn follows(prev: &IpNet, next: &IpNet) -> bool {
+    match (prev, next) {
+        (IpNet::V4(p), IpNet::V4(n)) => u32::from(p.broadcast()).checked_add(1) == Some(u32::from(n.network())),
+        (IpNet::V6(p), IpNet::V6(n)) => u128::from(p.broadcast()).checked_add(1) == Some(u128::from(n.network())),
+        _ => false,
+    }
+}
 
 /// An IP address family: each gets its own iptables file and its own nft sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -105,8 +149,8 @@ pub struct Model<'ir> {
     pub ir: &'ir Ir,
     /// In matrix order (from, to).
     pub grants: Vec<Grant>,
-    /// Per atom, its exact prefixes (carve-outs subtracted), IPv4 then IPv6.
-    prefixes: Vec<[Vec<IpNet>; 2]>,
+    /// Per atom, its exact addresses (carve-outs subtracted) as intervals, IPv4 then IPv6.
+    intervals: Vec<[Vec<Interval>; 2]>,
     /// Per atom: it is an end that puts flows in scope (addresses, onprem site).
     owned: Vec<bool>,
 }
@@ -127,24 +171,27 @@ impl<'ir> Model<'ir> {
             crate::diag::sort(&mut errs);
             return Err(errs);
         }
-        let prefixes = ir
+        let intervals = ir
             .atoms
             .iter()
-            .map(|a| [false, true].map(|v6| IpNet::aggregate(&a.addrs.family(v6).prefixes())))
+            .map(|a| [false, true].map(|v6| intervals(&IpNet::aggregate(&a.addrs.family(v6).prefixes()))))
             .collect();
         let owned = (0..ir.atoms.len()).map(|a| scope::owns(target, ir, a)).collect();
-        Ok(Model { ir, grants, prefixes, owned })
+        Ok(Model { ir, grants, intervals, owned })
     }
 
-    /// The exact prefixes of an atom in one family (empty when it has none there).
-    pub fn prefixes(&self, atom: AtomId, fam: Family) -> &[IpNet] {
-        &self.prefixes[atom][fam as usize]
+    /// The exact addresses of an atom in one family (empty when it has none there).
+    pub fn intervals(&self, atom: AtomId, fam: Family) -> &[Interval] {
+        &self.intervals[atom][fam as usize]
     }
 
-    /// The prefixes of several atoms, merged into the fewest covering prefixes.
-    pub fn union(&self, atoms: &[AtomId], fam: Family) -> Vec<IpNet> {
-        let all: Vec<IpNet> = atoms.iter().flat_map(|a| self.prefixes(*a, fam).iter().copied()).collect();
-        IpNet::aggregate(&all)
+    /// The addresses of several atoms, joined into the fewest intervals.
+    pub fn union(&self, atoms: &[AtomId], fam: Family) -> Vec<Interval> {
+        let all: Vec<IpNet> = atoms
+            .iter()
+            .flat_map(|a| self.ir.atoms[*a].addrs.family(fam.is_v6()).prefixes())
+            .collect();
+        intervals(&IpNet::aggregate(&all))
     }
 
     /// The atoms of a zone (services, then its remainder), sorted by id.
@@ -189,7 +236,7 @@ impl<'ir> Model<'ir> {
 
     /// IPv4 always; IPv6 when one of `atoms` has IPv6 addresses.
     fn families(&self, atoms: &[AtomId]) -> Vec<Family> {
-        let v6 = atoms.iter().any(|a| !self.prefixes(*a, Family::V6).is_empty());
+        let v6 = atoms.iter().any(|a| !self.intervals(*a, Family::V6).is_empty());
         if v6 { Family::ALL.to_vec() } else { vec![Family::V4] }
     }
 
@@ -291,6 +338,17 @@ mod tests {
         assert_eq!(spans[0].allows, vec![0]);
         assert_eq!(spans[1].allows, vec![1]);
         assert_eq!(e[1], Entry { what: Match::Proto(Proto::Icmp), allows: vec![1] });
+    }
+
+    #[test]
+    fn adjacent_prefixes_become_one_range() {
+        let n = |s: &str| -> IpNet { s.parse().expect("cidr") };
+        let v = [n("10.0.0.0/29"), n("10.0.0.8/31"), n("10.0.0.11/32"), n("10.0.0.12/30"), n("10.0.1.0/24")];
+        let shown: Vec<String> = intervals(&v).iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0-10.0.0.9", "10.0.0.11-10.0.0.15", "10.0.1.0/24"]);
+        let all = crate::addr::AddrSet::new(vec![n("::/0")], vec![n("fd00::/8")]);
+        let shown: Vec<String> = intervals(&all.prefixes()).iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["::-fcff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fe00::/7"]);
     }
 
     #[test]

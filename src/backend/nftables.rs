@@ -16,7 +16,6 @@ use super::{Artefact, EmitOptions, Target};
 use crate::diag::Diagnostic;
 use crate::ir::{AllowId, AtomId, Ir};
 use crate::ports::{PortRange, Proto};
-use ipnet::IpNet;
 use std::fmt::Write as _;
 
 /// nft comments hold at most 128 bytes.
@@ -147,7 +146,7 @@ fn atom_chain(m: &Model<'_>, rs: &Ruleset<'_>, atom: AtomId, dir: Dir, t: &mut T
         rs.grants.iter().copied().filter(|g| if dir == Dir::Out { g.from == atom } else { g.to == atom }).collect();
     let mut chain = Chain { name: dir.chain(name), hook: None, rules: vec![] };
     for fam in &rs.families {
-        let own = m.prefixes(atom, *fam);
+        let own = m.intervals(atom, *fam);
         if own.is_empty() {
             continue;
         }
@@ -172,7 +171,7 @@ fn atom_chain(m: &Model<'_>, rs: &Ruleset<'_>, atom: AtomId, dir: Dir, t: &mut T
             let set = format!("addr{}_{name}", f.trim_start_matches('v'));
             base.rules.push(format!("{mine} @{set} jump {}", chain.name));
             if !t.addr_sets.iter().any(|s| s.name == set) {
-                let elements = intervals(own).into_iter().map(|n| (n, None)).collect();
+                let elements = own.iter().map(|n| (n.to_string(), None)).collect();
                 t.addr_sets.push(Set { name: set, key: addr_type(*fam).to_string(), elements });
             }
         }
@@ -187,7 +186,7 @@ fn elements(m: &Model<'_>, grants: &[&Grant], dir: Dir, fam: Family) -> [Vec<(St
     let mut out: [Vec<(String, Option<String>)>; 3] = [vec![], vec![], vec![]];
     for g in grants {
         let peer_atom = if dir == Dir::Out { g.to } else { g.from };
-        let peer = intervals(m.prefixes(peer_atom, fam));
+        let peer = m.intervals(peer_atom, fam);
         let arrow = if dir == Dir::Out { "to" } else { "from" };
         let who = format!("{arrow} {}", m.ir.atoms[peer_atom].name);
         let note = |allows: &[AllowId]| Some(comment(&format!("{who}: {}", m.locs(allows, MAX_COMMENT))));
@@ -199,7 +198,7 @@ fn elements(m: &Model<'_>, grants: &[&Grant], dir: Dir, fam: Family) -> [Vec<(St
                 }
                 Match::Proto(_) => {}
                 Match::Ports(p, spans) => {
-                    for n in &peer {
+                    for n in peer {
                         for s in spans {
                             out[0].push((format!("{n} . {} . {}", proto(*p), range(s.range)), note(&s.allows)));
                         }
@@ -209,30 +208,6 @@ fn elements(m: &Model<'_>, grants: &[&Grant], dir: Dir, fam: Family) -> [Vec<(St
         }
     }
     out
-}
-
-/// An address set as nft interval elements: runs of adjacent prefixes merged
-/// into one `first-last` range, a run of one prefix kept as the prefix.
-fn intervals(prefixes: &[IpNet]) -> Vec<String> {
-    let mut runs: Vec<(IpNet, IpNet)> = vec![];
-    for n in prefixes {
-        match runs.last_mut() {
-            Some((_, last)) if follows(last, n) => *last = *n,
-            _ => runs.push((*n, *n)),
-        }
-    }
-    runs.into_iter()
-        .map(|(a, b)| if a == b { a.to_string() } else { format!("{}-{}", a.network(), b.broadcast()) })
-        .collect()
-}
-
-/// True when `next` starts right after `prev` ends.
-fn follows(prev: &IpNet, next: &IpNet) -> bool {
-    match (prev, next) {
-        (IpNet::V4(p), IpNet::V4(n)) => u32::from(p.broadcast()).checked_add(1) == Some(u32::from(n.network())),
-        (IpNet::V6(p), IpNet::V6(n)) => u128::from(p.broadcast()).checked_add(1) == Some(u128::from(n.network())),
-        _ => false,
-    }
 }
 
 fn addr_type(fam: Family) -> &'static str {
@@ -311,20 +286,10 @@ fn render_set(s: &mut String, set: &Set) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::addr::AddrSet;
 
     #[test]
     fn comments_are_quoted_safely_and_cut() {
         assert_eq!(comment("a\"b"), "a'b");
         assert!(comment(&"x".repeat(300)).len() <= MAX_COMMENT);
-    }
-
-    #[test]
-    fn adjacent_prefixes_become_one_range() {
-        let n = |s: &str| -> IpNet { s.parse().expect("cidr") };
-        let v = [n("10.0.0.0/29"), n("10.0.0.8/31"), n("10.0.0.11/32"), n("10.0.0.12/30"), n("10.0.1.0/24")];
-        assert_eq!(intervals(&v), ["10.0.0.0-10.0.0.9", "10.0.0.11-10.0.0.15", "10.0.1.0/24"]);
-        let all = AddrSet::new(vec![n("::/0")], vec![n("fd00::/8")]);
-        assert_eq!(intervals(&all.prefixes()), ["::-fcff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fe00::/7"]);
     }
 }

@@ -503,6 +503,13 @@ pub fn random_options(seed: u64) -> GenOptions {
     }
 }
 
+/// Prints a summary line past the test harness's output capture, so that the
+/// probe counts show in every `cargo test` log, not only when a test fails.
+pub fn report(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// splitmix64, for seeded sampling.
 pub struct Rng(pub u64);
 
@@ -527,6 +534,9 @@ pub fn check_policy(name: &str, ir: &Ir, seed: u64, log_drops: bool) -> Counts {
     assert!(!plan.allowed.is_empty() || ir.flows.is_empty() || plan.unprobed > 0, "{name}: nothing to probe");
     let counts = run_lab(name, ir, &arts, &plan);
     let total = counts.iter().fold(Counts::default(), |a, (_, c)| Counts { allowed: a.allowed + c.allowed, blocked: a.blocked + c.blocked });
-    eprintln!("lab {name}: total {} allowed probes connected, {} forbidden probes blocked; {} allowed case(s) not probed (sctp, or no second lab address for a flow to itself)", total.allowed, total.blocked, plan.unprobed);
+    report(&format!(
+        "lab {name}: {} allowed probes connected, {} forbidden probes blocked over 4 rulesets; {} allowed case(s) not probed (sctp, or no second lab address for a flow to itself)",
+        total.allowed, total.blocked, plan.unprobed
+    ));
     total
 }
