@@ -9,7 +9,7 @@ mod netfilter_support;
 use moat::backend::{self, EmitOptions, Target};
 use moat::gen::random_policy;
 use netfilter_support::lab::Lab;
-use netfilter_support::{compile, examples, ir_of, lab_unavailable, random_options, report};
+use netfilter_support::{compile, examples, ir_of, lab_unavailable, names_policy, random_options, report};
 use std::collections::BTreeMap;
 
 /// The examples that get snapshots: `policies/` and the spec's own examples
@@ -143,14 +143,10 @@ fn tools_accept_every_emitted_file() {
         let ir = ir_of(&format!("gen{seed}.moat"), &random_policy(seed, &random_options(seed)));
         n += tool_check(&compile(&ir, seed % 2 == 1), &format!("gen{seed}"));
     }
-    // Dashes, underscores, dots and names past iptables' 28-character chain limit.
-    let names = ir_of(
-        "names.moat",
-        "zone dmz-edge_1 : dmz { cidr 10.1.0.0/24 service web-front_2 { hosts 10.1.0.10 port https tcp/443 } }\n\
-         zone a-rather-long-militarised-zone : mz { cidr 10.2.0.0/24, fd00:2::/64 }\n\
-         allow dmz-edge_1.web-front_2 -> a-rather-long-militarised-zone : tcp/22, udp/1-65535, sctp/9\n",
-    );
+    let names = ir_of("names.moat", &names_policy());
     let files = compile(&names, true);
+    // 20 single ports and 3 ranges (26 slots): two multiport rules per address pair.
+    assert!(files["iptables/gateway.v4.rules"].contains("--dports 100,102,104,106,108,110,112,114,116,118,120,122,124,126,128 "));
     assert!(files["iptables/gateway.v4.rules"].contains(":zones1>0 - [0:0]"), "{}", files["iptables/gateway.v4.rules"]);
     n += tool_check(&files, "names.moat");
     report(&format!("iptables-restore --test, ip6tables-restore --test and nft -c -f accepted {n} files"));

@@ -9,7 +9,7 @@ mod netfilter_support;
 
 use moat::backend::{self, Target};
 use moat::gen::random_policy;
-use netfilter_support::{check_policy, examples, ir_of, lab_unavailable, random_options, report, Counts};
+use netfilter_support::{check_policy, examples, ir_of, lab_unavailable, names_policy, random_options, report, Counts};
 
 fn sum(v: &[Counts]) -> Counts {
     v.iter().fold(Counts::default(), |a, c| Counts { allowed: a.allowed + c.allowed, blocked: a.blocked + c.blocked })
@@ -26,6 +26,15 @@ fn lab_example_policies() {
     let t = sum(&counts);
     report(&format!("lab examples: {} policies, {} allowed probes connected, {} forbidden probes blocked", ex.len(), t.allowed, t.blocked));
     assert!(t.allowed > 0 && t.blocked > 0);
+}
+
+#[test]
+fn lab_odd_names_and_many_ports() {
+    if let Some(why) = lab_unavailable() {
+        return common::skip(&why);
+    }
+    let t = check_policy("names", &ir_of("names.moat", &names_policy()), 3, false);
+    assert!(t.allowed >= 4 * 46 && t.blocked > 0, "{t:?}");
 }
 
 #[test]

@@ -50,6 +50,7 @@ impl Lab {
         let router = format!("{tag}-r");
         let mut lab = Lab { router: router.clone(), hosts: BTreeMap::new(), names: vec![], children: vec![] };
         lab.add_ns(&router);
+        batch(&router, "link set lo up\n");
         run(&["ip", "netns", "exec", &router, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
             "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"]);
         let mut router_batch = String::new();
@@ -58,7 +59,7 @@ impl Lab {
             lab.add_ns(&ns);
             let peer = format!("v{i}");
             run(&["ip", "link", "add", "a0", "netns", &ns, "type", "veth", "peer", "name", &peer, "netns", &router]);
-            let mut b = String::from("link set a0 addrgenmode none\nlink set a0 up\n");
+            let mut b = String::from("link set lo up\nlink set a0 addrgenmode none\nlink set a0 up\n");
             router_batch.push_str(&format!("link set {peer} addrgenmode none\nlink set {peer} up\n"));
             if let Some(a) = v4 {
                 b.push_str(&format!("addr add {a}/32 dev a0\nroute add {ROUTER_V4} dev a0\nroute add default via {ROUTER_V4} dev a0\n"));
@@ -79,7 +80,6 @@ impl Lab {
     fn add_ns(&mut self, ns: &str) {
         run(&["ip", "netns", "add", ns]);
         self.names.push(ns.to_string());
-        batch(ns, "link set lo up\n");
     }
 
     /// Starts a process inside `ns` that the lab kills when dropped; returns its index.
