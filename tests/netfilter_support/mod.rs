@@ -465,6 +465,11 @@ fn first_free(lo: u128, hi: u128, skip_net: bool, banned: &[(u128, u128)]) -> Op
 /// The example policies (`policies/`, `fixtures/good/`) that compile for netfilter
 /// (a non-empty scope, no E012), by relative path.
 pub fn examples() -> Vec<(String, Ir)> {
+    static EXAMPLES: std::sync::OnceLock<Vec<(String, Ir)>> = std::sync::OnceLock::new();
+    EXAMPLES.get_or_init(load_examples).clone()
+}
+
+fn load_examples() -> Vec<(String, Ir)> {
     // Relative paths, so that the `file:line` in the artefacts do not depend on the checkout.
     let mut paths = vec![];
     for dir in ["policies", "fixtures/good"] {
