@@ -82,7 +82,7 @@ impl Lab {
         self.names.push(ns.to_string());
     }
 
-    /// Starts a process inside `ns` that the lab kills when dropped; returns its index.
+    /// Starts a process inside `ns` that the lab kills when dropped.
     pub fn spawn(&mut self, ns: &str, argv: &[String]) -> &mut Child {
         let child = Command::new("ip")
             .args(["netns", "exec", ns])

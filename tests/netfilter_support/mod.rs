@@ -325,20 +325,40 @@ fn start_servers(lab: &mut Lab, plan: &Plan) {
         }
     }
     let script = probe_script();
+    let mut started = vec![];
     for (atom, specs) in specs {
         let host = lab.hosts[&atom].clone();
-        let mut argv = vec!["python3".to_string(), script.clone(), "serve".to_string()];
+        let mut argv = vec![python(), script.clone(), "serve".to_string()];
         argv.extend(host.v4.map(|a| a.to_string()));
         argv.extend(host.v6.map(|a| a.to_string()));
         argv.push("--".to_string());
         argv.extend(specs);
-        let child = lab.spawn(&host.ns, &argv);
-        let mut line = String::new();
-        let out = child.stdout.as_mut().expect("server stdout");
-        use std::io::BufRead;
-        std::io::BufReader::new(out).read_line(&mut line).expect("server ready line");
-        assert_eq!(line.trim(), "ready", "probe server in {} did not start", host.ns);
+        let out = lab.spawn(&host.ns, &argv).stdout.take().expect("server stdout");
+        started.push((host.ns, out));
     }
+    // All servers start at once; each says "ready" once its sockets are bound.
+    for (ns, out) in started {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(out).read_line(&mut line).expect("server ready line");
+        assert_eq!(line.trim(), "ready", "probe server in {ns} did not start");
+    }
+}
+
+/// The Python interpreter itself (`sys.executable`), resolved once: launchers
+/// such as pyenv shims cost half a second per start, and the lab starts many.
+fn python() -> String {
+    static PY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PY.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "python3".to_string())
+    })
+    .clone()
 }
 
 fn probe_script() -> String {
@@ -397,7 +417,7 @@ fn probe_all<'p>(lab: &Lab, probes: impl Iterator<Item = &'p Probe>) -> BTreeMap
             let input = serde_json::Value::Array(list).to_string();
             std::thread::spawn(move || {
                 let mut cmd = Command::new("ip");
-                cmd.args(["netns", "exec", &ns, "python3", &probe_script(), "probe", &PROBE_TIMEOUT.to_string()]);
+                cmd.args(["netns", "exec", &ns, &python(), &probe_script(), "probe", &PROBE_TIMEOUT.to_string()]);
                 run_bounded(cmd, &input, limit).map_err(|e| format!("probe client in {ns}: {e}"))
             })
         })
