@@ -352,6 +352,28 @@ mod tests {
     }
 
     #[test]
+    fn rulesets_are_the_gateway_and_one_per_internal_onprem_zone() {
+        let c = crate::check_str(
+            "r.moat",
+            "site c : aws\nzone internet : external { cidr 0.0.0.0/0, ::/0 }\n\
+             zone dmz : dmz @ c { cidr 10.1.0.0/24 }\nzone mz : mz { cidr 10.2.0.0/24, fd00:2::/64 }\n\
+             zone ops : mz { cidr 10.3.0.0/24 }\n\
+             allow internet -> dmz : tcp/443\nallow dmz -> mz : tcp/8080\nallow ops -> ops : tcp/22\n",
+        );
+        let ir = c.ir.expect("checks");
+        let m = Model::new(&ir, Target::Nftables).expect("in scope");
+        let rs = m.rulesets();
+        let stems: Vec<&str> = rs.iter().map(|r| r.stem.as_str()).collect();
+        assert_eq!(stems, ["gateway", "host-mz", "host-ops"]);
+        assert_eq!(rs[0].grants.len(), 3);
+        assert_eq!(rs[0].families, Family::ALL);
+        let name = |a: AtomId| ir.atoms[a].name.as_str();
+        assert_eq!(rs[1].grants.iter().map(|g| (name(g.from), name(g.to))).collect::<Vec<_>>(), [("dmz", "mz")]);
+        assert_eq!(rs[1].families, Family::ALL);
+        assert_eq!(rs[2].families, [Family::V4]);
+    }
+
+    #[test]
     fn any_is_one_entry() {
         let flow = Flow { ports: PortSet::any(), by: vec![(3, PortSet::any()), (1, tcp(1, 2))] };
         assert_eq!(entries(&flow), Ok(vec![Entry { what: Match::Any, allows: vec![1, 3] }]));
