@@ -18,6 +18,7 @@ use moat::ir::{AtomId, Ir, SiteKind, ZoneKind};
 use moat::ports::Proto;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -28,7 +29,7 @@ const PROBE_TIMEOUT: f64 = 1.0;
 /// `Some(reason)` when the lab cannot run here (not root, or a tool is missing).
 pub fn lab_unavailable() -> Option<String> {
     common::missing_root().or_else(|| {
-        ["ip", "iptables-restore", "ip6tables-restore", "nft", "python3"].iter().find_map(|t| common::missing_tool(t))
+        ["ip", "nsenter", "iptables-restore", "ip6tables-restore", "nft", "python3"].iter().find_map(|t| common::missing_tool(t))
     })
 }
 
@@ -301,9 +302,7 @@ pub fn run_lab(name: &str, ir: &Ir, arts: &BTreeMap<String, String>, plan: &Plan
             setup_time.as_secs_f64(),
             t1.elapsed().as_secs_f64()
         );
-        for ns in loaded {
-            lab.flush(&ns);
-        }
+        lab::in_parallel(&loaded, |ns| lab.flush(ns));
         out.push((setup, counts));
     }
     assert!(failures.is_empty(), "{} probe(s) disagree with the policy:\n{}", failures.len(), failures.join("\n"));
@@ -316,7 +315,8 @@ fn describe(ir: &Ir, lab: &Lab, p: &Probe) -> String {
     format!("{} ({}) -> {} ({}) {what}", ir.atoms[p.from].name, addr(src_key(p)), ir.atoms[p.to].name, addr(p.to))
 }
 
-/// One echo server per destination host, listening on every port probed there.
+/// The echo server: one process for the whole lab, listening in every
+/// destination host's namespace on every port probed there.
 fn start_servers(lab: &mut Lab, plan: &Plan) {
     let mut specs: BTreeMap<AtomId, BTreeSet<String>> = BTreeMap::new();
     for p in plan.allowed.iter().chain(&plan.forbidden_gateway).chain(&plan.forbidden_host) {
@@ -324,25 +324,21 @@ fn start_servers(lab: &mut Lab, plan: &Plan) {
             specs.entry(p.to).or_default().insert(format!("{}/{}", p.proto, p.port));
         }
     }
-    let script = probe_script();
-    let mut started = vec![];
-    for (atom, specs) in specs {
-        let host = lab.hosts[&atom].clone();
-        let mut argv = vec![python(), script.clone(), "serve".to_string()];
-        argv.extend(host.v4.map(|a| a.to_string()));
-        argv.extend(host.v6.map(|a| a.to_string()));
-        argv.push("--".to_string());
-        argv.extend(specs);
-        let out = lab.spawn(&host.ns, &argv).stdout.take().expect("server stdout");
-        started.push((host.ns, out));
-    }
-    // All servers start at once; each says "ready" once its sockets are bound.
-    for (ns, out) in started {
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(out).read_line(&mut line).expect("server ready line");
-        assert_eq!(line.trim(), "ready", "probe server in {ns} did not start");
-    }
+    let config: Vec<serde_json::Value> = specs
+        .into_iter()
+        .map(|(atom, specs)| {
+            let host = &lab.hosts[&atom];
+            let addrs: Vec<String> = host.v4.map(|a| a.to_string()).into_iter().chain(host.v6.map(|a| a.to_string())).collect();
+            serde_json::json!([host.ns, addrs, specs])
+        })
+        .collect();
+    let child = lab.spawn(&[python(), probe_script(), "serve".to_string()]);
+    let mut stdin = child.stdin.as_ref().expect("server stdin");
+    writeln!(stdin, "{}", serde_json::Value::Array(config)).expect("configure the echo server");
+    let out = child.stdout.take().expect("server stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(out).read_line(&mut line).expect("server ready line");
+    assert_eq!(line.trim(), "ready", "the echo server did not start");
 }
 
 /// The Python interpreter itself (`sys.executable`), resolved once: launchers
@@ -365,7 +361,7 @@ fn probe_script() -> String {
     common::root().join("tests/netfilter_support/probe.py").display().to_string()
 }
 
-/// Loads one setup's files; returns the namespaces that got rules.
+/// Loads one setup's files, several namespaces at a time; returns the namespaces that got rules.
 fn load(lab: &Lab, ir: &Ir, dir: &Path, setup: Setup) -> Vec<String> {
     let mut targets: Vec<(String, String)> = vec![];
     if setup.host() {
@@ -375,60 +371,44 @@ fn load(lab: &Lab, ir: &Ir, dir: &Path, setup: Setup) -> Vec<String> {
     } else {
         targets.push((lab.router.clone(), "gateway".to_string()));
     }
-    let mut loaded = vec![];
+    let mut jobs: Vec<(String, Vec<String>)> = vec![];
     for (ns, stem) in targets {
         let files: Vec<(&str, std::path::PathBuf)> = match setup {
             Setup::IptablesGateway | Setup::IptablesHost => vec![
                 ("iptables-restore", dir.join(format!("iptables/{stem}.v4.rules"))),
                 ("ip6tables-restore", dir.join(format!("iptables/{stem}.v6.rules"))),
             ],
-            _ => vec![("nft", dir.join(format!("nftables/{stem}.nft")))],
+            _ => vec![("nft -f", dir.join(format!("nftables/{stem}.nft")))],
         };
-        let mut any = false;
-        for (tool, file) in files.into_iter().filter(|f| f.1.is_file()) {
-            let file = file.display().to_string();
-            if tool == "nft" {
-                run(&["ip", "netns", "exec", &ns, "nft", "-f", &file]);
-            } else {
-                run(&["ip", "netns", "exec", &ns, tool, &file]);
-            }
-            any = true;
-        }
-        if any {
-            loaded.push(ns);
+        let cmds: Vec<String> = files.into_iter().filter(|f| f.1.is_file()).map(|(t, f)| format!("{t} {}", f.display())).collect();
+        if !cmds.is_empty() {
+            jobs.push((ns, cmds));
         }
     }
-    loaded
+    lab::in_parallel(&jobs, |(ns, cmds)| {
+        for c in cmds {
+            lab::in_ns(ns, &c.split(' ').collect::<Vec<_>>());
+        }
+    });
+    jobs.into_iter().map(|(ns, _)| ns).collect()
 }
 
-/// Runs the probes, one client process per source host, all at once; results by index.
+/// Runs the probes, all at once from one client process; results by index.
 fn probe_all<'p>(lab: &Lab, probes: impl Iterator<Item = &'p Probe>) -> BTreeMap<usize, String> {
-    let mut by_src: BTreeMap<usize, Vec<serde_json::Value>> = BTreeMap::new();
+    let mut list = vec![];
     for (i, p) in probes.enumerate() {
         let (src, dst) = (&lab.hosts[&src_key(p)], &lab.hosts[&p.to]);
         let (Some(s), Some(d)) = (src.addr(p.v6), dst.addr(p.v6)) else { continue };
-        by_src.entry(src_key(p)).or_default().push(serde_json::json!([i, p.proto.as_str(), s.to_string(), d.to_string(), p.port]));
+        list.push(serde_json::json!([i, src.ns, p.proto.as_str(), s.to_string(), d.to_string(), p.port]));
     }
-    let limit = Duration::from_secs_f64(PROBE_TIMEOUT * 3.0 + 10.0);
-    let handles: Vec<_> = by_src
-        .into_iter()
-        .map(|(key, list)| {
-            let ns = lab.hosts[&key].ns.clone();
-            let input = serde_json::Value::Array(list).to_string();
-            std::thread::spawn(move || {
-                let mut cmd = Command::new("ip");
-                cmd.args(["netns", "exec", &ns, &python(), &probe_script(), "probe", &PROBE_TIMEOUT.to_string()]);
-                run_bounded(cmd, &input, limit).map_err(|e| format!("probe client in {ns}: {e}"))
-            })
-        })
-        .collect();
-    let mut out = BTreeMap::new();
-    for h in handles {
-        let text = h.join().expect("probe thread").unwrap_or_else(|e| panic!("{e}"));
-        let map: BTreeMap<String, String> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad probe output {text:?}: {e}"));
-        out.extend(map.into_iter().filter_map(|(k, v)| k.parse::<usize>().ok().map(|k| (k, v))));
-    }
-    out
+    // The client runs up to 800 probes at once; blocked ones take the whole timeout.
+    let rounds = list.len().div_ceil(800).max(1) as f64;
+    let limit = Duration::from_secs_f64(PROBE_TIMEOUT * 3.0 * rounds + 10.0);
+    let mut cmd = Command::new(python());
+    cmd.args([probe_script(), "probe".to_string(), PROBE_TIMEOUT.to_string()]);
+    let text = run_bounded(cmd, &serde_json::Value::Array(list).to_string(), limit).unwrap_or_else(|e| panic!("probe client: {e}"));
+    let map: BTreeMap<String, String> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad probe output {text:?}: {e}"));
+    map.into_iter().filter_map(|(k, v)| k.parse::<usize>().ok().map(|k| (k, v))).collect()
 }
 
 /// Addresses a lab host must not use (unroutable, loopback, link-local, multicast).
