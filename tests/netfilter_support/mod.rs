@@ -10,7 +10,7 @@
 pub mod lab;
 
 use crate::common;
-use lab::{run, run_bounded, Lab};
+use lab::{run_bounded, Lab};
 use moat::addr::AddrSet;
 use moat::backend::{self, scope, Artefact, EmitOptions, Target};
 use moat::gen::GenOptions;
