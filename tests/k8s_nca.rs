@@ -65,15 +65,20 @@ allow b.q -> legacy.db : ora
 allow a -> a : tcp/1
 "#;
 
-#[test]
-fn mixed_label_schemes_match_nca() {
+/// Checks a policy text and proves its k8s output against nca.
+fn prove_text(name: &str, text: &str) {
     if let Some(why) = k8s_support::missing_tools() {
         return common::skip(&why);
     }
-    let c = moat::check_str("mixed.moat", MIXED);
+    let c = moat::check_str(&format!("{name}.moat"), text);
     let ir = c.ir.unwrap_or_else(|| panic!("{:#?}", c.diags));
-    let diffs = k8s_support::prove(&ir, "k8s-mixed");
+    let diffs = k8s_support::prove(&ir, &format!("k8s-{name}"));
     assert!(diffs.is_empty(), "nca disagrees with moat:\n{}", diffs.join("\n"));
+}
+
+#[test]
+fn mixed_label_schemes_match_nca() {
+    prove_text("mixed", MIXED);
 }
 
 /// A MOSIP-sized policy: Helm labels, container ports behind Services,
@@ -118,12 +123,6 @@ allow gw, dmz-regproc, mz-app, mz-data -> kube.dns : dns, dnstcp
 
 #[test]
 fn mosip_like_policy_matches_nca() {
-    if let Some(why) = k8s_support::missing_tools() {
-        return common::skip(&why);
-    }
-    let c = moat::check_str("mosiplike.moat", MOSIP_LIKE);
-    let ir = c.ir.unwrap_or_else(|| panic!("{:#?}", c.diags));
-    let diffs = k8s_support::prove(&ir, "k8s-mosiplike");
-    assert!(diffs.is_empty(), "nca disagrees with moat:\n{}", diffs.join("\n"));
+    prove_text("mosiplike", MOSIP_LIKE);
 }
 
