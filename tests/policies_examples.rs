@@ -366,3 +366,28 @@ fn hybrid_direct_cloud_call_to_a_resident_service_is_rejected() {
     // The forbid "cloud -> on-prem only through the gateway" catches it too.
     assert!(codes.contains(&"E007"), "{codes:?}");
 }
+
+// ------------------------------------------------------------ matrix shape
+
+#[test]
+fn mosip_matrix_json_has_the_spec_shape() {
+    let out = common::moat().arg("matrix").arg(common::policy("mosip.moat")).args(["--format", "json"]).output().expect("run moat matrix");
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let rows = v["flows"].as_array().expect("flows array");
+    assert!(rows.len() > 900, "{} rows", rows.len());
+    let key = |r: &serde_json::Value| (r["from"].as_str().map(String::from), r["to"].as_str().map(String::from), r["protocol"].as_str().map(String::from));
+    for w in rows.windows(2) {
+        assert!(key(&w[0]) < key(&w[1]), "rows not sorted/unique: {} then {}", w[0], w[1]);
+    }
+    for r in rows {
+        let o = r.as_object().expect("row object");
+        for k in ["from", "to", "protocol", "ports"] {
+            assert!(o.contains_key(k), "row without `{k}`: {r}");
+        }
+    }
+    let row = |from: &str, to: &str, proto: &str| rows.iter().find(|r| r["from"] == from && r["to"] == to && r["protocol"] == proto).cloned();
+    assert_eq!(row("internet", "dmz-edge.nginx-public", "tcp").map(|r| r["ports"].clone()), Some(serde_json::json!("443")));
+    assert_eq!(row("dmz-edge.bastion", "dmz-edge.nginx-internal", "tcp").map(|r| r["ports"].clone()), Some(serde_json::json!("22,443,5432,9000,61616")));
+    assert_eq!(row("mz-nodes.nodes", "mz-nodes.nodes", "tcp").map(|r| r["ports"].clone()), Some(serde_json::json!("2376,2379-2380,6443,10250-10252,10256")));
+}
