@@ -391,3 +391,18 @@ fn mosip_matrix_json_has_the_spec_shape() {
     assert_eq!(row("dmz-edge.bastion", "dmz-edge.nginx-internal", "tcp").map(|r| r["ports"].clone()), Some(serde_json::json!("22,443,5432,9000,61616")));
     assert_eq!(row("mz-nodes.nodes", "mz-nodes.nodes", "tcp").map(|r| r["ports"].clone()), Some(serde_json::json!("2376,2379-2380,6443,10250-10252,10256")));
 }
+
+/// The query transcripts in docs/policies.md are what moat prints today.
+#[test]
+fn docs_query_transcripts_are_current() {
+    let doc = std::fs::read_to_string(common::root().join("docs/policies.md")).expect("read docs/policies.md");
+    for (from, to, port) in [("mz-app.keymanager", "hsm.softhsm-kernel", "tcp/5666"), ("internet", "mz-data.postgres", "tcp/5432")] {
+        let out = common::moat()
+            .current_dir(common::root())
+            .args(["query", "policies/mosip.moat", "--from", from, "--to", to, "--port", port])
+            .output()
+            .expect("run moat query");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(doc.contains(text.trim_end()), "docs/policies.md is stale; moat now prints:\n{text}");
+    }
+}
