@@ -283,7 +283,6 @@ fn includes_are_relative_to_the_including_file_and_read_once() {
 }
 
 #[test]
-#[ignore = "front-end bug: the E014 include-cycle message names files by canonical absolute path, not as given"]
 fn include_cycle_names_files_as_given() {
     let o = run(&["check", "--format", "json", "fixtures/bad/E014-include-cycle.moat"]);
     let v = json(&o);
