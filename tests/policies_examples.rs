@@ -346,10 +346,11 @@ fn hybrid_keeps_resident_services_on_premise() {
     }
     assert!(tcp(&ir, "cloud-app.resident", "dc-edge.api-gw", 443));
     assert!(tcp(&ir, "dc-edge.api-gw", "dc-app.identity", 8090));
-    assert!(tcp(&ir, "cloud-app.regproc-group3", "dc-data.activemq", 61616));
+    assert!(tcp(&ir, "cloud-app.regproc", "dc-data.activemq", 61616));
     assert!(tcp(&ir, "abis-zone.abis", "dc-data.activemq", 61616));
     assert!(tcp(&ir, "dc-app.keymanager", "dc-hsm.hsm", 1792));
-    assert!(tcp(&ir, "cloud-app.ida-auth", "cloud-hsm.cloudhsm", 2224));
+    assert!(tcp(&ir, "cloud-app.ida", "cloud-hsm.cloudhsm", 2224));
+    assert!(tcp(&ir, "cloud-app.resident", "cloud-app.kernel", 8096), "resident -> ridgenerator (named port per chart)");
     assert!(!any_flow(&ir, "cloud-app.resident", "dc-app.identity"));
 }
 
@@ -404,5 +405,17 @@ fn docs_query_transcripts_are_current() {
             .expect("run moat query");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(doc.contains(text.trim_end()), "docs/policies.md is stale; moat now prints:\n{text}");
+    }
+}
+
+/// `moat compile --target all` succeeds for every example: no E012 (a missing
+/// namespace or address) and no E013 (a target limit such as AWS's 60 rules
+/// per security group).
+#[test]
+fn every_example_compiles_for_all_targets() {
+    for ex in EXAMPLES {
+        let dir = common::TempDir::new("policies-compile");
+        let out = common::moat().arg("compile").arg(common::policy(ex)).args(["--target", "all", "--out"]).arg(dir.path()).output().expect("run moat compile");
+        assert_eq!(out.status.code(), Some(0), "{ex}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
