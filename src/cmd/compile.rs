@@ -75,7 +75,7 @@ pub fn run(args: &Args) -> u8 {
 fn write(args: &Args, artefacts: &[Artefact]) -> u8 {
     let Some(dir) = &args.out else {
         for a in artefacts {
-            println!("==> {} <==\n{}", a.path, a.contents);
+            super::out(&format!("==> {} <==\n{}\n", a.path, a.contents));
         }
         return OK;
     };
