@@ -1,10 +1,537 @@
-//! The aws target (not yet implemented: emits nothing).
+//! The aws target: security groups as Terraform JSON (`aws/main.tf.json`) and
+//! as a CloudFormation template (`aws/template.json`).
+//!
+//! One group per covered atom (a zone's remainder or a service), no inline
+//! rules, one ingress or egress rule resource per peer and port range; peers
+//! at the same site by group id, others by `cidr_ipv4` / `cidr_ipv6`.
 
-use super::{Artefact, EmitOptions};
+use super::cloud::{self, Direction, Peer, Plan, Rule, Variable};
+use super::{Artefact, EmitOptions, Target};
 use crate::diag::Diagnostic;
-use crate::ir::Ir;
+use crate::ir::{AllowId, AtomId, Ir, SiteId};
+use crate::ports::{PortRange, PortSet, Proto};
+use ipnet::IpNet;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// AWS's default quota of inbound (and of outbound) rules per security
+/// group, counted separately for IPv4 and IPv6.
+pub const MAX_RULES_PER_FAMILY: usize = 60;
+
+/// Longest rule and group description AWS accepts.
+const MAX_DESCRIPTION: usize = 255;
 
 /// Compiles the policy to aws artefacts.
-pub fn emit(_ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
-    Ok(vec![])
+pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
+    let plan = Plan::new(Target::Aws, ir)?;
+    if plan.atoms.is_empty() {
+        return Ok(vec![]);
+    }
+    let rules = expand(&plan)?;
+    Ok(vec![
+        Artefact { path: "aws/main.tf.json".into(), contents: to_json(&terraform(&plan, &rules)) },
+        Artefact { path: "aws/template.json".into(), contents: to_json(&cloudformation(&plan, &rules)) },
+    ])
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).map(|s| s + "\n").unwrap_or_default()
+}
+
+/// The other end of one AWS rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AwsPeer {
+    Group(AtomId),
+    Cidr(IpNet),
+}
+
+/// One `aws_vpc_security_group_*_rule`: one peer, one protocol, one port range.
+#[derive(Debug, Clone)]
+struct AwsRule {
+    owner: AtomId,
+    dir: Direction,
+    peer_atom: AtomId,
+    peer: AwsPeer,
+    /// `-1`, `tcp`, `udp`, `icmp`, `icmpv6`, `132` (sctp).
+    ip_protocol: &'static str,
+    ports: Option<(i32, i32)>,
+    allows: Vec<AllowId>,
+}
+
+impl AwsRule {
+    /// Its Terraform resource name, from its content (stable across edits elsewhere).
+    fn key(&self, plan: &Plan) -> String {
+        let proto = match (self.ip_protocol, self.ports) {
+            ("-1", _) => "all".to_string(),
+            ("132", _) => "sctp".to_string(),
+            (p, Some((lo, hi))) if lo >= 0 => format!("{p}_{lo}_{hi}"),
+            (p, _) => p.to_string(),
+        };
+        let peer = match self.peer {
+            AwsPeer::Group(_) => "sg".to_string(),
+            AwsPeer::Cidr(n) => cloud::net_ident(&n),
+        };
+        format!("{}__{}__{}__{peer}__{proto}", plan.name(self.owner), self.dir.short(), plan.name(self.peer_atom))
+    }
+}
+
+/// Splits the plan's rules into AWS rules and checks the quota (E013) and
+/// the protocols AWS cannot filter by port (E020).
+fn expand(plan: &Plan) -> Result<Vec<AwsRule>, Vec<Diagnostic>> {
+    let mut out = vec![];
+    let mut errs = vec![];
+    for r in &plan.rules {
+        let protos = match protocols(plan, r) {
+            Ok(p) => p,
+            Err(e) => {
+                errs.extend(e);
+                continue;
+            }
+        };
+        let peers: Vec<AwsPeer> = match &r.peer {
+            Peer::Local(a) => vec![AwsPeer::Group(*a)],
+            Peer::Ranges { v4, v6, .. } => v4.iter().chain(v6).map(|n| AwsPeer::Cidr(*n)).collect(),
+        };
+        for peer in peers {
+            for (ip_protocol, ports, part) in &protos {
+                out.push(AwsRule {
+                    owner: r.owner,
+                    dir: r.dir,
+                    peer_atom: r.peer.atom(),
+                    peer,
+                    ip_protocol,
+                    ports: *ports,
+                    allows: r.allows(part),
+                });
+            }
+        }
+    }
+    errs.extend(quota(plan, &out));
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        crate::diag::sort(&mut errs);
+        Err(errs)
+    }
+}
+
+type AwsProto = (&'static str, Option<(i32, i32)>, PortSet);
+
+/// The (ip_protocol, ports) entries of one rule's port set.
+fn protocols(plan: &Plan, r: &Rule) -> Result<Vec<AwsProto>, Vec<Diagnostic>> {
+    if cloud::is_all(r.ports) {
+        return Ok(vec![("-1", None, PortSet::any())]);
+    }
+    let mut out = vec![];
+    let mut errs = vec![];
+    for e in cloud::entries(r.ports) {
+        let range = e.range.map(|x| (i32::from(x.lo), i32::from(x.hi)));
+        match e.proto {
+            Proto::Tcp => out.push(("tcp", range, e.set())),
+            Proto::Udp => out.push(("udp", range, e.set())),
+            Proto::Icmp => out.push(("icmp", Some((-1, -1)), e.set())),
+            Proto::Icmpv6 => out.push(("icmpv6", Some((-1, -1)), e.set())),
+            Proto::Sctp if e.range == Some(PortRange::FULL) => out.push(("132", None, e.set())),
+            Proto::Sctp => errs.extend(cloud::cannot_express(
+                plan,
+                r,
+                &e.set(),
+                "AWS security groups filter sctp by protocol only, not by port",
+                "allow all of sctp (`sctp`), or enforce the sctp ports elsewhere",
+            )),
+            Proto::Other => errs.extend(cloud::cannot_express(
+                plan,
+                r,
+                &e.set(),
+                "only `any` can name the protocols moat has no keyword for",
+                "allow `any`",
+            )),
+        }
+    }
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        Err(errs)
+    }
+}
+
+/// E013 for every group and direction over the per-family rule quota. A rule
+/// that references a group counts once for IPv4 and once for IPv6.
+fn quota(plan: &Plan, rules: &[AwsRule]) -> Vec<Diagnostic> {
+    let mut count: BTreeMap<(AtomId, Direction, bool), (usize, Vec<AllowId>)> = BTreeMap::new();
+    for r in rules {
+        let fams: &[bool] = match r.peer {
+            AwsPeer::Group(_) => &[false, true],
+            AwsPeer::Cidr(IpNet::V4(_)) => &[false],
+            AwsPeer::Cidr(IpNet::V6(_)) => &[true],
+        };
+        for v6 in fams {
+            let e = count.entry((r.owner, r.dir, *v6)).or_default();
+            e.0 += 1;
+            e.1.extend(&r.allows);
+        }
+    }
+    let mut out = vec![];
+    for ((owner, dir, v6), (n, mut allows)) in count {
+        if n <= MAX_RULES_PER_FAMILY {
+            continue;
+        }
+        allows.sort_unstable();
+        allows.dedup();
+        let a = &plan.ir.atoms[owner];
+        let (way, fam) = (if dir == Direction::Ingress { "inbound" } else { "outbound" }, if v6 { "IPv6" } else { "IPv4" });
+        let mut d = Diagnostic::error(
+            "E013",
+            a.span,
+            format!(
+                "security group `{}` (for `{}`) needs {n} {way} {fam} rules; AWS allows {MAX_RULES_PER_FAMILY} per group",
+                group_name(plan, owner),
+                a.name
+            ),
+        )
+        .with_help(
+            "use fewer port ranges (merge ports into ranges) or fewer peer address ranges \
+             (each peer prefix times each port range is one rule), or put the peer ranges in a \
+             managed prefix list and reference that instead",
+        );
+        for id in allows {
+            d = d.with_label(plan.ir.allows[id].span, "contributes rules to this group");
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// Characters AWS accepts in group and rule descriptions.
+fn aws_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c)
+}
+
+/// `moat-mosip-mz.kernel`: the group's name, unique within the VPC.
+fn group_name(plan: &Plan, atom: AtomId) -> String {
+    let s = format!("moat-{}-{}", plan.policy(), plan.ir.atoms[atom].name);
+    s.chars().map(|c| if aws_char(c) && c != ' ' { c } else { '_' }).collect()
+}
+
+fn group_description(plan: &Plan, atom: AtomId) -> String {
+    let s = format!("moat {}: {}", plan.policy(), plan.atom_title(atom));
+    s.chars().map(|c| if aws_char(c) { c } else { '_' }).take(MAX_DESCRIPTION).collect()
+}
+
+fn group_tags(plan: &Plan, atom: AtomId) -> BTreeMap<String, String> {
+    let a = &plan.ir.atoms[atom];
+    BTreeMap::from([
+        ("Name".to_string(), group_name(plan, atom)),
+        ("moat:policy".to_string(), plan.ir.name.clone()),
+        ("moat:atom".to_string(), a.name.clone()),
+        ("moat:zone".to_string(), plan.ir.zones[a.zone].name.clone()),
+    ])
+}
+
+fn site_of(plan: &Plan, atom: AtomId) -> SiteId {
+    plan.ir.zone_of(atom).site
+}
+
+// ---------------------------------------------------------------- Terraform
+
+#[derive(Serialize)]
+struct TfFile {
+    #[serde(rename = "//")]
+    comment: String,
+    terraform: cloud::TerraformBlock,
+    variable: BTreeMap<String, Variable>,
+    provider: BTreeMap<&'static str, Vec<TfProvider>>,
+    resource: TfResources,
+    output: BTreeMap<&'static str, TfOutput>,
+}
+
+#[derive(Serialize)]
+struct TfProvider {
+    alias: String,
+    region: String,
+}
+
+#[derive(Serialize)]
+struct TfResources {
+    aws_security_group: BTreeMap<String, TfGroup>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    aws_vpc_security_group_ingress_rule: BTreeMap<String, TfRule>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    aws_vpc_security_group_egress_rule: BTreeMap<String, TfRule>,
+}
+
+/// An `aws_security_group` without inline rules: Terraform then also removes
+/// the allow-all egress rule AWS creates with every group.
+#[derive(Serialize)]
+struct TfGroup {
+    provider: String,
+    name: String,
+    description: String,
+    vpc_id: String,
+    tags: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct TfRule {
+    provider: String,
+    security_group_id: String,
+    description: String,
+    ip_protocol: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from_port: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to_port: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cidr_ipv4: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cidr_ipv6: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    referenced_security_group_id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TfOutput {
+    description: &'static str,
+    value: BTreeMap<String, String>,
+}
+
+fn terraform(plan: &Plan, rules: &[AwsRule]) -> TfFile {
+    let mut variable = BTreeMap::new();
+    let mut providers = vec![];
+    for s in &plan.sites {
+        variable.extend(plan.site_vars(*s, &["region", "vpc"]));
+        providers.push(TfProvider { alias: plan.site_name(*s).to_string(), region: plan.var_ref(*s, "region") });
+    }
+    let provider_of = |atom: AtomId| format!("aws.{}", plan.site_name(site_of(plan, atom)));
+    let group_id = |atom: AtomId| format!("${{aws_security_group.{}.id}}", plan.name(atom));
+    let mut res = TfResources {
+        aws_security_group: BTreeMap::new(),
+        aws_vpc_security_group_ingress_rule: BTreeMap::new(),
+        aws_vpc_security_group_egress_rule: BTreeMap::new(),
+    };
+    let mut ids = BTreeMap::new();
+    for a in &plan.atoms {
+        let group = TfGroup {
+            provider: provider_of(*a),
+            name: group_name(plan, *a),
+            description: group_description(plan, *a),
+            vpc_id: plan.var_ref(site_of(plan, *a), "vpc"),
+            tags: group_tags(plan, *a),
+        };
+        res.aws_security_group.insert(plan.name(*a).to_string(), group);
+        ids.insert(plan.ir.atoms[*a].name.clone(), group_id(*a));
+    }
+    for r in rules {
+        let (from_port, to_port) = r.ports.map_or((None, None), |(lo, hi)| (Some(lo), Some(hi)));
+        let (mut v4, mut v6, mut sg) = (None, None, None);
+        match r.peer {
+            AwsPeer::Group(g) => sg = Some(group_id(g)),
+            AwsPeer::Cidr(n @ IpNet::V4(_)) => v4 = Some(n.to_string()),
+            AwsPeer::Cidr(n @ IpNet::V6(_)) => v6 = Some(n.to_string()),
+        }
+        let tf = TfRule {
+            provider: provider_of(r.owner),
+            security_group_id: group_id(r.owner),
+            description: plan.describe(&r.allows, MAX_DESCRIPTION, aws_char),
+            ip_protocol: r.ip_protocol,
+            from_port,
+            to_port,
+            cidr_ipv4: v4,
+            cidr_ipv6: v6,
+            referenced_security_group_id: sg,
+        };
+        let map = match r.dir {
+            Direction::Ingress => &mut res.aws_vpc_security_group_ingress_rule,
+            Direction::Egress => &mut res.aws_vpc_security_group_egress_rule,
+        };
+        map.insert(r.key(plan), tf);
+    }
+    TfFile {
+        comment: format!("Generated by moat from policy `{}`; do not edit.", plan.ir.name),
+        terraform: cloud::TerraformBlock::one("aws", "hashicorp/aws", ">= 5.30"),
+        variable,
+        provider: BTreeMap::from([("aws", providers)]),
+        resource: res,
+        output: BTreeMap::from([(
+            "security_group_ids",
+            TfOutput { description: "The security group to attach to each kind of instance, by moat atom", value: ids },
+        )]),
+    }
+}
+
+// ---------------------------------------------------------- CloudFormation
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Template {
+    #[serde(rename = "AWSTemplateFormatVersion")]
+    version: &'static str,
+    description: String,
+    parameters: BTreeMap<String, Parameter>,
+    resources: BTreeMap<String, Resource>,
+    outputs: BTreeMap<String, Output>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Parameter {
+    r#type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    default: Option<String>,
+    description: String,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "Type", content = "Properties")]
+enum Resource {
+    #[serde(rename = "AWS::EC2::SecurityGroup")]
+    Group(GroupProps),
+    #[serde(rename = "AWS::EC2::SecurityGroupIngress")]
+    Ingress(RuleProps),
+    #[serde(rename = "AWS::EC2::SecurityGroupEgress")]
+    Egress(RuleProps),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GroupProps {
+    group_name: String,
+    group_description: String,
+    vpc_id: Ref,
+    /// Only the placeholder that makes CloudFormation drop AWS's default
+    /// allow-all egress rule; the real rules are separate resources.
+    security_group_egress: Vec<Placeholder>,
+    tags: Vec<Tag>,
+}
+
+/// An egress rule that matches no packet (ICMP type 252 code 86 to
+/// 255.255.255.255/32), the same one the AWS CDK writes for
+/// `allowAllOutbound: false`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Placeholder {
+    cidr_ip: &'static str,
+    description: &'static str,
+    ip_protocol: &'static str,
+    from_port: i32,
+    to_port: i32,
+}
+
+const NO_EGRESS: Placeholder = Placeholder {
+    cidr_ip: "255.255.255.255/32",
+    description: "Disallow all traffic (removes the default allow-all egress rule)",
+    ip_protocol: "icmp",
+    from_port: 252,
+    to_port: 86,
+};
+
+#[derive(Serialize)]
+struct Tag {
+    #[serde(rename = "Key")]
+    key: String,
+    #[serde(rename = "Value")]
+    value: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RuleProps {
+    group_id: GetAtt,
+    description: String,
+    ip_protocol: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from_port: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to_port: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cidr_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cidr_ipv6: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_security_group_id: Option<GetAtt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination_security_group_id: Option<GetAtt>,
+}
+
+#[derive(Serialize)]
+struct Ref {
+    #[serde(rename = "Ref")]
+    name: String,
+}
+
+#[derive(Serialize)]
+struct GetAtt {
+    #[serde(rename = "Fn::GetAtt")]
+    att: [String; 2],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Output {
+    description: String,
+    value: GetAtt,
+}
+
+fn cloudformation(plan: &Plan, rules: &[AwsRule]) -> Template {
+    let logical = |atom: AtomId| format!("Sg{}", cloud::camel(plan.name(atom)));
+    let gid = |atom: AtomId| GetAtt { att: [logical(atom), "GroupId".into()] };
+    let mut parameters = BTreeMap::new();
+    for s in &plan.sites {
+        let site = &plan.ir.sites[*s];
+        parameters.insert(
+            format!("{}Vpc", cloud::camel(plan.site_name(*s))),
+            Parameter {
+                r#type: "String",
+                default: site.props.get("vpc").cloned(),
+                description: format!("VPC of site {} (region {})", site.name, site.props.get("region").map_or("of the stack", String::as_str)),
+            },
+        );
+    }
+    let mut resources = BTreeMap::new();
+    let mut outputs = BTreeMap::new();
+    for a in &plan.atoms {
+        let tags = group_tags(plan, *a).into_iter().map(|(key, value)| Tag { key, value }).collect();
+        let props = GroupProps {
+            group_name: group_name(plan, *a),
+            group_description: group_description(plan, *a),
+            vpc_id: Ref { name: format!("{}Vpc", cloud::camel(plan.site_name(site_of(plan, *a)))) },
+            security_group_egress: vec![NO_EGRESS],
+            tags,
+        };
+        resources.insert(logical(*a), Resource::Group(props));
+        outputs.insert(logical(*a), Output { description: format!("Security group for {}", plan.ir.atoms[*a].name), value: gid(*a) });
+    }
+    let keys = cloud::unique_camel(rules.iter().map(|r| r.key(plan)).collect());
+    for (r, key) in rules.iter().zip(keys) {
+        let (from_port, to_port) = r.ports.map_or((None, None), |(lo, hi)| (Some(lo), Some(hi)));
+        let mut p = RuleProps {
+            group_id: gid(r.owner),
+            description: plan.describe(&r.allows, MAX_DESCRIPTION, aws_char),
+            ip_protocol: r.ip_protocol,
+            from_port,
+            to_port,
+            cidr_ip: None,
+            cidr_ipv6: None,
+            source_security_group_id: None,
+            destination_security_group_id: None,
+        };
+        match (r.peer, r.dir) {
+            (AwsPeer::Group(g), Direction::Ingress) => p.source_security_group_id = Some(gid(g)),
+            (AwsPeer::Group(g), Direction::Egress) => p.destination_security_group_id = Some(gid(g)),
+            (AwsPeer::Cidr(n @ IpNet::V4(_)), _) => p.cidr_ip = Some(n.to_string()),
+            (AwsPeer::Cidr(n @ IpNet::V6(_)), _) => p.cidr_ipv6 = Some(n.to_string()),
+        }
+        let res = match r.dir {
+            Direction::Ingress => Resource::Ingress(p),
+            Direction::Egress => Resource::Egress(p),
+        };
+        resources.insert(key, res);
+    }
+    Template {
+        version: "2010-09-09",
+        description: format!("moat policy {}: security groups (generated; do not edit)", plan.ir.name),
+        parameters,
+        resources,
+        outputs,
+    }
 }

@@ -2,6 +2,7 @@
 //! One file per target, dispatched by one `match` on [`Target`].
 
 pub mod aws;
+pub mod cloud;
 pub mod azure;
 pub mod gcp;
 pub mod iptables;
