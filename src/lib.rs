@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod backend;
 pub mod check;
 pub mod diag;
+pub mod gen;
 pub mod ir;
 pub mod load;
 pub mod output;

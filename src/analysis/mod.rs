@@ -1,3 +1,4 @@
 //! Analyses over the IR: the matrix, queries, diffs.
 
 pub mod matrix;
+pub mod query;
