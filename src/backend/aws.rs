@@ -94,6 +94,10 @@ fn expand(plan: &Plan) -> Result<Vec<AwsRule>, Vec<Diagnostic>> {
         };
         for peer in peers {
             for (ip_protocol, ports, part) in &protos {
+                let v6 = matches!(peer, AwsPeer::Cidr(IpNet::V6(_)));
+                if matches!(peer, AwsPeer::Cidr(_)) && part.iter().any(|(p, _)| !cloud::fits_family(p, v6)) {
+                    continue;
+                }
                 out.push(AwsRule {
                     owner: r.owner,
                     dir: r.dir,

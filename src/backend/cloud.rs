@@ -383,6 +383,16 @@ pub fn is_all(ports: &PortSet) -> bool {
     ports.is_any()
 }
 
+/// False for ICMP towards IPv6 ranges and ICMPv6 towards IPv4 ranges: such
+/// packets cannot exist, so rules for them are left out.
+pub fn fits_family(proto: Proto, v6: bool) -> bool {
+    match proto {
+        Proto::Icmp => !v6,
+        Proto::Icmpv6 => v6,
+        _ => true,
+    }
+}
+
 /// Splits a non-`any` port set into one entry per protocol and range.
 pub fn entries(ports: &PortSet) -> Vec<ProtoRange> {
     let mut out = vec![];

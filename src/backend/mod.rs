@@ -2,8 +2,8 @@
 //! One file per target, dispatched by one `match` on [`Target`].
 
 pub mod aws;
-pub mod cloud;
 pub mod azure;
+pub mod cloud;
 pub mod gcp;
 pub mod iptables;
 pub mod k8s;
