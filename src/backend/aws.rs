@@ -64,6 +64,7 @@ impl AwsRule {
         let proto = match (self.ip_protocol, self.ports) {
             ("-1", _) => "all".to_string(),
             ("132", _) => "sctp".to_string(),
+            (p, Some((lo, hi))) if lo >= 0 && lo == hi => format!("{p}_{lo}"),
             (p, Some((lo, hi))) if lo >= 0 => format!("{p}_{lo}_{hi}"),
             (p, _) => p.to_string(),
         };

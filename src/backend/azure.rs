@@ -261,6 +261,7 @@ fn rules(plan: &Plan, r: &Rule) -> Result<Vec<Pending>, Vec<Diagnostic>> {
             };
             match ports {
                 None => rule.destination_port_range = Some("*".into()),
+                Some(mut p) if p.len() == 1 => rule.destination_port_range = p.pop(),
                 Some(p) => rule.destination_port_ranges = Some(p),
             }
             let addresses = set_end(plan, &mut rule, src, true) + set_end(plan, &mut rule, dst, false);
@@ -287,6 +288,8 @@ fn set_end(plan: &Plan, rule: &mut NsgRule, end: &AzPeer, source: bool) -> usize
     match (end, source) {
         (AzPeer::Asg(a), true) => rule.source_application_security_group_ids = Some(vec![asg_ref(plan, *a)]),
         (AzPeer::Asg(a), false) => rule.destination_application_security_group_ids = Some(vec![asg_ref(plan, *a)]),
+        (AzPeer::Prefixes(n), true) if n.len() == 1 => rule.source_address_prefix = Some(n[0].to_string()),
+        (AzPeer::Prefixes(n), false) if n.len() == 1 => rule.destination_address_prefix = Some(n[0].to_string()),
         (AzPeer::Prefixes(n), true) => rule.source_address_prefixes = Some(n.iter().map(ToString::to_string).collect()),
         (AzPeer::Prefixes(n), false) => rule.destination_address_prefixes = Some(n.iter().map(ToString::to_string).collect()),
     }
