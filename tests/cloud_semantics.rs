@@ -47,7 +47,7 @@ fn options(seed: u64) -> moat::gen::GenOptions {
         allows: 6 + (seed % 7) as usize,
         sites,
         ipv6: seed % 4 == 1,
-        icmp: seed % 3 == 0,
+        icmp: seed.is_multiple_of(3),
         ..Default::default()
     }
 }
