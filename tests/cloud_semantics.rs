@@ -46,7 +46,7 @@ fn options(seed: u64) -> moat::gen::GenOptions {
         zones: 3 + (seed % 4) as usize,
         allows: 6 + (seed % 7) as usize,
         sites,
-        ipv6: seed % 4 == 1,
+        ipv6: (seed / 4) % 3 == 1,
         icmp: seed.is_multiple_of(3),
         ..Default::default()
     }

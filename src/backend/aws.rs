@@ -367,7 +367,8 @@ enum Resource {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct GroupProps {
-    group_name: String,
+    /// No `GroupName`: CloudFormation cannot replace a custom-named group, so
+    /// the name goes into the `Name` tag instead.
     group_description: String,
     vpc_id: Ref,
     /// Only the placeholder that makes CloudFormation drop AWS's default
@@ -464,7 +465,6 @@ fn cloudformation(plan: &Plan, rules: &[AwsRule]) -> Template {
     for a in &plan.atoms {
         let tags = group_tags(plan, *a).into_iter().map(|(key, value)| Tag { key, value }).collect();
         let props = GroupProps {
-            group_name: group_name(plan, *a),
             group_description: group_description(plan, *a),
             vpc_id: Ref { name: format!("{}Vpc", cloud::camel(plan.site_name(site_of(plan, *a)))) },
             security_group_egress: vec![NO_EGRESS],
