@@ -177,7 +177,13 @@ fn checkov_passes_the_examples_and_flags_ssh_from_the_internet() {
     let bad = tmp.path().join("ssh");
     compile(&root().join("fixtures/cloud/ssh-from-internet.moat"), &bad);
     let f = failed(&checkov(&exe, &bad, SKIPPED_CHECKS));
-    for (check, file) in [("CKV_AWS_24", "/aws/main.tf.json"), ("CKV_AWS_24", "/aws/template.json"), ("CKV_GCP_2", "/gcp/main.tf.json")] {
+    let expected = [
+        ("CKV_AWS_24", "/aws/main.tf.json"),
+        ("CKV_AWS_24", "/aws/template.json"),
+        ("CKV_GCP_2", "/gcp/main.tf.json"),
+        ("CKV_AZURE_10", "/azure/main.tf.json"),
+    ];
+    for (check, file) in expected {
         assert!(f.iter().any(|(c, p)| c == check && p.ends_with(file)), "checkov did not flag {check} in {file}: {f:?}");
     }
 }

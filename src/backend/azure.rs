@@ -107,6 +107,8 @@ struct NsgRule {
 #[derive(Clone)]
 enum AzPeer {
     Asg(AtomId),
+    /// Every IPv4 and IPv6 address: `*`.
+    Any,
     Prefixes(Vec<IpNet>),
 }
 
@@ -197,6 +199,7 @@ fn nsg_key(plan: &Plan, zone: ZoneId) -> String {
 fn rules(plan: &Plan, r: &Rule) -> Result<Vec<Pending>, Vec<Diagnostic>> {
     let peers: Vec<(AzPeer, Option<bool>)> = match &r.peer {
         Peer::Local(a) => vec![(AzPeer::Asg(*a), None)],
+        Peer::Ranges { v4, v6, .. } if is_everything(v4, v6) && icmp_symmetric(r.ports) => vec![(AzPeer::Any, None)],
         Peer::Ranges { v4, v6, .. } => [(v4, false), (v6, true)]
             .into_iter()
             .filter(|(n, _)| !n.is_empty())
@@ -240,10 +243,11 @@ fn rules(plan: &Plan, r: &Rule) -> Result<Vec<Pending>, Vec<Diagnostic>> {
                 Some(p) => rule.destination_port_ranges = Some(p),
             }
             let addresses = set_end(plan, &mut rule, src, true) + set_end(plan, &mut rule, dst, false);
-            let fam_name = match fam {
-                None => "asg",
-                Some(false) => "v4",
-                Some(true) => "v6",
+            let fam_name = match (fam, &peer) {
+                (None, AzPeer::Any) => "any",
+                (None, _) => "asg",
+                (Some(false), _) => "v4",
+                (Some(true), _) => "v6",
             };
             let key = vec![
                 plan.ir.atoms[r.owner].name.clone(),
@@ -258,11 +262,25 @@ fn rules(plan: &Plan, r: &Rule) -> Result<Vec<Pending>, Vec<Diagnostic>> {
     Ok(out)
 }
 
+/// True when the prefixes are every address of both families: Azure's `*`.
+fn is_everything(v4: &[IpNet], v6: &[IpNet]) -> bool {
+    let all = |v: &[IpNet]| v.len() == 1 && v[0].prefix_len() == 0;
+    all(v4) && all(v6)
+}
+
+/// True when the set has both ICMP and ICMPv6 or neither, so Azure's `Icmp`
+/// towards both families says exactly that.
+fn icmp_symmetric(ports: &PortSet) -> bool {
+    ports.get(Proto::Icmp).is_some() == ports.get(Proto::Icmpv6).is_some()
+}
+
 /// Fills the source (or destination) of a rule; returns how many addresses it uses.
 fn set_end(plan: &Plan, rule: &mut NsgRule, end: &AzPeer, source: bool) -> usize {
     match (end, source) {
         (AzPeer::Asg(a), true) => rule.source_application_security_group_ids = Some(vec![asg_ref(plan, *a)]),
         (AzPeer::Asg(a), false) => rule.destination_application_security_group_ids = Some(vec![asg_ref(plan, *a)]),
+        (AzPeer::Any, true) => rule.source_address_prefix = Some("*".into()),
+        (AzPeer::Any, false) => rule.destination_address_prefix = Some("*".into()),
         (AzPeer::Prefixes(n), true) if n.len() == 1 => rule.source_address_prefix = Some(n[0].to_string()),
         (AzPeer::Prefixes(n), false) if n.len() == 1 => rule.destination_address_prefix = Some(n[0].to_string()),
         (AzPeer::Prefixes(n), true) => rule.source_address_prefixes = Some(n.iter().map(ToString::to_string).collect()),
@@ -270,6 +288,7 @@ fn set_end(plan: &Plan, rule: &mut NsgRule, end: &AzPeer, source: bool) -> usize
     }
     match end {
         AzPeer::Asg(_) => 0,
+        AzPeer::Any => 1,
         AzPeer::Prefixes(n) => n.len(),
     }
 }

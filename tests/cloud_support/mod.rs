@@ -128,10 +128,12 @@ fn family_prefixes(ir: &Ir, a: AtomId, v6: bool) -> Vec<IpNet> {
 }
 
 /// Some(true) when `cidrs` cover all of `prefixes`, Some(false) when they miss
-/// all of them, None when they cover a part (a rule that splits an atom).
+/// all of them, None when they cover a part (a rule that splits an atom). An
+/// atom without declared addresses (empty `prefixes`) still has some address:
+/// only a range holding every address of the family surely matches it.
 fn coverage(cidrs: &[IpNet], prefixes: &[IpNet]) -> Option<bool> {
     if prefixes.is_empty() {
-        return Some(false);
+        return Some(cidrs.iter().any(|c| c.prefix_len() == 0));
     }
     let mut all = true;
     let mut any = false;
