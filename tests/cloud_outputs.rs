@@ -175,3 +175,26 @@ fn what_a_cloud_cannot_express_is_e020() {
     let aws = backend::emit(Target::Aws, &ir, &Default::default()).expect_err("aws cannot filter sctp ports");
     assert!(aws.iter().all(|d| d.code == "E020"), "{aws:?}");
 }
+
+/// A rule that references a group counts once per IP family: 40 group rules
+/// plus 21 IPv4 rules is 61 IPv4 rules (over the quota), but only 40 IPv6 ones.
+#[test]
+fn aws_quota_counts_group_references_in_both_families() {
+    let ports = |n: u16| (0..n).map(|i| format!("tcp/{}", 2000 + 2 * i)).collect::<Vec<_>>().join(", ");
+    let policy = format!(
+        "site c : aws {{ region \"eu-west-1\" vpc \"vpc-1\" }}\n\
+         zone ext : external {{ cidr 192.0.2.0/24, 2001:db8::/32 }}\n\
+         zone app : mz @ c {{ cidr 10.0.0.0/16\n\
+           service api {{ hosts 10.0.1.0/24  port all tcp/2000-2100 }}\n\
+           service web {{ hosts 10.0.2.0/24 }} }}\n\
+         zone dmz : dmz {{ cidr 10.1.0.0/16 }}\n\
+         allow app.web -> app.api : {}\n\
+         allow dmz -> app.api : {}\n",
+        ports(40),
+        ports(21)
+    );
+    let ir = ir_str(&policy);
+    let d = backend::emit(Target::Aws, &ir, &Default::default()).expect_err("over the IPv4 quota");
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].code == "E013" && d[0].message.contains("61 inbound IPv4 rules"), "{}", d[0].message);
+}
