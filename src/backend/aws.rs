@@ -120,7 +120,7 @@ type AwsProto = (&'static str, Option<(i32, i32)>, PortSet);
 
 /// The (ip_protocol, ports) entries of one rule's port set.
 fn protocols(plan: &Plan, r: &Rule) -> Result<Vec<AwsProto>, Vec<Diagnostic>> {
-    if cloud::is_all(r.ports) {
+    if r.ports.is_any() {
         return Ok(vec![("-1", None, PortSet::any())]);
     }
     let mut out = vec![];

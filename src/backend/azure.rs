@@ -299,7 +299,7 @@ type AzProto = (&'static str, Option<Vec<String>>, PortSet);
 /// `Icmp` is ICMP and ICMPv6 alike: towards one address family it is exact,
 /// towards an ASG it needs both in the policy. Azure has no SCTP.
 fn protocols(plan: &Plan, r: &Rule, v6: Option<bool>) -> Result<Vec<AzProto>, Vec<Diagnostic>> {
-    if cloud::is_all(r.ports) {
+    if r.ports.is_any() {
         return Ok(vec![("*", None, PortSet::any())]);
     }
     let mut out = vec![];

@@ -52,10 +52,14 @@ impl Peer {
 /// One rule a cloud group needs: the owner's side of one in-scope flow.
 #[derive(Debug, Clone)]
 pub struct Rule<'a> {
+    /// The covered atom whose group holds the rule.
     pub owner: AtomId,
     pub dir: Direction,
+    /// The other end of the flow.
     pub peer: Peer,
+    /// The flow's merged ports.
     pub ports: &'a PortSet,
+    /// The flow itself, for provenance.
     pub flow: &'a Flow,
 }
 
@@ -73,7 +77,9 @@ impl Rule<'_> {
 /// Everything a cloud back end needs, computed once per target.
 #[derive(Debug)]
 pub struct Plan<'a> {
+    /// The policy.
     pub ir: &'a Ir,
+    /// The cloud target planned for.
     pub target: Target,
     /// Sites of the target's kind that hold at least one zone.
     pub sites: Vec<SiteId>,
@@ -407,6 +413,7 @@ pub fn net_ident(n: &IpNet) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProtoRange {
     pub proto: Proto,
+    /// `None` for protocols without ports.
     pub range: Option<PortRange>,
 }
 
@@ -418,11 +425,6 @@ impl ProtoRange {
             None => PortSet::proto(self.proto),
         }
     }
-}
-
-/// True when the set is `any`: the clouds' all-protocols rule expresses it.
-pub fn is_all(ports: &PortSet) -> bool {
-    ports.is_any()
 }
 
 /// False for ICMP towards IPv6 ranges and ICMPv6 towards IPv4 ranges: such

@@ -218,7 +218,7 @@ fn firewalls(plan: &Plan, r: &Rule, tag: &dyn Fn(AtomId) -> String) -> Result<Ve
 /// The allow blocks of a rule for one address family (`None`: a tag peer,
 /// both families), and the ports they cover.
 fn protocols(plan: &Plan, r: &Rule, v6: Option<bool>) -> Result<(Vec<ProtoPorts>, PortSet), Vec<Diagnostic>> {
-    if cloud::is_all(r.ports) {
+    if r.ports.is_any() {
         return Ok((vec![ProtoPorts { protocol: "all", ports: None }], PortSet::any()));
     }
     let mut out = vec![];
