@@ -28,4 +28,4 @@ PY
 fi
 .venv/bin/cfn-lint --version >/dev/null
 CHECKOV_PARALLELIZATION_TYPE=none timeout 300 .venv/bin/checkov --version >/dev/null
-PATH="$PWD/.venv/bin:$PATH" terraform version >/dev/null
+PATH="$PWD/.venv/bin:$PATH" TF_CLI_CONFIG_FILE=/dev/null terraform version >/dev/null
