@@ -274,14 +274,7 @@ struct TfRule {
 }
 
 fn terraform(plan: &Plan, rules: &[AwsRule]) -> TfFile<TfProvider, TfResources> {
-    let mut variable = BTreeMap::new();
-    let mut providers = vec![];
-    for s in &plan.sites {
-        variable.extend(plan.site_vars(*s, &["region", "vpc"]));
-        providers.push(TfProvider { alias: plan.site_name(*s).to_string(), region: plan.var_ref(*s, "region") });
-    }
-    let provider_of = |atom: AtomId| format!("aws.{}", plan.site_name(site_of(plan, atom)));
-    let group_id = |atom: AtomId| format!("${{aws_security_group.{}.id}}", plan.name(atom));
+    let providers = plan.sites.iter().map(|s| TfProvider { alias: plan.site_name(*s).to_string(), region: plan.var_ref(*s, "region") }).collect();
     let mut res = TfResources {
         aws_security_group: BTreeMap::new(),
         aws_vpc_security_group_ingress_rule: BTreeMap::new(),
@@ -289,46 +282,60 @@ fn terraform(plan: &Plan, rules: &[AwsRule]) -> TfFile<TfProvider, TfResources> 
     };
     let mut ids = BTreeMap::new();
     for a in &plan.atoms {
-        let group = TfGroup {
-            provider: provider_of(*a),
-            name: group_name(plan, *a),
-            description: group_description(plan, *a),
-            vpc_id: plan.var_ref(site_of(plan, *a), "vpc"),
-            tags: group_tags(plan, *a),
-        };
-        res.aws_security_group.insert(plan.name(*a).to_string(), group);
-        ids.insert(plan.ir.atoms[*a].name.clone(), group_id(*a));
+        res.aws_security_group.insert(plan.name(*a).to_string(), tf_group(plan, *a));
+        ids.insert(plan.ir.atoms[*a].name.clone(), tf_group_id(plan, *a));
     }
     for r in rules {
-        let (from_port, to_port) = r.ports.map_or((None, None), |(lo, hi)| (Some(lo), Some(hi)));
-        let (mut v4, mut v6, mut sg) = (None, None, None);
-        match r.peer {
-            AwsPeer::Group(g) => sg = Some(group_id(g)),
-            AwsPeer::Cidr(n @ IpNet::V4(_)) => v4 = Some(n.to_string()),
-            AwsPeer::Cidr(n @ IpNet::V6(_)) => v6 = Some(n.to_string()),
-        }
-        let tf = TfRule {
-            provider: provider_of(r.owner),
-            security_group_id: group_id(r.owner),
-            description: plan.describe(&r.allows, MAX_DESCRIPTION, aws_char),
-            ip_protocol: r.ip_protocol,
-            from_port,
-            to_port,
-            cidr_ipv4: v4,
-            cidr_ipv6: v6,
-            referenced_security_group_id: sg,
-        };
         let map = match r.dir {
             Direction::Ingress => &mut res.aws_vpc_security_group_ingress_rule,
             Direction::Egress => &mut res.aws_vpc_security_group_egress_rule,
         };
-        map.insert(r.key(plan), tf);
+        map.insert(r.key(plan), tf_rule(plan, r));
     }
     let mut file = TfFile::new(plan, ("aws", "hashicorp/aws", ">= 5.30"), providers, res);
-    file.variable = variable;
+    file.variable = plan.variables(&["region", "vpc"]);
     let description = "The security group to attach to each kind of instance, by moat atom";
     file.output.insert("security_group_ids", TfOutput { description, value: ids });
     file
+}
+
+fn tf_provider(plan: &Plan, atom: AtomId) -> String {
+    format!("aws.{}", plan.site_name(site_of(plan, atom)))
+}
+
+fn tf_group_id(plan: &Plan, atom: AtomId) -> String {
+    format!("${{aws_security_group.{}.id}}", plan.name(atom))
+}
+
+fn tf_group(plan: &Plan, atom: AtomId) -> TfGroup {
+    TfGroup {
+        provider: tf_provider(plan, atom),
+        name: group_name(plan, atom),
+        description: group_description(plan, atom),
+        vpc_id: plan.var_ref(site_of(plan, atom), "vpc"),
+        tags: group_tags(plan, atom),
+    }
+}
+
+fn tf_rule(plan: &Plan, r: &AwsRule) -> TfRule {
+    let (from_port, to_port) = r.ports.map_or((None, None), |(lo, hi)| (Some(lo), Some(hi)));
+    let mut tf = TfRule {
+        provider: tf_provider(plan, r.owner),
+        security_group_id: tf_group_id(plan, r.owner),
+        description: plan.describe(&r.allows, MAX_DESCRIPTION, aws_char),
+        ip_protocol: r.ip_protocol,
+        from_port,
+        to_port,
+        cidr_ipv4: None,
+        cidr_ipv6: None,
+        referenced_security_group_id: None,
+    };
+    match r.peer {
+        AwsPeer::Group(g) => tf.referenced_security_group_id = Some(tf_group_id(plan, g)),
+        AwsPeer::Cidr(n @ IpNet::V4(_)) => tf.cidr_ipv4 = Some(n.to_string()),
+        AwsPeer::Cidr(n @ IpNet::V6(_)) => tf.cidr_ipv6 = Some(n.to_string()),
+    }
+    tf
 }
 
 // ---------------------------------------------------------- CloudFormation
@@ -446,58 +453,23 @@ struct Output {
 }
 
 fn cloudformation(plan: &Plan, rules: &[AwsRule]) -> Template {
-    let logical = |atom: AtomId| format!("Sg{}", cloud::camel(plan.name(atom)));
-    let gid = |atom: AtomId| GetAtt { att: [logical(atom), "GroupId".into()] };
     let mut parameters = BTreeMap::new();
     for s in &plan.sites {
         let site = &plan.ir.sites[*s];
-        parameters.insert(
-            format!("{}Vpc", cloud::camel(plan.site_name(*s))),
-            Parameter {
-                r#type: "String",
-                default: site.props.get("vpc").cloned(),
-                description: format!("VPC of site {} (region {})", site.name, site.props.get("region").map_or("of the stack", String::as_str)),
-            },
-        );
+        let region = site.props.get("region").map_or("of the stack", String::as_str);
+        let param = Parameter { r#type: "String", default: site.props.get("vpc").cloned(), description: format!("VPC of site {} (region {region})", site.name) };
+        parameters.insert(vpc_param(plan, *s), param);
     }
     let mut resources = BTreeMap::new();
     let mut outputs = BTreeMap::new();
     for a in &plan.atoms {
-        let tags = group_tags(plan, *a).into_iter().map(|(key, value)| Tag { key, value }).collect();
-        let props = GroupProps {
-            group_description: group_description(plan, *a),
-            vpc_id: Ref { name: format!("{}Vpc", cloud::camel(plan.site_name(site_of(plan, *a)))) },
-            security_group_egress: vec![NO_EGRESS],
-            tags,
-        };
-        resources.insert(logical(*a), Resource::Group(props));
-        outputs.insert(logical(*a), Output { description: format!("Security group for {}", plan.ir.atoms[*a].name), value: gid(*a) });
+        resources.insert(cfn_group_id(plan, *a), cfn_group(plan, *a));
+        let description = format!("Security group for {}", plan.ir.atoms[*a].name);
+        outputs.insert(cfn_group_id(plan, *a), Output { description, value: get_group_id(plan, *a) });
     }
     let keys = cloud::unique_camel(rules.iter().map(|r| r.key(plan)).collect());
     for (r, key) in rules.iter().zip(keys) {
-        let (from_port, to_port) = r.ports.map_or((None, None), |(lo, hi)| (Some(lo), Some(hi)));
-        let mut p = RuleProps {
-            group_id: gid(r.owner),
-            description: plan.describe(&r.allows, MAX_DESCRIPTION, aws_char),
-            ip_protocol: r.ip_protocol,
-            from_port,
-            to_port,
-            cidr_ip: None,
-            cidr_ipv6: None,
-            source_security_group_id: None,
-            destination_security_group_id: None,
-        };
-        match (r.peer, r.dir) {
-            (AwsPeer::Group(g), Direction::Ingress) => p.source_security_group_id = Some(gid(g)),
-            (AwsPeer::Group(g), Direction::Egress) => p.destination_security_group_id = Some(gid(g)),
-            (AwsPeer::Cidr(n @ IpNet::V4(_)), _) => p.cidr_ip = Some(n.to_string()),
-            (AwsPeer::Cidr(n @ IpNet::V6(_)), _) => p.cidr_ipv6 = Some(n.to_string()),
-        }
-        let res = match r.dir {
-            Direction::Ingress => Resource::Ingress(p),
-            Direction::Egress => Resource::Egress(p),
-        };
-        resources.insert(key, res);
+        resources.insert(key, cfn_rule(plan, r));
     }
     Template {
         version: "2010-09-09",
@@ -505,5 +477,52 @@ fn cloudformation(plan: &Plan, rules: &[AwsRule]) -> Template {
         parameters,
         resources,
         outputs,
+    }
+}
+
+fn vpc_param(plan: &Plan, site: SiteId) -> String {
+    format!("{}Vpc", cloud::camel(plan.site_name(site)))
+}
+
+/// The logical id of an atom's group (`SgMzKernel`).
+fn cfn_group_id(plan: &Plan, atom: AtomId) -> String {
+    format!("Sg{}", cloud::camel(plan.name(atom)))
+}
+
+fn get_group_id(plan: &Plan, atom: AtomId) -> GetAtt {
+    GetAtt { att: [cfn_group_id(plan, atom), "GroupId".into()] }
+}
+
+fn cfn_group(plan: &Plan, atom: AtomId) -> Resource {
+    Resource::Group(GroupProps {
+        group_description: group_description(plan, atom),
+        vpc_id: Ref { name: vpc_param(plan, site_of(plan, atom)) },
+        security_group_egress: vec![NO_EGRESS],
+        tags: group_tags(plan, atom).into_iter().map(|(key, value)| Tag { key, value }).collect(),
+    })
+}
+
+fn cfn_rule(plan: &Plan, r: &AwsRule) -> Resource {
+    let (from_port, to_port) = r.ports.map_or((None, None), |(lo, hi)| (Some(lo), Some(hi)));
+    let mut p = RuleProps {
+        group_id: get_group_id(plan, r.owner),
+        description: plan.describe(&r.allows, MAX_DESCRIPTION, aws_char),
+        ip_protocol: r.ip_protocol,
+        from_port,
+        to_port,
+        cidr_ip: None,
+        cidr_ipv6: None,
+        source_security_group_id: None,
+        destination_security_group_id: None,
+    };
+    match (r.peer, r.dir) {
+        (AwsPeer::Group(g), Direction::Ingress) => p.source_security_group_id = Some(get_group_id(plan, g)),
+        (AwsPeer::Group(g), Direction::Egress) => p.destination_security_group_id = Some(get_group_id(plan, g)),
+        (AwsPeer::Cidr(n @ IpNet::V4(_)), _) => p.cidr_ip = Some(n.to_string()),
+        (AwsPeer::Cidr(n @ IpNet::V6(_)), _) => p.cidr_ipv6 = Some(n.to_string()),
+    }
+    match r.dir {
+        Direction::Ingress => Resource::Ingress(p),
+        Direction::Egress => Resource::Egress(p),
     }
 }

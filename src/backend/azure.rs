@@ -49,23 +49,15 @@ struct TfProvider {
 
 #[derive(Serialize)]
 struct TfResources {
-    azurerm_application_security_group: BTreeMap<String, Asg>,
-    azurerm_network_security_group: BTreeMap<String, Nsg>,
+    azurerm_application_security_group: BTreeMap<String, Group>,
+    azurerm_network_security_group: BTreeMap<String, Group>,
     azurerm_network_security_rule: BTreeMap<String, NsgRule>,
 }
 
+/// An ASG or an NSG (the NSG without inline `security_rule` blocks: its
+/// rules are separate resources).
 #[derive(Serialize)]
-struct Asg {
-    provider: String,
-    name: String,
-    location: String,
-    resource_group_name: String,
-    tags: BTreeMap<String, String>,
-}
-
-/// An NSG without inline `security_rule` blocks (its rules are separate resources).
-#[derive(Serialize)]
-struct Nsg {
+struct Group {
     provider: String,
     name: String,
     location: String,
@@ -123,12 +115,7 @@ struct Pending {
 }
 
 fn terraform(plan: &Plan) -> Result<TfFile<TfProvider, TfResources>, Vec<Diagnostic>> {
-    let mut variable = BTreeMap::new();
-    let mut providers = vec![];
-    for s in &plan.sites {
-        variable.extend(plan.site_vars(*s, &["region", "resource_group"]));
-        providers.push(TfProvider { alias: plan.site_name(*s).to_string(), features: BTreeMap::new() });
-    }
+    let providers = plan.sites.iter().map(|s| TfProvider { alias: plan.site_name(*s).to_string(), features: BTreeMap::new() }).collect();
     let mut res = TfResources {
         azurerm_application_security_group: BTreeMap::new(),
         azurerm_network_security_group: BTreeMap::new(),
@@ -136,31 +123,14 @@ fn terraform(plan: &Plan) -> Result<TfFile<TfProvider, TfResources>, Vec<Diagnos
     };
     let mut asg_ids = BTreeMap::new();
     for a in &plan.atoms {
-        let site = plan.ir.zone_of(*a).site;
         let atom = &plan.ir.atoms[*a];
-        let tags = BTreeMap::from([("moat-policy".to_string(), plan.ir.name.clone()), ("moat-atom".to_string(), atom.name.clone())]);
-        let asg = Asg {
-            provider: provider(plan, site),
-            name: format!("moat-{}-{}", plan.policy(), atom.name),
-            location: plan.var_ref(site, "region"),
-            resource_group_name: plan.var_ref(site, "resource_group"),
-            tags,
-        };
+        let asg = group(plan, plan.ir.zones[atom.zone].site, &atom.name, ("moat-atom", &atom.name));
         res.azurerm_application_security_group.insert(plan.name(*a).to_string(), asg);
         asg_ids.insert(atom.name.clone(), asg_ref(plan, *a));
     }
     for z in &plan.zones {
-        let site = plan.ir.zones[*z].site;
         let zone = &plan.ir.zones[*z];
-        let tags = BTreeMap::from([("moat-policy".to_string(), plan.ir.name.clone()), ("moat-zone".to_string(), zone.name.clone())]);
-        let nsg = Nsg {
-            provider: provider(plan, site),
-            name: format!("moat-{}-{}", plan.policy(), zone.name),
-            location: plan.var_ref(site, "region"),
-            resource_group_name: plan.var_ref(site, "resource_group"),
-            tags,
-        };
-        res.azurerm_network_security_group.insert(nsg_key(plan, *z), nsg);
+        res.azurerm_network_security_group.insert(nsg_key(plan, *z), group(plan, zone.site, &zone.name, ("moat-zone", &zone.name)));
     }
     let mut pending = vec![];
     let mut errs = vec![];
@@ -177,10 +147,21 @@ fn terraform(plan: &Plan) -> Result<TfFile<TfProvider, TfResources>, Vec<Diagnos
     }
     number(plan, pending, &mut res.azurerm_network_security_rule);
     let mut file = TfFile::new(plan, ("azurerm", "hashicorp/azurerm", ">= 3.0"), providers, res);
-    file.variable = variable;
+    file.variable = plan.variables(&["region", "resource_group"]);
     let description = "The ASG to put each kind of NIC in, by moat atom";
     file.output.insert("application_security_group_ids", TfOutput { description, value: asg_ids });
     Ok(file)
+}
+
+/// An ASG or NSG named `moat-<policy>-<name>` at `site`, tagged with what it is for.
+fn group(plan: &Plan, site: SiteId, name: &str, tag: (&str, &str)) -> Group {
+    Group {
+        provider: provider(plan, site),
+        name: format!("moat-{}-{name}", plan.policy()),
+        location: plan.var_ref(site, "region"),
+        resource_group_name: plan.var_ref(site, "resource_group"),
+        tags: BTreeMap::from([("moat-policy".to_string(), plan.ir.name.clone()), (tag.0.to_string(), tag.1.to_string())]),
+    }
 }
 
 fn provider(plan: &Plan, site: SiteId) -> String {

@@ -194,6 +194,11 @@ impl<'a> Plan<'a> {
         out
     }
 
+    /// The variables of every covered site ([`Plan::site_vars`]).
+    pub fn variables(&self, required: &[&str]) -> BTreeMap<String, Variable> {
+        self.sites.iter().flat_map(|s| self.site_vars(*s, required)).collect()
+    }
+
     /// The Terraform variable of a site property (`cloud_region`).
     pub fn var_name(&self, site: SiteId, prop: &str) -> String {
         format!("{}_{}", self.site_name(site), ident(prop))

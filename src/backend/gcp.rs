@@ -99,14 +99,14 @@ fn terraform(plan: &Plan) -> Result<TfFile<TfProvider, TfResources, Locals>, Vec
         MAX_NAME,
     );
     let tag = |a: AtomId| tags.get(&a).cloned().unwrap_or_default();
-    let mut variable = BTreeMap::new();
-    let mut providers = vec![];
-    for s in &plan.sites {
-        variable.extend(plan.site_vars(*s, &["network"]));
-        let props = &plan.ir.sites[*s].props;
-        let opt = |k: &str| props.contains_key(k).then(|| plan.var_ref(*s, k));
-        providers.push(TfProvider { alias: plan.site_name(*s).to_string(), project: opt("project"), region: opt("region") });
-    }
+    let providers = plan
+        .sites
+        .iter()
+        .map(|s| {
+            let opt = |k: &str| plan.ir.sites[*s].props.contains_key(k).then(|| plan.var_ref(*s, k));
+            TfProvider { alias: plan.site_name(*s).to_string(), project: opt("project"), region: opt("region") }
+        })
+        .collect();
     let mut rules: Vec<(Vec<String>, Firewall)> = vec![];
     let mut errs = vec![];
     for r in &plan.rules {
@@ -135,7 +135,7 @@ fn terraform(plan: &Plan) -> Result<TfFile<TfProvider, TfResources, Locals>, Vec
     }
     let moat_tags: BTreeMap<String, String> = plan.atoms.iter().map(|a| (plan.ir.atoms[*a].name.clone(), tag(*a))).collect();
     let mut file = TfFile::new(plan, ("google", "hashicorp/google", ">= 5.0"), providers, TfResources { google_compute_firewall: firewall });
-    file.variable = variable;
+    file.variable = plan.variables(&["network"]);
     file.locals = Some(Locals { moat_policy_tag: policy_tag, moat_tags: moat_tags.clone() });
     let description = "Network tags per moat atom; every covered instance also carries local.moat_policy_tag";
     file.output.insert("network_tags", TfOutput { description, value: moat_tags });
