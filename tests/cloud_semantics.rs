@@ -135,13 +135,12 @@ fn evaluator_notices_a_missing_rule() {
                 _ => cloud_support::azure(&ir, &v),
             };
             let problems = cloud_support::compare(&ir, t, &m);
-            // A group without rules changes nothing when removed; nor do the
-            // ingress deny-all rules, in a model where every instance is
-            // moat's: GCP's implied rule denies ingress anyway, and the only
-            // peers Azure's AllowVnetInBound would let in are moat instances
-            // whose own NSG denies the egress. (They matter for instances
-            // moat does not know, which the model has none of.)
-            if is_group || k.contains("deny_in") || k.contains("deny_all_in") {
+            // A group without rules changes nothing when removed; nor does
+            // GCP's ingress deny-all, which repeats GCP's implied rule. (Azure's
+            // inbound deny-all is what keeps `AllowVnetInBound` from letting
+            // unmanaged instances of the virtual network in: the evaluator
+            // checks that.)
+            if is_group || (t == Target::Gcp && k.contains("deny_in")) {
                 continue;
             }
             assert!(!problems.is_empty(), "{path}: removing {k} went unnoticed");

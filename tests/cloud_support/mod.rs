@@ -71,8 +71,15 @@ fn kind(target: Target) -> SiteKind {
     }
 }
 
+/// A pseudo-atom: an instance in a covered atom's network that moat does not
+/// manage (no group, tag or ASG of moat's; an address moat does not know).
+pub const STRANGER: AtomId = usize::MAX;
+
 /// The address families a peer is matched in (both when it has no addresses).
 fn families(ir: &Ir, a: AtomId) -> Vec<bool> {
+    if a == STRANGER {
+        return vec![false, true];
+    }
     let p = ir.atoms[a].addrs.prefixes();
     let f: Vec<bool> = [false, true].into_iter().filter(|v6| p.iter().any(|n| matches!(n, IpNet::V6(_)) == *v6)).collect();
     if f.is_empty() { vec![false, true] } else { f }
@@ -124,6 +131,9 @@ fn pieces(rules: &[&ERule]) -> Vec<(Proto, PortRange)> {
 }
 
 fn family_prefixes(ir: &Ir, a: AtomId, v6: bool) -> Vec<IpNet> {
+    if a == STRANGER {
+        return vec![];
+    }
     ir.atoms[a].addrs.prefixes().into_iter().filter(|n| matches!(n, IpNet::V6(_)) == v6).collect()
 }
 
@@ -194,7 +204,7 @@ impl Model {
                         problems.push(format!(
                             "rules {:?} cover only part of `{}` ({proto}/{port}, {})",
                             of.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
-                            ir.atoms[peer].name,
+                            name(ir, peer),
                             if v6 { "IPv6" } else { "IPv4" }
                         ));
                         false
@@ -207,6 +217,10 @@ impl Model {
         }
         (self.default)(owner, peer, dir)
     }
+}
+
+fn name(ir: &Ir, a: AtomId) -> &str {
+    if a == STRANGER { "(an unmanaged instance)" } else { &ir.atoms[a].name }
 }
 
 /// Compares the model's allowed flows with moat's matrix on the covered atoms.
@@ -233,6 +247,18 @@ pub fn compare(ir: &Ir, target: Target, model: &Model) -> Vec<String> {
             }
             if got != want {
                 problems.push(format!("{} -> {}: firewalls allow `{got}`, the matrix says `{want}`", ir.atoms[s].name, ir.atoms[d].name));
+            }
+        }
+    }
+    // An instance moat does not manage, in a covered atom's network, gets
+    // nothing in, unless the policy lets every address in (an atom holding a
+    // whole /0, where that instance's address must lie too).
+    let everything = (0..n).any(|a| ir.atoms[a].addrs.prefixes().iter().any(|p| p.prefix_len() == 0));
+    if !everything {
+        for o in &cov {
+            let got = model.allowed(ir, *o, STRANGER, Dir::In, &mut problems);
+            if !got.is_empty() {
+                problems.push(format!("an unmanaged instance at the site of `{}` gets `{got}` into it", ir.atoms[*o].name));
             }
         }
     }
@@ -658,7 +684,7 @@ pub fn azure(ir: &Ir, v: &Value) -> Model {
     // AllowVnetInBound / AllowVnetOutBound / AllowInternetOutBound at 65000+.
     let sites: Vec<usize> = (0..ir.atoms.len()).map(|a| ir.zone_of(a).site).collect();
     let kinds: Vec<SiteKind> = (0..ir.atoms.len()).map(|a| ir.site_of(a).kind).collect();
-    let default = move |o: AtomId, p: AtomId, d: Dir| d == Dir::Out || (kinds[p] == SiteKind::Azure && sites[o] == sites[p]);
+    let default = move |o: AtomId, p: AtomId, d: Dir| d == Dir::Out || p == STRANGER || (kinds[p] == SiteKind::Azure && sites[o] == sites[p]);
     Model { rules, default: Box::new(default), problems }
 }
 
