@@ -198,3 +198,21 @@ fn aws_quota_counts_group_references_in_both_families() {
     assert_eq!(d.len(), 1, "{d:?}");
     assert!(d[0].code == "E013" && d[0].message.contains("61 inbound IPv4 rules"), "{}", d[0].message);
 }
+
+/// Azure counts the addresses and ranges all rules of one NSG name: 4,001
+/// partner hosts are over its limit of 4,000.
+#[test]
+fn azure_address_limit_is_e013() {
+    let hosts: Vec<String> = (0..4001u32).map(|i| format!("198.18.{}.{}", i / 120, 1 + 2 * (i % 120))).collect();
+    let policy = format!(
+        "site z : azure {{ region \"westeurope\" resource_group \"rg\" }}\n\
+         zone partners : external {{ cidr {} }}\n\
+         zone edge : dmz @ z {{ cidr 10.0.0.0/24 service api {{ hosts 10.0.0.10 port https tcp/443 }} }}\n\
+         allow partners -> edge.api : https\n",
+        hosts.join(", ")
+    );
+    let ir = ir_str(&policy);
+    let d = backend::emit(Target::Azure, &ir, &Default::default()).expect_err("over the address limit");
+    assert!(d.len() == 1 && d[0].code == "E013", "{d:?}");
+    assert!(d[0].message.contains("moat-moat-edge") && d[0].message.contains("4001 addresses"), "{}", d[0].message);
+}
