@@ -74,7 +74,7 @@ fn aws_quota_is_e013_naming_group_count_and_fix() {
     assert!(!out.exists(), "nothing may be written when a check fails");
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     insta::assert_snapshot!("cloud_oversized_e013", err);
-    assert!(err.contains("E013") && err.contains("moat-partners-edge.api") && err.contains("72") && err.contains("prefix list"));
+    assert!(err.contains("E013") && err.contains("moat-partners-edge.api") && err.contains("72") && err.contains("merge the ports"));
 }
 
 #[test]

@@ -185,9 +185,13 @@ fn quota(plan: &Plan, rules: &[AwsRule]) -> Vec<Diagnostic> {
             ),
         )
         .with_help(
-            "use fewer port ranges (merge ports into ranges) or fewer peer address ranges \
-             (each peer prefix times each port range is one rule), or put the peer ranges in a \
-             managed prefix list and reference that instead",
+            "each peer prefix times each port range is one rule: merge the ports into fewer ranges, \
+             or give the peers fewer, larger address ranges (a carved-out zone such as `internet` \
+             costs several prefixes per hole), or ask AWS for a higher quota",
+        )
+        .with_note(
+            "a managed prefix list does not lower the count: a rule that references one counts \
+             as many rules as the list's maximum entries",
         );
         for id in allows {
             d = d.with_label(plan.ir.allows[id].span, "contributes rules to this group");
