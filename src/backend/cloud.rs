@@ -6,6 +6,7 @@
 
 use super::{scope, Target};
 use crate::diag::Diagnostic;
+use crate::addr::AddrSet;
 use crate::ir::{AllowId, AtomId, Flow, Ir, SiteId, SiteKind, ZoneId};
 use crate::ports::{PortRange, PortSet, Proto};
 use ipnet::IpNet;
@@ -144,9 +145,9 @@ impl<'a> Plan<'a> {
         self.rules.iter().filter(move |r| r.owner == atom)
     }
 
-    /// The policy name as an identifier (`mosip`).
+    /// The policy name for generated names and descriptions (`mosip-hybrid`).
     pub fn policy(&self) -> String {
-        ident(&self.ir.name)
+        self.ir.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect()
     }
 
     /// A human name for the object an atom's group stands for.
@@ -286,9 +287,44 @@ fn peer(ir: &Ir, covered: &[AtomId], owner: AtomId, other: AtomId) -> Peer {
     if covered.contains(&other) && ir.zone_of(other).site == ir.zone_of(owner).site {
         return Peer::Local(other);
     }
-    let all = ir.atoms[other].addrs.prefixes();
+    let all = filled(ir, covered, other).prefixes();
     let (v6, v4): (Vec<IpNet>, Vec<IpNet>) = all.into_iter().partition(|n| matches!(n, IpNet::V6(_)));
     Peer::Ranges { atom: other, v4, v6 }
+}
+
+/// The addresses a rule may name for `peer`: its own, plus the holes in it
+/// that belong to atoms this target covers (when such an atom's addresses of
+/// one family lie wholly inside the peer's ranges). Exact all the same: a covered atom's own group
+/// filters both its egress and its ingress exactly, so the rule on the other
+/// side may let its addresses pass; a flow is allowed only when both sides
+/// allow it. It keeps an external zone such as `internet` from splitting into
+/// a prefix per hole for every cloud zone, which security group quotas and
+/// rule sizes cannot afford.
+fn filled(ir: &Ir, covered: &[AtomId], peer: AtomId) -> AddrSet {
+    let a = &ir.atoms[peer].addrs;
+    if a.except.is_empty() {
+        return a.clone();
+    }
+    let inside = |n: &IpNet| a.include.iter().any(|r| r.contains(n));
+    let mut fill: Vec<IpNet> = vec![];
+    for c in covered {
+        for v6 in [false, true] {
+            let p: Vec<IpNet> = ir.atoms[*c].addrs.prefixes().into_iter().filter(|n| matches!(n, IpNet::V6(_)) == v6).collect();
+            if p.iter().all(inside) {
+                fill.extend(p);
+            }
+        }
+    }
+    // The holes that stay: each hole minus the covered addresses in it.
+    let mut holes = vec![];
+    for h in &a.except {
+        if fill.iter().any(|f| f.contains(h)) {
+            continue;
+        }
+        let within: Vec<IpNet> = fill.iter().filter(|f| h.contains(*f)).copied().collect();
+        holes.extend(AddrSet::new(vec![*h], within).prefixes());
+    }
+    AddrSet::new(a.include.clone(), holes)
 }
 
 /// Lower-case identifier from a moat name: `.` becomes `__`, other characters
