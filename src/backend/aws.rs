@@ -8,7 +8,7 @@
 use super::cloud::{self, Direction, Peer, Plan, Rule, TfFile, TfOutput};
 use super::{Artefact, EmitOptions, Target};
 use crate::diag::Diagnostic;
-use crate::ir::{AllowId, AtomId, Ir, SiteId};
+use crate::ir::{AllowId, AtomId, Ir, SiteId, ZoneId};
 use crate::ports::{PortRange, PortSet, Proto};
 use ipnet::IpNet;
 use serde::Serialize;
@@ -38,6 +38,8 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AwsPeer {
     Group(AtomId),
+    /// The members group of a zone: every instance of the zone has it.
+    Members(ZoneId),
     Cidr(IpNet),
 }
 
@@ -66,6 +68,7 @@ impl AwsRule {
         };
         let peer = match self.peer {
             AwsPeer::Group(_) => "sg".to_string(),
+            AwsPeer::Members(_) => "members".to_string(),
             AwsPeer::Cidr(n) => cloud::net_ident(&n),
         };
         format!("{}__{}__{}__{peer}__{proto}", plan.name(self.owner), self.dir.short(), plan.name(self.peer_atom))
@@ -75,6 +78,7 @@ impl AwsRule {
 /// Splits the plan's rules into AWS rules and checks the quota (E013) and
 /// the protocols AWS cannot filter by port (E020).
 fn expand(plan: &Plan) -> Result<Vec<AwsRule>, Vec<Diagnostic>> {
+    let whole = whole_zones(plan);
     let mut out = vec![];
     let mut errs = vec![];
     for r in &plan.rules {
@@ -86,7 +90,12 @@ fn expand(plan: &Plan) -> Result<Vec<AwsRule>, Vec<Diagnostic>> {
             }
         };
         let peers: Vec<AwsPeer> = match &r.peer {
-            Peer::Local(a) => vec![AwsPeer::Group(*a)],
+            Peer::Local(a) => match whole.get(&(r.owner, r.dir, plan.ir.atoms[*a].zone)) {
+                // One rule for the whole zone, written where its remainder's would be.
+                Some(_) if plan.ir.zone_of(*a).remainder == *a => vec![AwsPeer::Members(plan.ir.atoms[*a].zone)],
+                Some(_) => vec![],
+                None => vec![AwsPeer::Group(*a)],
+            },
             Peer::Ranges { v4, v6, .. } => v4.iter().chain(v6).map(|n| AwsPeer::Cidr(*n)).collect(),
         };
         for peer in peers {
@@ -95,15 +104,11 @@ fn expand(plan: &Plan) -> Result<Vec<AwsRule>, Vec<Diagnostic>> {
                 if matches!(peer, AwsPeer::Cidr(_)) && part.iter().any(|(p, _)| !cloud::fits_family(p, v6)) {
                     continue;
                 }
-                out.push(AwsRule {
-                    owner: r.owner,
-                    dir: r.dir,
-                    peer_atom: r.peer.atom(),
-                    peer,
-                    ip_protocol,
-                    ports: *ports,
-                    allows: r.allows(part),
-                });
+                let allows = match peer {
+                    AwsPeer::Members(z) => whole.get(&(r.owner, r.dir, z)).map(|rs| union_allows(rs, part)).unwrap_or_default(),
+                    _ => r.allows(part),
+                };
+                out.push(AwsRule { owner: r.owner, dir: r.dir, peer_atom: r.peer.atom(), peer, ip_protocol, ports: *ports, allows });
             }
         }
     }
@@ -114,6 +119,31 @@ fn expand(plan: &Plan) -> Result<Vec<AwsRule>, Vec<Diagnostic>> {
         crate::diag::sort(&mut errs);
         Err(errs)
     }
+}
+
+/// The (owner, direction, zone) whose every atom is a same-site peer of the
+/// owner with the same ports: one rule referencing the zone's members group
+/// replaces a rule per atom (AWS counts rules per group). Each maps to the
+/// rules it replaces.
+fn whole_zones<'p, 'a>(plan: &'p Plan<'a>) -> BTreeMap<(AtomId, Direction, ZoneId), Vec<&'p Rule<'a>>> {
+    let mut by: BTreeMap<(AtomId, Direction, ZoneId), Vec<&Rule>> = BTreeMap::new();
+    for r in &plan.rules {
+        if let Peer::Local(a) = r.peer {
+            by.entry((r.owner, r.dir, plan.ir.atoms[a].zone)).or_default().push(r);
+        }
+    }
+    by.retain(|(_, _, z), rs| {
+        let zone = &plan.ir.zones[*z];
+        rs.len() == zone.services.len() + 1 && rs.len() > 1 && rs.iter().all(|r| r.ports == rs[0].ports)
+    });
+    by
+}
+
+fn union_allows(rules: &[&Rule], part: &PortSet) -> Vec<AllowId> {
+    let mut v: Vec<AllowId> = rules.iter().flat_map(|r| r.allows(part)).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 type AwsProto = (&'static str, Option<(i32, i32)>, PortSet);
@@ -156,7 +186,7 @@ fn quota(plan: &Plan, rules: &[AwsRule]) -> Vec<Diagnostic> {
     let mut count: BTreeMap<(AtomId, Direction, bool), (usize, Vec<AllowId>)> = BTreeMap::new();
     for r in rules {
         let fams: &[bool] = match r.peer {
-            AwsPeer::Group(_) => &[false, true],
+            AwsPeer::Group(_) | AwsPeer::Members(_) => &[false, true],
             AwsPeer::Cidr(IpNet::V4(_)) => &[false],
             AwsPeer::Cidr(IpNet::V6(_)) => &[true],
         };
@@ -289,6 +319,14 @@ fn terraform(plan: &Plan, rules: &[AwsRule]) -> TfFile<TfProvider, TfResources> 
         res.aws_security_group.insert(plan.name(*a).to_string(), tf_group(plan, *a));
         ids.insert(plan.ir.atoms[*a].name.clone(), tf_group_id(plan, *a));
     }
+    let mut members = BTreeMap::new();
+    for z in &plan.zones {
+        let remainder = plan.ir.zones[*z].remainder;
+        let (name, description, tags) = members_group(plan, *z);
+        let group = TfGroup { provider: tf_provider(plan, remainder), name, description, vpc_id: plan.var_ref(plan.ir.zones[*z].site, "vpc"), tags };
+        res.aws_security_group.insert(members_key(plan, *z), group);
+        members.insert(plan.ir.zones[*z].name.clone(), format!("${{aws_security_group.{}.id}}", members_key(plan, *z)));
+    }
     for r in rules {
         let map = match r.dir {
             Direction::Ingress => &mut res.aws_vpc_security_group_ingress_rule,
@@ -300,7 +338,30 @@ fn terraform(plan: &Plan, rules: &[AwsRule]) -> TfFile<TfProvider, TfResources> 
     file.variable = plan.variables(&["region", "vpc"]);
     let description = "The security group to attach to each kind of instance, by moat atom";
     file.output.insert("security_group_ids", TfOutput { description, value: ids });
+    let description = "The members group to attach to every instance of each zone, as well";
+    file.output.insert("zone_member_group_ids", TfOutput { description, value: members });
     file
+}
+
+/// The Terraform name of a zone's members group (`mz-members`: no atom's
+/// identifier has a `-`, so it cannot collide).
+fn members_key(plan: &Plan, zone: ZoneId) -> String {
+    format!("{}-members", plan.name(plan.ir.zones[zone].remainder))
+}
+
+/// A zone's members group: attached to every instance of the zone, with no
+/// rules of its own, so that one rule can name the whole zone.
+fn members_group(plan: &Plan, zone: ZoneId) -> (String, String, BTreeMap<String, String>) {
+    let z = &plan.ir.zones[zone];
+    let name: String = format!("moat-{}-{}:members", plan.policy(), z.name).chars().map(|c| if aws_char(c) && c != ' ' { c } else { '_' }).collect();
+    let description = format!("moat {}: every instance of zone {} (no rules; referenced by rules)", plan.policy(), z.name);
+    let description: String = description.chars().map(|c| if aws_char(c) { c } else { '_' }).take(MAX_DESCRIPTION).collect();
+    let tags = BTreeMap::from([
+        ("Name".to_string(), name.clone()),
+        ("moat:policy".to_string(), plan.ir.name.clone()),
+        ("moat:members".to_string(), z.name.clone()),
+    ]);
+    (name, description, tags)
 }
 
 fn tf_provider(plan: &Plan, atom: AtomId) -> String {
@@ -336,6 +397,7 @@ fn tf_rule(plan: &Plan, r: &AwsRule) -> TfRule {
     };
     match r.peer {
         AwsPeer::Group(g) => tf.referenced_security_group_id = Some(tf_group_id(plan, g)),
+        AwsPeer::Members(z) => tf.referenced_security_group_id = Some(format!("${{aws_security_group.{}.id}}", members_key(plan, z))),
         AwsPeer::Cidr(n @ IpNet::V4(_)) => tf.cidr_ipv4 = Some(n.to_string()),
         AwsPeer::Cidr(n @ IpNet::V6(_)) => tf.cidr_ipv6 = Some(n.to_string()),
     }
@@ -471,6 +533,18 @@ fn cloudformation(plan: &Plan, rules: &[AwsRule]) -> Template {
         let description = format!("Security group for {}", plan.ir.atoms[*a].name);
         outputs.insert(cfn_group_id(plan, *a), Output { description, value: get_group_id(plan, *a) });
     }
+    for z in &plan.zones {
+        let (_, group_description, tags) = members_group(plan, *z);
+        let props = GroupProps {
+            group_description,
+            vpc_id: Ref { name: vpc_param(plan, plan.ir.zones[*z].site) },
+            security_group_egress: vec![NO_EGRESS],
+            tags: tags.into_iter().map(|(key, value)| Tag { key, value }).collect(),
+        };
+        resources.insert(cfn_members_id(plan, *z), Resource::Group(props));
+        let description = format!("Members group of zone {}", plan.ir.zones[*z].name);
+        outputs.insert(cfn_members_id(plan, *z), Output { description, value: get_members_id(plan, *z) });
+    }
     let keys = cloud::unique_camel(rules.iter().map(|r| r.key(plan)).collect());
     for (r, key) in rules.iter().zip(keys) {
         resources.insert(key, cfn_rule(plan, r));
@@ -491,6 +565,15 @@ fn vpc_param(plan: &Plan, site: SiteId) -> String {
 /// The logical id of an atom's group (`SgMzKernel`).
 fn cfn_group_id(plan: &Plan, atom: AtomId) -> String {
     format!("Sg{}", cloud::camel(plan.name(atom)))
+}
+
+/// The logical id of a zone's members group (`MembersMz`).
+fn cfn_members_id(plan: &Plan, zone: ZoneId) -> String {
+    format!("Members{}", cloud::camel(plan.name(plan.ir.zones[zone].remainder)))
+}
+
+fn get_members_id(plan: &Plan, zone: ZoneId) -> GetAtt {
+    GetAtt { att: [cfn_members_id(plan, zone), "GroupId".into()] }
 }
 
 fn get_group_id(plan: &Plan, atom: AtomId) -> GetAtt {
@@ -522,6 +605,8 @@ fn cfn_rule(plan: &Plan, r: &AwsRule) -> Resource {
     match (r.peer, r.dir) {
         (AwsPeer::Group(g), Direction::Ingress) => p.source_security_group_id = Some(get_group_id(plan, g)),
         (AwsPeer::Group(g), Direction::Egress) => p.destination_security_group_id = Some(get_group_id(plan, g)),
+        (AwsPeer::Members(z), Direction::Ingress) => p.source_security_group_id = Some(get_members_id(plan, z)),
+        (AwsPeer::Members(z), Direction::Egress) => p.destination_security_group_id = Some(get_members_id(plan, z)),
         (AwsPeer::Cidr(n @ IpNet::V4(_)), _) => p.cidr_ip = Some(n.to_string()),
         (AwsPeer::Cidr(n @ IpNet::V6(_)), _) => p.cidr_ipv6 = Some(n.to_string()),
     }

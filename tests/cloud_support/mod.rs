@@ -365,7 +365,12 @@ fn aws_ports(proto: &str, from: Option<i64>, to: Option<i64>) -> Option<PortSet>
 pub fn aws_terraform(ir: &Ir, v: &Value) -> Model {
     let mut problems = check_references(v);
     let mut groups: BTreeMap<String, AtomId> = BTreeMap::new();
+    let mut members: BTreeMap<String, BTreeSet<AtomId>> = BTreeMap::new();
     for (k, g) in obj(&v["resource"]["aws_security_group"]) {
+        if let Some(z) = g["tags"].get("moat:members") {
+            members.insert(k.clone(), zone_atoms(ir, s(z), &mut problems));
+            continue;
+        }
         match ir.atom_id(s(&g["tags"]["moat:atom"])) {
             Some(a) => {
                 groups.insert(k.clone(), a);
@@ -381,14 +386,16 @@ pub fn aws_terraform(ir: &Ir, v: &Value) -> Model {
         for (k, r) in obj(&v["resource"][ty]) {
             let owner = tf_ref(s(&r["security_group_id"]), "aws_security_group", "id").and_then(|g| groups.get(g));
             let Some(owner) = owner else {
-                problems.push(format!("rule {k}: unknown group"));
+                problems.push(format!("rule {k}: unknown group, or a members group (those have no rules)"));
                 continue;
             };
             let mut peer = vec![];
             if let Some(g) = r.get("referenced_security_group_id") {
-                match tf_ref(s(g), "aws_security_group", "id").and_then(|g| groups.get(g)) {
-                    Some(a) => peer.push(Sel::Atoms(BTreeSet::from([*a]))),
-                    None => problems.push(format!("rule {k}: unknown referenced group")),
+                let g = tf_ref(s(g), "aws_security_group", "id").unwrap_or("");
+                match (groups.get(g), members.get(g)) {
+                    (Some(a), _) => peer.push(Sel::Atoms(BTreeSet::from([*a]))),
+                    (_, Some(set)) => peer.push(Sel::Atoms(set.clone())),
+                    _ => problems.push(format!("rule {k}: unknown referenced group")),
                 }
             }
             for key in ["cidr_ipv4", "cidr_ipv6"] {
@@ -409,6 +416,15 @@ pub fn aws_terraform(ir: &Ir, v: &Value) -> Model {
     Model { rules, default: Box::new(|_, _, _| false), problems }
 }
 
+/// Every atom of the zone named `zone` (its members group's instances).
+fn zone_atoms(ir: &Ir, zone: &str, problems: &mut Vec<String>) -> BTreeSet<AtomId> {
+    let set: BTreeSet<AtomId> = (0..ir.atoms.len()).filter(|a| ir.zone_of(*a).name == zone).collect();
+    if set.is_empty() {
+        problems.push(format!("members group of unknown zone {zone}"));
+    }
+    set
+}
+
 /// `{"Fn::GetAtt": [X, "GroupId"]}` -> X.
 fn get_att(v: &Value) -> Option<&str> {
     let a = v.get("Fn::GetAtt")?.as_array()?;
@@ -421,6 +437,7 @@ pub fn aws_cloudformation(ir: &Ir, v: &Value) -> Model {
     let mut problems = vec![];
     let mut groups: BTreeMap<String, AtomId> = BTreeMap::new();
     let mut open_egress: BTreeSet<AtomId> = BTreeSet::new();
+    let mut members: BTreeMap<String, BTreeSet<AtomId>> = BTreeMap::new();
     let mut rules = vec![];
     let res = obj(&v["Resources"]);
     for (k, r) in &res {
@@ -428,6 +445,10 @@ pub fn aws_cloudformation(ir: &Ir, v: &Value) -> Model {
             continue;
         }
         let tags = r["Properties"]["Tags"].as_array().cloned().unwrap_or_default();
+        if let Some(t) = tags.iter().find(|t| s(&t["Key"]) == "moat:members") {
+            members.insert((*k).clone(), zone_atoms(ir, s(&t["Value"]), &mut problems));
+            continue;
+        }
         let atom = tags.iter().find(|t| s(&t["Key"]) == "moat:atom").and_then(|t| ir.atom_id(s(&t["Value"])));
         let Some(atom) = atom else {
             problems.push(format!("group {k} has no known moat:atom tag"));
@@ -461,9 +482,11 @@ pub fn aws_cloudformation(ir: &Ir, v: &Value) -> Model {
         };
         let mut peer = vec![];
         if let Some(g) = p.get(peer_key) {
-            match get_att(g).and_then(|g| groups.get(g)) {
-                Some(a) => peer.push(Sel::Atoms(BTreeSet::from([*a]))),
-                None => problems.push(format!("{k}: unknown peer group")),
+            let g = get_att(g).unwrap_or("");
+            match (groups.get(g), members.get(g)) {
+                (Some(a), _) => peer.push(Sel::Atoms(BTreeSet::from([*a]))),
+                (_, Some(set)) => peer.push(Sel::Atoms(set.clone())),
+                _ => problems.push(format!("{k}: unknown peer group")),
             }
         }
         for key in ["CidrIp", "CidrIpv6"] {
