@@ -43,10 +43,19 @@ enum AwsPeer {
     Cidr(IpNet),
 }
 
+/// The group that holds a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Holder {
+    /// An atom's own group.
+    Atom(AtomId),
+    /// A zone's members group: the rule every atom of the zone needs.
+    Members(ZoneId),
+}
+
 /// One `aws_vpc_security_group_*_rule`: one peer, one protocol, one port range.
 #[derive(Debug, Clone)]
 struct AwsRule {
-    owner: AtomId,
+    owner: Holder,
     dir: Direction,
     peer_atom: AtomId,
     peer: AwsPeer,
@@ -71,7 +80,11 @@ impl AwsRule {
             AwsPeer::Members(_) => "members".to_string(),
             AwsPeer::Cidr(n) => cloud::net_ident(&n),
         };
-        format!("{}__{}__{}__{peer}__{proto}", plan.name(self.owner), self.dir.short(), plan.name(self.peer_atom))
+        let owner = match self.owner {
+            Holder::Atom(a) => plan.name(a).to_string(),
+            Holder::Members(z) => members_key(plan, z),
+        };
+        format!("{owner}__{}__{}__{peer}__{proto}", self.dir.short(), plan.name(self.peer_atom))
     }
 }
 
@@ -108,10 +121,11 @@ fn expand(plan: &Plan) -> Result<Vec<AwsRule>, Vec<Diagnostic>> {
                     AwsPeer::Members(z) => whole.get(&(r.owner, r.dir, z)).map(|rs| union_allows(rs, part)).unwrap_or_default(),
                     _ => r.allows(part),
                 };
-                out.push(AwsRule { owner: r.owner, dir: r.dir, peer_atom: r.peer.atom(), peer, ip_protocol, ports: *ports, allows });
+                out.push(AwsRule { owner: Holder::Atom(r.owner), dir: r.dir, peer_atom: r.peer.atom(), peer, ip_protocol, ports: *ports, allows });
             }
         }
     }
+    let out = hoist(plan, out);
     errs.extend(quota(plan, &out));
     if errs.is_empty() {
         Ok(out)
@@ -137,6 +151,43 @@ fn whole_zones<'p, 'a>(plan: &'p Plan<'a>) -> BTreeMap<(AtomId, Direction, ZoneI
         rs.len() == zone.services.len() + 1 && rs.len() > 1 && rs.iter().all(|r| r.ports == rs[0].ports)
     });
     by
+}
+
+/// Moves a rule that every atom of a zone has (same direction, peer,
+/// protocol and ports) to the zone's members group: groups add up, so every
+/// member still gets it, and it counts once instead of once per atom.
+fn hoist(plan: &Plan, rules: Vec<AwsRule>) -> Vec<AwsRule> {
+    type Shape = (ZoneId, Direction, AtomId, String, &'static str, Option<(i32, i32)>);
+    let shape = |r: &AwsRule| -> Option<Shape> {
+        let Holder::Atom(a) = r.owner else { return None };
+        Some((plan.ir.atoms[a].zone, r.dir, r.peer_atom, format!("{:?}", r.peer), r.ip_protocol, r.ports))
+    };
+    let mut owners: BTreeMap<Shape, (Vec<AtomId>, Vec<AllowId>)> = BTreeMap::new();
+    for r in &rules {
+        if let (Some(k), Holder::Atom(a)) = (shape(r), r.owner) {
+            let e = owners.entry(k).or_default();
+            e.0.push(a);
+            e.1.extend(&r.allows);
+        }
+    }
+    let whole = |k: &Shape, n: usize| n > 1 && n == plan.ir.zones[k.0].services.len() + 1;
+    let mut out = vec![];
+    for r in rules {
+        let Some(k) = shape(&r) else {
+            out.push(r);
+            continue;
+        };
+        let Some((atoms, allows)) = owners.get(&k) else { continue };
+        if !whole(&k, atoms.len()) {
+            out.push(r);
+        } else if r.owner == Holder::Atom(atoms[0]) {
+            let mut allows = allows.clone();
+            allows.sort_unstable();
+            allows.dedup();
+            out.push(AwsRule { owner: Holder::Members(k.0), allows, ..r });
+        }
+    }
+    out
 }
 
 fn union_allows(rules: &[&Rule], part: &PortSet) -> Vec<AllowId> {
@@ -183,7 +234,7 @@ fn protocols(plan: &Plan, r: &Rule) -> Result<Vec<AwsProto>, Vec<Diagnostic>> {
 /// E013 for every group and direction over the per-family rule quota. A rule
 /// that references a group counts once for IPv4 and once for IPv6.
 fn quota(plan: &Plan, rules: &[AwsRule]) -> Vec<Diagnostic> {
-    let mut count: BTreeMap<(AtomId, Direction, bool), (usize, Vec<AllowId>)> = BTreeMap::new();
+    let mut count: BTreeMap<(Holder, Direction, bool), (usize, Vec<AllowId>)> = BTreeMap::new();
     for r in rules {
         let fams: &[bool] = match r.peer {
             AwsPeer::Group(_) | AwsPeer::Members(_) => &[false, true],
@@ -203,16 +254,15 @@ fn quota(plan: &Plan, rules: &[AwsRule]) -> Vec<Diagnostic> {
         }
         allows.sort_unstable();
         allows.dedup();
-        let a = &plan.ir.atoms[owner];
+        let (span, group, what) = match owner {
+            Holder::Atom(a) => (plan.ir.atoms[a].span, group_name(plan, a), format!("`{}`", plan.ir.atoms[a].name)),
+            Holder::Members(z) => (plan.ir.zones[z].span, members_group(plan, z).0, format!("every member of zone `{}`", plan.ir.zones[z].name)),
+        };
         let (way, fam) = (if dir == Direction::Ingress { "inbound" } else { "outbound" }, if v6 { "IPv6" } else { "IPv4" });
         let mut d = Diagnostic::error(
             "E013",
-            a.span,
-            format!(
-                "security group `{}` (for `{}`) needs {n} {way} {fam} rules; AWS allows {MAX_RULES_PER_FAMILY} per group",
-                group_name(plan, owner),
-                a.name
-            ),
+            span,
+            format!("security group `{group}` (for {what}) needs {n} {way} {fam} rules; AWS allows {MAX_RULES_PER_FAMILY} per group"),
         )
         .with_help(
             "each peer prefix times each port range is one rule: merge the ports into fewer ranges, \
@@ -349,12 +399,12 @@ fn members_key(plan: &Plan, zone: ZoneId) -> String {
     format!("{}-members", plan.name(plan.ir.zones[zone].remainder))
 }
 
-/// A zone's members group: attached to every instance of the zone, with no
-/// rules of its own, so that one rule can name the whole zone.
+/// A zone's members group: attached to every instance of the zone, so that
+/// one rule can name the whole zone, and can hold the rules all its atoms share.
 fn members_group(plan: &Plan, zone: ZoneId) -> (String, String, BTreeMap<String, String>) {
     let z = &plan.ir.zones[zone];
     let name: String = format!("moat-{}-{}:members", plan.policy(), z.name).chars().map(|c| if aws_char(c) && c != ' ' { c } else { '_' }).collect();
-    let description = format!("moat {}: every instance of zone {} (no rules; referenced by rules)", plan.policy(), z.name);
+    let description = format!("moat {}: every instance of zone {} (attach to all of them)", plan.policy(), z.name);
     let description: String = description.chars().map(|c| if aws_char(c) { c } else { '_' }).take(MAX_DESCRIPTION).collect();
     let tags = BTreeMap::from([
         ("Name".to_string(), name.clone()),
@@ -362,6 +412,14 @@ fn members_group(plan: &Plan, zone: ZoneId) -> (String, String, BTreeMap<String,
         ("moat:members".to_string(), z.name.clone()),
     ]);
     (name, description, tags)
+}
+
+/// An atom standing for the holder's site (a zone's remainder for its members group).
+fn holder_atom(plan: &Plan, h: Holder) -> AtomId {
+    match h {
+        Holder::Atom(a) => a,
+        Holder::Members(z) => plan.ir.zones[z].remainder,
+    }
 }
 
 fn tf_provider(plan: &Plan, atom: AtomId) -> String {
@@ -385,8 +443,11 @@ fn tf_group(plan: &Plan, atom: AtomId) -> TfGroup {
 fn tf_rule(plan: &Plan, r: &AwsRule) -> TfRule {
     let (from_port, to_port) = r.ports.map_or((None, None), |(lo, hi)| (Some(lo), Some(hi)));
     let mut tf = TfRule {
-        provider: tf_provider(plan, r.owner),
-        security_group_id: tf_group_id(plan, r.owner),
+        provider: tf_provider(plan, holder_atom(plan, r.owner)),
+        security_group_id: match r.owner {
+            Holder::Atom(a) => tf_group_id(plan, a),
+            Holder::Members(z) => format!("${{aws_security_group.{}.id}}", members_key(plan, z)),
+        },
         description: plan.describe(&r.allows, MAX_DESCRIPTION, aws_char),
         ip_protocol: r.ip_protocol,
         from_port,
@@ -592,7 +653,10 @@ fn cfn_group(plan: &Plan, atom: AtomId) -> Resource {
 fn cfn_rule(plan: &Plan, r: &AwsRule) -> Resource {
     let (from_port, to_port) = r.ports.map_or((None, None), |(lo, hi)| (Some(lo), Some(hi)));
     let mut p = RuleProps {
-        group_id: get_group_id(plan, r.owner),
+        group_id: match r.owner {
+            Holder::Atom(a) => get_group_id(plan, a),
+            Holder::Members(z) => get_members_id(plan, z),
+        },
         description: plan.describe(&r.allows, MAX_DESCRIPTION, aws_char),
         ip_protocol: r.ip_protocol,
         from_port,

@@ -384,10 +384,15 @@ pub fn aws_terraform(ir: &Ir, v: &Value) -> Model {
     let mut rules = vec![];
     for (ty, dir) in [("aws_vpc_security_group_ingress_rule", Dir::In), ("aws_vpc_security_group_egress_rule", Dir::Out)] {
         for (k, r) in obj(&v["resource"][ty]) {
-            let owner = tf_ref(s(&r["security_group_id"]), "aws_security_group", "id").and_then(|g| groups.get(g));
-            let Some(owner) = owner else {
-                problems.push(format!("rule {k}: unknown group, or a members group (those have no rules)"));
-                continue;
+            let owner = tf_ref(s(&r["security_group_id"]), "aws_security_group", "id").unwrap_or("");
+            // A rule on a zone's members group applies to every member.
+            let applies = match (groups.get(owner), members.get(owner)) {
+                (Some(a), _) => BTreeSet::from([*a]),
+                (_, Some(set)) => set.clone(),
+                _ => {
+                    problems.push(format!("rule {k}: unknown group"));
+                    continue;
+                }
             };
             let mut peer = vec![];
             if let Some(g) = r.get("referenced_security_group_id") {
@@ -410,7 +415,7 @@ pub fn aws_terraform(ir: &Ir, v: &Value) -> Model {
                 problems.push(format!("rule {k}: needs exactly one peer"));
             }
             let Some(ports) = aws_ports(s(&r["ip_protocol"]), r["from_port"].as_i64(), r["to_port"].as_i64()) else { continue };
-            rules.push(ERule { name: k.clone(), applies: BTreeSet::from([*owner]), dir, peer, ports, allow: true, priority: 0 });
+            rules.push(ERule { name: k.clone(), applies, dir, peer, ports, allow: true, priority: 0 });
         }
     }
     Model { rules, default: Box::new(|_, _, _| false), problems }
@@ -445,26 +450,29 @@ pub fn aws_cloudformation(ir: &Ir, v: &Value) -> Model {
             continue;
         }
         let tags = r["Properties"]["Tags"].as_array().cloned().unwrap_or_default();
-        if let Some(t) = tags.iter().find(|t| s(&t["Key"]) == "moat:members") {
-            members.insert((*k).clone(), zone_atoms(ir, s(&t["Value"]), &mut problems));
-            continue;
-        }
-        let atom = tags.iter().find(|t| s(&t["Key"]) == "moat:atom").and_then(|t| ir.atom_id(s(&t["Value"])));
-        let Some(atom) = atom else {
-            problems.push(format!("group {k} has no known moat:atom tag"));
-            continue;
+        let applies = if let Some(t) = tags.iter().find(|t| s(&t["Key"]) == "moat:members") {
+            let set = zone_atoms(ir, s(&t["Value"]), &mut problems);
+            members.insert((*k).clone(), set.clone());
+            set
+        } else {
+            let atom = tags.iter().find(|t| s(&t["Key"]) == "moat:atom").and_then(|t| ir.atom_id(s(&t["Value"])));
+            let Some(atom) = atom else {
+                problems.push(format!("group {k} has no known moat:atom tag"));
+                continue;
+            };
+            groups.insert((*k).clone(), atom);
+            BTreeSet::from([atom])
         };
-        groups.insert((*k).clone(), atom);
         match r["Properties"].get("SecurityGroupEgress").and_then(Value::as_array) {
             None => {
-                open_egress.insert(atom);
+                open_egress.extend(applies);
             }
             Some(inline) => {
                 for (i, e) in inline.iter().enumerate() {
                     let c = e.get("CidrIp").or(e.get("CidrIpv6")).and_then(|c| net(s(c), &mut problems));
                     let Some(ports) = aws_ports(s(&e["IpProtocol"]), e["FromPort"].as_i64(), e["ToPort"].as_i64()) else { continue };
                     let peer = c.map(Sel::Cidr).into_iter().collect();
-                    rules.push(ERule { name: format!("{k}/egress{i}"), applies: BTreeSet::from([atom]), dir: Dir::Out, peer, ports, allow: true, priority: 0 });
+                    rules.push(ERule { name: format!("{k}/egress{i}"), applies: applies.clone(), dir: Dir::Out, peer, ports, allow: true, priority: 0 });
                 }
             }
         }
@@ -476,9 +484,14 @@ pub fn aws_cloudformation(ir: &Ir, v: &Value) -> Model {
             _ => continue,
         };
         let p = &r["Properties"];
-        let Some(owner) = get_att(&p["GroupId"]).and_then(|g| groups.get(g)) else {
-            problems.push(format!("{k}: unknown group"));
-            continue;
+        let owner = get_att(&p["GroupId"]).unwrap_or("");
+        let applies = match (groups.get(owner), members.get(owner)) {
+            (Some(a), _) => BTreeSet::from([*a]),
+            (_, Some(set)) => set.clone(),
+            _ => {
+                problems.push(format!("{k}: unknown group"));
+                continue;
+            }
         };
         let mut peer = vec![];
         if let Some(g) = p.get(peer_key) {
@@ -498,7 +511,7 @@ pub fn aws_cloudformation(ir: &Ir, v: &Value) -> Model {
             problems.push(format!("{k}: needs exactly one peer"));
         }
         let Some(ports) = aws_ports(s(&p["IpProtocol"]), p["FromPort"].as_i64(), p["ToPort"].as_i64()) else { continue };
-        rules.push(ERule { name: (*k).clone(), applies: BTreeSet::from([*owner]), dir, peer, ports, allow: true, priority: 0 });
+        rules.push(ERule { name: (*k).clone(), applies, dir, peer, ports, allow: true, priority: 0 });
     }
     Model { rules, default: Box::new(move |o, _, d| d == Dir::Out && open_egress.contains(&o)), problems }
 }
