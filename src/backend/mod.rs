@@ -7,6 +7,7 @@ pub mod cloud;
 pub mod gcp;
 pub mod iptables;
 pub mod k8s;
+pub mod netfilter;
 pub mod nftables;
 pub mod scope;
 
