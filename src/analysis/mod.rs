@@ -1,3 +1,6 @@
 //! Analyses over the IR: the matrix, queries, diffs.
 
+pub mod audit;
+pub mod diff;
+pub mod graph;
 pub mod matrix;

@@ -1,0 +1,489 @@
+//! `moat diff` (spec §6): the semantic difference of two policies' matrices.
+//!
+//! Both matrices are keyed by atom *names*, so two unrelated policies can be
+//! compared. A pair's added ports are `new − old`, its removed ports
+//! `old − new`; each becomes rows of the matrix shape (`ports` holds only the
+//! added or removed ports).
+//!
+//! Renames: an atom that exists under a name only in OLD, and another only in
+//! NEW, are the same atom when they have the same *address-level identity*:
+//! the same address set, the same namespaces and the same pod selector (for a
+//! zone's remainder: the same selectors of its sibling services). Only
+//! one-to-one matches count; OLD's flows are then read under NEW's name, so a
+//! rename that allows exactly the same flows shows as no change (and is listed
+//! under `renamed`). An atom with neither addresses nor namespaces has no
+//! identity and is never matched.
+
+use super::matrix::{pair_rows, Row};
+use crate::ir::{AtomId, Ir, ZoneKind};
+use crate::ports::{PortRange, PortSet, Proto};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Why a changed row deserves a reviewer's eye.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flag {
+    /// From another zone into a militarised zone.
+    IntoMilitarised,
+    /// From a militarised zone into another zone.
+    OutOfMilitarised,
+    /// From an external zone into another zone.
+    FromExternal,
+}
+
+impl Flag {
+    /// The short name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flag::IntoMilitarised => "into-militarised",
+            Flag::OutOfMilitarised => "out-of-militarised",
+            Flag::FromExternal => "from-external",
+        }
+    }
+
+    /// The phrase used in summaries.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Flag::IntoMilitarised => "into a militarised zone",
+            Flag::OutOfMilitarised => "out of a militarised zone",
+            Flag::FromExternal => "from an external zone",
+        }
+    }
+}
+
+/// One added or removed row, with what a reviewer needs around it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffRow {
+    /// The row in matrix form; `ports` are only the added or removed ports.
+    pub row: Row,
+    /// The crossing this row is, if it is one of the flagged kinds.
+    pub flags: Vec<Flag>,
+    /// `file:line` of the allows (of NEW for added rows, of OLD for removed) behind it.
+    pub allows: Vec<String>,
+    /// The zones of both ends (NEW's names).
+    pub from_zone: String,
+    pub to_zone: String,
+}
+
+/// The semantic difference of two policies.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Diff {
+    pub added: Vec<DiffRow>,
+    pub removed: Vec<DiffRow>,
+    /// `(old name, new name)` of atoms matched by address-level identity.
+    pub renamed: Vec<(String, String)>,
+}
+
+impl Diff {
+    /// True when the two policies allow exactly the same flows.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+
+    /// The number of added rows carrying `flag`.
+    pub fn added_with(&self, flag: Flag) -> usize {
+        self.added.iter().filter(|r| r.flags.contains(&flag)).count()
+    }
+}
+
+/// The difference from `old` to `new`.
+pub fn diff(old: &Ir, new: &Ir) -> Diff {
+    let renames = renames(old, new);
+    let map: BTreeMap<&str, &str> = renames.iter().map(|(o, n)| (o.as_str(), n.as_str())).collect();
+    let old_side = Side { ir: old, rename: &map };
+    let new_side = Side { ir: new, rename: &BTreeMap::new() };
+    let (o, n) = (old_side.pairs(), new_side.pairs());
+    let keys: BTreeSet<&(String, String)> = o.keys().chain(n.keys()).collect();
+    let mut out = Diff { renamed: renames.clone(), ..Diff::default() };
+    let empty = PortSet::empty();
+    for key in keys {
+        let op = o.get(key).map_or(&empty, |&(f, t)| &old.flows[&(f, t)].ports);
+        let np = n.get(key).map_or(&empty, |&(f, t)| &new.flows[&(f, t)].ports);
+        if let Some(&(f, t)) = n.get(key) {
+            out.added.extend(new_side.rows(key, f, t, &np.subtract(op)));
+        }
+        if let Some(&(f, t)) = o.get(key) {
+            out.removed.extend(old_side.rows(key, f, t, &op.subtract(np)));
+        }
+    }
+    out.added.sort_by(|a, b| a.row.cmp(&b.row));
+    out.removed.sort_by(|a, b| a.row.cmp(&b.row));
+    out
+}
+
+/// One policy seen under the names of the diff (OLD's renamed atoms under NEW's names).
+struct Side<'a> {
+    ir: &'a Ir,
+    rename: &'a BTreeMap<&'a str, &'a str>,
+}
+
+impl Side<'_> {
+    fn name(&self, n: &str) -> String {
+        self.rename.get(n).copied().unwrap_or(n).to_string()
+    }
+
+    /// Every flow's atom pair under its (renamed) names.
+    fn pairs(&self) -> BTreeMap<(String, String), (AtomId, AtomId)> {
+        self.ir
+            .flows
+            .keys()
+            .map(|&(f, t)| ((self.name(&self.ir.atoms[f].name), self.name(&self.ir.atoms[t].name)), (f, t)))
+            .collect()
+    }
+
+    /// The rows of `ports` (a part of flow `f -> t`) with flags and provenance.
+    fn rows(&self, key: &(String, String), f: AtomId, t: AtomId, ports: &PortSet) -> Vec<DiffRow> {
+        if ports.is_empty() {
+            return vec![];
+        }
+        let flow = &self.ir.flows[&(f, t)];
+        let mut allows: Vec<String> = flow
+            .by
+            .iter()
+            .filter(|(_, p)| !p.intersect(ports).is_empty())
+            .map(|(a, _)| self.ir.allows[*a].loc.clone())
+            .collect();
+        allows.dedup();
+        let flags = flags(self.ir, f, t);
+        let (fz, tz) = (self.name(&self.ir.zone_of(f).name), self.name(&self.ir.zone_of(t).name));
+        pair_rows(&key.0, &key.1, ports)
+            .into_iter()
+            .map(|row| DiffRow { row, flags: flags.clone(), allows: allows.clone(), from_zone: fz.clone(), to_zone: tz.clone() })
+            .collect()
+    }
+}
+
+/// The flags of a flow from atom `f` to atom `t` of one policy.
+pub fn flags(ir: &Ir, f: AtomId, t: AtomId) -> Vec<Flag> {
+    let (zf, zt) = (ir.atoms[f].zone, ir.atoms[t].zone);
+    if zf == zt {
+        return vec![];
+    }
+    let (kf, kt) = (ir.zones[zf].kind, ir.zones[zt].kind);
+    let mut out = vec![];
+    if kt == ZoneKind::Militarised {
+        out.push(Flag::IntoMilitarised);
+    }
+    if kf == ZoneKind::Militarised {
+        out.push(Flag::OutOfMilitarised);
+    }
+    if kf == ZoneKind::External {
+        out.push(Flag::FromExternal);
+    }
+    out
+}
+
+/// What an atom *is* at the address level, for rename detection.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Identity {
+    addrs: crate::addr::AddrSet,
+    namespaces: Vec<String>,
+    /// The service's selector, or for a remainder `None`.
+    pods: Option<BTreeMap<String, String>>,
+    /// For a remainder: its sibling services' selectors (what it is *not*).
+    siblings: Vec<BTreeMap<String, String>>,
+}
+
+fn identity(ir: &Ir, a: AtomId) -> Option<Identity> {
+    let atom = &ir.atoms[a];
+    if atom.addrs.is_empty() && atom.namespaces.is_empty() {
+        return None;
+    }
+    let mut namespaces = atom.namespaces.clone();
+    namespaces.sort();
+    let mut siblings: Vec<_> = if atom.is_remainder() {
+        ir.zones[atom.zone].services.iter().map(|s| ir.atoms[*s].pods.clone()).collect()
+    } else {
+        vec![]
+    };
+    siblings.sort();
+    let pods = (!atom.is_remainder()).then(|| atom.pods.clone());
+    Some(Identity { addrs: atom.addrs.clone(), namespaces, pods, siblings })
+}
+
+/// One-to-one matches, by identity, of atoms named only in `old` with atoms named only in `new`.
+fn renames(old: &Ir, new: &Ir) -> Vec<(String, String)> {
+    let only = |ir: &Ir, other: &Ir| -> BTreeMap<Identity, Vec<String>> {
+        let mut m: BTreeMap<Identity, Vec<String>> = BTreeMap::new();
+        for (id, a) in ir.atoms.iter().enumerate() {
+            if other.atom_id(&a.name).is_some() {
+                continue;
+            }
+            if let Some(k) = identity(ir, id) {
+                m.entry(k).or_default().push(a.name.clone());
+            }
+        }
+        m
+    };
+    let (o, n) = (only(old, new), only(new, old));
+    let mut out: Vec<(String, String)> = o
+        .iter()
+        .filter_map(|(k, olds)| match (olds.as_slice(), n.get(k).map(Vec::as_slice)) {
+            ([a], Some([b])) => Some((a.clone(), b.clone())),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The port set a matrix row stands for (the inverse of [`pair_rows`] for one row),
+/// or `None` when the row is malformed.
+pub fn row_ports(row: &Row) -> Option<PortSet> {
+    if row.protocol == "any" {
+        return Some(PortSet::any());
+    }
+    let proto = if row.protocol == "other" { Proto::Other } else { Proto::parse(&row.protocol)? };
+    let Some(list) = row.ports.as_deref().filter(|_| proto.has_ports()) else {
+        return Some(PortSet::proto(proto));
+    };
+    let mut set = PortSet::empty();
+    for part in list.split(',') {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        let range = PortRange::new(lo.trim().parse().ok()?, hi.trim().parse().ok()?);
+        set.union_with(&PortSet::range(proto, range));
+    }
+    Some(set)
+}
+
+/// A matrix keyed by atom names, as the rows describe it.
+pub type NamedMatrix = BTreeMap<(String, String), PortSet>;
+
+/// The matrix of rows, keyed by names (pairs with no ports are absent).
+pub fn named_matrix(rows: &[Row]) -> NamedMatrix {
+    let mut m = NamedMatrix::new();
+    for r in rows {
+        let ports = row_ports(r).unwrap_or_default();
+        m.entry((r.from.clone(), r.to.clone())).or_default().union_with(&ports);
+    }
+    m
+}
+
+/// Applies a diff to OLD's matrix: renames, then removes, then adds. The
+/// result equals NEW's matrix (a property the tests check).
+pub fn apply(old: &NamedMatrix, d: &Diff) -> NamedMatrix {
+    let ren: BTreeMap<&str, &str> = d.renamed.iter().map(|(o, n)| (o.as_str(), n.as_str())).collect();
+    let name = |n: &String| ren.get(n.as_str()).map_or_else(|| n.clone(), |s| s.to_string());
+    let mut m: NamedMatrix = old.iter().map(|((f, t), p)| ((name(f), name(t)), p.clone())).collect();
+    for r in &d.removed {
+        let key = (r.row.from.clone(), r.row.to.clone());
+        if let Some(p) = m.get_mut(&key) {
+            *p = p.subtract(&row_ports(&r.row).unwrap_or_default());
+        }
+    }
+    for r in &d.added {
+        m.entry((r.row.from.clone(), r.row.to.clone())).or_default().union_with(&row_ports(&r.row).unwrap_or_default());
+    }
+    m.retain(|_, p| !p.is_empty());
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_ports_inverts_pair_rows() {
+        let set = PortSet::range(Proto::Tcp, PortRange::new(80, 90))
+            .union(&PortSet::range(Proto::Tcp, PortRange::new(443, 443)))
+            .union(&PortSet::proto(Proto::Icmp));
+        let back = pair_rows("a", "b", &set).iter().filter_map(row_ports).fold(PortSet::empty(), |a, b| a.union(&b));
+        assert_eq!(back, set);
+        let most = PortSet::any().subtract(&PortSet::range(Proto::Udp, PortRange::new(53, 53)));
+        let back = pair_rows("a", "b", &most).iter().filter_map(row_ports).fold(PortSet::empty(), |a, b| a.union(&b));
+        assert_eq!(back, most);
+    }
+}
+
+// ---------------------------------------------------------------- rendering
+
+/// `tcp/443`, `tcp/80,8000-8100`, `icmp`, `any`: a row's protocol and ports.
+pub fn row_text(r: &Row) -> String {
+    match &r.ports {
+        Some(p) => format!("{}/{}", r.protocol, p),
+        None => r.protocol.clone(),
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The one-line summary: counts, and the flagged added rows.
+pub fn summary(d: &Diff) -> String {
+    if d.is_empty() {
+        return "no change: both policies allow exactly the same flows".to_string();
+    }
+    let mut s = format!("{} added, {} removed", plural(d.added.len(), "row", "rows"), d.removed.len());
+    let flagged: Vec<String> = [Flag::IntoMilitarised, Flag::OutOfMilitarised, Flag::FromExternal]
+        .into_iter()
+        .filter_map(|f| {
+            let n = d.added_with(f);
+            (n > 0).then(|| format!("{} {}", plural(n, "opens a path", "open a path"), f.phrase()))
+        })
+        .collect();
+    if !flagged.is_empty() {
+        s.push_str(&format!("; of the added rows, {}", flagged.join(", ")));
+    }
+    s
+}
+
+/// The plain-text report.
+pub fn to_text(d: &Diff) -> String {
+    let mut out = format!("{}\n", summary(d));
+    for (title, sign, rows) in [("added", '+', &d.added), ("removed", '-', &d.removed)] {
+        if rows.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("{title}:\n"));
+        for r in rows {
+            let flags: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
+            let flags = if flags.is_empty() { String::new() } else { format!("  [{}]", flags.join(", ")) };
+            let by = if r.allows.is_empty() { String::new() } else { format!("  by {}", r.allows.join(", ")) };
+            out.push_str(&format!("  {sign} {} -> {}  {}{flags}{by}\n", r.row.from, r.row.to, row_text(&r.row)));
+        }
+    }
+    if !d.renamed.is_empty() {
+        out.push_str("renamed (same addresses, namespaces and pods; compared under the new name):\n");
+        for (o, n) in &d.renamed {
+            out.push_str(&format!("  {o} -> {n}\n"));
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JsonDiff<'a> {
+    added: Vec<&'a Row>,
+    removed: Vec<&'a Row>,
+    renamed: Vec<JsonRename<'a>>,
+    details: Vec<JsonDetail<'a>>,
+    summary: String,
+}
+
+#[derive(Serialize)]
+struct JsonRename<'a> {
+    old: &'a str,
+    new: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonDetail<'a> {
+    change: &'static str,
+    #[serde(flatten)]
+    row: &'a Row,
+    flags: Vec<Flag>,
+    allows: &'a [String],
+}
+
+/// `{"added": [rows], "removed": [rows], ...}` (spec §6; `renamed`, `details`
+/// with flags and provenance, and `summary` are extra keys).
+pub fn to_json(d: &Diff) -> String {
+    fn detail<'a>(change: &'static str, r: &'a DiffRow) -> JsonDetail<'a> {
+        JsonDetail { change, row: &r.row, flags: r.flags.clone(), allows: &r.allows }
+    }
+    let json = JsonDiff {
+        added: d.added.iter().map(|r| &r.row).collect(),
+        removed: d.removed.iter().map(|r| &r.row).collect(),
+        renamed: d.renamed.iter().map(|(o, n)| JsonRename { old: o, new: n }).collect(),
+        details: d.added.iter().map(|r| detail("added", r)).chain(d.removed.iter().map(|r| detail("removed", r))).collect(),
+        summary: summary(d),
+    };
+    serde_json::to_string_pretty(&json).unwrap_or_default()
+}
+
+/// Escapes a table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// The pull-request comment: a summary line, a table of added and removed
+/// rows, and a Mermaid diagram of the zones with the changed edges marked.
+pub fn to_markdown(d: &Diff, old: &Ir, new: &Ir) -> String {
+    let mut out = format!("### moat diff\n\n**{}**\n\n", summary(d));
+    if !d.is_empty() {
+        out.push_str("| change | from | to | ports | flags | allowed by |\n|---|---|---|---|---|---|\n");
+        for (change, rows) in [("added", &d.added), ("removed", &d.removed)] {
+            for r in rows {
+                let flags: Vec<String> = r.flags.iter().map(|f| format!("**{}**", f.as_str())).collect();
+                out.push_str(&format!(
+                    "| {change} | `{}` | `{}` | `{}` | {} | {} |\n",
+                    r.row.from,
+                    r.row.to,
+                    cell(&row_text(&r.row)),
+                    flags.join(" "),
+                    cell(&r.allows.join(", "))
+                ));
+            }
+        }
+        out.push('\n');
+    }
+    if !d.renamed.is_empty() {
+        out.push_str("Renamed with the same addresses (compared under the new name): ");
+        let list: Vec<String> = d.renamed.iter().map(|(o, n)| format!("`{o}` → `{n}`")).collect();
+        out.push_str(&list.join(", "));
+        out.push_str("\n\n");
+    }
+    out.push_str("```mermaid\n");
+    out.push_str(&zone_diagram(d, old, new));
+    out.push_str("```\n");
+    out
+}
+
+/// A zone-level Mermaid flowchart: NEW's zone-to-zone edges in grey, added
+/// ports as thick green edges, removed ports as dashed red edges.
+fn zone_diagram(d: &Diff, old: &Ir, new: &Ir) -> String {
+    let ren: BTreeMap<&str, &str> = d.renamed.iter().map(|(o, n)| (o.as_str(), n.as_str())).collect();
+    let mut kinds: BTreeMap<String, ZoneKind> = BTreeMap::new();
+    for z in &old.zones {
+        kinds.insert(ren.get(z.name.as_str()).copied().unwrap_or(&z.name).to_string(), z.kind);
+    }
+    kinds.extend(new.zones.iter().map(|z| (z.name.clone(), z.kind)));
+    let ids: BTreeMap<&str, String> = kinds.keys().enumerate().map(|(i, n)| (n.as_str(), format!("z{i}"))).collect();
+    let mut out = String::from("flowchart LR\n");
+    for (name, kind) in &kinds {
+        out.push_str(&format!("  {}{}\n", ids[name.as_str()], super::graph::mermaid_node(name, *kind)));
+    }
+    let changed = |rows: &[DiffRow]| -> BTreeMap<(String, String), PortSet> {
+        let mut m: BTreeMap<(String, String), PortSet> = BTreeMap::new();
+        for r in rows {
+            m.entry((r.from_zone.clone(), r.to_zone.clone())).or_default().union_with(&row_ports(&r.row).unwrap_or_default());
+        }
+        m
+    };
+    let (added, removed) = (changed(&d.added), changed(&d.removed));
+    let unchanged: BTreeSet<(String, String)> = new
+        .flows
+        .keys()
+        .map(|&(f, t)| (new.zone_of(f).name.clone(), new.zone_of(t).name.clone()))
+        .filter(|k| !added.contains_key(k) && !removed.contains_key(k))
+        .collect();
+    let mut styles = vec![];
+    let mut n = 0usize;
+    let id = |z: &str| ids.get(z).cloned().unwrap_or_else(|| "unknown".to_string());
+    for (f, t) in &unchanged {
+        out.push_str(&format!("  {} --> {}\n", id(f), id(t)));
+        styles.push(format!("  linkStyle {n} stroke:#999,stroke-width:1px\n"));
+        n += 1;
+    }
+    for ((f, t), p) in &added {
+        out.push_str(&format!("  {} ==>|\"+ {p}\"| {}\n", id(f), id(t)));
+        styles.push(format!("  linkStyle {n} stroke:#1a7f37,stroke-width:3px\n"));
+        n += 1;
+    }
+    for ((f, t), p) in &removed {
+        out.push_str(&format!("  {} -.->|\"− {p}\"| {}\n", id(f), id(t)));
+        styles.push(format!("  linkStyle {n} stroke:#cf222e,stroke-width:2px\n"));
+        n += 1;
+    }
+    out.push_str(super::graph::MERMAID_CLASSES);
+    for (name, kind) in &kinds {
+        out.push_str(&format!("  class {} {}\n", ids[name.as_str()], super::graph::kind_class(*kind)));
+    }
+    styles.concat().lines().for_each(|l| {
+        out.push_str(l);
+        out.push('\n');
+    });
+    out
+}
