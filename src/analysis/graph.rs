@@ -75,9 +75,9 @@ fn waivers(ir: &Ir, flow: &Flow) -> Vec<String> {
     flow.allow_ids().into_iter().filter_map(|a| ir.allows[a].exempt.clone()).collect()
 }
 
-/// A string in DOT double quotes.
+/// A string in DOT double quotes (newlines become `\n` line breaks).
 fn q(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
 }
 
 fn atom_label(ir: &Ir, a: AtomId) -> String {
