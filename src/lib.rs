@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod backend;
 pub mod check;
 pub mod diag;
+pub mod gen;
 pub mod gitfs;
 pub mod ir;
 pub mod load;

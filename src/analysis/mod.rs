@@ -4,3 +4,4 @@ pub mod audit;
 pub mod diff;
 pub mod graph;
 pub mod matrix;
+pub mod query;

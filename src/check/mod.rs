@@ -1,13 +1,218 @@
 //! Name resolution, the checks of spec §5, and lowering to the IR.
+//! One concern per module: `model` (declarations, cells), `addresses`,
+//! `ports`, `rules` (endpoints and the flow matrix), `crossings` (E006, E010,
+//! E011, W003, W004), `forbids` (E007), `warnings` (W001, W002).
+
+pub mod addresses;
+pub mod crossings;
+pub mod forbids;
+pub mod model;
+pub mod ports;
+pub mod rules;
+pub mod warnings;
 
 use crate::diag::Diagnostic;
-use crate::ir::Ir;
+use crate::ir::{Atom, Ir, Site, Zone, ZoneKind};
 use crate::span::{FileId, SourceMap};
 use crate::syntax::ast;
+use addresses::Range;
+use model::{interp, Model, ZoneDef};
+use std::collections::BTreeMap;
 
-/// Checks the parsed files as one policy. `syntax_failed` says that parsing
-/// already reported errors (checks still run on what parsed, to report all
-/// independent errors). Returns the IR when the policy has no errors.
-pub fn check(_sources: &SourceMap, _files: &[(FileId, ast::File)], _syntax_failed: bool) -> (Option<Ir>, Vec<Diagnostic>) {
-    (Some(Ir::default()), vec![])
+/// Checks the parsed files as one policy. `syntax_failed` says parsing already
+/// reported errors: the checks still run on what parsed, so that every
+/// independent error is reported, but no IR is returned. Returns the IR when
+/// the policy has no errors, and every diagnostic.
+pub fn check(sources: &SourceMap, files: &[(FileId, ast::File)], syntax_failed: bool) -> (Option<Ir>, Vec<Diagnostic>) {
+    let mut diags = vec![];
+    let model = model::collect(files, &mut diags);
+    let mut ir = declarations(&model, &mut diags);
+    let resolved = rules::build(sources, &model, &mut ir, &mut diags);
+    crossings::check(&ir, &resolved, &mut diags);
+    forbids::check(&ir, &mut diags);
+    if !syntax_failed && !diags.iter().any(Diagnostic::is_error) {
+        warnings::check(&ir, &model, &mut diags);
+    }
+    let ok = !syntax_failed && !diags.iter().any(Diagnostic::is_error);
+    (ok.then_some(ir), diags)
+}
+
+/// Lowers sites, zones and services into the IR's sorted tables, with each
+/// atom's exact addresses (E004, E005, E009, E015, E016 along the way).
+fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
+    let sites: Vec<Site> = m
+        .sites
+        .iter()
+        .map(|s| Site { name: s.name.clone(), kind: s.kind, props: s.props.clone(), span: s.span })
+        .collect();
+    // Zones sorted by name; duplicates (already E003) keep their first declaration.
+    let mut zdefs: Vec<&ZoneDef> = vec![];
+    for z in &m.zones {
+        if !zdefs.iter().any(|d| d.name == z.name) {
+            zdefs.push(z);
+        }
+    }
+    zdefs.sort_by(|a, b| a.name.cmp(&b.name));
+    let atom_names = atom_names(&zdefs);
+    let atom_index: BTreeMap<&str, usize> = atom_names.iter().enumerate().map(|(i, (n, _, _))| (n.as_str(), i)).collect();
+    let mut zones = vec![];
+    let mut atoms = vec![];
+    let mut ranges = vec![];
+    for (zi, z) in zdefs.iter().enumerate() {
+        let site = sites.iter().position(|s| s.name == z.site).unwrap_or(0);
+        let before = diags.len();
+        let cidrs = zone_cidrs(z, diags);
+        let cidrs_ok = diags.len() == before;
+        let remainder = atom_index[z.name.as_str()];
+        ranges.extend(cidrs.iter().map(|(net, span)| Range { net: *net, span: *span, zone: zi, atom: remainder, is_service: false }));
+        let namespaces: Vec<String> = z.decl.namespaces.iter().map(|n| interp(z.cell.as_ref(), &n.node)).collect();
+        let nets: Vec<_> = cidrs.iter().map(|c| c.0).collect();
+        let mut services = vec![];
+        for s in &z.decl.services {
+            let name = format!("{}.{}", z.name, s.name.node);
+            let Some(&id) = atom_index.get(name.as_str()) else { continue };
+            if services.contains(&id) {
+                continue; // duplicate service, already E003
+            }
+            services.push(id);
+            let hosts = addr_list(z, &s.hosts, diags);
+            if cidrs_ok {
+                addresses::hosts_inside_zone(&z.name, &nets, &hosts, z.decl.name.span, diags);
+            }
+            ranges.extend(hosts.iter().map(|(net, span)| Range { net: *net, span: *span, zone: zi, atom: id, is_service: true }));
+            atoms.push((id, service_atom(z, s, name, zi, &namespaces, diags)));
+        }
+        services.sort_unstable();
+        atoms.push((remainder, remainder_atom(z, zi, &namespaces)));
+        zones.push(Zone {
+            name: z.name.clone(),
+            kind: z.kind,
+            site,
+            cidrs: nets,
+            namespaces,
+            cell: z.cell.as_ref().map(|c| c.cell.clone()),
+            services,
+            remainder,
+            span: z.decl.span,
+        });
+    }
+    atoms.sort_by_key(|(i, _)| *i);
+    let mut atoms: Vec<Atom> = atoms.into_iter().map(|(_, a)| a).collect();
+    let external: Vec<bool> = zones.iter().map(|z| z.kind == ZoneKind::External).collect();
+    let names: Vec<String> = zones.iter().map(|z| z.name.clone()).collect();
+    let sets = addresses::atom_addresses(&ranges, &external, &names, atoms.len(), diags);
+    for (a, s) in atoms.iter_mut().zip(sets) {
+        a.addrs = s;
+    }
+    let (name, title) = match m.policy {
+        Some(p) => (p.name.node.clone(), p.title.as_ref().map(|t| t.node.clone())),
+        None => ("moat".to_string(), None),
+    };
+    Ir { name, title, sites, zones, atoms, allows: vec![], forbids: vec![], flows: BTreeMap::new() }
+}
+
+/// Every atom name (zone remainders and services), sorted: index = AtomId.
+fn atom_names(zones: &[&ZoneDef]) -> Vec<(String, usize, Option<String>)> {
+    let mut v = vec![];
+    for (zi, z) in zones.iter().enumerate() {
+        v.push((z.name.clone(), zi, None));
+        for s in &z.decl.services {
+            v.push((format!("{}.{}", z.name, s.name.node), zi, Some(s.name.node.clone())));
+        }
+    }
+    v.sort();
+    v.dedup_by(|a, b| a.0 == b.0);
+    v
+}
+
+fn zone_cidrs(z: &ZoneDef, diags: &mut Vec<Diagnostic>) -> Vec<(ipnet::IpNet, crate::span::Span)> {
+    addr_list(z, &z.decl.cidrs, diags)
+}
+
+/// Parses a list of addresses in a zone's context (E015, E016).
+fn addr_list(z: &ZoneDef, lits: &[crate::span::Spanned<ast::AddrLit>], diags: &mut Vec<Diagnostic>) -> Vec<(ipnet::IpNet, crate::span::Span)> {
+    let mut out = vec![];
+    for lit in lits {
+        let parsed = if lit.node.relative {
+            match z.cell.as_ref().map(|c| c.block) {
+                None => Err(("E016", format!("`+{}` is relative, but zone `{}` is not in a cells block", lit.node.text, z.name))),
+                Some(None) => continue, // the block itself is invalid, already reported
+                Some(Some(block)) => addresses::parse_relative(&lit.node.text, block),
+            }
+        } else {
+            addresses::parse_net(&lit.node.text).map_err(|m| ("E015", m))
+        };
+        match parsed {
+            Ok(net) => out.push((net, lit.span)),
+            Err((code, msg)) => {
+                let help = if code == "E016" { "keep relative addresses inside the cell's block" } else { "write an address such as `10.0.0.7`, or a CIDR with no host bits such as `10.0.0.0/16`" };
+                diags.push(Diagnostic::error(code, lit.span, msg).with_help(help));
+            }
+        }
+    }
+    // A cells block repeats one declaration per cell: report each address error once.
+    out
+}
+
+fn service_atom(z: &ZoneDef, s: &ast::ServiceDecl, name: String, zone: usize, zone_ns: &[String], diags: &mut Vec<Diagnostic>) -> Atom {
+    let cell = z.cell.as_ref();
+    let mut namespaces = vec![];
+    for n in &s.namespaces {
+        let ns = interp(cell, &n.node);
+        if zone_ns.contains(&ns) {
+            namespaces.push(ns);
+        } else {
+            let cands: Vec<&str> = zone_ns.iter().map(String::as_str).collect();
+            let help = match crate::syntax::parse::closest(&ns, &cands) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None if cands.is_empty() => format!("zone `{}` declares no namespace; add `namespace {ns}` to the zone", z.name),
+                None => format!("the zone's namespaces are: {}", cands.join(", ")),
+            };
+            diags.push(Diagnostic::error("E002", n.span, format!("namespace `{ns}` is not one of zone `{}`'s", z.name)).with_help(help));
+        }
+    }
+    if s.namespaces.is_empty() {
+        namespaces = zone_ns.to_vec();
+    }
+    namespaces.sort();
+    namespaces.dedup();
+    let mut ports = BTreeMap::new();
+    for p in &s.ports {
+        match ports::declared_port(&p.spec) {
+            Ok(set) => {
+                ports.entry(p.name.node.clone()).or_insert(set);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    Atom {
+        name,
+        zone,
+        service: Some(s.name.node.clone()),
+        addrs: Default::default(),
+        namespaces,
+        pods: s.pods.iter().map(|l| (l.node.key.clone(), interp(cell, &l.node.value))).collect(),
+        ports,
+        resident: s.resident.is_some(),
+        span: s.span,
+    }
+}
+
+fn remainder_atom(z: &ZoneDef, zone: usize, namespaces: &[String]) -> Atom {
+    Atom {
+        name: z.name.clone(),
+        zone,
+        service: None,
+        addrs: Default::default(),
+        namespaces: {
+            let mut n = namespaces.to_vec();
+            n.sort();
+            n.dedup();
+            n
+        },
+        pods: BTreeMap::new(),
+        ports: BTreeMap::new(),
+        resident: false,
+        span: z.decl.span,
+    }
 }

@@ -25,12 +25,12 @@ pub struct Args {
     pub format: Format,
     /// How to print diagnostics (on stderr).
     #[arg(long, value_enum, default_value = "human")]
-    pub diag_format: DiagFormat,
+    pub diagnostics: DiagFormat,
 }
 
 /// Runs `moat audit`: exit 0 with the report, 1 when the policy has errors, 2 on I/O trouble.
 pub fn run(args: &Args) -> u8 {
-    let c = match load_ok(&args.files, args.diag_format) {
+    let c = match load_ok(&args.files, args.diagnostics) {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -40,7 +40,7 @@ pub struct Args {
     pub format: Format,
     /// How to print diagnostics (on stderr).
     #[arg(long, value_enum, default_value = "human")]
-    pub diag_format: DiagFormat,
+    pub diagnostics: DiagFormat,
 }
 
 /// Runs `moat diff`: exit 0 same, 1 different, 2 trouble (unreadable input or a policy with errors).
@@ -51,7 +51,7 @@ pub fn run(args: &Args) -> u8 {
         eprintln!("error: moat diff needs an old and a new policy: `moat diff OLD NEW` (or --old/--new)");
         return TROUBLE;
     }
-    let (Some(a), Some(b)) = (side("old", &old, args.diag_format), side("new", &new, args.diag_format)) else {
+    let (Some(a), Some(b)) = (side("old", &old, args.diagnostics), side("new", &new, args.diagnostics)) else {
         return TROUBLE;
     };
     let d = diff::diff(&a, &b);
