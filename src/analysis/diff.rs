@@ -13,6 +13,11 @@
 //! rename that allows exactly the same flows shows as no change (and is listed
 //! under `renamed`). An atom with neither addresses nor namespaces has no
 //! identity and is never matched.
+//!
+//! Readdressing: an atom present on both sides whose members changed (its
+//! address set, namespaces or pod selector) is listed under `readdressed`:
+//! its flows may read the same, yet now reach other machines. It counts as a
+//! difference (exit 1).
 
 use super::matrix::{pair_rows, Row};
 use crate::ir::{AtomId, Ir, ZoneKind};
@@ -73,12 +78,22 @@ pub struct Diff {
     pub removed: Vec<DiffRow>,
     /// `(old name, new name)` of atoms matched by address-level identity.
     pub renamed: Vec<(String, String)>,
+    /// Atoms present on both sides whose members changed.
+    pub readdressed: Vec<Readdressed>,
+}
+
+/// An atom whose members changed, with both descriptions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Readdressed {
+    pub atom: String,
+    pub old: String,
+    pub new: String,
 }
 
 impl Diff {
-    /// True when the two policies allow exactly the same flows.
+    /// True when the two policies allow exactly the same flows between the same members.
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty()
+        self.added.is_empty() && self.removed.is_empty() && self.readdressed.is_empty()
     }
 
     /// The number of added rows carrying `flag`.
@@ -107,6 +122,7 @@ pub fn diff(old: &Ir, new: &Ir) -> Diff {
             out.removed.extend(old_side.rows(key, f, t, &op.subtract(np)));
         }
     }
+    out.readdressed = readdressed(old, new, &map);
     out.added.sort_by(|a, b| a.row.cmp(&b.row));
     out.removed.sort_by(|a, b| a.row.cmp(&b.row));
     out
@@ -200,6 +216,47 @@ fn identity(ir: &Ir, a: AtomId) -> Option<Identity> {
     siblings.sort();
     let pods = (!atom.is_remainder()).then(|| atom.pods.clone());
     Some(Identity { addrs: atom.addrs.clone(), namespaces, pods, siblings })
+}
+
+/// `10.20.0.0/16 except 10.20.1.0/24; namespaces mz; pods app=kernel`.
+fn members(ir: &Ir, a: AtomId) -> String {
+    let atom = &ir.atoms[a];
+    let mut parts = vec![];
+    if !atom.addrs.is_empty() {
+        let inc: Vec<String> = atom.addrs.include.iter().map(ToString::to_string).collect();
+        let exc: Vec<String> = atom.addrs.except.iter().map(ToString::to_string).collect();
+        let exc = if exc.is_empty() { String::new() } else { format!(" except {}", exc.join(", ")) };
+        parts.push(format!("{}{exc}", inc.join(", ")));
+    }
+    if atom.has_namespaces() {
+        let mut ns = atom.namespaces.clone();
+        ns.sort();
+        parts.push(format!("namespaces {}", ns.join(", ")));
+        if atom.is_remainder() {
+            let sib: Vec<String> = ir.zones[atom.zone].services.iter().map(|s| ir.atoms[*s].name.clone()).collect();
+            if !sib.is_empty() {
+                parts.push(format!("pods not in {}", sib.join(", ")));
+            }
+        } else if !atom.pods.is_empty() {
+            let l: Vec<String> = atom.pods.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            parts.push(format!("pods {}", l.join(",")));
+        }
+    }
+    if parts.is_empty() { "nothing".to_string() } else { parts.join("; ") }
+}
+
+/// Atoms on both sides (OLD's under their new names) whose identity changed.
+fn readdressed(old: &Ir, new: &Ir, ren: &BTreeMap<&str, &str>) -> Vec<Readdressed> {
+    let mut out = vec![];
+    for (oid, a) in old.atoms.iter().enumerate() {
+        let name = ren.get(a.name.as_str()).copied().unwrap_or(&a.name);
+        let Some(nid) = new.atom_id(name) else { continue };
+        if identity(old, oid) != identity(new, nid) {
+            out.push(Readdressed { atom: name.to_string(), old: members(old, oid), new: members(new, nid) });
+        }
+    }
+    out.sort_by(|a, b| a.atom.cmp(&b.atom));
+    out
 }
 
 /// One-to-one matches, by identity, of atoms named only in `old` with atoms named only in `new`.
@@ -316,6 +373,9 @@ pub fn summary(d: &Diff) -> String {
         return "no change: both policies allow exactly the same flows".to_string();
     }
     let mut s = format!("{} added, {} removed", plural(d.added.len(), "row", "rows"), d.removed.len());
+    if !d.readdressed.is_empty() {
+        s.push_str(&format!(", {} readdressed", plural(d.readdressed.len(), "atom", "atoms")));
+    }
     let flagged: Vec<String> = [Flag::IntoMilitarised, Flag::OutOfMilitarised, Flag::FromExternal]
         .into_iter()
         .filter_map(|f| {
@@ -344,6 +404,12 @@ pub fn to_text(d: &Diff) -> String {
             out.push_str(&format!("  {sign} {} -> {}  {}{flags}{by}\n", r.row.from, r.row.to, row_text(&r.row)));
         }
     }
+    if !d.readdressed.is_empty() {
+        out.push_str("readdressed (same name, other members: its flows now reach these instead):\n");
+        for r in &d.readdressed {
+            out.push_str(&format!("  ~ {}: {} -> {}\n", r.atom, r.old, r.new));
+        }
+    }
     if !d.renamed.is_empty() {
         out.push_str("renamed (same addresses, namespaces and pods; compared under the new name):\n");
         for (o, n) in &d.renamed {
@@ -358,6 +424,7 @@ struct JsonDiff<'a> {
     added: Vec<&'a Row>,
     removed: Vec<&'a Row>,
     renamed: Vec<JsonRename<'a>>,
+    readdressed: &'a [Readdressed],
     details: Vec<JsonDetail<'a>>,
     summary: String,
 }
@@ -387,6 +454,7 @@ pub fn to_json(d: &Diff) -> String {
         added: d.added.iter().map(|r| &r.row).collect(),
         removed: d.removed.iter().map(|r| &r.row).collect(),
         renamed: d.renamed.iter().map(|(o, n)| JsonRename { old: o, new: n }).collect(),
+        readdressed: &d.readdressed,
         details: d.added.iter().map(|r| detail("added", r)).chain(d.removed.iter().map(|r| detail("removed", r))).collect(),
         summary: summary(d),
     };
@@ -416,6 +484,13 @@ pub fn to_markdown(d: &Diff, old: &Ir, new: &Ir) -> String {
                     cell(&r.allows.join(", "))
                 ));
             }
+        }
+        out.push('\n');
+    }
+    if !d.readdressed.is_empty() {
+        out.push_str("**Readdressed** (same name, other members; every flow of the atom now reaches these):\n\n| atom | old members | new members |\n|---|---|---|\n");
+        for r in &d.readdressed {
+            out.push_str(&format!("| `{}` | {} | {} |\n", r.atom, cell(&r.old), cell(&r.new)));
         }
         out.push('\n');
     }
