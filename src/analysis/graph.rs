@@ -84,6 +84,7 @@ fn atom_label(ir: &Ir, a: AtomId) -> String {
     let atom = &ir.atoms[a];
     match &atom.service {
         Some(s) => s.clone(),
+        None if ir.zones[atom.zone].services.is_empty() => atom.name.clone(),
         None => format!("{} (rest)", atom.name),
     }
 }
