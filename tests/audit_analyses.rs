@@ -156,7 +156,8 @@ fn audit_lists_exemptions_any_crossings_residents_and_proves_forbids() {
         .allow("internet", "mz.kernel", tcp(8080, 8080), Some("pilot, expires 2027"))
         .allow("dmz", "mz", PortSet::any(), None)
         .build();
-    let (dmz, pg, kernel) = (ir.atom_id("dmz.ingress").unwrap(), ir.atom_id("mz.postgres").unwrap(), ir.atom_id("mz.kernel").unwrap());
+    let id = |n: &str| ir.atom_id(n).expect("atom");
+    let (dmz, pg, kernel) = (id("dmz.ingress"), id("mz.postgres"), id("mz.kernel"));
     ir.forbids.push(moat::ir::Forbid {
         span: Default::default(),
         loc: "t.moat:9".into(),

@@ -36,15 +36,15 @@ fn with_comments(text: &str, seed: u64) -> String {
     let mut out = String::new();
     for (i, line) in text.lines().enumerate() {
         let r = seed.wrapping_mul(6364136223846793005).wrapping_add(i as u64).wrapping_mul(1442695040888963407) >> 33;
-        if r % 5 == 0 {
+        if r.is_multiple_of(5) {
             out.push_str(&format!("   # own {i}\n"));
         }
         out.push_str(line);
-        if r % 3 == 0 && !line.trim().is_empty() {
+        if r.is_multiple_of(3) && !line.trim().is_empty() {
             out.push_str(&format!(" #trailing {i}"));
         }
         out.push('\n');
-        if r % 7 == 0 {
+        if r.is_multiple_of(7) {
             out.push('\n');
         }
     }
@@ -52,7 +52,7 @@ fn with_comments(text: &str, seed: u64) -> String {
 }
 
 fn gen_opts(seed: u64) -> GenOptions {
-    GenOptions { zones: 2 + (seed % 4) as usize, allows: 4 + (seed % 6) as usize, ipv6: seed % 2 == 0, ..GenOptions::default() }
+    GenOptions { zones: 2 + (seed % 4) as usize, allows: 4 + (seed % 6) as usize, ipv6: seed.is_multiple_of(2), ..GenOptions::default() }
 }
 
 proptest! {

@@ -22,12 +22,14 @@ struct ZoneSpec {
     ns: Vec<String>,
 }
 
+/// (zone, service, hosts, pods, resident)
+type ServiceSpec = (String, String, Option<String>, Vec<(String, String)>, bool);
+
 /// Builds an [`Ir`] from names; atom ids and remainders are worked out in [`IrBuilder::build`].
 #[derive(Default)]
 pub struct IrBuilder {
     zones: Vec<ZoneSpec>,
-    /// (zone, service, hosts, pods, resident)
-    services: Vec<(String, String, Option<String>, Vec<(String, String)>, bool)>,
+    services: Vec<ServiceSpec>,
     /// (from atom, to atom, ports, exempt)
     allows: Vec<(String, String, PortSet, Option<String>)>,
 }
