@@ -99,16 +99,18 @@ struct Loader<'a> {
     fs: &'a dyn Fs,
     out: Loaded,
     seen: BTreeSet<PathBuf>,
-    stack: Vec<PathBuf>,
+    /// The include chain being loaded: (identity, name as given).
+    stack: Vec<(PathBuf, String)>,
 }
 
 impl Loader<'_> {
     /// Loads `path`; `from` is the include statement that named it, if any.
     fn file(&mut self, path: &Path, from: Option<Span>) {
         let id = self.fs.identity(path);
-        if self.stack.contains(&id) {
+        if let Some(at) = self.stack.iter().position(|(p, _)| *p == id) {
             let span = from.unwrap_or_default();
-            let chain: Vec<String> = self.stack.iter().chain([&id]).map(|p| self.fs.display(p)).collect();
+            let mut chain: Vec<String> = self.stack[at..].iter().map(|(_, n)| n.clone()).collect();
+            chain.push(self.fs.display(path));
             self.out.diags.push(
                 Diagnostic::error("E014", span, format!("include cycle: {}", chain.join(" -> ")))
                     .with_help("remove one of the includes; a file may include another only once along a chain"),
@@ -140,7 +142,7 @@ impl Loader<'_> {
         let text = self.out.sources.file(fid).text.clone();
         let (file, diags) = parse::parse_file(&text, fid);
         self.out.diags.extend(diags);
-        self.stack.push(id);
+        self.stack.push((id, self.fs.display(path)));
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         for item in &file.items {
             if let ast::Item::Include(inc) = item {

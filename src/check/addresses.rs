@@ -125,7 +125,7 @@ fn overlap_check(outer: &Range, inner: &Range, strict: bool, external: &[bool], 
         // a service inside its own zone's range is the normal case; inside another
         // zone's range it is fine only when that zone is external and holds its zone
         (false, true) => outer.zone == inner.zone || (strict && external[outer.zone]),
-        (true, false) => outer.zone != inner.zone && external[outer.zone] && strict,
+        (true, false) => outer.zone == inner.zone || (external[outer.zone] && strict), // own zone: E005's
         (true, true) => outer.zone != inner.zone && strict && external[outer.zone],
     };
     if ok || !reported.insert((outer.atom.min(inner.atom), outer.atom.max(inner.atom))) {

@@ -69,7 +69,7 @@ pub fn declared_port(spec: &Spanned<PortItem>) -> Result<PortSet, Diagnostic> {
 /// The ports an allow's list means for one destination atom, or E008 per bad
 /// item. Numbers must be exposed only by a service named as the destination
 /// (`explicit`); a zone's services, reached as its members, take the zone's ports.
-pub fn for_destination(items: &[(Ports, Span)], dest: &Atom, explicit: bool) -> Result<PortSet, Vec<Diagnostic>> {
+pub fn for_destination(items: &[(Ports, Span)], dest: &Atom, explicit: bool, check_exposed: bool) -> Result<PortSet, Vec<Diagnostic>> {
     let mut set = PortSet::empty();
     let mut errs = vec![];
     let exposed = dest.ports.values().fold(PortSet::empty(), |acc, p| acc.union(p));
@@ -80,7 +80,7 @@ pub fn for_destination(items: &[(Ports, Span)], dest: &Atom, explicit: bool) -> 
                 _ => errs.push(unknown_port(n, *span, dest, explicit)),
             },
             Ports::Set(s) => {
-                if !s.is_any() && explicit && !exposed.is_empty() && !s.is_subset(&exposed) {
+                if check_exposed && !s.is_any() && explicit && !exposed.is_empty() && !s.is_subset(&exposed) {
                     errs.push(
                         Diagnostic::error("E008", *span, format!("`{}` does not expose {}", dest.name, s.subtract(&exposed)))
                             .with_label(dest.span, format!("`{}` exposes {exposed}", dest.name))
@@ -96,7 +96,7 @@ pub fn for_destination(items: &[(Ports, Span)], dest: &Atom, explicit: bool) -> 
 
 fn unknown_port(name: &str, span: Span, dest: &Atom, explicit: bool) -> Diagnostic {
     if !explicit {
-        return Diagnostic::error("E008", span, format!("port name `{name}` used towards a zone (it reaches `{}`); only services named as destinations resolve port names", dest.name))
+        return Diagnostic::error("E008", span, format!("port name `{name}` used towards a zone; only services named as destinations resolve port names"))
             .with_help("port names resolve per destination service: name services as destinations, or write the port as `tcp/PORT`");
     }
     let names: Vec<&str> = dest.ports.keys().map(String::as_str).collect();

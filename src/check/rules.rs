@@ -91,13 +91,15 @@ fn expand(m: &Model, ir: &Ir, def: &RuleDef, diags: &mut Vec<Diagnostic>) -> Opt
         return None;
     }
     let mut dest_ports: std::collections::BTreeMap<AtomId, PortSet> = Default::default();
+    // A forbid may name any port: it states what must never be allowed.
+    let is_allow = r.kind == crate::syntax::ast::RuleKind::Allow;
     let named: std::collections::BTreeSet<AtomId> = to.iter().filter(|t| !t.zone).flat_map(|t| t.atoms.iter().copied()).collect();
     for t in &to {
         for &a in &t.atoms {
             if dest_ports.contains_key(&a) {
                 continue;
             }
-            match ports::for_destination(&items, &ir.atoms[a], named.contains(&a)) {
+            match ports::for_destination(&items, &ir.atoms[a], named.contains(&a), is_allow) {
                 Ok(p) => {
                     dest_ports.insert(a, p);
                 }

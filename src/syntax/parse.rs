@@ -378,7 +378,7 @@ impl<'a> Parser<'a> {
         self.expect('{', "`{` to open the zone body")?;
         let mut z = ZoneDecl { name, kind, site, cidrs: vec![], namespaces: vec![], services: vec![], span: Span::default() };
         while !self.eat('}') {
-            self.zone_stmt(&mut z)?;
+            self.block_stmt(|p| p.zone_stmt(&mut z), &["cidr", "namespace", "service"], "zone")?;
         }
         z.span = self.span(start);
         Ok(z)
@@ -400,6 +400,61 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// Parses one statement of a block; on a syntax error reports it and skips
+    /// to the block's next statement keyword or closing brace, so that the
+    /// block (and its names) survives and later errors are reported too.
+    fn block_stmt(&mut self, stmt: impl FnOnce(&mut Self) -> PResult<()>, keywords: &[&str], block: &str) -> PResult<()> {
+        self.ws();
+        if self.rest().is_empty() {
+            return self.err(format!("`}}` to close the {block}"));
+        }
+        let at = self.pos;
+        if let Err(e) = stmt(self) {
+            let from = e.pos.max(at);
+            self.report(e);
+            self.skip_in_block(from, keywords);
+            if self.pos <= at {
+                let n = self.rest().chars().next().map_or(0, char::len_utf8);
+                self.pos += n;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves to the next `keywords` word or `}` at this block's depth.
+    fn skip_in_block(&mut self, from: usize, keywords: &[&str]) {
+        let bytes = self.src.as_bytes();
+        let (mut i, mut depth) = (from, 0i64);
+        while i < bytes.len() {
+            match bytes[i] {
+                b'#' => {
+                    i += self.src[i..].find('\n').unwrap_or(self.src.len() - i);
+                    continue;
+                }
+                b'"' => {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                b'{' => depth += 1,
+                b'}' if depth == 0 => break,
+                b'}' => depth -= 1,
+                c if c.is_ascii_lowercase() && (i == 0 || !is_word_byte(bytes[i - 1])) => {
+                    let end = i + self.src[i..].bytes().take_while(|b| is_word_byte(*b)).count();
+                    if depth == 0 && i > from && keywords.contains(&&self.src[i..end]) {
+                        break;
+                    }
+                    i = end;
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        self.pos = i.min(self.src.len());
+    }
+
     fn keyword_error<T>(&mut self, kws: &[&str], what: &str) -> PResult<T> {
         let help = self.peek_ident().and_then(|w| closest(w, kws)).map(|s| format!("did you mean `{s}`?"));
         Err(PErr { pos: self.pos, expected: what.into(), help })
@@ -411,7 +466,7 @@ impl<'a> Parser<'a> {
         self.expect('{', "`{` to open the service body")?;
         let mut s = ServiceDecl { name, hosts: vec![], pods: vec![], namespaces: vec![], ports: vec![], resident: None, span: Span::default() };
         while !self.eat('}') {
-            self.service_stmt(&mut s)?;
+            self.block_stmt(|p| p.service_stmt(&mut s), &["hosts", "pods", "namespace", "port", "resident"], "service")?;
         }
         s.span = self.span(start);
         Ok(s)
