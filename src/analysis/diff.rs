@@ -235,7 +235,7 @@ fn members(ir: &Ir, a: AtomId) -> String {
         if atom.is_remainder() {
             let sib: Vec<String> = ir.zones[atom.zone].services.iter().map(|s| ir.atoms[*s].name.clone()).collect();
             if !sib.is_empty() {
-                parts.push(format!("pods not in {}", sib.join(", ")));
+                parts.push(format!("pods not selected by {}", sib.join(", ")));
             }
         } else if !atom.pods.is_empty() {
             let l: Vec<String> = atom.pods.iter().map(|(k, v)| format!("{k}={v}")).collect();
