@@ -212,3 +212,16 @@ fn graphviz_accepts_the_dot() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("<svg"));
 }
+
+#[test]
+fn a_zone_of_another_kind_is_a_change_even_with_the_same_flows() {
+    let old = base().build();
+    let mut new = base().build();
+    let dmz = new.zones.iter().position(|z| z.name == "dmz").expect("dmz");
+    new.zones[dmz].kind = Militarised;
+    let d = diff::diff(&old, &new);
+    assert!(d.added.is_empty() && d.removed.is_empty());
+    assert_eq!(d.reclassified, vec![("dmz".to_string(), Demilitarised, Militarised)]);
+    assert!(!d.is_empty());
+    assert!(diff::to_text(&d).contains("zone dmz is now militarised (was demilitarised)"));
+}

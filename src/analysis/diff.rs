@@ -80,6 +80,8 @@ pub struct Diff {
     pub renamed: Vec<(String, String)>,
     /// Atoms present on both sides whose members changed.
     pub readdressed: Vec<Readdressed>,
+    /// Zones present on both sides whose kind changed: `(zone, old kind, new kind)`.
+    pub reclassified: Vec<(String, ZoneKind, ZoneKind)>,
 }
 
 /// An atom whose members changed, with both descriptions.
@@ -93,7 +95,7 @@ pub struct Readdressed {
 impl Diff {
     /// True when the two policies allow exactly the same flows between the same members.
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.readdressed.is_empty()
+        self.added.is_empty() && self.removed.is_empty() && self.readdressed.is_empty() && self.reclassified.is_empty()
     }
 
     /// The number of added rows carrying `flag`.
@@ -123,6 +125,15 @@ pub fn diff(old: &Ir, new: &Ir) -> Diff {
         }
     }
     out.readdressed = readdressed(old, new, &map);
+    out.reclassified = old
+        .zones
+        .iter()
+        .filter_map(|z| {
+            let name = map.get(z.name.as_str()).copied().unwrap_or(&z.name);
+            let nz = new.zones.iter().find(|n| n.name == name)?;
+            (nz.kind != z.kind).then(|| (name.to_string(), z.kind, nz.kind))
+        })
+        .collect();
     out.added.sort_by(|a, b| a.row.cmp(&b.row));
     out.removed.sort_by(|a, b| a.row.cmp(&b.row));
     out
@@ -376,6 +387,9 @@ pub fn summary(d: &Diff) -> String {
     if !d.readdressed.is_empty() {
         s.push_str(&format!(", {} readdressed", plural(d.readdressed.len(), "atom", "atoms")));
     }
+    if !d.reclassified.is_empty() {
+        s.push_str(&format!(", {} of another kind", plural(d.reclassified.len(), "zone", "zones")));
+    }
     let flagged: Vec<String> = [Flag::IntoMilitarised, Flag::OutOfMilitarised, Flag::FromExternal]
         .into_iter()
         .filter_map(|f| {
@@ -410,6 +424,9 @@ pub fn to_text(d: &Diff) -> String {
             out.push_str(&format!("  ~ {}: {} -> {}\n", r.atom, r.old, r.new));
         }
     }
+    for (z, o, n) in &d.reclassified {
+        out.push_str(&format!("zone {z} is now {} (was {})\n", n.as_str(), o.as_str()));
+    }
     if !d.renamed.is_empty() {
         out.push_str("renamed (same addresses, namespaces and pods; compared under the new name):\n");
         for (o, n) in &d.renamed {
@@ -425,8 +442,16 @@ struct JsonDiff<'a> {
     removed: Vec<&'a Row>,
     renamed: Vec<JsonRename<'a>>,
     readdressed: &'a [Readdressed],
+    reclassified: Vec<JsonKind<'a>>,
     details: Vec<JsonDetail<'a>>,
     summary: String,
+}
+
+#[derive(Serialize)]
+struct JsonKind<'a> {
+    zone: &'a str,
+    old: &'static str,
+    new: &'static str,
 }
 
 #[derive(Serialize)]
@@ -455,6 +480,7 @@ pub fn to_json(d: &Diff) -> String {
         removed: d.removed.iter().map(|r| &r.row).collect(),
         renamed: d.renamed.iter().map(|(o, n)| JsonRename { old: o, new: n }).collect(),
         readdressed: &d.readdressed,
+        reclassified: d.reclassified.iter().map(|(z, o, n)| JsonKind { zone: z, old: o.as_str(), new: n.as_str() }).collect(),
         details: d.added.iter().map(|r| detail("added", r)).chain(d.removed.iter().map(|r| detail("removed", r))).collect(),
         summary: summary(d),
     };
@@ -493,6 +519,9 @@ pub fn to_markdown(d: &Diff, old: &Ir, new: &Ir) -> String {
             out.push_str(&format!("| `{}` | {} | {} |\n", r.atom, cell(&r.old), cell(&r.new)));
         }
         out.push('\n');
+    }
+    for (z, o, n) in &d.reclassified {
+        out.push_str(&format!("Zone `{z}` is now **{}** (was {}).\n\n", n.as_str(), o.as_str()));
     }
     if !d.renamed.is_empty() {
         out.push_str("Renamed with the same addresses (compared under the new name): ");
