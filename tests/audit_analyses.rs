@@ -9,17 +9,24 @@ use moat::analysis::{audit, graph, matrix};
 use moat::ir::{Ir, ZoneKind::*};
 use moat::ports::PortSet;
 
-fn base() -> IrBuilder {
+/// The spec's example with the militarised zone called `mz` and its database
+/// service `db` at `db_host`.
+fn example(mz: &str, db: &str, db_host: &str) -> IrBuilder {
+    let (kernel, database) = (format!("{mz}.kernel"), format!("{mz}.{db}"));
     IrBuilder::default()
         .zone("internet", External, Some("0.0.0.0/0"), &[])
         .zone("dmz", Demilitarised, Some("10.10.0.0/16"), &["dmz"])
-        .zone("mz", Militarised, Some("10.20.0.0/16"), &["mz"])
+        .zone(mz, Militarised, Some("10.20.0.0/16"), &["mz"])
         .service("dmz", "ingress", Some("10.10.0.10/32"), &[("app", "ingress")], false)
-        .service("mz", "kernel", Some("10.20.1.0/24"), &[("app", "kernel")], false)
-        .service("mz", "postgres", Some("10.20.5.10/32"), &[("app", "postgres")], true)
+        .service(mz, "kernel", Some("10.20.1.0/24"), &[("app", "kernel")], false)
+        .service(mz, db, Some(db_host), &[("app", "postgres")], true)
         .allow("internet", "dmz.ingress", tcp(443, 443), None)
-        .allow("dmz.ingress", "mz.kernel", tcp(8080, 8080), None)
-        .allow("mz.kernel", "mz.postgres", tcp(5432, 5432), None)
+        .allow("dmz.ingress", &kernel, tcp(8080, 8080), None)
+        .allow(&kernel, &database, tcp(5432, 5432), None)
+}
+
+fn base() -> IrBuilder {
+    example("mz", "postgres", "10.20.5.10/32")
 }
 
 /// `(sign, from, to, "proto/ports")` of every changed row.
@@ -87,17 +94,7 @@ fn a_new_zone_with_an_external_flow_is_flagged() {
 
 #[test]
 fn a_rename_with_identical_addresses_is_no_change() {
-    let renamed = IrBuilder::default()
-        .zone("internet", External, Some("0.0.0.0/0"), &[])
-        .zone("dmz", Demilitarised, Some("10.10.0.0/16"), &["dmz"])
-        .zone("core", Militarised, Some("10.20.0.0/16"), &["mz"])
-        .service("dmz", "ingress", Some("10.10.0.10/32"), &[("app", "ingress")], false)
-        .service("core", "kernel", Some("10.20.1.0/24"), &[("app", "kernel")], false)
-        .service("core", "db", Some("10.20.5.10/32"), &[("app", "postgres")], true)
-        .allow("internet", "dmz.ingress", tcp(443, 443), None)
-        .allow("dmz.ingress", "core.kernel", tcp(8080, 8080), None)
-        .allow("core.kernel", "core.db", tcp(5432, 5432), None)
-        .build();
+    let renamed = example("core", "db", "10.20.5.10/32").build();
     let d = diff::diff(&base().build(), &renamed);
     assert!(d.is_empty(), "{}", diff::to_text(&d));
     assert_eq!(d.renamed, vec![("mz".into(), "core".into()), ("mz.kernel".into(), "core.kernel".into()), ("mz.postgres".into(), "core.db".into())]);
@@ -105,17 +102,7 @@ fn a_rename_with_identical_addresses_is_no_change() {
 
 #[test]
 fn a_rename_that_also_moves_addresses_is_a_change() {
-    let moved = IrBuilder::default()
-        .zone("internet", External, Some("0.0.0.0/0"), &[])
-        .zone("dmz", Demilitarised, Some("10.10.0.0/16"), &["dmz"])
-        .zone("mz", Militarised, Some("10.20.0.0/16"), &["mz"])
-        .service("dmz", "ingress", Some("10.10.0.10/32"), &[("app", "ingress")], false)
-        .service("mz", "kernel", Some("10.20.1.0/24"), &[("app", "kernel")], false)
-        .service("mz", "db", Some("10.20.5.11/32"), &[("app", "postgres")], true)
-        .allow("internet", "dmz.ingress", tcp(443, 443), None)
-        .allow("dmz.ingress", "mz.kernel", tcp(8080, 8080), None)
-        .allow("mz.kernel", "mz.db", tcp(5432, 5432), None)
-        .build();
+    let moved = example("mz", "db", "10.20.5.11/32").build();
     let d = diff::diff(&base().build(), &moved);
     assert!(d.renamed.is_empty());
     assert_eq!(changes(&d), vec![c('+', "mz.kernel", "mz.db", "tcp/5432"), c('-', "mz.kernel", "mz.postgres", "tcp/5432")]);
