@@ -257,6 +257,7 @@ pub fn to_doc(r: &Report, md: bool) -> String {
     let mut d = Doc { md, s: String::new() };
     let title = r.title.as_ref().map_or_else(|| r.policy.clone(), |t| format!("{} — {t}", r.policy));
     d.h(1, &format!("Audit report: {title}"));
+    d.para(&summary(r));
     d.h(2, "Zones by kind");
     let zone_rows = r.zones.iter().flat_map(|g| {
         g.zones.iter().map(move |z| {
@@ -294,6 +295,23 @@ pub fn to_doc(r: &Report, md: bool) -> String {
         d.para("none");
     }
     d.s
+}
+
+/// One line of counts: zones by kind, crossings, exemptions, `any` crossings, residents, forbids.
+pub fn summary(r: &Report) -> String {
+    let kinds: Vec<String> = r.zones.iter().map(|g| format!("{} {}", g.zones.len(), g.kind)).collect();
+    let holding = r.forbids.iter().filter(|f| f.holds).count();
+    format!(
+        "{} zones ({}); {} zone-to-zone crossings; {} exemptions; {} crossings on any port; {} resident services; {} forbids, {} holding",
+        r.zones.iter().map(|g| g.zones.len()).sum::<usize>(),
+        kinds.join(", "),
+        r.crossings.len(),
+        r.exemptions.len(),
+        r.any_port_crossings.len(),
+        r.resident_services.len(),
+        r.forbids.len(),
+        if holding == r.forbids.len() { "all".to_string() } else { format!("only {holding}") }
+    )
 }
 
 fn or_dash(s: &str) -> String {
