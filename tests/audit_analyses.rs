@@ -212,3 +212,21 @@ fn a_zone_of_another_kind_is_a_change_even_with_the_same_flows() {
     assert!(!d.is_empty());
     assert!(diff::to_text(&d).contains("zone dmz is now militarised (was demilitarised)"));
 }
+
+#[test]
+fn graph_draws_a_fan_over_a_whole_zone_once() {
+    // Every member of dmz (ingress and the rest) -> mz.postgres on one port:
+    // one edge out of the dmz cluster. mz.kernel -> every member of mz: a note.
+    let ir = base()
+        .allow("dmz.ingress", "mz.postgres", tcp(9000, 9000), None)
+        .allow("dmz", "mz.postgres", tcp(9000, 9000), None)
+        .allow("internet", "mz", tcp(7000, 7000), None)
+        .allow("internet", "mz.postgres", tcp(7000, 7000), None)
+        .allow("internet", "mz.kernel", tcp(7000, 7000), None)
+        .build();
+    let dot = graph::to_dot(&ir);
+    assert!(dot.contains("compound=true"));
+    assert!(dot.contains("\"dmz.ingress\" -> \"mz.postgres\" [label=\"tcp/9000\", ltail=cluster_0];"), "{dot}");
+    assert!(dot.contains("\"internet\" -> \"mz.kernel\" [label=\"tcp/7000\", lhead=cluster_2];"), "{dot}");
+    assert_eq!(dot.matches("-> \"mz.postgres\"").count(), 2, "the dmz fan once, plus kernel -> postgres: {dot}");
+}
