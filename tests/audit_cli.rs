@@ -39,8 +39,8 @@ fn graphviz_renders_every_example() {
     }
     // Every example that is a policy on its own, and each directory as one
     // policy when it is one (a file may be a part of a multi-file policy).
-    let mut inputs: Vec<PathBuf> = examples().into_iter().filter(|f| checks(&[f.clone()])).collect();
-    inputs.extend(["policies", "fixtures/good"].iter().map(|d| root().join(d)).filter(|d| d.is_dir() && checks(&[d.clone()])));
+    let mut inputs: Vec<PathBuf> = examples().into_iter().filter(|f| checks(std::slice::from_ref(f))).collect();
+    inputs.extend(["policies", "fixtures/good"].iter().map(|d| root().join(d)).filter(|d| d.is_dir() && checks(std::slice::from_ref(d))));
     assert!(!inputs.is_empty());
     for f in inputs {
         let o = moat().arg("graph").arg(&f).output().expect("run moat graph");

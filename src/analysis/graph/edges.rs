@@ -86,7 +86,7 @@ fn collapse(ir: &Ir, edges: Vec<Edge>, source_side: bool, notes: &mut BTreeMap<A
             }
         }
     }
-    out.sort_by(|a, b| (a.from, a.to).cmp(&(b.from, b.to)));
+    out.sort_by_key(|e| (e.from, e.to));
     out
 }
 
