@@ -170,9 +170,11 @@ pub fn to_markdown(d: &Diff, old: &Ir, new: &Ir) -> String {
         out.push_str(&list.join(", "));
         out.push_str("\n\n");
     }
-    out.push_str("```mermaid\n");
-    out.push_str(&zone_diagram(d, old, new));
-    out.push_str("```\n");
+    if !d.added.is_empty() || !d.removed.is_empty() {
+        out.push_str("```mermaid\n");
+        out.push_str(&zone_diagram(d, old, new));
+        out.push_str("```\n");
+    }
     out
 }
 
@@ -207,9 +209,9 @@ fn zone_diagram(d: &Diff, old: &Ir, new: &Ir) -> String {
     let mut styles = vec![];
     let mut n = 0usize;
     let id = |z: &str| ids.get(z).cloned().unwrap_or_else(|| "unknown".to_string());
+    styles.push("  linkStyle default stroke:#aaa,stroke-width:1px\n".to_string());
     for (f, t) in &unchanged {
         out.push_str(&format!("  {} --> {}\n", id(f), id(t)));
-        styles.push(format!("  linkStyle {n} stroke:#999,stroke-width:1px\n"));
         n += 1;
     }
     for ((f, t), p) in &added {
