@@ -56,7 +56,12 @@ pub fn run(args: &Args) -> u8 {
             continue;
         }
         match backend::emit(*t, ir, &opts) {
-            Ok(a) => artefacts.extend(a),
+            Ok(a) => {
+                artefacts.extend(a);
+                if *t == Target::K8s {
+                    diags.extend(backend::k8s::warnings(ir));
+                }
+            }
             Err(d) => {
                 failed = true;
                 diags.extend(d);
