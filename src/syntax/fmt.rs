@@ -11,7 +11,7 @@
 //! kept (at most one), and blocks spanning lines are set off by blank lines.
 //!
 //! Comments: a comment that follows code on its line stays at the end of
-//! that code's line; a comment on its own line stays above the statement that
+//! that code's line (aligned with those of adjacent lines); a comment on its own line stays above the statement that
 //! follows it (or above the closing `}` of its block, or at the end of the
 //! file). Formatting is idempotent and does not change the policy's meaning.
 
@@ -39,7 +39,48 @@ pub fn format(text: &str) -> Result<String, Vec<Diagnostic>> {
         out.blank_if(blank);
         out.line(0, &format!("#{c}"));
     }
-    Ok(out.s)
+    Ok(align_trailing(&out.s, &out.trailing_at))
+}
+
+/// Aligns the trailing comments of adjacent lines (same indentation) to one
+/// column, as authors do by hand: two spaces after the longest code.
+fn align_trailing(s: &str, at: &[usize]) -> String {
+    let mut lines: Vec<(String, Option<String>)> = vec![];
+    let mut pos = 0;
+    let mut marks = at.iter().peekable();
+    for line in s.split_inclusive('\n') {
+        let end = pos + line.len();
+        match marks.peek() {
+            Some(&&m) if m >= pos && m < end => {
+                marks.next();
+                let (code, comment) = line.split_at(m - pos);
+                lines.push((code.to_string(), Some(comment.trim_start().to_string())));
+            }
+            _ => lines.push((line.to_string(), None)),
+        }
+        pos = end;
+    }
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(_) = &lines[i].1 else {
+            out.push_str(&lines[i].0);
+            i += 1;
+            continue;
+        };
+        let mut j = i;
+        while j < lines.len() && lines[j].1.is_some() && indent(&lines[j].0) == indent(&lines[i].0) {
+            j += 1;
+        }
+        let width = lines[i..j].iter().map(|(c, _)| c.chars().count()).max().unwrap_or(0);
+        for (code, comment) in &lines[i..j] {
+            let pad = width - code.chars().count() + 2;
+            out.push_str(&format!("{code}{}{}", " ".repeat(pad), comment.as_deref().unwrap_or("")));
+        }
+        i = j;
+    }
+    out
 }
 
 /// One printed line of code, with the source positions it stands for.
@@ -278,6 +319,8 @@ struct Out {
     s: String,
     /// At the start of a block (or file): no blank line here.
     at_start: bool,
+    /// Byte offsets of `  #` on lines that end with a trailing comment.
+    trailing_at: Vec<usize>,
 }
 
 impl Out {
@@ -297,6 +340,7 @@ impl Out {
     fn append_trailing(&mut self, c: &Option<String>) {
         if let Some(c) = c {
             self.s.pop();
+            self.trailing_at.push(self.s.len());
             self.s.push_str(&format!("  #{c}\n"));
         }
     }
@@ -365,7 +409,7 @@ mod tests {
         let out = fmt(src);
         assert_eq!(
             out,
-            "# head\npolicy p \"T\"\n\nzone mz : militarised {\n  namespace mz  # ns\n  service k { pods app=k port api tcp/80 }  # after k\n  # before close\n}\n\nallow mz.k -> mz.k : api  # why\n# tail\n"
+            "# head\npolicy p \"T\"\n\nzone mz : militarised {\n  namespace mz                              # ns\n  service k { pods app=k port api tcp/80 }  # after k\n  # before close\n}\n\nallow mz.k -> mz.k : api  # why\n# tail\n"
         );
         assert_eq!(fmt(&out), out);
     }
