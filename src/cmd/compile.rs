@@ -126,7 +126,7 @@ fn list_files(dir: &std::path::Path, rel: &std::path::Path, out: &mut std::colle
 fn write(args: &Args, artefacts: &[Artefact]) -> u8 {
     let Some(dir) = &args.out else {
         for a in artefacts {
-            println!("==> {} <==\n{}", a.path, a.contents);
+            super::out(&format!("==> {} <==\n{}\n", a.path, a.contents));
         }
         return OK;
     };
