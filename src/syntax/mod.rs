@@ -1,4 +1,5 @@
 //! The surface language: syntax tree and parser.
 
 pub mod ast;
+pub mod fmt;
 pub mod parse;
