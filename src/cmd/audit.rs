@@ -37,9 +37,9 @@ pub fn run(args: &Args) -> u8 {
     let Some(ir) = c.ir.as_ref() else { return FAIL };
     let r = audit::report(ir);
     match args.format {
-        Format::Json => println!("{}", audit::to_json(&r)),
-        Format::Text => print!("{}", audit::to_doc(&r, false)),
-        Format::Markdown => print!("{}", audit::to_doc(&r, true)),
+        Format::Json => super::out(&format!("{}\n", audit::to_json(&r))),
+        Format::Text => super::out(&audit::to_doc(&r, false)),
+        Format::Markdown => super::out(&audit::to_doc(&r, true)),
     }
     OK
 }

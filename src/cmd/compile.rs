@@ -104,7 +104,7 @@ fn check_drift(args: &Args, targets: &[Target], artefacts: &[Artefact]) -> u8 {
         return OK;
     }
     for d in &drift {
-        println!("{d}");
+        super::out(&format!("{d}\n"));
     }
     eprintln!("error: {} file(s) under {} drifted from the policy (run without --check to rewrite them)", drift.len(), dir.display());
     FAIL

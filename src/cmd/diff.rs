@@ -56,9 +56,9 @@ pub fn run(args: &Args) -> u8 {
     };
     let d = diff::diff(&a, &b);
     match args.format {
-        Format::Text => print!("{}", diff::to_text(&d)),
-        Format::Json => println!("{}", diff::to_json(&d)),
-        Format::Markdown => print!("{}", diff::to_markdown(&d, &a, &b)),
+        Format::Text => super::out(&diff::to_text(&d)),
+        Format::Json => super::out(&format!("{}\n", diff::to_json(&d))),
+        Format::Markdown => super::out(&diff::to_markdown(&d, &a, &b)),
     }
     if d.is_empty() { OK } else { FAIL }
 }

@@ -72,7 +72,7 @@ fn one(path: &Path, args: &Args) -> Result<bool, ()> {
         return Ok(false);
     }
     if args.check {
-        println!("{}", path.display());
+        super::out(&format!("{}\n", path.display()));
         return Ok(true);
     }
     let tmp = path.with_extension("moat.fmt-tmp");

@@ -37,6 +37,6 @@ pub fn run(args: &Args) -> u8 {
         Format::Dot => graph::Format::Dot,
         Format::Mermaid => graph::Format::Mermaid,
     };
-    print!("{}", graph::render(ir, format));
+    super::out(&graph::render(ir, format));
     OK
 }
