@@ -60,11 +60,14 @@ fn redundant(ir: &Ir, diags: &mut Vec<Diagnostic>) {
         let mut covering: BTreeSet<AllowId> = BTreeSet::new();
         let covered = pairs_of[a].iter().all(|key| {
             let Some(flow) = ir.flows.get(key) else { return false };
-            let mine = flow.by.iter().filter(|(x, _)| *x == a).fold(PortSet::empty(), |acc, (_, p)| acc.union(p));
+            let mut mine = PortSet::empty();
+            for (_, p) in flow.by.iter().filter(|(x, _)| *x == a) {
+                mine.union_with(p);
+            }
             let mut others = PortSet::empty();
             let mut who = vec![];
             for (x, p) in &flow.by {
-                if *x != a && !flagged[*x] && !p.intersect(&mine).is_empty() {
+                if *x != a && !flagged[*x] && p.intersects(&mine) {
                     others.union_with(p);
                     who.push(*x);
                 }
