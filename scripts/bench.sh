@@ -22,23 +22,19 @@ cd "$ROOT"
 NS=${MOAT_BENCH_NS:-"2000 20000 200000"}
 RUNS=${MOAT_BENCH_RUNS:-3}
 AERLEON_MAX=${MOAT_BENCH_AERLEON_MAX:-20000}
-AERLEON_VERSION=1.18.0
 OUT=${MOAT_BENCH_OUT:-$ROOT/target/bench}
 VENV=$ROOT/.venv-bench
 TIME=/usr/bin/time
 
+# --- tools -----------------------------------------------------------------
+if [ "${MOAT_BENCH_SKIP_AERLEON:-0}" != 1 ]; then
+  "$ROOT/scripts/ci/install-perf.sh" >/dev/null   # aerleon==1.18.0 into .venv-bench
+fi
 if [ ! -x "$TIME" ]; then
   echo "bench.sh: $TIME is missing (apt-get install -y time)" >&2
   exit 2
 fi
 
-# --- tools -----------------------------------------------------------------
-if [ "${MOAT_BENCH_SKIP_AERLEON:-0}" != 1 ]; then
-  if ! "$VENV/bin/python" -c "import aerleon, sys; sys.exit(0 if __import__('importlib.metadata').metadata.version('aerleon') == '$AERLEON_VERSION' else 1)" 2>/dev/null; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q "aerleon==$AERLEON_VERSION"
-  fi
-fi
 cargo build --release --quiet --bin moat --example benchgen
 MOAT=$ROOT/target/release/moat
 GEN=$ROOT/target/release/examples/benchgen
