@@ -38,6 +38,24 @@ def nft_rules(paths):
     return n
 
 
+def nft_set_elements(paths):
+    """Lines inside `elements = { ... }` blocks: the set members the rules look up."""
+    n = 0
+    for p in paths:
+        inside = False
+        for raw in open(p, errors="replace"):
+            line = raw.strip()
+            if line.startswith("elements = {"):
+                inside = not line.endswith("}")
+                n += line.count(",") + 1 if line.endswith("}") else 0
+            elif inside:
+                if line.startswith("}"):
+                    inside = False
+                elif line:
+                    n += 1
+    return n
+
+
 def k8s_rules(paths):
     """NetworkPolicy objects, and their ingress + egress rule entries."""
     try:
@@ -91,7 +109,7 @@ def main():
             elif t == "iptables":
                 row(n, tool, t, paths, iptables_rules(paths), "-A lines")
             elif t == "nftables":
-                row(n, tool, t, paths, nft_rules(paths), "statements in chains")
+                row(n, tool, t, paths, nft_rules(paths), f"statements in chains (set elements: {nft_set_elements(paths)})")
             elif t == "k8s":
                 pols, entries = k8s_rules(paths)
                 row(n, tool, t, paths, entries, f"ingress+egress entries in {pols} NetworkPolicies")
