@@ -314,16 +314,7 @@ fn address_matches(src: &[Interval], dst: &[Interval]) -> Vec<Vec<String>> {
 
 /// A comment safe inside double quotes and within iptables' length limit.
 fn cut(s: String) -> String {
-    let mut s: String = s.chars().map(|c| if c == '"' || c == '\\' || c.is_control() { '\'' } else { c }).collect();
-    if s.len() > MAX_COMMENT {
-        let mut n = MAX_COMMENT - 3;
-        while !s.is_char_boundary(n) {
-            n -= 1;
-        }
-        s.truncate(n);
-        s.push_str("...");
-    }
-    s
+    super::netfilter::quoted_comment(&s, MAX_COMMENT)
 }
 
 fn render(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, t: &Table) -> String {

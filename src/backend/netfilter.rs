@@ -379,3 +379,18 @@ mod tests {
         assert_eq!(entries(&flow), Ok(vec![Entry { what: Match::Any, allows: vec![1, 3] }]));
     }
 }
+
+/// Text for a double-quoted ruleset comment: quotes, backslashes and control
+/// characters become `'`, and the result is cut to `max` bytes (with `...`).
+pub fn quoted_comment(s: &str, max: usize) -> String {
+    let mut s: String = s.chars().map(|c| if c == '"' || c == '\\' || c.is_control() { '\'' } else { c }).collect();
+    if s.len() > max {
+        let mut n = max.saturating_sub(3);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        s.truncate(n);
+        s.push_str("...");
+    }
+    s
+}

@@ -227,16 +227,7 @@ fn range(r: PortRange) -> String {
 
 /// A comment safe inside nft's double quotes, within its length limit.
 fn comment(s: &str) -> String {
-    let mut s: String = s.chars().map(|c| if c == '"' || c == '\\' || c.is_control() { '\'' } else { c }).collect();
-    if s.len() > MAX_COMMENT {
-        let mut n = MAX_COMMENT - 3;
-        while !s.is_char_boundary(n) {
-            n -= 1;
-        }
-        s.truncate(n);
-        s.push_str("...");
-    }
-    s
+    super::netfilter::quoted_comment(s, MAX_COMMENT)
 }
 
 fn render(m: &Model<'_>, rs: &Ruleset<'_>, t: &Table) -> String {
