@@ -64,17 +64,18 @@ pub fn run(args: &Args) -> u8 {
     if failed {
         return FAIL;
     }
-    write(args, &artefacts)
+    let names: Vec<&str> = targets.iter().map(|t| t.as_str()).collect();
+    write(args, &names, &artefacts)
 }
 
-fn write(args: &Args, artefacts: &[Artefact]) -> u8 {
+fn write(args: &Args, targets: &[&str], artefacts: &[Artefact]) -> u8 {
     let Some(dir) = &args.out else {
         for a in artefacts {
             println!("==> {} <==\n{}", a.path, a.contents);
         }
         return OK;
     };
-    match moat::output::write_all(dir, artefacts) {
+    match moat::output::write_targets(dir, targets, artefacts) {
         Ok(()) => {
             eprintln!("wrote {} file(s) to {}", artefacts.len(), dir.display());
             OK
