@@ -231,7 +231,7 @@ impl<'a> Parser<'a> {
                         let at = start + i;
                         hidden.push(
                             Diagnostic::error("E018", Span::new(self.file, at, at + c.len_utf8()), format!("a string may not contain {what} (U+{:04X})", c as u32))
-                                .with_help("strings are one line of visible text: they end up in firewall rules, comments and descriptions"),
+                                .with_help("a string holds visible text, tabs and line breaks only: strings end up in firewall rules, comments and descriptions"),
                         );
                     }
                     out.push(c)
@@ -325,8 +325,8 @@ impl<'a> Parser<'a> {
                 c if c.is_ascii_lowercase() && (i == 0 || !is_word_byte(bytes[i - 1])) => {
                     let word_end = i + self.src[i..].bytes().take_while(|b| is_word_byte(*b)).count();
                     let word = &self.src[i..word_end];
-                    let at_line_start = self.src[..i].rsplit('\n').next().is_some_and(|l| l.trim().is_empty());
-                    if !first && TOP_KEYWORDS.contains(&word) && (depth <= 0 || (at_line_start && !in_cells && i > 0 && bytes[i - 1] == b'\n')) {
+                    // (a keyword right after a line break starts a line: no need to look further back)
+                    if !first && TOP_KEYWORDS.contains(&word) && (depth <= 0 || (!in_cells && i > 0 && bytes[i - 1] == b'\n')) {
                         self.pos = i;
                         return;
                     }
