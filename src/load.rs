@@ -39,7 +39,12 @@ impl Fs for Disk {
         }
         let mut out = vec![];
         let mut stack = vec![path.to_path_buf()];
+        // Each directory once, by canonical path: a symlink back up the tree is no endless walk.
+        let mut visited = BTreeSet::new();
         while let Some(dir) = stack.pop() {
+            if !visited.insert(std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone())) {
+                continue;
+            }
             let Ok(rd) = std::fs::read_dir(&dir) else { continue };
             for e in rd.flatten() {
                 let p = e.path();
