@@ -37,7 +37,7 @@ pub fn write_targets(dir: &Path, targets: &[&str], artefacts: &[Artefact]) -> io
     }
     for t in &subdirs {
         if !is_plain_name(t) {
-            return Err(invalid(format!("target directory `{t}` is not a plain name")));
+            return Err(invalid(format!("`{}` is not a target directory", t.escape_debug())));
         }
     }
     fs::create_dir_all(dir)?;
@@ -59,11 +59,16 @@ fn target_of(path: &str) -> io::Result<&str> {
     if !ok || path.contains('\0') || path.ends_with('/') {
         return Err(invalid(format!("artefact path `{}` is not a relative path below a target directory", path.escape_debug())));
     }
-    Ok(path.split('/').next().unwrap_or(path))
+    let target = path.split('/').next().unwrap_or(path);
+    if !is_plain_name(target) {
+        return Err(invalid(format!("artefact path `{}` is not below a target directory (k8s, iptables, ...)", path.escape_debug())));
+    }
+    Ok(target)
 }
 
+/// Only the targets' own directories are ever replaced.
 fn is_plain_name(s: &str) -> bool {
-    !s.is_empty() && s != "." && s != ".." && !s.contains(['/', '\0'])
+    crate::backend::Target::parse(s).is_some()
 }
 
 fn invalid(msg: String) -> io::Error {
@@ -211,7 +216,7 @@ mod tests {
     #[test]
     fn artefact_paths_stay_below_the_output_directory() {
         assert_eq!(target_of("k8s/mz.yaml").ok(), Some("k8s"));
-        for bad in ["../x/y", "/etc/passwd", "k8s/../../x", "k8s", "k8s/", "./k8s/a", "k8s/a\0b", ""] {
+        for bad in ["../x/y", "/etc/passwd", "k8s/../../x", "k8s", "k8s/", "./k8s/a", "k8s/a\0b", "", ".moat-tmp/x", "etc/x"] {
             assert!(target_of(bad).is_err(), "{bad:?}");
         }
     }
