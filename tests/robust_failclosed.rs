@@ -18,27 +18,10 @@ mod robust_support;
 
 use moat::backend::Artefact;
 use std::collections::BTreeMap;
+use robust_support::tree;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Every file below `dir` with its contents (relative paths).
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).expect("below dir").to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap_or_default());
-            }
-        }
-    }
-    out
-}
 
 /// Names in `parent` that look like moat's staging directories.
 fn leftovers(parent: &Path) -> Vec<String> {

@@ -40,7 +40,7 @@ fn expected(path: &Path) -> Vec<String> {
 }
 
 /// `moat check --format json FILE` in `fixtures/hostile/`: its exit code and diagnostics.
-fn check(dir: &Path, file: &str) -> (i32, Vec<(String, Option<u64>, Option<u64>)>) {
+fn check(dir: &Path, file: &str) -> (i32, Vec<robust_support::Found>) {
     let mut c = common::moat();
     c.args(["check", "--format", "json", file]).current_dir(dir);
     let r = run(c, LIMIT);

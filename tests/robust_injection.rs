@@ -101,20 +101,7 @@ fn compile(text: &str) -> Outcome {
 }
 
 fn read_tree(dir: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).expect("below").to_string_lossy().into_owned();
-                out.insert(rel, String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_default()).into_owned());
-            }
-        }
-    }
-    out
+    robust_support::tree(dir).into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned())).collect()
 }
 
 /// A netfilter line without its comment (`--comment "..."`, `comment "..."`,

@@ -2,6 +2,7 @@
 //! a failure, not a stuck suite) and measure its peak memory.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
@@ -77,12 +78,33 @@ pub fn run_measured(args: &[&str], cwd: &Path, limit: Duration) -> (Run, Option<
     (r, rss)
 }
 
-/// The diagnostics of `moat check --format json` output as (code, line, column).
-pub fn diags(json: &str) -> Vec<(String, Option<u64>, Option<u64>)> {
+/// A diagnostic as (code, line, column).
+pub type Found = (String, Option<u64>, Option<u64>);
+
+/// The diagnostics of `moat check --format json` output.
+pub fn diags(json: &str) -> Vec<Found> {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json:.500}"));
     v.as_array()
         .expect("a JSON array")
         .iter()
         .map(|d| (d["code"].as_str().unwrap_or("?").to_string(), d["line"].as_u64(), d["column"].as_u64()))
         .collect()
+}
+
+/// Every file below `dir` with its contents, by path relative to `dir`.
+pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).expect("below dir").to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap_or_default());
+            }
+        }
+    }
+    out
 }
