@@ -178,7 +178,7 @@ fn every_snapshot_has_its_fixture() {
 #[test]
 fn the_binary_prints_what_the_snapshots_hold() {
     for path in fixtures() {
-        let checked = moat::check_paths(&moat::load::Disk, &[path.clone()]);
+        let checked = moat::check_paths(&moat::load::Disk, std::slice::from_ref(&path));
         let lib = moat::diag::render_human(&checked.diags, &checked.sources, false);
         let out = common::moat().current_dir(common::root()).arg("check").arg(&path).output().expect("run moat");
         let stderr = String::from_utf8_lossy(&out.stderr);

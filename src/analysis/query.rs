@@ -87,6 +87,22 @@ pub fn query(ir: &Ir, from: AtomId, to: AtomId, proto: Proto, port: u16) -> Answ
     }
 }
 
+/// A reason in double quotes, with control and bidi characters escaped so
+/// that it stays on one line and reads as written.
+fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// The human form: `allow` or `deny` on the first line, then the reasons.
 pub fn to_text(a: &Answer) -> String {
     let what = match a.port {
@@ -94,7 +110,7 @@ pub fn to_text(a: &Answer) -> String {
         None => a.protocol.to_string(),
     };
     let cite = |c: &Cite| match &c.reason {
-        Some(r) => format!("{} \"{r}\"", c.loc),
+        Some(r) => format!("{} {}", c.loc, quote(r)),
         None => c.loc.clone(),
     };
     let mut out = format!("{}\n{} -> {} on {what}\n", a.verdict, a.from, a.to);

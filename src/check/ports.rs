@@ -96,7 +96,7 @@ pub fn for_destination(items: &[(Ports, Span)], dest: &Atom, explicit: bool, che
 
 fn unknown_port(name: &str, span: Span, dest: &Atom, explicit: bool) -> Diagnostic {
     if !explicit {
-        return Diagnostic::error("E008", span, format!("port name `{name}` used towards a zone (it reaches `{}`); only services named as destinations resolve port names", dest.name))
+        return Diagnostic::error("E008", span, format!("port name `{name}` used towards a zone; only services named as destinations resolve port names"))
             .with_help("port names resolve per destination service: name services as destinations, or write the port as `tcp/PORT`");
     }
     let names: Vec<&str> = dest.ports.keys().map(String::as_str).collect();
