@@ -188,7 +188,7 @@ fn many_statements_scale_linearly() {
     }
 }
 
-/// A symlink loop, named directly or through an include, is E014 — not a hang.
+/// A symlink loop or a device, named directly or through an include, is E014 — not a hang.
 #[test]
 fn include_through_a_symlink_loop() {
     let t = common::TempDir::new("hostile-symlink");
@@ -203,6 +203,11 @@ fn include_through_a_symlink_loop() {
     let r = run(c, LIMIT);
     assert_eq!(r.code(), 2);
     assert!(r.stdout.contains("E014") || r.stderr.contains("E014"), "{} {}", r.stdout, r.stderr);
+    // a device behind a policy-looking name is not read (it would never end)
+    std::os::unix::fs::symlink("/dev/zero", t.path().join("zero.moat")).expect("symlink");
+    write(t.path(), "dev.moat", &format!("include \"zero.moat\"\n{POLICY}"));
+    let (code, found) = check(t.path(), "dev.moat");
+    assert_eq!((code, found), (1, vec![("E014".to_string(), Some(1), Some(9))]));
     // a directory holding a symlink to itself is walked once, not forever
     std::fs::create_dir(t.path().join("d")).expect("mkdir");
     std::os::unix::fs::symlink(".", t.path().join("d/again")).expect("symlink");
