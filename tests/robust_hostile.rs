@@ -188,6 +188,27 @@ fn many_statements_scale_linearly() {
     }
 }
 
+/// The largest cells block (4096 cells) with four services a cell, so the
+/// external zone has 8192 holes: near-linear, where it once was quadratic
+/// (25 s for 4096 cells, from the holes and two zone look-ups).
+#[test]
+fn the_largest_cells_block_scales_linearly() {
+    let t = common::TempDir::new("hostile-cells");
+    let template = std::fs::read_to_string(common::root().join("fuzz/regressions/check-4096-cells-8192-holes.moat")).expect("regression file");
+    let mut secs = vec![];
+    for n in [1024, 4096] {
+        let name = format!("cells{n}.moat");
+        write(t.path(), &name, &template.replace("c[1..4096]", &format!("c[1..{n}]")));
+        let mut c = common::moat();
+        c.args(["check", "--format", "json", &name]).current_dir(t.path());
+        let r = run(c, LIMIT);
+        assert_eq!(r.code(), 0, "{}", r.stdout);
+        secs.push(r.secs);
+    }
+    eprintln!("1024 vs 4096 cells: {secs:?}");
+    assert!(secs[1] < 8.0 * secs[0] + 1.0, "cells scale faster than linearly: {secs:?}");
+}
+
 /// A symlink loop or a device, named directly or through an include, is E014 — not a hang.
 #[test]
 fn include_through_a_symlink_loop() {

@@ -48,8 +48,9 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
         .collect();
     // Zones sorted by name; duplicates (already E003) keep their first declaration.
     let mut zdefs: Vec<&ZoneDef> = vec![];
+    let mut seen = std::collections::BTreeSet::new();
     for z in &m.zones {
-        if !zdefs.iter().any(|d| d.name == z.name) {
+        if seen.insert(z.name.as_str()) {
             zdefs.push(z);
         }
     }
