@@ -80,6 +80,42 @@ pub fn sort(diags: &mut Vec<Diagnostic>) {
         ka.cmp(&kb)
     });
     diags.dedup();
+    collapse_repeats(diags);
+}
+
+/// At most this many diagnostics with one code at one place are kept.
+const MAX_AT_ONE_PLACE: usize = 3;
+
+/// A declaration repeated by a cells block (up to 4096 cells) can yield the
+/// same error once per cell, at the same span: keep the first few and note
+/// how many more there were, so output stays proportional to the source.
+fn collapse_repeats(diags: &mut Vec<Diagnostic>) {
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+    let mut run = 0usize;
+    let mut hidden = 0usize;
+    for d in diags.drain(..) {
+        let same = out.last().is_some_and(|p: &Diagnostic| p.span == d.span && p.code == d.code && d.span.is_some());
+        run = if same { run + 1 } else { 1 };
+        if !same && hidden > 0 {
+            note_hidden(&mut out, hidden);
+            hidden = 0;
+        }
+        if run > MAX_AT_ONE_PLACE {
+            hidden += 1;
+        } else {
+            out.push(d);
+        }
+    }
+    if hidden > 0 {
+        note_hidden(&mut out, hidden);
+    }
+    *diags = out;
+}
+
+fn note_hidden(out: &mut [Diagnostic], hidden: usize) {
+    if let Some(last) = out.last_mut() {
+        last.notes.push(format!("{hidden} more like this at the same place (one per cell of a cells block) not shown"));
+    }
 }
 
 /// `text` with every invisible or bidirectional-control character replaced by

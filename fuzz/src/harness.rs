@@ -91,6 +91,22 @@ pub const DICTIONARY: &[&str] = &[
 /// the rest are edits of its tokens (delete, duplicate, swap, splice a
 /// dictionary token). With no edits the policy must check clean and compile.
 pub fn structured(data: &[u8]) {
+    let (policy, edited) = structured_policy(data);
+    if !edited {
+        let c = moat::check_str("gen.moat", &policy);
+        assert!(!c.has_errors(), "a generated policy has errors: {:?}\n{policy}", c.diags.iter().map(|d| (d.code, &d.message)).collect::<Vec<_>>());
+        if let Some(ir) = c.ir {
+            emit_all(&ir);
+        }
+        return;
+    }
+    if let Some(ir) = check_text(&policy) {
+        emit_all(&ir);
+    }
+}
+
+/// The policy text `structured` checks, and whether it was edited.
+pub fn structured_policy(data: &[u8]) -> (String, bool) {
     let mut b = data.iter().copied();
     let mut next = || b.next().unwrap_or(0);
     let mut seed = 0u64;
@@ -116,17 +132,9 @@ pub fn structured(data: &[u8]) {
     let policy = random_policy(seed, &opts);
     let edits: Vec<u8> = data.iter().copied().skip(11).collect();
     if edits.len() < 3 {
-        let c = moat::check_str("gen.moat", &policy);
-        assert!(!c.has_errors(), "a generated policy has errors: {:?}\n{policy}", c.diags.iter().map(|d| (d.code, &d.message)).collect::<Vec<_>>());
-        if let Some(ir) = c.ir {
-            emit_all(&ir);
-        }
-        return;
+        return (policy, false);
     }
-    let mutated = mutate(&policy, &edits);
-    if let Some(ir) = check_text(&mutated) {
-        emit_all(&ir);
-    }
+    (mutate(&policy, &edits), true)
 }
 
 /// Applies edits (3 bytes each: operation, token, token or dictionary entry).

@@ -655,14 +655,20 @@ fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 
+/// Most names a suggestion is looked for among.
+const MAX_SUGGESTION_CANDIDATES: usize = 2000;
+
 /// The candidate closest to `word` by edit distance, if it is close enough.
 pub fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
-    candidates
-        .iter()
-        .map(|c| (edit_distance(word, c), *c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(1) + usize::from(c.len() > 6))
-        .min()
-        .map(|(_, c)| c)
+    let limit = |c: &str| (c.len() / 3).max(1) + usize::from(c.len() > 6);
+    // The distance is at least the difference in length: skip those that cannot
+    // be close, and give up on a suggestion rather than compare with tens of
+    // thousands of names (a cells block repeats every unknown name per cell).
+    let near: Vec<&'c str> = candidates.iter().copied().filter(|c| c.len().abs_diff(word.len()) <= limit(c)).take(MAX_SUGGESTION_CANDIDATES + 1).collect();
+    if near.len() > MAX_SUGGESTION_CANDIDATES || word.len() > 200 {
+        return None;
+    }
+    near.into_iter().map(|c| (edit_distance(word, c), c)).filter(|(d, c)| *d <= limit(c)).min().map(|(_, c)| c)
 }
 
 /// Levenshtein distance between two strings.
