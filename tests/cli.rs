@@ -416,3 +416,24 @@ fn output_is_byte_identical_across_runs() {
         assert!(!a.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn a_closed_pipe_does_not_make_moat_panic() {
+    // `moat matrix … | head -1`: the reader goes away; moat must not panic (exit 101).
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = common::moat()
+        .args(["matrix"])
+        .arg(common::policy("mosip.moat"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run moat");
+    let mut first = [0u8; 16];
+    let mut stdout = child.stdout.take().expect("stdout");
+    stdout.read_exact(&mut first).expect("read the first bytes");
+    drop(stdout);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}

@@ -6,6 +6,7 @@ pub mod azure;
 pub mod gcp;
 pub mod iptables;
 pub mod k8s;
+pub mod netfilter;
 pub mod nftables;
 pub mod scope;
 

@@ -72,7 +72,7 @@ fn e012(target: Target, ir: &Ir, allow: usize, owner: AtomId, peer: AtomId) -> D
     Diagnostic::error(
         "E012",
         ir.allows[allow].span,
-        format!("target {} cannot express the flow between `{}` and `{}`: `{}` has no {}", target.as_str(), o.name, p.name, p.name, need),
+        format!("target {} cannot express the flow between `{}` and `{}`: `{}` lacks {}", target.as_str(), o.name, p.name, p.name, need),
     )
     .with_label(p.span, format!("`{}` is declared here", p.name))
     .with_help(format!("give `{}` {need}, or narrow the allow so it does not reach it", p.name))

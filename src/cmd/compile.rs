@@ -52,7 +52,12 @@ pub fn run(args: &Args) -> u8 {
             continue;
         }
         match backend::emit(*t, ir, &opts) {
-            Ok(a) => artefacts.extend(a),
+            Ok(a) => {
+                artefacts.extend(a);
+                if *t == Target::K8s {
+                    diags.extend(backend::k8s::warnings(ir));
+                }
+            }
             Err(d) => {
                 failed = true;
                 diags.extend(d);
@@ -71,7 +76,7 @@ pub fn run(args: &Args) -> u8 {
 fn write(args: &Args, targets: &[&str], artefacts: &[Artefact]) -> u8 {
     let Some(dir) = &args.out else {
         for a in artefacts {
-            println!("==> {} <==\n{}", a.path, a.contents);
+            super::out(&format!("==> {} <==\n{}\n", a.path, a.contents));
         }
         return OK;
     };

@@ -38,9 +38,9 @@ pub fn run(args: &Args) -> u8 {
     let Some(ir) = &c.ir else { return super::FAIL };
     let rows = matrix::rows(ir);
     match args.format {
-        Format::Table => print!("{}", matrix::to_table(&rows)),
-        Format::Json => println!("{}", matrix::to_json(&rows)),
-        Format::Csv => print!("{}", matrix::to_csv(&rows)),
+        Format::Table => super::out(&matrix::to_table(&rows)),
+        Format::Json => super::out(&format!("{}\n", matrix::to_json(&rows))),
+        Format::Csv => super::out(&matrix::to_csv(&rows)),
     }
     OK
 }

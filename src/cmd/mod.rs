@@ -24,6 +24,14 @@ pub const FAIL: u8 = 1;
 /// Exit code: usage or I/O trouble.
 pub const TROUBLE: u8 = 2;
 
+/// Writes `text` to standard output. A closed pipe (`moat matrix … | head`)
+/// is not an error worth a panic: the reader has what it wanted.
+pub fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+}
+
 /// Loads and checks the files from disk.
 pub fn load(files: &[PathBuf]) -> Checked {
     moat::check_paths(&moat::load::Disk, files)
@@ -39,7 +47,7 @@ pub fn print_diags(diags: &[Diagnostic], sources: &SourceMap, format: DiagFormat
                 eprintln!("{}", summary(e, w));
             }
         }
-        DiagFormat::Json => println!("{}", diag::render_json(diags, sources)),
+        DiagFormat::Json => out(&format!("{}\n", diag::render_json(diags, sources))),
     }
 }
 

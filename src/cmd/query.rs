@@ -61,8 +61,8 @@ pub fn run(args: &Args) -> u8 {
     };
     let answer = query::query(ir, from, to, proto, port);
     match args.format {
-        Format::Text => print!("{}", query::to_text(&answer)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default()),
+        Format::Text => super::out(&query::to_text(&answer)),
+        Format::Json => super::out(&format!("{}\n", serde_json::to_string_pretty(&answer).unwrap_or_default())),
     }
     if answer.verdict == "allow" { OK } else { FAIL }
 }
