@@ -187,7 +187,7 @@ fn a_failed_or_killed_compile_leaves_the_previous_artefacts() {
     assert_eq!(tree(&dir), before);
     // a failing write: exit 2
     let changed = t.path().join("changed.moat");
-    std::fs::write(&changed, format!("{EVERY_TARGET}{ALLOWS}allow mz.db -> mz.db : tcp/5433 \"new\"\n")).expect("write policy");
+    std::fs::write(&changed, format!("{EVERY_TARGET}{ALLOWS}allow dmz.web -> mz : tcp/5433 \"new\"\n")).expect("write policy");
     let r = compile(&dir, &changed, &[("MOAT_TEST_FAIL_WRITE_AFTER", "1")]);
     assert_eq!(r.code(), 2, "{}", r.stderr);
     assert_eq!(tree(&dir), before);

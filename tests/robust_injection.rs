@@ -104,41 +104,32 @@ fn read_tree(dir: &Path) -> BTreeMap<String, String> {
     robust_support::tree(dir).into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned())).collect()
 }
 
-/// A netfilter line without its comment (`--comment "..."`, `comment "..."`,
-/// honouring backslash escapes), or `None` for a comment line.
+/// A netfilter line with every quoted string (the comments: `--comment "..."`,
+/// `comment "..."`, honouring backslash escapes) blanked, or `None` for a
+/// comment line.
 fn without_comment(line: &str) -> Option<String> {
     let l = line.trim();
     if l.is_empty() || l.starts_with('#') {
         return None;
     }
     let mut out = String::new();
-    let mut rest = l;
-    while let Some(i) = rest.find("comment ") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + "comment ".len()..];
-        let Some(body) = after.strip_prefix('"') else {
-            let end = after.find(char::is_whitespace).unwrap_or(after.len());
-            rest = &after[end..];
+    let mut chars = l.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            out.push(c);
             continue;
-        };
-        let mut chars = body.char_indices();
-        let mut end = body.len();
-        while let Some((j, c)) = chars.next() {
+        }
+        out.push_str("\"<C>\"");
+        while let Some(c) = chars.next() {
             match c {
                 '\\' => {
                     chars.next();
                 }
-                '"' => {
-                    end = j + 1;
-                    break;
-                }
+                '"' => break,
                 _ => {}
             }
         }
-        out.push_str("comment <C>");
-        rest = &body[end.min(body.len())..];
     }
-    out.push_str(rest);
     Some(out)
 }
 
