@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod azure;
+pub mod cloud;
 pub mod gcp;
 pub mod iptables;
 pub mod k8s;
