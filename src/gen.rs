@@ -4,6 +4,8 @@
 //! (no external <-> militarised flows, no residency, disjoint addresses, only
 //! ports their destination exposes); warnings (W001, W002) may occur.
 
+pub mod bench;
+
 use crate::ir::SiteKind;
 use std::fmt::Write as _;
 

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod check;
 pub mod diag;
 pub mod gen;
+pub mod gitfs;
 pub mod ir;
 pub mod load;
 pub mod output;

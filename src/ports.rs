@@ -1,6 +1,5 @@
 //! Protocols and port sets, with the merging rules of spec §3.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// An IP protocol moat can name. `Other` stands for every protocol not listed,
@@ -94,9 +93,12 @@ impl fmt::Display for PortRange {
 
 /// A set of (protocol, port) pairs in canonical form: per protocol, sorted,
 /// disjoint, non-adjacent ranges; protocols without ports hold an empty list.
+/// Stored as a small vector sorted by protocol (at most six entries): the IR
+/// holds one set per allow contribution, so a map per set would dominate
+/// memory on large policies (docs/performance.md).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct PortSet {
-    protos: BTreeMap<Proto, Vec<PortRange>>,
+    protos: Vec<(Proto, Vec<PortRange>)>,
 }
 
 impl PortSet {
@@ -107,11 +109,7 @@ impl PortSet {
 
     /// Every protocol and port (`any`).
     pub fn any() -> Self {
-        let mut s = PortSet::empty();
-        for p in Proto::ALL {
-            s.protos.insert(p, if p.has_ports() { vec![PortRange::FULL] } else { vec![] });
-        }
-        s
+        PortSet { protos: Proto::ALL.iter().map(|&p| (p, if p.has_ports() { vec![PortRange::FULL] } else { vec![] })).collect() }
     }
 
     /// Every port of one protocol (`tcp`, `icmp`).
@@ -121,9 +119,7 @@ impl PortSet {
 
     /// One range of one protocol; the range is ignored for port-less protocols.
     pub fn range(p: Proto, r: PortRange) -> Self {
-        let mut s = PortSet::empty();
-        s.protos.insert(p, if p.has_ports() { vec![r] } else { vec![] });
-        s
+        PortSet { protos: vec![(p, if p.has_ports() { vec![r] } else { vec![] })] }
     }
 
     /// True when nothing is in the set.
@@ -133,7 +129,8 @@ impl PortSet {
 
     /// True when the set is every protocol and port.
     pub fn is_any(&self) -> bool {
-        *self == PortSet::any()
+        self.protos.len() == Proto::ALL.len()
+            && self.protos.iter().all(|(p, rs)| !p.has_ports() || rs.as_slice() == [PortRange::FULL])
     }
 
     /// The protocols present, each with its ranges (empty for port-less protocols).
@@ -143,12 +140,16 @@ impl PortSet {
 
     /// The ranges of protocol `p`, if present.
     pub fn get(&self, p: Proto) -> Option<&[PortRange]> {
-        self.protos.get(&p).map(Vec::as_slice)
+        self.find(p).map(Vec::as_slice)
+    }
+
+    fn find(&self, p: Proto) -> Option<&Vec<PortRange>> {
+        self.protos.iter().find(|(q, _)| *q == p).map(|(_, rs)| rs)
     }
 
     /// True when `(p, port)` is in the set; `port` is ignored for port-less protocols.
     pub fn contains(&self, p: Proto, port: u16) -> bool {
-        match self.protos.get(&p) {
+        match self.find(p) {
             None => false,
             Some(_) if !p.has_ports() => true,
             Some(rs) => rs.iter().any(|r| r.lo <= port && port <= r.hi),
@@ -157,11 +158,19 @@ impl PortSet {
 
     /// Adds everything in `other`.
     pub fn union_with(&mut self, other: &PortSet) {
+        if other.is_subset(self) {
+            return; // common when many allows share a pair: no copy, no sort
+        }
         for (p, rs) in &other.protos {
-            let mine = self.protos.entry(*p).or_default();
-            if p.has_ports() {
-                mine.extend_from_slice(rs);
-                *mine = normalise(std::mem::take(mine));
+            match self.protos.binary_search_by_key(p, |(q, _)| *q) {
+                Ok(i) => {
+                    if p.has_ports() {
+                        let mine = &mut self.protos[i].1;
+                        mine.extend_from_slice(rs);
+                        normalise(mine);
+                    }
+                }
+                Err(i) => self.protos.insert(i, (*p, rs.clone())),
             }
         }
     }
@@ -177,9 +186,9 @@ impl PortSet {
     pub fn intersect(&self, other: &PortSet) -> PortSet {
         let mut out = PortSet::empty();
         for (p, a) in &self.protos {
-            let Some(b) = other.protos.get(p) else { continue };
+            let Some(b) = other.find(*p) else { continue };
             if !p.has_ports() {
-                out.protos.insert(*p, vec![]);
+                out.protos.push((*p, vec![]));
                 continue;
             }
             let mut v = vec![];
@@ -193,25 +202,41 @@ impl PortSet {
                 if a[i].hi < b[j].hi { i += 1 } else { j += 1 }
             }
             if !v.is_empty() {
-                out.protos.insert(*p, v);
+                out.protos.push((*p, v));
             }
         }
         out
+    }
+
+    /// True when the two sets share an element (`!intersect(other).is_empty()`, without allocating).
+    pub fn intersects(&self, other: &PortSet) -> bool {
+        self.protos.iter().any(|(p, a)| {
+            let Some(b) = other.find(*p) else { return false };
+            if !p.has_ports() {
+                return true;
+            }
+            let (mut i, mut j) = (0, 0);
+            while i < a.len() && j < b.len() {
+                if a[i].lo.max(b[j].lo) <= a[i].hi.min(b[j].hi) {
+                    return true;
+                }
+                if a[i].hi < b[j].hi { i += 1 } else { j += 1 }
+            }
+            false
+        })
     }
 
     /// Everything in `self` that is not in `other`.
     pub fn subtract(&self, other: &PortSet) -> PortSet {
         let mut out = PortSet::empty();
         for (p, a) in &self.protos {
-            match other.protos.get(p) {
-                None => {
-                    out.protos.insert(*p, a.clone());
-                }
+            match other.find(*p) {
+                None => out.protos.push((*p, a.clone())),
                 Some(_) if !p.has_ports() => {}
                 Some(b) => {
                     let v = subtract_ranges(a, b);
                     if !v.is_empty() {
-                        out.protos.insert(*p, v);
+                        out.protos.push((*p, v));
                     }
                 }
             }
@@ -219,9 +244,20 @@ impl PortSet {
         out
     }
 
-    /// True when every element of `self` is in `other`.
+    /// True when every element of `self` is in `other` (without allocating):
+    /// `other`'s ranges are disjoint and non-adjacent, so each range of `self`
+    /// must lie inside one of them.
     pub fn is_subset(&self, other: &PortSet) -> bool {
-        self.subtract(other).is_empty()
+        self.protos.iter().all(|(p, a)| {
+            let Some(b) = other.find(*p) else { return false };
+            let mut j = 0;
+            a.iter().all(|r| {
+                while j < b.len() && b[j].hi < r.lo {
+                    j += 1;
+                }
+                j < b.len() && b[j].lo <= r.lo && r.hi <= b[j].hi
+            })
+        })
     }
 
     /// Rows for tables and JSON: `("any", None)` for any, else one per protocol
@@ -259,17 +295,20 @@ pub fn ranges_to_string(rs: &[PortRange]) -> String {
     rs.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// Sorts ranges and merges overlapping and adjacent ones.
-fn normalise(mut v: Vec<PortRange>) -> Vec<PortRange> {
-    v.sort();
-    let mut out: Vec<PortRange> = Vec::with_capacity(v.len());
-    for r in v {
-        match out.last_mut() {
-            Some(last) if u32::from(r.lo) <= u32::from(last.hi) + 1 => last.hi = last.hi.max(r.hi),
-            _ => out.push(r),
+/// Sorts ranges and merges overlapping and adjacent ones, in place.
+fn normalise(v: &mut Vec<PortRange>) {
+    v.sort_unstable();
+    let mut w = 0;
+    for i in 0..v.len() {
+        let r = v[i];
+        if w > 0 && u32::from(r.lo) <= u32::from(v[w - 1].hi) + 1 {
+            v[w - 1].hi = v[w - 1].hi.max(r.hi);
+        } else {
+            v[w] = r;
+            w += 1;
         }
     }
-    out
+    v.truncate(w);
 }
 
 fn subtract_ranges(a: &[PortRange], b: &[PortRange]) -> Vec<PortRange> {
@@ -329,5 +368,28 @@ mod tests {
         assert!(!any_minus.contains(Proto::Tcp, 80));
         assert!(any_minus.contains(Proto::Udp, 80));
         assert_eq!(any_minus.union(&tcp(80, 80)), PortSet::any());
+    }
+
+    #[test]
+    fn allocation_free_tests_agree_with_set_algebra() {
+        let sets = [
+            PortSet::empty(),
+            PortSet::any(),
+            tcp(1, 100),
+            tcp(50, 60),
+            tcp(101, 200),
+            tcp(80, 80).union(&tcp(90, 95)),
+            PortSet::proto(Proto::Icmp),
+            PortSet::proto(Proto::Icmp).union(&PortSet::range(Proto::Udp, PortRange::new(53, 53))),
+            PortSet::any().subtract(&tcp(80, 80)),
+        ];
+        for a in &sets {
+            for b in &sets {
+                assert_eq!(a.intersects(b), !a.intersect(b).is_empty(), "{a} / {b}");
+                assert_eq!(a.is_subset(b), a.subtract(b).is_empty(), "{a} / {b}");
+            }
+        }
+        assert!(PortSet::any().is_any());
+        assert!(!PortSet::any().subtract(&tcp(80, 80)).is_any());
     }
 }

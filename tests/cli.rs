@@ -422,18 +422,22 @@ fn a_closed_pipe_does_not_make_moat_panic() {
     // `moat matrix … | head -1`: the reader goes away; moat must not panic (exit 101).
     use std::io::Read;
     use std::process::Stdio;
+    // Far more output than a pipe buffers (64 KiB), so moat is still writing when the reader leaves.
+    let dir = TempDir::new("pipe");
+    let big = dir.path().join("big.moat");
+    let opts = moat::gen::GenOptions { zones: 60, allows: 4000, ..Default::default() };
+    std::fs::write(&big, moat::gen::random_policy(3, &opts)).expect("write policy");
     let mut child = common::moat()
         .args(["matrix"])
-        .arg(common::policy("mosip.moat"))
+        .arg(&big)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null()) // hundreds of W002 warnings; a full stderr pipe would block moat
         .spawn()
         .expect("run moat");
     let mut first = [0u8; 16];
     let mut stdout = child.stdout.take().expect("stdout");
     stdout.read_exact(&mut first).expect("read the first bytes");
     drop(stdout);
-    let out = child.wait_with_output().expect("wait");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "moat must exit 0, not panic (101), when its reader goes away");
 }

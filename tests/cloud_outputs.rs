@@ -171,9 +171,9 @@ fn what_a_cloud_cannot_express_is_e020() {
          allow c -> d : sctp/3868\n",
     );
     let az = backend::emit(Target::Azure, &ir, &Default::default()).expect_err("azure has no sctp");
-    assert!(az.iter().all(|d| d.code == "E020") && az[0].message.contains("SCTP"), "{az:?}");
+    assert!(az.iter().all(|d| d.code == "E017") && az[0].message.contains("SCTP"), "{az:?}");
     let aws = backend::emit(Target::Aws, &ir, &Default::default()).expect_err("aws cannot filter sctp ports");
-    assert!(aws.iter().all(|d| d.code == "E020"), "{aws:?}");
+    assert!(aws.iter().all(|d| d.code == "E017"), "{aws:?}");
 }
 
 /// A rule that references a group counts once per IP family: 40 group rules

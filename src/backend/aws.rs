@@ -89,7 +89,7 @@ impl AwsRule {
 }
 
 /// Splits the plan's rules into AWS rules and checks the quota (E013) and
-/// the protocols AWS cannot filter by port (E020).
+/// the protocols AWS cannot filter by port (E017).
 fn expand(plan: &Plan) -> Result<Vec<AwsRule>, Vec<Diagnostic>> {
     let whole = whole_zones(plan);
     let mut out = vec![];

@@ -491,14 +491,14 @@ pub fn entries(ports: &PortSet) -> Vec<ProtoRange> {
     out
 }
 
-/// A diagnostic at each allow behind `part` of `rule`: the target cannot express it (E020).
+/// A diagnostic at each allow behind `part` of `rule`: the target cannot express it (E017).
 pub fn cannot_express(plan: &Plan, rule: &Rule, part: &PortSet, why: &str, help: &str) -> Vec<Diagnostic> {
     let o = &plan.ir.atoms[rule.owner];
     rule.allows(part)
         .into_iter()
         .map(|id| {
             Diagnostic::error(
-                "E020",
+                "E017",
                 plan.ir.allows[id].span,
                 format!("target {} cannot express {part} for `{}`: {why}", plan.target.as_str(), o.name),
             )
@@ -507,7 +507,7 @@ pub fn cannot_express(plan: &Plan, rule: &Rule, part: &PortSet, why: &str, help:
         .collect()
 }
 
-/// E020 for `Proto::Other` outside `any`: no cloud can name "every protocol
+/// E017 for `Proto::Other` outside `any`: no cloud can name "every protocol
 /// moat has no keyword for" except as part of all protocols.
 pub fn other_protocol(plan: &Plan, rule: &Rule) -> Vec<Diagnostic> {
     let set = PortSet::proto(Proto::Other);

@@ -72,7 +72,8 @@ pub fn declared_port(spec: &Spanned<PortItem>) -> Result<PortSet, Diagnostic> {
 pub fn for_destination(items: &[(Ports, Span)], dest: &Atom, explicit: bool, check_exposed: bool) -> Result<PortSet, Vec<Diagnostic>> {
     let mut set = PortSet::empty();
     let mut errs = vec![];
-    let exposed = dest.ports.values().fold(PortSet::empty(), |acc, p| acc.union(p));
+    // what the destination exposes, computed only when a number must be checked against it
+    let mut exposed: Option<PortSet> = None;
     for (item, span) in items {
         match item {
             Ports::Named(n) => match dest.ports.get(n) {
@@ -80,12 +81,20 @@ pub fn for_destination(items: &[(Ports, Span)], dest: &Atom, explicit: bool, che
                 _ => errs.push(unknown_port(n, *span, dest, explicit)),
             },
             Ports::Set(s) => {
-                if check_exposed && !s.is_any() && explicit && !exposed.is_empty() && !s.is_subset(&exposed) {
-                    errs.push(
-                        Diagnostic::error("E008", *span, format!("`{}` does not expose {}", dest.name, s.subtract(&exposed)))
-                            .with_label(dest.span, format!("`{}` exposes {exposed}", dest.name))
-                            .with_help(format!("allow one of the ports `{}` declares, or declare the port on the service", dest.name)),
-                    );
+                if check_exposed && !s.is_any() && explicit {
+                    let exposed = exposed.get_or_insert_with(|| {
+                        dest.ports.values().fold(PortSet::empty(), |mut acc, p| {
+                            acc.union_with(p);
+                            acc
+                        })
+                    });
+                    if !exposed.is_empty() && !s.is_subset(exposed) {
+                        errs.push(
+                            Diagnostic::error("E008", *span, format!("`{}` does not expose {}", dest.name, s.subtract(exposed)))
+                                .with_label(dest.span, format!("`{}` exposes {exposed}", dest.name))
+                                .with_help(format!("allow one of the ports `{}` declares, or declare the port on the service", dest.name)),
+                        );
+                    }
                 }
                 set.union_with(s);
             }

@@ -5,7 +5,7 @@
 use super::model::Model;
 use crate::diag::Diagnostic;
 use crate::ir::{AllowId, Ir};
-use crate::ports::{PortRange, PortSet, Proto};
+use crate::ports::{PortSet, Proto};
 use std::collections::BTreeSet;
 
 /// Runs W001 and W002.
@@ -46,193 +46,202 @@ fn unused(ir: &Ir, m: &Model, diags: &mut Vec<Diagnostic>) {
 }
 
 /// W002: an allow every one of whose contributions is covered by other
-/// allows. Later duplicates are reported, earlier ones kept. Per atom pair a
-/// [`Coverage`] counts, for every port, the allows not yet reported that
-/// cover it: an allow is redundant when each of its ports is counted twice
-/// (itself and another). This keeps the cost near-linear in the allows even
-/// when thousands of them share one pair.
+/// allows. Later duplicates are reported, earlier ones kept.
+///
+/// Cost: each atom pair's contributions are indexed once as port intervals
+/// sorted by (protocol, low port); an allow's ports on a pair are then
+/// checked by a greedy interval cover over the intervals that can reach them,
+/// which stops as soon as they are covered. So the work per (allow, pair) is a
+/// binary search plus the intervals around its ports, not every allow on the
+/// pair: no quadratic blow-up when many allows share a pair
+/// (docs/performance.md). The note names the allows of that cover.
 fn redundant(ir: &Ir, diags: &mut Vec<Diagnostic>) {
-    let keys: Vec<&(usize, usize)> = ir.flows.keys().collect();
-    let mut mine_of: Vec<Vec<(usize, PortSet)>> = vec![vec![]; ir.allows.len()];
-    let mut cover: Vec<Coverage> = vec![];
-    for (k, key) in keys.iter().enumerate() {
-        let flow = &ir.flows[*key];
-        let mut merged: std::collections::BTreeMap<AllowId, PortSet> = std::collections::BTreeMap::new();
-        for (a, p) in &flow.by {
-            merged.entry(*a).or_default().union_with(p);
+    // mine[a]: (pair index, position in the pair's `by`), in pair order; an
+    // allow may contribute to one pair more than once (overlapping endpoints)
+    let flows: Vec<&crate::ir::Flow> = ir.flows.values().collect();
+    let mut mine: Vec<Vec<(usize, usize)>> = vec![vec![]; ir.allows.len()];
+    let mut index: Vec<PairIndex> = Vec::with_capacity(flows.len());
+    for (fi, flow) in flows.iter().enumerate() {
+        for (k, (a, _)) in flow.by.iter().enumerate() {
+            mine[*a].push((fi, k));
         }
-        cover.push(Coverage::new(merged.values()));
-        for (a, p) in merged {
-            mine_of[a].push((k, p));
-        }
+        index.push(PairIndex::new(&flow.by));
     }
     let mut flagged = vec![false; ir.allows.len()];
     for a in (0..ir.allows.len()).rev() {
-        if mine_of[a].is_empty() || !mine_of[a].iter().all(|(k, p)| cover[*k].min_count(p) >= 2) {
+        if mine[a].is_empty() {
             continue;
         }
-        flagged[a] = true;
-        for (k, p) in &mine_of[a] {
-            cover[*k].remove(p);
+        let mut covering: BTreeSet<AllowId> = BTreeSet::new();
+        let covered = mine[a].chunk_by(|x, y| x.0 == y.0).all(|same_pair| {
+            let fi = same_pair[0].0;
+            let by = &flows[fi].by;
+            match same_pair {
+                [(_, k)] => index[fi].covers(&by[*k].1, a, &flagged, &mut covering),
+                _ => {
+                    let mut ports = PortSet::empty();
+                    for (_, k) in same_pair {
+                        ports.union_with(&by[*k].1);
+                    }
+                    index[fi].covers(&ports, a, &flagged, &mut covering)
+                }
+            }
+        });
+        if covered {
+            flagged[a] = true;
+            let names: Vec<String> = covering.iter().map(|c| ir.allows[*c].loc.clone()).collect();
+            let mut d = Diagnostic::warning("W002", ir.allows[a].span, "redundant allow: everything it allows is allowed by others")
+                .with_note(format!("covered by the allow(s) at {}", names.join(", ")))
+                .with_help("remove it, or narrow the allows that cover it");
+            for c in covering.iter().take(4) {
+                d = d.with_label(ir.allows[*c].span, "covers it");
+            }
+            diags.push(d);
         }
-        let covering = coverers(ir, &keys, &mine_of[a], a, &flagged);
-        let mut names: Vec<String> = covering.iter().map(|c| ir.allows[*c].loc.clone()).collect();
-        if covering.len() >= MAX_NAMED {
-            names.push("and others".into());
-        }
-        let mut d = Diagnostic::warning("W002", ir.allows[a].span, "redundant allow: everything it allows is allowed by others")
-            .with_note(format!("covered by the allow(s) at {}", names.join(", ")))
-            .with_help("remove it, or narrow the allows that cover it");
-        for c in covering.iter().take(4) {
-            d = d.with_label(ir.allows[*c].span, "covers it");
-        }
-        diags.push(d);
     }
 }
 
-/// How many covering allows a W002 names at most.
-const MAX_NAMED: usize = 8;
-/// How many contributions of one pair are searched for them.
-const SEARCH_BUDGET: usize = 64;
-
-/// Some allows (not reported themselves) that share ports with `a` on its pairs.
-fn coverers(ir: &Ir, keys: &[&(usize, usize)], mine: &[(usize, PortSet)], a: AllowId, flagged: &[bool]) -> BTreeSet<AllowId> {
-    let mut out = BTreeSet::new();
-    for (k, p) in mine {
-        let by = &ir.flows[keys[*k]].by;
-        let n = by.len();
-        let ends = by.iter().take(SEARCH_BUDGET / 2).chain(by.iter().skip(n.saturating_sub(SEARCH_BUDGET / 2).max(SEARCH_BUDGET / 2)));
-        for (x, q) in ends {
-            if out.len() >= MAX_NAMED {
-                return out;
-            }
-            if *x != a && !flagged[*x] && !out.contains(x) && !q.intersect(p).is_empty() {
-                out.insert(*x);
-            }
-        }
-    }
-    out
+/// One atom pair's contributions as intervals `(protocol, lo, hi, allow)`
+/// sorted by protocol, then `lo`, then allow; port-less protocols use `0..=0`.
+struct PairIndex {
+    iv: Vec<(Proto, u16, u16, AllowId)>,
+    /// Per protocol (index in `Proto::ALL`), the widest interval minus one:
+    /// an interval starting more than this below a port cannot reach it.
+    reach: [u16; 6],
 }
 
-/// Per protocol, a count of covering allows for every port segment.
-#[derive(Debug, Clone)]
-struct Coverage {
-    protos: std::collections::BTreeMap<Proto, (Vec<u32>, MinAdd)>,
-}
-
-impl Coverage {
-    /// Counts how many of `sets` cover each port.
-    fn new<'s>(sets: impl Iterator<Item = &'s PortSet> + Clone) -> Coverage {
-        let mut bounds: std::collections::BTreeMap<Proto, Vec<u32>> = std::collections::BTreeMap::new();
-        for s in sets.clone() {
-            for (p, rs) in s.iter() {
-                let b = bounds.entry(p).or_default();
-                b.push(0);
-                for r in ranges(p, rs) {
-                    b.extend([r.0, r.1 + 1]);
+impl PairIndex {
+    fn new(by: &[(AllowId, PortSet)]) -> Self {
+        let mut iv = vec![];
+        let mut reach = [0u16; 6];
+        for (a, p) in by {
+            for (proto, ranges) in p.iter() {
+                if ranges.is_empty() {
+                    iv.push((proto, 0, 0, *a));
+                }
+                for r in ranges {
+                    iv.push((proto, r.lo, r.hi, *a));
+                    let k = proto_slot(proto);
+                    reach[k] = reach[k].max(r.hi - r.lo);
                 }
             }
         }
-        let mut protos = std::collections::BTreeMap::new();
-        for (p, mut b) in bounds {
-            b.sort_unstable();
-            b.dedup();
-            let tree = MinAdd::new(b.len());
-            protos.insert(p, (b, tree));
-        }
-        let mut c = Coverage { protos };
-        for s in sets {
-            c.add(s, 1);
-        }
-        c
+        iv.sort_unstable();
+        PairIndex { iv, reach }
     }
 
-    fn segments<'a>(&'a self, p: Proto, rs: &'a [PortRange]) -> impl Iterator<Item = (usize, usize)> + 'a {
-        let b = self.protos.get(&p).map_or(&[][..], |(b, _)| b.as_slice());
-        ranges(p, rs).map(move |(lo, hi)| (b.partition_point(|x| *x < lo), b.partition_point(|x| *x <= hi)))
-    }
-
-    fn add(&mut self, s: &PortSet, v: i64) {
-        for (p, rs) in s.iter() {
-            let segs: Vec<(usize, usize)> = self.segments(p, rs).collect();
-            if let Some((_, tree)) = self.protos.get_mut(&p) {
-                for (l, r) in segs {
-                    tree.add(l, r, v);
-                }
+    /// True when the intervals of allows other than `a` and not `flagged`
+    /// cover `ports`; the allows used are added to `who`.
+    fn covers(&self, ports: &PortSet, a: AllowId, flagged: &[bool], who: &mut BTreeSet<AllowId>) -> bool {
+        let usable = |x: AllowId| x != a && !flagged[x];
+        ports.iter().all(|(proto, ranges)| {
+            let from = |lo: u16| self.iv.partition_point(|&(p, l, _, _)| (p, l) < (proto, lo));
+            if ranges.is_empty() {
+                let Some(x) = self.iv[from(0)..].iter().take_while(|x| x.0 == proto).find(|x| usable(x.3)) else { return false };
+                who.insert(x.3);
+                return true;
             }
-        }
-    }
-
-    fn remove(&mut self, s: &PortSet) {
-        self.add(s, -1);
-    }
-
-    /// The smallest count over the ports of `s`.
-    fn min_count(&self, s: &PortSet) -> i64 {
-        s.iter()
-            .flat_map(|(p, rs)| {
-                let tree = self.protos.get(&p).map(|(_, t)| t);
-                self.segments(p, rs).map(move |(l, r)| tree.map_or(0, |t| t.min(l, r)))
+            ranges.iter().all(|r| {
+                let start = from(r.lo.saturating_sub(self.reach[proto_slot(proto)]));
+                // greedy cover of r.lo..=r.hi: `done` is the last covered port
+                let mut done = u32::from(r.lo) - 1;
+                let mut best: Option<(u16, AllowId)> = None;
+                for &(p, lo, hi, x) in &self.iv[start..] {
+                    if p != proto {
+                        break;
+                    }
+                    if u32::from(lo) > done + 1 {
+                        match best.take() {
+                            Some((h, y)) => {
+                                done = u32::from(h);
+                                who.insert(y);
+                            }
+                            None => return false,
+                        }
+                        if u32::from(lo) > done + 1 {
+                            return false;
+                        }
+                    }
+                    if usable(x) && u32::from(hi) > done && best.is_none_or(|(h, _)| hi > h) {
+                        best = Some((hi, x));
+                        if hi >= r.hi {
+                            who.insert(x);
+                            return true;
+                        }
+                    }
+                }
+                match best {
+                    Some((h, y)) if h >= r.hi => {
+                        who.insert(y);
+                        true
+                    }
+                    _ => false,
+                }
             })
-            .min()
-            .unwrap_or(0)
+        })
     }
 }
 
-/// A protocol's ranges as `(lo, hi)`; a protocol without ports is one point.
-fn ranges(p: Proto, rs: &[PortRange]) -> impl Iterator<Item = (u32, u32)> + '_ {
-    let whole = (!p.has_ports()).then_some((0, 0));
-    whole.into_iter().chain(rs.iter().map(|r| (u32::from(r.lo), u32::from(r.hi))))
+fn proto_slot(p: Proto) -> usize {
+    Proto::ALL.iter().position(|q| *q == p).unwrap_or(0)
 }
 
-/// A segment tree over `n` slots: add to a range, minimum of a range.
-#[derive(Debug, Clone)]
-struct MinAdd {
-    n: usize,
-    min: Vec<i64>,
-    lazy: Vec<i64>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::{random_policy, GenOptions};
 
-impl MinAdd {
-    fn new(n: usize) -> MinAdd {
-        MinAdd { n, min: vec![0; 4 * n.max(1)], lazy: vec![0; 4 * n.max(1)] }
+    /// The previous W002, quadratic in the allows sharing a pair: the oracle
+    /// for which allows are redundant.
+    fn flagged_naive(ir: &Ir) -> Vec<bool> {
+        let mut pairs_of: Vec<Vec<(usize, usize)>> = vec![vec![]; ir.allows.len()];
+        for (&key, flow) in &ir.flows {
+            for (a, _) in &flow.by {
+                if pairs_of[*a].last() != Some(&key) {
+                    pairs_of[*a].push(key);
+                }
+            }
+        }
+        let mut flagged = vec![false; ir.allows.len()];
+        for a in (0..ir.allows.len()).rev() {
+            if pairs_of[a].is_empty() {
+                continue;
+            }
+            flagged[a] = pairs_of[a].iter().all(|key| {
+                let flow = &ir.flows[key];
+                let mut mine = PortSet::empty();
+                let mut others = PortSet::empty();
+                for (x, p) in &flow.by {
+                    if *x == a {
+                        mine.union_with(p);
+                    } else if !flagged[*x] {
+                        others.union_with(p);
+                    }
+                }
+                mine.is_subset(&others)
+            });
+        }
+        flagged
     }
 
-    /// Adds `v` to slots `l..r`.
-    fn add(&mut self, l: usize, r: usize, v: i64) {
-        if l < r {
-            self.add_at(1, 0, self.n, l, r, v);
+    #[test]
+    fn indexed_w002_flags_exactly_what_the_pairwise_check_flags() {
+        let mut total = 0;
+        for seed in 0..60 {
+            // few zones and many allows: many allows share each pair
+            let o = GenOptions { zones: 2 + (seed % 4) as usize, allows: 40 + 10 * (seed % 7) as usize, icmp: seed % 2 == 0, ..GenOptions::default() };
+            let c = crate::check_str("w002.moat", &random_policy(seed, &o));
+            let Some(ir) = c.ir else { continue };
+            let mut diags = vec![];
+            redundant(&ir, &mut diags);
+            let mut got = vec![false; ir.allows.len()];
+            for d in &diags {
+                let a = ir.allows.iter().position(|x| Some(x.span) == d.span).expect("W002 at an allow");
+                got[a] = true;
+            }
+            assert_eq!(got, flagged_naive(&ir), "seed {seed}");
+            total += diags.len();
         }
-    }
-
-    fn add_at(&mut self, node: usize, lo: usize, hi: usize, l: usize, r: usize, v: i64) {
-        if r <= lo || hi <= l {
-            return;
-        }
-        if l <= lo && hi <= r {
-            self.min[node] += v;
-            self.lazy[node] += v;
-            return;
-        }
-        let mid = (lo + hi) / 2;
-        self.add_at(2 * node, lo, mid, l, r, v);
-        self.add_at(2 * node + 1, mid, hi, l, r, v);
-        self.min[node] = self.lazy[node] + self.min[2 * node].min(self.min[2 * node + 1]);
-    }
-
-    /// The minimum over slots `l..r` (`i64::MAX` when empty).
-    fn min(&self, l: usize, r: usize) -> i64 {
-        self.min_at(1, 0, self.n, l, r)
-    }
-
-    fn min_at(&self, node: usize, lo: usize, hi: usize, l: usize, r: usize) -> i64 {
-        if r <= lo || hi <= l || l >= r {
-            return i64::MAX;
-        }
-        if l <= lo && hi <= r {
-            return self.min[node];
-        }
-        let mid = (lo + hi) / 2;
-        self.min_at(2 * node, lo, mid, l, r).min(self.min_at(2 * node + 1, mid, hi, l, r)).saturating_add(self.lazy[node])
+        assert!(total > 50, "only {total} W002 in all seeds: the test compares too little");
     }
 }

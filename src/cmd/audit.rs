@@ -1,14 +1,45 @@
-//! `moat audit` (not yet implemented).
+//! `moat audit`: the auditor's report (zones, crossings, exemptions, `any`
+//! crossings, resident services, forbids with their proofs).
+
+use super::{load_ok, FAIL, OK};
+use crate::DiagFormat;
+use moat::analysis::audit;
+use std::path::PathBuf;
+
+/// Output format of `moat audit`.
+#[derive(Clone, Copy, clap::ValueEnum, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
 
 /// Arguments of `moat audit`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Inputs.
-    pub files: Vec<std::path::PathBuf>,
+    /// Policy files or directories; several form one policy.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// How to print diagnostics (on stderr).
+    #[arg(long, value_enum, default_value = "human")]
+    pub diagnostics: DiagFormat,
 }
 
-/// Runs the command.
-pub fn run(_args: &Args) -> u8 {
-    eprintln!("moat audit: not implemented yet");
-    super::TROUBLE
+/// Runs `moat audit`: exit 0 with the report, 1 when the policy has errors, 2 on I/O trouble.
+pub fn run(args: &Args) -> u8 {
+    let c = match load_ok(&args.files, args.diagnostics) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(ir) = c.ir.as_ref() else { return FAIL };
+    let r = audit::report(ir);
+    match args.format {
+        Format::Json => super::out(&format!("{}\n", audit::to_json(&r))),
+        Format::Text => super::out(&audit::to_doc(&r, false)),
+        Format::Markdown => super::out(&audit::to_doc(&r, true)),
+    }
+    OK
 }

@@ -17,6 +17,10 @@ pub struct Args {
     /// Output directory; without it the artefacts are listed on stdout.
     #[arg(long, short, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write nothing; exit 1 listing the files under DIR that differ from, are
+    /// missing from or are extra to what the policy compiles to (drift check).
+    #[arg(long, requires = "out")]
+    pub check: bool,
     /// netfilter targets: log dropped packets (rate-limited).
     #[arg(long)]
     pub log_drops: bool,
@@ -69,8 +73,55 @@ pub fn run(args: &Args) -> u8 {
     if failed {
         return FAIL;
     }
+    if args.check {
+        return check_drift(args, &targets, &artefacts);
+    }
     let names: Vec<&str> = targets.iter().map(|t| t.as_str()).collect();
     write(args, &names, &artefacts)
+}
+
+/// `--check`: compares the artefacts with the files committed under DIR, in
+/// the sub-directories of the compiled targets (every target's with `all`).
+fn check_drift(args: &Args, targets: &[Target], artefacts: &[Artefact]) -> u8 {
+    let Some(dir) = &args.out else { return TROUBLE };
+    let all = args.target.iter().any(|t| t == "all");
+    let owned: Vec<Target> = if all { Target::ALL.to_vec() } else { targets.to_vec() };
+    let mut on_disk = std::collections::BTreeSet::new();
+    for t in &owned {
+        list_files(dir, std::path::Path::new(t.as_str()), &mut on_disk);
+    }
+    let mut drift = vec![];
+    for a in artefacts {
+        match std::fs::read(dir.join(&a.path)) {
+            Ok(bytes) if bytes == a.contents.as_bytes() => {}
+            Ok(_) => drift.push(format!("differs: {}", a.path)),
+            Err(_) => drift.push(format!("missing: {}", a.path)),
+        }
+        on_disk.remove(&a.path);
+    }
+    drift.extend(on_disk.into_iter().map(|p| format!("extra:   {p}")));
+    if drift.is_empty() {
+        eprintln!("ok: the {} file(s) under {} are what the policy compiles to", artefacts.len(), dir.display());
+        return OK;
+    }
+    for d in &drift {
+        super::out(&format!("{d}\n"));
+    }
+    eprintln!("error: {} file(s) under {} drifted from the policy (run without --check to rewrite them)", drift.len(), dir.display());
+    FAIL
+}
+
+/// Adds the files below `dir/rel` (paths relative to `dir`, `/`-separated).
+fn list_files(dir: &std::path::Path, rel: &std::path::Path, out: &mut std::collections::BTreeSet<String>) {
+    let Ok(rd) = std::fs::read_dir(dir.join(rel)) else { return };
+    for e in rd.flatten() {
+        let r = rel.join(e.file_name());
+        if e.path().is_dir() {
+            list_files(dir, &r, out);
+        } else {
+            out.insert(r.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+        }
+    }
 }
 
 fn write(args: &Args, targets: &[&str], artefacts: &[Artefact]) -> u8 {

@@ -1,14 +1,84 @@
-//! `moat fmt` (not yet implemented).
+//! `moat fmt`: rewrite policy files in the canonical layout, or with
+//! `--check` list the files that are not in it.
+
+use super::{print_diags, FAIL, OK, TROUBLE};
+use crate::DiagFormat;
+use moat::load::Fs;
+use moat::span::SourceMap;
+use moat::syntax::fmt;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `moat fmt`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Inputs.
-    pub files: Vec<std::path::PathBuf>,
+    /// Policy files, or directories (every `.moat` file below them).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write nothing; list the files whose layout differs and exit 1 if there are any.
+    #[arg(long)]
+    pub check: bool,
+    /// How to print diagnostics (syntax errors).
+    #[arg(long, value_enum, default_value = "human")]
+    pub diagnostics: DiagFormat,
 }
 
-/// Runs the command.
-pub fn run(_args: &Args) -> u8 {
-    eprintln!("moat fmt: not implemented yet");
-    super::TROUBLE
+/// Runs `moat fmt`: 0 when done (or, with `--check`, nothing to change), 1 when
+/// `--check` finds files to change, 2 when a file cannot be read, parsed or written.
+pub fn run(args: &Args) -> u8 {
+    let mut files = vec![];
+    for f in &args.files {
+        match moat::load::Disk.moat_files_in(f) {
+            Some(list) => files.extend(list),
+            None => files.push(f.clone()),
+        }
+    }
+    let mut trouble = false;
+    let mut changed = 0usize;
+    for f in &files {
+        match one(f, args) {
+            Ok(true) => changed += 1,
+            Ok(false) => {}
+            Err(()) => trouble = true,
+        }
+    }
+    if trouble {
+        TROUBLE
+    } else if args.check && changed > 0 {
+        eprintln!("{changed} file(s) not in the canonical layout; run `moat fmt` on them");
+        FAIL
+    } else {
+        OK
+    }
+}
+
+/// Formats one file; `Ok(true)` when its layout changed (or would change).
+fn one(path: &Path, args: &Args) -> Result<bool, ()> {
+    let text = std::fs::read_to_string(path).map_err(|e| eprintln!("error: cannot read {}: {e}", path.display()))?;
+    let formatted = match fmt::format(&text) {
+        Ok(t) => t,
+        Err(diags) => {
+            let mut sources = SourceMap::new();
+            let id = sources.add(path.display().to_string(), Some(path), text.clone());
+            let diags: Vec<_> = diags.into_iter().map(|mut d| {
+                d.span = d.span.map(|s| moat::span::Span::new(id, s.start, s.end));
+                d
+            }).collect();
+            print_diags(&diags, &sources, args.diagnostics);
+            eprintln!("error: {} has syntax errors; not formatted", path.display());
+            return Err(());
+        }
+    };
+    if formatted == text {
+        return Ok(false);
+    }
+    if args.check {
+        super::out(&format!("{}\n", path.display()));
+        return Ok(true);
+    }
+    let tmp = path.with_extension("moat.fmt-tmp");
+    std::fs::write(&tmp, &formatted)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| eprintln!("error: cannot write {}: {e}", path.display()))?;
+    eprintln!("formatted {}", path.display());
+    Ok(true)
 }

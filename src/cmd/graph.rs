@@ -1,14 +1,42 @@
-//! `moat graph` (not yet implemented).
+//! `moat graph`: draw zones, services and allowed flows (Graphviz DOT or Mermaid).
+
+use super::{load_ok, FAIL, OK};
+use crate::DiagFormat;
+use moat::analysis::graph;
+use std::path::PathBuf;
+
+/// Output format of `moat graph`.
+#[derive(Clone, Copy, clap::ValueEnum, Debug)]
+pub enum Format {
+    Dot,
+    Mermaid,
+}
 
 /// Arguments of `moat graph`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Inputs.
-    pub files: Vec<std::path::PathBuf>,
+    /// Policy files or directories; several form one policy.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// `dot` for Graphviz (`moat graph p.moat | dot -Tsvg > p.svg`), `mermaid` for Markdown.
+    #[arg(long, value_enum, default_value = "dot")]
+    pub format: Format,
+    /// How to print diagnostics (on stderr).
+    #[arg(long, value_enum, default_value = "human")]
+    pub diagnostics: DiagFormat,
 }
 
-/// Runs the command.
-pub fn run(_args: &Args) -> u8 {
-    eprintln!("moat graph: not implemented yet");
-    super::TROUBLE
+/// Runs `moat graph`.
+pub fn run(args: &Args) -> u8 {
+    let c = match load_ok(&args.files, args.diagnostics) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(ir) = c.ir.as_ref() else { return FAIL };
+    let format = match args.format {
+        Format::Dot => graph::Format::Dot,
+        Format::Mermaid => graph::Format::Mermaid,
+    };
+    super::out(&graph::render(ir, format));
+    OK
 }
