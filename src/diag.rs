@@ -80,6 +80,60 @@ pub fn sort(diags: &mut Vec<Diagnostic>) {
         ka.cmp(&kb)
     });
     diags.dedup();
+    collapse_repeats(diags);
+}
+
+/// At most this many diagnostics with one code at one place are kept.
+const MAX_AT_ONE_PLACE: usize = 3;
+
+/// A declaration repeated by a cells block (up to 4096 cells) can yield the
+/// same error once per cell, at the same span: keep the first few and note
+/// how many more there were, so output stays proportional to the source.
+fn collapse_repeats(diags: &mut Vec<Diagnostic>) {
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+    let mut run = 0usize;
+    let mut hidden = 0usize;
+    for d in diags.drain(..) {
+        let same = out.last().is_some_and(|p: &Diagnostic| p.span == d.span && p.code == d.code && d.span.is_some());
+        run = if same { run + 1 } else { 1 };
+        if !same && hidden > 0 {
+            note_hidden(&mut out, hidden);
+            hidden = 0;
+        }
+        if run > MAX_AT_ONE_PLACE {
+            hidden += 1;
+        } else {
+            out.push(d);
+        }
+    }
+    if hidden > 0 {
+        note_hidden(&mut out, hidden);
+    }
+    *diags = out;
+}
+
+fn note_hidden(out: &mut [Diagnostic], hidden: usize) {
+    if let Some(last) = out.last_mut() {
+        last.notes.push(format!("{hidden} more like this at the same place (one per cell of a cells block) not shown"));
+    }
+}
+
+/// `text` with every invisible or bidirectional-control character replaced by
+/// visible ones of the same byte length (U+FFFD, or `?` per byte), so that a
+/// hostile policy cannot reorder or hide the excerpt shown to the reader
+/// (Trojan Source) while every span still points at the same bytes.
+fn shown(text: &str) -> String {
+    use crate::syntax::text::is_invisible;
+    if !text.chars().any(|c| is_invisible(c) && c != '\n') {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| match c.len_utf8() {
+            _ if !is_invisible(c) || c == '\n' => c.to_string(),
+            3 => '\u{FFFD}'.to_string(),
+            n => "?".repeat(n),
+        })
+        .collect()
 }
 
 /// Renders diagnostics like rustc: header, source excerpt with carets, notes and help.
@@ -90,7 +144,7 @@ pub fn render_human(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> S
 
     let mut files = SimpleFiles::new();
     for f in sources.files() {
-        files.add(f.name.clone(), f.text.clone());
+        files.add(shown(&f.name), shown(&f.text));
     }
     let config = term::Config::default();
     let mut buf = if color { termcolor::Buffer::ansi() } else { termcolor::Buffer::no_color() };
@@ -106,17 +160,47 @@ pub fn render_human(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> S
         for (s, note) in &d.labels {
             labels.push(Label::secondary(s.file, s.start..s.end).with_message(note.clone()));
         }
-        let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {n}")).collect();
+        let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {}", shown(n))).collect();
         if let Some(h) = &d.help {
-            notes.push(format!("help: {h}"));
+            notes.push(format!("help: {}", shown(h)));
         }
-        let cs = cs.with_code(d.code).with_message(d.message.clone()).with_labels(labels).with_notes(notes);
-        // Writing into an in-memory buffer only fails on a bad span; fall back to plain text.
-        if term::emit(&mut buf, &config, &files, &cs).is_err() {
-            let _ = std::io::Write::write_all(&mut buf, format!("{}[{}]: {}\n", sev_word(d), d.code, d.message).as_bytes());
+        let cs = cs.with_code(d.code).with_message(shown(&d.message)).with_labels(labels).with_notes(notes);
+        // A line too long to show (a hostile one-line file) gets the plain form with
+        // its position, as does a bad span: writing into a buffer fails only then.
+        if on_long_line(d, sources) || term::emit(&mut buf, &config, &files, &cs).is_err() {
+            let _ = std::io::Write::write_all(&mut buf, plain(d, sources).as_bytes());
         }
     }
     String::from_utf8_lossy(buf.as_slice()).into_owned()
+}
+
+/// Longest source line shown in an excerpt, in bytes.
+const MAX_EXCERPT_LINE: usize = 1000;
+
+/// True when a label of `d` sits on a line longer than [`MAX_EXCERPT_LINE`].
+fn on_long_line(d: &Diagnostic, sources: &SourceMap) -> bool {
+    d.span.iter().chain(d.labels.iter().map(|(s, _)| s)).any(|s| {
+        let f = sources.file(s.file);
+        f.line_range(s.start).len() > MAX_EXCERPT_LINE || f.line_range(s.end).len() > MAX_EXCERPT_LINE
+    })
+}
+
+/// `error[E001]: message`, its position, notes and help, without an excerpt.
+fn plain(d: &Diagnostic, sources: &SourceMap) -> String {
+    let mut out = format!("{}[{}]: {}\n", sev_word(d), d.code, shown(&d.message));
+    if let Some(s) = d.span {
+        let f = sources.file(s.file);
+        let (line, col) = f.line_col(s.start);
+        out.push_str(&format!("  --> {}:{line}:{col} (line too long to show)\n", shown(&f.name)));
+    }
+    for n in &d.notes {
+        out.push_str(&format!("  = note: {}\n", shown(n)));
+    }
+    if let Some(h) = &d.help {
+        out.push_str(&format!("  = help: {}\n", shown(h)));
+    }
+    out.push('\n');
+    out
 }
 
 fn sev_word(d: &Diagnostic) -> &'static str {

@@ -30,7 +30,12 @@ impl Fs for Disk {
         if path.is_dir() {
             return Err(io::Error::other("is a directory"));
         }
-        std::fs::read(path)
+        // Only regular files: a device or FIFO (`/dev/zero`, `/dev/stdin`) would never end.
+        if std::fs::metadata(path)?.is_file() {
+            std::fs::read(path)
+        } else {
+            Err(io::Error::other("not a regular file"))
+        }
     }
 
     fn moat_files_in(&self, path: &Path) -> Option<Vec<PathBuf>> {
@@ -39,7 +44,12 @@ impl Fs for Disk {
         }
         let mut out = vec![];
         let mut stack = vec![path.to_path_buf()];
+        // Each directory once, by canonical path: a symlink back up the tree is no endless walk.
+        let mut visited = BTreeSet::new();
         while let Some(dir) = stack.pop() {
+            if !visited.insert(std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone())) {
+                continue;
+            }
             let Ok(rd) = std::fs::read_dir(&dir) else { continue };
             for e in rd.flatten() {
                 let p = e.path();
@@ -146,6 +156,14 @@ impl Loader<'_> {
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         for item in &file.items {
             if let ast::Item::Include(inc) = item {
+                if !inc.path.node.ends_with(".moat") {
+                    // Never read an arbitrary file (`/etc/shadow`) whose lines would show up in diagnostics.
+                    self.out.diags.push(
+                        Diagnostic::error("E014", inc.path.span, format!("include: `{}` is not a .moat file", crate::syntax::text::visible(&inc.path.node)))
+                            .with_help("include policy files only, by a path ending in `.moat` relative to this file"),
+                    );
+                    continue;
+                }
                 self.file(&dir.join(&inc.path.node), Some(inc.path.span));
             }
         }

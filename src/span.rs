@@ -48,6 +48,25 @@ pub struct SourceFile {
     pub path: Option<PathBuf>,
     pub text: String,
     line_starts: Vec<usize>,
+    /// (byte offset, characters before it) about every [`MARK_EVERY`] bytes,
+    /// so that a column on a very long line costs no more than a short one.
+    char_marks: Vec<(usize, usize)>,
+}
+
+/// Distance in bytes between two entries of `SourceFile::char_marks`.
+const MARK_EVERY: usize = 4096;
+
+/// Every about `MARK_EVERY` bytes of `text`, its byte offset and the number of characters before it.
+fn char_marks(text: &str) -> Vec<(usize, usize)> {
+    let mut marks = vec![(0, 0)];
+    let mut next = MARK_EVERY;
+    for (chars, (byte, _)) in text.char_indices().enumerate() {
+        if byte >= next {
+            marks.push((byte, chars));
+            next = byte + MARK_EVERY;
+        }
+    }
+    marks
 }
 
 impl SourceFile {
@@ -59,8 +78,27 @@ impl SourceFile {
             Err(i) => i - 1,
         };
         let start = self.line_starts[line];
-        let col = self.text.get(start..pos).map_or(pos - start, |s| s.chars().count());
+        let col = match (self.char_index(start), self.char_index(pos)) {
+            (Some(a), Some(b)) => b - a,
+            _ => pos - start,
+        };
         (line + 1, col + 1)
+    }
+
+    /// The byte range of the line that holds byte `pos`, without its line break.
+    pub fn line_range(&self, pos: usize) -> std::ops::Range<usize> {
+        let pos = pos.min(self.text.len());
+        let line = self.line_starts.partition_point(|s| *s <= pos).saturating_sub(1);
+        let start = self.line_starts.get(line).copied().unwrap_or(0);
+        let end = self.line_starts.get(line + 1).map_or(self.text.len(), |n| n.saturating_sub(1));
+        start..end.max(start)
+    }
+
+    /// The number of characters before byte `pos` (`None` inside a character).
+    fn char_index(&self, pos: usize) -> Option<usize> {
+        let i = self.char_marks.partition_point(|(b, _)| *b <= pos).saturating_sub(1);
+        let (byte, chars) = self.char_marks.get(i).copied().unwrap_or((0, 0));
+        self.text.get(byte..pos).map(|s| chars + s.chars().count())
     }
 }
 
@@ -83,6 +121,7 @@ impl SourceMap {
         self.files.push(SourceFile {
             name: name.into(),
             path: path.map(Path::to_path_buf),
+            char_marks: char_marks(&text),
             text,
             line_starts,
         });

@@ -81,6 +81,9 @@ pub struct Range {
     pub is_service: bool,
 }
 
+/// How many atoms with the very same range are compared with the ranges after them.
+const MAX_EQUAL_RANGES: usize = 8;
+
 /// The outcome of the address pass: each atom's address set.
 pub fn atom_addresses(ranges: &[Range], zone_external: &[bool], zone_names: &[String], n_atoms: usize, diags: &mut Vec<Diagnostic>) -> Vec<AddrSet> {
     let mut include: Vec<Vec<IpNet>> = vec![vec![]; n_atoms];
@@ -108,7 +111,12 @@ pub fn atom_addresses(ranges: &[Range], zone_external: &[bool], zone_names: &[St
                 dropped[s.atom].insert(s.net); // a service covering a whole cidr of its zone
             }
         }
-        stack.push(r);
+        // Three or more atoms with one and the same range are already E004. Stacking
+        // more copies (a cells block repeating an absolute cidr 4096 times) would make
+        // every later range meet them all: quadratic, and millions of E004s.
+        if stack.iter().rev().take_while(|s| s.net == r.net).count() < MAX_EQUAL_RANGES {
+            stack.push(r);
+        }
     }
     (0..n_atoms)
         .map(|a| {

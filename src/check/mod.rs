@@ -7,6 +7,7 @@ pub mod addresses;
 pub mod crossings;
 pub mod forbids;
 pub mod model;
+pub mod names;
 pub mod ports;
 pub mod rules;
 pub mod warnings;
@@ -47,8 +48,9 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
         .collect();
     // Zones sorted by name; duplicates (already E003) keep their first declaration.
     let mut zdefs: Vec<&ZoneDef> = vec![];
+    let mut seen = std::collections::BTreeSet::new();
     for z in &m.zones {
-        if !zdefs.iter().any(|d| d.name == z.name) {
+        if seen.insert(z.name.as_str()) {
             zdefs.push(z);
         }
     }
@@ -66,6 +68,9 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
         let remainder = atom_index[z.name.as_str()];
         ranges.extend(cidrs.iter().map(|(net, span)| Range { net: *net, span: *span, zone: zi, atom: remainder, is_service: false }));
         let namespaces: Vec<String> = z.decl.namespaces.iter().map(|n| interp(z.cell.as_ref(), &n.node)).collect();
+        for (ns, lit) in namespaces.iter().zip(&z.decl.namespaces) {
+            names::check_namespace(ns, lit.span, diags);
+        }
         let nets: Vec<_> = cidrs.iter().map(|c| c.0).collect();
         let mut services = vec![];
         for s in &z.decl.services {
@@ -176,6 +181,9 @@ fn service_atom(z: &ZoneDef, s: &ast::ServiceDecl, name: String, zone: usize, zo
     }
     namespaces.sort();
     namespaces.dedup();
+    for l in &s.pods {
+        names::check_label(&l.node.key, &interp(cell, &l.node.value), l.span, diags);
+    }
     let mut ports = BTreeMap::new();
     for p in &s.ports {
         match ports::declared_port(&p.spec) {

@@ -183,7 +183,9 @@ fn lookup(ir: &Ir, full: &str) -> Option<(Vec<AtomId>, bool)> {
 }
 
 fn unknown(ir: &Ir, full: &str, span: Span) -> Diagnostic {
-    let names: Vec<&str> = ir.atoms.iter().map(|a| a.name.as_str()).collect();
+    // A cells block repeats an unknown name once per cell (up to 4096): with
+    // that many atoms, comparing with each of them every time is quadratic.
+    let names: Vec<&str> = if ir.atoms.len() > 2000 { vec![] } else { ir.atoms.iter().map(|a| a.name.as_str()).collect() };
     let mut d = Diagnostic::error("E002", span, format!("unknown zone or service `{full}`"));
     d = match closest(full, &names) {
         Some(c) => d.with_help(format!("did you mean `{c}`?")),

@@ -20,8 +20,12 @@ fn unused(ir: &Ir, m: &Model, diags: &mut Vec<Diagnostic>) {
         used[f] = true;
         used[t] = true;
     }
+    let mut decls = std::collections::BTreeMap::new();
+    for d in m.zones.iter().rev() {
+        decls.insert(d.name.as_str(), d.decl); // the first declaration wins
+    }
     for z in &ir.zones {
-        let decl = m.zones.iter().find(|d| d.name == z.name).map(|d| d.decl);
+        let decl = decls.get(z.name.as_str()).copied();
         let Some(decl) = decl else { continue };
         if !used[z.remainder] && z.services.iter().all(|s| !used[*s]) {
             diags.push(

@@ -76,7 +76,8 @@ pub fn run(args: &Args) -> u8 {
     if args.check {
         return check_drift(args, &targets, &artefacts);
     }
-    write(args, &artefacts)
+    let names: Vec<&str> = targets.iter().map(|t| t.as_str()).collect();
+    write(args, &names, &artefacts)
 }
 
 /// `--check`: compares the artefacts with the files committed under DIR, in
@@ -123,14 +124,14 @@ fn list_files(dir: &std::path::Path, rel: &std::path::Path, out: &mut std::colle
     }
 }
 
-fn write(args: &Args, artefacts: &[Artefact]) -> u8 {
+fn write(args: &Args, targets: &[&str], artefacts: &[Artefact]) -> u8 {
     let Some(dir) = &args.out else {
         for a in artefacts {
             super::out(&format!("==> {} <==\n{}\n", a.path, a.contents));
         }
         return OK;
     };
-    match moat::output::write_all(dir, artefacts) {
+    match moat::output::write_targets(dir, targets, artefacts) {
         Ok(()) => {
             eprintln!("wrote {} file(s) to {}", artefacts.len(), dir.display());
             OK

@@ -105,6 +105,7 @@ impl<'a> Parser<'a> {
             let start = self.pos;
             self.pos += end;
             let text = trimmed[1..end].trim_end_matches('\r').to_string();
+            self.warn_hidden_in_comment(start, &trimmed[..end]);
             self.comments.push(Spanned::new(text, Span::new(self.file, start, self.pos)));
         }
     }
@@ -177,9 +178,22 @@ impl<'a> Parser<'a> {
                 return Err(PErr { pos: self.pos, expected: what.to_string(), help: Some(help) });
             }
         }
-        match self.lex(ident_lexeme) {
-            Some(n) => Ok(n),
-            None => self.err(what),
+        let Some(n) = self.lex(ident_lexeme) else { return self.err(what) };
+        if let Some(c) = self.src.get(self.pos..).and_then(|r| r.chars().next()).filter(|c| !c.is_ascii() && (c.is_alphanumeric() || crate::syntax::text::is_invisible(*c))) {
+            let help = format!("`{}` (U+{:04X}) is not an ASCII letter; names are [a-z][a-z0-9_-]* (a look-alike letter?)", c.escape_debug(), c as u32);
+            return Err(PErr { pos: self.pos, expected: format!("{what} of ASCII letters, digits, `_` and `-`"), help: Some(help) });
+        }
+        Ok(n)
+    }
+
+    /// W006 for each bidirectional-control or invisible character in a comment at `start`.
+    fn warn_hidden_in_comment(&mut self, start: usize, comment: &str) {
+        for (i, c) in comment.char_indices().filter(|(_, c)| crate::syntax::text::is_invisible(*c)) {
+            let at = start + i;
+            self.diags.push(
+                Diagnostic::warning("W006", Span::new(self.file, at, at + c.len_utf8()), format!("comment contains an invisible or bidirectional-control character (U+{:04X})", c as u32))
+                    .with_help("bidirectional overrides can make the source read differently from what it means (Trojan Source); remove it"),
+            );
         }
     }
 
@@ -191,11 +205,13 @@ impl<'a> Parser<'a> {
             return self.err(what);
         }
         let mut out = String::new();
+        let mut hidden = vec![];
         let mut chars = self.rest().char_indices().skip(1);
         while let Some((i, c)) = chars.next() {
             match c {
                 '"' => {
                     self.advance(i + 1);
+                    self.diags.append(&mut hidden);
                     return Ok(Spanned::new(out, self.span(start)));
                 }
                 '\\' => match chars.next() {
@@ -210,7 +226,16 @@ impl<'a> Parser<'a> {
                     }
                     None => break,
                 },
-                _ => out.push(c),
+                _ => {
+                    if let Some(what) = crate::syntax::text::forbidden_in_string(c, self.src.get(start + i + c.len_utf8()..).and_then(|r| r.chars().next())) {
+                        let at = start + i;
+                        hidden.push(
+                            Diagnostic::error("E018", Span::new(self.file, at, at + c.len_utf8()), format!("a string may not contain {what} (U+{:04X})", c as u32))
+                                .with_help("a string holds visible text, tabs and line breaks only: strings end up in firewall rules, comments and descriptions"),
+                        );
+                    }
+                    out.push(c)
+                }
             }
         }
         Err(PErr { pos: start, expected: "a closing `\"`".into(), help: Some("this string is never closed".into()) })
@@ -256,7 +281,8 @@ impl<'a> Parser<'a> {
             Some(_) => {
                 let rest = &self.src[e.pos..];
                 let tok: String = rest.chars().take_while(|c| !c.is_whitespace()).take(20).collect();
-                format!("`{}`", if tok.is_empty() { rest.chars().take(1).collect() } else { tok })
+                let tok = if tok.is_empty() { rest.chars().take(1).collect() } else { tok };
+                format!("`{}`", crate::syntax::text::visible(&tok))
             }
         };
         let len = self.src.get(e.pos..).and_then(|r| r.chars().next()).map_or(0, char::len_utf8);
@@ -299,8 +325,8 @@ impl<'a> Parser<'a> {
                 c if c.is_ascii_lowercase() && (i == 0 || !is_word_byte(bytes[i - 1])) => {
                     let word_end = i + self.src[i..].bytes().take_while(|b| is_word_byte(*b)).count();
                     let word = &self.src[i..word_end];
-                    let at_line_start = self.src[..i].rsplit('\n').next().is_some_and(|l| l.trim().is_empty());
-                    if !first && TOP_KEYWORDS.contains(&word) && (depth <= 0 || (at_line_start && !in_cells && i > 0 && bytes[i - 1] == b'\n')) {
+                    // (a keyword right after a line break starts a line: no need to look further back)
+                    if !first && TOP_KEYWORDS.contains(&word) && (depth <= 0 || (!in_cells && i > 0 && bytes[i - 1] == b'\n')) {
                         self.pos = i;
                         return;
                     }
@@ -629,14 +655,20 @@ fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 
+/// Most names a suggestion is looked for among.
+const MAX_SUGGESTION_CANDIDATES: usize = 2000;
+
 /// The candidate closest to `word` by edit distance, if it is close enough.
 pub fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
-    candidates
-        .iter()
-        .map(|c| (edit_distance(word, c), *c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(1) + usize::from(c.len() > 6))
-        .min()
-        .map(|(_, c)| c)
+    let limit = |c: &str| (c.len() / 3).max(1) + usize::from(c.len() > 6);
+    // The distance is at least the difference in length: skip those that cannot
+    // be close, and give up on a suggestion rather than compare with tens of
+    // thousands of names (a cells block repeats every unknown name per cell).
+    let near: Vec<&'c str> = candidates.iter().copied().filter(|c| c.len().abs_diff(word.len()) <= limit(c)).take(MAX_SUGGESTION_CANDIDATES + 1).collect();
+    if near.len() > MAX_SUGGESTION_CANDIDATES || word.len() > 200 {
+        return None;
+    }
+    near.into_iter().map(|c| (edit_distance(word, c), c)).filter(|(d, c)| *d <= limit(c)).min().map(|(_, c)| c)
 }
 
 /// Levenshtein distance between two strings.
