@@ -8,7 +8,7 @@
 //! interpolation. The iptables and nftables files are also loaded with
 //! `iptables-restore --test` and `nft -c -f`. A compile that refuses the
 //! string with a coded diagnostic (exit 1) is fine: rejected, not injected.
-//! Namespaces and pod labels cannot carry such strings at all (E017, E018).
+//! Namespaces and pod labels cannot carry such strings at all (E018, E019).
 
 mod common;
 mod robust_support;
@@ -269,7 +269,7 @@ fn hostile_namespaces_and_labels_are_rejected() {
             ("label value", format!("zone k : militarised {{ namespace k service s {{ pods app={} }} }}\n", quoted(s))),
         ] {
             match compile(&text) {
-                Outcome::Rejected(codes) => assert!(codes.iter().all(|c| c == "E017" || c == "E018"), "{where_} / {name}: {codes:?}"),
+                Outcome::Rejected(codes) => assert!(codes.iter().all(|c| c == "E018" || c == "E019"), "{where_} / {name}: {codes:?}"),
                 Outcome::Files(f) => panic!("{where_} / {name}: accepted, wrote {:?}", f.keys()),
             }
         }

@@ -187,7 +187,7 @@ impl<'a> Plan<'a> {
                 self.var_name(site, k),
                 Variable {
                     r#type: "string",
-                    default: s.props.get(k).cloned(),
+                    default: s.props.get(k).map(|v| tf_literal(v)),
                     description: format!("`{k}` of site {} ({})", s.name, s.kind.as_str()),
                 },
             );
@@ -209,6 +209,12 @@ impl<'a> Plan<'a> {
     pub fn var_ref(&self, site: SiteId, prop: &str) -> String {
         format!("${{var.{}}}", self.var_name(site, prop))
     }
+}
+
+/// A policy string as a Terraform literal: `${` and `%{` would start an
+/// interpolation or directive, so they are written `$${` and `%%{`.
+pub fn tf_literal(s: &str) -> String {
+    s.replace("${", "$${").replace("%{", "%%{")
 }
 
 /// A Terraform input variable.

@@ -258,7 +258,7 @@ impl<'ir> Model<'ir> {
     /// The header comment lines every file starts with (without the comment marker).
     pub fn header(&self, rs: &Ruleset<'_>, what: &str) -> Vec<String> {
         let ir = self.ir;
-        let title = ir.title.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
+        let title = ir.title.as_deref().map(|t| format!(" ({})", quoted_comment(t, 200))).unwrap_or_default();
         let scope = match rs.mode {
             Mode::Gateway => "gateway mode: filters traffic routed between zones (FORWARD); default drop".to_string(),
             Mode::Host(z) => format!(

@@ -1,4 +1,4 @@
-//! Kubernetes name rules for namespaces and pod labels (E017). The checker
+//! Kubernetes name rules for namespaces and pod labels (E018). The checker
 //! enforces them for every policy, since a namespace or label exists only to
 //! be written into Kubernetes objects, and the API server rejects what breaks
 //! them; checking here points at the policy line instead of a failed apply.
@@ -75,24 +75,24 @@ pub fn label_value_problem(value: &str) -> Option<String> {
     if value.is_empty() { None } else { label_name_problem(value) }
 }
 
-/// E017 when the namespace `ns` (after `{cell}` interpolation) is not a DNS label.
+/// E018 when the namespace `ns` (after `{cell}` interpolation) is not a DNS label.
 pub fn check_namespace(ns: &str, span: Span, diags: &mut Vec<Diagnostic>) {
     if let Some(p) = dns_label_problem(ns) {
         diags.push(
-            Diagnostic::error("E017", span, format!("namespace `{}` is not a valid Kubernetes name: it {p}", ns.escape_debug()))
+            Diagnostic::error("E018", span, format!("namespace `{}` is not a valid Kubernetes name: it {p}", ns.escape_debug()))
                 .with_help("a namespace is a DNS label: at most 63 of a-z, 0-9 and `-`, starting and ending with a letter or digit"),
         );
     }
 }
 
-/// E017 when a pod label's key or value breaks the Kubernetes label syntax.
+/// E018 when a pod label's key or value breaks the Kubernetes label syntax.
 pub fn check_label(key: &str, value: &str, span: Span, diags: &mut Vec<Diagnostic>) {
     let problem = label_key_problem(key)
         .map(|p| format!("label key `{}` {p}", key.escape_debug()))
         .or_else(|| label_value_problem(value).map(|p| format!("label value `{}` {p}", value.escape_debug())));
     if let Some(p) = problem {
         diags.push(
-            Diagnostic::error("E017", span, format!("pod label is not valid for Kubernetes: {p}"))
+            Diagnostic::error("E018", span, format!("pod label is not valid for Kubernetes: {p}"))
                 .with_help("label keys are `[prefix/]name` (prefix a DNS subdomain of at most 253, name at most 63 characters); values at most 63 of [A-Za-z0-9._-], starting and ending with a letter or digit"),
         );
     }

@@ -230,7 +230,7 @@ impl<'a> Parser<'a> {
                     if let Some(what) = crate::syntax::text::forbidden_in_string(c, self.src.get(start + i + c.len_utf8()..).and_then(|r| r.chars().next())) {
                         let at = start + i;
                         hidden.push(
-                            Diagnostic::error("E018", Span::new(self.file, at, at + c.len_utf8()), format!("a string may not contain {what} (U+{:04X})", c as u32))
+                            Diagnostic::error("E019", Span::new(self.file, at, at + c.len_utf8()), format!("a string may not contain {what} (U+{:04X})", c as u32))
                                 .with_help("a string holds visible text, tabs and line breaks only: strings end up in firewall rules, comments and descriptions"),
                         );
                     }
