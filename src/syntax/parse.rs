@@ -302,16 +302,8 @@ impl<'a> Parser<'a> {
         let mut first = true;
         while i < bytes.len() {
             match bytes[i] {
-                b'#' => {
-                    i += self.src[i..].find('\n').unwrap_or(self.src.len() - i);
-                    continue;
-                }
-                b'"' => {
-                    i += 1;
-                    while i < bytes.len() && bytes[i] != b'"' {
-                        i += if bytes[i] == b'\\' { 2 } else { 1 };
-                    }
-                    i += 1;
+                b'#' | b'"' => {
+                    i = skip_comment_or_string(self.src, i);
                     continue;
                 }
                 b'{' => depth += 1,
@@ -453,15 +445,9 @@ impl<'a> Parser<'a> {
         let (mut i, mut depth) = (from, 0i64);
         while i < bytes.len() {
             match bytes[i] {
-                b'#' => {
-                    i += self.src[i..].find('\n').unwrap_or(self.src.len() - i);
+                b'#' | b'"' => {
+                    i = skip_comment_or_string(self.src, i);
                     continue;
-                }
-                b'"' => {
-                    i += 1;
-                    while i < bytes.len() && bytes[i] != b'"' {
-                        i += if bytes[i] == b'\\' { 2 } else { 1 };
-                    }
                 }
                 b'{' => depth += 1,
                 b'}' if depth == 0 => break,
@@ -649,6 +635,20 @@ impl<'a> Parser<'a> {
         self.expect('}', "`}` to close the cells block")?;
         Ok(CellsDecl { name, lo, hi, block, each, items, span: self.span(start) })
     }
+}
+
+/// The position after the comment or string that starts at `i` (used when
+/// skipping to resume after an error, so braces and keywords inside them are ignored).
+fn skip_comment_or_string(src: &str, i: usize) -> usize {
+    let bytes = src.as_bytes();
+    if bytes[i] == b'#' {
+        return i + src[i..].find('\n').unwrap_or(src.len() - i);
+    }
+    let mut j = i + 1;
+    while j < bytes.len() && bytes[j] != b'"' {
+        j += if bytes[j] == b'\\' { 2 } else { 1 };
+    }
+    j + 1
 }
 
 fn is_word_byte(b: u8) -> bool {
