@@ -54,7 +54,7 @@ impl Default for GenOptions {
     }
 }
 
-/// splitmix64: small, fast, and good enough for test data.
+/// splitmix64: small, fast, and good enough for test data (also used by `bench`).
 struct Rng(u64);
 
 impl Rng {

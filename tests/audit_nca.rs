@@ -14,7 +14,7 @@ mod common;
 
 use common::{moat, root, venv_tool, TempDir};
 use moat::ir::Ir;
-use moat::ports::{PortRange, PortSet, Proto};
+use moat::ports::PortSet;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -106,31 +106,6 @@ fn moat_pairs(old: &Path, new: &Path, pods: &BTreeMap<Pod, String>, ir_old: &Ir,
     (side("added", ir_new, false), side("removed", ir_old, true))
 }
 
-/// nca's `{protocols:TCP, UDP,dst_ports:53,80-90}` or `All connections`.
-fn parse_conns(s: &str) -> Option<PortSet> {
-    if s == "All connections" {
-        return Some(PortSet::any());
-    }
-    let body = s.strip_prefix("{protocols:")?.strip_suffix('}')?;
-    let (protos, ports) = match body.split_once(",dst_ports:") {
-        Some((p, d)) => (p, Some(d)),
-        None => (body, None),
-    };
-    let mut out = PortSet::empty();
-    for p in protos.split(',') {
-        let proto = Proto::parse(&p.trim().to_lowercase())?;
-        match ports {
-            None => out.union_with(&PortSet::proto(proto)),
-            Some(d) => {
-                for r in d.split(',') {
-                    let (lo, hi) = r.split_once('-').unwrap_or((r, r));
-                    out.union_with(&PortSet::range(proto, PortRange::new(lo.trim().parse().ok()?, hi.trim().parse().ok()?)));
-                }
-            }
-        }
-    }
-    Some(out)
-}
 
 /// Runs nca's semantic diff and returns its pod-to-pod (added, removed) connections.
 fn nca_pairs(dir: &Path) -> (PodPairs, PodPairs) {
@@ -162,7 +137,7 @@ fn nca_pairs(dir: &Path) -> (PodPairs, PodPairs) {
         let Some((src, dst)) = ends.split_once(" => ") else { continue };
         let (Some(src), Some(dst)) = (src.strip_suffix("[Pod]"), dst.strip_suffix("[Pod]")) else { continue };
         let pod = |s: &str| s.split_once('/').map(|(_, n)| n.to_string()).expect("ns/pod");
-        let ports = parse_conns(conns).unwrap_or_else(|| panic!("cannot parse nca connections: {conns}"));
+        let ports = common::nca_conns(conns).unwrap_or_else(|| panic!("cannot parse nca connections: {conns}"));
         let map = match section {
             Some(true) => &mut added,
             Some(false) => &mut removed,

@@ -77,3 +77,31 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// nca's connection text (`All connections`, `{protocols:TCP,dst_ports:80,8000-8100}`)
+/// as a port set; `None` when it is not in that form.
+pub fn nca_conns(s: &str) -> Option<moat::ports::PortSet> {
+    use moat::ports::{PortRange, PortSet, Proto};
+    if s == "All connections" {
+        return Some(PortSet::any());
+    }
+    let body = s.strip_prefix("{protocols:")?.strip_suffix('}')?;
+    let (protos, ports) = match body.split_once(",dst_ports:") {
+        Some((p, d)) => (p, Some(d)),
+        None => (body, None),
+    };
+    let mut out = PortSet::empty();
+    for p in protos.split(',') {
+        let proto = Proto::parse(&p.trim().to_lowercase())?;
+        match ports {
+            None => out.union_with(&PortSet::proto(proto)),
+            Some(d) => {
+                for r in d.split(',') {
+                    let (lo, hi) = r.split_once('-').unwrap_or((r, r));
+                    out.union_with(&PortSet::range(proto, PortRange::new(lo.trim().parse().ok()?, hi.trim().parse().ok()?)));
+                }
+            }
+        }
+    }
+    Some(out)
+}

@@ -8,7 +8,7 @@ pub mod random;
 use crate::common;
 use moat::backend::{self, Artefact, EmitOptions, Target};
 use moat::ir::{AtomId, Ir};
-use moat::ports::{PortRange, PortSet, Proto};
+use moat::ports::{PortSet, Proto};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -220,7 +220,7 @@ pub fn run_nca(dir: &Path) -> Vec<(NcaEnd, NcaEnd, PortSet)> {
 fn parse_line(line: &str) -> Option<(NcaEnd, NcaEnd, PortSet)> {
     let (src, rest) = line.split_once(" => ")?;
     let (dst, conns) = rest.split_once(" : ")?;
-    Some((parse_end(src.trim())?, parse_end(dst.trim())?, parse_conns(conns.trim())?))
+    Some((parse_end(src.trim())?, parse_end(dst.trim())?, crate::common::nca_conns(conns.trim())?))
 }
 
 fn parse_end(s: &str) -> Option<NcaEnd> {
@@ -245,32 +245,6 @@ pub fn ip_num(ip: std::net::IpAddr) -> u128 {
     }
 }
 
-/// `All connections`, or `{protocols:TCP, UDP,dst_ports:53,80-90}`.
-fn parse_conns(s: &str) -> Option<PortSet> {
-    if s == "All connections" {
-        return Some(PortSet::any());
-    }
-    let body = s.strip_prefix('{')?.strip_suffix('}')?;
-    let body = body.strip_prefix("protocols:")?;
-    let (protos, ports) = match body.split_once(",dst_ports:") {
-        Some((p, d)) => (p, Some(d)),
-        None => (body, None),
-    };
-    let mut out = PortSet::empty();
-    for p in protos.split(',') {
-        let proto = Proto::parse(&p.trim().to_lowercase())?;
-        match ports {
-            None => out.union_with(&PortSet::proto(proto)),
-            Some(d) => {
-                for r in d.split(',') {
-                    let (lo, hi) = r.split_once('-').unwrap_or((r, r));
-                    out.union_with(&PortSet::range(proto, PortRange::new(lo.trim().parse().ok()?, hi.trim().parse().ok()?)));
-                }
-            }
-        }
-    }
-    Some(out)
-}
 
 /// A pod of the topology, by namespace and name.
 type PodKey = (String, String);
