@@ -7,12 +7,16 @@
 //! zone pair (`dmz>mz`), so a packet is tested against its pair's rules only.
 //! Whatever no rule accepts falls to the chain's DROP policy, optionally after a
 //! rate-limited LOG. Every rule carries the allows (file:line) behind it.
+//!
+//! A pair's chain is the same in every file that holds it (the gateway's and
+//! the hosts' of both its zones), so each is rendered once per family, straight
+//! into text, and copied into those files.
 
-use super::netfilter::{Family, Grant, Interval, Match, Mode, Model, PortSpan, Ruleset};
+use super::netfilter::{push_quoted, Family, Grant, Interval, Match, Mode, Model, PortSpan, Ruleset};
 use super::{Artefact, EmitOptions, Target};
 use crate::diag::Diagnostic;
-use crate::ir::{AllowId, Ir, ZoneId};
-use crate::ports::Proto;
+use crate::ir::{AllowId, AtomId, Ir, ZoneId};
+use crate::ports::{PortRange, Proto};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -28,55 +32,23 @@ const MULTIPORT_SLOTS: usize = 15;
 /// Compiles the policy to iptables-restore files.
 pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
     let model = Model::new(ir, Target::Iptables)?;
+    let rulesets = model.rulesets();
+    let pairs = Pairs::new(&model);
     let mut out = vec![];
-    for rs in model.rulesets() {
-        for fam in &rs.families {
-            let table = build(&model, &rs, *fam, opts);
+    for fam in Family::ALL {
+        let files: Vec<&Ruleset<'_>> = rulesets.iter().filter(|rs| rs.families.contains(&fam)).collect();
+        if files.is_empty() {
+            continue;
+        }
+        let chains = pairs.chains(&model, fam);
+        for rs in files {
             out.push(Artefact {
                 path: format!("iptables/{}.{}.rules", rs.stem, fam.as_str()),
-                contents: render(&model, &rs, *fam, &table),
+                contents: render(&model, rs, fam, &pairs, &chains, opts),
             });
         }
     }
     Ok(out)
-}
-
-/// The filter table of one file: chains with their policies, then rules in order.
-#[derive(Debug, Default)]
-struct Table {
-    /// Built-in chains with policy, user chains with `-`.
-    chains: Vec<(String, &'static str)>,
-    rules: Vec<Rule>,
-}
-
-/// One `-A` line.
-#[derive(Debug)]
-struct Rule {
-    chain: String,
-    /// Match arguments, already split into words (`-p`, `tcp`, ...).
-    args: Vec<String>,
-    comment: Option<String>,
-    target: String,
-}
-
-impl Rule {
-    fn new(chain: &str, args: &[&str], target: &str) -> Rule {
-        Rule { chain: chain.to_string(), args: args.iter().map(|s| s.to_string()).collect(), comment: None, target: target.to_string() }
-    }
-
-    fn comment(mut self, c: String) -> Rule {
-        self.comment = Some(c);
-        self
-    }
-
-    /// Appends options of the target (`-j LOG --log-prefix ...`).
-    fn with_target_args(mut self, args: &[&str]) -> Rule {
-        for a in args {
-            self.target.push(' ');
-            self.target.push_str(a);
-        }
-        self
-    }
 }
 
 /// The grants of one zone pair, under the chain that holds their rules.
@@ -87,77 +59,52 @@ struct Pair<'m> {
     grants: Vec<&'m Grant>,
 }
 
-/// The table of one ruleset in one family: built-in chains with their policies,
-/// each hook's prologue and jumps to the zone pairs it sees, then the pairs' chains.
-fn build(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, opts: &EmitOptions) -> Table {
-    let mut t = Table::default();
-    let hooks: Vec<(&str, Option<ZoneId>, Option<ZoneId>)> = match rs.mode {
-        Mode::Gateway => {
-            t.chains = vec![("INPUT".into(), "ACCEPT"), ("FORWARD".into(), "DROP"), ("OUTPUT".into(), "ACCEPT")];
-            vec![("FORWARD", None, None)]
-        }
-        Mode::Host(z) => {
-            t.chains = vec![("INPUT".into(), "DROP"), ("FORWARD".into(), "ACCEPT"), ("OUTPUT".into(), "DROP")];
-            vec![("INPUT", None, Some(z)), ("OUTPUT", Some(z), None)]
-        }
-    };
-    let pairs = pairs(m, rs);
-    let mut bodies = vec![];
-    for p in &pairs {
-        let body = pair_rules(m, p, fam);
-        if !body.is_empty() {
-            t.chains.push((p.chain.clone(), "-"));
-            bodies.push((p, body));
-        }
-    }
-    for (hook, from, to) in hooks {
-        prologue(&mut t, hook, rs.mode, fam);
-        for (p, _) in &bodies {
-            if from.is_some_and(|z| z != p.from) || to.is_some_and(|z| z != p.to) {
-                continue;
-            }
-            t.rules.extend(dispatch(m, hook, p, fam));
-        }
-        if opts.log_drops {
-            let prefix = format!("\"moat {hook} drop: \"");
-            t.rules.push(Rule::new(hook, &["-m", "limit", "--limit", "5/min", "--limit-burst", "10"], "LOG")
-                .with_target_args(&["--log-prefix", &prefix]));
-        }
-    }
-    for (_, body) in bodies {
-        t.rules.extend(body);
-    }
-    t
+/// Every zone pair with grants, in zone order, and which pairs each zone's hosts see.
+struct Pairs<'m> {
+    all: Vec<Pair<'m>>,
+    /// Per zone, the indices of the pairs it is an end of.
+    by_zone: Vec<Vec<usize>>,
 }
 
-/// Loopback (host mode), neighbour discovery (host mode, IPv6), state.
-fn prologue(t: &mut Table, hook: &str, mode: Mode, fam: Family) {
-    if let Mode::Host(_) = mode {
-        let lo = if hook == "INPUT" { "-i" } else { "-o" };
-        t.rules.push(Rule::new(hook, &[lo, "lo"], "ACCEPT").comment("loopback".into()));
-        if fam.is_v6() {
-            for ty in ["router-solicitation", "router-advertisement", "neighbour-solicitation", "neighbour-advertisement"] {
-                t.rules.push(
-                    Rule::new(hook, &["-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type", ty], "ACCEPT")
-                        .comment("IPv6 neighbour discovery".into()),
-                );
-            }
-        }
-    }
-    t.rules.push(Rule::new(hook, &["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED"], "ACCEPT"));
-    t.rules.push(Rule::new(hook, &["-m", "conntrack", "--ctstate", "INVALID"], "DROP"));
+/// One pair's text in one family: the tails of its jump rules (after `-A HOOK`) and its chain's rules.
+struct PairText {
+    dispatch: String,
+    body: String,
 }
 
-/// The grants grouped by (source zone, destination zone), in zone order.
-fn pairs<'m>(m: &Model<'_>, rs: &Ruleset<'m>) -> Vec<Pair<'m>> {
-    let ir = m.ir;
-    let mut by: BTreeMap<(ZoneId, ZoneId), Vec<&'m Grant>> = BTreeMap::new();
-    for g in &rs.grants {
-        by.entry((ir.atoms[g.from].zone, ir.atoms[g.to].zone)).or_default().push(g);
+impl<'m> Pairs<'m> {
+    /// The grants grouped by (source zone, destination zone).
+    fn new(m: &'m Model<'_>) -> Pairs<'m> {
+        let ir = m.ir;
+        let mut by: BTreeMap<(ZoneId, ZoneId), Vec<&'m Grant>> = BTreeMap::new();
+        for g in &m.grants {
+            by.entry((ir.atoms[g.from].zone, ir.atoms[g.to].zone)).or_default().push(g);
+        }
+        let all: Vec<Pair<'m>> = by
+            .into_iter()
+            .map(|((from, to), grants)| Pair { from, to, chain: chain_name(ir, from, to), grants })
+            .collect();
+        let mut by_zone = vec![vec![]; ir.zones.len()];
+        for (i, p) in all.iter().enumerate() {
+            by_zone[p.from].push(i);
+            if p.to != p.from {
+                by_zone[p.to].push(i);
+            }
+        }
+        Pairs { all, by_zone }
     }
-    by.into_iter()
-        .map(|((from, to), grants)| Pair { from, to, chain: chain_name(ir, from, to), grants })
-        .collect()
+
+    /// Each pair's text in one family (`None` when no grant of it has addresses there).
+    fn chains(&self, m: &Model<'_>, fam: Family) -> Vec<Option<PairText>> {
+        let sides: Vec<Vec<Addrs>> = (0..m.ir.atoms.len()).map(|a| addrs(m.intervals(a, fam))).collect();
+        self.all
+            .iter()
+            .map(|p| {
+                let body = pair_rules(m, p, &sides, fam);
+                (!body.is_empty()).then(|| PairText { dispatch: dispatch(m, p, fam), body })
+            })
+            .collect()
+    }
 }
 
 /// `dmz>mz`, or `zones3>7` when the names do not fit 28 characters.
@@ -166,99 +113,118 @@ fn chain_name(ir: &Ir, from: ZoneId, to: ZoneId) -> String {
     if name.len() <= MAX_CHAIN { name } else { format!("zones{from}>{to}") }
 }
 
-/// The jumps from a built-in chain to a pair's chain, by the pair's addresses.
-fn dispatch(m: &Model<'_>, hook: &str, p: &Pair<'_>, fam: Family) -> Vec<Rule> {
-    let mut froms: Vec<_> = p.grants.iter().map(|g| g.from).collect();
-    let mut tos: Vec<_> = p.grants.iter().map(|g| g.to).collect();
-    froms.sort_unstable();
-    froms.dedup();
-    tos.sort_unstable();
-    tos.dedup();
-    let (zf, zt) = (&m.ir.zones[p.from].name, &m.ir.zones[p.to].name);
-    address_matches(&m.union(&froms, fam), &m.union(&tos, fam))
-        .into_iter()
-        .map(|args| Rule { chain: hook.to_string(), args, comment: Some(format!("zone {zf} -> zone {zt}")), target: p.chain.clone() })
-        .collect()
+/// The jumps to a pair's chain by the pair's addresses, each line without its `-A HOOK`.
+fn dispatch(m: &Model<'_>, p: &Pair<'_>, fam: Family) -> String {
+    let ends = |end: fn(&Grant) -> AtomId| -> Vec<AtomId> {
+        let mut v: Vec<AtomId> = p.grants.iter().map(|g| end(g)).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let (froms, tos) = (ends(|g| g.from), ends(|g| g.to));
+    let mut tail = String::from(" -m comment --comment \"");
+    push_quoted(&mut tail, &format!("zone {} -> zone {}", m.ir.zones[p.from].name, m.ir.zones[p.to].name), MAX_COMMENT);
+    let _ = writeln!(tail, "\" -j {}", p.chain);
+    let mut out = String::new();
+    for_each_address_match(&addrs(&m.union(&froms, fam)), &addrs(&m.union(&tos, fam)), |words| {
+        out.push_str(words);
+        out.push_str(&tail);
+    });
+    out
 }
 
 /// The rules of one pair's chain in one family (empty when no grant has addresses in it).
-fn pair_rules(m: &Model<'_>, p: &Pair<'_>, fam: Family) -> Vec<Rule> {
-    let mut out = vec![];
+fn pair_rules(m: &Model<'_>, p: &Pair<'_>, sides: &[Vec<Addrs>], fam: Family) -> String {
+    let mut out = String::new();
+    let mut addr_words: Vec<String> = vec![];
+    let (mut tail, mut comment) = (String::new(), String::new());
     for g in &p.grants {
-        let (src, dst) = (m.intervals(g.from, fam), m.intervals(g.to, fam));
+        let (src, dst) = (&sides[g.from], &sides[g.to]);
         if src.is_empty() || dst.is_empty() {
             continue;
         }
-        let addrs = address_matches(src, dst);
-        let flow = format!("{} -> {}", m.ir.atoms[g.from].name, m.ir.atoms[g.to].name);
+        addr_words.clear();
+        for_each_address_match(src, dst, |w| addr_words.push(w.to_string()));
+        let (from, to) = (&m.ir.atoms[g.from].name, &m.ir.atoms[g.to].name);
         for e in &g.entries {
-            for (args, what, allows) in matches(&e.what, &e.allows, fam) {
-                let comment = cut(format!("{flow} {what}: {}", m.locs(&allows, MAX_COMMENT)));
-                for a in &addrs {
-                    let mut words = a.clone();
-                    words.extend(args.iter().cloned());
-                    out.push(Rule { chain: p.chain.clone(), args: words, comment: Some(comment.clone()), target: "ACCEPT".into() });
+            for_each_match(&e.what, &e.allows, fam, |args, what, allows| {
+                comment.clear();
+                let _ = write!(comment, "{from} -> {to} {what}: ");
+                m.push_locs(&mut comment, allows, MAX_COMMENT);
+                tail.clear();
+                tail.push_str(args);
+                tail.push_str(" -m comment --comment \"");
+                push_quoted(&mut tail, &comment, MAX_COMMENT);
+                tail.push_str("\" -j ACCEPT\n");
+                for a in &addr_words {
+                    out.push_str("-A ");
+                    out.push_str(&p.chain);
+                    out.push_str(a);
+                    out.push_str(&tail);
                 }
-            }
+            });
         }
     }
     out
 }
 
-/// The protocol/port arguments of an entry, one item per rule, with a short
-/// description (`tcp/80,443`) and the allows of each.
-fn matches(what: &Match, allows: &[AllowId], fam: Family) -> Vec<(Vec<String>, String, Vec<AllowId>)> {
+/// Calls `f` with the protocol/port arguments of an entry (each rule's, with a
+/// leading space), a short description (`tcp/80,443`) and the allows of each.
+fn for_each_match(what: &Match, allows: &[AllowId], fam: Family, mut f: impl FnMut(&str, &str, &[AllowId])) {
     match what {
-        Match::Any => vec![(vec![], "any".to_string(), allows.to_vec())],
-        Match::Proto(p) if fam.carries(*p) => vec![(proto_args(*p), p.as_str().to_string(), allows.to_vec())],
-        Match::Proto(_) => vec![],
+        Match::Any => f("", "any", allows),
+        Match::Proto(p) if fam.carries(*p) => f(&format!(" -p {}", proto_name(*p)), p.as_str(), allows),
+        Match::Proto(_) => {}
         Match::Ports(p, spans) if spans.len() == 1 => {
-            let mut a = proto_args(*p);
-            a.extend(["--dport".to_string(), port(&spans[0], ":")]);
-            vec![(a, format!("{p}/{}", port(&spans[0], "-")), spans[0].allows.clone())]
+            let r = spans[0].range;
+            f(&format!(" -p {} --dport {}", proto_name(*p), port(r, ':')), &format!("{p}/{}", port(r, '-')), &spans[0].allows)
         }
-        Match::Ports(p, spans) => chunks(spans)
-            .into_iter()
-            .map(|chunk| {
-                let mut a = proto_args(*p);
-                let list: Vec<String> = chunk.iter().map(|s| port(s, ":")).collect();
-                a.extend(["-m".to_string(), "multiport".to_string(), "--dports".to_string(), list.join(",")]);
-                let desc: Vec<String> = chunk.iter().map(|s| port(s, "-")).collect();
+        Match::Ports(p, spans) => {
+            for chunk in chunks(spans) {
+                let (mut args, mut desc) = (format!(" -p {} -m multiport --dports ", proto_name(*p)), format!("{p}/"));
+                for (i, s) in chunk.iter().enumerate() {
+                    if i > 0 {
+                        args.push(',');
+                        desc.push(',');
+                    }
+                    args.push_str(&port(s.range, ':'));
+                    desc.push_str(&port(s.range, '-'));
+                }
                 let mut ids: Vec<AllowId> = chunk.iter().flat_map(|s| s.allows.iter().copied()).collect();
                 ids.sort_unstable();
                 ids.dedup();
-                (a, format!("{p}/{}", desc.join(",")), ids)
-            })
-            .collect(),
+                f(&args, &desc, &ids);
+            }
+        }
     }
 }
 
 /// Groups port spans so that each group fits one `multiport` match.
-fn chunks(spans: &[PortSpan]) -> Vec<Vec<&PortSpan>> {
-    let mut out: Vec<Vec<&PortSpan>> = vec![];
-    let mut used = MULTIPORT_SLOTS;
-    for s in spans {
+fn chunks(spans: &[PortSpan]) -> Vec<&[PortSpan]> {
+    let mut out = vec![];
+    let (mut start, mut used) = (0, 0);
+    for (i, s) in spans.iter().enumerate() {
         let need = if s.range.lo == s.range.hi { 1 } else { 2 };
-        if used + need > MULTIPORT_SLOTS {
-            out.push(vec![]);
-            used = 0;
+        if i > start && used + need > MULTIPORT_SLOTS {
+            out.push(&spans[start..i]);
+            (start, used) = (i, 0);
         }
         used += need;
-        if let Some(last) = out.last_mut() {
-            last.push(s);
-        }
+    }
+    if start < spans.len() {
+        out.push(&spans[start..]);
     }
     out
 }
 
-fn proto_args(p: Proto) -> Vec<String> {
-    let name = if p == Proto::Icmpv6 { "ipv6-icmp" } else { p.as_str() };
-    vec!["-p".to_string(), name.to_string()]
+/// The name iptables knows a protocol by.
+fn proto_name(p: Proto) -> &'static str {
+    if p == Proto::Icmpv6 { "ipv6-icmp" } else { p.as_str() }
 }
 
 /// `80`, or `8000:8100` with `sep` between the ends.
-fn port(s: &PortSpan, sep: &str) -> String {
-    if s.range.lo == s.range.hi { s.range.lo.to_string() } else { format!("{}{sep}{}", s.range.lo, s.range.hi) }
+fn port(r: PortRange, sep: char) -> String {
+    if r.lo == r.hi { r.lo.to_string() } else { format!("{}{sep}{}", r.lo, r.hi) }
 }
 
 /// One side of a rule's address match: a comma-separated prefix list (which
@@ -287,62 +253,106 @@ fn addrs(ivs: &[Interval]) -> Vec<Addrs> {
     out
 }
 
-/// The match words of every (source, destination) combination: `-s`/`-d` for
-/// prefix lists, `-m iprange --src-range`/`--dst-range` for ranges.
-fn address_matches(src: &[Interval], dst: &[Interval]) -> Vec<Vec<String>> {
-    let (src, dst) = (addrs(src), addrs(dst));
-    let mut out = vec![];
-    for s in &src {
-        for d in &dst {
-            let mut words: Vec<String> = vec![];
-            let mut ranges: Vec<String> = vec![];
-            for (side, flag, range_flag) in [(s, "-s", "--src-range"), (d, "-d", "--dst-range")] {
-                match side {
-                    Addrs::Nets(n) => words.extend([flag.to_string(), n.clone()]),
-                    Addrs::Range(r) => ranges.extend([range_flag.to_string(), r.clone()]),
+/// Calls `f` with the match words (each with a leading space) of every (source,
+/// destination) combination: `-s`/`-d` for prefix lists, `-m iprange
+/// --src-range`/`--dst-range` for ranges.
+fn for_each_address_match(src: &[Addrs], dst: &[Addrs], mut f: impl FnMut(&str)) {
+    let mut words = String::new();
+    for s in src {
+        for d in dst {
+            words.clear();
+            for (side, flag) in [(s, "-s"), (d, "-d")] {
+                if let Addrs::Nets(n) = side {
+                    let _ = write!(words, " {flag} {n}");
                 }
             }
-            if !ranges.is_empty() {
-                words.extend(["-m".to_string(), "iprange".to_string()]);
-                words.extend(ranges);
+            if matches!(s, Addrs::Range(_)) || matches!(d, Addrs::Range(_)) {
+                words.push_str(" -m iprange");
             }
-            out.push(words);
+            for (side, flag) in [(s, "--src-range"), (d, "--dst-range")] {
+                if let Addrs::Range(r) = side {
+                    let _ = write!(words, " {flag} {r}");
+                }
+            }
+            f(&words);
         }
     }
-    out
 }
 
-/// A comment safe inside double quotes and within iptables' length limit.
-fn cut(s: String) -> String {
-    super::netfilter::quoted_comment(&s, MAX_COMMENT)
+/// One file: header, the built-in chains and the pairs' chains, each hook's
+/// prologue and jumps to the pairs it sees, then the pairs' rules.
+fn render(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, pairs: &Pairs<'_>, chains: &[Option<PairText>], opts: &EmitOptions) -> String {
+    let shown: Vec<(&Pair<'_>, &PairText)> = match rs.mode {
+        Mode::Gateway => pairs.all.iter().zip(chains).filter_map(|(p, t)| Some((p, t.as_ref()?))).collect(),
+        Mode::Host(z) => pairs.by_zone[z].iter().filter_map(|i| Some((&pairs.all[*i], chains[*i].as_ref()?))).collect(),
+    };
+    let (builtins, hooks): (_, &[(&str, Option<ZoneId>, Option<ZoneId>)]) = match rs.mode {
+        Mode::Gateway => ([("INPUT", "ACCEPT"), ("FORWARD", "DROP"), ("OUTPUT", "ACCEPT")], &[("FORWARD", None, None)]),
+        Mode::Host(z) => {
+            ([("INPUT", "DROP"), ("FORWARD", "ACCEPT"), ("OUTPUT", "DROP")], &[("INPUT", None, Some(z)), ("OUTPUT", Some(z), None)])
+        }
+    };
+    let size: usize = shown.iter().map(|(p, t)| t.body.len() + 2 * (t.dispatch.len() + p.chain.len() + 16)).sum();
+    let mut s = String::with_capacity(size + 4096);
+    header(m, rs, fam, &mut s);
+    for (name, policy) in builtins {
+        let _ = writeln!(s, ":{name} {policy} [0:0]");
+    }
+    for (p, _) in &shown {
+        let _ = writeln!(s, ":{} - [0:0]", p.chain);
+    }
+    for &(hook, from, to) in hooks {
+        prologue(&mut s, hook, rs.mode, fam);
+        for (p, t) in &shown {
+            if from.is_some_and(|z| z != p.from) || to.is_some_and(|z| z != p.to) {
+                continue;
+            }
+            for line in t.dispatch.split_inclusive('\n') {
+                s.push_str("-A ");
+                s.push_str(hook);
+                s.push_str(line);
+            }
+        }
+        if opts.log_drops {
+            let _ = writeln!(s, "-A {hook} -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix \"moat {hook} drop: \"");
+        }
+    }
+    for (_, t) in &shown {
+        s.push_str(&t.body);
+    }
+    s.push_str("COMMIT\n");
+    s
 }
 
-fn render(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, t: &Table) -> String {
+/// The comment lines and `*filter`.
+fn header(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, s: &mut String) {
     let (tool, file) = match fam {
         Family::V4 => ("iptables-restore", format!("{}.v4.rules", rs.stem)),
         Family::V6 => ("ip6tables-restore", format!("{}.v6.rules", rs.stem)),
     };
     let what = format!("iptables filter table (IPv{})", if fam.is_v6() { 6 } else { 4 });
-    let mut s = String::new();
     for line in m.header(rs, &what) {
         let _ = writeln!(s, "# {line}");
     }
     let _ = writeln!(s, "# Load (replaces the whole filter table in one step): {tool} < {file}");
     let _ = writeln!(s, "# Check without loading: {tool} --test {file}");
     s.push_str("*filter\n");
-    for (name, policy) in &t.chains {
-        let _ = writeln!(s, ":{name} {policy} [0:0]");
-    }
-    for r in &t.rules {
-        let _ = write!(s, "-A {}", r.chain);
-        for a in &r.args {
-            let _ = write!(s, " {a}");
+}
+
+/// Loopback (host mode), neighbour discovery (host mode, IPv6), state.
+fn prologue(s: &mut String, hook: &str, mode: Mode, fam: Family) {
+    if let Mode::Host(_) = mode {
+        let lo = if hook == "INPUT" { "-i" } else { "-o" };
+        let _ = writeln!(s, "-A {hook} {lo} lo -m comment --comment \"loopback\" -j ACCEPT");
+        if fam.is_v6() {
+            for ty in ["router-solicitation", "router-advertisement", "neighbour-solicitation", "neighbour-advertisement"] {
+                let _ = writeln!(
+                    s,
+                    "-A {hook} -p ipv6-icmp -m icmp6 --icmpv6-type {ty} -m comment --comment \"IPv6 neighbour discovery\" -j ACCEPT"
+                );
+            }
         }
-        if let Some(c) = &r.comment {
-            let _ = write!(s, " -m comment --comment \"{}\"", cut(c.clone()));
-        }
-        let _ = writeln!(s, " -j {}", r.target);
     }
-    s.push_str("COMMIT\n");
-    s
+    let _ = writeln!(s, "-A {hook} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT");
+    let _ = writeln!(s, "-A {hook} -m conntrack --ctstate INVALID -j DROP");
 }

@@ -149,7 +149,9 @@ pub struct Model<'ir> {
     pub ir: &'ir Ir,
     /// In matrix order (from, to).
     pub grants: Vec<Grant>,
-    /// Per atom, its exact addresses (carve-outs subtracted) as intervals, IPv4 then IPv6.
+    /// Per atom, its exact addresses (carve-outs subtracted) as prefixes, IPv4 then IPv6.
+    prefixes: Vec<[Vec<IpNet>; 2]>,
+    /// The same addresses as intervals (adjacent prefixes joined).
     intervals: Vec<[Vec<Interval>; 2]>,
     /// Per atom: it is an end that puts flows in scope (addresses, onprem site).
     owned: Vec<bool>,
@@ -171,13 +173,11 @@ impl<'ir> Model<'ir> {
             crate::diag::sort(&mut errs);
             return Err(errs);
         }
-        let intervals = ir
-            .atoms
-            .iter()
-            .map(|a| [false, true].map(|v6| intervals(&IpNet::aggregate(&a.addrs.family(v6).prefixes()))))
-            .collect();
+        let prefixes: Vec<[Vec<IpNet>; 2]> =
+            ir.atoms.iter().map(|a| [false, true].map(|v6| a.addrs.family(v6).prefixes())).collect();
+        let intervals = prefixes.iter().map(|p| [&p[0], &p[1]].map(|p| intervals(&IpNet::aggregate(p)))).collect();
         let owned = (0..ir.atoms.len()).map(|a| scope::owns(target, ir, a)).collect();
-        Ok(Model { ir, grants, intervals, owned })
+        Ok(Model { ir, grants, prefixes, intervals, owned })
     }
 
     /// The exact addresses of an atom in one family (empty when it has none there).
@@ -187,10 +187,7 @@ impl<'ir> Model<'ir> {
 
     /// The addresses of several atoms, joined into the fewest intervals.
     pub fn union(&self, atoms: &[AtomId], fam: Family) -> Vec<Interval> {
-        let all: Vec<IpNet> = atoms
-            .iter()
-            .flat_map(|a| self.ir.atoms[*a].addrs.family(fam.is_v6()).prefixes())
-            .collect();
+        let all: Vec<IpNet> = atoms.iter().flat_map(|a| self.prefixes[*a][fam as usize].iter().copied()).collect();
         intervals(&IpNet::aggregate(&all))
     }
 
@@ -242,17 +239,31 @@ impl<'ir> Model<'ir> {
 
     /// `file:line` of each allow, comma-separated, cut to `max` characters.
     pub fn locs(&self, allows: &[AllowId], max: usize) -> String {
-        let locs: Vec<&str> = allows.iter().map(|a| self.ir.allows[*a].loc.as_str()).collect();
-        let mut s = locs.join(",");
-        if s.len() > max {
-            let mut cut = max.saturating_sub(4);
-            while !s.is_char_boundary(cut) {
+        let mut s = String::new();
+        self.push_locs(&mut s, allows, max);
+        s
+    }
+
+    /// Appends [`Model::locs`] to `out` (without building the whole list when it is cut).
+    pub fn push_locs(&self, out: &mut String, allows: &[AllowId], max: usize) {
+        let start = out.len();
+        for (i, a) in allows.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&self.ir.allows[*a].loc);
+            if out.len() - start > max {
+                break;
+            }
+        }
+        if out.len() - start > max {
+            let mut cut = start + max.saturating_sub(4);
+            while !out.is_char_boundary(cut) {
                 cut -= 1;
             }
-            s.truncate(cut);
-            s.push_str(",...");
+            out.truncate(cut);
+            out.push_str(",...");
         }
-        s
     }
 
     /// The header comment lines every file starts with (without the comment marker).
@@ -282,9 +293,9 @@ fn entries(flow: &Flow) -> Result<Vec<Entry>, ()> {
     }
     let mut out = vec![];
     for (proto, ranges) in flow.ports.iter() {
-        let covering = |part: &PortSet| -> Vec<AllowId> {
+        let covering = |part: PortRange| -> Vec<AllowId> {
             let mut v: Vec<AllowId> =
-                flow.by.iter().filter(|(_, p)| !p.intersect(part).is_empty()).map(|(a, _)| *a).collect();
+                flow.by.iter().filter(|(_, p)| overlaps(p, proto, part)).map(|(a, _)| *a).collect();
             v.sort_unstable();
             v.dedup();
             v
@@ -292,18 +303,18 @@ fn entries(flow: &Flow) -> Result<Vec<Entry>, ()> {
         let what = match proto {
             Proto::Other => return Err(()),
             p if !p.has_ports() => Match::Proto(p),
-            p => Match::Ports(
-                p,
-                ranges.iter().map(|r| PortSpan { range: *r, allows: covering(&PortSet::range(p, *r)) }).collect(),
-            ),
+            p => Match::Ports(p, ranges.iter().map(|r| PortSpan { range: *r, allows: covering(*r) }).collect()),
         };
-        let allows = match &what {
-            Match::Ports(p, _) => covering(&PortSet::proto(*p)),
-            _ => covering(&PortSet::proto(proto)),
-        };
+        let allows = covering(PortRange::FULL);
         out.push(Entry { what, allows });
     }
     Ok(out)
+}
+
+/// True when `set` holds some port of `range` in `proto` (any of it, for a port-less
+/// protocol): `!set.intersect(&PortSet::range(proto, range)).is_empty()` without allocating.
+fn overlaps(set: &PortSet, proto: Proto, range: PortRange) -> bool {
+    set.get(proto).is_some_and(|rs| !proto.has_ports() || rs.iter().any(|r| r.lo <= range.hi && range.lo <= r.hi))
 }
 
 /// E017: a port set a netfilter target cannot express.
@@ -383,7 +394,23 @@ mod tests {
 /// Text for a double-quoted ruleset comment: quotes, backslashes and control
 /// characters become `'`, and the result is cut to `max` bytes (with `...`).
 pub fn quoted_comment(s: &str, max: usize) -> String {
-    let mut s: String = s.chars().map(|c| if c == '"' || c == '\\' || c.is_control() { '\'' } else { c }).collect();
+    let mut out = String::new();
+    push_quoted(&mut out, s, max);
+    out
+}
+
+/// Appends [`quoted_comment`] of `s` to `out`; copies `s` as it is when nothing needs changing.
+pub fn push_quoted(out: &mut String, s: &str, max: usize) {
+    if s.len() <= max && !s.chars().any(special) {
+        out.push_str(s);
+        return;
+    }
+    out.push_str(&requote(s, max));
+}
+
+/// The slow path of [`push_quoted`]: replace, then cut.
+fn requote(s: &str, max: usize) -> String {
+    let mut s: String = s.chars().map(|c| if special(c) { '\'' } else { c }).collect();
     if s.len() > max {
         let mut n = max.saturating_sub(3);
         while !s.is_char_boundary(n) {
@@ -393,4 +420,9 @@ pub fn quoted_comment(s: &str, max: usize) -> String {
         s.push_str("...");
     }
     s
+}
+
+/// A character a double-quoted ruleset comment cannot hold as it is.
+fn special(c: char) -> bool {
+    c == '"' || c == '\\' || c.is_control()
 }
