@@ -10,7 +10,7 @@
 //!
 //! A pair's chain is the same in every file that holds it (the gateway's and
 //! the hosts' of both its zones), so each is rendered once per family, straight
-//! into text, and copied into those files.
+//! into the gateway's text, and the hosts' files copy it from there.
 
 use super::netfilter::{push_quoted, Family, Grant, Interval, Match, Mode, Model, PortSpan, Ruleset};
 use super::{Artefact, EmitOptions, Target};
@@ -40,15 +40,39 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
         if files.is_empty() {
             continue;
         }
-        let chains = pairs.chains(&model, fam);
-        for rs in files {
-            out.push(Artefact {
-                path: format!("iptables/{}.{}.rules", rs.stem, fam.as_str()),
-                contents: render(&model, rs, fam, &pairs, &chains, opts),
-            });
+        let mut sides = Sides::new(&model, fam);
+        let jumps = pairs.jumps(&model, &mut sides, fam);
+        let (gateway, hosts): (Vec<_>, Vec<_>) = files.into_iter().partition(|rs| rs.mode == Mode::Gateway);
+        // Each pair's rules are rendered once, in place in the gateway's file
+        // (which holds every pair); `at` says where, for the hosts to copy.
+        let mut at = vec![0..0; pairs.all.len()];
+        let mut rules_once = |s: &mut String, i: usize| {
+            let start = s.len();
+            pair_rules(s, &model, &pairs.all[i], &sides.one, fam);
+            at[i] = start..s.len();
+        };
+        let source = match gateway.first() {
+            Some(gw) => render(&model, gw, fam, &pairs, &jumps, opts, &mut rules_once),
+            None => {
+                let mut s = String::new();
+                (0..jumps.len()).filter(|i| jumps[*i].is_some()).for_each(|i| rules_once(&mut s, i));
+                s
+            }
+        };
+        for rs in hosts {
+            let text = render(&model, rs, fam, &pairs, &jumps, opts, &mut |s, i| s.push_str(&source[at[i].clone()]));
+            out.push(Artefact { path: file_path(rs, fam), contents: text });
+        }
+        if let Some(gw) = gateway.first() {
+            out.push(Artefact { path: file_path(gw, fam), contents: source });
         }
     }
     Ok(out)
+}
+
+/// `iptables/<stem>.<family>.rules`.
+fn file_path(rs: &Ruleset<'_>, fam: Family) -> String {
+    format!("iptables/{}.{}.rules", rs.stem, fam.as_str())
 }
 
 /// The grants of one zone pair, under the chain that holds their rules.
@@ -64,12 +88,6 @@ struct Pairs<'m> {
     all: Vec<Pair<'m>>,
     /// Per zone, the indices of the pairs it is an end of.
     by_zone: Vec<Vec<usize>>,
-}
-
-/// One pair's text in one family: the tails of its jump rules (after `-A HOOK`) and its chain's rules.
-struct PairText {
-    dispatch: String,
-    body: String,
 }
 
 impl<'m> Pairs<'m> {
@@ -94,16 +112,32 @@ impl<'m> Pairs<'m> {
         Pairs { all, by_zone }
     }
 
-    /// Each pair's text in one family (`None` when no grant of it has addresses there).
-    fn chains(&self, m: &Model<'_>, fam: Family) -> Vec<Option<PairText>> {
-        let sides: Vec<Vec<Addrs>> = (0..m.ir.atoms.len()).map(|a| addrs(m.intervals(a, fam))).collect();
-        self.all
-            .iter()
-            .map(|p| {
-                let body = pair_rules(m, p, &sides, fam);
-                (!body.is_empty()).then(|| PairText { dispatch: dispatch(m, p, fam), body })
-            })
-            .collect()
+    /// Each pair's jump rules in one family, without their `-A HOOK` (`None`
+    /// when no grant of the pair has addresses at both ends there: no chain).
+    fn jumps(&self, m: &Model<'_>, sides: &mut Sides, fam: Family) -> Vec<Option<String>> {
+        let addressed = |g: &&Grant| !m.intervals(g.from, fam).is_empty() && !m.intervals(g.to, fam).is_empty();
+        self.all.iter().map(|p| p.grants.iter().any(addressed).then(|| dispatch(m, p, sides, fam))).collect()
+    }
+}
+
+/// The address arguments of each atom in one family, and of the sets of
+/// atoms that jumps match on (each set's union computed once).
+struct Sides {
+    one: Vec<Vec<Addrs>>,
+    many: BTreeMap<Vec<AtomId>, Vec<Addrs>>,
+}
+
+impl Sides {
+    fn new(m: &Model<'_>, fam: Family) -> Sides {
+        Sides { one: (0..m.ir.atoms.len()).map(|a| addrs(m.intervals(a, fam))).collect(), many: BTreeMap::new() }
+    }
+
+    /// The arguments of the union of `atoms` (sorted, distinct).
+    fn of(&mut self, m: &Model<'_>, atoms: Vec<AtomId>, fam: Family) -> &[Addrs] {
+        if let [one] = atoms[..] {
+            return &self.one[one];
+        }
+        self.many.entry(atoms).or_insert_with_key(|atoms| addrs(&m.union(atoms, fam)))
     }
 }
 
@@ -114,7 +148,7 @@ fn chain_name(ir: &Ir, from: ZoneId, to: ZoneId) -> String {
 }
 
 /// The jumps to a pair's chain by the pair's addresses, each line without its `-A HOOK`.
-fn dispatch(m: &Model<'_>, p: &Pair<'_>, fam: Family) -> String {
+fn dispatch(m: &Model<'_>, p: &Pair<'_>, sides: &mut Sides, fam: Family) -> String {
     let ends = |end: fn(&Grant) -> AtomId| -> Vec<AtomId> {
         let mut v: Vec<AtomId> = p.grants.iter().map(|g| end(g)).collect();
         v.sort_unstable();
@@ -126,16 +160,17 @@ fn dispatch(m: &Model<'_>, p: &Pair<'_>, fam: Family) -> String {
     push_quoted(&mut tail, &format!("zone {} -> zone {}", m.ir.zones[p.from].name, m.ir.zones[p.to].name), MAX_COMMENT);
     let _ = writeln!(tail, "\" -j {}", p.chain);
     let mut out = String::new();
-    for_each_address_match(&addrs(&m.union(&froms, fam)), &addrs(&m.union(&tos, fam)), |words| {
+    let src = sides.of(m, froms, fam).to_vec();
+    for_each_address_match(&src, sides.of(m, tos, fam), |words| {
         out.push_str(words);
         out.push_str(&tail);
     });
     out
 }
 
-/// The rules of one pair's chain in one family (empty when no grant has addresses in it).
-fn pair_rules(m: &Model<'_>, p: &Pair<'_>, sides: &[Vec<Addrs>], fam: Family) -> String {
-    let mut out = String::new();
+/// Appends the rules of one pair's chain in one family, given each atom's
+/// address arguments there (none when no grant has addresses at both ends).
+fn pair_rules(out: &mut String, m: &Model<'_>, p: &Pair<'_>, sides: &[Vec<Addrs>], fam: Family) {
     let mut addr_words: Vec<String> = vec![];
     let (mut tail, mut comment) = (String::new(), String::new());
     for g in &p.grants {
@@ -149,7 +184,7 @@ fn pair_rules(m: &Model<'_>, p: &Pair<'_>, sides: &[Vec<Addrs>], fam: Family) ->
         for e in &g.entries {
             for_each_match(&e.what, &e.allows, fam, |args, what, allows| {
                 comment.clear();
-                let _ = write!(comment, "{from} -> {to} {what}: ");
+                comment.extend([from.as_str(), " -> ", to.as_str(), " ", what, ": "]);
                 m.push_locs(&mut comment, allows, MAX_COMMENT);
                 tail.clear();
                 tail.push_str(args);
@@ -165,30 +200,39 @@ fn pair_rules(m: &Model<'_>, p: &Pair<'_>, sides: &[Vec<Addrs>], fam: Family) ->
             });
         }
     }
-    out
 }
 
 /// Calls `f` with the protocol/port arguments of an entry (each rule's, with a
 /// leading space), a short description (`tcp/80,443`) and the allows of each.
 fn for_each_match(what: &Match, allows: &[AllowId], fam: Family, mut f: impl FnMut(&str, &str, &[AllowId])) {
+    let (mut args, mut desc) = (String::new(), String::new());
     match what {
         Match::Any => f("", "any", allows),
-        Match::Proto(p) if fam.carries(*p) => f(&format!(" -p {}", proto_name(*p)), p.as_str(), allows),
+        Match::Proto(p) if fam.carries(*p) => {
+            args.push_str(" -p ");
+            args.push_str(proto_name(*p));
+            f(&args, p.as_str(), allows)
+        }
         Match::Proto(_) => {}
         Match::Ports(p, spans) if spans.len() == 1 => {
-            let r = spans[0].range;
-            f(&format!(" -p {} --dport {}", proto_name(*p), port(r, ':')), &format!("{p}/{}", port(r, '-')), &spans[0].allows)
+            args.extend([" -p ", proto_name(*p), " --dport "]);
+            push_port(&mut args, spans[0].range, ':');
+            desc.extend([p.as_str(), "/"]);
+            push_port(&mut desc, spans[0].range, '-');
+            f(&args, &desc, &spans[0].allows)
         }
         Match::Ports(p, spans) => {
             for chunk in chunks(spans) {
-                let (mut args, mut desc) = (format!(" -p {} -m multiport --dports ", proto_name(*p)), format!("{p}/"));
+                (args.clear(), desc.clear());
+                args.extend([" -p ", proto_name(*p), " -m multiport --dports "]);
+                desc.extend([p.as_str(), "/"]);
                 for (i, s) in chunk.iter().enumerate() {
                     if i > 0 {
                         args.push(',');
                         desc.push(',');
                     }
-                    args.push_str(&port(s.range, ':'));
-                    desc.push_str(&port(s.range, '-'));
+                    push_port(&mut args, s.range, ':');
+                    push_port(&mut desc, s.range, '-');
                 }
                 let mut ids: Vec<AllowId> = chunk.iter().flat_map(|s| s.allows.iter().copied()).collect();
                 ids.sort_unstable();
@@ -222,9 +266,29 @@ fn proto_name(p: Proto) -> &'static str {
     if p == Proto::Icmpv6 { "ipv6-icmp" } else { p.as_str() }
 }
 
-/// `80`, or `8000:8100` with `sep` between the ends.
-fn port(r: PortRange, sep: char) -> String {
-    if r.lo == r.hi { r.lo.to_string() } else { format!("{}{sep}{}", r.lo, r.hi) }
+/// Appends `80`, or `8000:8100` with `sep` between the ends.
+fn push_port(s: &mut String, r: PortRange, sep: char) {
+    push_number(s, r.lo);
+    if r.lo != r.hi {
+        s.push(sep);
+        push_number(s, r.hi);
+    }
+}
+
+/// Appends a port number in decimal (what `write!` does, without its machinery).
+fn push_number(s: &mut String, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    s.extend(digits[i..].iter().map(|d| char::from(*d)));
 }
 
 /// One side of a rule's address match: a comma-separated prefix list (which
@@ -280,11 +344,19 @@ fn for_each_address_match(src: &[Addrs], dst: &[Addrs], mut f: impl FnMut(&str))
 }
 
 /// One file: header, the built-in chains and the pairs' chains, each hook's
-/// prologue and jumps to the pairs it sees, then the pairs' rules.
-fn render(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, pairs: &Pairs<'_>, chains: &[Option<PairText>], opts: &EmitOptions) -> String {
-    let shown: Vec<(&Pair<'_>, &PairText)> = match rs.mode {
-        Mode::Gateway => pairs.all.iter().zip(chains).filter_map(|(p, t)| Some((p, t.as_ref()?))).collect(),
-        Mode::Host(z) => pairs.by_zone[z].iter().filter_map(|i| Some((&pairs.all[*i], chains[*i].as_ref()?))).collect(),
+/// prologue and jumps to the pairs it sees, then the pairs' rules (appended by `rules`).
+fn render(
+    m: &Model<'_>,
+    rs: &Ruleset<'_>,
+    fam: Family,
+    pairs: &Pairs<'_>,
+    jumps: &[Option<String>],
+    opts: &EmitOptions,
+    rules: &mut dyn FnMut(&mut String, usize),
+) -> String {
+    let shown: Vec<(usize, &str)> = match rs.mode {
+        Mode::Gateway => jumps.iter().enumerate().filter_map(|(i, j)| Some((i, j.as_deref()?))).collect(),
+        Mode::Host(z) => pairs.by_zone[z].iter().filter_map(|i| Some((*i, jumps[*i].as_deref()?))).collect(),
     };
     let (builtins, hooks): (_, &[(&str, Option<ZoneId>, Option<ZoneId>)]) = match rs.mode {
         Mode::Gateway => ([("INPUT", "ACCEPT"), ("FORWARD", "DROP"), ("OUTPUT", "ACCEPT")], &[("FORWARD", None, None)]),
@@ -292,22 +364,22 @@ fn render(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, pairs: &Pairs<'_>, chain
             ([("INPUT", "DROP"), ("FORWARD", "ACCEPT"), ("OUTPUT", "DROP")], &[("INPUT", None, Some(z)), ("OUTPUT", Some(z), None)])
         }
     };
-    let size: usize = shown.iter().map(|(p, t)| t.body.len() + 2 * (t.dispatch.len() + p.chain.len() + 16)).sum();
-    let mut s = String::with_capacity(size + 4096);
+    let mut s = String::new();
     header(m, rs, fam, &mut s);
     for (name, policy) in builtins {
         let _ = writeln!(s, ":{name} {policy} [0:0]");
     }
-    for (p, _) in &shown {
-        let _ = writeln!(s, ":{} - [0:0]", p.chain);
+    for (i, _) in &shown {
+        let _ = writeln!(s, ":{} - [0:0]", pairs.all[*i].chain);
     }
     for &(hook, from, to) in hooks {
         prologue(&mut s, hook, rs.mode, fam);
-        for (p, t) in &shown {
+        for (i, jump) in &shown {
+            let p = &pairs.all[*i];
             if from.is_some_and(|z| z != p.from) || to.is_some_and(|z| z != p.to) {
                 continue;
             }
-            for line in t.dispatch.split_inclusive('\n') {
+            for line in jump.split_inclusive('\n') {
                 s.push_str("-A ");
                 s.push_str(hook);
                 s.push_str(line);
@@ -317,8 +389,8 @@ fn render(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, pairs: &Pairs<'_>, chain
             let _ = writeln!(s, "-A {hook} -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix \"moat {hook} drop: \"");
         }
     }
-    for (_, t) in &shown {
-        s.push_str(&t.body);
+    for (i, _) in &shown {
+        rules(&mut s, *i);
     }
     s.push_str("COMMIT\n");
     s

@@ -214,13 +214,20 @@ impl<'ir> Model<'ir> {
                 families: self.families(&atoms),
             });
         }
-        for (zid, zone) in self.ir.zones.iter().enumerate() {
+        // Each zone's grants (those with an end inside it), in one pass, in grant order.
+        let mut by_zone: Vec<Vec<&Grant>> = vec![vec![]; self.ir.zones.len()];
+        for g in &self.grants {
+            let (zf, zt) = (self.ir.atoms[g.from].zone, self.ir.atoms[g.to].zone);
+            by_zone[zf].push(g);
+            if zt != zf {
+                by_zone[zt].push(g);
+            }
+        }
+        for ((zid, zone), grants) in self.ir.zones.iter().enumerate().zip(by_zone) {
             let atoms: Vec<AtomId> = self.zone_atoms(zid).into_iter().filter(|a| self.owned[*a]).collect();
             if atoms.is_empty() || zone.kind == ZoneKind::External {
                 continue;
             }
-            let inside = |a: &AtomId| self.ir.atoms[*a].zone == zid;
-            let grants = self.grants.iter().filter(|g| inside(&g.from) || inside(&g.to)).collect();
             out.push(Ruleset {
                 mode: Mode::Host(zid),
                 stem: format!("host-{}", zone.name),
@@ -401,7 +408,8 @@ pub fn quoted_comment(s: &str, max: usize) -> String {
 
 /// Appends [`quoted_comment`] of `s` to `out`; copies `s` as it is when nothing needs changing.
 pub fn push_quoted(out: &mut String, s: &str, max: usize) {
-    if s.len() <= max && !s.chars().any(special) {
+    let plain = if s.is_ascii() { !s.bytes().any(|b| special(char::from(b))) } else { !s.chars().any(special) };
+    if s.len() <= max && plain {
         out.push_str(s);
         return;
     }
