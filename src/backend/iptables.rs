@@ -223,7 +223,8 @@ fn for_each_match(what: &Match, allows: &[AllowId], fam: Family, mut f: impl FnM
         }
         Match::Ports(p, spans) => {
             for chunk in chunks(spans) {
-                (args.clear(), desc.clear());
+                args.clear();
+                desc.clear();
                 args.extend([" -p ", proto_name(*p), " -m multiport --dports "]);
                 desc.extend([p.as_str(), "/"]);
                 for (i, s) in chunk.iter().enumerate() {
@@ -343,6 +344,10 @@ fn for_each_address_match(src: &[Addrs], dst: &[Addrs], mut f: impl FnMut(&str))
     }
 }
 
+/// A built-in chain that dispatches to the pairs, with the source zone or
+/// destination zone it is limited to (host mode).
+type Hook = (&'static str, Option<ZoneId>, Option<ZoneId>);
+
 /// One file: header, the built-in chains and the pairs' chains, each hook's
 /// prologue and jumps to the pairs it sees, then the pairs' rules (appended by `rules`).
 fn render(
@@ -358,7 +363,7 @@ fn render(
         Mode::Gateway => jumps.iter().enumerate().filter_map(|(i, j)| Some((i, j.as_deref()?))).collect(),
         Mode::Host(z) => pairs.by_zone[z].iter().filter_map(|i| Some((*i, jumps[*i].as_deref()?))).collect(),
     };
-    let (builtins, hooks): (_, &[(&str, Option<ZoneId>, Option<ZoneId>)]) = match rs.mode {
+    let (builtins, hooks): (_, &[Hook]) = match rs.mode {
         Mode::Gateway => ([("INPUT", "ACCEPT"), ("FORWARD", "DROP"), ("OUTPUT", "ACCEPT")], &[("FORWARD", None, None)]),
         Mode::Host(z) => {
             ([("INPUT", "DROP"), ("FORWARD", "ACCEPT"), ("OUTPUT", "DROP")], &[("INPUT", None, Some(z)), ("OUTPUT", Some(z), None)])

@@ -334,6 +334,43 @@ fn e017(ir: &Ir, allow: AllowId, target: Target) -> Diagnostic {
     .with_help("allow `any`, or list the protocols (tcp, udp, sctp, icmp, icmpv6)")
 }
 
+/// Text for a double-quoted ruleset comment: quotes, backslashes and control
+/// characters become `'`, and the result is cut to `max` bytes (with `...`).
+pub fn quoted_comment(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    push_quoted(&mut out, s, max);
+    out
+}
+
+/// Appends [`quoted_comment`] of `s` to `out`; copies `s` as it is when nothing needs changing.
+pub fn push_quoted(out: &mut String, s: &str, max: usize) {
+    let plain = if s.is_ascii() { !s.bytes().any(|b| special(char::from(b))) } else { !s.chars().any(special) };
+    if s.len() <= max && plain {
+        out.push_str(s);
+        return;
+    }
+    out.push_str(&requote(s, max));
+}
+
+/// The slow path of [`push_quoted`]: replace, then cut.
+fn requote(s: &str, max: usize) -> String {
+    let mut s: String = s.chars().map(|c| if special(c) { '\'' } else { c }).collect();
+    if s.len() > max {
+        let mut n = max.saturating_sub(3);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        s.truncate(n);
+        s.push_str("...");
+    }
+    s
+}
+
+/// A character a double-quoted ruleset comment cannot hold as it is.
+fn special(c: char) -> bool {
+    c == '"' || c == '\\' || c.is_control()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,41 +433,4 @@ mod tests {
         let flow = Flow { ports: PortSet::any(), by: vec![(3, PortSet::any()), (1, tcp(1, 2))] };
         assert_eq!(entries(&flow), Ok(vec![Entry { what: Match::Any, allows: vec![1, 3] }]));
     }
-}
-
-/// Text for a double-quoted ruleset comment: quotes, backslashes and control
-/// characters become `'`, and the result is cut to `max` bytes (with `...`).
-pub fn quoted_comment(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    push_quoted(&mut out, s, max);
-    out
-}
-
-/// Appends [`quoted_comment`] of `s` to `out`; copies `s` as it is when nothing needs changing.
-pub fn push_quoted(out: &mut String, s: &str, max: usize) {
-    let plain = if s.is_ascii() { !s.bytes().any(|b| special(char::from(b))) } else { !s.chars().any(special) };
-    if s.len() <= max && plain {
-        out.push_str(s);
-        return;
-    }
-    out.push_str(&requote(s, max));
-}
-
-/// The slow path of [`push_quoted`]: replace, then cut.
-fn requote(s: &str, max: usize) -> String {
-    let mut s: String = s.chars().map(|c| if special(c) { '\'' } else { c }).collect();
-    if s.len() > max {
-        let mut n = max.saturating_sub(3);
-        while !s.is_char_boundary(n) {
-            n -= 1;
-        }
-        s.truncate(n);
-        s.push_str("...");
-    }
-    s
-}
-
-/// A character a double-quoted ruleset comment cannot hold as it is.
-fn special(c: char) -> bool {
-    c == '"' || c == '\\' || c.is_control()
 }
