@@ -10,13 +10,19 @@
 //! (peer address . protocol . port, peer address . protocol, peer address).
 //! The number of rules grows with the atoms, never with the flows; every set
 //! element carries the allows (file:line) behind it as its comment.
+//!
+//! An atom's `from_X` sets are the same in the gateway's file and in the file
+//! of X's hosts: they are rendered once, into the gateway's text, and the
+//! hosts' files copy them from there. Everything is written straight into
+//! each file's text.
 
-use super::netfilter::{Family, Grant, Match, Mode, Model, Ruleset};
+use super::netfilter::{push_quoted, Family, Grant, Match, Mode, Model, Ruleset};
 use super::{Artefact, EmitOptions, Target};
 use crate::diag::Diagnostic;
-use crate::ir::{AllowId, AtomId, Ir};
+use crate::ir::{AtomId, Ir};
 use crate::ports::{PortRange, Proto};
 use std::fmt::Write as _;
+use std::ops::Range;
 
 /// nft comments hold at most 128 bytes.
 const MAX_COMMENT: usize = 120;
@@ -24,37 +30,36 @@ const MAX_COMMENT: usize = 120;
 /// Compiles the policy to nft scripts.
 pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
     let model = Model::new(ir, Target::Nftables)?;
-    Ok(model
-        .rulesets()
-        .iter()
-        .map(|rs| Artefact { path: format!("nftables/{}.nft", rs.stem), contents: render(&model, rs, &build(&model, rs, opts)) })
-        .collect())
+    let ends = Ends::new(&model);
+    let rulesets = model.rulesets();
+    let (gateway, hosts): (Vec<_>, Vec<_>) = rulesets.iter().partition(|rs| rs.mode == Mode::Gateway);
+    let mut out = vec![];
+    // Where each atom's `from_X` sets sit in the gateway's text, for the hosts to copy.
+    let mut at: Vec<Option<Range<usize>>> = vec![None; ir.atoms.len()];
+    let gateway_text = gateway.first().map(|rs| {
+        let text = render(&ends, rs, opts, &mut |s, atom, dir| {
+            let start = s.len();
+            flow_sets(s, &ends, rs, atom, dir);
+            at[atom] = Some(start..s.len());
+        });
+        (rs, text)
+    });
+    for rs in hosts {
+        let text = render(&ends, rs, opts, &mut |s, atom, dir| match (&gateway_text, &at[atom], dir) {
+            (Some((_, gw)), Some(r), Dir::Out) => s.push_str(&gw[r.clone()]),
+            _ => flow_sets(s, &ends, rs, atom, dir),
+        });
+        out.push(Artefact { path: file_path(rs), contents: text });
+    }
+    if let Some((rs, text)) = gateway_text {
+        out.push(Artefact { path: file_path(rs), contents: text });
+    }
+    Ok(out)
 }
 
-/// The table's contents: the atoms' address sets, the flow sets, then chains.
-#[derive(Debug, Default)]
-struct Table {
-    addr_sets: Vec<Set>,
-    sets: Vec<Set>,
-    chains: Vec<Chain>,
-}
-
-/// A named interval set.
-#[derive(Debug)]
-struct Set {
-    name: String,
-    /// `ipv4_addr . inet_proto . inet_service`, ...
-    key: String,
-    /// Each element with its comment.
-    elements: Vec<(String, Option<String>)>,
-}
-
-/// A chain; base chains carry their hook and policy.
-#[derive(Debug)]
-struct Chain {
-    name: String,
-    hook: Option<&'static str>,
-    rules: Vec<String>,
+/// `nftables/<stem>.nft`.
+fn file_path(rs: &Ruleset<'_>) -> String {
+    format!("nftables/{}.nft", rs.stem)
 }
 
 /// Which end of a flow a per-atom chain classifies by.
@@ -91,37 +96,165 @@ impl Dir {
             Dir::In => "in",
         }
     }
+
+    /// The other end of a grant.
+    fn peer(self, g: &Grant) -> AtomId {
+        if self == Dir::Out { g.to } else { g.from }
+    }
 }
 
-fn build(m: &Model<'_>, rs: &Ruleset<'_>, opts: &EmitOptions) -> Table {
-    let mut t = Table::default();
-    let hooks: Vec<(&'static str, Vec<(AtomId, Dir)>)> = match rs.mode {
-        Mode::Gateway => vec![("forward", classified(rs, Dir::Out, |_| true))],
-        Mode::Host(z) => {
-            let inside = |a: AtomId| m.ir.atoms[a].zone == z;
-            vec![("input", classified(rs, Dir::In, inside)), ("output", classified(rs, Dir::Out, inside))]
-        }
-    };
-    for (hook, atoms) in hooks {
-        let mut base = Chain { name: hook.to_string(), hook: Some(hook), rules: prologue(hook, rs.mode) };
-        for (atom, dir) in atoms {
-            atom_chain(m, rs, atom, dir, &mut t, &mut base);
-        }
-        if opts.log_drops {
-            base.rules.push(format!("limit rate 5/minute burst 10 packets log prefix \"moat {hook} drop: \""));
-        }
-        t.chains.push(base);
-    }
-    t
+/// The grants by their ends, and each atom's addresses as element text, per family.
+struct Ends<'m> {
+    m: &'m Model<'m>,
+    /// Per atom, the grants from it (in grant order).
+    from: Vec<Vec<&'m Grant>>,
+    /// Per atom, the grants to it.
+    to: Vec<Vec<&'m Grant>>,
+    /// Per atom, its intervals as text, IPv4 then IPv6.
+    text: Vec<[Vec<String>; 2]>,
 }
+
+impl<'m> Ends<'m> {
+    fn new(m: &'m Model<'m>) -> Ends<'m> {
+        let n = m.ir.atoms.len();
+        let (mut from, mut to) = (vec![vec![]; n], vec![vec![]; n]);
+        for g in &m.grants {
+            from[g.from].push(g);
+            to[g.to].push(g);
+        }
+        let text = (0..n).map(|a| Family::ALL.map(|f| m.intervals(a, f).iter().map(ToString::to_string).collect())).collect();
+        Ends { m, from, to, text }
+    }
+
+    /// The grants a per-atom chain handles.
+    fn grants(&self, atom: AtomId, dir: Dir) -> &[&'m Grant] {
+        if dir == Dir::Out { &self.from[atom] } else { &self.to[atom] }
+    }
+
+    fn addrs(&self, atom: AtomId, fam: Family) -> &[String] {
+        &self.text[atom][fam as usize]
+    }
+
+    /// Which of the ports, protocols and any sets of an atom's chain have elements in one family.
+    fn kinds(&self, atom: AtomId, dir: Dir, fam: Family) -> [bool; 3] {
+        let mut k = [false; 3];
+        if self.addrs(atom, fam).is_empty() {
+            return k;
+        }
+        for g in self.grants(atom, dir) {
+            if self.addrs(dir.peer(g), fam).is_empty() {
+                continue;
+            }
+            for e in &g.entries {
+                match &e.what {
+                    Match::Ports(..) => k[0] = true,
+                    Match::Proto(p) if fam.carries(*p) => k[1] = true,
+                    Match::Proto(_) => {}
+                    Match::Any => k[2] = true,
+                }
+            }
+        }
+        k
+    }
+}
+
+/// The three sets of a per-atom chain.
+const KINDS: [&str; 3] = ["ports", "protos", "any"];
 
 /// The atoms a base chain dispatches on: the `from` (Out) or `to` (In) ends of the grants.
-fn classified(rs: &Ruleset<'_>, dir: Dir, keep: impl Fn(AtomId) -> bool) -> Vec<(AtomId, Dir)> {
-    let mut v: Vec<AtomId> =
-        rs.grants.iter().map(|g| if dir == Dir::Out { g.from } else { g.to }).filter(|a| keep(*a)).collect();
-    v.sort_unstable();
-    v.dedup();
-    v.into_iter().map(|a| (a, dir)).collect()
+fn classified(ends: &Ends<'_>, rs: &Ruleset<'_>, dir: Dir) -> Vec<AtomId> {
+    let inside = |a: AtomId| match rs.mode {
+        Mode::Gateway => true,
+        Mode::Host(z) => ends.m.ir.atoms[a].zone == z,
+    };
+    (0..ends.m.ir.atoms.len()).filter(|a| inside(*a) && !ends.grants(*a, dir).is_empty()).collect()
+}
+
+/// One file: the atoms' address sets, the flow sets (appended by `sets`),
+/// then each hook's per-atom chains and its base chain.
+fn render(ends: &Ends<'_>, rs: &Ruleset<'_>, opts: &EmitOptions, sets: &mut dyn FnMut(&mut String, AtomId, Dir)) -> String {
+    let m = ends.m;
+    let hooks: Vec<(&'static str, Dir)> = match rs.mode {
+        Mode::Gateway => vec![("forward", Dir::Out)],
+        Mode::Host(_) => vec![("input", Dir::In), ("output", Dir::Out)],
+    };
+    // Per hook, its atoms with the kinds of sets each has per family.
+    let plan: Vec<Vec<(AtomId, Dir, Vec<(Family, [bool; 3])>)>> = hooks
+        .iter()
+        .map(|(_, dir)| {
+            classified(ends, rs, *dir)
+                .into_iter()
+                .map(|a| (a, *dir, rs.families.iter().map(|f| (*f, ends.kinds(a, *dir, *f))).filter(|(_, k)| k.contains(&true)).collect()))
+                .filter(|(_, _, fams): &(AtomId, Dir, Vec<_>)| !fams.is_empty())
+                .collect()
+        })
+        .collect();
+    let mut s = String::from("#!/usr/sbin/nft -f\n");
+    for line in m.header(rs, "nftables ruleset (table inet moat, IPv4 and IPv6)") {
+        let _ = writeln!(s, "# {line}");
+    }
+    let file = format!("{}.nft", rs.stem);
+    let _ = writeln!(s, "# Load (replaces table inet moat in one transaction): nft -f {file}");
+    let _ = writeln!(s, "# Check without loading: nft -c -f {file}");
+    s.push_str("\ntable inet moat\ndelete table inet moat\n\ntable inet moat {\n");
+    let mut declared: Vec<(AtomId, Family)> = vec![];
+    for (atom, _, fams) in plan.iter().flatten() {
+        for (fam, _) in fams {
+            if !declared.contains(&(*atom, *fam)) {
+                declared.push((*atom, *fam));
+                set_head(&mut s, &addr_set(m, *atom, *fam), addr_type(*fam));
+                for e in ends.addrs(*atom, *fam) {
+                    let _ = writeln!(s, "\t\t\t{e},");
+                }
+                set_tail(&mut s);
+            }
+        }
+    }
+    for (atom, dir, _) in plan.iter().flatten() {
+        sets(&mut s, *atom, *dir);
+    }
+    for ((hook, _), atoms) in hooks.iter().zip(&plan) {
+        let mut base = prologue(hook, rs.mode);
+        for (atom, dir, fams) in atoms {
+            let name = &m.ir.atoms[*atom].name;
+            let chain = dir.chain(name);
+            let _ = writeln!(s, "\tchain {chain} {{");
+            for (fam, kinds) in fams {
+                let (mine, peer) = dir.fields(*fam);
+                for (kind, _) in KINDS.iter().zip(kinds).filter(|(_, k)| **k) {
+                    let lookup = match *kind {
+                        "ports" => format!("{peer} . meta l4proto . th dport"),
+                        "protos" => format!("{peer} . meta l4proto"),
+                        _ => peer.to_string(),
+                    };
+                    let _ = writeln!(s, "\t\t{lookup} @{} accept", flow_set(m, *atom, *dir, *fam, kind));
+                }
+                base.push(format!("{mine} @{} jump {chain}", addr_set(m, *atom, *fam)));
+            }
+            s.push_str("\t}\n");
+        }
+        if opts.log_drops {
+            base.push(format!("limit rate 5/minute burst 10 packets log prefix \"moat {hook} drop: \""));
+        }
+        let _ = writeln!(s, "\tchain {hook} {{");
+        let _ = writeln!(s, "\t\ttype filter hook {hook} priority filter; policy drop;");
+        for r in &base {
+            let _ = writeln!(s, "\t\t{r}");
+        }
+        s.push_str("\t}\n");
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// `addr4_mz.kernel`: the addresses of an atom.
+fn addr_set(m: &Model<'_>, atom: AtomId, fam: Family) -> String {
+    format!("addr{}_{}", fam.as_str().trim_start_matches('v'), m.ir.atoms[atom].name)
+}
+
+/// `out4_ports_mz.kernel`: one of the flow sets of an atom's chain.
+fn flow_set(m: &Model<'_>, atom: AtomId, dir: Dir, fam: Family, kind: &str) -> String {
+    format!("{}{}_{kind}_{}", dir.set_prefix(), fam.as_str().trim_start_matches('v'), m.ir.atoms[atom].name)
 }
 
 /// Loopback and neighbour discovery on hosts, then connection state.
@@ -139,75 +272,88 @@ fn prologue(hook: &str, mode: Mode) -> Vec<String> {
     v
 }
 
-/// The sets and chain of one atom in one direction, and the base chain's jumps to it.
-fn atom_chain(m: &Model<'_>, rs: &Ruleset<'_>, atom: AtomId, dir: Dir, t: &mut Table, base: &mut Chain) {
-    let name = &m.ir.atoms[atom].name;
-    let grants: Vec<&Grant> =
-        rs.grants.iter().copied().filter(|g| if dir == Dir::Out { g.from == atom } else { g.to == atom }).collect();
-    let mut chain = Chain { name: dir.chain(name), hook: None, rules: vec![] };
+/// Appends the flow sets (ports, protocols, any) of one atom's chain, each family in turn.
+fn flow_sets(s: &mut String, ends: &Ends<'_>, rs: &Ruleset<'_>, atom: AtomId, dir: Dir) {
+    let m = ends.m;
     for fam in &rs.families {
-        let own = m.intervals(atom, *fam);
-        if own.is_empty() {
-            continue;
+        let kinds = ends.kinds(atom, dir, *fam);
+        for (i, kind) in KINDS.iter().enumerate().filter(|(i, _)| kinds[*i]) {
+            let a = addr_type(*fam);
+            let key = match i {
+                0 => format!("{a} . inet_proto . inet_service"),
+                1 => format!("{a} . inet_proto"),
+                _ => a.to_string(),
+            };
+            set_head(s, &flow_set(m, atom, dir, *fam, kind), &key);
+            elements(s, ends, atom, dir, *fam, i);
+            set_tail(s);
         }
-        let (mine, peer) = dir.fields(*fam);
-        let [ports, protos, any] = elements(m, &grants, dir, *fam);
-        let f = fam.as_str();
-        let kinds = [
-            (ports, "ports", format!("{} . inet_proto . inet_service", addr_type(*fam)), format!("{peer} . meta l4proto . th dport")),
-            (protos, "protos", format!("{} . inet_proto", addr_type(*fam)), format!("{peer} . meta l4proto")),
-            (any, "any", addr_type(*fam).to_string(), peer.to_string()),
-        ];
-        let before = chain.rules.len();
-        for (elems, kind, key, lookup) in kinds {
-            if elems.is_empty() {
-                continue;
-            }
-            let set = format!("{}{}_{kind}_{name}", dir.set_prefix(), f.trim_start_matches('v'));
-            chain.rules.push(format!("{lookup} @{set} accept"));
-            t.sets.push(Set { name: set, key, elements: elems });
-        }
-        if chain.rules.len() > before {
-            let set = format!("addr{}_{name}", f.trim_start_matches('v'));
-            base.rules.push(format!("{mine} @{set} jump {}", chain.name));
-            if !t.addr_sets.iter().any(|s| s.name == set) {
-                let elements = own.iter().map(|n| (n.to_string(), None)).collect();
-                t.addr_sets.push(Set { name: set, key: addr_type(*fam).to_string(), elements });
-            }
-        }
-    }
-    if !chain.rules.is_empty() {
-        t.chains.push(chain);
     }
 }
 
-/// The elements of the ports, protocols and any sets of one atom chain in one family.
-fn elements(m: &Model<'_>, grants: &[&Grant], dir: Dir, fam: Family) -> [Vec<(String, Option<String>)>; 3] {
-    let mut out: [Vec<(String, Option<String>)>; 3] = [vec![], vec![], vec![]];
-    for g in grants {
-        let peer_atom = if dir == Dir::Out { g.to } else { g.from };
-        let peer = m.intervals(peer_atom, fam);
+/// `\tset NAME {` up to `elements = {`.
+fn set_head(s: &mut String, name: &str, key: &str) {
+    let _ = write!(s, "\tset {name} {{\n\t\ttype {key}\n\t\tflags interval\n\t\telements = {{\n");
+}
+
+/// Drops the last element's comma and closes the set.
+fn set_tail(s: &mut String) {
+    if s.ends_with(",\n") {
+        s.truncate(s.len() - 2);
+        s.push('\n');
+    }
+    s.push_str("\t\t}\n\t}\n");
+}
+
+/// Appends the elements of one of an atom chain's sets (0 ports, 1 protocols, 2 any), each with its comment.
+fn elements(s: &mut String, ends: &Ends<'_>, atom: AtomId, dir: Dir, fam: Family, kind: usize) {
+    let m = ends.m;
+    let (mut note, mut notes, mut text) = (String::new(), vec![], String::new());
+    for g in ends.grants(atom, dir) {
+        let peer_atom = dir.peer(g);
+        let peer = ends.addrs(peer_atom, fam);
+        if peer.is_empty() {
+            continue;
+        }
         let arrow = if dir == Dir::Out { "to" } else { "from" };
-        let who = format!("{arrow} {}", m.ir.atoms[peer_atom].name);
-        let note = |allows: &[AllowId]| Some(comment(&format!("{who}: {}", m.locs(allows, MAX_COMMENT))));
+        let mut noted = |allows: &[usize]| {
+            text.clear();
+            text.extend([arrow, " ", m.ir.atoms[peer_atom].name.as_str(), ": "]);
+            m.push_locs(&mut text, allows, MAX_COMMENT);
+            note.clear();
+            push_quoted(&mut note, &text, MAX_COMMENT);
+            note.clone()
+        };
         for e in &g.entries {
-            match &e.what {
-                Match::Any => out[2].extend(peer.iter().map(|n| (n.to_string(), note(&e.allows)))),
-                Match::Proto(p) if fam.carries(*p) => {
-                    out[1].extend(peer.iter().map(|n| (format!("{n} . {}", proto(*p)), note(&e.allows))))
+            match (&e.what, kind) {
+                (Match::Any, 2) => {
+                    let c = noted(&e.allows);
+                    peer.iter().for_each(|n| element(s, &[n], &c));
                 }
-                Match::Proto(_) => {}
-                Match::Ports(p, spans) => {
+                (Match::Proto(p), 1) if fam.carries(*p) => {
+                    let c = noted(&e.allows);
+                    peer.iter().for_each(|n| element(s, &[n, " . ", proto(*p)], &c));
+                }
+                (Match::Ports(p, spans), 0) => {
+                    notes.clear();
+                    notes.extend(spans.iter().map(|sp| (range(sp.range), noted(&sp.allows))));
                     for n in peer {
-                        for s in spans {
-                            out[0].push((format!("{n} . {} . {}", proto(*p), range(s.range)), note(&s.allows)));
+                        for (r, c) in &notes {
+                            element(s, &[n, " . ", proto(*p), " . ", r], c);
                         }
                     }
                 }
+                _ => {}
             }
         }
     }
-    out
+}
+
+/// One element line: its parts, its comment, a comma.
+fn element(s: &mut String, parts: &[&str], comment: &str) {
+    s.push_str("\t\t\t");
+    s.extend(parts.iter().copied());
+    s.extend([" comment \"", comment, "\",\n"]);
 }
 
 fn addr_type(fam: Family) -> &'static str {
@@ -225,62 +371,14 @@ fn range(r: PortRange) -> String {
     if r.lo == r.hi { r.lo.to_string() } else { format!("{}-{}", r.lo, r.hi) }
 }
 
-/// A comment safe inside nft's double quotes, within its length limit.
-fn comment(s: &str) -> String {
-    super::netfilter::quoted_comment(s, MAX_COMMENT)
-}
-
-fn render(m: &Model<'_>, rs: &Ruleset<'_>, t: &Table) -> String {
-    let file = format!("{}.nft", rs.stem);
-    let mut s = String::from("#!/usr/sbin/nft -f\n");
-    for line in m.header(rs, "nftables ruleset (table inet moat, IPv4 and IPv6)") {
-        let _ = writeln!(s, "# {line}");
-    }
-    let _ = writeln!(s, "# Load (replaces table inet moat in one transaction): nft -f {file}");
-    let _ = writeln!(s, "# Check without loading: nft -c -f {file}");
-    s.push_str("\ntable inet moat\ndelete table inet moat\n\ntable inet moat {\n");
-    for set in t.addr_sets.iter().chain(&t.sets) {
-        render_set(&mut s, set);
-    }
-    for c in &t.chains {
-        let _ = writeln!(s, "\tchain {} {{", c.name);
-        if let Some(hook) = c.hook {
-            let _ = writeln!(s, "\t\ttype filter hook {hook} priority filter; policy drop;");
-        }
-        for r in &c.rules {
-            let _ = writeln!(s, "\t\t{r}");
-        }
-        s.push_str("\t}\n");
-    }
-    s.push_str("}\n");
-    s
-}
-
-fn render_set(s: &mut String, set: &Set) {
-    let _ = writeln!(s, "\tset {} {{", set.name);
-    let _ = writeln!(s, "\t\ttype {}", set.key);
-    s.push_str("\t\tflags interval\n\t\telements = {\n");
-    for (i, (e, c)) in set.elements.iter().enumerate() {
-        let sep = if i + 1 == set.elements.len() { "" } else { "," };
-        match c {
-            Some(c) => {
-                let _ = writeln!(s, "\t\t\t{e} comment \"{c}\"{sep}");
-            }
-            None => {
-                let _ = writeln!(s, "\t\t\t{e}{sep}");
-            }
-        }
-    }
-    s.push_str("\t\t}\n\t}\n");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::netfilter::quoted_comment;
 
     #[test]
     fn comments_are_quoted_safely_and_cut() {
-        assert_eq!(comment("a\"b"), "a'b");
-        assert!(comment(&"x".repeat(300)).len() <= MAX_COMMENT);
+        assert_eq!(quoted_comment("a\"b", MAX_COMMENT), "a'b");
+        assert!(quoted_comment(&"x".repeat(300), MAX_COMMENT).len() <= MAX_COMMENT);
     }
 }
