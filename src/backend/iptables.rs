@@ -12,11 +12,11 @@
 //! the hosts' of both its zones), so each is rendered once per family, straight
 //! into the gateway's text, and the hosts' files copy it from there.
 
-use super::netfilter::{push_quoted, Family, Grant, Interval, Match, Mode, Model, PortSpan, Ruleset};
+use super::netfilter::{push_port, push_quoted, Family, Grant, Interval, Match, Mode, Model, PortSpan, Ruleset};
 use super::{Artefact, EmitOptions, Target};
 use crate::diag::Diagnostic;
 use crate::ir::{AllowId, AtomId, Ir, ZoneId};
-use crate::ports::{PortRange, Proto};
+use crate::ports::Proto;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -265,31 +265,6 @@ fn chunks(spans: &[PortSpan]) -> Vec<&[PortSpan]> {
 /// The name iptables knows a protocol by.
 fn proto_name(p: Proto) -> &'static str {
     if p == Proto::Icmpv6 { "ipv6-icmp" } else { p.as_str() }
-}
-
-/// Appends `80`, or `8000:8100` with `sep` between the ends.
-fn push_port(s: &mut String, r: PortRange, sep: char) {
-    push_number(s, r.lo);
-    if r.lo != r.hi {
-        s.push(sep);
-        push_number(s, r.hi);
-    }
-}
-
-/// Appends a port number in decimal (what `write!` does, without its machinery).
-fn push_number(s: &mut String, n: u16) {
-    let mut digits = [0u8; 5];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    s.extend(digits[i..].iter().map(|d| char::from(*d)));
 }
 
 /// One side of a rule's address match: a comma-separated prefix list (which

@@ -344,7 +344,8 @@ pub fn quoted_comment(s: &str, max: usize) -> String {
 
 /// Appends [`quoted_comment`] of `s` to `out`; copies `s` as it is when nothing needs changing.
 pub fn push_quoted(out: &mut String, s: &str, max: usize) {
-    let plain = if s.is_ascii() { !s.bytes().any(|b| special(char::from(b))) } else { !s.chars().any(special) };
+    let plain_ascii = |b: u8| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
+    let plain = s.bytes().all(plain_ascii) || (!s.is_ascii() && !s.chars().any(special));
     if s.len() <= max && plain {
         out.push_str(s);
         return;
@@ -364,6 +365,31 @@ fn requote(s: &str, max: usize) -> String {
         s.push_str("...");
     }
     s
+}
+
+/// Appends `80`, or `8000:8100` with `sep` between the ends.
+pub fn push_port(s: &mut String, r: PortRange, sep: char) {
+    push_number(s, r.lo);
+    if r.lo != r.hi {
+        s.push(sep);
+        push_number(s, r.hi);
+    }
+}
+
+/// Appends a port number in decimal (what `write!` does, without its machinery).
+fn push_number(s: &mut String, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    s.extend(digits[i..].iter().map(|d| char::from(*d)));
 }
 
 /// A character a double-quoted ruleset comment cannot hold as it is.

@@ -16,7 +16,7 @@
 //! hosts' files copy them from there. Everything is written straight into
 //! each file's text.
 
-use super::netfilter::{push_quoted, Family, Grant, Match, Mode, Model, Ruleset};
+use super::netfilter::{push_port, push_quoted, Family, Grant, Match, Mode, Model, Ruleset};
 use super::{Artefact, EmitOptions, Target};
 use crate::diag::Diagnostic;
 use crate::ir::{AtomId, Ir};
@@ -170,6 +170,10 @@ fn classified(ends: &Ends<'_>, rs: &Ruleset<'_>, dir: Dir) -> Vec<AtomId> {
     (0..ends.m.ir.atoms.len()).filter(|a| inside(*a) && !ends.grants(*a, dir).is_empty()).collect()
 }
 
+/// An atom a base chain dispatches on, in which direction, and the kinds of
+/// sets its chain has in each family where it has any.
+type Planned = (AtomId, Dir, Vec<(Family, [bool; 3])>);
+
 /// One file: the atoms' address sets, the flow sets (appended by `sets`),
 /// then each hook's per-atom chains and its base chain.
 fn render(ends: &Ends<'_>, rs: &Ruleset<'_>, opts: &EmitOptions, sets: &mut dyn FnMut(&mut String, AtomId, Dir)) -> String {
@@ -179,13 +183,13 @@ fn render(ends: &Ends<'_>, rs: &Ruleset<'_>, opts: &EmitOptions, sets: &mut dyn 
         Mode::Host(_) => vec![("input", Dir::In), ("output", Dir::Out)],
     };
     // Per hook, its atoms with the kinds of sets each has per family.
-    let plan: Vec<Vec<(AtomId, Dir, Vec<(Family, [bool; 3])>)>> = hooks
+    let plan: Vec<Vec<Planned>> = hooks
         .iter()
         .map(|(_, dir)| {
             classified(ends, rs, *dir)
                 .into_iter()
                 .map(|a| (a, *dir, rs.families.iter().map(|f| (*f, ends.kinds(a, *dir, *f))).filter(|(_, k)| k.contains(&true)).collect()))
-                .filter(|(_, _, fams): &(AtomId, Dir, Vec<_>)| !fams.is_empty())
+                .filter(|(_, _, fams): &Planned| !fams.is_empty())
                 .collect()
         })
         .collect();
@@ -367,8 +371,11 @@ fn proto(p: Proto) -> &'static str {
     }
 }
 
+/// `80`, or `8000-8100`.
 fn range(r: PortRange) -> String {
-    if r.lo == r.hi { r.lo.to_string() } else { format!("{}-{}", r.lo, r.hi) }
+    let mut s = String::new();
+    push_port(&mut s, r, '-');
+    s
 }
 
 #[cfg(test)]
