@@ -269,6 +269,32 @@ impl PortSet {
         *self = out;
     }
 
+    /// The union of several sets, built at once (one allocation).
+    pub fn union_all(sets: &[&PortSet]) -> PortSet {
+        match sets {
+            [] => return PortSet::empty(),
+            [one] => return (*one).clone(),
+            _ => {}
+        }
+        let mut out = PortSet::default();
+        let mut merged = vec![];
+        for p in Proto::ALL {
+            merged.clear();
+            let mut present = false;
+            for s in sets {
+                if let Some(rs) = s.get(p) {
+                    present = true;
+                    merged.extend_from_slice(rs);
+                }
+            }
+            if present {
+                normalise(&mut merged);
+                out.push(p, &merged);
+            }
+        }
+        out
+    }
+
     /// The union of two sets.
     pub fn union(&self, other: &PortSet) -> PortSet {
         let mut s = self.clone();
@@ -482,6 +508,10 @@ mod tests {
             for b in &sets {
                 assert_eq!(a.intersects(b), !a.intersect(b).is_empty(), "{a} / {b}");
                 assert_eq!(a.is_subset(b), a.subtract(b).is_empty(), "{a} / {b}");
+                assert_eq!(PortSet::union_all(&[a, b]), a.union(b), "{a} / {b}");
+                for c in &sets {
+                    assert_eq!(PortSet::union_all(&[a, b, c]), a.union(b).union(c), "{a} / {b} / {c}");
+                }
             }
         }
         assert!(PortSet::any().is_any());

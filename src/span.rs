@@ -147,7 +147,13 @@ impl SourceMap {
     /// `file:line` of a span, the form every artefact uses to point back at the policy.
     pub fn location(&self, span: Span) -> String {
         let f = self.file(span.file);
-        format!("{}:{}", f.name, f.line(span.start))
+        // called once per allow: plain pushes, not the formatting machinery
+        let line = f.line(span.start).to_string();
+        let mut loc = String::with_capacity(f.name.len() + 1 + line.len());
+        loc.push_str(&f.name);
+        loc.push(':');
+        loc.push_str(&line);
+        loc
     }
 
     /// The source text a span covers.
