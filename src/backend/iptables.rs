@@ -51,8 +51,9 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
             pair_rules(s, &model, &pairs.all[i], &sides.one, fam);
             at[i] = start..s.len();
         };
+        let bound = |i: usize| rules_bound(&pairs.all[i], &sides.one);
         let source = match gateway.first() {
-            Some(gw) => render(&model, gw, fam, &pairs, &jumps, opts, &mut rules_once),
+            Some(gw) => render(&model, gw, fam, &pairs, &jumps, opts, &bound, &mut rules_once),
             None => {
                 let mut s = String::new();
                 (0..jumps.len()).filter(|i| jumps[*i].is_some()).for_each(|i| rules_once(&mut s, i));
@@ -60,7 +61,8 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
             }
         };
         for rs in hosts {
-            let text = render(&model, rs, fam, &pairs, &jumps, opts, &mut |s, i| s.push_str(&source[at[i].clone()]));
+            let len = |i: usize| at[i].len();
+            let text = render(&model, rs, fam, &pairs, &jumps, opts, &len, &mut |s, i| s.push_str(&source[at[i].clone()]));
             out.push(Artefact { path: file_path(rs, fam), contents: text });
         }
         if let Some(gw) = gateway.first() {
@@ -202,6 +204,28 @@ fn pair_rules(out: &mut String, m: &Model<'_>, p: &Pair<'_>, sides: &[Vec<Addrs>
     }
 }
 
+/// An upper bound on the length of a pair's rules (each line's comment is at
+/// most [`MAX_COMMENT`] bytes, a `multiport` match holds at least 7 ranges).
+fn rules_bound(p: &Pair<'_>, sides: &[Vec<Addrs>]) -> usize {
+    let line = "-A ".len() + p.chain.len() + " -m comment --comment \"\" -j ACCEPT\n".len() + MAX_COMMENT;
+    let text = |a: &Addrs| match a {
+        Addrs::Nets(t) | Addrs::Range(t) => t.len(),
+    };
+    p.grants
+        .iter()
+        .map(|g| {
+            let (src, dst) = (&sides[g.from], &sides[g.to]);
+            let combos = src.len() * dst.len();
+            let words = src.iter().map(text).sum::<usize>() * dst.len() + dst.iter().map(text).sum::<usize>() * src.len() + 48 * combos;
+            let per_entry = |e: &super::netfilter::Entry| match &e.what {
+                Match::Ports(_, spans) => (spans.len() / 7 + 1) * (words + combos * (line + 48)) + combos * 12 * spans.len(),
+                _ => words + combos * (line + 24),
+            };
+            g.entries.iter().map(per_entry).sum::<usize>()
+        })
+        .sum()
+}
+
 /// Calls `f` with the protocol/port arguments of an entry (each rule's, with a
 /// leading space), a short description (`tcp/80,443`) and the allows of each.
 fn for_each_match(what: &Match, allows: &[AllowId], fam: Family, mut f: impl FnMut(&str, &str, &[AllowId])) {
@@ -332,6 +356,7 @@ fn render(
     pairs: &Pairs<'_>,
     jumps: &[Option<String>],
     opts: &EmitOptions,
+    rules_len: &dyn Fn(usize) -> usize,
     rules: &mut dyn FnMut(&mut String, usize),
 ) -> String {
     let shown: Vec<(usize, &str)> = match rs.mode {
@@ -344,7 +369,11 @@ fn render(
             ([("INPUT", "DROP"), ("FORWARD", "ACCEPT"), ("OUTPUT", "DROP")], &[("INPUT", None, Some(z)), ("OUTPUT", Some(z), None)])
         }
     };
-    let mut s = String::new();
+    // Sized once: a file of tens of megabytes grown by doubling is copied, and
+    // the old copies stay resident for a while (mimalloc).
+    let hooks_len = if matches!(rs.mode, Mode::Gateway) { 6 } else { 5 };
+    let size: usize = shown.iter().map(|(i, j)| rules_len(*i) + 2 * pairs.all[*i].chain.len() + 16 + j.len() + hooks_len * j.matches('\n').count()).sum();
+    let mut s = String::with_capacity(size + 4096);
     header(m, rs, fam, &mut s);
     for (name, policy) in builtins {
         let _ = writeln!(s, ":{name} {policy} [0:0]");

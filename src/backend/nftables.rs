@@ -37,7 +37,8 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
     // Where each atom's `from_X` sets sit in the gateway's text, for the hosts to copy.
     let mut at: Vec<Option<Range<usize>>> = vec![None; ir.atoms.len()];
     let gateway_text = gateway.first().map(|rs| {
-        let text = render(&ends, rs, opts, &mut |s, atom, dir| {
+        let bound = |atom, dir| sets_bound(&ends, atom, dir);
+        let text = render(&ends, rs, opts, &bound, &mut |s, atom, dir| {
             let start = s.len();
             flow_sets(s, &ends, rs, atom, dir);
             at[atom] = Some(start..s.len());
@@ -45,7 +46,8 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
         (rs, text)
     });
     for rs in hosts {
-        let text = render(&ends, rs, opts, &mut |s, atom, dir| match (&gateway_text, &at[atom], dir) {
+        let len = |atom, dir| sets_bound(&ends, atom, dir);
+        let text = render(&ends, rs, opts, &len, &mut |s, atom, dir| match (&gateway_text, &at[atom], dir) {
             (Some((_, gw)), Some(r), Dir::Out) => s.push_str(&gw[r.clone()]),
             _ => flow_sets(s, &ends, rs, atom, dir),
         });
@@ -176,7 +178,13 @@ type Planned = (AtomId, Dir, Vec<(Family, [bool; 3])>);
 
 /// One file: the atoms' address sets, the flow sets (appended by `sets`),
 /// then each hook's per-atom chains and its base chain.
-fn render(ends: &Ends<'_>, rs: &Ruleset<'_>, opts: &EmitOptions, sets: &mut dyn FnMut(&mut String, AtomId, Dir)) -> String {
+fn render(
+    ends: &Ends<'_>,
+    rs: &Ruleset<'_>,
+    opts: &EmitOptions,
+    sets_len: &dyn Fn(AtomId, Dir) -> usize,
+    sets: &mut dyn FnMut(&mut String, AtomId, Dir),
+) -> String {
     let m = ends.m;
     let hooks: Vec<(&'static str, Dir)> = match rs.mode {
         Mode::Gateway => vec![("forward", Dir::Out)],
@@ -193,7 +201,11 @@ fn render(ends: &Ends<'_>, rs: &Ruleset<'_>, opts: &EmitOptions, sets: &mut dyn 
                 .collect()
         })
         .collect();
-    let mut s = String::from("#!/usr/sbin/nft -f\n");
+    // Sized once: a file of tens of megabytes grown by doubling is copied, and
+    // the old copies stay resident for a while (mimalloc).
+    let size: usize = plan.iter().flatten().map(|(a, dir, _)| sets_len(*a, *dir) + 512).sum();
+    let mut s = String::with_capacity(size + 4096);
+    s.push_str("#!/usr/sbin/nft -f\n");
     for line in m.header(rs, "nftables ruleset (table inet moat, IPv4 and IPv6)") {
         let _ = writeln!(s, "# {line}");
     }
@@ -293,6 +305,23 @@ fn flow_sets(s: &mut String, ends: &Ends<'_>, rs: &Ruleset<'_>, atom: AtomId, di
             set_tail(s);
         }
     }
+}
+
+/// An upper bound on the length of the flow sets of one atom's chain (each
+/// element's comment is at most [`MAX_COMMENT`] bytes).
+fn sets_bound(ends: &Ends<'_>, atom: AtomId, dir: Dir) -> usize {
+    let element = "\t\t\t . ipv6-icmp . 65535-65535 comment \"\",\n".len() + MAX_COMMENT;
+    let name = ends.m.ir.atoms[atom].name.len();
+    let mut n = 6 * (name + 128);
+    for g in ends.grants(atom, dir) {
+        let peer = &ends.text[dir.peer(g)];
+        let (count, text) = (peer[0].len() + peer[1].len(), peer.iter().flatten().map(String::len).sum::<usize>());
+        for e in &g.entries {
+            let spans = if let Match::Ports(_, spans) = &e.what { spans.len() } else { 1 };
+            n += spans * (text + count * element);
+        }
+    }
+    n
 }
 
 /// `\tset NAME {` up to `elements = {`.
