@@ -41,7 +41,7 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
             continue;
         }
         let mut sides = Sides::new(&model, fam);
-        let jumps = pairs.jumps(&model, &mut sides, fam);
+        let jumps = Jumps { fam, of: pairs.jumps(&model, &mut sides, fam) };
         let (gateway, hosts): (Vec<_>, Vec<_>) = files.into_iter().partition(|rs| rs.mode == Mode::Gateway);
         // Each pair's rules are rendered once, in place in the gateway's file
         // (which holds every pair); `at` says where, for the hosts to copy.
@@ -53,16 +53,16 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
         };
         let bound = |i: usize| rules_bound(&pairs.all[i], &sides.one);
         let source = match gateway.first() {
-            Some(gw) => render(&model, gw, fam, &pairs, &jumps, opts, &bound, &mut rules_once),
+            Some(gw) => render(&model, gw, &pairs, &jumps, opts, &bound, &mut rules_once),
             None => {
                 let mut s = String::new();
-                (0..jumps.len()).filter(|i| jumps[*i].is_some()).for_each(|i| rules_once(&mut s, i));
+                (0..jumps.of.len()).filter(|i| jumps.of[*i].is_some()).for_each(|i| rules_once(&mut s, i));
                 s
             }
         };
         for rs in hosts {
             let len = |i: usize| at[i].len();
-            let text = render(&model, rs, fam, &pairs, &jumps, opts, &len, &mut |s, i| s.push_str(&source[at[i].clone()]));
+            let text = render(&model, rs, &pairs, &jumps, opts, &len, &mut |s, i| s.push_str(&source[at[i].clone()]));
             out.push(Artefact { path: file_path(rs, fam), contents: text });
         }
         if let Some(gw) = gateway.first() {
@@ -120,6 +120,12 @@ impl<'m> Pairs<'m> {
         let addressed = |g: &&Grant| !m.intervals(g.from, fam).is_empty() && !m.intervals(g.to, fam).is_empty();
         self.all.iter().map(|p| p.grants.iter().any(addressed).then(|| dispatch(m, p, sides, fam))).collect()
     }
+}
+
+/// Each pair's jump rules in one family (see [`Pairs::jumps`]).
+struct Jumps {
+    fam: Family,
+    of: Vec<Option<String>>,
 }
 
 /// The address arguments of each atom in one family, and of the sets of
@@ -352,16 +358,15 @@ type Hook = (&'static str, Option<ZoneId>, Option<ZoneId>);
 fn render(
     m: &Model<'_>,
     rs: &Ruleset<'_>,
-    fam: Family,
     pairs: &Pairs<'_>,
-    jumps: &[Option<String>],
+    jumps: &Jumps,
     opts: &EmitOptions,
     rules_len: &dyn Fn(usize) -> usize,
     rules: &mut dyn FnMut(&mut String, usize),
 ) -> String {
     let shown: Vec<(usize, &str)> = match rs.mode {
-        Mode::Gateway => jumps.iter().enumerate().filter_map(|(i, j)| Some((i, j.as_deref()?))).collect(),
-        Mode::Host(z) => pairs.by_zone[z].iter().filter_map(|i| Some((*i, jumps[*i].as_deref()?))).collect(),
+        Mode::Gateway => jumps.of.iter().enumerate().filter_map(|(i, j)| Some((i, j.as_deref()?))).collect(),
+        Mode::Host(z) => pairs.by_zone[z].iter().filter_map(|i| Some((*i, jumps.of[*i].as_deref()?))).collect(),
     };
     let (builtins, hooks): (_, &[Hook]) = match rs.mode {
         Mode::Gateway => ([("INPUT", "ACCEPT"), ("FORWARD", "DROP"), ("OUTPUT", "ACCEPT")], &[("FORWARD", None, None)]),
@@ -374,7 +379,7 @@ fn render(
     let hooks_len = if matches!(rs.mode, Mode::Gateway) { 6 } else { 5 };
     let size: usize = shown.iter().map(|(i, j)| rules_len(*i) + 2 * pairs.all[*i].chain.len() + 16 + j.len() + hooks_len * j.matches('\n').count()).sum();
     let mut s = String::with_capacity(size + 4096);
-    header(m, rs, fam, &mut s);
+    header(m, rs, jumps.fam, &mut s);
     for (name, policy) in builtins {
         let _ = writeln!(s, ":{name} {policy} [0:0]");
     }
@@ -382,7 +387,7 @@ fn render(
         let _ = writeln!(s, ":{} - [0:0]", pairs.all[*i].chain);
     }
     for &(hook, from, to) in hooks {
-        prologue(&mut s, hook, rs.mode, fam);
+        prologue(&mut s, hook, rs.mode, jumps.fam);
         for (i, jump) in &shown {
             let p = &pairs.all[*i];
             if from.is_some_and(|z| z != p.from) || to.is_some_and(|z| z != p.to) {
