@@ -134,11 +134,14 @@ fn expand(m: &Model, ir: &Ir, def: &RuleDef, memo: &mut Memo, diags: &mut Vec<Di
     Some(out)
 }
 
+/// A name's atoms, and true when it names a zone.
+type Resolved = (Rc<[AtomId]>, bool);
+
 /// What `build` computes once and reuses: the policy names the same zones and
 /// services in thousands of allows (docs/performance.md).
 struct Memo {
     /// Endpoint name -> (its atoms, true for a zone), or `None` when unknown.
-    names: std::collections::HashMap<String, Option<(Rc<[AtomId]>, bool)>>,
+    names: std::collections::HashMap<String, Option<Resolved>>,
     /// Per atom, the union of the ports it exposes, once a number was checked against it.
     exposed: Vec<Option<PortSet>>,
     /// Scratch space for a dotted name.
@@ -151,7 +154,7 @@ impl Memo {
     }
 
     /// [`lookup`], remembered.
-    fn lookup(&mut self, ir: &Ir, full: &str) -> Option<(Rc<[AtomId]>, bool)> {
+    fn lookup(&mut self, ir: &Ir, full: &str) -> Option<Resolved> {
         if let Some(hit) = self.names.get(full) {
             return hit.clone();
         }
