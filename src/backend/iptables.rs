@@ -37,39 +37,45 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
     let mut out = vec![];
     for fam in Family::ALL {
         let files: Vec<&Ruleset<'_>> = rulesets.iter().filter(|rs| rs.families.contains(&fam)).collect();
-        if files.is_empty() {
-            continue;
-        }
-        let mut sides = Sides::new(&model, fam);
-        let jumps = Jumps { fam, of: pairs.jumps(&model, &mut sides, fam) };
-        let (gateway, hosts): (Vec<_>, Vec<_>) = files.into_iter().partition(|rs| rs.mode == Mode::Gateway);
-        // Each pair's rules are rendered once, in place in the gateway's file
-        // (which holds every pair); `at` says where, for the hosts to copy.
-        let mut at = vec![0..0; pairs.all.len()];
-        let mut rules_once = |s: &mut String, i: usize| {
-            let start = s.len();
-            pair_rules(s, &model, &pairs.all[i], &sides.one, fam);
-            at[i] = start..s.len();
-        };
-        let bound = |i: usize| rules_bound(&pairs.all[i], &sides.one);
-        let source = match gateway.first() {
-            Some(gw) => render(&model, gw, &pairs, &jumps, opts, &bound, &mut rules_once),
-            None => {
-                let mut s = String::new();
-                (0..jumps.of.len()).filter(|i| jumps.of[*i].is_some()).for_each(|i| rules_once(&mut s, i));
-                s
-            }
-        };
-        for rs in hosts {
-            let len = |i: usize| at[i].len();
-            let text = render(&model, rs, &pairs, &jumps, opts, &len, &mut |s, i| s.push_str(&source[at[i].clone()]));
-            out.push(Artefact { path: file_path(rs, fam), contents: text });
-        }
-        if let Some(gw) = gateway.first() {
-            out.push(Artefact { path: file_path(gw, fam), contents: source });
+        if !files.is_empty() {
+            out.extend(family_files(&model, &pairs, files, fam, opts));
         }
     }
     Ok(out)
+}
+
+/// The files of one address family. Each pair's rules are rendered once, in
+/// place in the gateway's file (which holds every pair), and copied from there
+/// into the hosts' files.
+fn family_files(m: &Model<'_>, pairs: &Pairs<'_>, files: Vec<&Ruleset<'_>>, fam: Family, opts: &EmitOptions) -> Vec<Artefact> {
+    let mut sides = Sides::new(m, fam);
+    let jumps = Jumps { fam, of: pairs.jumps(m, &mut sides, fam) };
+    let (gateway, hosts): (Vec<_>, Vec<_>) = files.into_iter().partition(|rs| rs.mode == Mode::Gateway);
+    let mut at = vec![0..0; pairs.all.len()];
+    let mut rules_once = |s: &mut String, i: usize| {
+        let start = s.len();
+        pair_rules(s, m, &pairs.all[i], &sides.one, fam);
+        at[i] = start..s.len();
+    };
+    let bound = |i: usize| rules_bound(&pairs.all[i], &sides.one);
+    let source = match gateway.first() {
+        Some(gw) => render(m, gw, pairs, &jumps, opts, &bound, &mut rules_once),
+        None => {
+            let mut s = String::new();
+            (0..jumps.of.len()).filter(|i| jumps.of[*i].is_some()).for_each(|i| rules_once(&mut s, i));
+            s
+        }
+    };
+    let mut out = vec![];
+    for rs in hosts {
+        let len = |i: usize| at[i].len();
+        let text = render(m, rs, pairs, &jumps, opts, &len, &mut |s, i| s.push_str(&source[at[i].clone()]));
+        out.push(Artefact { path: file_path(rs, fam), contents: text });
+    }
+    if let Some(gw) = gateway.first() {
+        out.push(Artefact { path: file_path(gw, fam), contents: source });
+    }
+    out
 }
 
 /// `iptables/<stem>.<family>.rules`.
