@@ -339,7 +339,7 @@ fn for_each_address_match(src: &[Addrs], dst: &[Addrs], mut f: impl FnMut(&str))
             words.clear();
             for (side, flag) in [(s, "-s"), (d, "-d")] {
                 if let Addrs::Nets(n) = side {
-                    let _ = write!(words, " {flag} {n}");
+                    words.extend([" ", flag, " ", n]);
                 }
             }
             if matches!(s, Addrs::Range(_)) || matches!(d, Addrs::Range(_)) {
@@ -347,7 +347,7 @@ fn for_each_address_match(src: &[Addrs], dst: &[Addrs], mut f: impl FnMut(&str))
             }
             for (side, flag) in [(s, "--src-range"), (d, "--dst-range")] {
                 if let Addrs::Range(r) = side {
-                    let _ = write!(words, " {flag} {r}");
+                    words.extend([" ", flag, " ", r]);
                 }
             }
             f(&words);

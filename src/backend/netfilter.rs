@@ -344,8 +344,10 @@ pub fn quoted_comment(s: &str, max: usize) -> String {
 
 /// Appends [`quoted_comment`] of `s` to `out`; copies `s` as it is when nothing needs changing.
 pub fn push_quoted(out: &mut String, s: &str, max: usize) {
-    let plain_ascii = |b: u8| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
-    let plain = s.bytes().all(plain_ascii) || (!s.is_ascii() && !s.chars().any(special));
+    // One pass over the bytes without an early exit (it vectorises); the
+    // per-character test only for text that is not plain printable ASCII.
+    let odd = |b: &u8| !(0x20..0x7f).contains(b) || *b == b'"' || *b == b'\\';
+    let plain = !s.as_bytes().iter().fold(false, |seen, b| seen | odd(b)) || (!s.is_ascii() && !s.chars().any(special));
     if s.len() <= max && plain {
         out.push_str(s);
         return;
