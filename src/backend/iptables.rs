@@ -185,15 +185,20 @@ fn dispatch(m: &Model<'_>, p: &Pair<'_>, sides: &mut Sides, fam: Family) -> Stri
 /// Appends the rules of one pair's chain in one family, given each atom's
 /// address arguments there (none when no grant has addresses at both ends).
 fn pair_rules(out: &mut String, m: &Model<'_>, p: &Pair<'_>, sides: &[Vec<Addrs>], fam: Family) {
-    let mut addr_words: Vec<String> = vec![];
+    // Each (source, destination) combination's words, one after the other.
+    let (mut words, mut ends): (String, Vec<usize>) = (String::new(), vec![]);
     let (mut tail, mut comment) = (String::new(), String::new());
     for g in &p.grants {
         let (src, dst) = (&sides[g.from], &sides[g.to]);
         if src.is_empty() || dst.is_empty() {
             continue;
         }
-        addr_words.clear();
-        for_each_address_match(src, dst, |w| addr_words.push(w.to_string()));
+        words.clear();
+        ends.clear();
+        for_each_address_match(src, dst, |w| {
+            words.push_str(w);
+            ends.push(words.len());
+        });
         let (from, to) = (&m.ir.atoms[g.from].name, &m.ir.atoms[g.to].name);
         for e in &g.entries {
             for_each_match(&e.what, &e.allows, fam, |args, what, allows| {
@@ -205,7 +210,10 @@ fn pair_rules(out: &mut String, m: &Model<'_>, p: &Pair<'_>, sides: &[Vec<Addrs>
                 tail.push_str(" -m comment --comment \"");
                 push_quoted(&mut tail, &comment, MAX_COMMENT);
                 tail.push_str("\" -j ACCEPT\n");
-                for a in &addr_words {
+                let mut start = 0;
+                for end in &ends {
+                    let a = &words[start..*end];
+                    start = *end;
                     out.push_str("-A ");
                     out.push_str(&p.chain);
                     out.push_str(a);
@@ -241,7 +249,7 @@ fn rules_bound(p: &Pair<'_>, sides: &[Vec<Addrs>]) -> usize {
 /// Calls `f` with the protocol/port arguments of an entry (each rule's, with a
 /// leading space), a short description (`tcp/80,443`) and the allows of each.
 fn for_each_match(what: &Match, allows: &[AllowId], fam: Family, mut f: impl FnMut(&str, &str, &[AllowId])) {
-    let (mut args, mut desc) = (String::new(), String::new());
+    let (mut args, mut desc) = (String::with_capacity(96), String::with_capacity(96));
     match what {
         Match::Any => f("", "any", allows),
         Match::Proto(p) if fam.carries(*p) => {
