@@ -357,13 +357,13 @@ impl<'a> Parser<'a> {
         }
         self.advance(kw.len());
         Ok(match kw {
-            "policy" => Item::Policy(self.policy(start)?),
+            "policy" => Item::Policy(Box::new(self.policy(start)?)),
             "include" => Item::Include(Include { path: self.string("a quoted file path")?, span: self.span(start) }),
-            "site" => Item::Site(self.site(start)?),
-            "zone" => Item::Zone(self.zone(start)?),
+            "site" => Item::Site(Box::new(self.site(start)?)),
+            "zone" => Item::Zone(Box::new(self.zone(start)?)),
             "allow" => Item::Rule(self.rule(start, RuleKind::Allow)?),
             "forbid" => Item::Rule(self.rule(start, RuleKind::Forbid)?),
-            _ => Item::Cells(self.cells(start)?),
+            _ => Item::Cells(Box::new(self.cells(start)?)),
         })
     }
 
