@@ -94,6 +94,10 @@ impl<'a> Parser<'a> {
 
     /// Skips whitespace and comments, recording the comments.
     fn ws(&mut self) {
+        // most calls find a token right here
+        if self.src.as_bytes().get(self.pos).is_some_and(|b| b.is_ascii_graphic() && *b != b'#') {
+            return;
+        }
         loop {
             // ASCII blanks first (the common case), then any Unicode white space
             let blanks = self.rest().bytes().take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')).count();
