@@ -5,6 +5,7 @@ use std::fmt;
 /// An IP protocol moat can name. `Other` stands for every protocol not listed,
 /// so that `any` is an ordinary, subtractable set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,
     Udp,
@@ -56,6 +57,7 @@ impl fmt::Display for Proto {
 
 /// An inclusive port range `lo..=hi`, 1 ≤ lo ≤ hi ≤ 65535.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(from = "(u16, u16)", into = "(u16, u16)")]
 pub struct PortRange {
     pub lo: u16,
     pub hi: u16,
@@ -78,6 +80,19 @@ impl PortRange {
     /// Always false: a range holds at least one port.
     pub fn is_empty(self) -> bool {
         false
+    }
+}
+
+/// Serialised as `[lo, hi]`.
+impl From<(u16, u16)> for PortRange {
+    fn from((lo, hi): (u16, u16)) -> Self {
+        PortRange { lo, hi }
+    }
+}
+
+impl From<PortRange> for (u16, u16) {
+    fn from(r: PortRange) -> Self {
+        (r.lo, r.hi)
     }
 }
 
