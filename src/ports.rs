@@ -556,5 +556,12 @@ mod tests {
         }
         assert!(PortSet::any().is_any());
         assert!(!PortSet::any().subtract(&tcp(80, 80)).is_any());
+        for a in &sets {
+            let json = serde_json::to_string(a).expect("serialise");
+            assert_eq!(&serde_json::from_str::<PortSet>(&json).expect("deserialise"), a, "{json}");
+        }
+        assert_eq!(serde_json::to_string(&tcp(80, 90).union(&PortSet::proto(Proto::Icmp))).ok().as_deref(), Some(r#"[["tcp",[[80,90]]],["icmp",[]]]"#));
+        let messy: PortSet = serde_json::from_str(r#"[["udp",[[53,53],[54,60]]],["tcp",[[90,80]]]]"#).expect("deserialise");
+        assert_eq!(messy.to_string(), "tcp/80-90 udp/53-60", "put in canonical form");
     }
 }
