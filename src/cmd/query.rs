@@ -1,6 +1,6 @@
 //! `moat query`: allowed or denied, and why.
 
-use super::{load_ok, FAIL, OK, TROUBLE};
+use super::{load_ok_with, FAIL, OK, TROUBLE};
 use crate::DiagFormat;
 use moat::analysis::{cache, query};
 use moat::ir::{AtomId, Ir};
@@ -67,7 +67,7 @@ pub fn run(args: &Args) -> u8 {
             Err(e) => eprintln!("warning: the query cache {} is damaged or unreadable ({e}); checking the policy and rebuilding it", path.display()),
         }
     }
-    let c = match load_ok(&args.files, args.diagnostics) {
+    let c = match load_ok_with(moat::check_paths_without_quality_warnings(&moat::load::Disk, &args.files), args.diagnostics) {
         Ok(c) => c,
         Err(_) => return TROUBLE,
     };
