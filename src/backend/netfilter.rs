@@ -244,14 +244,8 @@ impl<'ir> Model<'ir> {
         if v6 { Family::ALL.to_vec() } else { vec![Family::V4] }
     }
 
-    /// `file:line` of each allow, comma-separated, cut to `max` characters.
-    pub fn locs(&self, allows: &[AllowId], max: usize) -> String {
-        let mut s = String::new();
-        self.push_locs(&mut s, allows, max);
-        s
-    }
-
-    /// Appends [`Model::locs`] to `out` (without building the whole list when it is cut).
+    /// Appends the `file:line` of each allow, comma-separated, cut to `max`
+    /// bytes (with `,...`), without building the whole list when it is cut.
     pub fn push_locs(&self, out: &mut String, allows: &[AllowId], max: usize) {
         let start = out.len();
         for (i, a) in allows.iter().enumerate() {
