@@ -13,7 +13,7 @@
 //! into the gateway's text, and the hosts' files copy it from there.
 
 use super::netfilter::{push_port, push_quoted, Family, Grant, Interval, Match, Mode, Model, PortSpan, Ruleset};
-use super::{Artefact, EmitOptions, Target};
+use super::{Artefact, EmitOptions, Sink, Target};
 use crate::diag::Diagnostic;
 use crate::ir::{AllowId, AtomId, Ir, ZoneId};
 use crate::ports::Proto;
@@ -31,23 +31,29 @@ const MULTIPORT_SLOTS: usize = 15;
 
 /// Compiles the policy to iptables-restore files.
 pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
+    let mut out = vec![];
+    emit_into(ir, opts, &mut out)?;
+    Ok(out)
+}
+
+/// [`emit`], handing each file to `sink` as soon as it is written.
+pub fn emit_into(ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(), Vec<Diagnostic>> {
     let model = Model::new(ir, Target::Iptables)?;
     let rulesets = model.rulesets();
     let pairs = Pairs::new(&model);
-    let mut out = vec![];
     for fam in Family::ALL {
         let files: Vec<&Ruleset<'_>> = rulesets.iter().filter(|rs| rs.families.contains(&fam)).collect();
         if !files.is_empty() {
-            out.extend(family_files(&model, &pairs, files, fam, opts));
+            family_files(&model, &pairs, files, fam, opts, sink);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The files of one address family. Each pair's rules are rendered once, in
 /// place in the gateway's file (which holds every pair), and copied from there
 /// into the hosts' files.
-fn family_files(m: &Model<'_>, pairs: &Pairs<'_>, files: Vec<&Ruleset<'_>>, fam: Family, opts: &EmitOptions) -> Vec<Artefact> {
+fn family_files(m: &Model<'_>, pairs: &Pairs<'_>, files: Vec<&Ruleset<'_>>, fam: Family, opts: &EmitOptions, sink: &mut dyn Sink) {
     let mut sides = Sides::new(m, fam);
     let jumps = Jumps { fam, of: pairs.jumps(m, &mut sides, fam) };
     let (gateway, hosts): (Vec<_>, Vec<_>) = files.into_iter().partition(|rs| rs.mode == Mode::Gateway);
@@ -66,16 +72,14 @@ fn family_files(m: &Model<'_>, pairs: &Pairs<'_>, files: Vec<&Ruleset<'_>>, fam:
             s
         }
     };
-    let mut out = vec![];
     for rs in hosts {
         let len = |i: usize| at[i].len();
         let text = render(m, rs, pairs, &jumps, opts, &len, &mut |s, i| s.push_str(&source[at[i].clone()]));
-        out.push(Artefact { path: file_path(rs, fam), contents: text });
+        sink.put(Artefact { path: file_path(rs, fam), contents: text });
     }
     if let Some(gw) = gateway.first() {
-        out.push(Artefact { path: file_path(gw, fam), contents: source });
+        sink.put(Artefact { path: file_path(gw, fam), contents: source });
     }
-    out
 }
 
 /// `iptables/<stem>.<family>.rules`.

@@ -93,10 +93,16 @@ impl Sink for Vec<Artefact> {
 /// the caller must discard them (the output writer stages files and only
 /// commits when every target succeeded).
 pub fn emit_into(target: Target, ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(), Vec<Diagnostic>> {
-    for a in emit(target, ir, opts)? {
-        sink.put(a);
+    match target {
+        Target::Iptables => iptables::emit_into(ir, opts, sink),
+        Target::Nftables => nftables::emit_into(ir, opts, sink),
+        _ => {
+            for a in emit(target, ir, opts)? {
+                sink.put(a);
+            }
+            Ok(())
+        }
     }
-    Ok(())
 }
 
 /// True when the target has something to enforce in this policy (spec §6 scope):

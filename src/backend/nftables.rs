@@ -17,7 +17,7 @@
 //! each file's text.
 
 use super::netfilter::{push_port, push_quoted, Family, Grant, Match, Mode, Model, Ruleset};
-use super::{Artefact, EmitOptions, Target};
+use super::{Artefact, EmitOptions, Sink, Target};
 use crate::diag::Diagnostic;
 use crate::ir::{AtomId, Ir};
 use crate::ports::{PortRange, Proto};
@@ -29,11 +29,17 @@ const MAX_COMMENT: usize = 120;
 
 /// Compiles the policy to nft scripts.
 pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
+    let mut out = vec![];
+    emit_into(ir, opts, &mut out)?;
+    Ok(out)
+}
+
+/// [`emit`], handing each file to `sink` as soon as it is written.
+pub fn emit_into(ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(), Vec<Diagnostic>> {
     let model = Model::new(ir, Target::Nftables)?;
     let ends = Ends::new(&model);
     let rulesets = model.rulesets();
     let (gateway, hosts): (Vec<_>, Vec<_>) = rulesets.iter().partition(|rs| rs.mode == Mode::Gateway);
-    let mut out = vec![];
     // Where each atom's `from_X` sets sit in the gateway's text, for the hosts to copy.
     let mut at: Vec<Option<Range<usize>>> = vec![None; ir.atoms.len()];
     let gateway_text = gateway.first().map(|rs| {
@@ -51,12 +57,12 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
             (Some((_, gw)), Some(r), Dir::Out) => s.push_str(&gw[r.clone()]),
             _ => flow_sets(s, &ends, rs, atom, dir),
         });
-        out.push(Artefact { path: file_path(rs), contents: text });
+        sink.put(Artefact { path: file_path(rs), contents: text });
     }
     if let Some((rs, text)) = gateway_text {
-        out.push(Artefact { path: file_path(rs), contents: text });
+        sink.put(Artefact { path: file_path(rs), contents: text });
     }
-    Ok(out)
+    Ok(())
 }
 
 /// `nftables/<stem>.nft`.
