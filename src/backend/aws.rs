@@ -109,7 +109,10 @@ fn expand(plan: &Plan) -> Result<Vec<AwsRule>, Vec<Diagnostic>> {
                 Some(_) => vec![],
                 None => vec![AwsPeer::Group(*a)],
             },
-            Peer::Ranges { v4, v6, .. } => v4.iter().chain(v6).map(|n| AwsPeer::Cidr(*n)).collect(),
+            Peer::Ranges(a) => {
+                let (v4, v6) = plan.ranges(*a);
+                v4.iter().chain(v6).map(|n| AwsPeer::Cidr(*n)).collect()
+            }
         };
         for peer in peers {
             for (ip_protocol, ports, part) in &protos {

@@ -180,12 +180,14 @@ fn nsg_key(plan: &Plan, zone: ZoneId) -> String {
 fn rules(plan: &Plan, r: &Rule) -> Result<Vec<Pending>, Vec<Diagnostic>> {
     let peers: Vec<(AzPeer, Option<bool>)> = match &r.peer {
         Peer::Local(a) => vec![(AzPeer::Asg(*a), None)],
-        Peer::Ranges { v4, v6, .. } if is_everything(v4, v6) && icmp_symmetric(r.ports) => vec![(AzPeer::Any, None)],
-        Peer::Ranges { v4, v6, .. } => [(v4, false), (v6, true)]
-            .into_iter()
-            .filter(|(n, _)| !n.is_empty())
-            .map(|(n, v6)| (AzPeer::Prefixes(n.clone()), Some(v6)))
-            .collect(),
+        Peer::Ranges(a) => match plan.ranges(*a) {
+            (v4, v6) if is_everything(v4, v6) && icmp_symmetric(r.ports) => vec![(AzPeer::Any, None)],
+            (v4, v6) => [(v4, false), (v6, true)]
+                .into_iter()
+                .filter(|(n, _)| !n.is_empty())
+                .map(|(n, v6)| (AzPeer::Prefixes(n.to_vec()), Some(v6)))
+                .collect(),
+        },
     };
     let zone = plan.ir.atoms[r.owner].zone;
     let site = plan.ir.zones[zone].site;

@@ -33,22 +33,26 @@ impl Direction {
 }
 
 /// How a rule names the other end of a flow.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer {
     /// An atom at the same site: referenced by its group, tag or ASG.
     Local(AtomId),
-    /// Any other atom: by its exact addresses as disjoint prefixes, per family.
-    Ranges { atom: AtomId, v4: Vec<IpNet>, v6: Vec<IpNet> },
+    /// Any other atom: by its exact addresses as disjoint prefixes, per
+    /// family ([`Plan::ranges`]).
+    Ranges(AtomId),
 }
 
 impl Peer {
     /// The atom on the other end.
     pub fn atom(&self) -> AtomId {
         match self {
-            Peer::Local(a) | Peer::Ranges { atom: a, .. } => *a,
+            Peer::Local(a) | Peer::Ranges(a) => *a,
         }
     }
 }
+
+/// Prefixes of one address set, IPv4 and IPv6, each sorted.
+pub type Families = (Vec<IpNet>, Vec<IpNet>);
 
 /// One rule a cloud group needs: the owner's side of one in-scope flow.
 #[derive(Debug, Clone)]
@@ -68,7 +72,7 @@ impl Rule<'_> {
     /// The allows whose contribution to the flow meets `part` (a subset of the ports).
     pub fn allows(&self, part: &PortSet) -> Vec<AllowId> {
         let mut v: Vec<AllowId> =
-            self.flow.by.iter().filter(|(_, p)| !p.intersect(part).is_empty()).map(|(a, _)| *a).collect();
+            self.flow.by.iter().filter(|(_, p)| p.intersects(part)).map(|(a, _)| *a).collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -90,6 +94,11 @@ pub struct Plan<'a> {
     pub atoms: Vec<AtomId>,
     /// Ingress and egress rules, sorted by owner, direction, peer.
     pub rules: Vec<Rule<'a>>,
+    /// By atom: the prefixes a rule names for it as a peer by ranges
+    /// ([`filled`]), computed once; empty for atoms no rule names so.
+    ranges: Vec<Families>,
+    /// By atom: a covered atom's own prefixes; empty for the others.
+    own: Vec<Families>,
     /// A unique identifier-safe name per covered atom and per site.
     names: BTreeMap<AtomId, String>,
     site_names: BTreeMap<SiteId, String>,
@@ -114,20 +123,47 @@ impl<'a> Plan<'a> {
             .filter(|s| Some(ir.sites[*s].kind) == kind && ir.zones.iter().any(|z| z.site == *s))
             .collect();
         let zones: Vec<ZoneId> = (0..ir.zones.len()).filter(|z| sites.contains(&ir.zones[*z].site)).collect();
-        let atoms: Vec<AtomId> = (0..ir.atoms.len()).filter(|a| zones.contains(&ir.atoms[*a].zone)).collect();
+        let covered: Vec<bool> = ir.atoms.iter().map(|a| sites.contains(&ir.zones[a.zone].site)).collect();
+        let atoms: Vec<AtomId> = (0..ir.atoms.len()).filter(|a| covered[*a]).collect();
+        let own: Vec<Families> =
+            ir.atoms.iter().zip(&covered).map(|(a, c)| if *c { families(a.addrs.prefixes()) } else { Families::default() }).collect();
+        let mut ranges = vec![Families::default(); ir.atoms.len()];
+        let mut filled_in = vec![false; ir.atoms.len()];
+        let mut peer = |owner: AtomId, other: AtomId| {
+            if covered[other] && ir.zone_of(other).site == ir.zone_of(owner).site {
+                return Peer::Local(other);
+            }
+            if !filled_in[other] {
+                ranges[other] = families(filled(ir, &atoms, &own, other).prefixes());
+                filled_in[other] = true;
+            }
+            Peer::Ranges(other)
+        };
         let mut rules = vec![];
         for (from, to, flow) in flows {
-            if atoms.contains(&to) {
-                rules.push(Rule { owner: to, dir: Direction::Ingress, peer: peer(ir, &atoms, to, from), ports: &flow.ports, flow });
+            if covered[to] {
+                rules.push(Rule { owner: to, dir: Direction::Ingress, peer: peer(to, from), ports: &flow.ports, flow });
             }
-            if atoms.contains(&from) {
-                rules.push(Rule { owner: from, dir: Direction::Egress, peer: peer(ir, &atoms, from, to), ports: &flow.ports, flow });
+            if covered[from] {
+                rules.push(Rule { owner: from, dir: Direction::Egress, peer: peer(from, to), ports: &flow.ports, flow });
             }
         }
         rules.sort_by_key(|r| (r.owner, r.dir, r.peer.atom()));
         let names = unique_names(ir.atoms.iter().enumerate().map(|(i, a)| (i, ident(&a.name))));
         let site_names = unique_names(sites.iter().map(|s| (*s, ident(&ir.sites[*s].name))));
-        Ok(Plan { ir, target, sites, zones, atoms, rules, names, site_names })
+        Ok(Plan { ir, target, sites, zones, atoms, rules, ranges, own, names, site_names })
+    }
+
+    /// The IPv4 and IPv6 prefixes that rules name for `atom` as a [`Peer::Ranges`].
+    pub fn ranges(&self, atom: AtomId) -> (&[IpNet], &[IpNet]) {
+        let (v4, v6) = &self.ranges[atom];
+        (v4, v6)
+    }
+
+    /// The IPv4 and IPv6 prefixes of a covered atom's own addresses.
+    pub fn own_prefixes(&self, atom: AtomId) -> (&[IpNet], &[IpNet]) {
+        let (v4, v6) = &self.own[atom];
+        (v4, v6)
     }
 
     /// The identifier of an atom (`mz__kernel` for `mz.kernel`), unique in the policy.
@@ -138,11 +174,6 @@ impl<'a> Plan<'a> {
     /// The identifier of a covered site (`blr_dc` for `blr-dc`).
     pub fn site_name(&self, site: SiteId) -> &str {
         self.site_names.get(&site).map(String::as_str).unwrap_or("unknown")
-    }
-
-    /// The rules owned by `atom`, in plan order.
-    pub fn rules_of(&self, atom: AtomId) -> impl Iterator<Item = &Rule<'a>> {
-        self.rules.iter().filter(move |r| r.owner == atom)
     }
 
     /// The policy name for generated names and descriptions (`mosip-hybrid`).
@@ -160,20 +191,25 @@ impl<'a> Plan<'a> {
     }
 
     /// The `file:line` list of `allows`, as a rule description of at most `max`
-    /// characters, keeping only characters `ok` accepts (others become `_`).
+    /// characters, keeping only characters `ok` accepts (others become `_`):
+    /// as many locations as fit, then `(+N more)`.
     pub fn describe(&self, allows: &[AllowId], max: usize, ok: fn(char) -> bool) -> String {
         let locs: Vec<String> = allows.iter().map(|a| self.ir.allows[*a].loc.chars().map(|c| if ok(c) { c } else { '_' }).collect()).collect();
         let head = format!("moat {}: allow ", self.policy());
-        for keep in (1..=locs.len()).rev() {
-            let mut s = head.clone() + &locs[..keep].join(", ");
-            if keep < locs.len() {
-                s += &format!(" (+{} more)", locs.len() - keep);
-            }
-            if s.chars().count() <= max {
-                return s;
-            }
+        // Characters of the description that keeps the first `keep` locations.
+        let mut width = vec![head.chars().count()];
+        for (i, l) in locs.iter().enumerate() {
+            width.push(width[i] + l.chars().count() + if i > 0 { 2 } else { 0 });
         }
-        head.chars().take(max).collect()
+        let more = |keep: usize| if keep < locs.len() { " (+ more)".len() + digits(locs.len() - keep) } else { 0 };
+        let Some(keep) = (1..=locs.len()).rev().find(|&k| width[k] + more(k) <= max) else {
+            return head.chars().take(max).collect();
+        };
+        let mut s = head + &locs[..keep].join(", ");
+        if keep < locs.len() {
+            s += &format!(" (+{} more)", locs.len() - keep);
+        }
+        s
     }
 
     /// The properties of a site that become Terraform variables: every declared
@@ -288,14 +324,15 @@ impl TerraformBlock {
     }
 }
 
-/// How the owner reaches `other` from `owner`: by group at the same site, else by prefixes.
-fn peer(ir: &Ir, covered: &[AtomId], owner: AtomId, other: AtomId) -> Peer {
-    if covered.contains(&other) && ir.zone_of(other).site == ir.zone_of(owner).site {
-        return Peer::Local(other);
-    }
-    let all = filled(ir, covered, other).prefixes();
-    let (v6, v4): (Vec<IpNet>, Vec<IpNet>) = all.into_iter().partition(|n| matches!(n, IpNet::V6(_)));
-    Peer::Ranges { atom: other, v4, v6 }
+/// Decimal digits of `n`.
+fn digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+/// Prefixes split by family, in order.
+fn families(prefixes: Vec<IpNet>) -> Families {
+    let (v6, v4): (Vec<IpNet>, Vec<IpNet>) = prefixes.into_iter().partition(|n| matches!(n, IpNet::V6(_)));
+    (v4, v6)
 }
 
 /// The addresses a rule may name for `peer`: its own, plus the holes in it
@@ -306,7 +343,7 @@ fn peer(ir: &Ir, covered: &[AtomId], owner: AtomId, other: AtomId) -> Peer {
 /// allow it. It keeps an external zone such as `internet` from splitting into
 /// a prefix per hole for every cloud zone, which security group quotas and
 /// rule sizes cannot afford.
-fn filled(ir: &Ir, covered: &[AtomId], peer: AtomId) -> AddrSet {
+fn filled(ir: &Ir, covered: &[AtomId], own: &[Families], peer: AtomId) -> AddrSet {
     let a = &ir.atoms[peer].addrs;
     if a.except.is_empty() {
         return a.clone();
@@ -314,8 +351,8 @@ fn filled(ir: &Ir, covered: &[AtomId], peer: AtomId) -> AddrSet {
     let inside = |n: &IpNet| a.include.iter().any(|r| r.contains(n));
     let mut fill: Vec<IpNet> = vec![];
     for c in covered {
-        for v6 in [false, true] {
-            let p: Vec<IpNet> = ir.atoms[*c].addrs.prefixes().into_iter().filter(|n| matches!(n, IpNet::V6(_)) == v6).collect();
+        let (v4, v6) = &own[*c];
+        for p in [v4, v6] {
             if p.iter().all(inside) {
                 fill.extend(p);
             }

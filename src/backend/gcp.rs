@@ -87,9 +87,9 @@ struct ProtoPorts {
 }
 
 /// How one firewall rule names its peer.
-enum GcpPeer {
+enum GcpPeer<'p> {
     Tag(AtomId),
-    Ranges { v6: bool, nets: Vec<IpNet> },
+    Ranges { v6: bool, nets: &'p [IpNet] },
 }
 
 fn terraform(plan: &Plan) -> Result<TfFile<TfProvider, TfResources, Locals>, Vec<Diagnostic>> {
@@ -152,14 +152,15 @@ fn firewalls(plan: &Plan, r: &Rule, tag: &dyn Fn(AtomId) -> String) -> Result<Ve
     let peers = match (&r.peer, r.dir) {
         (Peer::Local(a), Direction::Ingress) => vec![GcpPeer::Tag(*a)],
         (Peer::Local(a), Direction::Egress) => {
-            let (v6, v4): (Vec<IpNet>, Vec<IpNet>) = plan.ir.atoms[*a].addrs.prefixes().into_iter().partition(|n| matches!(n, IpNet::V6(_)));
+            let (v4, v6) = plan.own_prefixes(*a);
             if v4.is_empty() && v6.is_empty() {
                 return Err(no_egress_addresses(plan, r));
             }
             vec![GcpPeer::Ranges { v6: false, nets: v4 }, GcpPeer::Ranges { v6: true, nets: v6 }]
         }
-        (Peer::Ranges { v4, v6, .. }, _) => {
-            vec![GcpPeer::Ranges { v6: false, nets: v4.clone() }, GcpPeer::Ranges { v6: true, nets: v6.clone() }]
+        (Peer::Ranges(a), _) => {
+            let (v4, v6) = plan.ranges(*a);
+            vec![GcpPeer::Ranges { v6: false, nets: v4 }, GcpPeer::Ranges { v6: true, nets: v6 }]
         }
     };
     let owner = site_of(plan, r.owner);
