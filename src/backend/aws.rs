@@ -35,7 +35,7 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
 }
 
 /// The other end of one AWS rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum AwsPeer {
     Group(AtomId),
     /// The members group of a zone: every instance of the zone has it.
@@ -160,34 +160,40 @@ fn whole_zones<'p, 'a>(plan: &'p Plan<'a>) -> BTreeMap<(AtomId, Direction, ZoneI
 /// protocol and ports) to the zone's members group: groups add up, so every
 /// member still gets it, and it counts once instead of once per atom.
 fn hoist(plan: &Plan, rules: Vec<AwsRule>) -> Vec<AwsRule> {
-    type Shape = (ZoneId, Direction, AtomId, String, &'static str, Option<(i32, i32)>);
+    type Shape = (ZoneId, Direction, AtomId, AwsPeer, &'static str, Option<(i32, i32)>);
     let shape = |r: &AwsRule| -> Option<Shape> {
         let Holder::Atom(a) = r.owner else { return None };
-        Some((plan.ir.atoms[a].zone, r.dir, r.peer_atom, format!("{:?}", r.peer), r.ip_protocol, r.ports))
+        Some((plan.ir.atoms[a].zone, r.dir, r.peer_atom, r.peer, r.ip_protocol, r.ports))
     };
-    let mut owners: BTreeMap<Shape, (Vec<AtomId>, Vec<AllowId>)> = BTreeMap::new();
-    for r in &rules {
-        if let (Some(k), Holder::Atom(a)) = (shape(r), r.owner) {
-            let e = owners.entry(k).or_default();
-            e.0.push(a);
-            e.1.extend(&r.allows);
+    let shapes: Vec<Option<Shape>> = rules.iter().map(shape).collect();
+    // The rules of each shape, in rule order: a stable sort puts them in runs.
+    let mut order: Vec<usize> = (0..rules.len()).filter(|i| shapes[*i].is_some()).collect();
+    order.sort_by_key(|i| shapes[*i]);
+    // By rule: the allows of its whole zone's members rule, when it becomes one.
+    let mut members: Vec<Option<Vec<AllowId>>> = vec![None; rules.len()];
+    let mut hoisted = vec![false; rules.len()];
+    for run in order.chunk_by(|a, b| shapes[*a] == shapes[*b]) {
+        let Some(zone) = shapes[run[0]].map(|k| k.0) else { continue };
+        if run.len() < 2 || run.len() != plan.ir.zones[zone].services.len() + 1 {
+            continue;
+        }
+        let mut allows: Vec<AllowId> = run.iter().flat_map(|i| rules[*i].allows.iter().copied()).collect();
+        allows.sort_unstable();
+        allows.dedup();
+        let first = rules[run[0]].owner;
+        for i in run {
+            hoisted[*i] = true;
+        }
+        for i in run.iter().filter(|i| rules[**i].owner == first) {
+            members[*i] = Some(allows.clone());
         }
     }
-    let whole = |k: &Shape, n: usize| n > 1 && n == plan.ir.zones[k.0].services.len() + 1;
     let mut out = vec![];
-    for r in rules {
-        let Some(k) = shape(&r) else {
-            out.push(r);
-            continue;
-        };
-        let Some((atoms, allows)) = owners.get(&k) else { continue };
-        if !whole(&k, atoms.len()) {
-            out.push(r);
-        } else if r.owner == Holder::Atom(atoms[0]) {
-            let mut allows = allows.clone();
-            allows.sort_unstable();
-            allows.dedup();
-            out.push(AwsRule { owner: Holder::Members(k.0), allows, ..r });
+    for ((r, hoisted), members) in rules.into_iter().zip(hoisted).zip(members) {
+        match (shape(&r), members) {
+            (Some(k), Some(allows)) => out.push(AwsRule { owner: Holder::Members(k.0), allows, ..r }),
+            _ if hoisted => {}
+            _ => out.push(r),
         }
     }
     out
