@@ -118,13 +118,38 @@ fn note_hidden(out: &mut [Diagnostic], hidden: usize) {
     }
 }
 
+/// Warnings of one code shown in full by the human rendering before the rest
+/// are only counted ([`limit_warnings`]).
+pub const WARNINGS_SHOWN_PER_CODE: usize = 20;
+
+/// The diagnostics a terminal reader gets: every error, every W004 (the
+/// spec lists exemptions always, for audits), and the first `per_code`
+/// warnings of each other code; plus, per code, how many were left out.
+/// Rendering one diagnostic with its excerpt costs as much as checking
+/// hundreds of allows, and 66,946 redundant-allow warnings (a 200,000-allow
+/// random policy) are not read one by one; JSON output always has them all.
+pub fn limit_warnings(diags: &[Diagnostic], per_code: usize) -> (Vec<&Diagnostic>, Vec<(&'static str, usize)>) {
+    let mut seen: std::collections::BTreeMap<&'static str, usize> = std::collections::BTreeMap::new();
+    let mut shown = Vec::with_capacity(diags.len().min(1000));
+    for d in diags {
+        let n = seen.entry(d.code).or_default();
+        *n += 1;
+        if d.is_error() || d.code == "W004" || *n <= per_code {
+            shown.push(d);
+        }
+    }
+    let left_out = seen.into_iter().filter(|(c, n)| *c != "W004" && !c.starts_with('E') && *n > per_code).map(|(c, n)| (c, n - per_code)).collect();
+    (shown, left_out)
+}
+
 /// `text` with every invisible or bidirectional-control character replaced by
 /// visible ones of the same byte length (U+FFFD, or `?` per byte), so that a
 /// hostile policy cannot reorder or hide the excerpt shown to the reader
 /// (Trojan Source) while every span still points at the same bytes.
 fn shown(text: &str) -> String {
     use crate::syntax::text::is_invisible;
-    if !text.chars().any(|c| is_invisible(c) && c != '\n') {
+    let plain_ascii = |b: u8| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t' || b == b'\r';
+    if text.bytes().all(plain_ascii) || !text.chars().any(|c| is_invisible(c) && c != '\n') {
         return text.to_string();
     }
     text.chars()
@@ -137,7 +162,7 @@ fn shown(text: &str) -> String {
 }
 
 /// Renders diagnostics like rustc: header, source excerpt with carets, notes and help.
-pub fn render_human(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> String {
+pub fn render_human<'d>(diags: impl IntoIterator<Item = &'d Diagnostic>, sources: &SourceMap, color: bool) -> String {
     use codespan_reporting::diagnostic::{Diagnostic as CsDiag, Label};
     use codespan_reporting::files::SimpleFiles;
     use codespan_reporting::term::{self, termcolor};
@@ -274,4 +299,33 @@ pub fn render_json(diags: &[Diagnostic], sources: &SourceMap) -> String {
         })
         .collect();
     serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(code: &'static str, start: usize) -> Diagnostic {
+        let span = Span::new(0, start, start + 1);
+        if code.starts_with('E') {
+            Diagnostic::error(code, span, "e")
+        } else {
+            Diagnostic::warning(code, span, "w")
+        }
+    }
+
+    #[test]
+    fn the_warning_limit_keeps_errors_and_exemptions_and_counts_the_rest() {
+        let mut diags = vec![];
+        for i in 0..5 {
+            diags.extend([at("E002", i), at("W001", i), at("W002", i), at("W004", i)]);
+        }
+        diags.push(at("W003", 9));
+        let (shown, left_out) = limit_warnings(&diags, 2);
+        let count = |c: &str| shown.iter().filter(|d| d.code == c).count();
+        assert_eq!((count("E002"), count("W001"), count("W002"), count("W003"), count("W004")), (5, 2, 2, 1, 5));
+        assert_eq!(left_out, vec![("W001", 3), ("W002", 3)]);
+        let firsts: Vec<usize> = shown.iter().filter(|d| d.code == "W001").filter_map(|d| d.span.map(|s| s.start)).collect();
+        assert_eq!(firsts, vec![0, 1], "the first ones in order are shown");
+    }
 }

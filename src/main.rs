@@ -11,6 +11,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Show every warning; by default the human output shows the first 20 of
+    /// each code (all errors and every W004 exemption always) and counts the rest.
+    #[arg(long, global = true)]
+    all_warnings: bool,
 }
 
 /// How diagnostics are printed.
@@ -42,6 +46,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cmd::ALL_WARNINGS.store(cli.all_warnings, std::sync::atomic::Ordering::Relaxed);
     let code = match cli.command {
         Command::Check(a) => cmd::check::run(&a),
         Command::Compile(a) => cmd::compile::run(&a),

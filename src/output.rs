@@ -31,23 +31,93 @@ pub fn write_all(dir: &Path, artefacts: &[Artefact]) -> io::Result<()> {
 /// stale file of a previous compile survives. Nothing in `dir` changes
 /// unless every file was written and synced.
 pub fn write_targets(dir: &Path, targets: &[&str], artefacts: &[Artefact]) -> io::Result<()> {
-    let mut subdirs: BTreeSet<&str> = targets.iter().copied().collect();
-    for a in artefacts {
-        subdirs.insert(target_of(&a.path)?);
+    let mut w = Writer::new(dir);
+    w.stage(artefacts)?;
+    w.commit(targets)
+}
+
+/// Stages artefacts as the back ends produce them, so that only one batch is
+/// in memory at a time, then swaps them into place in [`Writer::commit`].
+/// Nothing is created until the first batch is staged, and dropping a writer
+/// without committing removes what it staged: the output directory is never
+/// touched.
+pub struct Writer {
+    dir: PathBuf,
+    staging: Option<Staging>,
+    subdirs: BTreeSet<String>,
+    dirs: BTreeSet<PathBuf>,
+    written: usize,
+}
+
+impl Writer {
+    /// A writer for the output directory `dir` (which need not exist yet).
+    pub fn new(dir: &Path) -> Writer {
+        Writer { dir: dir.to_path_buf(), staging: None, subdirs: BTreeSet::new(), dirs: BTreeSet::new(), written: 0 }
     }
-    for t in &subdirs {
-        if !is_plain_name(t) {
-            return Err(invalid(format!("`{}` is not a target directory", t.escape_debug())));
+
+    /// Writes and syncs one batch of artefacts into the staging directory.
+    pub fn stage(&mut self, artefacts: &[Artefact]) -> io::Result<()> {
+        for a in artefacts {
+            target_of(&a.path)?;
         }
+        for a in artefacts {
+            let root = self.root()?;
+            let t = target_of(&a.path)?;
+            if self.subdirs.insert(t.to_string()) {
+                fs::create_dir(root.join(t))?;
+                self.dirs.insert(root.join(t));
+            }
+            let p = root.join(&a.path);
+            if let Some(parent) = p.parent() {
+                if self.dirs.insert(parent.to_path_buf()) {
+                    fs::create_dir_all(parent)?;
+                }
+            }
+            test_hooks::before_write(self.written)?;
+            let mut f = File::create(&p)?;
+            f.write_all(a.contents.as_bytes())?;
+            f.sync_all()?;
+            self.written += 1;
+            test_hooks::after_write();
+        }
+        Ok(())
     }
-    fs::create_dir_all(dir)?;
-    let staging = Staging::create(dir)?;
-    staging.fill(&subdirs, artefacts)?;
-    for t in &subdirs {
-        swap_into_place(&staging.path.join(t), &dir.join(t))?;
+
+    /// Replaces the sub-directory of each of `targets` (and of every target
+    /// that has a staged artefact) with what was staged, each with one atomic
+    /// rename; a target without artefacts ends up as an empty directory.
+    pub fn commit(mut self, targets: &[&str]) -> io::Result<()> {
+        for t in targets {
+            if !is_plain_name(t) {
+                return Err(invalid(format!("`{}` is not a target directory", t.escape_debug())));
+            }
+        }
+        let root = self.root()?;
+        for t in targets {
+            if self.subdirs.insert(t.to_string()) {
+                fs::create_dir(root.join(t))?;
+                self.dirs.insert(root.join(t));
+            }
+        }
+        for d in self.dirs.iter().rev() {
+            sync_dir(d)?;
+        }
+        sync_dir(&root)?;
+        fs::create_dir_all(&self.dir)?;
+        for t in &self.subdirs {
+            swap_into_place(&root.join(t), &self.dir.join(t))?;
+        }
+        sync_dir(&self.dir)
+        // the staging directory (now holding the previous versions) is removed on drop
     }
-    sync_dir(dir)?;
-    Ok(()) // `staging` (now holding the previous versions) is removed on drop
+
+    /// The staging directory, created on first use.
+    fn root(&mut self) -> io::Result<PathBuf> {
+        if self.staging.is_none() {
+            self.staging = Some(Staging::create(&self.dir)?);
+        }
+        Ok(self.staging.as_ref().map(|s| s.path.clone()).unwrap_or_default())
+    }
 }
 
 /// The first component of an artefact path, after checking that the path is
@@ -83,10 +153,7 @@ struct Staging {
 impl Staging {
     /// Removes staging directories left by dead processes, then creates ours.
     fn create(dir: &Path) -> io::Result<Staging> {
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let parent = existing_parent(dir);
         let name = dir.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
         let prefix = format!(".{name}.moat-tmp-");
         remove_orphans(&parent, &prefix);
@@ -95,36 +162,29 @@ impl Staging {
         fs::create_dir(&path)?;
         Ok(Staging { path })
     }
-
-    /// Writes and syncs every artefact and every target directory.
-    fn fill(&self, subdirs: &BTreeSet<&str>, artefacts: &[Artefact]) -> io::Result<()> {
-        let mut dirs: BTreeSet<PathBuf> = subdirs.iter().map(|t| self.path.join(t)).collect();
-        for t in subdirs {
-            fs::create_dir(self.path.join(t))?;
-        }
-        for (i, a) in artefacts.iter().enumerate() {
-            let p = self.path.join(&a.path);
-            if let Some(parent) = p.parent() {
-                fs::create_dir_all(parent)?;
-                dirs.insert(parent.to_path_buf());
-            }
-            test_hooks::before_write(i)?;
-            let mut f = File::create(&p)?;
-            f.write_all(a.contents.as_bytes())?;
-            f.sync_all()?;
-            test_hooks::after_write();
-        }
-        for d in dirs.iter().rev() {
-            sync_dir(d)?;
-        }
-        sync_dir(&self.path)
-    }
 }
 
 impl Drop for Staging {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.path);
     }
+}
+
+/// The nearest existing ancestor of `dir` (its parent when that exists): the
+/// staging directory goes there, on the file system `dir` is or will be on,
+/// so that nothing is created at `dir` before the commit.
+fn existing_parent(dir: &Path) -> PathBuf {
+    let mut p = dir.parent();
+    while let Some(q) = p {
+        if q.as_os_str().is_empty() {
+            break;
+        }
+        if q.is_dir() {
+            return q.to_path_buf();
+        }
+        p = q.parent();
+    }
+    PathBuf::from(".")
 }
 
 /// Removes `PARENT/PREFIXpid` directories whose process is gone (Linux: no

@@ -93,12 +93,62 @@ impl fmt::Display for PortRange {
 
 /// A set of (protocol, port) pairs in canonical form: per protocol, sorted,
 /// disjoint, non-adjacent ranges; protocols without ports hold an empty list.
-/// Stored as a small vector sorted by protocol (at most six entries): the IR
-/// holds one set per allow contribution, so a map per set would dominate
-/// memory on large policies (docs/performance.md).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+///
+/// The IR holds one set per allow contribution (1.2 million at 200,000
+/// allows), so the layout matters (docs/performance.md): the protocols
+/// present sit inline, in order, each with the end of its slice of one
+/// shared range vector: one heap allocation per set, none for an empty or
+/// port-less one. Equality, order and hash are those of the sequence of
+/// `(protocol, ranges)` that [`PortSet::iter`] yields.
+#[derive(Clone)]
 pub struct PortSet {
-    protos: Vec<(Proto, Vec<PortRange>)>,
+    n: u8,
+    protos: [Proto; 6],
+    /// `ranges[ends[i - 1]..ends[i]]` are the ranges of `protos[i]`.
+    ends: [u32; 6],
+    ranges: Vec<PortRange>,
+}
+
+impl Default for PortSet {
+    fn default() -> Self {
+        PortSet { n: 0, protos: [Proto::Tcp; 6], ends: [0; 6], ranges: Vec::new() }
+    }
+}
+
+impl PartialEq for PortSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.n == other.n && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for PortSet {}
+
+impl PartialOrd for PortSet {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PortSet {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.iter().cmp(other.iter())
+    }
+}
+
+impl std::hash::Hash for PortSet {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.n.hash(state);
+        for (p, rs) in self.iter() {
+            p.hash(state);
+            rs.hash(state);
+        }
+    }
+}
+
+impl fmt::Debug for PortSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
 }
 
 impl PortSet {
@@ -109,7 +159,11 @@ impl PortSet {
 
     /// Every protocol and port (`any`).
     pub fn any() -> Self {
-        PortSet { protos: Proto::ALL.iter().map(|&p| (p, if p.has_ports() { vec![PortRange::FULL] } else { vec![] })).collect() }
+        let mut s = PortSet::default();
+        for p in Proto::ALL {
+            s.push(p, if p.has_ports() { &[PortRange::FULL] } else { &[] });
+        }
+        s
     }
 
     /// Every port of one protocol (`tcp`, `icmp`).
@@ -119,37 +173,51 @@ impl PortSet {
 
     /// One range of one protocol; the range is ignored for port-less protocols.
     pub fn range(p: Proto, r: PortRange) -> Self {
-        PortSet { protos: vec![(p, if p.has_ports() { vec![r] } else { vec![] })] }
+        let mut s = PortSet::default();
+        let one = [r];
+        s.push(p, if p.has_ports() { &one } else { &[] });
+        s
+    }
+
+    /// Appends protocol `p` (greater than every protocol present) with its
+    /// canonical ranges.
+    fn push(&mut self, p: Proto, rs: &[PortRange]) {
+        let i = usize::from(self.n);
+        debug_assert!(i < 6 && (i == 0 || self.protos[i - 1] < p));
+        self.ranges.extend_from_slice(rs);
+        self.protos[i] = p;
+        self.ends[i] = self.ranges.len() as u32; // at most 3 x 32,768 disjoint ranges
+        self.n += 1;
     }
 
     /// True when nothing is in the set.
     pub fn is_empty(&self) -> bool {
-        self.protos.is_empty()
+        self.n == 0
     }
 
     /// True when the set is every protocol and port.
     pub fn is_any(&self) -> bool {
-        self.protos.len() == Proto::ALL.len()
-            && self.protos.iter().all(|(p, rs)| !p.has_ports() || rs.as_slice() == [PortRange::FULL])
+        usize::from(self.n) == Proto::ALL.len() && self.iter().all(|(p, rs)| !p.has_ports() || rs == [PortRange::FULL])
     }
 
     /// The protocols present, each with its ranges (empty for port-less protocols).
     pub fn iter(&self) -> impl Iterator<Item = (Proto, &[PortRange])> {
-        self.protos.iter().map(|(p, r)| (*p, r.as_slice()))
+        (0..usize::from(self.n)).map(|i| (self.protos[i], self.slice(i)))
+    }
+
+    fn slice(&self, i: usize) -> &[PortRange] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.ranges[start..self.ends[i] as usize]
     }
 
     /// The ranges of protocol `p`, if present.
     pub fn get(&self, p: Proto) -> Option<&[PortRange]> {
-        self.find(p).map(Vec::as_slice)
-    }
-
-    fn find(&self, p: Proto) -> Option<&Vec<PortRange>> {
-        self.protos.iter().find(|(q, _)| *q == p).map(|(_, rs)| rs)
+        (0..usize::from(self.n)).find(|&i| self.protos[i] == p).map(|i| self.slice(i))
     }
 
     /// True when `(p, port)` is in the set; `port` is ignored for port-less protocols.
     pub fn contains(&self, p: Proto, port: u16) -> bool {
-        match self.find(p) {
+        match self.get(p) {
             None => false,
             Some(_) if !p.has_ports() => true,
             Some(rs) => rs.iter().any(|r| r.lo <= port && port <= r.hi),
@@ -161,18 +229,44 @@ impl PortSet {
         if other.is_subset(self) {
             return; // common when many allows share a pair: no copy, no sort
         }
-        for (p, rs) in &other.protos {
-            match self.protos.binary_search_by_key(p, |(q, _)| *q) {
-                Ok(i) => {
-                    if p.has_ports() {
-                        let mine = &mut self.protos[i].1;
-                        mine.extend_from_slice(rs);
-                        normalise(mine);
-                    }
+        if self.is_empty() {
+            *self = other.clone();
+            return;
+        }
+        let mut out = PortSet::default();
+        out.ranges.reserve(self.ranges.len() + other.ranges.len());
+        let (na, nb) = (usize::from(self.n), usize::from(other.n));
+        let (mut i, mut j) = (0, 0);
+        let mut merged = vec![];
+        while i < na || j < nb {
+            let pa = if i < na { Some(self.protos[i]) } else { None };
+            let pb = if j < nb { Some(other.protos[j]) } else { None };
+            match (pa, pb) {
+                (Some(p), Some(q)) if p == q => {
+                    merged.clear();
+                    merged.extend_from_slice(self.slice(i));
+                    merged.extend_from_slice(other.slice(j));
+                    normalise(&mut merged);
+                    out.push(p, &merged);
+                    i += 1;
+                    j += 1;
                 }
-                Err(i) => self.protos.insert(i, (*p, rs.clone())),
+                (Some(p), Some(q)) if p < q => {
+                    out.push(p, self.slice(i));
+                    i += 1;
+                }
+                (Some(p), None) => {
+                    out.push(p, self.slice(i));
+                    i += 1;
+                }
+                (_, Some(q)) => {
+                    out.push(q, other.slice(j));
+                    j += 1;
+                }
+                (None, None) => break,
             }
         }
+        *self = out;
     }
 
     /// The union of two sets.
@@ -185,13 +279,14 @@ impl PortSet {
     /// The intersection of two sets.
     pub fn intersect(&self, other: &PortSet) -> PortSet {
         let mut out = PortSet::empty();
-        for (p, a) in &self.protos {
-            let Some(b) = other.find(*p) else { continue };
+        let mut v = vec![];
+        for (p, a) in self.iter() {
+            let Some(b) = other.get(p) else { continue };
             if !p.has_ports() {
-                out.protos.push((*p, vec![]));
+                out.push(p, &[]);
                 continue;
             }
-            let mut v = vec![];
+            v.clear();
             let (mut i, mut j) = (0, 0);
             while i < a.len() && j < b.len() {
                 let lo = a[i].lo.max(b[j].lo);
@@ -202,7 +297,7 @@ impl PortSet {
                 if a[i].hi < b[j].hi { i += 1 } else { j += 1 }
             }
             if !v.is_empty() {
-                out.protos.push((*p, v));
+                out.push(p, &v);
             }
         }
         out
@@ -210,8 +305,8 @@ impl PortSet {
 
     /// True when the two sets share an element (`!intersect(other).is_empty()`, without allocating).
     pub fn intersects(&self, other: &PortSet) -> bool {
-        self.protos.iter().any(|(p, a)| {
-            let Some(b) = other.find(*p) else { return false };
+        self.iter().any(|(p, a)| {
+            let Some(b) = other.get(p) else { return false };
             if !p.has_ports() {
                 return true;
             }
@@ -229,14 +324,14 @@ impl PortSet {
     /// Everything in `self` that is not in `other`.
     pub fn subtract(&self, other: &PortSet) -> PortSet {
         let mut out = PortSet::empty();
-        for (p, a) in &self.protos {
-            match other.find(*p) {
-                None => out.protos.push((*p, a.clone())),
+        for (p, a) in self.iter() {
+            match other.get(p) {
+                None => out.push(p, a),
                 Some(_) if !p.has_ports() => {}
                 Some(b) => {
                     let v = subtract_ranges(a, b);
                     if !v.is_empty() {
-                        out.protos.push((*p, v));
+                        out.push(p, &v);
                     }
                 }
             }
@@ -248,8 +343,8 @@ impl PortSet {
     /// `other`'s ranges are disjoint and non-adjacent, so each range of `self`
     /// must lie inside one of them.
     pub fn is_subset(&self, other: &PortSet) -> bool {
-        self.protos.iter().all(|(p, a)| {
-            let Some(b) = other.find(*p) else { return false };
+        self.iter().all(|(p, a)| {
+            let Some(b) = other.get(p) else { return false };
             let mut j = 0;
             a.iter().all(|r| {
                 while j < b.len() && b[j].hi < r.lo {

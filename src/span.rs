@@ -70,6 +70,12 @@ fn char_marks(text: &str) -> Vec<(usize, usize)> {
 }
 
 impl SourceFile {
+    /// 1-based line of byte offset `pos` (a binary search; no column counting).
+    pub fn line(&self, pos: usize) -> usize {
+        let pos = pos.min(self.text.len());
+        self.line_starts.partition_point(|s| *s <= pos).max(1)
+    }
+
     /// 1-based line and column (in characters) of byte offset `pos`.
     pub fn line_col(&self, pos: usize) -> (usize, usize) {
         let pos = pos.min(self.text.len());
@@ -141,11 +147,28 @@ impl SourceMap {
     /// `file:line` of a span, the form every artefact uses to point back at the policy.
     pub fn location(&self, span: Span) -> String {
         let f = self.file(span.file);
-        format!("{}:{}", f.name, f.line_col(span.start).0)
+        format!("{}:{}", f.name, f.line(span.start))
     }
 
     /// The source text a span covers.
     pub fn snippet(&self, span: Span) -> &str {
         self.file(span.file).text.get(span.start..span.end).unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_agrees_with_line_col_everywhere() {
+        let mut map = SourceMap::default();
+        let id = map.add("t.moat", None, "a\n\nzone é {\r\n  x }\nlast".to_string());
+        let f = map.file(id);
+        for pos in 0..=f.text.len() + 3 {
+            if f.text.is_char_boundary(pos.min(f.text.len())) {
+                assert_eq!(f.line(pos), f.line_col(pos).0, "at byte {pos}");
+            }
+        }
     }
 }

@@ -441,3 +441,73 @@ fn a_closed_pipe_does_not_make_moat_panic() {
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(0), "moat must exit 0, not panic (101), when its reader goes away");
 }
+
+// ---- large outputs: warning limit, streaming compile, parallel diff -------
+
+/// `n` zones that no allow uses: `n` W001 warnings, no error.
+fn unused_zones(n: usize) -> String {
+    let mut p = String::from("zone a : demilitarised { cidr 10.0.0.0/24 }\nallow a -> a : tcp/22\n");
+    for i in 0..n {
+        p.push_str(&format!("zone u{i} : demilitarised {{ cidr 10.1.{i}.0/24 }}\n"));
+    }
+    p
+}
+
+#[test]
+fn human_output_shows_twenty_warnings_per_code_and_counts_the_rest() {
+    let t = TempDir::new("cli-warning-limit");
+    let p = write(t.path(), "many.moat", &unused_zones(25));
+    let o = run(&["check", s(&p)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.matches("warning[W001]: zone `u").count(), 20, "{err}");
+    assert!(err.contains("warning[W001]: 5 more not shown (--all-warnings shows every one"), "{err}");
+    assert!(err.trim_end().ends_with("0 errors, 25 warnings"), "the summary counts every warning: {err}");
+
+    let all = stderr(&run(&["check", s(&p), "--all-warnings"]));
+    assert_eq!(all.matches("warning[W001]: zone `u").count(), 25, "{all}");
+    assert!(!all.contains("more not shown"), "{all}");
+
+    let j = json(&run(&["check", s(&p), "--format", "json"]));
+    assert_eq!(j.as_array().map(Vec::len), Some(25), "JSON lists every warning: {j}");
+}
+
+#[test]
+fn a_target_that_fails_after_another_was_staged_writes_nothing() {
+    // k8s cannot express ICMP (E017) while iptables can: the iptables files are
+    // staged first (or meanwhile, on another thread), then thrown away.
+    let t = TempDir::new("cli-compile-partial");
+    let p = write(
+        t.path(),
+        "icmp.moat",
+        "zone a : demilitarised { cidr 10.1.0.0/24 namespace a }\nzone b : demilitarised { cidr 10.2.0.0/24 namespace b }\nallow a -> b : icmp\n",
+    );
+    let out = t.path().join("new").join("out");
+    let o = run(&["compile", s(&p), "--target", "iptables,k8s", "--out", s(&out)]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("E017"), "{}", stderr(&o));
+    assert!(!t.path().join("new").exists(), "an output directory (or its parent) was created for a failed compile");
+    let left: Vec<_> = std::fs::read_dir(t.path()).expect("read tmp").flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left.len(), 1, "only the policy remains, no staging directory: {left:?}");
+
+    // the same targets on a policy both can express: both written
+    let ok = write(t.path(), "tcp.moat", &std::fs::read_to_string(&p).expect("read").replace("icmp", "tcp/443"));
+    let o = run(&["compile", s(&ok), "--target", "iptables,k8s", "--out", s(&out)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(out.join("k8s").is_dir() && out.join("iptables").is_dir());
+    let left: Vec<_> = std::fs::read_dir(t.path().join("new")).expect("read new").flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left.len(), 1, "no staging directory left beside the output: {left:?}");
+}
+
+#[test]
+fn diff_checks_both_sides_and_reports_them_old_first() {
+    let t = TempDir::new("cli-diff-both-bad");
+    let bad_old = write(t.path(), "old.moat", "zone a : demilitarised { cidr 10.0.0.0/24 }\nallow a -> nowhere : tcp/1\n");
+    let bad_new = write(t.path(), "new.moat", "zone b : demilitarised { cidr 10.0.0.0/24 }\nallow b -> elsewhere : tcp/1\n");
+    let o = run(&["diff", s(&bad_old), s(&bad_new)]);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    let (old, new) = (err.find("the old policy does not check"), err.find("the new policy does not check"));
+    assert!(matches!((old, new), (Some(a), Some(b)) if a < b), "{err}");
+    assert!(err.find("nowhere") < old && old < err.find("elsewhere"), "each side's diagnostics come before its verdict: {err}");
+}

@@ -22,6 +22,12 @@ pub struct Args {
 pub fn run(args: &Args) -> u8 {
     let c = load(&args.files);
     print_diags(&c.diags, &c.sources, args.format);
+    let code = verdict(args, &c);
+    super::release(c);
+    code
+}
+
+fn verdict(args: &Args, c: &moat::Checked) -> u8 {
     if c.io_failed {
         TROUBLE
     } else if c.has_errors() || (args.deny_warnings && !c.diags.is_empty()) {

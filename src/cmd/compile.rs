@@ -47,68 +47,188 @@ pub fn run(args: &Args) -> u8 {
     let targets = targets.unwrap_or_else(|| Target::ALL.into_iter().filter(|t| backend::in_scope(*t, ir)).collect());
     let opts = EmitOptions { log_drops: args.log_drops };
     let mut diags = c.diags.clone();
-    let mut artefacts: Vec<Artefact> = vec![];
     let mut failed = false;
-    for t in &targets {
-        if !all && !backend::in_scope(*t, ir) {
-            eprintln!("error: target {} has nothing to enforce: {}", t.as_str(), scope_hint(*t));
+    let mut queue = vec![];
+    for t in targets.iter().copied() {
+        if !all && !backend::in_scope(t, ir) {
+            eprintln!("error: target {} has nothing to enforce: {}", t.as_str(), scope_hint(t));
             failed = true;
-            continue;
-        }
-        match backend::emit(*t, ir, &opts) {
-            Ok(a) => {
-                artefacts.extend(a);
-                if *t == Target::K8s {
-                    diags.extend(backend::k8s::warnings(ir));
-                }
-            }
-            Err(d) => {
-                failed = true;
-                diags.extend(d);
-            }
+        } else {
+            queue.push(t);
         }
     }
+    let mut sink = Sink::new(args);
+    std::thread::scope(|s| {
+        let results = emit_in_parallel(s, ir, &opts, &queue);
+        for (t, result) in results {
+            match result {
+                Ok((artefacts, warnings)) => {
+                    diags.extend(warnings);
+                    if !failed {
+                        if let Err(e) = sink.take(t, artefacts) {
+                            eprintln!("error: cannot write to {}: {e}", args.out.as_deref().unwrap_or(std::path::Path::new("-")).display());
+                            sink.broken = true;
+                        }
+                    }
+                }
+                Err(d) => {
+                    failed = true;
+                    diags.extend(d);
+                }
+            }
+        }
+    });
     moat::diag::sort(&mut diags);
     eprint_diags(&diags, &c.sources, args.format);
     if failed {
         return FAIL;
     }
-    if args.check {
-        return check_drift(args, &targets, &artefacts);
-    }
     let names: Vec<&str> = targets.iter().map(|t| t.as_str()).collect();
-    write(args, &names, &artefacts)
+    let code = sink.finish(args, &names, &targets);
+    super::release(c);
+    code
 }
 
-/// `--check`: compares the artefacts with the files committed under DIR, in
-/// the sub-directories of the compiled targets (every target's with `all`).
-fn check_drift(args: &Args, targets: &[Target], artefacts: &[Artefact]) -> u8 {
-    let Some(dir) = &args.out else { return TROUBLE };
-    let all = args.target.iter().any(|t| t == "all");
-    let owned: Vec<Target> = if all { Target::ALL.to_vec() } else { targets.to_vec() };
-    let mut on_disk = std::collections::BTreeSet::new();
-    for t in &owned {
-        list_files(dir, std::path::Path::new(t.as_str()), &mut on_disk);
+/// What one target produced: its artefacts and warnings, or its errors.
+type Emitted = Result<(Vec<Artefact>, Vec<moat::diag::Diagnostic>), Vec<moat::diag::Diagnostic>>;
+
+/// Emits the targets on up to as many threads as there are cores (the back
+/// ends are pure functions of the IR), handing each result over as soon as it
+/// is ready, so that it can be written and freed while the others run.
+fn emit_in_parallel<'s, 'e: 's>(
+    s: &'s std::thread::Scope<'s, 'e>,
+    ir: &'e moat::ir::Ir,
+    opts: &'e EmitOptions,
+    queue: &'e [Target],
+) -> std::sync::mpsc::Receiver<(Target, Emitted)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(queue.len()).max(1);
+    for _ in 0..workers {
+        let (tx, next) = (tx.clone(), next.clone());
+        s.spawn(move || loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(&t) = queue.get(i) else { break };
+            let result = backend::emit(t, ir, opts).map(|a| {
+                let warnings = if t == Target::K8s { backend::k8s::warnings(ir) } else { vec![] };
+                (a, warnings)
+            });
+            if tx.send((t, result)).is_err() {
+                break;
+            }
+        });
     }
-    let mut drift = vec![];
-    for a in artefacts {
-        match std::fs::read(dir.join(&a.path)) {
-            Ok(bytes) if bytes == a.contents.as_bytes() => {}
-            Ok(_) => drift.push(format!("differs: {}", a.path)),
-            Err(_) => drift.push(format!("missing: {}", a.path)),
+    rx
+}
+
+/// Where the artefacts go: staged below `--out`, compared with it
+/// (`--check`), or kept for stdout (printed in target order at the end).
+struct Sink {
+    dir: Option<PathBuf>,
+    writer: Option<moat::output::Writer>,
+    drift: Option<Drift>,
+    stdout: Vec<(Target, Vec<Artefact>)>,
+    count: usize,
+    broken: bool,
+}
+
+impl Sink {
+    fn new(args: &Args) -> Sink {
+        let (writer, drift) = match &args.out {
+            Some(_) if args.check => (None, Some(Drift::default())),
+            Some(dir) => (Some(moat::output::Writer::new(dir)), None),
+            None => (None, None),
+        };
+        Sink { dir: args.out.clone(), writer, drift, stdout: vec![], count: 0, broken: false }
+    }
+
+    fn take(&mut self, t: Target, artefacts: Vec<Artefact>) -> std::io::Result<()> {
+        self.count += artefacts.len();
+        if self.broken {
+            return Ok(());
         }
-        on_disk.remove(&a.path);
+        if let Some(w) = &mut self.writer {
+            return w.stage(&artefacts);
+        }
+        if let (Some(d), Some(dir)) = (&mut self.drift, &self.dir) {
+            d.compare(dir, &artefacts);
+            return Ok(());
+        }
+        self.stdout.push((t, artefacts));
+        Ok(())
     }
-    drift.extend(on_disk.into_iter().map(|p| format!("extra:   {p}")));
-    if drift.is_empty() {
-        eprintln!("ok: the {} file(s) under {} are what the policy compiles to", artefacts.len(), dir.display());
-        return OK;
+
+    fn finish(self, args: &Args, names: &[&str], targets: &[Target]) -> u8 {
+        if self.broken {
+            return TROUBLE;
+        }
+        let Some(dir) = &args.out else {
+            let mut all = self.stdout;
+            all.sort_by_key(|(t, _)| *t);
+            for a in all.iter().flat_map(|(_, a)| a) {
+                super::out(&format!("==> {} <==\n{}\n", a.path, a.contents));
+            }
+            return OK;
+        };
+        if let Some(d) = self.drift {
+            return d.report(args, dir, targets);
+        }
+        let Some(w) = self.writer else { return TROUBLE };
+        match w.commit(names) {
+            Ok(()) => {
+                eprintln!("wrote {} file(s) to {}", self.count, dir.display());
+                OK
+            }
+            Err(e) => {
+                eprintln!("error: cannot write to {}: {e}", dir.display());
+                TROUBLE
+            }
+        }
     }
-    for d in &drift {
-        super::out(&format!("{d}\n"));
+}
+
+/// `--check`: the artefacts compared with the files committed under DIR.
+#[derive(Default)]
+struct Drift {
+    lines: Vec<String>,
+    compared: std::collections::BTreeSet<String>,
+}
+
+impl Drift {
+    fn compare(&mut self, dir: &std::path::Path, artefacts: &[Artefact]) {
+        for a in artefacts {
+            match std::fs::read(dir.join(&a.path)) {
+                Ok(bytes) if bytes == a.contents.as_bytes() => {}
+                Ok(_) => self.lines.push(format!("differs: {}", a.path)),
+                Err(_) => self.lines.push(format!("missing: {}", a.path)),
+            }
+            self.compared.insert(a.path.clone());
+        }
     }
-    eprintln!("error: {} file(s) under {} drifted from the policy (run without --check to rewrite them)", drift.len(), dir.display());
-    FAIL
+
+    /// Adds the extra files, in the sub-directories of the compiled targets
+    /// (every target's with `all`), and reports.
+    fn report(mut self, args: &Args, dir: &std::path::Path, targets: &[Target]) -> u8 {
+        let all = args.target.iter().any(|t| t == "all");
+        let owned: Vec<Target> = if all { Target::ALL.to_vec() } else { targets.to_vec() };
+        let mut on_disk = std::collections::BTreeSet::new();
+        for t in &owned {
+            list_files(dir, std::path::Path::new(t.as_str()), &mut on_disk);
+        }
+        let extra = on_disk.difference(&self.compared).map(|p| format!("extra:   {p}")).collect::<Vec<_>>();
+        let mut drift = std::mem::take(&mut self.lines);
+        drift.sort_by(|a, b| a[9..].cmp(&b[9..]));
+        drift.extend(extra);
+        if drift.is_empty() {
+            eprintln!("ok: the {} file(s) under {} are what the policy compiles to", self.compared.len(), dir.display());
+            return OK;
+        }
+        for d in &drift {
+            super::out(&format!("{d}\n"));
+        }
+        eprintln!("error: {} file(s) under {} drifted from the policy (run without --check to rewrite them)", drift.len(), dir.display());
+        FAIL
+    }
 }
 
 /// Adds the files below `dir/rel` (paths relative to `dir`, `/`-separated).
@@ -120,25 +240,6 @@ fn list_files(dir: &std::path::Path, rel: &std::path::Path, out: &mut std::colle
             list_files(dir, &r, out);
         } else {
             out.insert(r.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
-        }
-    }
-}
-
-fn write(args: &Args, targets: &[&str], artefacts: &[Artefact]) -> u8 {
-    let Some(dir) = &args.out else {
-        for a in artefacts {
-            super::out(&format!("==> {} <==\n{}\n", a.path, a.contents));
-        }
-        return OK;
-    };
-    match moat::output::write_targets(dir, targets, artefacts) {
-        Ok(()) => {
-            eprintln!("wrote {} file(s) to {}", artefacts.len(), dir.display());
-            OK
-        }
-        Err(e) => {
-            eprintln!("error: cannot write to {}: {e}", dir.display());
-            TROUBLE
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::DiagFormat;
 use moat::analysis::diff;
 use moat::gitfs::GitFs;
 use moat::ir::Ir;
+use moat::Checked;
 use std::path::PathBuf;
 
 /// Output format of `moat diff`.
@@ -51,7 +52,14 @@ pub fn run(args: &Args) -> u8 {
         eprintln!("error: moat diff needs an old and a new policy: `moat diff OLD NEW` (or --old/--new)");
         return TROUBLE;
     }
-    let (Some(a), Some(b)) = (side("old", &old, args.diagnostics), side("new", &new, args.diagnostics)) else {
+    // The two sides load and check on two threads; their messages are
+    // printed afterwards, old side first, so the output stays deterministic.
+    let (a, b) = std::thread::scope(|s| {
+        let old_side = s.spawn(|| side("old", &old));
+        let new_side = side("new", &new);
+        (old_side.join().unwrap_or_else(|_| Err(vec!["error: the old side could not be loaded".into()])), new_side)
+    });
+    let (Some(a), Some(b)) = (usable("old", a, args.diagnostics), usable("new", b, args.diagnostics)) else {
         return TROUBLE;
     };
     let d = diff::diff(&a, &b);
@@ -60,11 +68,36 @@ pub fn run(args: &Args) -> u8 {
         Format::Json => super::out(&format!("{}\n", diff::to_json(&d))),
         Format::Markdown => super::out(&diff::to_markdown(&d, &a, &b)),
     }
-    if d.is_empty() { OK } else { FAIL }
+    let code = if d.is_empty() { OK } else { FAIL };
+    super::release((a, b, d));
+    code
 }
 
-/// Loads and checks one side; prints why not and returns `None` on trouble.
-fn side(which: &str, inputs: &[String], format: DiagFormat) -> Option<Ir> {
+/// The IR of a side that loaded and checked; otherwise prints why not.
+fn usable(which: &str, side: Result<Checked, Vec<String>>, format: DiagFormat) -> Option<Ir> {
+    match side {
+        Err(messages) => {
+            for m in messages {
+                eprintln!("{m}");
+            }
+            None
+        }
+        Ok(checked) if checked.ir.is_none() || checked.has_errors() => {
+            eprint_diags(&checked.diags, &checked.sources, format);
+            eprintln!("error: the {which} policy does not check; nothing to compare");
+            None
+        }
+        Ok(mut checked) => {
+            let ir = checked.ir.take();
+            super::release(checked);
+            ir
+        }
+    }
+}
+
+/// Loads and checks one side; on trouble, the messages to print (the checked
+/// policy itself when it has errors, so that its diagnostics can be printed).
+fn side(which: &str, inputs: &[String]) -> Result<Checked, Vec<String>> {
     let revs: Vec<Option<(&str, &str)>> = inputs.iter().map(|i| GitFs::split_arg(i)).collect();
     let checked = match revs.first().copied().flatten() {
         None if revs.iter().all(Option::is_none) => {
@@ -74,23 +107,16 @@ fn side(which: &str, inputs: &[String], format: DiagFormat) -> Option<Ir> {
             let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
             let fs = match GitFs::open(&cwd, rev) {
                 Ok(fs) => fs,
-                Err(e) => {
-                    eprintln!("error: {which} side: `{rev}` is not a git revision here: {e}");
-                    return None;
-                }
+                Err(e) => return Err(vec![format!("error: {which} side: `{rev}` is not a git revision here: {e}")]),
             };
             let paths: Vec<PathBuf> = revs.iter().flatten().map(|(_, p)| fs.root_path(p.as_ref())).collect();
             moat::check_paths(&fs, &paths)
         }
         _ => {
-            eprintln!("error: {which} side mixes inputs from the working tree and from git revisions; use one place per side");
-            return None;
+            return Err(vec![format!(
+                "error: {which} side mixes inputs from the working tree and from git revisions; use one place per side"
+            )])
         }
     };
-    if checked.ir.is_none() || checked.has_errors() {
-        eprint_diags(&checked.diags, &checked.sources, format);
-        eprintln!("error: the {which} policy does not check; nothing to compare");
-        return None;
-    }
-    checked.ir
+    Ok(checked)
 }

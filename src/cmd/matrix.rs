@@ -42,5 +42,6 @@ pub fn run(args: &Args) -> u8 {
         Format::Json => super::out(&format!("{}\n", matrix::to_json(&rows))),
         Format::Csv => super::out(&matrix::to_csv(&rows)),
     }
+    super::release((rows, c));
     OK
 }

@@ -64,5 +64,7 @@ pub fn run(args: &Args) -> u8 {
         Format::Text => super::out(&query::to_text(&answer)),
         Format::Json => super::out(&format!("{}\n", serde_json::to_string_pretty(&answer).unwrap_or_default())),
     }
-    if answer.verdict == "allow" { OK } else { FAIL }
+    let code = if answer.verdict == "allow" { OK } else { FAIL };
+    super::release(c);
+    code
 }

@@ -95,8 +95,11 @@ impl<'a> Parser<'a> {
     /// Skips whitespace and comments, recording the comments.
     fn ws(&mut self) {
         loop {
+            // ASCII blanks first (the common case), then any Unicode white space
+            let blanks = self.rest().bytes().take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')).count();
+            self.pos += blanks;
             let rest = self.rest();
-            let trimmed = rest.trim_start();
+            let trimmed = if rest.as_bytes().first().is_some_and(|b| b.is_ascii() && !char::from(*b).is_whitespace()) { rest } else { rest.trim_start() };
             self.pos += rest.len() - trimmed.len();
             if !trimmed.starts_with('#') {
                 return;
