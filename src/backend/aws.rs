@@ -110,8 +110,8 @@ fn expand(plan: &Plan) -> Result<Vec<AwsRule>, Vec<Diagnostic>> {
                 None => vec![AwsPeer::Group(*a)],
             },
             Peer::Ranges(a) => {
-                let (v4, v6) = plan.ranges(*a);
-                v4.iter().chain(v6).map(|n| AwsPeer::Cidr(*n)).collect()
+                let p = plan.ranges(*a);
+                p.v4.iter().chain(&p.v6).map(|n| AwsPeer::Cidr(*n)).collect()
             }
         };
         for peer in peers {
