@@ -165,15 +165,15 @@ fn hoist(plan: &Plan, rules: Vec<AwsRule>) -> Vec<AwsRule> {
         let Holder::Atom(a) = r.owner else { return None };
         Some((plan.ir.atoms[a].zone, r.dir, r.peer_atom, r.peer, r.ip_protocol, r.ports))
     };
-    let shapes: Vec<Option<Shape>> = rules.iter().map(shape).collect();
     // The rules of each shape, in rule order: a stable sort puts them in runs.
-    let mut order: Vec<usize> = (0..rules.len()).filter(|i| shapes[*i].is_some()).collect();
-    order.sort_by_key(|i| shapes[*i]);
-    // By rule: the allows of its whole zone's members rule, when it becomes one.
-    let mut members: Vec<Option<Vec<AllowId>>> = vec![None; rules.len()];
+    let mut order: Vec<usize> = (0..rules.len()).filter(|i| shape(&rules[*i]).is_some()).collect();
+    order.sort_by(|a, b| shape(&rules[*a]).cmp(&shape(&rules[*b])));
+    // The rules that move, and the allows of each zone's members rule, by the
+    // rule it takes the place of.
     let mut hoisted = vec![false; rules.len()];
-    for run in order.chunk_by(|a, b| shapes[*a] == shapes[*b]) {
-        let Some(zone) = shapes[run[0]].map(|k| k.0) else { continue };
+    let mut members: BTreeMap<usize, Vec<AllowId>> = BTreeMap::new();
+    for run in order.chunk_by(|a, b| shape(&rules[*a]) == shape(&rules[*b])) {
+        let Some(zone) = shape(&rules[run[0]]).map(|k| k.0) else { continue };
         if run.len() < 2 || run.len() != plan.ir.zones[zone].services.len() + 1 {
             continue;
         }
@@ -185,12 +185,12 @@ fn hoist(plan: &Plan, rules: Vec<AwsRule>) -> Vec<AwsRule> {
             hoisted[*i] = true;
         }
         for i in run.iter().filter(|i| rules[**i].owner == first) {
-            members[*i] = Some(allows.clone());
+            members.insert(*i, allows.clone());
         }
     }
-    let mut out = vec![];
-    for ((r, hoisted), members) in rules.into_iter().zip(hoisted).zip(members) {
-        match (shape(&r), members) {
+    let mut out = Vec::with_capacity(rules.len());
+    for (i, (r, hoisted)) in rules.into_iter().zip(hoisted).enumerate() {
+        match (shape(&r), members.remove(&i)) {
             (Some(k), Some(allows)) => out.push(AwsRule { owner: Holder::Members(k.0), allows, ..r }),
             _ if hoisted => {}
             _ => out.push(r),

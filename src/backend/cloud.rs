@@ -348,6 +348,9 @@ fn fit_locs(mut s: String, locs: &[&str], max: usize, ok: fn(char) -> bool) -> S
     let Some(keep) = (1..=locs.len()).rev().find(|&k| width[k] + more(k) <= max) else {
         return s.chars().take(max).collect();
     };
+    // Exact, or a little more when `ok` replaces wide characters: these
+    // strings live until the whole file is written, so no slack.
+    s.reserve_exact(locs[..keep].iter().map(|l| l.len() + 2).sum::<usize>() + more(keep));
     for (i, l) in locs[..keep].iter().enumerate() {
         if i > 0 {
             s.push_str(", ");

@@ -126,6 +126,9 @@ impl<'a> Body<'a> {
         allows.sort_unstable();
         allows.dedup();
         push_locs(&mut body.allows, ir, &allows);
+        // Bodies live until every namespace is written: no slack.
+        body.lines.shrink_to_fit();
+        body.allows.shrink_to_fit();
         body
     }
 }
