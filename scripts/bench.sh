@@ -8,7 +8,8 @@
 # services, 50 port groups, N allows; `cargo run --example benchgen`) and the
 # equivalent Aerleon policy, then times with `/usr/bin/time -v`, RUNS times
 # each, and reports medians of wall time, user+sys CPU time and peak RSS:
-#   moat check | matrix | query | diff (1% of allows changed)
+#   moat check (and check --all-warnings) | matrix | query | query --cache
+#        (warm: the cache built by an untimed run) | diff (1% of allows changed)
 #        | compile --target T for k8s iptables nftables all (onprem policy)
 #        | compile --target aws gcp azure (the same policy spread over 4 sites)
 #   aerleon aclgen iptables | aclgen k8s | aclcheck (one query)
@@ -55,20 +56,21 @@ time_run() {
   for r in $(seq 1 "$RUNS"); do
     local tv="$OUT/raw/$tool-$case-$n-$r.time"
     set +e
+    local t0 t1
+    t0=$(date +%s%N)
     "$TIME" -v -o "$tv" "$@" > "$outfile" 2> "$OUT/raw/$tool-$case-$n-$r.stderr"
     local rc=$?
+    t1=$(date +%s%N)
     set -e
-    python3 - "$tv" "$n" "$tool" "$case" "$r" "$rc" >> "$RESULTS" <<'PY'
+    python3 - "$tv" "$n" "$tool" "$case" "$r" "$rc" "$((t1 - t0))" >> "$RESULTS" <<'PY'
 import re, sys
-tv, n, tool, case, run, rc = sys.argv[1:]
+tv, n, tool, case, run, rc, wall_ns = sys.argv[1:]
 t = open(tv).read()
 def field(name):
     m = re.search(re.escape(name) + r": (.*)", t)
     return m.group(1).strip() if m else "0"
-wall = field("Elapsed (wall clock) time (h:mm:ss or m:ss)")
-secs = 0.0
-for part in wall.split(":"):
-    secs = secs * 60 + float(part)
+# wall time from the shell's clock in nanoseconds (GNU time's has 10 ms steps)
+secs = int(wall_ns) / 1e9
 cpu = float(field("User time (seconds)")) + float(field("System time (seconds)"))
 print(f"{n}\t{tool}\t{case}\t{run}\t{secs:.3f}\t{cpu:.3f}\t{field('Maximum resident set size (kbytes)')}\t{rc}")
 PY
@@ -85,8 +87,13 @@ for n in $NS; do
   P=$W/v1/policy.moat
 
   time_run "$n" moat check "$W/check.out" "$MOAT" check "$P"
+  time_run "$n" moat check-all-warnings "$W/check-all.out" "$MOAT" check --all-warnings "$P"
   time_run "$n" moat matrix "$W/matrix.json" "$MOAT" matrix --format json "$P"
   time_run "$n" moat query "$W/query.out" "$MOAT" query "$P" --from "$QFROM" --to "$QTO" --port "$QPORT"
+  # the same question with --cache: one cold run builds the cache, then the timed runs read it
+  rm -f "$W/query.cache"
+  "$MOAT" query "$P" --from "$QFROM" --to "$QTO" --port "$QPORT" --cache "$W/query.cache" > /dev/null || true
+  time_run "$n" moat query-cached "$W/query-cached.out" "$MOAT" query "$P" --from "$QFROM" --to "$QTO" --port "$QPORT" --cache "$W/query.cache"
   time_run "$n" moat diff "$W/diff.json" "$MOAT" diff "$P" "$W/v2/policy.moat" --format json
   for t in k8s iptables nftables all; do
     rm -rf "$W/out-$t"

@@ -38,7 +38,7 @@ for key in sorted(runs, key=lambda k: (k[0], k[1] != "moat", k[2])):
     exits = ",".join(sorted({r["exit"] for r in runs[key]}))
     print(f"| {n:,} | {tool} | {case} | {len(runs[key])} | {fmt_s(med(key, 'wall_s'))} | {fmt_s(med(key, 'cpu_s'))} | {med(key, 'rss_kib') / 1024:.0f} | {exits} |")
 
-pairs = [("compile-iptables", "aclgen-iptables"), ("compile-k8s", "aclgen-k8s"), ("query", "aclcheck")]
+pairs = [("compile-iptables", "aclgen-iptables"), ("compile-k8s", "aclgen-k8s"), ("query", "aclcheck"), ("query-cached", "aclcheck")]
 rows = []
 for n in ns:
     for m, a in pairs:

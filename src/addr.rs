@@ -6,7 +6,7 @@ use std::net::IpAddr;
 /// A set of addresses: the union of `include`, minus the union of `except`.
 /// Every hole in `except` lies inside some range of `include`. Both lists are
 /// sorted and free of duplicates, so the set compares and prints deterministically.
-#[derive(Debug, Clone, PartialEq, Eq, Default, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct AddrSet {
     pub include: Vec<IpNet>,
     pub except: Vec<IpNet>,

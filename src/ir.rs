@@ -18,7 +18,7 @@ pub type AtomId = usize;
 pub type AllowId = usize;
 
 /// Where a zone runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SiteKind {
     Onprem,
     Aws,
@@ -39,7 +39,7 @@ impl SiteKind {
 }
 
 /// A site: the implicit `default` (onprem) or one declared with `site`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Site {
     pub name: String,
     pub kind: SiteKind,
@@ -50,7 +50,7 @@ pub struct Site {
 }
 
 /// The security kind of a zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ZoneKind {
     External,
     Demilitarised,
@@ -79,7 +79,7 @@ impl ZoneKind {
 }
 
 /// A zone, after cells are expanded (`cell2.mz` is a zone of its own).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Zone {
     /// Full path: `mz`, `cell2.mz`.
     pub name: String,
@@ -98,7 +98,7 @@ pub struct Zone {
 }
 
 /// Which cell of which `cells` block a zone belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct CellRef {
     /// The block's name, `cell` in `cells cell[1..4]`.
     pub block: String,
@@ -107,7 +107,7 @@ pub struct CellRef {
 }
 
 /// A unit of the canonical form: a service, or a zone's remainder.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Atom {
     /// `mz.kernel` for a service, `mz` for a zone's remainder.
     pub name: String,
@@ -147,7 +147,7 @@ impl Atom {
 }
 
 /// One `allow` statement, after name resolution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Allow {
     /// The whole statement.
     pub span: Span,
@@ -158,7 +158,7 @@ pub struct Allow {
 }
 
 /// One `forbid` statement, expanded to atom pairs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Forbid {
     pub span: Span,
     pub loc: String,
@@ -168,7 +168,7 @@ pub struct Forbid {
 }
 
 /// The allowed ports from one atom to another, and which allows allow what.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Flow {
     /// The merged ports.
     pub ports: PortSet,

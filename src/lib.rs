@@ -42,20 +42,28 @@ impl Checked {
 
 /// Loads `inputs` (files or directories) through `fs` and checks them as one policy.
 pub fn check_paths(fs: &dyn load::Fs, inputs: &[PathBuf]) -> Checked {
-    finish(load::load(fs, inputs))
+    finish(load::load(fs, inputs), true)
+}
+
+/// [`check_paths`] without the policy-quality warnings W001 (unused) and
+/// W002 (redundant), which cost as much as lowering the allows: for the
+/// commands that do not print warnings (`query`, `diff`). Every error, and
+/// so the IR, is the same.
+pub fn check_paths_without_quality_warnings(fs: &dyn load::Fs, inputs: &[PathBuf]) -> Checked {
+    finish(load::load(fs, inputs), false)
 }
 
 /// Checks one in-memory policy text (for tests and tools).
 pub fn check_str(name: &str, text: &str) -> Checked {
-    finish(load::load_str(name, text))
+    finish(load::load_str(name, text), true)
 }
 
-fn finish(loaded: load::Loaded) -> Checked {
+fn finish(loaded: load::Loaded, quality_warnings: bool) -> Checked {
     let mut diags = loaded.diags;
     let ir = if diags.iter().any(Diagnostic::is_error) && loaded.files.is_empty() {
         None
     } else {
-        let (ir, more) = check::check(&loaded.sources, &loaded.files, diags.iter().any(Diagnostic::is_error));
+        let (ir, more) = check::check(&loaded.sources, &loaded.files, diags.iter().any(Diagnostic::is_error), quality_warnings);
         diags.extend(more);
         ir
     };

@@ -2,6 +2,10 @@
 
 mod cmd;
 
+/// mimalloc: about a third less CPU than glibc malloc on large policies (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// An IP protocol moat can name. `Other` stands for every protocol not listed,
 /// so that `any` is an ordinary, subtractable set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Proto {
     Tcp,
     Udp,
@@ -55,7 +55,7 @@ impl fmt::Display for Proto {
 }
 
 /// An inclusive port range `lo..=hi`, 1 ≤ lo ≤ hi ≤ 65535.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct PortRange {
     pub lo: u16,
     pub hi: u16,
@@ -142,6 +142,31 @@ impl std::hash::Hash for PortSet {
             p.hash(state);
             rs.hash(state);
         }
+    }
+}
+
+/// Serialised as the list of `(protocol, ranges)` that [`PortSet::iter`] yields.
+impl serde::Serialize for PortSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PortSet {
+    /// Accepts any list of `(protocol, ranges)` and puts it in canonical form.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let parts: Vec<(Proto, Vec<PortRange>)> = serde::Deserialize::deserialize(d)?;
+        let sets: Vec<PortSet> = parts
+            .into_iter()
+            .flat_map(|(p, rs): (Proto, Vec<PortRange>)| -> Vec<PortSet> {
+                if p.has_ports() {
+                    rs.into_iter().map(|r| PortSet::range(p, PortRange::new(r.lo.min(r.hi).max(1), r.hi.max(r.lo).max(1)))).collect()
+                } else {
+                    vec![PortSet::range(p, PortRange::FULL)]
+                }
+            })
+            .collect();
+        Ok(PortSet::union_all(&sets.iter().collect::<Vec<_>>()))
     }
 }
 
@@ -267,6 +292,32 @@ impl PortSet {
             }
         }
         *self = out;
+    }
+
+    /// The union of several sets, built at once (one allocation).
+    pub fn union_all(sets: &[&PortSet]) -> PortSet {
+        match sets {
+            [] => return PortSet::empty(),
+            [one] => return (*one).clone(),
+            _ => {}
+        }
+        let mut out = PortSet::default();
+        let mut merged = vec![];
+        for p in Proto::ALL {
+            merged.clear();
+            let mut present = false;
+            for s in sets {
+                if let Some(rs) = s.get(p) {
+                    present = true;
+                    merged.extend_from_slice(rs);
+                }
+            }
+            if present {
+                normalise(&mut merged);
+                out.push(p, &merged);
+            }
+        }
+        out
     }
 
     /// The union of two sets.
@@ -482,6 +533,10 @@ mod tests {
             for b in &sets {
                 assert_eq!(a.intersects(b), !a.intersect(b).is_empty(), "{a} / {b}");
                 assert_eq!(a.is_subset(b), a.subtract(b).is_empty(), "{a} / {b}");
+                assert_eq!(PortSet::union_all(&[a, b]), a.union(b), "{a} / {b}");
+                for c in &sets {
+                    assert_eq!(PortSet::union_all(&[a, b, c]), a.union(b).union(c), "{a} / {b} / {c}");
+                }
             }
         }
         assert!(PortSet::any().is_any());

@@ -511,3 +511,97 @@ fn diff_checks_both_sides_and_reports_them_old_first() {
     assert!(matches!((old, new), (Some(a), Some(b)) if a < b), "{err}");
     assert!(err.find("nowhere") < old && old < err.find("elsewhere"), "each side's diagnostics come before its verdict: {err}");
 }
+
+// ---- query --cache ---------------------------------------------------------
+
+/// The questions of `query_allow_deny_and_trouble`: allowed, by address,
+/// denied by a forbid, denied by default, unknown endpoint.
+const QUESTIONS: [[&str; 3]; 7] = [
+    ["internet", "dmz.ingress", "tcp/443"],
+    ["203.0.113.9", "10.10.0.11", "tcp/443"],
+    ["10.20.1.77", "10.20.5.10", "tcp/5432"],
+    ["dmz", "mz.postgres", "tcp/5432"],
+    ["internet", "dmz.ingress", "tcp/80"],
+    ["dmz.ingress", "internet", "tcp/443"],
+    ["nowhere", "dmz.ingress", "tcp/443"],
+];
+
+fn ask(policy: &Path, cache: Option<&Path>, [from, to, port]: [&str; 3], format: &str) -> Output {
+    let mut args = vec!["query", s(policy), "--from", from, "--to", to, "--port", port, "--format", format];
+    if let Some(c) = cache {
+        args.extend(["--cache", s(c)]);
+    }
+    run(&args)
+}
+
+#[test]
+fn a_query_cache_answers_exactly_as_checking_does() {
+    let t = TempDir::new("cli-query-cache");
+    let policy = write(t.path(), "p.moat", &std::fs::read_to_string(root().join(EXAMPLE)).expect("example"));
+    let cache = t.path().join("q.cache");
+    for (i, q) in QUESTIONS.iter().enumerate() {
+        for format in ["text", "json"] {
+            let plain = ask(&policy, None, *q, format);
+            let cold = ask(&policy, Some(&cache), *q, format);
+            assert!(cache.is_file() || code(&plain) == 2, "question {i}: no cache written");
+            let warm = ask(&policy, Some(&cache), *q, format);
+            for (name, o) in [("cold", &cold), ("warm", &warm)] {
+                assert_eq!((code(o), stdout(o)), (code(&plain), stdout(&plain)), "question {i} {format} ({name})\n{}", stderr(o));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_query_cache_is_read_not_rebuilt_while_the_inputs_are_unchanged() {
+    let t = TempDir::new("cli-query-cache-used");
+    let policy = write(t.path(), "p.moat", &std::fs::read_to_string(root().join(EXAMPLE)).expect("example"));
+    let cache = t.path().join("q.cache");
+    let q = QUESTIONS[0];
+    assert!(stdout(&ask(&policy, Some(&cache), q, "text")).contains("p.moat:26"));
+    // Tamper with the cited location inside the cache (same length): an answer
+    // that shows it came from the cache, not from checking the policy again.
+    let bytes = std::fs::read(&cache).expect("read cache");
+    let (from, to) = (b"p.moat:26".as_slice(), b"p.moat:99".as_slice());
+    let at = bytes.windows(from.len()).rposition(|w| w == from).expect("the allow's location is in the cache");
+    let mut tampered = bytes.clone();
+    tampered[at..at + to.len()].copy_from_slice(to);
+    std::fs::write(&cache, &tampered).expect("write cache");
+    assert!(stdout(&ask(&policy, Some(&cache), q, "text")).contains("p.moat:99"), "the cache was not used");
+
+    // An edit to the policy (here: the line moves down) makes it stale: checked again, rebuilt.
+    let text = std::fs::read_to_string(&policy).expect("read policy");
+    std::fs::write(&policy, format!("# moved\n{text}")).expect("edit policy");
+    assert!(stdout(&ask(&policy, Some(&cache), q, "text")).contains("p.moat:27"), "a stale cache answered");
+    assert_ne!(std::fs::read(&cache).expect("read cache"), tampered, "the cache was not rebuilt");
+    assert!(stdout(&ask(&policy, Some(&cache), q, "text")).contains("p.moat:27"));
+}
+
+#[test]
+fn a_query_cache_follows_directories_and_survives_damage() {
+    let t = TempDir::new("cli-query-cache-dir");
+    let dir = t.path().join("policy");
+    let (a, _b) = split_example(&dir);
+    let cache = t.path().join("q.cache");
+    let q = ["internet", "dmz.ingress", "tcp/443"];
+    let first = stdout(&ask(&dir, Some(&cache), q, "text"));
+    assert!(first.starts_with("allow"), "{first}");
+    // a new file in the directory input: stale (here it adds an error, so exit 2)
+    write(&dir, "extra.moat", "allow internet -> mz.kernel : tcp/1\n");
+    assert_eq!(code(&ask(&dir, Some(&cache), q, "text")), 2, "the cache hid a file added to the directory");
+    std::fs::remove_file(dir.join("extra.moat")).expect("remove");
+    assert_eq!(stdout(&ask(&dir, Some(&cache), q, "text")), first);
+    // a damaged cache: a warning, the right answer, a rebuilt cache
+    let len = std::fs::metadata(&cache).expect("cache").len();
+    std::fs::OpenOptions::new().write(true).open(&cache).and_then(|f| f.set_len(len / 2)).expect("truncate");
+    let o = ask(&dir, Some(&cache), q, "text");
+    assert_eq!((code(&o), stdout(&o)), (0, first.clone()), "{}", stderr(&o));
+    assert!(stderr(&o).contains("damaged"), "{}", stderr(&o));
+    assert_eq!(std::fs::metadata(&cache).expect("cache").len(), len, "rebuilt");
+    // a policy with errors writes no cache
+    let bad_cache = t.path().join("bad.cache");
+    let bad = root().join("fixtures/bad/E006-internet-to-mz.moat");
+    assert_eq!(code(&ask(&bad, Some(&bad_cache), ["internet", "mz.kernel", "tcp/8080"], "text")), 2);
+    assert!(!bad_cache.exists());
+    let _ = a;
+}

@@ -1,6 +1,7 @@
 //! Analyses over the IR: the matrix, queries, diffs.
 
 pub mod audit;
+pub mod cache;
 pub mod diff;
 pub mod graph;
 pub mod matrix;

@@ -24,14 +24,14 @@ use std::collections::BTreeMap;
 /// reported errors: the checks still run on what parsed, so that every
 /// independent error is reported, but no IR is returned. Returns the IR when
 /// the policy has no errors, and every diagnostic.
-pub fn check(sources: &SourceMap, files: &[(FileId, ast::File)], syntax_failed: bool) -> (Option<Ir>, Vec<Diagnostic>) {
+pub fn check(sources: &SourceMap, files: &[(FileId, ast::File)], syntax_failed: bool, quality_warnings: bool) -> (Option<Ir>, Vec<Diagnostic>) {
     let mut diags = vec![];
     let model = model::collect(files, &mut diags);
     let mut ir = declarations(&model, &mut diags);
     let resolved = rules::build(sources, &model, &mut ir, &mut diags);
     crossings::check(&ir, &resolved, &mut diags);
     forbids::check(&ir, &mut diags);
-    if !syntax_failed && !diags.iter().any(Diagnostic::is_error) {
+    if quality_warnings && !syntax_failed && !diags.iter().any(Diagnostic::is_error) {
         warnings::check(&ir, &model, &mut diags);
     }
     let ok = !syntax_failed && !diags.iter().any(Diagnostic::is_error);

@@ -69,15 +69,21 @@ pub fn declared_port(spec: &Spanned<PortItem>) -> Result<PortSet, Diagnostic> {
 /// The ports an allow's list means for one destination atom, or E008 per bad
 /// item. Numbers must be exposed only by a service named as the destination
 /// (`explicit`); a zone's services, reached as its members, take the zone's ports.
-pub fn for_destination(items: &[(Ports, Span)], dest: &Atom, explicit: bool, check_exposed: bool) -> Result<PortSet, Vec<Diagnostic>> {
-    let mut set = PortSet::empty();
+/// `exposed` caches what the destination exposes, computed only when a number
+/// must be checked against it.
+pub fn for_destination(
+    items: &[(Ports, Span)],
+    dest: &Atom,
+    explicit: bool,
+    check_exposed: bool,
+    exposed: &mut Option<PortSet>,
+) -> Result<PortSet, Vec<Diagnostic>> {
+    let mut parts: Vec<&PortSet> = Vec::with_capacity(items.len());
     let mut errs = vec![];
-    // what the destination exposes, computed only when a number must be checked against it
-    let mut exposed: Option<PortSet> = None;
     for (item, span) in items {
         match item {
             Ports::Named(n) => match dest.ports.get(n) {
-                Some(p) if explicit => set.union_with(p),
+                Some(p) if explicit => parts.push(p),
                 _ => errs.push(unknown_port(n, *span, dest, explicit)),
             },
             Ports::Set(s) => {
@@ -96,11 +102,11 @@ pub fn for_destination(items: &[(Ports, Span)], dest: &Atom, explicit: bool, che
                         );
                     }
                 }
-                set.union_with(s);
+                parts.push(s);
             }
         }
     }
-    if errs.is_empty() { Ok(set) } else { Err(errs) }
+    if errs.is_empty() { Ok(PortSet::union_all(&parts)) } else { Err(errs) }
 }
 
 fn unknown_port(name: &str, span: Span, dest: &Atom, explicit: bool) -> Diagnostic {

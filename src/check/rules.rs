@@ -10,6 +10,7 @@ use crate::ports::PortSet;
 use crate::span::{SourceMap, Span, Spanned};
 use crate::syntax::ast::{EndpointPath, Rule};
 use crate::syntax::parse::closest;
+use std::rc::Rc;
 
 /// One allow statement's expansion, for the checks that look at its pairs.
 #[derive(Debug, Clone)]
@@ -24,6 +25,7 @@ pub struct AllowPairs<'a> {
 /// Resolves all rules into `ir.allows`, `ir.flows` and `ir.forbids`.
 pub fn build<'a>(sources: &SourceMap, m: &Model<'a>, ir: &mut Ir, diags: &mut Vec<Diagnostic>) -> Vec<AllowPairs<'a>> {
     let mut out: Vec<AllowPairs<'a>> = Vec::with_capacity(m.n_allows);
+    let mut memo = Memo::new(ir);
     for def in &m.allows {
         if out.len() <= def.stmt {
             let r = def.rule;
@@ -32,7 +34,7 @@ pub fn build<'a>(sources: &SourceMap, m: &Model<'a>, ir: &mut Ir, diags: &mut Ve
             let any = r.ports.iter().flatten().any(|p| matches!(p.node, crate::syntax::ast::PortItem::Any));
             out.push(AllowPairs { rule: r, pairs: vec![], any });
         }
-        let Some(expanded) = expand(m, ir, def, diags) else { continue };
+        let Some(expanded) = expand(m, ir, def, &mut memo, diags) else { continue };
         for (f, t, ports) in expanded {
             out[def.stmt].pairs.push((f, t));
             let flow = ir.flows.entry((f, t)).or_default();
@@ -42,7 +44,7 @@ pub fn build<'a>(sources: &SourceMap, m: &Model<'a>, ir: &mut Ir, diags: &mut Ve
     }
     let mut forbid_stmt = usize::MAX;
     for def in &m.forbids {
-        let expanded = expand(m, ir, def, diags).unwrap_or_default();
+        let expanded = expand(m, ir, def, &mut memo, diags).unwrap_or_default();
         if def.stmt != forbid_stmt {
             forbid_stmt = def.stmt;
             let r = def.rule;
@@ -56,13 +58,13 @@ pub fn build<'a>(sources: &SourceMap, m: &Model<'a>, ir: &mut Ir, diags: &mut Ve
 }
 
 /// The (from, to, ports) triples of one rule instance, or `None` after errors.
-fn expand(m: &Model, ir: &Ir, def: &RuleDef, diags: &mut Vec<Diagnostic>) -> Option<Vec<(AtomId, AtomId, PortSet)>> {
+fn expand(m: &Model, ir: &Ir, def: &RuleDef, memo: &mut Memo, diags: &mut Vec<Diagnostic>) -> Option<Vec<(AtomId, AtomId, PortSet)>> {
     let r = def.rule;
     let mut ok = true;
     let mut side = |eps: &[Spanned<EndpointPath>]| -> Vec<Tagged> {
         let mut v = vec![];
         for ep in eps {
-            match resolve(m, ir, def, ep) {
+            match resolve(m, ir, def, ep, memo) {
                 Ok(t) => v.extend(t),
                 Err(d) => {
                     ok = false;
@@ -90,18 +92,19 @@ fn expand(m: &Model, ir: &Ir, def: &RuleDef, diags: &mut Vec<Diagnostic>) -> Opt
     if !ok {
         return None;
     }
-    let mut dest_ports: std::collections::BTreeMap<AtomId, PortSet> = Default::default();
+    // (destination, its ports): destinations are few per rule, a vector beats a map
+    let mut dest_ports: Vec<(AtomId, PortSet)> = Vec::with_capacity(to.iter().map(|t| t.atoms.len()).sum());
     // A forbid may name any port: it states what must never be allowed.
     let is_allow = r.kind == crate::syntax::ast::RuleKind::Allow;
-    let named: std::collections::BTreeSet<AtomId> = to.iter().filter(|t| !t.zone).flat_map(|t| t.atoms.iter().copied()).collect();
+    let named = |a: AtomId| to.iter().any(|t| !t.zone && t.atoms.contains(&a));
     for t in &to {
-        for &a in &t.atoms {
-            if dest_ports.contains_key(&a) {
+        for &a in t.atoms.iter() {
+            if dest_ports.iter().any(|(d, _)| *d == a) {
                 continue;
             }
-            match ports::for_destination(&items, &ir.atoms[a], named.contains(&a), is_allow) {
+            match ports::for_destination(&items, &ir.atoms[a], named(a), is_allow, &mut memo.exposed[a]) {
                 Ok(p) => {
-                    dest_ports.insert(a, p);
+                    dest_ports.push((a, p));
                 }
                 Err(ds) => {
                     ok = false;
@@ -119,9 +122,11 @@ fn expand(m: &Model, ir: &Ir, def: &RuleDef, diags: &mut Vec<Diagnostic>) -> Opt
             if matches!((&f.cell, &t.cell), (Some(a), Some(b)) if a.0 == b.0 && a.1 != b.1) {
                 continue; // `cell*` on both sides pairs cell i with cell i
             }
-            for &fa in &f.atoms {
-                for &ta in &t.atoms {
-                    out.push((fa, ta, dest_ports[&ta].clone()));
+            for &fa in f.atoms.iter() {
+                for &ta in t.atoms.iter() {
+                    if let Some((_, p)) = dest_ports.iter().find(|(d, _)| *d == ta) {
+                        out.push((fa, ta, p.clone()));
+                    }
                 }
             }
         }
@@ -129,15 +134,45 @@ fn expand(m: &Model, ir: &Ir, def: &RuleDef, diags: &mut Vec<Diagnostic>) -> Opt
     Some(out)
 }
 
+/// A name's atoms, and true when it names a zone.
+type Resolved = (Rc<[AtomId]>, bool);
+
+/// What `build` computes once and reuses: the policy names the same zones and
+/// services in thousands of allows (docs/performance.md).
+struct Memo {
+    /// Endpoint name -> (its atoms, true for a zone), or `None` when unknown.
+    names: std::collections::HashMap<String, Option<Resolved>>,
+    /// Per atom, the union of the ports it exposes, once a number was checked against it.
+    exposed: Vec<Option<PortSet>>,
+    /// Scratch space for a dotted name.
+    buf: String,
+}
+
+impl Memo {
+    fn new(ir: &Ir) -> Memo {
+        Memo { names: Default::default(), exposed: vec![None; ir.atoms.len()], buf: String::new() }
+    }
+
+    /// [`lookup`], remembered.
+    fn lookup(&mut self, ir: &Ir, full: &str) -> Option<Resolved> {
+        if let Some(hit) = self.names.get(full) {
+            return hit.clone();
+        }
+        let found = lookup(ir, full).map(|(atoms, zone)| (Rc::from(atoms), zone));
+        self.names.insert(full.to_string(), found.clone());
+        found
+    }
+}
+
 /// The atoms one endpoint stands for, tagged with (block, cell index) when it came from `cell*`.
 struct Tagged {
     cell: Option<(String, usize)>,
-    atoms: Vec<AtomId>,
+    atoms: Rc<[AtomId]>,
     /// True when the endpoint named a zone (its services are reached as members).
     zone: bool,
 }
 
-fn resolve(m: &Model, ir: &Ir, def: &RuleDef, ep: &Spanned<EndpointPath>) -> Result<Vec<Tagged>, Diagnostic> {
+fn resolve(m: &Model, ir: &Ir, def: &RuleDef, ep: &Spanned<EndpointPath>, memo: &mut Memo) -> Result<Vec<Tagged>, Diagnostic> {
     let path = &ep.node;
     if let Some(block) = path.wildcard() {
         let Some(cells) = m.cells.iter().find(|c| c.name == block) else {
@@ -157,17 +192,26 @@ fn resolve(m: &Model, ir: &Ir, def: &RuleDef, ep: &Spanned<EndpointPath>) -> Res
             .enumerate()
             .map(|(i, c)| {
                 let full = if rest.is_empty() { c.clone() } else { format!("{c}.{rest}") };
-                lookup(ir, &full).map(|(atoms, zone)| Tagged { cell: Some((block.to_string(), i)), atoms, zone }).ok_or_else(|| unknown(ir, &full, ep.span))
+                memo.lookup(ir, &full).map(|(atoms, zone)| Tagged { cell: Some((block.to_string(), i)), atoms, zone }).ok_or_else(|| unknown(ir, &full, ep.span))
             })
             .collect();
     }
-    let full = path.to_string();
-    if let Some(c) = &def.cell {
-        if let Some((atoms, zone)) = lookup(ir, &format!("{}.{full}", c.cell.cell)) {
-            return Ok(vec![Tagged { cell: None, atoms, zone }]);
+    let mut full = std::mem::take(&mut memo.buf);
+    full.clear();
+    for (i, seg) in path.segments.iter().enumerate() {
+        if i > 0 {
+            full.push('.');
         }
+        full.push_str(seg);
     }
-    lookup(ir, &full).map(|(atoms, zone)| vec![Tagged { cell: None, atoms, zone }]).ok_or_else(|| unknown(ir, &full, ep.span))
+    let found = match &def.cell {
+        Some(c) => memo.lookup(ir, &format!("{}.{full}", c.cell.cell)),
+        None => None,
+    };
+    let found = found.or_else(|| memo.lookup(ir, &full));
+    let result = found.map(|(atoms, zone)| vec![Tagged { cell: None, atoms, zone }]).ok_or_else(|| unknown(ir, &full, ep.span));
+    memo.buf = full;
+    result
 }
 
 /// A zone (all its atoms, `true`) or a service (its atom, `false`) by full name.

@@ -101,7 +101,7 @@ fn side(which: &str, inputs: &[String]) -> Result<Checked, Vec<String>> {
     let revs: Vec<Option<(&str, &str)>> = inputs.iter().map(|i| GitFs::split_arg(i)).collect();
     let checked = match revs.first().copied().flatten() {
         None if revs.iter().all(Option::is_none) => {
-            moat::check_paths(&moat::load::Disk, &inputs.iter().map(PathBuf::from).collect::<Vec<_>>())
+            moat::check_paths_without_quality_warnings(&moat::load::Disk, &inputs.iter().map(PathBuf::from).collect::<Vec<_>>())
         }
         Some((rev, _)) if revs.iter().all(|r| r.is_some_and(|(r2, _)| r2 == rev)) => {
             let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
@@ -110,7 +110,7 @@ fn side(which: &str, inputs: &[String]) -> Result<Checked, Vec<String>> {
                 Err(e) => return Err(vec![format!("error: {which} side: `{rev}` is not a git revision here: {e}")]),
             };
             let paths: Vec<PathBuf> = revs.iter().flatten().map(|(_, p)| fs.root_path(p.as_ref())).collect();
-            moat::check_paths(&fs, &paths)
+            moat::check_paths_without_quality_warnings(&fs, &paths)
         }
         _ => {
             return Err(vec![format!(

@@ -88,7 +88,11 @@ pub fn release<T>(value: T) {
 
 /// Loads and checks; on errors prints them and returns the exit code to use.
 pub fn load_ok(files: &[PathBuf], format: DiagFormat) -> Result<Checked, u8> {
-    let c = load(files);
+    load_ok_with(load(files), format)
+}
+
+/// [`load_ok`] for a policy already loaded and checked.
+pub fn load_ok_with(c: Checked, format: DiagFormat) -> Result<Checked, u8> {
     if c.ir.is_none() || c.has_errors() {
         eprint_diags(&c.diags, &c.sources, format);
         return Err(if c.io_failed { TROUBLE } else { FAIL });

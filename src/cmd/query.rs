@@ -1,8 +1,10 @@
 //! `moat query`: allowed or denied, and why.
 
-use super::{load_ok, FAIL, OK, TROUBLE};
+use super::{load_ok_with, FAIL, OK, TROUBLE};
 use crate::DiagFormat;
-use moat::analysis::query;
+use moat::analysis::{cache, query};
+use moat::ir::{AtomId, Ir};
+use moat::ports::Proto;
 use std::path::PathBuf;
 
 /// Output formats of `moat query`.
@@ -30,6 +32,11 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Keep the checked policy in FILE and answer later queries on the same,
+    /// unchanged inputs from it, without checking again (rebuilt when any
+    /// input changed).
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<PathBuf>,
     /// How to print diagnostics (on stderr).
     #[arg(long, value_enum, default_value = "human")]
     pub diagnostics: DiagFormat,
@@ -44,27 +51,59 @@ pub fn run(args: &Args) -> u8 {
             return TROUBLE;
         }
     };
-    let c = match load_ok(&args.files, args.diagnostics) {
+    if let Some(path) = &args.cache {
+        match cache::open(path, &moat::load::Disk, &args.files) {
+            Ok(Some(mut cached)) => {
+                let (from, to) = match endpoints(&cached.ir, args) {
+                    Ok(ends) => ends,
+                    Err(code) => return code,
+                };
+                match cached.load_flow(from, to) {
+                    Ok(()) => return answer(&cached.ir, from, to, (proto, port), args.format),
+                    Err(e) => eprintln!("warning: the query cache {} is damaged or unreadable ({e}); checking the policy and rebuilding it", path.display()),
+                }
+            }
+            Ok(None) => {} // missing, or built from other inputs: check and rebuild
+            Err(e) => eprintln!("warning: the query cache {} is damaged or unreadable ({e}); checking the policy and rebuilding it", path.display()),
+        }
+    }
+    let c = match load_ok_with(moat::check_paths_without_quality_warnings(&moat::load::Disk, &args.files), args.diagnostics) {
         Ok(c) => c,
         Err(_) => return TROUBLE,
     };
     let Some(ir) = &c.ir else { return TROUBLE };
-    let ends = (query::endpoint(ir, &args.from), query::endpoint(ir, &args.to));
-    let (from, to) = match ends {
-        (Ok(f), Ok(t)) => (f, t),
+    if let Some(path) = &args.cache {
+        if let Err(e) = cache::write(path, &moat::load::Disk, &args.files, &c.sources, ir) {
+            eprintln!("warning: cannot write the query cache {}: {e}", path.display());
+        }
+    }
+    let code = match endpoints(ir, args) {
+        Ok((from, to)) => answer(ir, from, to, (proto, port), args.format),
+        Err(code) => code,
+    };
+    super::release(c);
+    code
+}
+
+/// `--from` and `--to` resolved, or the exit code after saying why not.
+fn endpoints(ir: &Ir, args: &Args) -> Result<(AtomId, AtomId), u8> {
+    match (query::endpoint(ir, &args.from), query::endpoint(ir, &args.to)) {
+        (Ok(f), Ok(t)) => Ok((f, t)),
         (f, t) => {
             for e in [f.err().map(|e| format!("--from: {e}")), t.err().map(|e| format!("--to: {e}"))].into_iter().flatten() {
                 eprintln!("error: {e}");
             }
-            return TROUBLE;
+            Err(TROUBLE)
         }
-    };
+    }
+}
+
+/// Prints the answer; exit 0 allowed, 1 denied.
+fn answer(ir: &Ir, from: AtomId, to: AtomId, (proto, port): (Proto, u16), format: Format) -> u8 {
     let answer = query::query(ir, from, to, proto, port);
-    match args.format {
+    match format {
         Format::Text => super::out(&query::to_text(&answer)),
         Format::Json => super::out(&format!("{}\n", serde_json::to_string_pretty(&answer).unwrap_or_default())),
     }
-    let code = if answer.verdict == "allow" { OK } else { FAIL };
-    super::release(c);
-    code
+    if answer.verdict == "allow" { OK } else { FAIL }
 }

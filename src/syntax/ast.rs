@@ -15,15 +15,17 @@ pub struct File {
     pub comments: Vec<Spanned<String>>,
 }
 
-/// A top-level statement (or one inside a `cells` block).
+/// A top-level statement (or one inside a `cells` block). The rare, large
+/// declarations are boxed so that an item costs what an allow costs: a
+/// policy is mostly allows (docs/performance.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
-    Policy(PolicyDecl),
+    Policy(Box<PolicyDecl>),
     Include(Include),
-    Site(SiteDecl),
-    Zone(ZoneDecl),
+    Site(Box<SiteDecl>),
+    Zone(Box<ZoneDecl>),
     Rule(Rule),
-    Cells(CellsDecl),
+    Cells(Box<CellsDecl>),
 }
 
 impl Item {

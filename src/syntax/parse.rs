@@ -94,6 +94,10 @@ impl<'a> Parser<'a> {
 
     /// Skips whitespace and comments, recording the comments.
     fn ws(&mut self) {
+        // most calls find a token right here
+        if self.src.as_bytes().get(self.pos).is_some_and(|b| b.is_ascii_graphic() && *b != b'#') {
+            return;
+        }
         loop {
             // ASCII blanks first (the common case), then any Unicode white space
             let blanks = self.rest().bytes().take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')).count();
@@ -357,13 +361,13 @@ impl<'a> Parser<'a> {
         }
         self.advance(kw.len());
         Ok(match kw {
-            "policy" => Item::Policy(self.policy(start)?),
+            "policy" => Item::Policy(Box::new(self.policy(start)?)),
             "include" => Item::Include(Include { path: self.string("a quoted file path")?, span: self.span(start) }),
-            "site" => Item::Site(self.site(start)?),
-            "zone" => Item::Zone(self.zone(start)?),
+            "site" => Item::Site(Box::new(self.site(start)?)),
+            "zone" => Item::Zone(Box::new(self.zone(start)?)),
             "allow" => Item::Rule(self.rule(start, RuleKind::Allow)?),
             "forbid" => Item::Rule(self.rule(start, RuleKind::Forbid)?),
-            _ => Item::Cells(self.cells(start)?),
+            _ => Item::Cells(Box::new(self.cells(start)?)),
         })
     }
 
