@@ -642,14 +642,8 @@ mod tests {
         // The former construction: join, map, collapse `--` repeatedly, trim.
         fn oracle(parts: &[&str], max: usize) -> String {
             let full = parts.join("-");
-            let mut s: String = full
-                .chars()
-                .map(|c| match c {
-                    'a'..='z' | '0'..='9' | '-' => c,
-                    'A'..='Z' => c.to_ascii_lowercase(),
-                    _ => '-',
-                })
-                .collect();
+            let lower = |c: char| c.to_ascii_lowercase();
+            let mut s: String = full.chars().map(lower).map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' }).collect();
             while s.contains("--") {
                 s = s.replace("--", "-");
             }

@@ -176,7 +176,7 @@ fn firewalls<'p>(
     for p in peers {
         let fam = match &p {
             GcpPeer::Tag(_) => None,
-            GcpPeer::Ranges { nets, .. } if nets.is_empty() => continue,
+            GcpPeer::Ranges { nets: [], .. } => continue,
             GcpPeer::Ranges { v6, .. } => Some(*v6),
         };
         let (allow, part) = protocols(plan, r, fam)?;

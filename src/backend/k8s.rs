@@ -217,14 +217,16 @@ fn hoist<'a>(ir: &Ir, per_atom: &mut BTreeMap<AtomId, Vec<(bool, Rule<'a>)>>) ->
 /// The rules of the first atom that every other atom has too, each with the
 /// allows of the first such rule of every atom.
 fn common_rules<'a>(atoms: &[AtomId], per_atom: &BTreeMap<AtomId, Vec<(bool, Rule<'a>)>>) -> Vec<(bool, Rule<'a>)> {
+    /// Where each direction and shape first appears in an atom's rules.
+    type FirstOf = BTreeMap<(bool, Shape), usize>;
     let index = |a: &AtomId| {
-        let mut first: BTreeMap<(bool, Shape), usize> = BTreeMap::new();
+        let mut first = FirstOf::new();
         for (i, (e, r)) in per_atom[a].iter().enumerate() {
             first.entry((*e, r.shape())).or_insert(i);
         }
         first
     };
-    let rest: Vec<(AtomId, BTreeMap<(bool, Shape), usize>)> = atoms[1..].iter().map(|a| (*a, index(a))).collect();
+    let rest: Vec<(AtomId, FirstOf)> = atoms[1..].iter().map(|a| (*a, index(a))).collect();
     let mut common = vec![];
     for (egress, rule) in &per_atom[&atoms[0]] {
         let key = (*egress, rule.shape());
