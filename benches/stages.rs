@@ -2,8 +2,8 @@
 //! (`moat::gen::bench`, 200 zones × 4 CIDRs, 200 services, 50 port groups):
 //! parse, check (parse + checks + lowering, every warning on, W002 included),
 //! matrix (rows of the canonical matrix from the IR), query (one question to
-//! the IR), diff (of two versions 1% apart; only when the crate has
-//! `moat::analysis::diff`) and each back end's `emit` on the IR.
+//! the IR), diff (of the IRs of two versions 1% apart) and each back end's
+//! `emit` on the IR.
 //!
 //! Sizes (allows) come from `MOAT_BENCH_SIZES` (default `2000,20000`; add
 //! 200000 for the large run: one check takes seconds there, criterion then
@@ -16,6 +16,10 @@ use moat::backend::{self, EmitOptions, Target};
 use moat::gen::bench::{generate, Shape};
 use std::hint::black_box;
 use std::time::Duration;
+
+/// The allocator of the `moat` binary, so the stages cost what they cost there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn sizes() -> Vec<usize> {
     std::env::var("MOAT_BENCH_SIZES")
@@ -73,19 +77,12 @@ fn stages(c: &mut Criterion) {
 }
 
 /// `moat diff` between the policy and a version with 1% of allows changed,
-/// on their IRs. Only the matrix rows are compared here (what diff reports);
-/// the whole `moat diff` command is timed by scripts/bench.sh.
+/// on their IRs (`analysis::diff::diff`); the whole `moat diff` command,
+/// which checks both policies first, is timed by scripts/bench.sh.
 fn diff_bench(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, shape: &Shape, ir: &moat::ir::Ir, n: usize) {
     let other = generate(&Shape { mutate_percent: 1, ..shape.clone() });
     let Some(ir2) = moat::check_str("bench2.moat", &other.moat).ir else { return };
-    group.bench_with_input(BenchmarkId::new("matrix-diff", n), &(ir, &ir2), |b, (a, c)| {
-        b.iter(|| {
-            let (ra, rc) = (matrix::rows(a), matrix::rows(c));
-            let sa: std::collections::BTreeSet<_> = ra.iter().map(|r| (&r.from, &r.to, &r.protocol, &r.ports)).collect();
-            let sc: std::collections::BTreeSet<_> = rc.iter().map(|r| (&r.from, &r.to, &r.protocol, &r.ports)).collect();
-            black_box((sa.difference(&sc).count(), sc.difference(&sa).count()))
-        })
-    });
+    group.bench_with_input(BenchmarkId::new("diff", n), &(ir, &ir2), |b, (a, c)| b.iter(|| black_box(moat::analysis::diff::diff(a, c))));
 }
 
 criterion_group!(benches, stages);

@@ -5,6 +5,7 @@ use std::fmt;
 /// An IP protocol moat can name. `Other` stands for every protocol not listed,
 /// so that `any` is an ordinary, subtractable set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,
     Udp,
@@ -56,6 +57,7 @@ impl fmt::Display for Proto {
 
 /// An inclusive port range `lo..=hi`, 1 ≤ lo ≤ hi ≤ 65535.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(from = "(u16, u16)", into = "(u16, u16)")]
 pub struct PortRange {
     pub lo: u16,
     pub hi: u16,
@@ -78,6 +80,19 @@ impl PortRange {
     /// Always false: a range holds at least one port.
     pub fn is_empty(self) -> bool {
         false
+    }
+}
+
+/// Serialised as `[lo, hi]`.
+impl From<(u16, u16)> for PortRange {
+    fn from((lo, hi): (u16, u16)) -> Self {
+        PortRange { lo, hi }
+    }
+}
+
+impl From<PortRange> for (u16, u16) {
+    fn from(r: PortRange) -> Self {
+        (r.lo, r.hi)
     }
 }
 
@@ -541,5 +556,12 @@ mod tests {
         }
         assert!(PortSet::any().is_any());
         assert!(!PortSet::any().subtract(&tcp(80, 80)).is_any());
+        for a in &sets {
+            let json = serde_json::to_string(a).expect("serialise");
+            assert_eq!(&serde_json::from_str::<PortSet>(&json).expect("deserialise"), a, "{json}");
+        }
+        assert_eq!(serde_json::to_string(&tcp(80, 90).union(&PortSet::proto(Proto::Icmp))).ok().as_deref(), Some(r#"[["tcp",[[80,90]]],["icmp",[]]]"#));
+        let messy: PortSet = serde_json::from_str(r#"[["udp",[[53,53],[54,60]]],["tcp",[[90,80]]]]"#).expect("deserialise");
+        assert_eq!(messy.to_string(), "tcp/80-90 udp/53-60", "put in canonical form");
     }
 }

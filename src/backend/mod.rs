@@ -76,6 +76,29 @@ pub fn emit(target: Target, ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>
     Ok(out)
 }
 
+/// Where a back end hands each file as soon as it is complete, so that the
+/// caller can write it and free it while the rest is still being built.
+pub trait Sink {
+    fn put(&mut self, artefact: Artefact);
+}
+
+impl Sink for Vec<Artefact> {
+    fn put(&mut self, artefact: Artefact) {
+        self.push(artefact);
+    }
+}
+
+/// [`emit`], handing each file to `sink` as soon as it is complete (in no
+/// particular order). On errors some files may already have been handed over:
+/// the caller must discard them (the output writer stages files and only
+/// commits when every target succeeded).
+pub fn emit_into(target: Target, ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(), Vec<Diagnostic>> {
+    for a in emit(target, ir, opts)? {
+        sink.put(a);
+    }
+    Ok(())
+}
+
 /// True when the target has something to enforce in this policy (spec §6 scope):
 /// `--target all` compiles exactly the targets for which this holds.
 pub fn in_scope(target: Target, ir: &Ir) -> bool {

@@ -60,20 +60,20 @@ pub fn run(args: &Args) -> u8 {
     let mut sink = Sink::new(args);
     std::thread::scope(|s| {
         let results = emit_in_parallel(s, ir, &opts, &queue);
-        for (t, result) in results {
-            match result {
-                Ok((artefacts, warnings)) => {
-                    diags.extend(warnings);
+        for msg in results {
+            match msg {
+                Emitted::File(t, artefact) => {
                     if !failed {
-                        if let Err(e) = sink.take(t, artefacts) {
+                        if let Err(e) = sink.take(t, vec![artefact]) {
                             eprintln!("error: cannot write to {}: {e}", args.out.as_deref().unwrap_or(std::path::Path::new("-")).display());
                             sink.broken = true;
                         }
                     }
                 }
-                Err(d) => {
+                Emitted::Done(Ok(warnings)) => diags.extend(warnings),
+                Emitted::Done(Err(errors)) => {
                     failed = true;
-                    diags.extend(d);
+                    diags.extend(errors);
                 }
             }
         }
@@ -89,18 +89,34 @@ pub fn run(args: &Args) -> u8 {
     code
 }
 
-/// What one target produced: its artefacts and warnings, or its errors.
-type Emitted = Result<(Vec<Artefact>, Vec<moat::diag::Diagnostic>), Vec<moat::diag::Diagnostic>>;
+/// What the emitting threads report: each file as soon as it is complete,
+/// then the end of a target with its warnings, or its errors.
+enum Emitted {
+    File(Target, Artefact),
+    Done(Result<Vec<moat::diag::Diagnostic>, Vec<moat::diag::Diagnostic>>),
+}
+
+/// A back end's files, sent to the writing thread one by one.
+struct ToWriter<'a> {
+    target: Target,
+    tx: &'a std::sync::mpsc::Sender<Emitted>,
+}
+
+impl backend::Sink for ToWriter<'_> {
+    fn put(&mut self, artefact: Artefact) {
+        let _ = self.tx.send(Emitted::File(self.target, artefact));
+    }
+}
 
 /// Emits the targets on up to as many threads as there are cores (the back
-/// ends are pure functions of the IR), handing each result over as soon as it
-/// is ready, so that it can be written and freed while the others run.
+/// ends are pure functions of the IR), handing each file over as soon as it
+/// is ready, so that it can be written and freed while the rest is built.
 fn emit_in_parallel<'s, 'e: 's>(
     s: &'s std::thread::Scope<'s, 'e>,
     ir: &'e moat::ir::Ir,
     opts: &'e EmitOptions,
     queue: &'e [Target],
-) -> std::sync::mpsc::Receiver<(Target, Emitted)> {
+) -> std::sync::mpsc::Receiver<Emitted> {
     let (tx, rx) = std::sync::mpsc::channel();
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(queue.len()).max(1);
@@ -109,11 +125,9 @@ fn emit_in_parallel<'s, 'e: 's>(
         s.spawn(move || loop {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Some(&t) = queue.get(i) else { break };
-            let result = backend::emit(t, ir, opts).map(|a| {
-                let warnings = if t == Target::K8s { backend::k8s::warnings(ir) } else { vec![] };
-                (a, warnings)
-            });
-            if tx.send((t, result)).is_err() {
+            let result = backend::emit_into(t, ir, opts, &mut ToWriter { target: t, tx: &tx })
+                .map(|()| if t == Target::K8s { backend::k8s::warnings(ir) } else { vec![] });
+            if tx.send(Emitted::Done(result)).is_err() {
                 break;
             }
         });
@@ -163,9 +177,9 @@ impl Sink {
             return TROUBLE;
         }
         let Some(dir) = &args.out else {
-            let mut all = self.stdout;
-            all.sort_by_key(|(t, _)| *t);
-            for a in all.iter().flat_map(|(_, a)| a) {
+            let mut all: Vec<(Target, Artefact)> = self.stdout.into_iter().flat_map(|(t, a)| a.into_iter().map(move |a| (t, a))).collect();
+            all.sort();
+            for (_, a) in &all {
                 super::out(&format!("==> {} <==\n{}\n", a.path, a.contents));
             }
             return OK;
