@@ -17,7 +17,7 @@ pub mod select;
 pub use check::warnings;
 pub use rules::{ip_blocks, policy_ports, protocol_name};
 
-use super::{scope, Artefact, EmitOptions, Target};
+use super::{scope, Artefact, EmitOptions, Sink, Target};
 use crate::diag::Diagnostic;
 use crate::ir::{AllowId, AtomId, Flow, Ir, ZoneId};
 use model::{EgressRule, IngressRule, LabelSelector, NetworkPolicy, NetworkPolicySpec, ObjectMeta};
@@ -39,7 +39,15 @@ pub const RULES_ANNOTATION: &str = "moat.io/rules";
 pub const DEFAULT_DENY: &str = "moat-default-deny";
 
 /// Compiles the policy to NetworkPolicies, or returns every E012/E013/E017 found.
-pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
+pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
+    let mut out = vec![];
+    emit_into(ir, opts, &mut out)?;
+    Ok(out)
+}
+
+/// [`emit`], handing each namespace's file to `sink` as soon as it is
+/// serialised. Every E012/E013/E017 is found before the first file.
+pub fn emit_into(ir: &Ir, _opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(), Vec<Diagnostic>> {
     let mut errs = check::errors(ir);
     let flows = match scope::flows(Target::K8s, ir) {
         Ok(f) => f,
@@ -57,13 +65,12 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
     let owned = owner_rules(ir, &flows, &groups, &table);
     let bodies: BTreeMap<Owner, Body> = owned.iter().map(|(o, rules)| (*o, Body::new(ir, rules))).collect();
     let mut drafts = drafts(ir, &groups, &bodies);
-    let mut out = vec![];
     for ns in namespaces(ir) {
         let mut docs = vec![default_deny(ir, &ns)];
         docs.extend(finish(ir, &ns, drafts.remove(ns.as_str()).unwrap_or_default(), &bodies));
-        out.push(Artefact { path: format!("k8s/{ns}.yaml"), contents: serialise(&ns, &docs)? });
+        sink.put(Artefact { path: format!("k8s/{ns}.yaml"), contents: serialise(&ns, &docs)? });
     }
-    Ok(out)
+    Ok(())
 }
 
 /// One namespace's documents as multi-document YAML.

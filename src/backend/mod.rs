@@ -93,6 +93,9 @@ impl Sink for Vec<Artefact> {
 /// the caller must discard them (the output writer stages files and only
 /// commits when every target succeeded).
 pub fn emit_into(target: Target, ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(), Vec<Diagnostic>> {
+    if target == Target::K8s {
+        return k8s::emit_into(ir, opts, sink);
+    }
     for a in emit(target, ir, opts)? {
         sink.put(a);
     }
