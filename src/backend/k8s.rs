@@ -321,12 +321,24 @@ fn meta<'a>(name: String, ns: &'a str, annotations: BTreeMap<&'static str, Cow<'
     ObjectMeta { name, namespace: ns, labels: BTreeMap::from([MANAGED_BY]), annotations }
 }
 
-/// Appends `file:line` of each allow to `out`, comma-separated, in allow order.
+/// Appends `file:line` of each allow to `out`, comma-separated, in allow
+/// order, each location once.
 fn push_locs(out: &mut String, ir: &Ir, allows: &[AllowId]) {
-    let mut seen = BTreeSet::new();
+    // Most rules name a few allows: a scan of those seen beats a set.
+    const FEW: usize = 16;
+    let mut seen: Vec<&str> = Vec::with_capacity(allows.len().min(FEW));
+    let mut many: BTreeSet<&str> = BTreeSet::new();
     for loc in allows.iter().map(|&a| ir.allows[a].loc.as_str()) {
-        if seen.insert(loc) {
-            if seen.len() > 1 {
+        let first = if allows.len() > FEW {
+            many.insert(loc)
+        } else if seen.contains(&loc) {
+            false
+        } else {
+            seen.push(loc);
+            true
+        };
+        if first {
+            if seen.len() + many.len() > 1 {
                 out.push_str(", ");
             }
             out.push_str(loc);
