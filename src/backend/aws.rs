@@ -35,7 +35,7 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
 }
 
 /// The other end of one AWS rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum AwsPeer {
     Group(AtomId),
     /// The members group of a zone: every instance of the zone has it.
@@ -109,7 +109,10 @@ fn expand(plan: &Plan) -> Result<Vec<AwsRule>, Vec<Diagnostic>> {
                 Some(_) => vec![],
                 None => vec![AwsPeer::Group(*a)],
             },
-            Peer::Ranges { v4, v6, .. } => v4.iter().chain(v6).map(|n| AwsPeer::Cidr(*n)).collect(),
+            Peer::Ranges(a) => {
+                let p = plan.ranges(*a);
+                p.v4.iter().chain(&p.v6).map(|n| AwsPeer::Cidr(*n)).collect()
+            }
         };
         for peer in peers {
             for (ip_protocol, ports, part) in &protos {
@@ -157,34 +160,40 @@ fn whole_zones<'p, 'a>(plan: &'p Plan<'a>) -> BTreeMap<(AtomId, Direction, ZoneI
 /// protocol and ports) to the zone's members group: groups add up, so every
 /// member still gets it, and it counts once instead of once per atom.
 fn hoist(plan: &Plan, rules: Vec<AwsRule>) -> Vec<AwsRule> {
-    type Shape = (ZoneId, Direction, AtomId, String, &'static str, Option<(i32, i32)>);
+    type Shape = (ZoneId, Direction, AtomId, AwsPeer, &'static str, Option<(i32, i32)>);
     let shape = |r: &AwsRule| -> Option<Shape> {
         let Holder::Atom(a) = r.owner else { return None };
-        Some((plan.ir.atoms[a].zone, r.dir, r.peer_atom, format!("{:?}", r.peer), r.ip_protocol, r.ports))
+        Some((plan.ir.atoms[a].zone, r.dir, r.peer_atom, r.peer, r.ip_protocol, r.ports))
     };
-    let mut owners: BTreeMap<Shape, (Vec<AtomId>, Vec<AllowId>)> = BTreeMap::new();
-    for r in &rules {
-        if let (Some(k), Holder::Atom(a)) = (shape(r), r.owner) {
-            let e = owners.entry(k).or_default();
-            e.0.push(a);
-            e.1.extend(&r.allows);
+    // The rules of each shape, in rule order: a stable sort puts them in runs.
+    let mut order: Vec<usize> = (0..rules.len()).filter(|i| shape(&rules[*i]).is_some()).collect();
+    order.sort_by(|a, b| shape(&rules[*a]).cmp(&shape(&rules[*b])));
+    // The rules that move, and the allows of each zone's members rule, by the
+    // rule it takes the place of.
+    let mut hoisted = vec![false; rules.len()];
+    let mut members: BTreeMap<usize, Vec<AllowId>> = BTreeMap::new();
+    for run in order.chunk_by(|a, b| shape(&rules[*a]) == shape(&rules[*b])) {
+        let Some(zone) = shape(&rules[run[0]]).map(|k| k.0) else { continue };
+        if run.len() < 2 || run.len() != plan.ir.zones[zone].services.len() + 1 {
+            continue;
+        }
+        let mut allows: Vec<AllowId> = run.iter().flat_map(|i| rules[*i].allows.iter().copied()).collect();
+        allows.sort_unstable();
+        allows.dedup();
+        let first = rules[run[0]].owner;
+        for i in run {
+            hoisted[*i] = true;
+        }
+        for i in run.iter().filter(|i| rules[**i].owner == first) {
+            members.insert(*i, allows.clone());
         }
     }
-    let whole = |k: &Shape, n: usize| n > 1 && n == plan.ir.zones[k.0].services.len() + 1;
-    let mut out = vec![];
-    for r in rules {
-        let Some(k) = shape(&r) else {
-            out.push(r);
-            continue;
-        };
-        let Some((atoms, allows)) = owners.get(&k) else { continue };
-        if !whole(&k, atoms.len()) {
-            out.push(r);
-        } else if r.owner == Holder::Atom(atoms[0]) {
-            let mut allows = allows.clone();
-            allows.sort_unstable();
-            allows.dedup();
-            out.push(AwsRule { owner: Holder::Members(k.0), allows, ..r });
+    let mut out = Vec::with_capacity(rules.len());
+    for (i, (r, hoisted)) in rules.into_iter().zip(hoisted).enumerate() {
+        match (shape(&r), members.remove(&i)) {
+            (Some(k), Some(allows)) => out.push(AwsRule { owner: Holder::Members(k.0), allows, ..r }),
+            _ if hoisted => {}
+            _ => out.push(r),
         }
     }
     out

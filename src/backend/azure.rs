@@ -17,6 +17,7 @@ use crate::ir::{AllowId, AtomId, Ir, SiteId, ZoneId};
 use crate::ports::{PortSet, Proto};
 use ipnet::IpNet;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Rules per NSG (Azure's limit).
@@ -48,10 +49,10 @@ struct TfProvider {
 }
 
 #[derive(Serialize)]
-struct TfResources {
+struct TfResources<'p> {
     azurerm_application_security_group: BTreeMap<String, Group>,
     azurerm_network_security_group: BTreeMap<String, Group>,
-    azurerm_network_security_rule: BTreeMap<String, NsgRule>,
+    azurerm_network_security_rule: BTreeMap<String, NsgRule<'p>>,
 }
 
 /// An ASG or an NSG (the NSG without inline `security_rule` blocks: its
@@ -66,7 +67,7 @@ struct Group {
 }
 
 #[derive(Serialize, Clone)]
-struct NsgRule {
+struct NsgRule<'p> {
     provider: String,
     name: String,
     description: String,
@@ -82,13 +83,13 @@ struct NsgRule {
     #[serde(skip_serializing_if = "Option::is_none")]
     source_address_prefix: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    source_address_prefixes: Option<Vec<String>>,
+    source_address_prefixes: Option<&'p [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     source_application_security_group_ids: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     destination_address_prefix: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    destination_address_prefixes: Option<Vec<String>>,
+    destination_address_prefixes: Option<&'p [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     destination_application_security_group_ids: Option<Vec<String>>,
     resource_group_name: String,
@@ -96,25 +97,29 @@ struct NsgRule {
 }
 
 /// How one Azure rule names its peer.
-#[derive(Clone)]
-enum AzPeer {
+#[derive(Clone, Copy)]
+enum AzPeer<'p> {
     Asg(AtomId),
     /// Every IPv4 and IPv6 address: `*`.
     Any,
-    Prefixes(Vec<IpNet>),
+    /// Prefixes of one family, as text.
+    Prefixes(&'p [String]),
 }
+
+/// The parts of a rule's name, also its sort key within its NSG and direction.
+type Key<'p> = Vec<Cow<'p, str>>;
 
 /// One rule before numbering: the NSG it lives in and its sort key.
-struct Pending {
+struct Pending<'p> {
     zone: ZoneId,
     dir: Direction,
-    key: Vec<String>,
+    key: Key<'p>,
     allows: Vec<AllowId>,
     addresses: usize,
-    rule: NsgRule,
+    rule: NsgRule<'p>,
 }
 
-fn terraform(plan: &Plan) -> Result<TfFile<TfProvider, TfResources>, Vec<Diagnostic>> {
+fn terraform<'p>(plan: &'p Plan) -> Result<TfFile<TfProvider, TfResources<'p>>, Vec<Diagnostic>> {
     let providers = plan.sites.iter().map(|s| TfProvider { alias: plan.site_name(*s).to_string(), features: BTreeMap::new() }).collect();
     let mut res = TfResources {
         azurerm_application_security_group: BTreeMap::new(),
@@ -177,15 +182,18 @@ fn nsg_key(plan: &Plan, zone: ZoneId) -> String {
 }
 
 /// The Azure rules of one plan rule: per peer family, one per protocol.
-fn rules(plan: &Plan, r: &Rule) -> Result<Vec<Pending>, Vec<Diagnostic>> {
+fn rules<'p>(plan: &'p Plan, r: &Rule) -> Result<Vec<Pending<'p>>, Vec<Diagnostic>> {
     let peers: Vec<(AzPeer, Option<bool>)> = match &r.peer {
         Peer::Local(a) => vec![(AzPeer::Asg(*a), None)],
-        Peer::Ranges { v4, v6, .. } if is_everything(v4, v6) && icmp_symmetric(r.ports) => vec![(AzPeer::Any, None)],
-        Peer::Ranges { v4, v6, .. } => [(v4, false), (v6, true)]
-            .into_iter()
-            .filter(|(n, _)| !n.is_empty())
-            .map(|(n, v6)| (AzPeer::Prefixes(n.clone()), Some(v6)))
-            .collect(),
+        Peer::Ranges(a) => match plan.ranges(*a) {
+            p if is_everything(&p.v4, &p.v6) && icmp_symmetric(r.ports) => vec![(AzPeer::Any, None)],
+            p => [false, true]
+                .into_iter()
+                .map(|v6| (p.family(v6).1, v6))
+                .filter(|(n, _)| !n.is_empty())
+                .map(|(n, v6)| (AzPeer::Prefixes(n), Some(v6)))
+                .collect(),
+        },
     };
     let zone = plan.ir.atoms[r.owner].zone;
     let site = plan.ir.zones[zone].site;
@@ -231,11 +239,11 @@ fn rules(plan: &Plan, r: &Rule) -> Result<Vec<Pending>, Vec<Diagnostic>> {
                 (Some(true), _) => "v6",
             };
             let key = vec![
-                plan.ir.atoms[r.owner].name.clone(),
+                Cow::Borrowed(plan.ir.atoms[r.owner].name.as_str()),
                 r.dir.short().into(),
-                plan.ir.atoms[r.peer.atom()].name.clone(),
+                plan.ir.atoms[r.peer.atom()].name.as_str().into(),
                 fam_name.into(),
-                protocol.to_lowercase().replace('*', "all"),
+                protocol.to_lowercase().replace('*', "all").into(),
             ];
             out.push(Pending { zone, dir: r.dir, key, allows, addresses, rule });
         }
@@ -256,16 +264,16 @@ fn icmp_symmetric(ports: &PortSet) -> bool {
 }
 
 /// Fills the source (or destination) of a rule; returns how many addresses it uses.
-fn set_end(plan: &Plan, rule: &mut NsgRule, end: &AzPeer, source: bool) -> usize {
+fn set_end<'p>(plan: &Plan, rule: &mut NsgRule<'p>, end: &AzPeer<'p>, source: bool) -> usize {
     match (end, source) {
         (AzPeer::Asg(a), true) => rule.source_application_security_group_ids = Some(vec![asg_ref(plan, *a)]),
         (AzPeer::Asg(a), false) => rule.destination_application_security_group_ids = Some(vec![asg_ref(plan, *a)]),
         (AzPeer::Any, true) => rule.source_address_prefix = Some("*".into()),
         (AzPeer::Any, false) => rule.destination_address_prefix = Some("*".into()),
-        (AzPeer::Prefixes(n), true) if n.len() == 1 => rule.source_address_prefix = Some(n[0].to_string()),
-        (AzPeer::Prefixes(n), false) if n.len() == 1 => rule.destination_address_prefix = Some(n[0].to_string()),
-        (AzPeer::Prefixes(n), true) => rule.source_address_prefixes = Some(n.iter().map(ToString::to_string).collect()),
-        (AzPeer::Prefixes(n), false) => rule.destination_address_prefixes = Some(n.iter().map(ToString::to_string).collect()),
+        (AzPeer::Prefixes([one]), true) => rule.source_address_prefix = Some(one.clone()),
+        (AzPeer::Prefixes([one]), false) => rule.destination_address_prefix = Some(one.clone()),
+        (AzPeer::Prefixes(n), true) => rule.source_address_prefixes = Some(n),
+        (AzPeer::Prefixes(n), false) => rule.destination_address_prefixes = Some(n),
     }
     match end {
         AzPeer::Asg(_) => 0,
@@ -365,10 +373,10 @@ fn limits(plan: &Plan, pending: &[Pending]) -> Vec<Diagnostic> {
 
 /// Names and numbers the rules per NSG and direction (100, 101, ... in key
 /// order), adds the deny-all rules at 4096, and stores them by resource name.
-fn number(plan: &Plan, mut pending: Vec<Pending>, out: &mut BTreeMap<String, NsgRule>) {
+fn number<'p>(plan: &'p Plan, mut pending: Vec<Pending<'p>>, out: &mut BTreeMap<String, NsgRule<'p>>) {
     pending.sort_by(|a, b| (a.zone, a.dir, &a.key).cmp(&(b.zone, b.dir, &b.key)));
     let mut next: BTreeMap<(ZoneId, Direction), u32> = BTreeMap::new();
-    let mut all: Vec<(Vec<String>, NsgRule)> = vec![];
+    let mut all: Vec<(Key, NsgRule)> = vec![];
     for p in pending {
         let n = next.entry((p.zone, p.dir)).or_insert(FIRST_PRIORITY);
         let mut rule = p.rule;
@@ -381,7 +389,7 @@ fn number(plan: &Plan, mut pending: Vec<Pending>, out: &mut BTreeMap<String, Nsg
             all.push(deny_all(plan, *z, dir));
         }
     }
-    let names = cloud::unique_short(all.iter().enumerate().map(|(i, (k, _))| (i, k.clone())).collect(), MAX_NAME);
+    let names = cloud::unique_short(all.iter_mut().enumerate().map(|(i, (k, _))| (i, std::mem::take(k))).collect(), MAX_NAME);
     for (i, (_, mut rule)) in all.into_iter().enumerate() {
         let name = names.get(&i).cloned().unwrap_or_default();
         rule.name = name.clone();
@@ -392,7 +400,7 @@ fn number(plan: &Plan, mut pending: Vec<Pending>, out: &mut BTreeMap<String, Nsg
 }
 
 /// The deny-all rule of one NSG and direction.
-fn deny_all(plan: &Plan, zone: ZoneId, dir: Direction) -> (Vec<String>, NsgRule) {
+fn deny_all<'p>(plan: &'p Plan, zone: ZoneId, dir: Direction) -> (Key<'p>, NsgRule<'p>) {
     let site = plan.ir.zones[zone].site;
     let (direction, word) = match dir {
         Direction::Ingress => ("Inbound", "inbound"),
@@ -418,5 +426,5 @@ fn deny_all(plan: &Plan, zone: ZoneId, dir: Direction) -> (Vec<String>, NsgRule)
         resource_group_name: plan.var_ref(site, "resource_group"),
         network_security_group_name: format!("${{azurerm_network_security_group.{}.name}}", nsg_key(plan, zone)),
     };
-    (vec![plan.ir.zones[zone].name.clone(), "deny-all".into(), dir.short().into()], rule)
+    (vec![plan.ir.zones[zone].name.as_str().into(), "deny-all".into(), dir.short().into()], rule)
 }

@@ -12,6 +12,7 @@ use crate::ports::{PortRange, PortSet, Proto};
 use ipnet::IpNet;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 /// Which way a rule filters, seen from the atom that owns it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -33,19 +34,47 @@ impl Direction {
 }
 
 /// How a rule names the other end of a flow.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer {
     /// An atom at the same site: referenced by its group, tag or ASG.
     Local(AtomId),
-    /// Any other atom: by its exact addresses as disjoint prefixes, per family.
-    Ranges { atom: AtomId, v4: Vec<IpNet>, v6: Vec<IpNet> },
+    /// Any other atom: by its exact addresses as disjoint prefixes, per
+    /// family ([`Plan::ranges`]).
+    Ranges(AtomId),
 }
 
 impl Peer {
     /// The atom on the other end.
     pub fn atom(&self) -> AtomId {
         match self {
-            Peer::Local(a) | Peer::Ranges { atom: a, .. } => *a,
+            Peer::Local(a) | Peer::Ranges(a) => *a,
+        }
+    }
+}
+
+/// The prefixes of one address set by family, each sorted, with their text.
+#[derive(Debug, Clone, Default)]
+pub struct Prefixes {
+    pub v4: Vec<IpNet>,
+    pub v6: Vec<IpNet>,
+    /// `v4` as text (`10.1.0.0/24`), for the rules that list it.
+    pub v4_text: Vec<String>,
+    pub v6_text: Vec<String>,
+}
+
+impl Prefixes {
+    fn new(prefixes: Vec<IpNet>) -> Prefixes {
+        let (v6, v4): (Vec<IpNet>, Vec<IpNet>) = prefixes.into_iter().partition(|n| matches!(n, IpNet::V6(_)));
+        let text = |v: &[IpNet]| v.iter().map(ToString::to_string).collect();
+        Prefixes { v4_text: text(&v4), v6_text: text(&v6), v4, v6 }
+    }
+
+    /// The prefixes of one family, and their text.
+    pub fn family(&self, v6: bool) -> (&[IpNet], &[String]) {
+        if v6 {
+            (&self.v6, &self.v6_text)
+        } else {
+            (&self.v4, &self.v4_text)
         }
     }
 }
@@ -68,7 +97,7 @@ impl Rule<'_> {
     /// The allows whose contribution to the flow meets `part` (a subset of the ports).
     pub fn allows(&self, part: &PortSet) -> Vec<AllowId> {
         let mut v: Vec<AllowId> =
-            self.flow.by.iter().filter(|(_, p)| !p.intersect(part).is_empty()).map(|(a, _)| *a).collect();
+            self.flow.by.iter().filter(|(_, p)| p.intersects(part)).map(|(a, _)| *a).collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -90,6 +119,13 @@ pub struct Plan<'a> {
     pub atoms: Vec<AtomId>,
     /// Ingress and egress rules, sorted by owner, direction, peer.
     pub rules: Vec<Rule<'a>>,
+    /// By atom: the prefixes a rule names for it as a peer by ranges
+    /// ([`filled`]), computed once; empty for atoms no rule names so.
+    ranges: Vec<Prefixes>,
+    /// By atom: a covered atom's own prefixes; empty for the others.
+    own: Vec<Prefixes>,
+    /// [`Plan::policy`], computed once.
+    policy: String,
     /// A unique identifier-safe name per covered atom and per site.
     names: BTreeMap<AtomId, String>,
     site_names: BTreeMap<SiteId, String>,
@@ -114,20 +150,46 @@ impl<'a> Plan<'a> {
             .filter(|s| Some(ir.sites[*s].kind) == kind && ir.zones.iter().any(|z| z.site == *s))
             .collect();
         let zones: Vec<ZoneId> = (0..ir.zones.len()).filter(|z| sites.contains(&ir.zones[*z].site)).collect();
-        let atoms: Vec<AtomId> = (0..ir.atoms.len()).filter(|a| zones.contains(&ir.atoms[*a].zone)).collect();
+        let covered: Vec<bool> = ir.atoms.iter().map(|a| sites.contains(&ir.zones[a.zone].site)).collect();
+        let atoms: Vec<AtomId> = (0..ir.atoms.len()).filter(|a| covered[*a]).collect();
+        let own: Vec<Prefixes> =
+            ir.atoms.iter().zip(&covered).map(|(a, c)| if *c { Prefixes::new(a.addrs.prefixes()) } else { Prefixes::default() }).collect();
+        let mut ranges = vec![Prefixes::default(); ir.atoms.len()];
+        let mut filled_in = vec![false; ir.atoms.len()];
+        let mut peer = |owner: AtomId, other: AtomId| {
+            if covered[other] && ir.zone_of(other).site == ir.zone_of(owner).site {
+                return Peer::Local(other);
+            }
+            if !filled_in[other] {
+                ranges[other] = Prefixes::new(filled(ir, &atoms, &own, other).prefixes());
+                filled_in[other] = true;
+            }
+            Peer::Ranges(other)
+        };
         let mut rules = vec![];
         for (from, to, flow) in flows {
-            if atoms.contains(&to) {
-                rules.push(Rule { owner: to, dir: Direction::Ingress, peer: peer(ir, &atoms, to, from), ports: &flow.ports, flow });
+            if covered[to] {
+                rules.push(Rule { owner: to, dir: Direction::Ingress, peer: peer(to, from), ports: &flow.ports, flow });
             }
-            if atoms.contains(&from) {
-                rules.push(Rule { owner: from, dir: Direction::Egress, peer: peer(ir, &atoms, from, to), ports: &flow.ports, flow });
+            if covered[from] {
+                rules.push(Rule { owner: from, dir: Direction::Egress, peer: peer(from, to), ports: &flow.ports, flow });
             }
         }
         rules.sort_by_key(|r| (r.owner, r.dir, r.peer.atom()));
         let names = unique_names(ir.atoms.iter().enumerate().map(|(i, a)| (i, ident(&a.name))));
         let site_names = unique_names(sites.iter().map(|s| (*s, ident(&ir.sites[*s].name))));
-        Ok(Plan { ir, target, sites, zones, atoms, rules, names, site_names })
+        let policy = ir.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+        Ok(Plan { ir, target, sites, zones, atoms, rules, ranges, own, policy, names, site_names })
+    }
+
+    /// The prefixes that rules name for `atom` as a [`Peer::Ranges`].
+    pub fn ranges(&self, atom: AtomId) -> &Prefixes {
+        &self.ranges[atom]
+    }
+
+    /// The prefixes of a covered atom's own addresses.
+    pub fn own_prefixes(&self, atom: AtomId) -> &Prefixes {
+        &self.own[atom]
     }
 
     /// The identifier of an atom (`mz__kernel` for `mz.kernel`), unique in the policy.
@@ -140,14 +202,9 @@ impl<'a> Plan<'a> {
         self.site_names.get(&site).map(String::as_str).unwrap_or("unknown")
     }
 
-    /// The rules owned by `atom`, in plan order.
-    pub fn rules_of(&self, atom: AtomId) -> impl Iterator<Item = &Rule<'a>> {
-        self.rules.iter().filter(move |r| r.owner == atom)
-    }
-
     /// The policy name for generated names and descriptions (`mosip-hybrid`).
-    pub fn policy(&self) -> String {
-        self.ir.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect()
+    pub fn policy(&self) -> &str {
+        &self.policy
     }
 
     /// A human name for the object an atom's group stands for.
@@ -160,20 +217,11 @@ impl<'a> Plan<'a> {
     }
 
     /// The `file:line` list of `allows`, as a rule description of at most `max`
-    /// characters, keeping only characters `ok` accepts (others become `_`).
+    /// characters, keeping only characters `ok` accepts (others become `_`):
+    /// as many locations as fit, then `(+N more)`.
     pub fn describe(&self, allows: &[AllowId], max: usize, ok: fn(char) -> bool) -> String {
-        let locs: Vec<String> = allows.iter().map(|a| self.ir.allows[*a].loc.chars().map(|c| if ok(c) { c } else { '_' }).collect()).collect();
-        let head = format!("moat {}: allow ", self.policy());
-        for keep in (1..=locs.len()).rev() {
-            let mut s = head.clone() + &locs[..keep].join(", ");
-            if keep < locs.len() {
-                s += &format!(" (+{} more)", locs.len() - keep);
-            }
-            if s.chars().count() <= max {
-                return s;
-            }
-        }
-        head.chars().take(max).collect()
+        let locs: Vec<&str> = allows.iter().map(|a| self.ir.allows[*a].loc.as_str()).collect();
+        fit_locs(format!("moat {}: allow ", self.policy()), &locs, max, ok)
     }
 
     /// The properties of a site that become Terraform variables: every declared
@@ -288,14 +336,36 @@ impl TerraformBlock {
     }
 }
 
-/// How the owner reaches `other` from `owner`: by group at the same site, else by prefixes.
-fn peer(ir: &Ir, covered: &[AtomId], owner: AtomId, other: AtomId) -> Peer {
-    if covered.contains(&other) && ir.zone_of(other).site == ir.zone_of(owner).site {
-        return Peer::Local(other);
+/// `head` and as many of `locs` as fit in `max` characters, then `(+N more)`
+/// ([`Plan::describe`]); characters `ok` rejects become `_`.
+fn fit_locs(mut s: String, locs: &[&str], max: usize, ok: fn(char) -> bool) -> String {
+    // Characters of the description that keeps the first `keep` locations.
+    let mut width = vec![s.chars().count()];
+    for (i, l) in locs.iter().enumerate() {
+        width.push(width[i] + l.chars().count() + if i > 0 { 2 } else { 0 });
     }
-    let all = filled(ir, covered, other).prefixes();
-    let (v6, v4): (Vec<IpNet>, Vec<IpNet>) = all.into_iter().partition(|n| matches!(n, IpNet::V6(_)));
-    Peer::Ranges { atom: other, v4, v6 }
+    let more = |keep: usize| if keep < locs.len() { " (+ more)".len() + digits(locs.len() - keep) } else { 0 };
+    let Some(keep) = (1..=locs.len()).rev().find(|&k| width[k] + more(k) <= max) else {
+        return s.chars().take(max).collect();
+    };
+    // Exact, or a little more when `ok` replaces wide characters: these
+    // strings live until the whole file is written, so no slack.
+    s.reserve_exact(locs[..keep].iter().map(|l| l.len() + 2).sum::<usize>() + more(keep));
+    for (i, l) in locs[..keep].iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.extend(l.chars().map(|c| if ok(c) { c } else { '_' }));
+    }
+    if keep < locs.len() {
+        let _ = write!(s, " (+{} more)", locs.len() - keep);
+    }
+    s
+}
+
+/// Decimal digits of `n`.
+fn digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// The addresses a rule may name for `peer`: its own, plus the holes in it
@@ -306,7 +376,7 @@ fn peer(ir: &Ir, covered: &[AtomId], owner: AtomId, other: AtomId) -> Peer {
 /// allow it. It keeps an external zone such as `internet` from splitting into
 /// a prefix per hole for every cloud zone, which security group quotas and
 /// rule sizes cannot afford.
-fn filled(ir: &Ir, covered: &[AtomId], peer: AtomId) -> AddrSet {
+fn filled(ir: &Ir, covered: &[AtomId], own: &[Prefixes], peer: AtomId) -> AddrSet {
     let a = &ir.atoms[peer].addrs;
     if a.except.is_empty() {
         return a.clone();
@@ -314,8 +384,7 @@ fn filled(ir: &Ir, covered: &[AtomId], peer: AtomId) -> AddrSet {
     let inside = |n: &IpNet| a.include.iter().any(|r| r.contains(n));
     let mut fill: Vec<IpNet> = vec![];
     for c in covered {
-        for v6 in [false, true] {
-            let p: Vec<IpNet> = ir.atoms[*c].addrs.prefixes().into_iter().filter(|n| matches!(n, IpNet::V6(_)) == v6).collect();
+        for p in [&own[*c].v4, &own[*c].v6] {
             if p.iter().all(inside) {
                 fill.extend(p);
             }
@@ -369,49 +438,56 @@ fn unique_names<K: Ord + Copy>(items: impl Iterator<Item = (K, String)>) -> BTre
 
 /// A name of at most `max` characters from `[a-z0-9-]`, starting with a letter:
 /// the readable form when it fits, else a prefix of it plus a hash of the whole.
-pub fn short_name(parts: &[&str], max: usize) -> String {
-    let full = parts.join("-");
-    let mut s: String = full
-        .chars()
-        .map(|c| match c {
-            'a'..='z' | '0'..='9' | '-' => c,
-            'A'..='Z' => c.to_ascii_lowercase(),
-            _ => '-',
-        })
-        .collect();
-    while s.contains("--") {
-        s = s.replace("--", "-");
+/// (The parts joined with `-`, other characters as `-`, runs of `-` as one.)
+pub fn short_name<S: AsRef<str>>(parts: &[S], max: usize) -> String {
+    let mut s = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        let sep = (i > 0).then_some('-');
+        for c in sep.into_iter().chain(part.as_ref().chars()) {
+            let c = match c {
+                'a'..='z' | '0'..='9' => c,
+                'A'..='Z' => c.to_ascii_lowercase(),
+                _ => '-',
+            };
+            if c != '-' || !(s.is_empty() || s.ends_with('-')) {
+                s.push(c);
+            }
+        }
     }
-    let s = s.trim_matches('-').to_string();
-    let s = if s.starts_with(|c: char| c.is_ascii_lowercase()) { s } else { format!("m-{s}") };
+    let s = s.trim_end_matches('-');
+    let s = if s.starts_with(|c: char| c.is_ascii_lowercase()) { s.to_string() } else { format!("m-{s}") };
     if s.len() <= max {
         return s;
     }
-    let tail = format!("-{:08x}", fnv1a(&full));
+    let full: Vec<&str> = parts.iter().map(AsRef::as_ref).collect();
+    let tail = format!("-{:08x}", fnv1a(&full.join("-")));
     let keep = max.saturating_sub(tail.len());
     format!("{}{tail}", s[..keep].trim_end_matches('-'))
 }
 
 /// Like [`short_name`] for many keys at once, guaranteeing distinct names:
 /// a name that two keys would share gets a hash of its key's parts.
-pub fn unique_short<K: Ord + Clone>(items: Vec<(K, Vec<String>)>, max: usize) -> BTreeMap<K, String> {
-    let mut count: BTreeMap<String, usize> = BTreeMap::new();
-    let named: Vec<(K, Vec<String>, String)> = items
+pub fn unique_short<K: Ord + Clone, S: AsRef<str>>(items: Vec<(K, Vec<S>)>, max: usize) -> BTreeMap<K, String> {
+    let named: Vec<(K, Vec<S>, String)> = items
         .into_iter()
         .map(|(k, parts)| {
-            let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-            let n = short_name(&refs, max);
-            *count.entry(n.clone()).or_default() += 1;
+            let n = short_name(&parts, max);
             (k, parts, n)
         })
         .collect();
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, _, n) in &named {
+        *count.entry(n.as_str()).or_default() += 1;
+    }
+    let shared: BTreeSet<String> = count.into_iter().filter(|(_, c)| *c > 1).map(|(n, _)| n.to_string()).collect();
     named
         .into_iter()
         .map(|(k, parts, n)| {
-            if count.get(&n).copied().unwrap_or(0) < 2 {
+            if !shared.contains(&n) {
                 return (k, n);
             }
-            let tail = format!("-{:08x}", fnv1a(&parts.join("\u{1}")));
+            let full: Vec<&str> = parts.iter().map(AsRef::as_ref).collect();
+            let tail = format!("-{:08x}", fnv1a(&full.join("\u{1}")));
             let keep = max.saturating_sub(tail.len()).min(n.len());
             (k, format!("{}{tail}", n[..keep].trim_end_matches('-')))
         })
@@ -533,6 +609,67 @@ mod tests {
         assert!(long.len() <= 63, "{long}");
         assert!(long.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
         assert_eq!(short_name(&["moat", "mz.kernel"], 63), "moat-mz-kernel");
+    }
+
+    #[test]
+    fn descriptions_keep_what_fits() {
+        // The former search: every candidate length, longest first.
+        fn oracle(head: &str, locs: &[&str], max: usize, ok: fn(char) -> bool) -> String {
+            let locs: Vec<String> = locs.iter().map(|l| l.chars().map(|c| if ok(c) { c } else { '_' }).collect()).collect();
+            for keep in (1..=locs.len()).rev() {
+                let mut s = head.to_string() + &locs[..keep].join(", ");
+                if keep < locs.len() {
+                    s += &format!(" (+{} more)", locs.len() - keep);
+                }
+                if s.chars().count() <= max {
+                    return s;
+                }
+            }
+            head.chars().take(max).collect()
+        }
+        let all: Vec<String> = (0..120).map(|i| format!("p\u{e9}licy.moat:{}", i * 37)).collect();
+        let locs: Vec<&str> = all.iter().map(String::as_str).collect();
+        for n in [0, 1, 2, 9, 10, 11, 99, 100, 120] {
+            for max in [5, 20, 40, 140, 255, 2048] {
+                let ok: fn(char) -> bool = |c| c.is_ascii();
+                assert_eq!(fit_locs("moat p: allow ".into(), &locs[..n], max, ok), oracle("moat p: allow ", &locs[..n], max, ok), "{n} {max}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_names_collapse_and_hash() {
+        // The former construction: join, map, collapse `--` repeatedly, trim.
+        fn oracle(parts: &[&str], max: usize) -> String {
+            let full = parts.join("-");
+            let lower = |c: char| c.to_ascii_lowercase();
+            let mut s: String = full.chars().map(lower).map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' }).collect();
+            while s.contains("--") {
+                s = s.replace("--", "-");
+            }
+            let s = s.trim_matches('-').to_string();
+            let s = if s.starts_with(|c: char| c.is_ascii_lowercase()) { s } else { format!("m-{s}") };
+            if s.len() <= max {
+                return s;
+            }
+            let tail = format!("-{:08x}", fnv1a(&full));
+            let keep = max.saturating_sub(tail.len());
+            format!("{}{tail}", s[..keep].trim_end_matches('-'))
+        }
+        let cases: [&[&str]; 7] = [
+            &["moat", "p", "mz.kernel"],
+            &["-", "--x--", "_A_"],
+            &["", "", ""],
+            &["9lives", "é.é"],
+            &["Moat", "a very long policy name with spaces", "cell12.mz.registration-processor", "in", "cell12.dmz.x"],
+            &["-moat-", "-"],
+            &[],
+        ];
+        for parts in cases {
+            for max in [8, 20, 63, 80] {
+                assert_eq!(short_name(parts, max), oracle(parts, max), "{parts:?} {max}");
+            }
+        }
     }
 
     #[test]

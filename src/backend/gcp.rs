@@ -8,13 +8,14 @@
 //! tags). A rule holds IPv4 or IPv6 ranges, never both. Below all of them, at
 //! priority 65534, deny-all ingress and egress rules for the policy's tag.
 
-use super::cloud::{self, Direction, Peer, Plan, Rule, TfFile, TfOutput};
+use super::cloud::{self, Direction, Peer, Plan, Prefixes, Rule, TfFile, TfOutput};
 use super::{Artefact, EmitOptions, Target};
 use crate::diag::Diagnostic;
 use crate::ir::{AtomId, Ir, SiteId};
 use crate::ports::{PortSet, Proto};
 use ipnet::IpNet;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The priority of every allow rule. Rules only allow, except the deny-all
@@ -54,12 +55,12 @@ struct Locals {
 }
 
 #[derive(Serialize)]
-struct TfResources {
-    google_compute_firewall: BTreeMap<String, Firewall>,
+struct TfResources<'p> {
+    google_compute_firewall: BTreeMap<String, Firewall<'p>>,
 }
 
 #[derive(Serialize)]
-struct Firewall {
+struct Firewall<'p> {
     provider: String,
     name: String,
     network: String,
@@ -74,9 +75,9 @@ struct Firewall {
     #[serde(skip_serializing_if = "Option::is_none")]
     source_tags: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    source_ranges: Option<Vec<String>>,
+    source_ranges: Option<Cow<'p, [String]>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    destination_ranges: Option<Vec<String>>,
+    destination_ranges: Option<Cow<'p, [String]>>,
 }
 
 #[derive(Serialize, Clone)]
@@ -87,17 +88,17 @@ struct ProtoPorts {
 }
 
 /// How one firewall rule names its peer.
-enum GcpPeer {
+enum GcpPeer<'p> {
     Tag(AtomId),
-    Ranges { v6: bool, nets: Vec<IpNet> },
+    Ranges { v6: bool, nets: &'p [IpNet], text: &'p [String] },
 }
 
-fn terraform(plan: &Plan) -> Result<TfFile<TfProvider, TfResources, Locals>, Vec<Diagnostic>> {
-    let policy_tag = cloud::short_name(&["moat", &plan.policy()], MAX_NAME);
-    let tags = cloud::unique_short(
-        plan.atoms.iter().map(|a| (*a, vec!["moat".into(), plan.policy(), plan.ir.atoms[*a].name.clone()])).collect(),
-        MAX_NAME,
-    );
+/// The parts of a generated name, joined by [`cloud::short_name`].
+type NameParts<'p> = Vec<&'p str>;
+
+fn terraform<'p>(plan: &'p Plan) -> Result<TfFile<TfProvider, TfResources<'p>, Locals>, Vec<Diagnostic>> {
+    let policy_tag = cloud::short_name(&["moat", plan.policy()], MAX_NAME);
+    let tags = cloud::unique_short(plan.atoms.iter().map(|a| (*a, vec!["moat", plan.policy(), plan.ir.atoms[*a].name.as_str()])).collect(), MAX_NAME);
     let tag = |a: AtomId| tags.get(&a).cloned().unwrap_or_default();
     let providers = plan
         .sites
@@ -107,7 +108,7 @@ fn terraform(plan: &Plan) -> Result<TfFile<TfProvider, TfResources, Locals>, Vec
             TfProvider { alias: plan.site_name(*s).to_string(), project: opt("project"), region: opt("region") }
         })
         .collect();
-    let mut rules: Vec<(Vec<String>, Firewall)> = vec![];
+    let mut rules: Vec<(NameParts, Firewall)> = vec![];
     let mut errs = vec![];
     for r in &plan.rules {
         match firewalls(plan, r, &tag) {
@@ -148,26 +149,34 @@ fn site_of(plan: &Plan, atom: AtomId) -> SiteId {
 
 /// The firewall rules for one plan rule (one per address family for ranges),
 /// each with the parts of its name.
-fn firewalls(plan: &Plan, r: &Rule, tag: &dyn Fn(AtomId) -> String) -> Result<Vec<(Vec<String>, Firewall)>, Vec<Diagnostic>> {
+fn firewalls<'p>(
+    plan: &'p Plan,
+    r: &Rule,
+    tag: &dyn Fn(AtomId) -> String,
+) -> Result<Vec<(NameParts<'p>, Firewall<'p>)>, Vec<Diagnostic>> {
+    let by_family = |p: &'p Prefixes| {
+        [false, true].map(|v6| {
+            let (nets, text) = p.family(v6);
+            GcpPeer::Ranges { v6, nets, text }
+        })
+    };
     let peers = match (&r.peer, r.dir) {
         (Peer::Local(a), Direction::Ingress) => vec![GcpPeer::Tag(*a)],
         (Peer::Local(a), Direction::Egress) => {
-            let (v6, v4): (Vec<IpNet>, Vec<IpNet>) = plan.ir.atoms[*a].addrs.prefixes().into_iter().partition(|n| matches!(n, IpNet::V6(_)));
-            if v4.is_empty() && v6.is_empty() {
+            let own = plan.own_prefixes(*a);
+            if own.v4.is_empty() && own.v6.is_empty() {
                 return Err(no_egress_addresses(plan, r));
             }
-            vec![GcpPeer::Ranges { v6: false, nets: v4 }, GcpPeer::Ranges { v6: true, nets: v6 }]
+            by_family(own).into()
         }
-        (Peer::Ranges { v4, v6, .. }, _) => {
-            vec![GcpPeer::Ranges { v6: false, nets: v4.clone() }, GcpPeer::Ranges { v6: true, nets: v6.clone() }]
-        }
+        (Peer::Ranges(a), _) => by_family(plan.ranges(*a)).into(),
     };
     let owner = site_of(plan, r.owner);
     let mut out = vec![];
     for p in peers {
         let fam = match &p {
             GcpPeer::Tag(_) => None,
-            GcpPeer::Ranges { nets, .. } if nets.is_empty() => continue,
+            GcpPeer::Ranges { nets: [], .. } => continue,
             GcpPeer::Ranges { v6, .. } => Some(*v6),
         };
         let (allow, part) = protocols(plan, r, fam)?;
@@ -193,8 +202,8 @@ fn firewalls(plan: &Plan, r: &Rule, tag: &dyn Fn(AtomId) -> String) -> Result<Ve
                 fw.source_tags = Some(vec![tag(*a)]);
                 "tag"
             }
-            GcpPeer::Ranges { v6, nets } => {
-                let list = Some(nets.iter().map(ToString::to_string).collect());
+            GcpPeer::Ranges { v6, text, .. } => {
+                let list = Some(Cow::Borrowed(*text));
                 match r.dir {
                     Direction::Ingress => fw.source_ranges = list,
                     Direction::Egress => fw.destination_ranges = list,
@@ -202,14 +211,7 @@ fn firewalls(plan: &Plan, r: &Rule, tag: &dyn Fn(AtomId) -> String) -> Result<Ve
                 if *v6 { "v6" } else { "v4" }
             }
         };
-        let key = vec![
-            "moat".into(),
-            plan.policy(),
-            plan.ir.atoms[r.owner].name.clone(),
-            r.dir.short().into(),
-            plan.ir.atoms[r.peer.atom()].name.clone(),
-            fam_name.into(),
-        ];
+        let key = vec!["moat", plan.policy(), &plan.ir.atoms[r.owner].name, r.dir.short(), &plan.ir.atoms[r.peer.atom()].name, fam_name];
         out.push((key, fw));
     }
     Ok(out)
@@ -268,10 +270,11 @@ fn no_egress_addresses(plan: &Plan, r: &Rule) -> Vec<Diagnostic> {
 
 /// The deny-all rule of one network, direction and address family (`all` is
 /// `0.0.0.0/0` or `::/0`), below every allow.
-fn deny_all(plan: &Plan, site: SiteId, dir: Direction, all: &str, policy_tag: &str) -> (Vec<String>, Firewall) {
+fn deny_all<'p>(plan: &'p Plan, site: SiteId, dir: Direction, all: &str, policy_tag: &str) -> (NameParts<'p>, Firewall<'p>) {
+    let list = || Some(Cow::Owned(vec![all.to_string()]));
     let (direction, ranges) = match dir {
-        Direction::Ingress => ("INGRESS", (Some(vec![all.to_string()]), None)),
-        Direction::Egress => ("EGRESS", (None, Some(vec![all.to_string()]))),
+        Direction::Ingress => ("INGRESS", (list(), None)),
+        Direction::Egress => ("EGRESS", (None, list())),
     };
     let fam = if all.contains(':') { "v6" } else { "v4" };
     let fw = Firewall {
@@ -288,6 +291,6 @@ fn deny_all(plan: &Plan, site: SiteId, dir: Direction, all: &str, policy_tag: &s
         source_ranges: ranges.0,
         destination_ranges: ranges.1,
     };
-    let key = vec!["moat".into(), plan.policy(), plan.ir.sites[site].name.clone(), "deny".into(), dir.short().into(), fam.into()];
+    let key = vec!["moat", plan.policy(), &plan.ir.sites[site].name, "deny", dir.short(), fam];
     (key, fw)
 }

@@ -17,13 +17,15 @@ pub mod select;
 pub use check::warnings;
 pub use rules::{ip_blocks, policy_ports, protocol_name};
 
-use super::{scope, Artefact, EmitOptions, Target};
+use super::{scope, Artefact, EmitOptions, Sink, Target};
 use crate::diag::Diagnostic;
 use crate::ir::{AllowId, AtomId, Flow, Ir, ZoneId};
 use model::{EgressRule, IngressRule, LabelSelector, NetworkPolicy, NetworkPolicySpec, ObjectMeta};
-use rules::Rule;
+use rules::{End, PeerTable, Rule, Shape};
 use select::PodGroup;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 /// The label every emitted object carries.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "moat");
@@ -37,7 +39,15 @@ pub const RULES_ANNOTATION: &str = "moat.io/rules";
 pub const DEFAULT_DENY: &str = "moat-default-deny";
 
 /// Compiles the policy to NetworkPolicies, or returns every E012/E013/E017 found.
-pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
+pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
+    let mut out = vec![];
+    emit_into(ir, opts, &mut out)?;
+    Ok(out)
+}
+
+/// [`emit`], handing each namespace's file to `sink` as soon as it is
+/// serialised. Every E012/E013/E017 is found before the first file.
+pub fn emit_into(ir: &Ir, _opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(), Vec<Diagnostic>> {
     let mut errs = check::errors(ir);
     let flows = match scope::flows(Target::K8s, ir) {
         Ok(f) => f,
@@ -51,14 +61,22 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
         crate::diag::sort(&mut errs);
         return Err(errs);
     }
-    let policies = build(ir, &flows, &groups);
-    let mut out = vec![];
-    for (ns, docs) in policies {
-        let contents = serde_saphyr::to_string_multiple(&docs)
-            .map_err(|e| vec![Diagnostic::error_nospan("E013", format!("cannot serialise the policies of namespace `{ns}`: {e}"))])?;
-        out.push(Artefact { path: format!("k8s/{ns}.yaml"), contents });
+    let table = PeerTable::new(ir, &groups);
+    let owned = owner_rules(ir, &flows, &groups, &table);
+    let bodies: BTreeMap<Owner, Body> = owned.iter().map(|(o, rules)| (*o, Body::new(ir, rules))).collect();
+    let mut drafts = drafts(ir, &groups, &bodies);
+    for ns in namespaces(ir) {
+        let mut docs = vec![default_deny(ir, &ns)];
+        docs.extend(finish(ir, &ns, drafts.remove(ns.as_str()).unwrap_or_default(), &bodies));
+        sink.put(Artefact { path: format!("k8s/{ns}.yaml"), contents: serialise(&ns, &docs)? });
     }
-    Ok(out)
+    Ok(())
+}
+
+/// One namespace's documents as multi-document YAML.
+fn serialise(ns: &str, docs: &[NetworkPolicy]) -> Result<String, Vec<Diagnostic>> {
+    serde_saphyr::to_string_multiple(docs)
+        .map_err(|e| vec![Diagnostic::error_nospan("E013", format!("cannot serialise the policies of namespace `{ns}`: {e}"))])
 }
 
 /// Every namespace of every zone and atom, sorted.
@@ -75,44 +93,61 @@ enum Owner {
     Atom(AtomId),
 }
 
-/// A policy under construction: one owner, in one namespace, with one selector.
-struct Draft {
-    owner: Owner,
-    selector: LabelSelector,
-    ingress: Vec<IngressRule>,
-    egress: Vec<EgressRule>,
-    /// One line per rule, for the rules annotation.
-    lines: Vec<String>,
-    allows: BTreeSet<AllowId>,
+/// The rules of each owner, ingress (`false`) and egress (`true`), in order.
+type OwnerRules<'a> = BTreeMap<Owner, Vec<(bool, Rule<'a>)>>;
+
+/// What every policy of one owner holds, whatever its namespace and
+/// selector: built once, borrowed by each of them.
+struct Body<'a> {
+    ingress: Vec<IngressRule<'a>>,
+    egress: Vec<EgressRule<'a>>,
+    /// The rules annotation: one line per rule, with the allows behind it.
+    lines: String,
+    /// The allows annotation.
+    allows: String,
 }
 
-impl Draft {
-    fn new(owner: Owner, selector: LabelSelector) -> Draft {
-        Draft { owner, selector, ingress: vec![], egress: vec![], lines: vec![], allows: BTreeSet::new() }
-    }
-
-    fn add(&mut self, ir: &Ir, egress: bool, rule: &Rule) {
-        self.allows.extend(&rule.allows);
-        let line = format!("{}: {}", rule.what, locs(ir, &rule.allows));
-        if egress {
-            self.lines.push(format!("egress to {line}"));
-            self.egress.push(EgressRule { to: rule.peers.clone(), ports: rule.ports.clone() });
-        } else {
-            self.lines.push(format!("ingress from {line}"));
-            self.ingress.push(IngressRule { from: rule.peers.clone(), ports: rule.ports.clone() });
+impl<'a> Body<'a> {
+    fn new(ir: &Ir, rules: &'a [(bool, Rule<'a>)]) -> Body<'a> {
+        let mut body = Body { ingress: vec![], egress: vec![], lines: String::new(), allows: String::new() };
+        let mut allows: Vec<AllowId> = vec![];
+        for (egress, rule) in rules {
+            allows.extend(&rule.allows);
+            if !body.lines.is_empty() {
+                body.lines.push('\n');
+            }
+            if *egress {
+                body.lines.push_str("egress to ");
+                body.egress.push(EgressRule { to: rule.peers, ports: &rule.ports });
+            } else {
+                body.lines.push_str("ingress from ");
+                body.ingress.push(IngressRule { from: rule.peers, ports: &rule.ports });
+            }
+            match rule.end {
+                End::Zone(z) => body.lines.extend(["zone ", ir.zones[z].name.as_str(), " (every member)"]),
+                End::Atom(a) => body.lines.push_str(&ir.atoms[a].name),
+            }
+            let _ = write!(body.lines, " {}: ", rule.port_set);
+            push_locs(&mut body.lines, ir, &rule.allows);
         }
+        allows.sort_unstable();
+        allows.dedup();
+        push_locs(&mut body.allows, ir, &allows);
+        // Bodies live until every namespace is written: no slack.
+        body.lines.shrink_to_fit();
+        body.allows.shrink_to_fit();
+        body
     }
 }
 
-/// A draft's key: namespace, owner, selector index.
-type DraftKey = (String, Owner, usize);
-
-/// The rules of each pod atom, ingress (`false`) and egress (`true`).
-type AtomRules = BTreeMap<AtomId, Vec<(bool, Rule)>>;
-
-/// Builds every namespace's documents: the default deny first, then one
-/// policy per owner and selector, sorted by name.
-fn build(ir: &Ir, flows: &[(AtomId, AtomId, &Flow)], groups: &BTreeMap<AtomId, Vec<PodGroup>>) -> BTreeMap<String, Vec<NetworkPolicy>> {
+/// The rules of every owner: each pod atom's rules with its peers, less those
+/// hoisted to its zone ([`hoist`]); atoms left with none have no policy.
+fn owner_rules<'a>(
+    ir: &Ir,
+    flows: &[(AtomId, AtomId, &'a Flow)],
+    groups: &BTreeMap<AtomId, Vec<PodGroup>>,
+    table: &'a PeerTable,
+) -> OwnerRules<'a> {
     // (subject, egress?) -> the atoms at the other end, with their flows.
     let mut sides: BTreeMap<(AtomId, bool), Vec<(AtomId, &Flow)>> = BTreeMap::new();
     for &(from, to, flow) in flows {
@@ -123,76 +158,62 @@ fn build(ir: &Ir, flows: &[(AtomId, AtomId, &Flow)], groups: &BTreeMap<AtomId, V
             sides.entry((from, true)).or_default().push((to, flow));
         }
     }
-    let mut per_atom: AtomRules = BTreeMap::new();
+    let mut per_atom: BTreeMap<AtomId, Vec<(bool, Rule)>> = BTreeMap::new();
     for ((subject, egress), ends) in sides {
-        per_atom.entry(subject).or_default().extend(rules::rules(ir, &ends, groups).into_iter().map(|r| (egress, r)));
+        per_atom.entry(subject).or_default().extend(rules::rules(ir, &ends, table).into_iter().map(|r| (egress, r)));
     }
     let shared = hoist(ir, &mut per_atom);
-    let mut drafts: BTreeMap<DraftKey, Draft> = BTreeMap::new();
-    for (zone, rules) in shared {
-        for ns in &ir.zones[zone].namespaces {
-            let d =
-                drafts.entry((ns.clone(), Owner::Zone(zone), 0)).or_insert_with(|| Draft::new(Owner::Zone(zone), LabelSelector::default()));
-            rules.iter().for_each(|(egress, r)| d.add(ir, *egress, r));
-        }
-    }
-    for (atom, rules) in per_atom.into_iter().filter(|(_, r)| !r.is_empty()) {
-        for g in &groups[&atom] {
-            for ns in &g.namespaces {
-                for (i, term) in g.terms.iter().enumerate() {
-                    let d =
-                        drafts.entry((ns.clone(), Owner::Atom(atom), i)).or_insert_with(|| Draft::new(Owner::Atom(atom), term.selector()));
-                    rules.iter().for_each(|(egress, r)| d.add(ir, *egress, r));
+    let zones = shared.into_iter().map(|(z, r)| (Owner::Zone(z), r));
+    zones.chain(per_atom.into_iter().filter(|(_, r)| !r.is_empty()).map(|(a, r)| (Owner::Atom(a), r))).collect()
+}
+
+/// The policies each namespace needs, by namespace: one per owner and
+/// selector there (`(owner, selector index, selector)`).
+fn drafts<'n>(ir: &'n Ir, groups: &'n BTreeMap<AtomId, Vec<PodGroup>>, bodies: &BTreeMap<Owner, Body>) -> BTreeMap<&'n str, Vec<Draft>> {
+    let mut out: BTreeMap<&str, Vec<Draft>> = BTreeMap::new();
+    for owner in bodies.keys() {
+        match *owner {
+            Owner::Zone(z) => {
+                let namespaces: BTreeSet<&str> = ir.zones[z].namespaces.iter().map(String::as_str).collect();
+                for ns in namespaces {
+                    out.entry(ns).or_default().push((*owner, 0, LabelSelector::default()));
+                }
+            }
+            Owner::Atom(a) => {
+                for g in &groups[&a] {
+                    for ns in &g.namespaces {
+                        let list = out.entry(ns.as_str()).or_default();
+                        list.extend(g.terms.iter().enumerate().map(|(i, term)| (*owner, i, term.selector())));
+                    }
                 }
             }
         }
     }
-    let mut out: BTreeMap<String, Vec<NetworkPolicy>> =
-        namespaces(ir).into_iter().map(|ns| (ns.clone(), vec![default_deny(ir, &ns)])).collect();
-    let mut by_ns: BTreeMap<String, Vec<(DraftKey, Draft)>> = BTreeMap::new();
-    for (key, d) in drafts {
-        by_ns.entry(key.0.clone()).or_default().push((key, d));
-    }
-    for (ns, ds) in by_ns {
-        let mut policies = finish(ir, &ns, ds);
-        policies.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        out.entry(ns).or_default().extend(policies);
-    }
     out
 }
+
+/// A policy to be: its owner, selector index and pod selector.
+type Draft = (Owner, usize, LabelSelector);
 
 /// Moves the rules that every pod atom of a zone has (same direction, peers
 /// and ports) to the zone: one policy with `podSelector: {}` in each of its
 /// namespaces holds them once. Every pod there is in one of those atoms, and
 /// no other zone shares the namespace (E012), so this allows the same flows.
-fn hoist(ir: &Ir, per_atom: &mut AtomRules) -> BTreeMap<ZoneId, Vec<(bool, Rule)>> {
+fn hoist<'a>(ir: &Ir, per_atom: &mut BTreeMap<AtomId, Vec<(bool, Rule<'a>)>>) -> BTreeMap<ZoneId, Vec<(bool, Rule<'a>)>> {
     let mut out = BTreeMap::new();
     for (zi, z) in ir.zones.iter().enumerate() {
         let atoms: Vec<AtomId> = z.services.iter().copied().chain([z.remainder]).filter(|&a| select::selects_pods(ir, a)).collect();
-        let Some((&first, rest)) = atoms.split_first() else { continue };
-        if atoms.iter().any(|a| !per_atom.contains_key(a)) {
+        if atoms.is_empty() || atoms.iter().any(|a| !per_atom.contains_key(a)) {
             continue;
         }
-        let mut common: Vec<(bool, Rule)> = vec![];
-        for (egress, rule) in &per_atom[&first] {
-            if rest.iter().all(|a| per_atom[a].iter().any(|(e, r)| e == egress && r.same_as(rule))) {
-                let mut merged = rule.clone();
-                for a in rest {
-                    if let Some((_, r)) = per_atom[a].iter().find(|(e, r)| e == egress && r.same_as(rule)) {
-                        merged.allows.extend(&r.allows);
-                    }
-                }
-                merged.allows.sort_unstable();
-                merged.allows.dedup();
-                common.push((*egress, merged));
-            }
-        }
+        let common = common_rules(&atoms, per_atom);
         if common.is_empty() {
             continue;
         }
+        let shapes: BTreeSet<(bool, Shape)> = common.iter().map(|(e, r)| (*e, r.shape())).collect();
         for a in &atoms {
             if let Some(list) = per_atom.get_mut(a) {
-                list.retain(|(e, r)| !common.iter().any(|(ce, cr)| ce == e && cr.same_as(r)));
+                list.retain(|(e, r)| !shapes.contains(&(*e, r.shape())));
             }
         }
         out.insert(zi, common);
@@ -200,21 +221,49 @@ fn hoist(ir: &Ir, per_atom: &mut AtomRules) -> BTreeMap<ZoneId, Vec<(bool, Rule)
     out
 }
 
-/// Turns one namespace's drafts into policies with unique DNS-1123 names.
-fn finish(ir: &Ir, ns: &str, drafts: Vec<(DraftKey, Draft)>) -> Vec<NetworkPolicy> {
+/// The rules of the first atom that every other atom has too, each with the
+/// allows of the first such rule of every atom.
+fn common_rules<'a>(atoms: &[AtomId], per_atom: &BTreeMap<AtomId, Vec<(bool, Rule<'a>)>>) -> Vec<(bool, Rule<'a>)> {
+    /// Where each direction and shape first appears in an atom's rules.
+    type FirstOf = BTreeMap<(bool, Shape), usize>;
+    let index = |a: &AtomId| {
+        let mut first = FirstOf::new();
+        for (i, (e, r)) in per_atom[a].iter().enumerate() {
+            first.entry((*e, r.shape())).or_insert(i);
+        }
+        first
+    };
+    let rest: Vec<(AtomId, FirstOf)> = atoms[1..].iter().map(|a| (*a, index(a))).collect();
+    let mut common = vec![];
+    for (egress, rule) in &per_atom[&atoms[0]] {
+        let key = (*egress, rule.shape());
+        let Some(found) = rest.iter().map(|(a, idx)| idx.get(&key).map(|i| &per_atom[a][*i].1)).collect::<Option<Vec<_>>>() else {
+            continue;
+        };
+        let mut merged = rule.clone();
+        merged.allows.extend(found.iter().flat_map(|r| r.allows.iter().copied()));
+        merged.allows.sort_unstable();
+        merged.allows.dedup();
+        common.push((*egress, merged));
+    }
+    common
+}
+
+/// Turns one namespace's drafts into policies with unique DNS-1123 names, sorted by name.
+fn finish<'a>(ir: &Ir, ns: &'a str, drafts: Vec<Draft>, bodies: &'a BTreeMap<Owner, Body<'a>>) -> Vec<NetworkPolicy<'a>> {
     let mut terms: BTreeMap<Owner, usize> = BTreeMap::new();
-    for ((_, owner, _), _) in &drafts {
+    for (owner, _, _) in &drafts {
         *terms.entry(*owner).or_default() += 1;
     }
     let mut named: Vec<(String, String, Draft)> = drafts
         .into_iter()
-        .map(|((_, owner, i), d)| {
-            let base = match owner {
+        .map(|d| {
+            let base = match d.0 {
                 Owner::Zone(z) => format!("moat-{}", ir.zones[z].name),
                 Owner::Atom(a) if ir.atoms[a].is_remainder() => format!("moat-{}-others", ir.atoms[a].name),
                 Owner::Atom(a) => format!("moat-{}", ir.atoms[a].name),
             };
-            let key = if terms[&owner] > 1 { format!("{base}-{}", i + 1) } else { base };
+            let key = if terms[&d.0] > 1 { format!("{base}-{}", d.1 + 1) } else { base };
             (names::dns_label(&key), key, d)
         })
         .collect();
@@ -227,62 +276,72 @@ fn finish(ir: &Ir, ns: &str, drafts: Vec<(DraftKey, Draft)>) -> Vec<NetworkPolic
             *n = names::with_hash(n, key);
         }
     }
-    named.into_iter().map(|(name, _, d)| policy(ir, ns, name, d)).collect()
+    let mut policies: Vec<NetworkPolicy> = named.into_iter().map(|(name, _, (owner, _, selector))| policy(ir, ns, name, owner, selector, &bodies[&owner])).collect();
+    policies.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    policies
 }
 
-fn policy(ir: &Ir, ns: &str, name: String, d: Draft) -> NetworkPolicy {
-    let what = match d.owner {
+fn policy<'a>(ir: &Ir, ns: &'a str, name: String, owner: Owner, selector: LabelSelector, body: &'a Body<'a>) -> NetworkPolicy<'a> {
+    let what = match owner {
         Owner::Zone(z) => format!("{} (every member: its services and the rest)", ir.zones[z].name),
         Owner::Atom(a) if ir.atoms[a].is_remainder() => format!("{} (zone members in none of its services)", ir.atoms[a].name),
         Owner::Atom(a) => ir.atoms[a].name.clone(),
     };
     let mut types = vec![];
-    if !d.ingress.is_empty() {
+    if !body.ingress.is_empty() {
         types.push("Ingress");
     }
-    if !d.egress.is_empty() {
+    if !body.egress.is_empty() {
         types.push("Egress");
     }
     let annotations = BTreeMap::from([
-        (ATOM_ANNOTATION.to_string(), what),
-        (ALLOWS_ANNOTATION.to_string(), locs(ir, &d.allows.iter().copied().collect::<Vec<_>>())),
-        (RULES_ANNOTATION.to_string(), d.lines.join("\n")),
+        (ATOM_ANNOTATION, Cow::Owned(what)),
+        (ALLOWS_ANNOTATION, Cow::Borrowed(body.allows.as_str())),
+        (RULES_ANNOTATION, Cow::Borrowed(body.lines.as_str())),
     ]);
     NetworkPolicy {
         api_version: "networking.k8s.io/v1",
         kind: "NetworkPolicy",
         metadata: meta(name, ns, annotations),
-        spec: NetworkPolicySpec { pod_selector: d.selector, ingress: d.ingress, egress: d.egress, policy_types: types },
+        spec: NetworkPolicySpec { pod_selector: selector, ingress: &body.ingress, egress: &body.egress, policy_types: types },
     }
 }
 
-fn default_deny(ir: &Ir, ns: &str) -> NetworkPolicy {
+fn default_deny<'a>(ir: &Ir, ns: &'a str) -> NetworkPolicy<'a> {
     let note = format!("default deny for policy {}: only the flows of the other moat policies in this namespace are allowed", ir.name);
     NetworkPolicy {
         api_version: "networking.k8s.io/v1",
         kind: "NetworkPolicy",
-        metadata: meta(DEFAULT_DENY.to_string(), ns, BTreeMap::from([("moat.io/description".to_string(), note)])),
-        spec: NetworkPolicySpec {
-            pod_selector: LabelSelector::default(),
-            ingress: vec![],
-            egress: vec![],
-            policy_types: vec!["Ingress", "Egress"],
-        },
+        metadata: meta(DEFAULT_DENY.to_string(), ns, BTreeMap::from([("moat.io/description", Cow::Owned(note))])),
+        spec: NetworkPolicySpec { pod_selector: LabelSelector::default(), ingress: &[], egress: &[], policy_types: vec!["Ingress", "Egress"] },
     }
 }
 
-fn meta(name: String, ns: &str, annotations: BTreeMap<String, String>) -> ObjectMeta {
-    ObjectMeta {
-        name,
-        namespace: ns.to_string(),
-        labels: BTreeMap::from([(MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string())]),
-        annotations,
-    }
+fn meta<'a>(name: String, ns: &'a str, annotations: BTreeMap<&'static str, Cow<'a, str>>) -> ObjectMeta<'a> {
+    ObjectMeta { name, namespace: ns, labels: BTreeMap::from([MANAGED_BY]), annotations }
 }
 
-/// `file:line` of each allow, comma-separated, in allow order.
-pub(crate) fn locs(ir: &Ir, allows: &[AllowId]) -> String {
-    let mut seen = BTreeSet::new();
-    let v: Vec<&str> = allows.iter().map(|&a| ir.allows[a].loc.as_str()).filter(|l| seen.insert(*l)).collect();
-    v.join(", ")
+/// Appends `file:line` of each allow to `out`, comma-separated, in allow
+/// order, each location once.
+fn push_locs(out: &mut String, ir: &Ir, allows: &[AllowId]) {
+    // Most rules name a few allows: a scan of those seen beats a set.
+    const FEW: usize = 16;
+    let mut seen: Vec<&str> = Vec::with_capacity(allows.len().min(FEW));
+    let mut many: BTreeSet<&str> = BTreeSet::new();
+    for loc in allows.iter().map(|&a| ir.allows[a].loc.as_str()) {
+        let first = if allows.len() > FEW {
+            many.insert(loc)
+        } else if seen.contains(&loc) {
+            false
+        } else {
+            seen.push(loc);
+            true
+        };
+        if first {
+            if seen.len() + many.len() > 1 {
+                out.push_str(", ");
+            }
+            out.push_str(loc);
+        }
+    }
 }

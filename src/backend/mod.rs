@@ -94,9 +94,10 @@ impl Sink for Vec<Artefact> {
 /// commits when every target succeeded).
 pub fn emit_into(target: Target, ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(), Vec<Diagnostic>> {
     match target {
+        Target::K8s => k8s::emit_into(ir, opts, sink),
         Target::Iptables => iptables::emit_into(ir, opts, sink),
         Target::Nftables => nftables::emit_into(ir, opts, sink),
-        _ => {
+        Target::Aws | Target::Gcp | Target::Azure => {
             for a in emit(target, ir, opts)? {
                 sink.put(a);
             }

@@ -6,6 +6,7 @@ use crate::backend::{scope, Target};
 use crate::diag::Diagnostic;
 use crate::ir::{AllowId, AtomId, Flow, Ir};
 use crate::ports::Proto;
+use crate::span::Span;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The protocols of one allow that NetworkPolicy cannot express, and the atom pairs where.
@@ -172,14 +173,20 @@ pub fn warnings(ir: &Ir) -> Vec<Diagnostic> {
             }
         }
     }
+    // Where each namespace is declared: its first zone, else its first atom.
+    let mut declared: BTreeMap<&str, Span> = BTreeMap::new();
+    let atoms = ir.atoms.iter().map(|a| (&a.namespaces, a.span));
+    for (namespaces, span) in ir.zones.iter().map(|z| (&z.namespaces, z.span)).chain(atoms) {
+        for ns in namespaces {
+            declared.entry(ns.as_str()).or_insert(span);
+        }
+    }
     let mut out = vec![];
     for ns in super::namespaces(ir) {
         if resolving.contains(ns.as_str()) {
             continue;
         }
-        let span = ir.zones.iter().find(|z| z.namespaces.contains(&ns)).map(|z| z.span);
-        let span = span.or_else(|| ir.atoms.iter().find(|a| a.namespaces.contains(&ns)).map(|a| a.span));
-        let Some(span) = span else { continue };
+        let Some(&span) = declared.get(ns.as_str()) else { continue };
         out.push(
             Diagnostic::warning("W005", span, format!("namespace `{ns}`: egress is denied by default and no flow reaches UDP or TCP port 53, so its pods cannot resolve names"))
                 .with_help(format!("allow the zone of `{ns}` to the cluster DNS (e.g. `allow ZONE -> kube-system.dns : dns`), if its pods use names")),

@@ -13,31 +13,82 @@ use crate::ir::{AllowId, AtomId, Flow, Ir, ZoneId};
 use crate::ports::{PortRange, PortSet, Proto};
 use std::collections::BTreeMap;
 
+/// What a rule's peers stand for: one atom, or every member of a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Atom(AtomId),
+    Zone(ZoneId),
+}
+
 /// One ingress or egress rule before it is attached to its subject.
 #[derive(Debug, Clone)]
-pub struct Rule {
-    pub peers: Vec<Peer>,
+pub struct Rule<'a> {
+    /// Whom the peers stand for, for the rules annotation.
+    pub end: End,
+    pub peers: &'a [Peer],
+    /// Equal for equal peer lists ([`PeerTable`]).
+    pub peer_id: usize,
     pub ports: Vec<PolicyPort>,
-    /// The peer and ports in words (`dmz.ingress tcp/443`), for the rules annotation.
-    pub what: String,
+    /// The ports as the policy wrote them, for the rules annotation.
+    pub port_set: &'a PortSet,
     /// The allows behind the rule, sorted.
     pub allows: Vec<AllowId>,
 }
 
-impl Rule {
-    /// True when both rules allow the same peers on the same ports.
-    pub fn same_as(&self, other: &Rule) -> bool {
-        self.peers == other.peers && self.ports == other.ports
+/// Two rules with the same shape allow the same peers on the same ports.
+pub type Shape = (usize, Vec<PolicyPort>);
+
+impl Rule<'_> {
+    /// The peers and ports, cheap to compare.
+    pub fn shape(&self) -> Shape {
+        (self.peer_id, self.ports.clone())
     }
 }
 
+/// The peers of every atom and of every zone taken whole, built once and
+/// borrowed by every rule that names them. Equal lists share an id.
+pub struct PeerTable {
+    atoms: Vec<(Vec<Peer>, usize)>,
+    zones: Vec<(Vec<Peer>, usize)>,
+}
+
+impl PeerTable {
+    /// The peers of each atom and zone of the policy.
+    pub fn new(ir: &Ir, groups: &BTreeMap<AtomId, Vec<PodGroup>>) -> PeerTable {
+        let atoms: Vec<Vec<Peer>> = (0..ir.atoms.len()).map(|a| peers(ir, a, groups)).collect();
+        let zones: Vec<Vec<Peer>> = (0..ir.zones.len()).map(|z| zone_peers(ir, z)).collect();
+        let mut ids: BTreeMap<&[Peer], usize> = BTreeMap::new();
+        let atom_ids: Vec<usize> = atoms.iter().map(|l| intern(&mut ids, l)).collect();
+        let zone_ids: Vec<usize> = zones.iter().map(|l| intern(&mut ids, l)).collect();
+        PeerTable { atoms: atoms.into_iter().zip(atom_ids).collect(), zones: zones.into_iter().zip(zone_ids).collect() }
+    }
+
+    fn of(&self, end: End) -> (&[Peer], usize) {
+        let (list, id) = match end {
+            End::Atom(a) => &self.atoms[a],
+            End::Zone(z) => &self.zones[z],
+        };
+        (list, *id)
+    }
+}
+
+/// The id of `list`: the next free one unless an equal list has one.
+fn intern<'p>(ids: &mut BTreeMap<&'p [Peer], usize>, list: &'p [Peer]) -> usize {
+    let next = ids.len();
+    *ids.entry(list).or_insert(next)
+}
+
 /// The rules for the flows between a subject and `ends` (the atoms at the
-/// other end, each with its flow), zone by zone.
-pub fn rules(ir: &Ir, ends: &[(AtomId, &Flow)], groups: &BTreeMap<AtomId, Vec<PodGroup>>) -> Vec<Rule> {
+/// other end, each with its flow, by atom), zone by zone.
+pub fn rules<'a>(ir: &Ir, ends: &[(AtomId, &'a Flow)], table: &'a PeerTable) -> Vec<Rule<'a>> {
     let mut by_zone: BTreeMap<ZoneId, Vec<(AtomId, &Flow)>> = BTreeMap::new();
     for &(atom, flow) in ends {
         by_zone.entry(ir.atoms[atom].zone).or_default().push((atom, flow));
     }
+    let rule = |end: End, flow: &'a Flow, allows: Vec<AllowId>| {
+        let (peers, peer_id) = table.of(end);
+        Rule { end, peers, peer_id, ports: policy_ports(&flow.ports), port_set: &flow.ports, allows }
+    };
     let mut out = vec![];
     for (zone, ends) in by_zone {
         let z = &ir.zones[zone];
@@ -46,30 +97,30 @@ pub fn rules(ir: &Ir, ends: &[(AtomId, &Flow)], groups: &BTreeMap<AtomId, Vec<Po
             let mut allows: Vec<AllowId> = ends.iter().flat_map(|(_, f)| f.allow_ids()).collect();
             allows.sort_unstable();
             allows.dedup();
-            let mut peers = vec![];
-            if !z.namespaces.is_empty() {
-                let mut ns = z.namespaces.clone();
-                ns.sort();
-                ns.dedup();
-                peers.push(Peer {
-                    namespace_selector: Some(select::namespace_selector(&ns)),
-                    pod_selector: Some(LabelSelector::default()),
-                    ip_block: None,
-                });
-            }
-            for (atom, _) in &ends {
-                if !select::selects_pods(ir, *atom) {
-                    peers.extend(address_peers(&ir.atoms[*atom].addrs));
-                }
-            }
-            let ports = &ends[0].1.ports;
-            let what = format!("zone {} (every member) {}", z.name, ports);
-            out.push(Rule { peers, ports: policy_ports(ports), what, allows });
-            continue;
+            out.push(rule(End::Zone(zone), ends[0].1, allows));
+        } else {
+            out.extend(ends.into_iter().map(|(atom, flow)| rule(End::Atom(atom), flow, flow.allow_ids())));
         }
-        for (atom, flow) in ends {
-            let what = format!("{} {}", ir.atoms[atom].name, flow.ports);
-            out.push(Rule { peers: peers(ir, atom, groups), ports: policy_ports(&flow.ports), what, allows: flow.allow_ids() });
+    }
+    out
+}
+
+/// The peers that stand for every member of a zone: `podSelector: {}` in its
+/// namespaces, and the address blocks of its atoms without pods (by atom).
+fn zone_peers(ir: &Ir, zone: ZoneId) -> Vec<Peer> {
+    let z = &ir.zones[zone];
+    let mut out = vec![];
+    if !z.namespaces.is_empty() {
+        let mut ns = z.namespaces.clone();
+        ns.sort();
+        ns.dedup();
+        out.push(Peer { namespace_selector: Some(select::namespace_selector(&ns)), pod_selector: Some(LabelSelector::default()), ip_block: None });
+    }
+    let mut atoms: Vec<AtomId> = z.services.iter().copied().chain([z.remainder]).collect();
+    atoms.sort_unstable();
+    for atom in atoms {
+        if !select::selects_pods(ir, atom) {
+            out.extend(address_peers(&ir.atoms[atom].addrs));
         }
     }
     out
