@@ -98,11 +98,12 @@ impl From<PortRange> for (u16, u16) {
 
 impl fmt::Display for PortRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.lo == self.hi {
-            write!(f, "{}", self.lo)
-        } else {
-            write!(f, "{}-{}", self.lo, self.hi)
+        fmt::Display::fmt(&self.lo, f)?;
+        if self.lo != self.hi {
+            f.write_str("-")?;
+            fmt::Display::fmt(&self.hi, f)?;
         }
+        Ok(())
     }
 }
 
@@ -435,19 +436,25 @@ impl PortSet {
 
 impl fmt::Display for PortSet {
     /// The compact form used in messages: `tcp/80,443 udp/53`, or `any`.
+    /// Written straight into the formatter: back ends print one per rule.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows = self.rows();
-        if rows.is_empty() {
+        if self.is_empty() {
             return f.write_str("nothing");
         }
-        let parts: Vec<String> = rows
-            .into_iter()
-            .map(|(p, ports)| match ports {
-                Some(ports) => format!("{p}/{ports}"),
-                None => p.to_string(),
-            })
-            .collect();
-        f.write_str(&parts.join(" "))
+        if self.is_any() {
+            return f.write_str("any");
+        }
+        for (i, (p, rs)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(p.as_str())?;
+            for (j, r) in rs.iter().enumerate() {
+                f.write_str(if j == 0 { "/" } else { "," })?;
+                fmt::Display::fmt(r, f)?;
+            }
+        }
+        Ok(())
     }
 }
 
