@@ -65,12 +65,48 @@ pub fn emit_into(ir: &Ir, _opts: &EmitOptions, sink: &mut dyn Sink) -> Result<()
     let owned = owner_rules(ir, &flows, &groups, &table);
     let bodies: BTreeMap<Owner, Body> = owned.iter().map(|(o, rules)| (*o, Body::new(ir, rules))).collect();
     let mut drafts = drafts(ir, &groups, &bodies);
-    for ns in namespaces(ir) {
-        let mut docs = vec![default_deny(ir, &ns)];
-        docs.extend(finish(ir, &ns, drafts.remove(ns.as_str()).unwrap_or_default(), &bodies));
-        sink.put(Artefact { path: format!("k8s/{ns}.yaml"), contents: serialise(&ns, &docs)? });
+    let work: Vec<_> = namespaces(ir)
+        .into_iter()
+        .map(|ns| {
+            let d = drafts.remove(ns.as_str()).unwrap_or_default();
+            (ns, d)
+        })
+        .collect();
+    // Serialising is two thirds of this target (serde-saphyr): the namespaces'
+    // files are independent, so they are written on as many threads as there
+    // are cores and handed to the sink here, in whatever order they finish.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(work.len()).max(1);
+    let queue = std::sync::Mutex::new(work.into_iter());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut failed = vec![];
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let (tx, queue, bodies) = (tx.clone(), &queue, &bodies);
+            s.spawn(move || loop {
+                let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
+                let Some((ns, ns_drafts)) = next else { break };
+                let mut docs = vec![default_deny(ir, &ns)];
+                docs.extend(finish(ir, &ns, ns_drafts, bodies));
+                let file = serialise(&ns, &docs).map(|contents| Artefact { path: format!("k8s/{ns}.yaml"), contents });
+                if tx.send(file).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for file in rx {
+            match file {
+                Ok(a) => sink.put(a),
+                Err(d) => failed.extend(d),
+            }
+        }
+    });
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        crate::diag::sort(&mut failed);
+        Err(failed)
     }
-    Ok(())
 }
 
 /// One namespace's documents as multi-document YAML.
