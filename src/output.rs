@@ -47,15 +47,46 @@ pub struct Writer {
     subdirs: BTreeSet<String>,
     dirs: BTreeSet<PathBuf>,
     written: usize,
+    syncer: Option<Syncer>,
+}
+
+/// Syncs staged files on a thread of its own, so that waiting for the disk
+/// overlaps with emitting and writing the next files; [`Writer::commit`]
+/// waits for it and fails if any sync failed.
+struct Syncer {
+    files: std::sync::mpsc::Sender<File>,
+    done: std::thread::JoinHandle<io::Result<()>>,
+}
+
+impl Syncer {
+    fn start() -> Syncer {
+        let (files, rx) = std::sync::mpsc::channel::<File>();
+        let done = std::thread::spawn(move || {
+            let mut result = Ok(());
+            for f in rx {
+                if let Err(e) = f.sync_all() {
+                    result = result.and(Err(e));
+                }
+            }
+            result
+        });
+        Syncer { files, done }
+    }
+
+    fn finish(self) -> io::Result<()> {
+        drop(self.files);
+        self.done.join().unwrap_or_else(|_| Err(io::Error::other("the file syncing thread failed")))
+    }
 }
 
 impl Writer {
     /// A writer for the output directory `dir` (which need not exist yet).
     pub fn new(dir: &Path) -> Writer {
-        Writer { dir: dir.to_path_buf(), staging: None, subdirs: BTreeSet::new(), dirs: BTreeSet::new(), written: 0 }
+        Writer { dir: dir.to_path_buf(), staging: None, subdirs: BTreeSet::new(), dirs: BTreeSet::new(), written: 0, syncer: None }
     }
 
-    /// Writes and syncs one batch of artefacts into the staging directory.
+    /// Writes one batch of artefacts into the staging directory; each file is
+    /// synced on the syncing thread, and all are synced before the commit.
     pub fn stage(&mut self, artefacts: &[Artefact]) -> io::Result<()> {
         for a in artefacts {
             target_of(&a.path)?;
@@ -76,7 +107,10 @@ impl Writer {
             test_hooks::before_write(self.written)?;
             let mut f = File::create(&p)?;
             f.write_all(a.contents.as_bytes())?;
-            f.sync_all()?;
+            let syncer = self.syncer.get_or_insert_with(Syncer::start);
+            if let Err(std::sync::mpsc::SendError(f)) = syncer.files.send(f) {
+                f.sync_all()?; // the thread is gone: sync here
+            }
             self.written += 1;
             test_hooks::after_write();
         }
@@ -91,6 +125,9 @@ impl Writer {
             if !is_plain_name(t) {
                 return Err(invalid(format!("`{}` is not a target directory", t.escape_debug())));
             }
+        }
+        if let Some(syncer) = self.syncer.take() {
+            syncer.finish()?;
         }
         let root = self.root()?;
         for t in targets {
