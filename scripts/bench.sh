@@ -55,6 +55,9 @@ time_run() {
   local r
   for r in $(seq 1 "$RUNS"); do
     local tv="$OUT/raw/$tool-$case-$n-$r.time"
+    # flush the previous runs' written files first: their writeback would
+    # otherwise land in this run's system time (hundreds of MB at 200,000)
+    sync
     set +e
     local t0 t1
     t0=$(date +%s%N)

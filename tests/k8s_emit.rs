@@ -302,3 +302,17 @@ fn readme_example_snapshot() {
     let text: String = k8s_support::emit(&ir).iter().map(|a| format!("==> {} <==\n{}\n", a.path, a.contents)).collect();
     insta::assert_snapshot!("k8s_shop", text);
 }
+
+/// The namespaces' files are serialised on several threads when `compile`
+/// has cores to spare: the output must not depend on how many.
+#[test]
+fn the_output_does_not_depend_on_the_number_of_threads() {
+    let text = std::fs::read_to_string(common::root().join("policies/mosip.moat")).expect("mosip policy");
+    let ir = ir_of(&text);
+    let with = |threads: usize| backend::emit(Target::K8s, &ir, &EmitOptions { threads, ..EmitOptions::default() }).expect("emits");
+    let one = with(1);
+    assert!(one.len() > 10, "{} files", one.len());
+    for threads in [2, 3, 8] {
+        assert_eq!(with(threads), one, "{threads} threads");
+    }
+}

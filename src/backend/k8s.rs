@@ -47,7 +47,7 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
 
 /// [`emit`], handing each namespace's file to `sink` as soon as it is
 /// serialised. Every E012/E013/E017 is found before the first file.
-pub fn emit_into(ir: &Ir, _opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(), Vec<Diagnostic>> {
+pub fn emit_into(ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(), Vec<Diagnostic>> {
     let mut errs = check::errors(ir);
     let flows = match scope::flows(Target::K8s, ir) {
         Ok(f) => f,
@@ -73,9 +73,9 @@ pub fn emit_into(ir: &Ir, _opts: &EmitOptions, sink: &mut dyn Sink) -> Result<()
         })
         .collect();
     // Serialising is two thirds of this target (serde-saphyr): the namespaces'
-    // files are independent, so they are written on as many threads as there
-    // are cores and handed to the sink here, in whatever order they finish.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(work.len()).max(1);
+    // files are independent, so they are written on `opts.threads` threads
+    // and handed to the sink here, in whatever order they finish.
+    let threads = opts.threads.min(work.len()).max(1);
     let queue = std::sync::Mutex::new(work.into_iter());
     let (tx, rx) = std::sync::mpsc::channel();
     let mut failed = vec![];

@@ -59,6 +59,11 @@ pub struct Artefact {
 pub struct EmitOptions {
     /// netfilter: log dropped packets, rate-limited.
     pub log_drops: bool,
+    /// Threads a back end may use for its own files (k8s serialises
+    /// namespaces in parallel); 0 or 1 means one. `compile` gives the cores
+    /// to a target compiled alone: with several targets, they already run
+    /// side by side, and more threads only cost memory.
+    pub threads: usize,
 }
 
 /// Compiles the IR for one target. Errors (E012, E013, ...) come back before

@@ -45,7 +45,7 @@ pub fn run(args: &Args) -> u8 {
     let Some(ir) = c.ir.as_ref() else { return FAIL };
     let all = targets.is_none();
     let targets = targets.unwrap_or_else(|| Target::ALL.into_iter().filter(|t| backend::in_scope(*t, ir)).collect());
-    let opts = EmitOptions { log_drops: args.log_drops };
+    let mut opts = EmitOptions { log_drops: args.log_drops, threads: 1 };
     let mut diags = c.diags.clone();
     let mut failed = false;
     let mut queue = vec![];
@@ -57,6 +57,10 @@ pub fn run(args: &Args) -> u8 {
             queue.push(t);
         }
     }
+    if queue.len() == 1 {
+        opts.threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    }
+    let opts = opts;
     let mut sink = Sink::new(args);
     std::thread::scope(|s| {
         let results = emit_in_parallel(s, ir, &opts, &queue);

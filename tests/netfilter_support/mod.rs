@@ -44,7 +44,7 @@ pub fn ir_of(name: &str, text: &str) -> Ir {
 
 /// Both netfilter targets' artefacts, by path.
 pub fn compile(ir: &Ir, log_drops: bool) -> BTreeMap<String, String> {
-    let opts = EmitOptions { log_drops };
+    let opts = EmitOptions { log_drops, ..EmitOptions::default() };
     let mut out = BTreeMap::new();
     for t in [Target::Iptables, Target::Nftables] {
         let arts: Vec<Artefact> = backend::emit(t, ir, &opts).unwrap_or_else(|d| panic!("{} does not compile: {d:#?}", t.as_str()));
