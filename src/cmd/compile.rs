@@ -45,7 +45,6 @@ pub fn run(args: &Args) -> u8 {
     let Some(ir) = c.ir.as_ref() else { return FAIL };
     let all = targets.is_none();
     let targets = targets.unwrap_or_else(|| Target::ALL.into_iter().filter(|t| backend::in_scope(*t, ir)).collect());
-    let mut opts = EmitOptions { log_drops: args.log_drops, threads: 1 };
     let mut diags = c.diags.clone();
     let mut failed = false;
     let mut queue = vec![];
@@ -57,23 +56,16 @@ pub fn run(args: &Args) -> u8 {
             queue.push(t);
         }
     }
-    if queue.len() == 1 {
-        opts.threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    }
-    let opts = opts;
+    // A target compiled alone gets every core; several already share them.
+    let threads = if queue.len() == 1 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
+    let opts = EmitOptions { log_drops: args.log_drops, threads };
     let mut sink = Sink::new(args);
     std::thread::scope(|s| {
         let results = emit_in_parallel(s, ir, &opts, &queue);
         for msg in results {
             match msg {
-                Emitted::File(t, artefact) => {
-                    if !failed {
-                        if let Err(e) = sink.take(t, vec![artefact]) {
-                            eprintln!("error: cannot write to {}: {e}", args.out.as_deref().unwrap_or(std::path::Path::new("-")).display());
-                            sink.broken = true;
-                        }
-                    }
-                }
+                Emitted::File(t, artefact) if !failed => sink.take(t, artefact),
+                Emitted::File(..) => {} // a target failed: nothing will be written
                 Emitted::Done(Ok(warnings)) => diags.extend(warnings),
                 Emitted::Done(Err(errors)) => {
                     failed = true;
@@ -145,7 +137,7 @@ struct Sink {
     dir: Option<PathBuf>,
     writer: Option<moat::output::Writer>,
     drift: Option<Drift>,
-    stdout: Vec<(Target, Vec<Artefact>)>,
+    stdout: Vec<(Target, Artefact)>,
     count: usize,
     broken: bool,
 }
@@ -160,20 +152,27 @@ impl Sink {
         Sink { dir: args.out.clone(), writer, drift, stdout: vec![], count: 0, broken: false }
     }
 
-    fn take(&mut self, t: Target, artefacts: Vec<Artefact>) -> std::io::Result<()> {
-        self.count += artefacts.len();
-        if self.broken {
-            return Ok(());
+    /// One file: staged, compared, or kept for stdout. After a failed write
+    /// the rest are only counted (the commit will not happen).
+    fn take(&mut self, t: Target, artefact: Artefact) {
+        self.count += 1;
+        let one = std::slice::from_ref(&artefact);
+        let failed = match (&mut self.writer, &mut self.drift, &self.dir) {
+            _ if self.broken => None,
+            (Some(w), _, Some(dir)) => w.stage(one).err().map(|e| format!("error: cannot write to {}: {e}", dir.display())),
+            (None, Some(d), Some(dir)) => {
+                d.compare(dir, one);
+                None
+            }
+            _ => {
+                self.stdout.push((t, artefact));
+                None
+            }
+        };
+        if let Some(msg) = failed {
+            eprintln!("{msg}");
+            self.broken = true;
         }
-        if let Some(w) = &mut self.writer {
-            return w.stage(&artefacts);
-        }
-        if let (Some(d), Some(dir)) = (&mut self.drift, &self.dir) {
-            d.compare(dir, &artefacts);
-            return Ok(());
-        }
-        self.stdout.push((t, artefacts));
-        Ok(())
     }
 
     fn finish(self, args: &Args, names: &[&str], targets: &[Target]) -> u8 {
@@ -181,7 +180,7 @@ impl Sink {
             return TROUBLE;
         }
         let Some(dir) = &args.out else {
-            let mut all: Vec<(Target, Artefact)> = self.stdout.into_iter().flat_map(|(t, a)| a.into_iter().map(move |a| (t, a))).collect();
+            let mut all = self.stdout;
             all.sort();
             for (_, a) in &all {
                 super::out(&format!("==> {} <==\n{}\n", a.path, a.contents));
