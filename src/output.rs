@@ -93,11 +93,7 @@ impl Writer {
         }
         for a in artefacts {
             let root = self.root()?;
-            let t = target_of(&a.path)?;
-            if self.subdirs.insert(t.to_string()) {
-                fs::create_dir(root.join(t))?;
-                self.dirs.insert(root.join(t));
-            }
+            self.target_dir(&root, target_of(&a.path)?)?;
             let p = root.join(&a.path);
             if let Some(parent) = p.parent() {
                 if self.dirs.insert(parent.to_path_buf()) {
@@ -131,10 +127,7 @@ impl Writer {
         }
         let root = self.root()?;
         for t in targets {
-            if self.subdirs.insert(t.to_string()) {
-                fs::create_dir(root.join(t))?;
-                self.dirs.insert(root.join(t));
-            }
+            self.target_dir(&root, t)?;
         }
         for d in self.dirs.iter().rev() {
             sync_dir(d)?;
@@ -146,6 +139,15 @@ impl Writer {
         }
         sync_dir(&self.dir)
         // the staging directory (now holding the previous versions) is removed on drop
+    }
+
+    /// Creates the staged directory of target `t` the first time it is needed.
+    fn target_dir(&mut self, root: &Path, t: &str) -> io::Result<()> {
+        if self.subdirs.insert(t.to_string()) {
+            fs::create_dir(root.join(t))?;
+            self.dirs.insert(root.join(t));
+        }
+        Ok(())
     }
 
     /// The staging directory, created on first use.

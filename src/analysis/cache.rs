@@ -80,9 +80,9 @@ fn absolute(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()))
 }
 
-/// The header for these inputs as they are on disk now. `files` are the
-/// source files a check read (from its [`SourceMap`]); `None` reads them
-/// again from the paths recorded in `recorded` (the fast path).
+/// The header for these inputs as they are on disk now: `files` are the
+/// source files a check read (when writing a cache) or those a cache
+/// recorded (when validating one); each is read and hashed.
 fn header(fs: &dyn Fs, inputs: &[PathBuf], files: &[PathBuf]) -> io::Result<Header> {
     let mut listings = vec![];
     for input in inputs {

@@ -2,9 +2,7 @@
 //! crossings, resident services, forbids with their proofs).
 
 use super::{load_ok, FAIL, OK};
-use crate::DiagFormat;
 use moat::analysis::audit;
-use std::path::PathBuf;
 
 /// Output format of `moat audit`.
 #[derive(Clone, Copy, clap::ValueEnum, Debug, PartialEq, Eq)]
@@ -17,20 +15,16 @@ pub enum Format {
 /// Arguments of `moat audit`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Policy files or directories; several form one policy.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: super::PolicyArgs,
     /// Report format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// How to print diagnostics (on stderr).
-    #[arg(long, value_enum, default_value = "human")]
-    pub diagnostics: DiagFormat,
 }
 
 /// Runs `moat audit`: exit 0 with the report, 1 when the policy has errors, 2 on I/O trouble.
 pub fn run(args: &Args) -> u8 {
-    let c = match load_ok(&args.files, args.diagnostics) {
+    let c = match load_ok(&args.policy.files, args.policy.diagnostics) {
         Ok(c) => c,
         Err(code) => return code,
     };

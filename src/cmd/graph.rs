@@ -1,9 +1,7 @@
 //! `moat graph`: draw zones, services and allowed flows (Graphviz DOT or Mermaid).
 
 use super::{load_ok, FAIL, OK};
-use crate::DiagFormat;
 use moat::analysis::graph;
-use std::path::PathBuf;
 
 /// Output format of `moat graph`.
 #[derive(Clone, Copy, clap::ValueEnum, Debug)]
@@ -15,20 +13,16 @@ pub enum Format {
 /// Arguments of `moat graph`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Policy files or directories; several form one policy.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: super::PolicyArgs,
     /// `dot` for Graphviz (`moat graph p.moat | dot -Tsvg > p.svg`), `mermaid` for Markdown.
     #[arg(long, value_enum, default_value = "dot")]
     pub format: Format,
-    /// How to print diagnostics (on stderr).
-    #[arg(long, value_enum, default_value = "human")]
-    pub diagnostics: DiagFormat,
 }
 
 /// Runs `moat graph`.
 pub fn run(args: &Args) -> u8 {
-    let c = match load_ok(&args.files, args.diagnostics) {
+    let c = match load_ok(&args.policy.files, args.policy.diagnostics) {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -1,10 +1,8 @@
 //! `moat matrix`: the canonical allowed-flow matrix.
 
 use super::{load_ok, OK};
-use crate::DiagFormat;
 use clap::ValueEnum;
 use moat::analysis::matrix;
-use std::path::PathBuf;
 
 /// Output formats of `moat matrix`.
 #[derive(Clone, Copy, ValueEnum, Debug)]
@@ -17,24 +15,20 @@ pub enum Format {
 /// Arguments of `moat matrix`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Policy files or directories; several form one policy.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: super::PolicyArgs,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// How to print diagnostics (on stderr).
-    #[arg(long, value_enum, default_value = "human")]
-    pub diagnostics: DiagFormat,
 }
 
 /// Runs `moat matrix`.
 pub fn run(args: &Args) -> u8 {
-    let c = match load_ok(&args.files, args.diagnostics) {
+    let c = match load_ok(&args.policy.files, args.policy.diagnostics) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    super::eprint_diags(&c.diags, &c.sources, args.diagnostics);
+    super::eprint_diags(&c.diags, &c.sources, args.policy.diagnostics);
     let Some(ir) = &c.ir else { return super::FAIL };
     let rows = matrix::rows(ir);
     match args.format {

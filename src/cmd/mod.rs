@@ -37,6 +37,18 @@ pub fn out(text: &str) {
     let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
 }
 
+/// The policy a data command reads, and how its diagnostics are printed (on
+/// stderr: the command's `--format` is the format of its output).
+#[derive(clap::Args, Debug)]
+pub struct PolicyArgs {
+    /// Policy files or directories; several form one policy.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// How to print diagnostics (on stderr).
+    #[arg(long, value_enum, default_value = "human")]
+    pub diagnostics: DiagFormat,
+}
+
 /// Loads and checks the files from disk.
 pub fn load(files: &[PathBuf]) -> Checked {
     moat::check_paths(&moat::load::Disk, files)

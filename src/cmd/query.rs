@@ -1,7 +1,6 @@
 //! `moat query`: allowed or denied, and why.
 
 use super::{load_ok_with, FAIL, OK, TROUBLE};
-use crate::DiagFormat;
 use moat::analysis::{cache, query};
 use moat::ir::{AtomId, Ir};
 use moat::ports::Proto;
@@ -17,9 +16,8 @@ pub enum Format {
 /// Arguments of `moat query`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Policy files or directories; several form one policy.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: super::PolicyArgs,
     /// Source: an atom (`mz.kernel`, or a zone for its remainder) or an IP address.
     #[arg(long)]
     pub from: String,
@@ -37,9 +35,6 @@ pub struct Args {
     /// input changed).
     #[arg(long, value_name = "FILE")]
     pub cache: Option<PathBuf>,
-    /// How to print diagnostics (on stderr).
-    #[arg(long, value_enum, default_value = "human")]
-    pub diagnostics: DiagFormat,
 }
 
 /// Runs `moat query`: exit 0 allowed, 1 denied, 2 trouble.
@@ -52,7 +47,7 @@ pub fn run(args: &Args) -> u8 {
         }
     };
     if let Some(path) = &args.cache {
-        match cache::open(path, &moat::load::Disk, &args.files) {
+        match cache::open(path, &moat::load::Disk, &args.policy.files) {
             Ok(Some(mut cached)) => {
                 let (from, to) = match endpoints(&cached.ir, args) {
                     Ok(ends) => ends,
@@ -67,13 +62,13 @@ pub fn run(args: &Args) -> u8 {
             Err(e) => eprintln!("warning: the query cache {} is damaged or unreadable ({e}); checking the policy and rebuilding it", path.display()),
         }
     }
-    let c = match load_ok_with(moat::check_paths_without_quality_warnings(&moat::load::Disk, &args.files), args.diagnostics) {
+    let c = match load_ok_with(moat::check_paths_without_quality_warnings(&moat::load::Disk, &args.policy.files), args.policy.diagnostics) {
         Ok(c) => c,
         Err(_) => return TROUBLE,
     };
     let Some(ir) = &c.ir else { return TROUBLE };
     if let Some(path) = &args.cache {
-        if let Err(e) = cache::write(path, &moat::load::Disk, &args.files, &c.sources, ir) {
+        if let Err(e) = cache::write(path, &moat::load::Disk, &args.policy.files, &c.sources, ir) {
             eprintln!("warning: cannot write the query cache {}: {e}", path.display());
         }
     }
