@@ -58,7 +58,13 @@ fn run() -> Result<(), String> {
         std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display()))
     };
     write("policy.moat", &g.moat)?;
-    write("query.txt", &format!("{} {} {} {} {}\n", g.query.0, g.query.1, g.query.2, g.query_addrs.0, g.query_addrs.1))?;
+    write(
+        "query.txt",
+        &format!(
+            "{} {} {} {} {}\n",
+            g.query.0, g.query.1, g.query.2, g.query_addrs.0, g.query_addrs.1
+        ),
+    )?;
     if aerleon {
         write("aerleon/def/NETWORK.net", &g.networks)?;
         write("aerleon/def/SERVICES.svc", &g.services)?;

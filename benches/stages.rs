@@ -31,11 +31,22 @@ fn sizes() -> Vec<usize> {
 
 fn stages(c: &mut Criterion) {
     for n in sizes() {
-        let shape = Shape { allows: n, ..Shape::default() };
+        let shape = Shape {
+            allows: n,
+            ..Shape::default()
+        };
         let g = generate(&shape);
         let checked = moat::check_str("bench.moat", &g.moat);
         let Some(ir) = checked.ir else {
-            panic!("the benchmark policy has errors: {:?}", checked.diags.iter().filter(|d| d.is_error()).take(3).collect::<Vec<_>>());
+            panic!(
+                "the benchmark policy has errors: {:?}",
+                checked
+                    .diags
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .take(3)
+                    .collect::<Vec<_>>()
+            );
         };
         let mut group = c.benchmark_group("stages");
         group.throughput(Throughput::Elements(n as u64));
@@ -50,10 +61,15 @@ fn stages(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("check", n), &g.moat, |b, text| {
             b.iter(|| black_box(moat::check_str("bench.moat", text)))
         });
-        group.bench_with_input(BenchmarkId::new("matrix", n), &ir, |b, ir| b.iter(|| black_box(matrix::rows(ir))));
+        group.bench_with_input(BenchmarkId::new("matrix", n), &ir, |b, ir| {
+            b.iter(|| black_box(matrix::rows(ir)))
+        });
         let (from, to, port) = &g.query;
         let (proto, pnum) = query::port_spec(port).expect("generated port spec");
-        let ends = (query::endpoint(&ir, from).expect("query source"), query::endpoint(&ir, to).expect("query destination"));
+        let ends = (
+            query::endpoint(&ir, from).expect("query source"),
+            query::endpoint(&ir, to).expect("query destination"),
+        );
         group.bench_with_input(BenchmarkId::new("query", n), &ir, |b, ir| {
             b.iter(|| black_box(query::query(ir, ends.0, ends.1, proto, pnum)))
         });
@@ -64,12 +80,21 @@ fn stages(c: &mut Criterion) {
             }
             match backend::emit(t, &ir, &EmitOptions::default()) {
                 Ok(out) if !out.is_empty() => {
-                    group.bench_with_input(BenchmarkId::new(format!("emit-{}", t.as_str()), n), &ir, |b, ir| {
-                        b.iter(|| black_box(backend::emit(t, ir, &EmitOptions::default())))
-                    });
+                    group.bench_with_input(
+                        BenchmarkId::new(format!("emit-{}", t.as_str()), n),
+                        &ir,
+                        |b, ir| b.iter(|| black_box(backend::emit(t, ir, &EmitOptions::default()))),
+                    );
                 }
-                Ok(_) => eprintln!("stages: {} emits nothing on this build (back end not merged yet); skipped", t.as_str()),
-                Err(d) => eprintln!("stages: {} fails on the benchmark policy ({} diagnostics); skipped", t.as_str(), d.len()),
+                Ok(_) => eprintln!(
+                    "stages: {} emits nothing on this build (back end not merged yet); skipped",
+                    t.as_str()
+                ),
+                Err(d) => eprintln!(
+                    "stages: {} fails on the benchmark policy ({} diagnostics); skipped",
+                    t.as_str(),
+                    d.len()
+                ),
             }
         }
         group.finish();
@@ -79,10 +104,22 @@ fn stages(c: &mut Criterion) {
 /// `moat diff` between the policy and a version with 1% of allows changed,
 /// on their IRs (`analysis::diff::diff`); the whole `moat diff` command,
 /// which checks both policies first, is timed by scripts/bench.sh.
-fn diff_bench(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, shape: &Shape, ir: &moat::ir::Ir, n: usize) {
-    let other = generate(&Shape { mutate_percent: 1, ..shape.clone() });
-    let Some(ir2) = moat::check_str("bench2.moat", &other.moat).ir else { return };
-    group.bench_with_input(BenchmarkId::new("diff", n), &(ir, &ir2), |b, (a, c)| b.iter(|| black_box(moat::analysis::diff::diff(a, c))));
+fn diff_bench(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    shape: &Shape,
+    ir: &moat::ir::Ir,
+    n: usize,
+) {
+    let other = generate(&Shape {
+        mutate_percent: 1,
+        ..shape.clone()
+    });
+    let Some(ir2) = moat::check_str("bench2.moat", &other.moat).ir else {
+        return;
+    };
+    group.bench_with_input(BenchmarkId::new("diff", n), &(ir, &ir2), |b, (a, c)| {
+        b.iter(|| black_box(moat::analysis::diff::diff(a, c)))
+    });
 }
 
 criterion_group!(benches, stages);

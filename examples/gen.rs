@@ -18,6 +18,12 @@ fn main() {
             })
             .collect()
     });
-    let o = GenOptions { zones: num(1, 200), cidrs_per_zone: num(2, 4), allows: num(3, 2000), sites, ..GenOptions::default() };
+    let o = GenOptions {
+        zones: num(1, 200),
+        cidrs_per_zone: num(2, 4),
+        allows: num(3, 2000),
+        sites,
+        ..GenOptions::default()
+    };
     print!("{}", random_policy(num(0, 1) as u64, &o));
 }

@@ -6,7 +6,9 @@ use std::net::IpAddr;
 /// A set of addresses: the union of `include`, minus the union of `except`.
 /// Every hole in `except` lies inside some range of `include`. Both lists are
 /// sorted and free of duplicates, so the set compares and prints deterministically.
-#[derive(Debug, Clone, PartialEq, Eq, Default, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct AddrSet {
     pub include: Vec<IpNet>,
     pub except: Vec<IpNet>,
@@ -17,8 +19,10 @@ impl AddrSet {
     pub fn new(mut include: Vec<IpNet>, except: Vec<IpNet>) -> Self {
         include.sort();
         include.dedup();
-        let mut except: Vec<IpNet> =
-            except.into_iter().filter(|h| include.iter().any(|r| r.contains(h) && r != h)).collect();
+        let mut except: Vec<IpNet> = except
+            .into_iter()
+            .filter(|h| include.iter().any(|r| r.contains(h) && r != h))
+            .collect();
         // Sorted by network then length, a hole inside another comes after it
         // with only holes of that one in between: one sweep drops them all
         // (linear, where comparing every pair took minutes for 8 000 holes).
@@ -31,7 +35,10 @@ impl AddrSet {
             }
         }
         kept.sort();
-        AddrSet { include, except: kept }
+        AddrSet {
+            include,
+            except: kept,
+        }
     }
 
     /// True when the set has no ranges at all.

@@ -45,7 +45,15 @@ impl Diagnostic {
     }
 
     fn new(code: &'static str, severity: Severity, span: Option<Span>, message: impl Into<String>) -> Self {
-        Diagnostic { code, severity, message: message.into(), span, labels: vec![], help: None, notes: vec![] }
+        Diagnostic {
+            code,
+            severity,
+            message: message.into(),
+            span,
+            labels: vec![],
+            help: None,
+            notes: vec![],
+        }
     }
 
     /// Adds a secondary label.
@@ -94,7 +102,9 @@ fn collapse_repeats(diags: &mut Vec<Diagnostic>) {
     let mut run = 0usize;
     let mut hidden = 0usize;
     for d in diags.drain(..) {
-        let same = out.last().is_some_and(|p: &Diagnostic| p.span == d.span && p.code == d.code && d.span.is_some());
+        let same = out
+            .last()
+            .is_some_and(|p: &Diagnostic| p.span == d.span && p.code == d.code && d.span.is_some());
         run = if same { run + 1 } else { 1 };
         if !same && hidden > 0 {
             note_hidden(&mut out, hidden);
@@ -114,7 +124,9 @@ fn collapse_repeats(diags: &mut Vec<Diagnostic>) {
 
 fn note_hidden(out: &mut [Diagnostic], hidden: usize) {
     if let Some(last) = out.last_mut() {
-        last.notes.push(format!("{hidden} more like this at the same place (one per cell of a cells block) not shown"));
+        last.notes.push(format!(
+            "{hidden} more like this at the same place (one per cell of a cells block) not shown"
+        ));
     }
 }
 
@@ -128,7 +140,10 @@ pub const WARNINGS_SHOWN_PER_CODE: usize = 20;
 /// Rendering one diagnostic with its excerpt costs as much as checking
 /// hundreds of allows, and 66,946 redundant-allow warnings (a 200,000-allow
 /// random policy) are not read one by one; JSON output always has them all.
-pub fn limit_warnings(diags: &[Diagnostic], per_code: usize) -> (Vec<&Diagnostic>, Vec<(&'static str, usize)>) {
+pub fn limit_warnings(
+    diags: &[Diagnostic],
+    per_code: usize,
+) -> (Vec<&Diagnostic>, Vec<(&'static str, usize)>) {
     let mut seen: std::collections::BTreeMap<&'static str, usize> = std::collections::BTreeMap::new();
     let mut shown = Vec::with_capacity(diags.len().min(1000));
     for d in diags {
@@ -138,7 +153,11 @@ pub fn limit_warnings(diags: &[Diagnostic], per_code: usize) -> (Vec<&Diagnostic
             shown.push(d);
         }
     }
-    let left_out = seen.into_iter().filter(|(c, n)| *c != "W004" && !c.starts_with('E') && *n > per_code).map(|(c, n)| (c, n - per_code)).collect();
+    let left_out = seen
+        .into_iter()
+        .filter(|(c, n)| *c != "W004" && !c.starts_with('E') && *n > per_code)
+        .map(|(c, n)| (c, n - per_code))
+        .collect();
     (shown, left_out)
 }
 
@@ -162,7 +181,11 @@ fn shown(text: &str) -> String {
 }
 
 /// Renders diagnostics like rustc: header, source excerpt with carets, notes and help.
-pub fn render_human<'d>(diags: impl IntoIterator<Item = &'d Diagnostic>, sources: &SourceMap, color: bool) -> String {
+pub fn render_human<'d>(
+    diags: impl IntoIterator<Item = &'d Diagnostic>,
+    sources: &SourceMap,
+    color: bool,
+) -> String {
     use codespan_reporting::diagnostic::{Diagnostic as CsDiag, Label};
     use codespan_reporting::files::SimpleFiles;
     use codespan_reporting::term::{self, termcolor};
@@ -172,7 +195,11 @@ pub fn render_human<'d>(diags: impl IntoIterator<Item = &'d Diagnostic>, sources
         files.add(shown(&f.name), shown(&f.text));
     }
     let config = term::Config::default();
-    let mut buf = if color { termcolor::Buffer::ansi() } else { termcolor::Buffer::no_color() };
+    let mut buf = if color {
+        termcolor::Buffer::ansi()
+    } else {
+        termcolor::Buffer::no_color()
+    };
     for d in diags {
         let cs = match d.severity {
             Severity::Error => CsDiag::error(),
@@ -189,7 +216,11 @@ pub fn render_human<'d>(diags: impl IntoIterator<Item = &'d Diagnostic>, sources
         if let Some(h) = &d.help {
             notes.push(format!("help: {}", shown(h)));
         }
-        let cs = cs.with_code(d.code).with_message(shown(&d.message)).with_labels(labels).with_notes(notes);
+        let cs = cs
+            .with_code(d.code)
+            .with_message(shown(&d.message))
+            .with_labels(labels)
+            .with_notes(notes);
         // A line too long to show (a hostile one-line file) gets the plain form with
         // its position, as does a bad span: writing into a buffer fails only then.
         if on_long_line(d, sources) || term::emit(&mut buf, &config, &files, &cs).is_err() {
@@ -216,7 +247,10 @@ fn plain(d: &Diagnostic, sources: &SourceMap) -> String {
     if let Some(s) = d.span {
         let f = sources.file(s.file);
         let (line, col) = f.line_col(s.start);
-        out.push_str(&format!("  --> {}:{line}:{col} (line too long to show)\n", shown(&f.name)));
+        out.push_str(&format!(
+            "  --> {}:{line}:{col} (line too long to show)\n",
+            shown(&f.name)
+        ));
     }
     for n in &d.notes {
         out.push_str(&format!("  = note: {}\n", shown(n)));
@@ -270,7 +304,11 @@ pub fn render_json(diags: &[Diagnostic], sources: &SourceMap) -> String {
             let (file, start, end) = match d.span {
                 Some(s) => {
                     let f = sources.file(s.file);
-                    (Some(f.name.as_str()), Some(f.line_col(s.start)), Some(f.line_col(s.end)))
+                    (
+                        Some(f.name.as_str()),
+                        Some(f.line_col(s.start)),
+                        Some(f.line_col(s.end)),
+                    )
                 }
                 None => (None, None, None),
             };
@@ -280,7 +318,12 @@ pub fn render_json(diags: &[Diagnostic], sources: &SourceMap) -> String {
                 .map(|(s, m)| {
                     let f = sources.file(s.file);
                     let (line, column) = f.line_col(s.start);
-                    JsonRelated { file: &f.name, line, column, message: m }
+                    JsonRelated {
+                        file: &f.name,
+                        line,
+                        column,
+                        message: m,
+                    }
                 })
                 .collect();
             JsonDiag {
@@ -323,9 +366,22 @@ mod tests {
         diags.push(at("W003", 9));
         let (shown, left_out) = limit_warnings(&diags, 2);
         let count = |c: &str| shown.iter().filter(|d| d.code == c).count();
-        assert_eq!((count("E002"), count("W001"), count("W002"), count("W003"), count("W004")), (5, 2, 2, 1, 5));
+        assert_eq!(
+            (
+                count("E002"),
+                count("W001"),
+                count("W002"),
+                count("W003"),
+                count("W004")
+            ),
+            (5, 2, 2, 1, 5)
+        );
         assert_eq!(left_out, vec![("W001", 3), ("W002", 3)]);
-        let firsts: Vec<usize> = shown.iter().filter(|d| d.code == "W001").filter_map(|d| d.span.map(|s| s.start)).collect();
+        let firsts: Vec<usize> = shown
+            .iter()
+            .filter(|d| d.code == "W001")
+            .filter_map(|d| d.span.map(|s| s.start))
+            .collect();
         assert_eq!(firsts, vec![0, 1], "the first ones in order are shown");
     }
 }

@@ -120,20 +120,36 @@ fn gen_zones(rng: &mut Rng, o: &GenOptions) -> Vec<GenZone> {
                         .map(|pi| {
                             let proto = if rng.chance(75) { "tcp" } else { "udp" };
                             let lo = 1000 + 10 * (rng.below(6000) as u16);
-                            let hi = if rng.chance(30) { lo + 1 + rng.below(8) as u16 } else { lo };
+                            let hi = if rng.chance(30) {
+                                lo + 1 + rng.below(8) as u16
+                            } else {
+                                lo
+                            };
                             (format!("p{pi}"), proto, lo, hi)
                         })
                         .collect();
-                    GenService { name: format!("s{si}"), ports }
+                    GenService {
+                        name: format!("s{si}"),
+                        ports,
+                    }
                 })
                 .collect();
-            GenZone { name: format!("z{zi}"), kind, services }
+            GenZone {
+                name: format!("z{zi}"),
+                kind,
+                services,
+            }
         })
         .collect()
 }
 
 fn write_zone(out: &mut String, o: &GenOptions, zi: usize, z: &GenZone) {
-    let site = if o.sites.is_empty() { String::new() } else { let i = zi % o.sites.len(); format!(" @ s{i}-{}", o.sites[i].as_str()) };
+    let site = if o.sites.is_empty() {
+        String::new()
+    } else {
+        let i = zi % o.sites.len();
+        format!(" @ s{i}-{}", o.sites[i].as_str())
+    };
     let _ = writeln!(out, "zone {} : {}{site} {{", z.name, z.kind);
     if o.addresses {
         let mut cidrs: Vec<String> = (0..o.cidrs_per_zone.max(1))
@@ -164,7 +180,11 @@ fn write_zone(out: &mut String, o: &GenOptions, zi: usize, z: &GenZone) {
             body.push(format!("hosts {}", hosts.join(", ")));
         }
         for (name, proto, lo, hi) in &s.ports {
-            let spec = if lo == hi { format!("{proto}/{lo}") } else { format!("{proto}/{lo}-{hi}") };
+            let spec = if lo == hi {
+                format!("{proto}/{lo}")
+            } else {
+                format!("{proto}/{lo}-{hi}")
+            };
             body.push(format!("port {name} {spec}"));
         }
         let _ = writeln!(out, "  service {} {{ {} }}", s.name, body.join(" "));
@@ -209,7 +229,11 @@ fn write_allow(out: &mut String, rng: &mut Rng, o: &GenOptions, zones: &[GenZone
         Some(s) => service_ports(rng, &zones[tz].services[s]),
         None => zone_ports(rng, o, same_zone),
     };
-    let reason = if rng.chance(30) { format!(" \"flow {}\"", rng.below(1000)) } else { String::new() };
+    let reason = if rng.chance(30) {
+        format!(" \"flow {}\"", rng.below(1000))
+    } else {
+        String::new()
+    };
     let _ = writeln!(out, "allow {from} -> {to} : {ports}{reason}");
 }
 
@@ -239,7 +263,11 @@ fn zone_ports(rng: &mut Rng, o: &GenOptions, same_zone: bool) -> String {
     for _ in 0..1 + rng.below(3) {
         let proto = if rng.chance(70) { "tcp" } else { "udp" };
         let lo = 1 + rng.below(65000) as u16;
-        items.push(if rng.chance(30) { format!("{proto}/{lo}-{}", lo + rng.below(500) as u16) } else { format!("{proto}/{lo}") });
+        items.push(if rng.chance(30) {
+            format!("{proto}/{lo}-{}", lo + rng.below(500) as u16)
+        } else {
+            format!("{proto}/{lo}")
+        });
     }
     if o.icmp && rng.chance(15) {
         items.push("icmp".into());
@@ -254,15 +282,27 @@ mod tests {
     #[test]
     fn generated_policies_check_clean_of_errors() {
         for seed in 0..40 {
-            let mut o = GenOptions { ipv6: seed % 2 == 0, icmp: true, ..GenOptions::default() };
+            let mut o = GenOptions {
+                ipv6: seed % 2 == 0,
+                icmp: true,
+                ..GenOptions::default()
+            };
             if seed % 3 == 0 {
                 o.sites = vec![SiteKind::Onprem, SiteKind::Aws, SiteKind::Gcp, SiteKind::Azure];
             }
             let text = random_policy(seed, &o);
             let c = crate::check_str("gen.moat", &text);
-            let errors: Vec<_> = c.diags.iter().filter(|d| d.is_error()).map(|d| format!("{} {}", d.code, d.message)).collect();
+            let errors: Vec<_> = c
+                .diags
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| format!("{} {}", d.code, d.message))
+                .collect();
             assert!(errors.is_empty(), "seed {seed}: {errors:?}\n{text}");
-            assert!(c.ir.is_some_and(|ir| !ir.flows.is_empty()), "seed {seed} has no flows");
+            assert!(
+                c.ir.is_some_and(|ir| !ir.flows.is_empty()),
+                "seed {seed} has no flows"
+            );
         }
     }
 

@@ -30,7 +30,11 @@ impl GitFs {
         git(dir, &["rev-parse", "--verify", "--quiet", &verify])?;
         let prefix = git(dir, &["rev-parse", "--show-prefix"])?;
         let prefix = String::from_utf8_lossy(&prefix).trim().to_string();
-        Ok(GitFs { rev: rev.to_string(), dir: dir.to_path_buf(), prefix: PathBuf::from(prefix) })
+        Ok(GitFs {
+            rev: rev.to_string(),
+            dir: dir.to_path_buf(),
+            prefix: PathBuf::from(prefix),
+        })
     }
 
     /// Splits a command-line input `REV:PATH` into its parts, when it has that
@@ -66,7 +70,10 @@ impl Fs for GitFs {
         match self.object_type(path).as_deref() {
             Some("blob") => git(&self.dir, &["cat-file", "blob", &self.spec(path)]),
             Some("tree") => Err(io::Error::other("is a directory")),
-            _ => Err(io::Error::new(io::ErrorKind::NotFound, format!("no such file in {}", self.rev))),
+            _ => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no such file in {}", self.rev),
+            )),
         }
     }
 
@@ -122,7 +129,11 @@ fn git(dir: &Path, args: &[&str]) -> io::Result<Vec<u8>> {
         Ok(out.stdout)
     } else {
         let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        Err(io::Error::other(if err.is_empty() { format!("git {} failed", args.join(" ")) } else { err }))
+        Err(io::Error::other(if err.is_empty() {
+            format!("git {} failed", args.join(" "))
+        } else {
+            err
+        }))
     }
 }
 

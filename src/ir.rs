@@ -179,7 +179,11 @@ pub struct Flow {
 impl Flow {
     /// The allows whose contribution covers `(proto, port)`.
     pub fn allows_for(&self, proto: crate::ports::Proto, port: u16) -> Vec<AllowId> {
-        self.by.iter().filter(|(_, p)| p.contains(proto, port)).map(|(a, _)| *a).collect()
+        self.by
+            .iter()
+            .filter(|(_, p)| p.contains(proto, port))
+            .map(|(a, _)| *a)
+            .collect()
     }
 
     /// The distinct allows that contribute to this pair, sorted.

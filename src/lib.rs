@@ -63,11 +63,25 @@ fn finish(loaded: load::Loaded, quality_warnings: bool) -> Checked {
     let ir = if diags.iter().any(Diagnostic::is_error) && loaded.files.is_empty() {
         None
     } else {
-        let (ir, more) = check::check(&loaded.sources, &loaded.files, diags.iter().any(Diagnostic::is_error), quality_warnings);
+        let (ir, more) = check::check(
+            &loaded.sources,
+            &loaded.files,
+            diags.iter().any(Diagnostic::is_error),
+            quality_warnings,
+        );
         diags.extend(more);
         ir
     };
     diag::sort(&mut diags);
-    let ir = if diags.iter().any(Diagnostic::is_error) { None } else { ir };
-    Checked { sources: loaded.sources, ir, diags, io_failed: loaded.io_failed }
+    let ir = if diags.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        ir
+    };
+    Checked {
+        sources: loaded.sources,
+        ir,
+        diags,
+        io_failed: loaded.io_failed,
+    }
 }

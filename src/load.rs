@@ -81,11 +81,19 @@ pub struct Loaded {
 
 /// Loads the inputs (files or directories) and everything they include.
 pub fn load(fs: &dyn Fs, inputs: &[PathBuf]) -> Loaded {
-    let mut l = Loader { fs, out: Loaded::default(), seen: BTreeSet::new(), stack: vec![] };
+    let mut l = Loader {
+        fs,
+        out: Loaded::default(),
+        seen: BTreeSet::new(),
+        stack: vec![],
+    };
     for input in inputs {
         match fs.moat_files_in(input) {
             Some(files) if files.is_empty() => {
-                l.out.diags.push(Diagnostic::error_nospan("E014", format!("no .moat files in directory `{}`", fs.display(input))));
+                l.out.diags.push(Diagnostic::error_nospan(
+                    "E014",
+                    format!("no .moat files in directory `{}`", fs.display(input)),
+                ));
                 l.out.io_failed = true;
             }
             Some(files) => files.iter().for_each(|f| l.file(f, None)),
@@ -122,8 +130,9 @@ impl Loader<'_> {
             let mut chain: Vec<String> = self.stack[at..].iter().map(|(_, n)| n.clone()).collect();
             chain.push(self.fs.display(path));
             self.out.diags.push(
-                Diagnostic::error("E014", span, format!("include cycle: {}", chain.join(" -> ")))
-                    .with_help("remove one of the includes; a file may include another only once along a chain"),
+                Diagnostic::error("E014", span, format!("include cycle: {}", chain.join(" -> "))).with_help(
+                    "remove one of the includes; a file may include another only once along a chain",
+                ),
             );
             return;
         }
@@ -144,8 +153,12 @@ impl Loader<'_> {
         let fid = self.out.sources.add(self.fs.display(path), Some(path), text);
         if let Some(pos) = utf8_err {
             self.out.diags.push(
-                Diagnostic::error("E001", Span::new(fid, pos, pos + 1), "the file is not valid UTF-8")
-                    .with_help("save the policy as UTF-8 text"),
+                Diagnostic::error(
+                    "E001",
+                    Span::new(fid, pos, pos + 1),
+                    "the file is not valid UTF-8",
+                )
+                .with_help("save the policy as UTF-8 text"),
             );
             return;
         }
@@ -159,8 +172,17 @@ impl Loader<'_> {
                 if !inc.path.node.ends_with(".moat") {
                     // Never read an arbitrary file (`/etc/shadow`) whose lines would show up in diagnostics.
                     self.out.diags.push(
-                        Diagnostic::error("E014", inc.path.span, format!("include: `{}` is not a .moat file", crate::syntax::text::visible(&inc.path.node)))
-                            .with_help("include policy files only, by a path ending in `.moat` relative to this file"),
+                        Diagnostic::error(
+                            "E014",
+                            inc.path.span,
+                            format!(
+                                "include: `{}` is not a .moat file",
+                                crate::syntax::text::visible(&inc.path.node)
+                            ),
+                        )
+                        .with_help(
+                            "include policy files only, by a path ending in `.moat` relative to this file",
+                        ),
                     );
                     continue;
                 }

@@ -63,4 +63,3 @@ fn main() -> ExitCode {
     };
     ExitCode::from(code)
 }
-

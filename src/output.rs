@@ -22,7 +22,10 @@ use std::path::{Component, Path, PathBuf};
 /// Writes `artefacts` below `dir`, replacing the sub-directory of every
 /// target that has an artefact as a whole.
 pub fn write_all(dir: &Path, artefacts: &[Artefact]) -> io::Result<()> {
-    let targets: Vec<&str> = artefacts.iter().filter_map(|a| a.path.split('/').next()).collect();
+    let targets: Vec<&str> = artefacts
+        .iter()
+        .filter_map(|a| a.path.split('/').next())
+        .collect();
     write_targets(dir, &targets, artefacts)
 }
 
@@ -75,14 +78,23 @@ impl Syncer {
 
     fn finish(self) -> io::Result<()> {
         drop(self.files);
-        self.done.join().unwrap_or_else(|_| Err(io::Error::other("the file syncing thread failed")))
+        self.done
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the file syncing thread failed")))
     }
 }
 
 impl Writer {
     /// A writer for the output directory `dir` (which need not exist yet).
     pub fn new(dir: &Path) -> Writer {
-        Writer { dir: dir.to_path_buf(), staging: None, subdirs: BTreeSet::new(), dirs: BTreeSet::new(), written: 0, syncer: None }
+        Writer {
+            dir: dir.to_path_buf(),
+            staging: None,
+            subdirs: BTreeSet::new(),
+            dirs: BTreeSet::new(),
+            written: 0,
+            syncer: None,
+        }
     }
 
     /// Writes one batch of artefacts into the staging directory; each file is
@@ -119,7 +131,10 @@ impl Writer {
     pub fn commit(mut self, targets: &[&str]) -> io::Result<()> {
         for t in targets {
             if !is_plain_name(t) {
-                return Err(invalid(format!("`{}` is not a target directory", t.escape_debug())));
+                return Err(invalid(format!(
+                    "`{}` is not a target directory",
+                    t.escape_debug()
+                )));
             }
         }
         if let Some(syncer) = self.syncer.take() {
@@ -166,11 +181,17 @@ fn target_of(path: &str) -> io::Result<&str> {
     let p = Path::new(path);
     let ok = p.components().count() >= 2 && p.components().all(|c| matches!(c, Component::Normal(_)));
     if !ok || path.contains('\0') || path.ends_with('/') {
-        return Err(invalid(format!("artefact path `{}` is not a relative path below a target directory", path.escape_debug())));
+        return Err(invalid(format!(
+            "artefact path `{}` is not a relative path below a target directory",
+            path.escape_debug()
+        )));
     }
     let target = path.split('/').next().unwrap_or(path);
     if !is_plain_name(target) {
-        return Err(invalid(format!("artefact path `{}` is not below a target directory (k8s, iptables, ...)", path.escape_debug())));
+        return Err(invalid(format!(
+            "artefact path `{}` is not below a target directory (k8s, iptables, ...)",
+            path.escape_debug()
+        )));
     }
     Ok(target)
 }
@@ -193,7 +214,9 @@ impl Staging {
     /// Removes staging directories left by dead processes, then creates ours.
     fn create(dir: &Path) -> io::Result<Staging> {
         let parent = existing_parent(dir);
-        let name = dir.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        let name = dir
+            .file_name()
+            .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
         let prefix = format!(".{name}.moat-tmp-");
         remove_orphans(&parent, &prefix);
         let path = parent.join(format!("{prefix}{}", std::process::id()));
@@ -232,7 +255,9 @@ fn remove_orphans(parent: &Path, prefix: &str) {
     let Ok(entries) = fs::read_dir(parent) else { return };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix(prefix).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Some(pid) = name.strip_prefix(prefix).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
         let alive = Path::new("/proc").is_dir() && Path::new("/proc").join(pid.to_string()).exists();
         if !alive && pid != std::process::id() {
             let _ = fs::remove_dir_all(e.path());
@@ -287,7 +312,9 @@ mod test_hooks {
     /// Fails the write of artefact `i` when `MOAT_TEST_FAIL_WRITE_AFTER` <= i.
     pub fn before_write(i: usize) -> io::Result<()> {
         match var("MOAT_TEST_FAIL_WRITE_AFTER") {
-            Some(n) if i as u64 >= n => Err(io::Error::other("injected write failure (MOAT_TEST_FAIL_WRITE_AFTER)")),
+            Some(n) if i as u64 >= n => Err(io::Error::other(
+                "injected write failure (MOAT_TEST_FAIL_WRITE_AFTER)",
+            )),
             _ => Ok(()),
         }
     }
@@ -315,7 +342,18 @@ mod tests {
     #[test]
     fn artefact_paths_stay_below_the_output_directory() {
         assert_eq!(target_of("k8s/mz.yaml").ok(), Some("k8s"));
-        for bad in ["../x/y", "/etc/passwd", "k8s/../../x", "k8s", "k8s/", "./k8s/a", "k8s/a\0b", "", ".moat-tmp/x", "etc/x"] {
+        for bad in [
+            "../x/y",
+            "/etc/passwd",
+            "k8s/../../x",
+            "k8s",
+            "k8s/",
+            "./k8s/a",
+            "k8s/a\0b",
+            "",
+            ".moat-tmp/x",
+            "etc/x",
+        ] {
             assert!(target_of(bad).is_err(), "{bad:?}");
         }
     }

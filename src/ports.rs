@@ -17,7 +17,14 @@ pub enum Proto {
 
 impl Proto {
     /// Every protocol, in canonical order.
-    pub const ALL: [Proto; 6] = [Proto::Tcp, Proto::Udp, Proto::Sctp, Proto::Icmp, Proto::Icmpv6, Proto::Other];
+    pub const ALL: [Proto; 6] = [
+        Proto::Tcp,
+        Proto::Udp,
+        Proto::Sctp,
+        Proto::Icmp,
+        Proto::Icmpv6,
+        Proto::Other,
+    ];
 
     /// True for protocols that have ports (tcp, udp, sctp).
     pub fn has_ports(self) -> bool {
@@ -127,7 +134,12 @@ pub struct PortSet {
 
 impl Default for PortSet {
     fn default() -> Self {
-        PortSet { n: 0, protos: [Proto::Tcp; 6], ends: [0; 6], ranges: Vec::new() }
+        PortSet {
+            n: 0,
+            protos: [Proto::Tcp; 6],
+            ends: [0; 6],
+            ranges: Vec::new(),
+        }
     }
 }
 
@@ -176,7 +188,11 @@ impl<'de> serde::Deserialize<'de> for PortSet {
             .into_iter()
             .flat_map(|(p, rs): (Proto, Vec<PortRange>)| -> Vec<PortSet> {
                 if p.has_ports() {
-                    rs.into_iter().map(|r| PortSet::range(p, PortRange::new(r.lo.min(r.hi).max(1), r.hi.max(r.lo).max(1)))).collect()
+                    rs.into_iter()
+                        .map(|r| {
+                            PortSet::range(p, PortRange::new(r.lo.min(r.hi).max(1), r.hi.max(r.lo).max(1)))
+                        })
+                        .collect()
                 } else {
                     vec![PortSet::range(p, PortRange::FULL)]
                 }
@@ -238,7 +254,10 @@ impl PortSet {
 
     /// True when the set is every protocol and port.
     pub fn is_any(&self) -> bool {
-        usize::from(self.n) == Proto::ALL.len() && self.iter().all(|(p, rs)| !p.has_ports() || rs == [PortRange::FULL])
+        usize::from(self.n) == Proto::ALL.len()
+            && self
+                .iter()
+                .all(|(p, rs)| !p.has_ports() || rs == [PortRange::FULL])
     }
 
     /// The protocols present, each with its ranges (empty for port-less protocols).
@@ -253,7 +272,9 @@ impl PortSet {
 
     /// The ranges of protocol `p`, if present.
     pub fn get(&self, p: Proto) -> Option<&[PortRange]> {
-        (0..usize::from(self.n)).find(|&i| self.protos[i] == p).map(|i| self.slice(i))
+        (0..usize::from(self.n))
+            .find(|&i| self.protos[i] == p)
+            .map(|i| self.slice(i))
     }
 
     /// True when `(p, port)` is in the set; `port` is ignored for port-less protocols.
@@ -361,7 +382,11 @@ impl PortSet {
                 if lo <= hi {
                     v.push(PortRange::new(lo, hi));
                 }
-                if a[i].hi < b[j].hi { i += 1 } else { j += 1 }
+                if a[i].hi < b[j].hi {
+                    i += 1
+                } else {
+                    j += 1
+                }
             }
             if !v.is_empty() {
                 out.push(p, &v);
@@ -382,7 +407,11 @@ impl PortSet {
                 if a[i].lo.max(b[j].lo) <= a[i].hi.min(b[j].hi) {
                     return true;
                 }
-                if a[i].hi < b[j].hi { i += 1 } else { j += 1 }
+                if a[i].hi < b[j].hi {
+                    i += 1
+                } else {
+                    j += 1
+                }
             }
             false
         })
@@ -429,7 +458,16 @@ impl PortSet {
             return vec![("any", None)];
         }
         self.iter()
-            .map(|(p, rs)| (p.as_str(), if p.has_ports() { Some(ranges_to_string(rs)) } else { None }))
+            .map(|(p, rs)| {
+                (
+                    p.as_str(),
+                    if p.has_ports() {
+                        Some(ranges_to_string(rs))
+                    } else {
+                        None
+                    },
+                )
+            })
             .collect()
     }
 }
@@ -514,7 +552,10 @@ mod tests {
 
     #[test]
     fn adjacent_and_overlapping_ranges_merge() {
-        let s = tcp(80, 80).union(&tcp(81, 90)).union(&tcp(85, 100)).union(&tcp(443, 443));
+        let s = tcp(80, 80)
+            .union(&tcp(81, 90))
+            .union(&tcp(85, 100))
+            .union(&tcp(443, 443));
         assert_eq!(s.to_string(), "tcp/80-100,443");
     }
 
@@ -557,7 +598,11 @@ mod tests {
                 assert_eq!(a.is_subset(b), a.subtract(b).is_empty(), "{a} / {b}");
                 assert_eq!(PortSet::union_all(&[a, b]), a.union(b), "{a} / {b}");
                 for c in &sets {
-                    assert_eq!(PortSet::union_all(&[a, b, c]), a.union(b).union(c), "{a} / {b} / {c}");
+                    assert_eq!(
+                        PortSet::union_all(&[a, b, c]),
+                        a.union(b).union(c),
+                        "{a} / {b} / {c}"
+                    );
                 }
             }
         }
@@ -565,10 +610,20 @@ mod tests {
         assert!(!PortSet::any().subtract(&tcp(80, 80)).is_any());
         for a in &sets {
             let json = serde_json::to_string(a).expect("serialise");
-            assert_eq!(&serde_json::from_str::<PortSet>(&json).expect("deserialise"), a, "{json}");
+            assert_eq!(
+                &serde_json::from_str::<PortSet>(&json).expect("deserialise"),
+                a,
+                "{json}"
+            );
         }
-        assert_eq!(serde_json::to_string(&tcp(80, 90).union(&PortSet::proto(Proto::Icmp))).ok().as_deref(), Some(r#"[["tcp",[[80,90]]],["icmp",[]]]"#));
-        let messy: PortSet = serde_json::from_str(r#"[["udp",[[53,53],[54,60]]],["tcp",[[90,80]]]]"#).expect("deserialise");
+        assert_eq!(
+            serde_json::to_string(&tcp(80, 90).union(&PortSet::proto(Proto::Icmp)))
+                .ok()
+                .as_deref(),
+            Some(r#"[["tcp",[[80,90]]],["icmp",[]]]"#)
+        );
+        let messy: PortSet =
+            serde_json::from_str(r#"[["udp",[[53,53],[54,60]]],["tcp",[[90,80]]]]"#).expect("deserialise");
         assert_eq!(messy.to_string(), "tcp/80-90 udp/53-60", "put in canonical form");
     }
 }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 pub type FileId = usize;
 
 /// A byte range `start..end` in one source file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct Span {
     pub file: FileId,
     pub start: usize,
@@ -21,7 +23,11 @@ impl Span {
 
     /// The smallest span covering both `self` and `other` (same file assumed).
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -60,7 +66,10 @@ const MARK_EVERY: usize = 4096;
 fn char_marks(text: &str) -> Vec<(usize, usize)> {
     if text.is_ascii() {
         // one byte per character: the marks are known without walking the text
-        return (0..text.len().max(1)).step_by(MARK_EVERY).map(|b| (b, b)).collect();
+        return (0..text.len().max(1))
+            .step_by(MARK_EVERY)
+            .map(|b| (b, b))
+            .collect();
     }
     let mut marks = vec![(0, 0)];
     let mut next = MARK_EVERY;
@@ -100,13 +109,19 @@ impl SourceFile {
         let pos = pos.min(self.text.len());
         let line = self.line_starts.partition_point(|s| *s <= pos).saturating_sub(1);
         let start = self.line_starts.get(line).copied().unwrap_or(0);
-        let end = self.line_starts.get(line + 1).map_or(self.text.len(), |n| n.saturating_sub(1));
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |n| n.saturating_sub(1));
         start..end.max(start)
     }
 
     /// The number of characters before byte `pos` (`None` inside a character).
     fn char_index(&self, pos: usize) -> Option<usize> {
-        let i = self.char_marks.partition_point(|(b, _)| *b <= pos).saturating_sub(1);
+        let i = self
+            .char_marks
+            .partition_point(|(b, _)| *b <= pos)
+            .saturating_sub(1);
         let (byte, chars) = self.char_marks.get(i).copied().unwrap_or((0, 0));
         self.text.get(byte..pos).map(|s| chars + s.chars().count())
     }
@@ -128,7 +143,12 @@ impl SourceMap {
     pub fn add(&mut self, name: impl Into<String>, path: Option<&Path>, text: String) -> FileId {
         let mut line_starts = Vec::with_capacity(text.len() / 32 + 1);
         line_starts.push(0);
-        line_starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+        line_starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
         self.files.push(SourceFile {
             name: name.into(),
             path: path.map(Path::to_path_buf),

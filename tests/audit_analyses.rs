@@ -17,7 +17,13 @@ fn example(mz: &str, db: &str, db_host: &str) -> IrBuilder {
         .zone("internet", External, Some("0.0.0.0/0"), &[])
         .zone("dmz", Demilitarised, Some("10.10.0.0/16"), &["dmz"])
         .zone(mz, Militarised, Some("10.20.0.0/16"), &["mz"])
-        .service("dmz", "ingress", Some("10.10.0.10/32"), &[("app", "ingress")], false)
+        .service(
+            "dmz",
+            "ingress",
+            Some("10.10.0.10/32"),
+            &[("app", "ingress")],
+            false,
+        )
         .service(mz, "kernel", Some("10.20.1.0/24"), &[("app", "kernel")], false)
         .service(mz, db, Some(db_host), &[("app", "postgres")], true)
         .allow("internet", "dmz.ingress", tcp(443, 443), None)
@@ -32,7 +38,11 @@ fn base() -> IrBuilder {
 /// `(sign, from, to, "proto/ports")` of every changed row.
 fn changes(d: &diff::Diff) -> Vec<(char, String, String, String)> {
     let f = |s: char, r: &diff::DiffRow| (s, r.row.from.clone(), r.row.to.clone(), diff::row_text(&r.row));
-    d.added.iter().map(|r| f('+', r)).chain(d.removed.iter().map(|r| f('-', r))).collect()
+    d.added
+        .iter()
+        .map(|r| f('+', r))
+        .chain(d.removed.iter().map(|r| f('-', r)))
+        .collect()
 }
 
 fn c(s: char, f: &str, t: &str, p: &str) -> (char, String, String, String) {
@@ -48,7 +58,9 @@ fn same_policy_is_no_change() {
 
 #[test]
 fn adding_a_port_adds_only_that_port_and_flags_the_crossing() {
-    let new = base().allow("dmz.ingress", "mz.kernel", tcp(8443, 8443), None).build();
+    let new = base()
+        .allow("dmz.ingress", "mz.kernel", tcp(8443, 8443), None)
+        .build();
     let d = diff::diff(&base().build(), &new);
     assert_eq!(changes(&d), vec![c('+', "dmz.ingress", "mz.kernel", "tcp/8443")]);
     assert_eq!(d.added[0].flags, vec![Flag::IntoMilitarised]);
@@ -57,10 +69,17 @@ fn adding_a_port_adds_only_that_port_and_flags_the_crossing() {
 
 #[test]
 fn widening_a_range_adds_the_difference() {
-    let old = base().allow("dmz.ingress", "mz.kernel", tcp(9000, 9010), None).build();
-    let new = base().allow("dmz.ingress", "mz.kernel", tcp(9000, 9020), None).build();
+    let old = base()
+        .allow("dmz.ingress", "mz.kernel", tcp(9000, 9010), None)
+        .build();
+    let new = base()
+        .allow("dmz.ingress", "mz.kernel", tcp(9000, 9020), None)
+        .build();
     let d = diff::diff(&old, &new);
-    assert_eq!(changes(&d), vec![c('+', "dmz.ingress", "mz.kernel", "tcp/9011-9020")]);
+    assert_eq!(
+        changes(&d),
+        vec![c('+', "dmz.ingress", "mz.kernel", "tcp/9011-9020")]
+    );
 }
 
 #[test]
@@ -70,7 +89,13 @@ fn removing_a_service_removes_its_flows() {
         .zone("internet", External, Some("0.0.0.0/0"), &[])
         .zone("dmz", Demilitarised, Some("10.10.0.0/16"), &["dmz"])
         .zone("mz", Militarised, Some("10.20.0.0/16"), &["mz"])
-        .service("dmz", "ingress", Some("10.10.0.10/32"), &[("app", "ingress")], false)
+        .service(
+            "dmz",
+            "ingress",
+            Some("10.10.0.10/32"),
+            &[("app", "ingress")],
+            false,
+        )
         .service("mz", "kernel", Some("10.20.1.0/24"), &[("app", "kernel")], false)
         .allow("internet", "dmz.ingress", tcp(443, 443), None)
         .allow("dmz.ingress", "mz.kernel", tcp(8080, 8080), None)
@@ -97,7 +122,14 @@ fn a_rename_with_identical_addresses_is_no_change() {
     let renamed = example("core", "db", "10.20.5.10/32").build();
     let d = diff::diff(&base().build(), &renamed);
     assert!(d.is_empty(), "{}", diff::to_text(&d));
-    assert_eq!(d.renamed, vec![("mz".into(), "core".into()), ("mz.kernel".into(), "core.kernel".into()), ("mz.postgres".into(), "core.db".into())]);
+    assert_eq!(
+        d.renamed,
+        vec![
+            ("mz".into(), "core".into()),
+            ("mz.kernel".into(), "core.kernel".into()),
+            ("mz.postgres".into(), "core.db".into())
+        ]
+    );
 }
 
 #[test]
@@ -105,7 +137,13 @@ fn a_rename_that_also_moves_addresses_is_a_change() {
     let moved = example("mz", "db", "10.20.5.11/32").build();
     let d = diff::diff(&base().build(), &moved);
     assert!(d.renamed.is_empty());
-    assert_eq!(changes(&d), vec![c('+', "mz.kernel", "mz.db", "tcp/5432"), c('-', "mz.kernel", "mz.postgres", "tcp/5432")]);
+    assert_eq!(
+        changes(&d),
+        vec![
+            c('+', "mz.kernel", "mz.db", "tcp/5432"),
+            c('-', "mz.kernel", "mz.postgres", "tcp/5432")
+        ]
+    );
 }
 
 fn roundtrip(a: &Ir, b: &Ir) {
@@ -120,8 +158,17 @@ fn roundtrip(a: &Ir, b: &Ir) {
 
 #[test]
 fn any_minus_a_port_round_trips() {
-    let a = base().allow("mz.kernel", "dmz.ingress", PortSet::any(), None).build();
-    let b = base().allow("mz.kernel", "dmz.ingress", PortSet::any().subtract(&tcp(22, 22)), None).build();
+    let a = base()
+        .allow("mz.kernel", "dmz.ingress", PortSet::any(), None)
+        .build();
+    let b = base()
+        .allow(
+            "mz.kernel",
+            "dmz.ingress",
+            PortSet::any().subtract(&tcp(22, 22)),
+            None,
+        )
+        .build();
     let d = diff::diff(&a, &b);
     assert_eq!(changes(&d), vec![c('-', "mz.kernel", "dmz.ingress", "tcp/22")]);
     roundtrip(&a, &b);
@@ -130,7 +177,9 @@ fn any_minus_a_port_round_trips() {
 
 #[test]
 fn markdown_has_summary_table_and_mermaid() {
-    let new = base().allow("internet", "mz.kernel", tcp(8080, 8080), Some("pilot")).build();
+    let new = base()
+        .allow("internet", "mz.kernel", tcp(8080, 8080), Some("pilot"))
+        .build();
     let md = diff::to_markdown(&diff::diff(&base().build(), &new), &base().build(), &new);
     assert!(md.contains("| added | `internet` | `mz.kernel` | `tcp/8080` | **into-militarised** **from-external** | t.moat:4 |"), "{md}");
     assert!(md.contains("```mermaid\nflowchart LR\n"));
@@ -140,7 +189,12 @@ fn markdown_has_summary_table_and_mermaid() {
 #[test]
 fn audit_lists_exemptions_any_crossings_residents_and_proves_forbids() {
     let mut ir = base()
-        .allow("internet", "mz.kernel", tcp(8080, 8080), Some("pilot, expires 2027"))
+        .allow(
+            "internet",
+            "mz.kernel",
+            tcp(8080, 8080),
+            Some("pilot, expires 2027"),
+        )
         .allow("dmz", "mz", PortSet::any(), None)
         .build();
     let id = |n: &str| ir.atom_id(n).expect("atom");
@@ -154,13 +208,23 @@ fn audit_lists_exemptions_any_crossings_residents_and_proves_forbids() {
     let r = audit::report(&ir);
     assert_eq!(r.exemptions.len(), 1);
     assert_eq!(r.exemptions[0].waiver, "pilot, expires 2027");
-    assert_eq!(r.any_port_crossings.iter().map(|p| (p.from.as_str(), p.to.as_str())).collect::<Vec<_>>(), vec![("dmz", "mz")]);
+    assert_eq!(
+        r.any_port_crossings
+            .iter()
+            .map(|p| (p.from.as_str(), p.to.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("dmz", "mz")]
+    );
     assert_eq!(r.resident_services[0].service, "mz.postgres");
     assert_eq!(r.resident_services[0].reached_by[0].from, "mz.kernel");
     let f = &r.forbids[0];
     assert!(f.holds);
     assert_eq!(f.pairs_checked, 2);
-    assert_eq!(f.pairs_with_flows.len(), 1, "dmz.ingress -> mz.kernel carries tcp/8080");
+    assert_eq!(
+        f.pairs_with_flows.len(),
+        1,
+        "dmz.ingress -> mz.kernel carries tcp/8080"
+    );
     let text = audit::to_doc(&r, false);
     assert!(text.contains("holds"), "{text}");
     let md = audit::to_doc(&r, true);
@@ -169,10 +233,15 @@ fn audit_lists_exemptions_any_crossings_residents_and_proves_forbids() {
 
 #[test]
 fn graph_styles_kinds_and_highlights_exemptions() {
-    let ir = base().allow("internet", "mz.kernel", tcp(8080, 8080), Some("pilot")).build();
+    let ir = base()
+        .allow("internet", "mz.kernel", tcp(8080, 8080), Some("pilot"))
+        .build();
     let dot = graph::to_dot(&ir);
     assert!(dot.contains("subgraph cluster_"));
-    assert!(dot.contains("\"internet\" -> \"mz.kernel\" [label=\"tcp/8080\\nexempt\", color=\"#d00000\""), "{dot}");
+    assert!(
+        dot.contains("\"internet\" -> \"mz.kernel\" [label=\"tcp/8080\\nexempt\", color=\"#d00000\""),
+        "{dot}"
+    );
     assert!(dot.contains("peripheries=2"), "resident service marked");
     let mm = graph::to_mermaid(&ir);
     assert!(mm.contains("linkStyle"));
@@ -185,7 +254,14 @@ fn graphviz_accepts_the_dot() {
     if let Some(why) = common::missing_tool("dot") {
         return common::skip(&why);
     }
-    let ir = base().allow("internet", "mz.kernel", tcp(8080, 8080), Some("a \"quoted\" waiver")).build();
+    let ir = base()
+        .allow(
+            "internet",
+            "mz.kernel",
+            tcp(8080, 8080),
+            Some("a \"quoted\" waiver"),
+        )
+        .build();
     let mut child = std::process::Command::new("dot")
         .arg("-Tsvg")
         .stdin(std::process::Stdio::piped())
@@ -194,7 +270,12 @@ fn graphviz_accepts_the_dot() {
         .spawn()
         .expect("run dot");
     use std::io::Write;
-    child.stdin.take().expect("stdin").write_all(graph::to_dot(&ir).as_bytes()).expect("write dot");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(graph::to_dot(&ir).as_bytes())
+        .expect("write dot");
     let out = child.wait_with_output().expect("dot output");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("<svg"));
@@ -208,7 +289,10 @@ fn a_zone_of_another_kind_is_a_change_even_with_the_same_flows() {
     new.zones[dmz].kind = Militarised;
     let d = diff::diff(&old, &new);
     assert!(d.added.is_empty() && d.removed.is_empty());
-    assert_eq!(d.reclassified, vec![("dmz".to_string(), Demilitarised, Militarised)]);
+    assert_eq!(
+        d.reclassified,
+        vec![("dmz".to_string(), Demilitarised, Militarised)]
+    );
     assert!(!d.is_empty());
     assert!(diff::to_text(&d).contains("zone dmz is now militarised (was demilitarised)"));
 }
@@ -226,7 +310,17 @@ fn graph_draws_a_fan_over_a_whole_zone_once() {
         .build();
     let dot = graph::to_dot(&ir);
     assert!(dot.contains("compound=true"));
-    assert!(dot.contains("\"dmz.ingress\" -> \"mz.postgres\" [label=\"tcp/9000\", ltail=cluster_0];"), "{dot}");
-    assert!(dot.contains("\"internet\" -> \"mz.kernel\" [label=\"tcp/7000\", lhead=cluster_2];"), "{dot}");
-    assert_eq!(dot.matches("-> \"mz.postgres\"").count(), 2, "the dmz fan once, plus kernel -> postgres: {dot}");
+    assert!(
+        dot.contains("\"dmz.ingress\" -> \"mz.postgres\" [label=\"tcp/9000\", ltail=cluster_0];"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("\"internet\" -> \"mz.kernel\" [label=\"tcp/7000\", lhead=cluster_2];"),
+        "{dot}"
+    );
+    assert_eq!(
+        dot.matches("-> \"mz.postgres\"").count(),
+        2,
+        "the dmz fan once, plus kernel -> postgres: {dot}"
+    );
 }

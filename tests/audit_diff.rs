@@ -14,27 +14,48 @@ use std::path::Path;
 use std::process::Command;
 
 fn run_json(args: &[&str], dir: &Path) -> (i32, Value) {
-    let out = moat().args(["diff", "--format", "json"]).args(args).current_dir(dir).output().expect("run moat");
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let out = moat()
+        .args(["diff", "--format", "json"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run moat");
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code().unwrap_or(-1), v)
 }
 
 #[test]
 fn hand_checked_edit_pairs() {
     let base = root().join("fixtures/diff");
-    let mut cases: Vec<_> = std::fs::read_dir(&base).expect("fixtures/diff").flatten().filter(|e| e.path().is_dir()).collect();
+    let mut cases: Vec<_> = std::fs::read_dir(&base)
+        .expect("fixtures/diff")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .collect();
     cases.sort_by_key(|e| e.file_name());
     assert!(cases.len() >= 5, "the five edit kinds of the issue");
     for case in cases {
         let dir = case.path();
-        let expected: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).expect("expected.json")).expect("json");
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).expect("expected.json"))
+                .expect("json");
         let (code, got) = run_json(&["old.moat", "new.moat"], &dir);
         let name = case.file_name();
         for key in ["added", "removed", "renamed"] {
             assert_eq!(got[key], expected[key], "{name:?}: {key}");
         }
-        let readdressed: Vec<Value> = got["readdressed"].as_array().expect("array").iter().map(|r| r["atom"].clone()).collect();
-        assert_eq!(Value::Array(readdressed), expected["readdressed"], "{name:?}: readdressed");
+        let readdressed: Vec<Value> = got["readdressed"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|r| r["atom"].clone())
+            .collect();
+        assert_eq!(
+            Value::Array(readdressed),
+            expected["readdressed"],
+            "{name:?}: readdressed"
+        );
         let same = expected["added"].as_array().is_some_and(Vec::is_empty)
             && expected["removed"].as_array().is_some_and(Vec::is_empty)
             && expected["readdressed"].as_array().is_some_and(Vec::is_empty);
@@ -45,19 +66,48 @@ fn hand_checked_edit_pairs() {
 #[test]
 fn exit_two_on_trouble() {
     let dir = root().join("fixtures/diff/add-port");
-    let out = moat().args(["diff", "old.moat", "missing.moat"]).current_dir(&dir).output().expect("run");
+    let out = moat()
+        .args(["diff", "old.moat", "missing.moat"])
+        .current_dir(&dir)
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
     let t = TempDir::new("diff-bad");
     std::fs::write(t.path().join("bad.moat"), "zone a : nowhere { }\n").expect("write");
-    let out = moat().args(["diff", "bad.moat"]).arg(dir.join("old.moat")).current_dir(t.path()).output().expect("run");
-    assert_eq!(out.status.code(), Some(2), "a policy with errors cannot be compared");
+    let out = moat()
+        .args(["diff", "bad.moat"])
+        .arg(dir.join("old.moat"))
+        .current_dir(t.path())
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a policy with errors cannot be compared"
+    );
     let out = moat().args(["diff", "only-one.moat"]).output().expect("run");
     assert_eq!(out.status.code(), Some(2));
 }
 
 fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git").args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]).args(args).current_dir(dir).output().expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A repository with `policies/{main,rules}.moat` committed, then edited in the working tree.
@@ -69,7 +119,10 @@ fn repo_with_edit() -> TempDir {
     let new = std::fs::read_to_string(fx.join("new.moat")).expect("new");
     let split = |s: &str| {
         let at = s.find("\nallow").expect("rules");
-        (format!("{}\ninclude \"rules.moat\"\n", &s[..at]), s[at + 1..].to_string())
+        (
+            format!("{}\ninclude \"rules.moat\"\n", &s[..at]),
+            s[at + 1..].to_string(),
+        )
     };
     std::fs::create_dir_all(p.join("policies")).expect("mkdir");
     let (decls, rules) = split(&old);
@@ -90,7 +143,8 @@ fn sides_from_git_revisions_directories_and_files() {
         return common::skip(&why);
     }
     let t = repo_with_edit();
-    let want = serde_json::json!([{"from": "dmz.ingress", "to": "mz.kernel", "protocol": "tcp", "ports": "8443"}]);
+    let want =
+        serde_json::json!([{"from": "dmz.ingress", "to": "mz.kernel", "protocol": "tcp", "ports": "8443"}]);
     // REV:DIR against the working tree's directory (includes followed inside the revision).
     let (code, v) = run_json(&["HEAD:policies", "policies"], t.path());
     assert_eq!((code, &v["added"]), (1, &want), "{v}");
@@ -98,20 +152,48 @@ fn sides_from_git_revisions_directories_and_files() {
     let (code, v) = run_json(&["HEAD:./main.moat", "main.moat"], &t.path().join("policies"));
     assert_eq!((code, &v["added"]), (1, &want), "{v}");
     // several inputs per side
-    let (code, v) = run_json(&["--old", "HEAD:policies/main.moat", "--old", "HEAD:policies/rules.moat", "--new", "policies/main.moat", "--new", "policies/rules.moat"], t.path());
+    let (code, v) = run_json(
+        &[
+            "--old",
+            "HEAD:policies/main.moat",
+            "--old",
+            "HEAD:policies/rules.moat",
+            "--new",
+            "policies/main.moat",
+            "--new",
+            "policies/rules.moat",
+        ],
+        t.path(),
+    );
     assert_eq!((code, &v["added"]), (1, &want));
     // same revision on both sides: no change
     let (code, v) = run_json(&["HEAD:policies", "HEAD:policies"], t.path());
     assert_eq!((code, v["added"].as_array().map(Vec::len)), (0, Some(0)));
     // a revision that does not exist is trouble
-    let out = moat().args(["diff", "nosuchrev:policies", "policies"]).current_dir(t.path()).output().expect("run");
+    let out = moat()
+        .args(["diff", "nosuchrev:policies", "policies"])
+        .current_dir(t.path())
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
     // the diagnostics of a revision name the blob as REV:PATH
-    std::fs::write(t.path().join("policies/rules.moat"), "allow nowhere -> mz : tcp/1\n").expect("write");
+    std::fs::write(
+        t.path().join("policies/rules.moat"),
+        "allow nowhere -> mz : tcp/1\n",
+    )
+    .expect("write");
     git(t.path(), &["commit", "-qam", "broken"]);
-    let out = moat().args(["diff", "HEAD:policies", "HEAD~1:policies"]).current_dir(t.path()).output().expect("run");
+    let out = moat()
+        .args(["diff", "HEAD:policies", "HEAD~1:policies"])
+        .current_dir(t.path())
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("HEAD:policies/rules.moat"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("HEAD:policies/rules.moat"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn ir_of(text: &str) -> moat::ir::Ir {
@@ -120,7 +202,11 @@ fn ir_of(text: &str) -> moat::ir::Ir {
 }
 
 fn opts(seed: u64) -> GenOptions {
-    GenOptions { zones: 3 + (seed % 3) as usize, allows: 6 + (seed % 5) as usize, ..GenOptions::default() }
+    GenOptions {
+        zones: 3 + (seed % 3) as usize,
+        allows: 6 + (seed % 5) as usize,
+        ..GenOptions::default()
+    }
 }
 
 proptest! {

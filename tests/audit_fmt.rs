@@ -12,11 +12,42 @@ use proptest::prelude::*;
 
 /// What a policy means, without source positions: the matrix and every atom's and zone's members.
 fn meaning(ir: &Ir) -> String {
-    let atoms: Vec<String> = ir.atoms.iter().map(|a| format!("{} {:?} {:?} {:?} {:?} {}", a.name, a.addrs, a.namespaces, a.pods, a.ports, a.resident)).collect();
-    let zones: Vec<String> = ir.zones.iter().map(|z| format!("{} {:?} {:?} {:?} {}", z.name, z.kind, z.cidrs, z.namespaces, ir.sites[z.site].name)).collect();
-    let allows: Vec<String> = ir.allows.iter().map(|a| format!("{:?} {:?}", a.reason, a.exempt)).collect();
-    let forbids: Vec<String> = ir.forbids.iter().map(|f| format!("{:?} {:?}", f.reason, f.pairs)).collect();
-    format!("{:?}\n{atoms:#?}\n{zones:#?}\n{allows:?}\n{forbids:?}\n{} {:?}", moat::analysis::matrix::rows(ir), ir.name, ir.title)
+    let atoms: Vec<String> = ir
+        .atoms
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {:?} {:?} {:?} {:?} {}",
+                a.name, a.addrs, a.namespaces, a.pods, a.ports, a.resident
+            )
+        })
+        .collect();
+    let zones: Vec<String> = ir
+        .zones
+        .iter()
+        .map(|z| {
+            format!(
+                "{} {:?} {:?} {:?} {}",
+                z.name, z.kind, z.cidrs, z.namespaces, ir.sites[z.site].name
+            )
+        })
+        .collect();
+    let allows: Vec<String> = ir
+        .allows
+        .iter()
+        .map(|a| format!("{:?} {:?}", a.reason, a.exempt))
+        .collect();
+    let forbids: Vec<String> = ir
+        .forbids
+        .iter()
+        .map(|f| format!("{:?} {:?}", f.reason, f.pairs))
+        .collect();
+    format!(
+        "{:?}\n{atoms:#?}\n{zones:#?}\n{allows:?}\n{forbids:?}\n{} {:?}",
+        moat::analysis::matrix::rows(ir),
+        ir.name,
+        ir.title
+    )
 }
 
 fn checked(text: &str) -> Ir {
@@ -35,7 +66,11 @@ fn comments(text: &str) -> Vec<String> {
 fn with_comments(text: &str, seed: u64) -> String {
     let mut out = String::new();
     for (i, line) in text.lines().enumerate() {
-        let r = seed.wrapping_mul(6364136223846793005).wrapping_add(i as u64).wrapping_mul(1442695040888963407) >> 33;
+        let r = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(i as u64)
+            .wrapping_mul(1442695040888963407)
+            >> 33;
         if r.is_multiple_of(5) {
             out.push_str(&format!("   # own {i}\n"));
         }
@@ -52,7 +87,12 @@ fn with_comments(text: &str, seed: u64) -> String {
 }
 
 fn gen_opts(seed: u64) -> GenOptions {
-    GenOptions { zones: 2 + (seed % 4) as usize, allows: 4 + (seed % 6) as usize, ipv6: seed.is_multiple_of(2), ..GenOptions::default() }
+    GenOptions {
+        zones: 2 + (seed % 4) as usize,
+        allows: 4 + (seed % 6) as usize,
+        ipv6: seed.is_multiple_of(2),
+        ..GenOptions::default()
+    }
 }
 
 proptest! {
@@ -72,15 +112,26 @@ proptest! {
 #[test]
 fn examples_keep_their_meaning() {
     for dir in ["fixtures/good", "policies"] {
-        let Ok(rd) = std::fs::read_dir(root().join(dir)) else { continue };
-        for f in rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "moat")) {
+        let Ok(rd) = std::fs::read_dir(root().join(dir)) else {
+            continue;
+        };
+        for f in rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "moat"))
+        {
             let text = std::fs::read_to_string(&f).expect("read");
             let once = format(&text).expect("parses");
             assert_eq!(format(&once).expect("parses"), once, "{}", f.display());
             assert_eq!(comments(&once), comments(&text), "{}", f.display());
             // A file that is only a part of a policy cannot be checked alone.
             if moat::check_str("p.moat", &text).ir.is_some() && !text.contains("include") {
-                assert_eq!(meaning(&checked(&once)), meaning(&checked(&text)), "{}", f.display());
+                assert_eq!(
+                    meaning(&checked(&once)),
+                    meaning(&checked(&text)),
+                    "{}",
+                    f.display()
+                );
             }
         }
     }
@@ -118,19 +169,33 @@ fn cli_check_and_rewrite() {
     let t = TempDir::new("fmt");
     let p = t.path().join("a.moat");
     std::fs::write(&p, MESSY).expect("write");
-    let o = moat().args(["fmt", "--check"]).arg(t.path()).output().expect("run");
+    let o = moat()
+        .args(["fmt", "--check"])
+        .arg(t.path())
+        .output()
+        .expect("run");
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), p.display().to_string());
-    assert_eq!(std::fs::read_to_string(&p).expect("read"), MESSY, "--check writes nothing");
+    assert_eq!(
+        std::fs::read_to_string(&p).expect("read"),
+        MESSY,
+        "--check writes nothing"
+    );
     let o = moat().arg("fmt").arg(&p).output().expect("run");
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(std::fs::read_to_string(&p).expect("read"), format(MESSY).expect("fmt"));
+    assert_eq!(
+        std::fs::read_to_string(&p).expect("read"),
+        format(MESSY).expect("fmt")
+    );
     let o = moat().args(["fmt", "--check"]).arg(&p).output().expect("run");
     assert_eq!(o.status.code(), Some(0));
     std::fs::write(&p, "zone a : external {\n").expect("write");
     let o = moat().arg("fmt").arg(&p).output().expect("run");
     assert_eq!(o.status.code(), Some(2), "syntax errors: not formatted");
-    assert_eq!(std::fs::read_to_string(&p).expect("read"), "zone a : external {\n");
+    assert_eq!(
+        std::fs::read_to_string(&p).expect("read"),
+        "zone a : external {\n"
+    );
 }
 
 /// Puts an own-line comment after some spaces between tokens (outside strings),

@@ -27,7 +27,8 @@ type PodPairs = BTreeMap<(String, String), PortSet>;
 
 fn missing_nca() -> Option<String> {
     let p = venv_tool("nca");
-    (!p.is_file() && common::missing_tool("nca").is_some()).then(|| "`nca` is not installed (scripts/ci/install-k8s.sh)".to_string())
+    (!p.is_file() && common::missing_tool("nca").is_some())
+        .then(|| "`nca` is not installed (scripts/ci/install-k8s.sh)".to_string())
 }
 
 fn checked(path: &Path) -> Ir {
@@ -41,19 +42,36 @@ fn topology(irs: &[&Ir]) -> BTreeMap<Pod, String> {
     for ir in irs {
         for a in &ir.atoms {
             for ns in &a.namespaces {
-                pods.insert((ns.clone(), if a.is_remainder() { Labels::new() } else { a.pods.clone() }));
+                pods.insert((
+                    ns.clone(),
+                    if a.is_remainder() {
+                        Labels::new()
+                    } else {
+                        a.pods.clone()
+                    },
+                ));
             }
         }
     }
-    pods.into_iter().enumerate().map(|(i, p)| (p, format!("pod{i}"))).collect()
+    pods.into_iter()
+        .enumerate()
+        .map(|(i, p)| (p, format!("pod{i}")))
+        .collect()
 }
 
 /// The atom (name) a pod belongs to in one policy, if any.
 fn atom_of(ir: &Ir, (ns, labels): &Pod) -> Option<String> {
     let service = ir.atoms.iter().find(|a| {
-        !a.is_remainder() && !a.pods.is_empty() && a.namespaces.contains(ns) && a.pods.iter().all(|(k, v)| labels.get(k) == Some(v))
+        !a.is_remainder()
+            && !a.pods.is_empty()
+            && a.namespaces.contains(ns)
+            && a.pods.iter().all(|(k, v)| labels.get(k) == Some(v))
     });
-    let remainder = || ir.atoms.iter().find(|a| a.is_remainder() && a.namespaces.contains(ns));
+    let remainder = || {
+        ir.atoms
+            .iter()
+            .find(|a| a.is_remainder() && a.namespaces.contains(ns))
+    };
     service.or_else(remainder).map(|a| a.name.clone())
 }
 
@@ -71,18 +89,57 @@ fn topology_yaml(pods: &BTreeMap<Pod, String>) -> String {
 }
 
 fn compile_k8s(policy: &Path, out: &Path) {
-    let o = moat().arg("compile").arg(policy).args(["--target", "k8s", "--out"]).arg(out).output().expect("run moat compile");
-    assert!(o.status.success(), "moat compile {}: {}", policy.display(), String::from_utf8_lossy(&o.stderr));
+    let o = moat()
+        .arg("compile")
+        .arg(policy)
+        .args(["--target", "k8s", "--out"])
+        .arg(out)
+        .output()
+        .expect("run moat compile");
+    assert!(
+        o.status.success(),
+        "moat compile {}: {}",
+        policy.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// `moat diff --format json` mapped onto pod pairs: (added, removed).
-fn moat_pairs(old: &Path, new: &Path, pods: &BTreeMap<Pod, String>, ir_old: &Ir, ir_new: &Ir) -> (PodPairs, PodPairs) {
-    let o = moat().args(["diff", "--format", "json"]).arg(old).arg(new).output().expect("run moat diff");
+fn moat_pairs(
+    old: &Path,
+    new: &Path,
+    pods: &BTreeMap<Pod, String>,
+    ir_old: &Ir,
+    ir_new: &Ir,
+) -> (PodPairs, PodPairs) {
+    let o = moat()
+        .args(["diff", "--format", "json"])
+        .arg(old)
+        .arg(new)
+        .output()
+        .expect("run moat diff");
     let v: Value = serde_json::from_slice(&o.stdout).expect("diff json");
-    let renamed: BTreeMap<String, String> =
-        v["renamed"].as_array().into_iter().flatten().map(|r| (r["old"].as_str().unwrap_or("").into(), r["new"].as_str().unwrap_or("").into())).collect();
+    let renamed: BTreeMap<String, String> = v["renamed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            (
+                r["old"].as_str().unwrap_or("").into(),
+                r["new"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
     let side = |key: &str, ir: &Ir, rename: bool| -> PodPairs {
-        let name_of = |p: &Pod| atom_of(ir, p).map(|n| if rename { renamed.get(&n).cloned().unwrap_or(n) } else { n });
+        let name_of = |p: &Pod| {
+            atom_of(ir, p).map(|n| {
+                if rename {
+                    renamed.get(&n).cloned().unwrap_or(n)
+                } else {
+                    n
+                }
+            })
+        };
         let mut out = PodPairs::new();
         for row in v[key].as_array().into_iter().flatten() {
             let text = |k: &str| row[k].as_str().map(str::to_string);
@@ -95,8 +152,13 @@ fn moat_pairs(old: &Path, new: &Path, pods: &BTreeMap<Pod, String>, ir_old: &Ir,
             let ports = moat::analysis::diff::row_ports(&row).expect("row ports");
             for (p, pn) in pods {
                 for (q, qn) in pods {
-                    if pn != qn && name_of(p).as_deref() == Some(row.from.as_str()) && name_of(q).as_deref() == Some(row.to.as_str()) {
-                        out.entry((pn.clone(), qn.clone())).or_default().union_with(&ports);
+                    if pn != qn
+                        && name_of(p).as_deref() == Some(row.from.as_str())
+                        && name_of(q).as_deref() == Some(row.to.as_str())
+                    {
+                        out.entry((pn.clone(), qn.clone()))
+                            .or_default()
+                            .union_with(&ports);
                     }
                 }
             }
@@ -105,7 +167,6 @@ fn moat_pairs(old: &Path, new: &Path, pods: &BTreeMap<Pod, String>, ir_old: &Ir,
     };
     (side("added", ir_new, false), side("removed", ir_old, true))
 }
-
 
 /// Runs nca's semantic diff and returns its pod-to-pod (added, removed) connections.
 fn nca_pairs(dir: &Path) -> (PodPairs, PodPairs) {
@@ -133,11 +194,18 @@ fn nca_pairs(dir: &Path) -> (PodPairs, PodPairs) {
             };
             continue;
         }
-        let Some((ends, conns)) = l.split_once(" : ") else { continue };
-        let Some((src, dst)) = ends.split_once(" => ") else { continue };
-        let (Some(src), Some(dst)) = (src.strip_suffix("[Pod]"), dst.strip_suffix("[Pod]")) else { continue };
+        let Some((ends, conns)) = l.split_once(" : ") else {
+            continue;
+        };
+        let Some((src, dst)) = ends.split_once(" => ") else {
+            continue;
+        };
+        let (Some(src), Some(dst)) = (src.strip_suffix("[Pod]"), dst.strip_suffix("[Pod]")) else {
+            continue;
+        };
         let pod = |s: &str| s.split_once('/').map(|(_, n)| n.to_string()).expect("ns/pod");
-        let ports = common::nca_conns(conns).unwrap_or_else(|| panic!("cannot parse nca connections: {conns}"));
+        let ports =
+            common::nca_conns(conns).unwrap_or_else(|| panic!("cannot parse nca connections: {conns}"));
         let map = match section {
             Some(true) => &mut added,
             Some(false) => &mut removed,
@@ -154,16 +222,29 @@ fn nca_semantic_diff_agrees_with_moat_diff() {
         return common::skip(&why);
     }
     let base = root().join("fixtures/diff");
-    let mut cases: Vec<_> = std::fs::read_dir(&base).expect("fixtures/diff").flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut cases: Vec<_> = std::fs::read_dir(&base)
+        .expect("fixtures/diff")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     cases.sort();
     // Generated pairs too: a policy, and the same one with more allows.
     let generated = TempDir::new("audit-nca-gen");
     for seed in [3u64, 17, 29, 41] {
-        let o = moat::gen::GenOptions { zones: 3, allows: 5, ..moat::gen::GenOptions::default() };
+        let o = moat::gen::GenOptions {
+            zones: 3,
+            allows: 5,
+            ..moat::gen::GenOptions::default()
+        };
         let dir = generated.path().join(format!("gen-{seed}"));
         std::fs::create_dir_all(&dir).expect("mkdir");
         std::fs::write(dir.join("old.moat"), moat::gen::random_policy(seed, &o)).expect("write");
-        std::fs::write(dir.join("new.moat"), moat::gen::random_policy(seed, &moat::gen::GenOptions { allows: 9, ..o })).expect("write");
+        std::fs::write(
+            dir.join("new.moat"),
+            moat::gen::random_policy(seed, &moat::gen::GenOptions { allows: 9, ..o }),
+        )
+        .expect("write");
         cases.push(dir);
     }
     let mut failures = vec![];
@@ -176,7 +257,8 @@ fn nca_semantic_diff_agrees_with_moat_diff() {
         compile_k8s(&new, &t.path().join("NEW"));
         let pods = topology(&[&ir_old, &ir_new]);
         for side in ["OLD", "NEW"] {
-            std::fs::write(t.path().join(side).join("topology.yaml"), topology_yaml(&pods)).expect("write topology");
+            std::fs::write(t.path().join(side).join("topology.yaml"), topology_yaml(&pods))
+                .expect("write topology");
         }
         let want = moat_pairs(&old, &new, &pods, &ir_old, &ir_new);
         let got = nca_pairs(t.path());
@@ -186,5 +268,8 @@ fn nca_semantic_diff_agrees_with_moat_diff() {
         nonempty += usize::from(!want.0.is_empty() || !want.1.is_empty());
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(nonempty >= 3, "the cases must change pod-to-pod connections, not only addresses");
+    assert!(
+        nonempty >= 3,
+        "the cases must change pod-to-pod connections, not only addresses"
+    );
 }

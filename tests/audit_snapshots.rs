@@ -8,7 +8,12 @@ use common::{moat, root};
 /// Runs moat from the repository root (so paths in the output are relative) and returns stdout.
 fn out(args: &[&str], code: i32) -> String {
     let o = moat().args(args).current_dir(root()).output().expect("run moat");
-    assert_eq!(o.status.code(), Some(code), "moat {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "moat {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).expect("utf-8")
 }
 
@@ -33,7 +38,16 @@ fn diff_markdown() {
 
 #[test]
 fn diff_markdown_removal() {
-    insta::assert_snapshot!(out(&["diff", "--format", "markdown", "fixtures/diff/remove-service/old.moat", "fixtures/diff/remove-service/new.moat"], 1));
+    insta::assert_snapshot!(out(
+        &[
+            "diff",
+            "--format",
+            "markdown",
+            "fixtures/diff/remove-service/old.moat",
+            "fixtures/diff/remove-service/new.moat"
+        ],
+        1
+    ));
 }
 
 #[test]

@@ -11,7 +11,15 @@ fn check(text: &str) -> Checked {
 
 /// The diagnostics as (code, line), in order.
 fn found(c: &Checked) -> Vec<(&'static str, usize)> {
-    c.diags.iter().map(|d| (d.code, d.span.map_or(0, |s| c.sources.file(s.file).line_col(s.start).0))).collect()
+    c.diags
+        .iter()
+        .map(|d| {
+            (
+                d.code,
+                d.span.map_or(0, |s| c.sources.file(s.file).line_col(s.start).0),
+            )
+        })
+        .collect()
 }
 
 fn codes(c: &Checked) -> Vec<&'static str> {
@@ -39,12 +47,17 @@ fn e007_fires_when_only_part_of_an_allow_meets_a_forbid() {
     assert_eq!(found(&c), [("E007", 4)]);
     let d = &c.diags[0];
     assert_eq!(d.labels.len(), 1, "the forbid is pointed at");
-    assert_eq!(c.sources.file(d.labels[0].0.file).line_col(d.labels[0].0.start).0, 5);
+    assert_eq!(
+        c.sources.file(d.labels[0].0.file).line_col(d.labels[0].0.start).0,
+        5
+    );
 }
 
 #[test]
 fn e007_does_not_fire_on_disjoint_ports_or_pairs() {
-    let c = with_zones("allow a -> b : tcp/1-49\nforbid a -> b : tcp/50-60\nallow i -> a.s : p\nforbid i -> a : udp/1-100\n");
+    let c = with_zones(
+        "allow a -> b : tcp/1-49\nforbid a -> b : tcp/50-60\nallow i -> a.s : p\nforbid i -> a : udp/1-100\n",
+    );
     assert!(!c.has_errors(), "{:?}", found(&c));
     let c = with_zones("allow a.s -> b.t : p\nforbid a -> b.u\n");
     assert!(!c.has_errors(), "{:?}", found(&c));
@@ -61,8 +74,16 @@ fn a_forbid_may_name_ports_the_destination_does_not_expose() {
     // A forbid is an invariant: "nobody reaches the database on ssh" is
     // meaningful exactly because the database does not expose ssh.
     let c = with_zones("allow a.s -> b.t : p\nforbid a -> b.t : tcp/22 \"no ssh\"\nforbid a -> b.u : icmp\n");
-    let errors: Vec<_> = found(&c).into_iter().filter(|(code, _)| code.starts_with('E')).collect();
-    assert_eq!(errors, [], "{:?}", c.diags.iter().map(|d| &d.message).collect::<Vec<_>>());
+    let errors: Vec<_> = found(&c)
+        .into_iter()
+        .filter(|(code, _)| code.starts_with('E'))
+        .collect();
+    assert_eq!(
+        errors,
+        [],
+        "{:?}",
+        c.diags.iter().map(|d| &d.message).collect::<Vec<_>>()
+    );
     assert!(c.ir.is_some());
 }
 
@@ -70,7 +91,9 @@ fn a_forbid_may_name_ports_the_destination_does_not_expose() {
 
 #[test]
 fn crossings_fire_for_zones_and_services_in_both_directions() {
-    let c = with_zones("allow i -> b : tcp/80\nallow b.t -> i : tcp/443\nallow i -> a.s : p\nallow a.s -> b.t : p\n");
+    let c = with_zones(
+        "allow i -> b : tcp/80\nallow b.t -> i : tcp/443\nallow i -> a.s : p\nallow a.s -> b.t : p\n",
+    );
     assert_eq!(found(&c), [("E006", 4), ("E006", 5)]);
 }
 
@@ -78,10 +101,16 @@ fn crossings_fire_for_zones_and_services_in_both_directions() {
 fn an_exemption_waives_a_crossing_and_is_reported() {
     let c = with_zones("allow i -> b.t : p exempt \"CAB-1\"\nallow a -> b.u : p\n");
     assert_eq!(found(&c), [("W004", 4)]);
-    assert!(c.diags[0].notes.iter().any(|n| n.contains("E006")), "{:?}", c.diags[0].notes);
+    assert!(
+        c.diags[0].notes.iter().any(|n| n.contains("E006")),
+        "{:?}",
+        c.diags[0].notes
+    );
     assert!(c.ir.is_some());
     // an exemption that waives nothing is still reported
-    let c = with_zones("allow a.s -> b.t : p exempt \"not needed\"\nallow a -> b.u : p\nallow i -> a : tcp/443\n");
+    let c = with_zones(
+        "allow a.s -> b.t : p exempt \"not needed\"\nallow a -> b.u : p\nallow i -> a : tcp/443\n",
+    );
     assert_eq!(found(&c), [("W004", 4)]);
 }
 
@@ -94,9 +123,13 @@ zone data : mz @ blr { cidr 10.20.0.0/16 service db { hosts 10.20.0.5 port pg tc
 
 #[test]
 fn residency_in_both_directions_and_its_exemption() {
-    let c = check(&format!("{RESIDENT}allow web -> data.db : pg\nallow data.db -> web : tcp/443\nallow api -> data.db : pg\n"));
+    let c = check(&format!(
+        "{RESIDENT}allow web -> data.db : pg\nallow data.db -> web : tcp/443\nallow api -> data.db : pg\n"
+    ));
     assert_eq!(found(&c), [("E010", 6), ("E010", 7)]);
-    let c = check(&format!("{RESIDENT}allow web -> data.db : pg exempt \"DPA-7\"\nallow api -> data.db : pg\n"));
+    let c = check(&format!(
+        "{RESIDENT}allow web -> data.db : pg exempt \"DPA-7\"\nallow api -> data.db : pg\n"
+    ));
     assert_eq!(codes(&c), ["W004"]);
     assert!(c.diags[0].notes.iter().any(|n| n.contains("E010")));
 }
@@ -106,7 +139,10 @@ fn a_resident_service_at_a_cloud_site_is_e010() {
     let zone = "site c : gcp\nzone x : mz @ c { cidr 10.0.0.0/16 service db { hosts 10.0.0.1 port p tcp/1 resident } }\n";
     assert_eq!(found(&check(zone)), [("E010", 2)]);
     // and a flow with it is a second finding, at the allow
-    assert_eq!(found(&check(&format!("{zone}allow x -> x.db : p\n"))), [("E010", 2), ("E010", 3)]);
+    assert_eq!(
+        found(&check(&format!("{zone}allow x -> x.db : p\n"))),
+        [("E010", 2), ("E010", 3)]
+    );
 }
 
 const CELLS: &str = "cells c[1..3] in 10.64.0.0/12 each /16 {
@@ -121,7 +157,9 @@ zone shared : mz { cidr 10.63.0.0/24 }
 #[test]
 fn cells_pair_up_only_when_both_sides_use_the_same_block() {
     // paired: no E011, and no cross-cell flow in the matrix
-    let c = check(&format!("{CELLS}allow c*.a.w -> c*.a : tcp/9\nallow d*.a -> shared : tcp/9\nallow shared -> d*.a.w : p\n"));
+    let c = check(&format!(
+        "{CELLS}allow c*.a.w -> c*.a : tcp/9\nallow d*.a -> shared : tcp/9\nallow shared -> d*.a.w : p\n"
+    ));
     assert!(!c.has_errors(), "{:?}", found(&c));
     let ir = c.ir.expect("an IR");
     for &(f, t) in ir.flows.keys() {
@@ -132,19 +170,33 @@ fn cells_pair_up_only_when_both_sides_use_the_same_block() {
     }
     // the block's own allow is repeated in every cell
     for i in 1..=3 {
-        assert!(ir.flows.contains_key(&(ir.atom_id(&format!("c{i}.e.g")).expect("g"), ir.atom_id(&format!("c{i}.a.w")).expect("w"))));
+        assert!(ir.flows.contains_key(&(
+            ir.atom_id(&format!("c{i}.e.g")).expect("g"),
+            ir.atom_id(&format!("c{i}.a.w")).expect("w")
+        )));
     }
     // different blocks, or one side naming a single cell: E011
-    assert_eq!(codes(&check(&format!("{CELLS}allow c*.a.w -> d*.a.w : p\n"))), ["E011"]);
-    assert_eq!(codes(&check(&format!("{CELLS}allow c*.a -> c2.a.w : p\n"))), ["E011"]);
-    assert_eq!(codes(&check(&format!("{CELLS}allow c1.a -> c2.a.w : p\n"))), ["E011"]);
+    assert_eq!(
+        codes(&check(&format!("{CELLS}allow c*.a.w -> d*.a.w : p\n"))),
+        ["E011"]
+    );
+    assert_eq!(
+        codes(&check(&format!("{CELLS}allow c*.a -> c2.a.w : p\n"))),
+        ["E011"]
+    );
+    assert_eq!(
+        codes(&check(&format!("{CELLS}allow c1.a -> c2.a.w : p\n"))),
+        ["E011"]
+    );
     // waived by an exemption
     assert_eq!(codes(&check(&format!("{CELLS}allow c1.a -> c2.a.w : p exempt \"migration\"\nallow c*.a -> shared : tcp/9\nallow d*.a -> shared : tcp/9\n"))), ["W004"]);
 }
 
 #[test]
 fn cell_interpolation_and_relative_addresses() {
-    let c = check(&format!("{CELLS}allow c*.a -> shared : tcp/9\nallow d*.a -> shared : tcp/9\n"));
+    let c = check(&format!(
+        "{CELLS}allow c*.a -> shared : tcp/9\nallow d*.a -> shared : tcp/9\n"
+    ));
     let ir = c.ir.expect("an IR");
     let w = &ir.atoms[ir.atom_id("c3.a.w").expect("c3.a.w")];
     assert_eq!(w.namespaces, ["c3-a"]);
@@ -158,7 +210,8 @@ fn cell_interpolation_and_relative_addresses() {
 
 #[test]
 fn w002_reports_the_later_of_two_identical_allows_and_not_partial_overlaps() {
-    let c = with_zones("allow i -> a.s : p\nallow a -> b.t : p\nallow a -> b.t : tcp/50\nallow a -> b.u : p\n");
+    let c =
+        with_zones("allow i -> a.s : p\nallow a -> b.t : p\nallow a -> b.t : tcp/50\nallow a -> b.u : p\n");
     assert_eq!(found(&c), [("W002", 6)]);
     let c = with_zones("allow i -> a.s : tcp/1-60\nallow i -> a.s : tcp/50-100\nallow a -> b : tcp/50-60\n");
     assert_eq!(found(&c), []);
@@ -166,8 +219,16 @@ fn w002_reports_the_later_of_two_identical_allows_and_not_partial_overlaps() {
 
 #[test]
 fn w003_fires_for_the_cross_zone_part_of_an_allow_only() {
-    assert_eq!(codes(&with_zones("allow i -> a.s : p\nallow a, b -> a : any\n")), ["W003"]);
-    assert_eq!(codes(&with_zones("allow i -> a.s : p\nallow a -> b.t : p\nallow b -> b.u : any\nallow a -> a : any\n")), Vec::<&str>::new());
+    assert_eq!(
+        codes(&with_zones("allow i -> a.s : p\nallow a, b -> a : any\n")),
+        ["W003"]
+    );
+    assert_eq!(
+        codes(&with_zones(
+            "allow i -> a.s : p\nallow a -> b.t : p\nallow b -> b.u : any\nallow a -> a : any\n"
+        )),
+        Vec::<&str>::new()
+    );
 }
 
 #[test]
@@ -196,11 +257,20 @@ allow edge -> core.zone : service
     );
     assert_eq!(found(&c), []);
     let ir = c.ir.expect("an IR");
-    assert_eq!(ir.allows[0].reason.as_deref(), Some("a \"quoted\" reason\nspanning lines \\ ok"));
+    assert_eq!(
+        ir.allows[0].reason.as_deref(),
+        Some("a \"quoted\" reason\nspanning lines \\ ok")
+    );
     let r = &ir.atoms[ir.atom_id("core.resident").expect("core.resident")];
-    assert_eq!(r.pods.get("app.kubernetes.io/name").map(String::as_str), Some("resident"));
+    assert_eq!(
+        r.pods.get("app.kubernetes.io/name").map(String::as_str),
+        Some("resident")
+    );
     assert_eq!(r.namespaces, ["core-ns", "other"]);
-    assert_eq!(ir.atoms[ir.atom_id("core.zone").expect("core.zone")].namespaces, ["other"]);
+    assert_eq!(
+        ir.atoms[ir.atom_id("core.zone").expect("core.zone")].namespaces,
+        ["other"]
+    );
     let rows = moat::analysis::matrix::rows(&ir);
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].ports.as_deref(), Some("8080,9090"));
@@ -211,7 +281,13 @@ fn e001_reports_independent_errors_and_still_checks_the_rest() {
     // two syntax errors, and an unknown name in an intact statement between them
     let c = check("zone a : mz { cidr 10.0.0.0/8 }\nallow a -> : tcp/1\nallow a -> nowhere : tcp/1\nallow a a : tcp/1\n");
     let f = found(&c);
-    assert_eq!(f.iter().filter(|(code, _)| *code == "E001").map(|(_, l)| *l).collect::<Vec<_>>(), [2, 4]);
+    assert_eq!(
+        f.iter()
+            .filter(|(code, _)| *code == "E001")
+            .map(|(_, l)| *l)
+            .collect::<Vec<_>>(),
+        [2, 4]
+    );
     assert!(c.ir.is_none());
 }
 
@@ -225,13 +301,25 @@ fn a_syntax_error_inside_a_zone_does_not_make_its_names_unknown() {
 allow mz -> mz.kernel : api
 ",
     );
-    assert_eq!(found(&c), [("E001", 3)], "{:?}", c.diags.iter().map(|d| &d.message).collect::<Vec<_>>());
+    assert_eq!(
+        found(&c),
+        [("E001", 3)],
+        "{:?}",
+        c.diags.iter().map(|d| &d.message).collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn hosts_partly_outside_their_zone_are_e005_only() {
-    let c = check("zone a : mz { cidr 10.0.0.0/25 service s { hosts 10.0.0.0/24 port p tcp/1 } }\nallow a -> a.s : p\n");
-    assert_eq!(codes(&c), ["E005"], "{:?}", c.diags.iter().map(|d| &d.message).collect::<Vec<_>>());
+    let c = check(
+        "zone a : mz { cidr 10.0.0.0/25 service s { hosts 10.0.0.0/24 port p tcp/1 } }\nallow a -> a.s : p\n",
+    );
+    assert_eq!(
+        codes(&c),
+        ["E005"],
+        "{:?}",
+        c.diags.iter().map(|d| &d.message).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -242,7 +330,9 @@ fn hosts_outside_their_zone_that_meet_another_zone_are_both_e005_and_e004() {
 
 #[test]
 fn a_service_namespace_must_be_one_of_its_zones() {
-    let c = check("zone a : mz { namespace a service s { namespace b pods x=y port p tcp/1 } }\nallow a -> a.s : p\n");
+    let c = check(
+        "zone a : mz { namespace a service s { namespace b pods x=y port p tcp/1 } }\nallow a -> a.s : p\n",
+    );
     assert_eq!(codes(&c), ["E002"]);
     let c = check("zone a : mz { namespace a, b service s { namespace b pods x=y port p tcp/1 } }\nallow a -> a.s : p\n");
     assert_eq!(found(&c), []);
@@ -267,10 +357,21 @@ allow mz -> shared : tcp/6
     );
     assert_eq!(found(&c), []);
     let ir = c.ir.expect("an IR");
-    let rows: Vec<String> = moat::analysis::matrix::rows(&ir).iter().map(|r| format!("{} {} {}", r.from, r.to, r.ports.as_deref().unwrap_or("-"))).collect();
+    let rows: Vec<String> = moat::analysis::matrix::rows(&ir)
+        .iter()
+        .map(|r| format!("{} {} {}", r.from, r.to, r.ports.as_deref().unwrap_or("-")))
+        .collect();
     assert_eq!(
         rows,
-        ["c1.mz shared 5", "c1.mz.w shared 5", "c2.mz shared 5", "c2.mz.w shared 5", "mz shared 6", "shared c1.mz.w 1", "shared c2.mz.w 1"]
+        [
+            "c1.mz shared 5",
+            "c1.mz.w shared 5",
+            "c2.mz shared 5",
+            "c2.mz.w shared 5",
+            "mz shared 6",
+            "shared c1.mz.w 1",
+            "shared c2.mz.w 1"
+        ]
     );
     let w = &ir.atoms[ir.atom_id("c2.mz.w").expect("c2.mz.w")];
     assert_eq!(w.pods.get("app").map(String::as_str), Some("c2-w"));
@@ -285,5 +386,9 @@ fn overlaps_are_reported_per_pair_of_zones() {
     let c = check("zone i : external { cidr 0.0.0.0/0 }\nzone p : external { cidr 192.0.2.0/24 }\nzone d : dmz { cidr 10.0.0.0/16 }\nallow i, p -> d : tcp/443\n");
     assert_eq!(found(&c), []);
     let ir = c.ir.expect("an IR");
-    assert_eq!(ir.atom_for_ip("192.0.2.7".parse().expect("ip")).map(|a| ir.atoms[a].name.as_str()), Some("p"));
+    assert_eq!(
+        ir.atom_for_ip("192.0.2.7".parse().expect("ip"))
+            .map(|a| ir.atoms[a].name.as_str()),
+        Some("p")
+    );
 }

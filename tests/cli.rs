@@ -64,8 +64,18 @@ fn check_exit_codes() {
     assert_eq!(code(&run(&["check", CELLS])), 0);
     assert_eq!(code(&run(&["check", "fixtures/bad/E006-internet-to-mz.moat"])), 1);
     // warnings only: 0, and 1 with --deny-warnings
-    assert_eq!(code(&run(&["check", "fixtures/bad/W003-any-across-zones.moat"])), 0);
-    assert_eq!(code(&run(&["check", "--deny-warnings", "fixtures/bad/W003-any-across-zones.moat"])), 1);
+    assert_eq!(
+        code(&run(&["check", "fixtures/bad/W003-any-across-zones.moat"])),
+        0
+    );
+    assert_eq!(
+        code(&run(&[
+            "check",
+            "--deny-warnings",
+            "fixtures/bad/W003-any-across-zones.moat"
+        ])),
+        1
+    );
     // a missing file, a missing file next to a good one: I/O trouble
     assert_eq!(code(&run(&["check", "no/such/file.moat"])), 2);
     assert_eq!(code(&run(&["check", EXAMPLE, "no/such/file.moat"])), 2);
@@ -84,12 +94,22 @@ fn check_missing_file_is_reported_in_json() {
     let arr = v.as_array().expect("an array");
     assert_eq!(arr.len(), 1, "{v}");
     assert_eq!(arr[0]["severity"], "error");
-    assert!(arr[0]["message"].as_str().is_some_and(|m| m.contains("no/such/file.moat")), "{v}");
+    assert!(
+        arr[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no/such/file.moat")),
+        "{v}"
+    );
 }
 
 #[test]
 fn check_json_shape() {
-    let o = run(&["check", "--format", "json", "fixtures/bad/E006-internet-to-mz.moat"]);
+    let o = run(&[
+        "check",
+        "--format",
+        "json",
+        "fixtures/bad/E006-internet-to-mz.moat",
+    ]);
     assert_eq!(code(&o), 1);
     let v = json(&o);
     let arr = v.as_array().expect("one JSON array");
@@ -153,7 +173,14 @@ fn matrix_json_shape_is_exactly_the_spec() {
     }
     let rows: Vec<(String, String, String, Value)> = flows
         .iter()
-        .map(|f| (f["from"].as_str().expect("from").into(), f["to"].as_str().expect("to").into(), f["protocol"].as_str().expect("protocol").into(), f["ports"].clone()))
+        .map(|f| {
+            (
+                f["from"].as_str().expect("from").into(),
+                f["to"].as_str().expect("to").into(),
+                f["protocol"].as_str().expect("protocol").into(),
+                f["ports"].clone(),
+            )
+        })
         .collect();
     let r = |f: &str, t: &str, p: &str, ports: Value| (f.to_string(), t.to_string(), p.to_string(), ports);
     let expected = vec![
@@ -212,11 +239,22 @@ fn matrix_csv_and_table_shapes() {
 
 #[test]
 fn matrix_exit_codes() {
-    assert_eq!(code(&run(&["matrix", "fixtures/bad/E006-internet-to-mz.moat"])), 1);
+    assert_eq!(
+        code(&run(&["matrix", "fixtures/bad/E006-internet-to-mz.moat"])),
+        1
+    );
     assert_eq!(code(&run(&["matrix", "no/such/file.moat"])), 2);
     assert_eq!(code(&run(&["matrix", "--format", "yaml", EXAMPLE])), 2);
     // a policy with errors prints no matrix
-    assert_eq!(stdout(&run(&["matrix", "--format", "json", "fixtures/bad/E006-internet-to-mz.moat"])), "");
+    assert_eq!(
+        stdout(&run(&[
+            "matrix",
+            "--format",
+            "json",
+            "fixtures/bad/E006-internet-to-mz.moat"
+        ])),
+        ""
+    );
 }
 
 // ---- several files, directories ----------------------------------------
@@ -225,7 +263,10 @@ fn matrix_exit_codes() {
 fn split_example(dir: &Path) -> (PathBuf, PathBuf) {
     let text = std::fs::read_to_string(root().join(EXAMPLE)).expect("read example");
     let cut = text.find("allow internet").expect("the allows");
-    (write(dir, "a-zones.moat", &text[..cut]), write(dir, "b-rules.moat", &text[cut..]))
+    (
+        write(dir, "a-zones.moat", &text[..cut]),
+        write(dir, "b-rules.moat", &text[cut..]),
+    )
 }
 
 #[test]
@@ -237,16 +278,27 @@ fn several_files_form_one_policy() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&o), whole);
     // in either order
-    assert_eq!(stdout(&run(&["matrix", "--format", "json", s(&rules), s(&zones)])), whole);
+    assert_eq!(
+        stdout(&run(&["matrix", "--format", "json", s(&rules), s(&zones)])),
+        whole
+    );
     assert_eq!(code(&run(&["check", s(&zones), s(&rules)])), 0);
     // the rules alone name unknown zones
     let o = run(&["check", "--format", "json", s(&rules)]);
     assert_eq!(code(&o), 1);
-    assert!(json(&o).as_array().expect("array").iter().all(|d| d["code"] == "E002"));
+    assert!(json(&o)
+        .as_array()
+        .expect("array")
+        .iter()
+        .all(|d| d["code"] == "E002"));
     // the zones alone are unused (warnings only)
     let o = run(&["check", "--format", "json", s(&zones)]);
     assert_eq!(code(&o), 0);
-    assert!(json(&o).as_array().expect("array").iter().all(|d| d["code"] == "W001"));
+    assert!(json(&o)
+        .as_array()
+        .expect("array")
+        .iter()
+        .all(|d| d["code"] == "W001"));
 }
 
 #[test]
@@ -274,9 +326,19 @@ fn includes_are_relative_to_the_including_file_and_read_once() {
     let text = std::fs::read_to_string(root().join(EXAMPLE)).expect("read example");
     let cut = text.find("allow internet").expect("the allows");
     write(t.path(), "common/zones.moat", &text[..cut]);
-    let main = write(t.path(), "main.moat", &format!("include \"common/zones.moat\"\n{}", &text[cut..]));
+    let main = write(
+        t.path(),
+        "main.moat",
+        &format!("include \"common/zones.moat\"\n{}", &text[cut..]),
+    );
     // the same file named twice (directly and through the include) is one copy: no E003
-    let o = run(&["check", "--format", "json", s(&main), s(&t.path().join("common/zones.moat"))]);
+    let o = run(&[
+        "check",
+        "--format",
+        "json",
+        s(&main),
+        s(&t.path().join("common/zones.moat")),
+    ]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     let whole = stdout(&run(&["matrix", "--format", "json", EXAMPLE]));
     assert_eq!(stdout(&run(&["matrix", "--format", "json", s(&main)])), whole);
@@ -284,11 +346,19 @@ fn includes_are_relative_to_the_including_file_and_read_once() {
 
 #[test]
 fn include_cycle_names_files_as_given() {
-    let o = run(&["check", "--format", "json", "fixtures/bad/E014-include-cycle.moat"]);
+    let o = run(&[
+        "check",
+        "--format",
+        "json",
+        "fixtures/bad/E014-include-cycle.moat",
+    ]);
     let v = json(&o);
     let msg = v[0]["message"].as_str().expect("a message");
     let abs = std::fs::canonicalize(root()).expect("root");
-    assert!(!msg.contains(&abs.display().to_string()), "absolute paths in: {msg}");
+    assert!(
+        !msg.contains(&abs.display().to_string()),
+        "absolute paths in: {msg}"
+    );
     assert!(msg.contains("fixtures/bad/includes/cycle-a.moat"), "{msg}");
 }
 
@@ -296,7 +366,9 @@ fn include_cycle_names_files_as_given() {
 
 #[test]
 fn query_allow_deny_and_trouble() {
-    let q = |from: &str, to: &str, port: &str| run(&["query", EXAMPLE, "--from", from, "--to", to, "--port", port]);
+    let q = |from: &str, to: &str, port: &str| {
+        run(&["query", EXAMPLE, "--from", from, "--to", to, "--port", port])
+    };
     // allowed: exit 0, `allow` first, then the allow's file:line
     let o = q("internet", "dmz.ingress", "tcp/443");
     assert_eq!(code(&o), 0);
@@ -316,29 +388,80 @@ fn query_allow_deny_and_trouble() {
     assert!(out.contains("spec-example.moat:29"), "{out}");
     // denied by default: wrong port, reverse direction
     assert_eq!(code(&q("internet", "dmz.ingress", "tcp/80")), 1);
-    assert_eq!(stdout(&q("internet", "dmz.ingress", "tcp/80")).lines().next(), Some("deny"));
+    assert_eq!(
+        stdout(&q("internet", "dmz.ingress", "tcp/80")).lines().next(),
+        Some("deny")
+    );
     assert_eq!(code(&q("dmz.ingress", "internet", "tcp/443")), 1);
     assert_eq!(code(&q("mz.kernel", "dmz.ingress", "icmp")), 1);
     // trouble: unknown endpoint, bad port, missing file, policy with errors
     assert_eq!(code(&q("nowhere", "dmz.ingress", "tcp/443")), 2);
     assert_eq!(code(&q("internet", "dmz.ingress", "tcp/99999")), 2);
     assert_eq!(code(&q("internet", "dmz.ingress", "banana")), 2);
-    assert_eq!(code(&run(&["query", "no/such.moat", "--from", "a", "--to", "b", "--port", "tcp/1"])), 2);
+    assert_eq!(
+        code(&run(&[
+            "query",
+            "no/such.moat",
+            "--from",
+            "a",
+            "--to",
+            "b",
+            "--port",
+            "tcp/1"
+        ])),
+        2
+    );
     let bad = "fixtures/bad/E006-internet-to-mz.moat";
-    assert_eq!(code(&run(&["query", bad, "--from", "internet", "--to", "mz.kernel", "--port", "tcp/8080"])), 2);
+    assert_eq!(
+        code(&run(&[
+            "query",
+            bad,
+            "--from",
+            "internet",
+            "--to",
+            "mz.kernel",
+            "--port",
+            "tcp/8080"
+        ])),
+        2
+    );
     // usage: a missing --port
-    assert_eq!(code(&run(&["query", EXAMPLE, "--from", "internet", "--to", "dmz.ingress"])), 2);
+    assert_eq!(
+        code(&run(&[
+            "query",
+            EXAMPLE,
+            "--from",
+            "internet",
+            "--to",
+            "dmz.ingress"
+        ])),
+        2
+    );
 }
 
 #[test]
 fn query_cells_and_several_files() {
-    let q = |from: &str, to: &str, port: &str| code(&run(&["query", CELLS, "--from", from, "--to", to, "--port", port]));
+    let q = |from: &str, to: &str, port: &str| {
+        code(&run(&[
+            "query", CELLS, "--from", from, "--to", to, "--port", port,
+        ]))
+    };
     assert_eq!(q("cell3.dmz.regproc", "cell3.mz.regproc", "tcp/8080"), 0);
     assert_eq!(q("cell3.dmz.regproc", "cell2.mz.regproc", "tcp/8080"), 1);
     assert_eq!(q("cell4.mz.regproc", "shared.hsm", "tcp/5666"), 0);
     let t = TempDir::new("cli-query-split");
     let (zones, rules) = split_example(t.path());
-    let o = run(&["query", s(&zones), s(&rules), "--from", "dmz.ingress", "--to", "mz.kernel", "--port", "tcp/8080"]);
+    let o = run(&[
+        "query",
+        s(&zones),
+        s(&rules),
+        "--from",
+        "dmz.ingress",
+        "--to",
+        "mz.kernel",
+        "--port",
+        "tcp/8080",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("b-rules.moat:2"), "{}", stdout(&o));
 }
@@ -358,15 +481,26 @@ fn compile_with_an_unknown_target_is_usage_trouble() {
 fn compile_of_a_bad_policy_exits_1_and_writes_nothing() {
     let t = TempDir::new("cli-compile-bad");
     let out = t.path().join("out");
-    let o = run(&["compile", "fixtures/bad/E006-internet-to-mz.moat", "--target", "all", "--out", s(&out)]);
+    let o = run(&[
+        "compile",
+        "fixtures/bad/E006-internet-to-mz.moat",
+        "--target",
+        "all",
+        "--out",
+        s(&out),
+    ]);
     assert_eq!(code(&o), 1);
-    assert!(!out.exists() || std::fs::read_dir(&out).expect("read out").next().is_none(), "output written for a bad policy");
+    assert!(
+        !out.exists() || std::fs::read_dir(&out).expect("read out").next().is_none(),
+        "output written for a bad policy"
+    );
 }
 
 #[test]
 fn query_places_addresses_by_the_most_specific_range() {
     let hand = "fixtures/good/hand-matrix.moat";
-    let q = |from: &str, to: &str, port: &str| run(&["query", hand, "--from", from, "--to", to, "--port", port]);
+    let q =
+        |from: &str, to: &str, port: &str| run(&["query", hand, "--from", from, "--to", to, "--port", port]);
     // 10.30.0.9 is in ops, 10.20.0.5 is mz.db: allowed by lines 37 and 38 (tcp 80-95)
     let o = q("10.30.0.9", "10.20.0.5", "tcp/85");
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
@@ -389,12 +523,19 @@ fn query_places_addresses_by_the_most_specific_range() {
 #[test]
 fn every_good_fixture_checks_clean_of_errors() {
     let mut n = 0;
-    for e in std::fs::read_dir(root().join("fixtures/good")).expect("fixtures/good").flatten() {
+    for e in std::fs::read_dir(root().join("fixtures/good"))
+        .expect("fixtures/good")
+        .flatten()
+    {
         let p = e.path();
         if p.extension().is_some_and(|x| x == "moat") {
             let o = run(&["check", "--format", "json", s(&p)]);
             assert_eq!(code(&o), 0, "{}: {}", p.display(), stdout(&o));
-            assert!(json(&o).as_array().expect("array").iter().all(|d| d["severity"] == "warning"));
+            assert!(json(&o)
+                .as_array()
+                .expect("array")
+                .iter()
+                .all(|d| d["severity"] == "warning"));
             n += 1;
         }
     }
@@ -406,8 +547,25 @@ fn output_is_byte_identical_across_runs() {
     for args in [
         &["matrix", "--format", "json", CELLS][..],
         &["matrix", "--format", "csv", "fixtures/good/hand-matrix.moat"][..],
-        &["check", "--format", "json", "fixtures/bad/E004-zone-overlap.moat", "fixtures/bad/E002-unknown-name.moat"][..],
-        &["query", "--format", "json", EXAMPLE, "--from", "dmz", "--to", "mz.postgres", "--port", "tcp/5432"][..],
+        &[
+            "check",
+            "--format",
+            "json",
+            "fixtures/bad/E004-zone-overlap.moat",
+            "fixtures/bad/E002-unknown-name.moat",
+        ][..],
+        &[
+            "query",
+            "--format",
+            "json",
+            EXAMPLE,
+            "--from",
+            "dmz",
+            "--to",
+            "mz.postgres",
+            "--port",
+            "tcp/5432",
+        ][..],
     ] {
         let a = run(args);
         let b = run(args);
@@ -425,7 +583,11 @@ fn a_closed_pipe_does_not_make_moat_panic() {
     // Far more output than a pipe buffers (64 KiB), so moat is still writing when the reader leaves.
     let dir = TempDir::new("pipe");
     let big = dir.path().join("big.moat");
-    let opts = moat::gen::GenOptions { zones: 60, allows: 4000, ..Default::default() };
+    let opts = moat::gen::GenOptions {
+        zones: 60,
+        allows: 4000,
+        ..Default::default()
+    };
     std::fs::write(&big, moat::gen::random_policy(3, &opts)).expect("write policy");
     let mut child = common::moat()
         .args(["matrix"])
@@ -439,7 +601,11 @@ fn a_closed_pipe_does_not_make_moat_panic() {
     stdout.read_exact(&mut first).expect("read the first bytes");
     drop(stdout);
     let status = child.wait().expect("wait");
-    assert_eq!(status.code(), Some(0), "moat must exit 0, not panic (101), when its reader goes away");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "moat must exit 0, not panic (101), when its reader goes away"
+    );
 }
 
 // ---- large outputs: warning limit, streaming compile, parallel diff -------
@@ -461,15 +627,25 @@ fn human_output_shows_twenty_warnings_per_code_and_counts_the_rest() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let err = stderr(&o);
     assert_eq!(err.matches("warning[W001]: zone `u").count(), 20, "{err}");
-    assert!(err.contains("warning[W001]: 5 more not shown (--all-warnings shows every one"), "{err}");
-    assert!(err.trim_end().ends_with("0 errors, 25 warnings"), "the summary counts every warning: {err}");
+    assert!(
+        err.contains("warning[W001]: 5 more not shown (--all-warnings shows every one"),
+        "{err}"
+    );
+    assert!(
+        err.trim_end().ends_with("0 errors, 25 warnings"),
+        "the summary counts every warning: {err}"
+    );
 
     let all = stderr(&run(&["check", s(&p), "--all-warnings"]));
     assert_eq!(all.matches("warning[W001]: zone `u").count(), 25, "{all}");
     assert!(!all.contains("more not shown"), "{all}");
 
     let j = json(&run(&["check", s(&p), "--format", "json"]));
-    assert_eq!(j.as_array().map(Vec::len), Some(25), "JSON lists every warning: {j}");
+    assert_eq!(
+        j.as_array().map(Vec::len),
+        Some(25),
+        "JSON lists every warning: {j}"
+    );
 }
 
 #[test]
@@ -486,30 +662,69 @@ fn a_target_that_fails_after_another_was_staged_writes_nothing() {
     let o = run(&["compile", s(&p), "--target", "iptables,k8s", "--out", s(&out)]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("E017"), "{}", stderr(&o));
-    assert!(!t.path().join("new").exists(), "an output directory (or its parent) was created for a failed compile");
-    let left: Vec<_> = std::fs::read_dir(t.path()).expect("read tmp").flatten().map(|e| e.file_name()).collect();
-    assert_eq!(left.len(), 1, "only the policy remains, no staging directory: {left:?}");
+    assert!(
+        !t.path().join("new").exists(),
+        "an output directory (or its parent) was created for a failed compile"
+    );
+    let left: Vec<_> = std::fs::read_dir(t.path())
+        .expect("read tmp")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "only the policy remains, no staging directory: {left:?}"
+    );
 
     // the same targets on a policy both can express: both written
-    let ok = write(t.path(), "tcp.moat", &std::fs::read_to_string(&p).expect("read").replace("icmp", "tcp/443"));
+    let ok = write(
+        t.path(),
+        "tcp.moat",
+        &std::fs::read_to_string(&p)
+            .expect("read")
+            .replace("icmp", "tcp/443"),
+    );
     let o = run(&["compile", s(&ok), "--target", "iptables,k8s", "--out", s(&out)]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(out.join("k8s").is_dir() && out.join("iptables").is_dir());
-    let left: Vec<_> = std::fs::read_dir(t.path().join("new")).expect("read new").flatten().map(|e| e.file_name()).collect();
-    assert_eq!(left.len(), 1, "no staging directory left beside the output: {left:?}");
+    let left: Vec<_> = std::fs::read_dir(t.path().join("new"))
+        .expect("read new")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "no staging directory left beside the output: {left:?}"
+    );
 }
 
 #[test]
 fn diff_checks_both_sides_and_reports_them_old_first() {
     let t = TempDir::new("cli-diff-both-bad");
-    let bad_old = write(t.path(), "old.moat", "zone a : demilitarised { cidr 10.0.0.0/24 }\nallow a -> nowhere : tcp/1\n");
-    let bad_new = write(t.path(), "new.moat", "zone b : demilitarised { cidr 10.0.0.0/24 }\nallow b -> elsewhere : tcp/1\n");
+    let bad_old = write(
+        t.path(),
+        "old.moat",
+        "zone a : demilitarised { cidr 10.0.0.0/24 }\nallow a -> nowhere : tcp/1\n",
+    );
+    let bad_new = write(
+        t.path(),
+        "new.moat",
+        "zone b : demilitarised { cidr 10.0.0.0/24 }\nallow b -> elsewhere : tcp/1\n",
+    );
     let o = run(&["diff", s(&bad_old), s(&bad_new)]);
     assert_eq!(code(&o), 2);
     let err = stderr(&o);
-    let (old, new) = (err.find("the old policy does not check"), err.find("the new policy does not check"));
+    let (old, new) = (
+        err.find("the old policy does not check"),
+        err.find("the new policy does not check"),
+    );
     assert!(matches!((old, new), (Some(a), Some(b)) if a < b), "{err}");
-    assert!(err.find("nowhere") < old && old < err.find("elsewhere"), "each side's diagnostics come before its verdict: {err}");
+    assert!(
+        err.find("nowhere") < old && old < err.find("elsewhere"),
+        "each side's diagnostics come before its verdict: {err}"
+    );
 }
 
 // ---- query --cache ---------------------------------------------------------
@@ -527,7 +742,18 @@ const QUESTIONS: [[&str; 3]; 7] = [
 ];
 
 fn ask(policy: &Path, cache: Option<&Path>, [from, to, port]: [&str; 3], format: &str) -> Output {
-    let mut args = vec!["query", s(policy), "--from", from, "--to", to, "--port", port, "--format", format];
+    let mut args = vec![
+        "query",
+        s(policy),
+        "--from",
+        from,
+        "--to",
+        to,
+        "--port",
+        port,
+        "--format",
+        format,
+    ];
     if let Some(c) = cache {
         args.extend(["--cache", s(c)]);
     }
@@ -537,16 +763,28 @@ fn ask(policy: &Path, cache: Option<&Path>, [from, to, port]: [&str; 3], format:
 #[test]
 fn a_query_cache_answers_exactly_as_checking_does() {
     let t = TempDir::new("cli-query-cache");
-    let policy = write(t.path(), "p.moat", &std::fs::read_to_string(root().join(EXAMPLE)).expect("example"));
+    let policy = write(
+        t.path(),
+        "p.moat",
+        &std::fs::read_to_string(root().join(EXAMPLE)).expect("example"),
+    );
     let cache = t.path().join("q.cache");
     for (i, q) in QUESTIONS.iter().enumerate() {
         for format in ["text", "json"] {
             let plain = ask(&policy, None, *q, format);
             let cold = ask(&policy, Some(&cache), *q, format);
-            assert!(cache.is_file() || code(&plain) == 2, "question {i}: no cache written");
+            assert!(
+                cache.is_file() || code(&plain) == 2,
+                "question {i}: no cache written"
+            );
             let warm = ask(&policy, Some(&cache), *q, format);
             for (name, o) in [("cold", &cold), ("warm", &warm)] {
-                assert_eq!((code(o), stdout(o)), (code(&plain), stdout(&plain)), "question {i} {format} ({name})\n{}", stderr(o));
+                assert_eq!(
+                    (code(o), stdout(o)),
+                    (code(&plain), stdout(&plain)),
+                    "question {i} {format} ({name})\n{}",
+                    stderr(o)
+                );
             }
         }
     }
@@ -555,7 +793,11 @@ fn a_query_cache_answers_exactly_as_checking_does() {
 #[test]
 fn a_query_cache_is_read_not_rebuilt_while_the_inputs_are_unchanged() {
     let t = TempDir::new("cli-query-cache-used");
-    let policy = write(t.path(), "p.moat", &std::fs::read_to_string(root().join(EXAMPLE)).expect("example"));
+    let policy = write(
+        t.path(),
+        "p.moat",
+        &std::fs::read_to_string(root().join(EXAMPLE)).expect("example"),
+    );
     let cache = t.path().join("q.cache");
     let q = QUESTIONS[0];
     assert!(stdout(&ask(&policy, Some(&cache), q, "text")).contains("p.moat:26"));
@@ -563,17 +805,30 @@ fn a_query_cache_is_read_not_rebuilt_while_the_inputs_are_unchanged() {
     // that shows it came from the cache, not from checking the policy again.
     let bytes = std::fs::read(&cache).expect("read cache");
     let (from, to) = (b"p.moat:26".as_slice(), b"p.moat:99".as_slice());
-    let at = bytes.windows(from.len()).rposition(|w| w == from).expect("the allow's location is in the cache");
+    let at = bytes
+        .windows(from.len())
+        .rposition(|w| w == from)
+        .expect("the allow's location is in the cache");
     let mut tampered = bytes.clone();
     tampered[at..at + to.len()].copy_from_slice(to);
     std::fs::write(&cache, &tampered).expect("write cache");
-    assert!(stdout(&ask(&policy, Some(&cache), q, "text")).contains("p.moat:99"), "the cache was not used");
+    assert!(
+        stdout(&ask(&policy, Some(&cache), q, "text")).contains("p.moat:99"),
+        "the cache was not used"
+    );
 
     // An edit to the policy (here: the line moves down) makes it stale: checked again, rebuilt.
     let text = std::fs::read_to_string(&policy).expect("read policy");
     std::fs::write(&policy, format!("# moved\n{text}")).expect("edit policy");
-    assert!(stdout(&ask(&policy, Some(&cache), q, "text")).contains("p.moat:27"), "a stale cache answered");
-    assert_ne!(std::fs::read(&cache).expect("read cache"), tampered, "the cache was not rebuilt");
+    assert!(
+        stdout(&ask(&policy, Some(&cache), q, "text")).contains("p.moat:27"),
+        "a stale cache answered"
+    );
+    assert_ne!(
+        std::fs::read(&cache).expect("read cache"),
+        tampered,
+        "the cache was not rebuilt"
+    );
     assert!(stdout(&ask(&policy, Some(&cache), q, "text")).contains("p.moat:27"));
 }
 
@@ -588,12 +843,20 @@ fn a_query_cache_follows_directories_and_survives_damage() {
     assert!(first.starts_with("allow"), "{first}");
     // a new file in the directory input: stale (here it adds an error, so exit 2)
     write(&dir, "extra.moat", "allow internet -> mz.kernel : tcp/1\n");
-    assert_eq!(code(&ask(&dir, Some(&cache), q, "text")), 2, "the cache hid a file added to the directory");
+    assert_eq!(
+        code(&ask(&dir, Some(&cache), q, "text")),
+        2,
+        "the cache hid a file added to the directory"
+    );
     std::fs::remove_file(dir.join("extra.moat")).expect("remove");
     assert_eq!(stdout(&ask(&dir, Some(&cache), q, "text")), first);
     // a damaged cache: a warning, the right answer, a rebuilt cache
     let len = std::fs::metadata(&cache).expect("cache").len();
-    std::fs::OpenOptions::new().write(true).open(&cache).and_then(|f| f.set_len(len / 2)).expect("truncate");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&cache)
+        .and_then(|f| f.set_len(len / 2))
+        .expect("truncate");
     let o = ask(&dir, Some(&cache), q, "text");
     assert_eq!((code(&o), stdout(&o)), (0, first.clone()), "{}", stderr(&o));
     assert!(stderr(&o).contains("damaged"), "{}", stderr(&o));
@@ -601,7 +864,15 @@ fn a_query_cache_follows_directories_and_survives_damage() {
     // a policy with errors writes no cache
     let bad_cache = t.path().join("bad.cache");
     let bad = root().join("fixtures/bad/E006-internet-to-mz.moat");
-    assert_eq!(code(&ask(&bad, Some(&bad_cache), ["internet", "mz.kernel", "tcp/8080"], "text")), 2);
+    assert_eq!(
+        code(&ask(
+            &bad,
+            Some(&bad_cache),
+            ["internet", "mz.kernel", "tcp/8080"],
+            "text"
+        )),
+        2
+    );
     assert!(!bad_cache.exists());
     let _ = a;
 }

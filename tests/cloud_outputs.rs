@@ -26,13 +26,18 @@ fn ir_str(text: &str) -> Ir {
 
 fn snapshot_all(rel: &str) {
     let ir = ir_of(rel);
-    let stem = std::path::Path::new(rel).file_stem().and_then(|s| s.to_str()).expect("stem").to_string();
+    let stem = std::path::Path::new(rel)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("stem")
+        .to_string();
     let mut n = 0;
     for t in CLOUDS {
         if !backend::in_scope(t, &ir) {
             continue;
         }
-        let out = backend::emit(t, &ir, &Default::default()).unwrap_or_else(|d| panic!("{rel} / {}: {d:?}", t.as_str()));
+        let out = backend::emit(t, &ir, &Default::default())
+            .unwrap_or_else(|d| panic!("{rel} / {}: {d:?}", t.as_str()));
         let again = backend::emit(t, &ir, &Default::default()).expect("emits twice");
         assert_eq!(out, again, "output is not deterministic");
         for a in out {
@@ -66,7 +71,13 @@ fn aws_quota_is_e013_naming_group_count_and_fix() {
     let out = tmp.path().join("out");
     let o = common::moat()
         .current_dir(root())
-        .args(["compile", "fixtures/cloud/oversized.moat", "--target", "aws", "--out"])
+        .args([
+            "compile",
+            "fixtures/cloud/oversized.moat",
+            "--target",
+            "aws",
+            "--out",
+        ])
         .arg(&out)
         .output()
         .expect("run moat");
@@ -74,7 +85,12 @@ fn aws_quota_is_e013_naming_group_count_and_fix() {
     assert!(!out.exists(), "nothing may be written when a check fails");
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     insta::assert_snapshot!("cloud_oversized_e013", err);
-    assert!(err.contains("E013") && err.contains("moat-partners-edge.api") && err.contains("72") && err.contains("merge the ports"));
+    assert!(
+        err.contains("E013")
+            && err.contains("moat-partners-edge.api")
+            && err.contains("72")
+            && err.contains("merge the ports")
+    );
 }
 
 #[test]
@@ -95,7 +111,9 @@ fn naming_a_cloud_without_zones_is_an_error_and_all_skips_it() {
     assert!(!tmp.path().join("x").exists());
     let o = run("all", "y");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(tmp.path().join("y/aws/main.tf.json").is_file() && tmp.path().join("y/aws/template.json").is_file());
+    assert!(
+        tmp.path().join("y/aws/main.tf.json").is_file() && tmp.path().join("y/aws/template.json").is_file()
+    );
     assert!(!tmp.path().join("y/gcp").exists() && !tmp.path().join("y/azure").exists());
 }
 
@@ -104,12 +122,21 @@ fn site_properties_become_variables_with_defaults() {
     let ir = ir_of("fixtures/cloud/hybrid.moat");
     let get = |t: Target| {
         let a = backend::emit(t, &ir, &Default::default()).expect("emits");
-        serde_json::from_str::<serde_json::Value>(&a.iter().find(|a| a.path.ends_with("main.tf.json")).expect("tf").contents).expect("json")
+        serde_json::from_str::<serde_json::Value>(
+            &a.iter()
+                .find(|a| a.path.ends_with("main.tf.json"))
+                .expect("tf")
+                .contents,
+        )
+        .expect("json")
     };
     let aws = get(Target::Aws);
     assert_eq!(aws["variable"]["aws1_region"]["default"], "ap-south-1");
     assert_eq!(aws["variable"]["aws1_vpc"]["default"], "vpc-0abc1234");
-    assert_eq!(aws["resource"]["aws_security_group"]["edge__lb"]["vpc_id"], "${var.aws1_vpc}");
+    assert_eq!(
+        aws["resource"]["aws_security_group"]["edge__lb"]["vpc_id"],
+        "${var.aws1_vpc}"
+    );
     let gcp = get(Target::Gcp);
     assert_eq!(gcp["variable"]["gcp1_network"]["default"], "shop-vpc");
     let az = get(Target::Azure);
@@ -126,11 +153,19 @@ fn every_rule_description_names_its_allows() {
             let mut rules = vec![];
             for (ty, m) in v["resource"].as_object().into_iter().flatten() {
                 if ty.contains("rule") || ty.contains("firewall") {
-                    rules.extend(m.as_object().into_iter().flatten().map(|(k, r)| (k.clone(), r["description"].clone())));
+                    rules.extend(
+                        m.as_object()
+                            .into_iter()
+                            .flatten()
+                            .map(|(k, r)| (k.clone(), r["description"].clone())),
+                    );
                 }
             }
             for (k, r) in v["Resources"].as_object().into_iter().flatten() {
-                if r["Type"].as_str().is_some_and(|t| t.ends_with("Ingress") || t.ends_with("Egress")) {
+                if r["Type"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with("Ingress") || t.ends_with("Egress"))
+                {
                     rules.push((k.clone(), r["Properties"]["Description"].clone()));
                 }
             }
@@ -153,7 +188,10 @@ fn gcp_egress_to_an_addressless_peer_is_e012() {
          allow a -> b : tcp/5432\n",
     );
     let d = backend::emit(Target::Gcp, &ir, &Default::default()).expect_err("cannot name b by address");
-    assert!(d.iter().all(|d| d.code == "E012") && d[0].message.contains("egress"), "{d:?}");
+    assert!(
+        d.iter().all(|d| d.code == "E012") && d[0].message.contains("egress"),
+        "{d:?}"
+    );
     // AWS and Azure reference the group instead.
     assert!(backend::emit(Target::Aws, &ir, &Default::default()).is_ok());
 }
@@ -171,7 +209,10 @@ fn what_a_cloud_cannot_express_is_e020() {
          allow c -> d : sctp/3868\n",
     );
     let az = backend::emit(Target::Azure, &ir, &Default::default()).expect_err("azure has no sctp");
-    assert!(az.iter().all(|d| d.code == "E017") && az[0].message.contains("SCTP"), "{az:?}");
+    assert!(
+        az.iter().all(|d| d.code == "E017") && az[0].message.contains("SCTP"),
+        "{az:?}"
+    );
     let aws = backend::emit(Target::Aws, &ir, &Default::default()).expect_err("aws cannot filter sctp ports");
     assert!(aws.iter().all(|d| d.code == "E017"), "{aws:?}");
 }
@@ -180,7 +221,12 @@ fn what_a_cloud_cannot_express_is_e020() {
 /// plus 21 IPv4 rules is 61 IPv4 rules (over the quota), but only 40 IPv6 ones.
 #[test]
 fn aws_quota_counts_group_references_in_both_families() {
-    let ports = |n: u16| (0..n).map(|i| format!("tcp/{}", 2000 + 2 * i)).collect::<Vec<_>>().join(", ");
+    let ports = |n: u16| {
+        (0..n)
+            .map(|i| format!("tcp/{}", 2000 + 2 * i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let policy = format!(
         "site c : aws {{ region \"eu-west-1\" vpc \"vpc-1\" }}\n\
          zone ext : external {{ cidr 192.0.2.0/24, 2001:db8::/32 }}\n\
@@ -196,14 +242,20 @@ fn aws_quota_counts_group_references_in_both_families() {
     let ir = ir_str(&policy);
     let d = backend::emit(Target::Aws, &ir, &Default::default()).expect_err("over the IPv4 quota");
     assert_eq!(d.len(), 1, "{d:?}");
-    assert!(d[0].code == "E013" && d[0].message.contains("61 inbound IPv4 rules"), "{}", d[0].message);
+    assert!(
+        d[0].code == "E013" && d[0].message.contains("61 inbound IPv4 rules"),
+        "{}",
+        d[0].message
+    );
 }
 
 /// Azure counts the addresses and ranges all rules of one NSG name: 4,001
 /// partner hosts are over its limit of 4,000.
 #[test]
 fn azure_address_limit_is_e013() {
-    let hosts: Vec<String> = (0..4001u32).map(|i| format!("198.18.{}.{}", i / 120, 1 + 2 * (i % 120))).collect();
+    let hosts: Vec<String> = (0..4001u32)
+        .map(|i| format!("198.18.{}.{}", i / 120, 1 + 2 * (i % 120)))
+        .collect();
     let policy = format!(
         "site z : azure {{ region \"westeurope\" resource_group \"rg\" }}\n\
          zone partners : external {{ cidr {} }}\n\
@@ -214,5 +266,9 @@ fn azure_address_limit_is_e013() {
     let ir = ir_str(&policy);
     let d = backend::emit(Target::Azure, &ir, &Default::default()).expect_err("over the address limit");
     assert!(d.len() == 1 && d[0].code == "E013", "{d:?}");
-    assert!(d[0].message.contains("moat-moat-edge") && d[0].message.contains("4001 addresses"), "{}", d[0].message);
+    assert!(
+        d[0].message.contains("moat-moat-edge") && d[0].message.contains("4001 addresses"),
+        "{}",
+        d[0].message
+    );
 }

@@ -19,7 +19,12 @@ fn ir_of(path: &std::path::Path) -> Ir {
 
 fn assert_exact(name: &str, ir: &Ir, target: Target) {
     match cloud_support::verify(ir, target) {
-        Ok(problems) => assert!(problems.is_empty(), "{name} / {}:\n{}", target.as_str(), problems.join("\n")),
+        Ok(problems) => assert!(
+            problems.is_empty(),
+            "{name} / {}:\n{}",
+            target.as_str(),
+            problems.join("\n")
+        ),
         Err(d) => panic!("{name} / {}: emit failed: {d:?}", target.as_str()),
     }
 }
@@ -80,20 +85,34 @@ fn random_policies_are_enforced_exactly() {
     for seed in 0..80u64 {
         let text = moat::gen::random_policy(seed, &options(seed));
         let c = moat::check_str("random.moat", &text);
-        let Some(ir) = c.ir.as_ref().filter(|_| !c.has_errors()) else { panic!("seed {seed}: generator made an invalid policy:\n{text}\n{:?}", c.diags) };
+        let Some(ir) = c.ir.as_ref().filter(|_| !c.has_errors()) else {
+            panic!(
+                "seed {seed}: generator made an invalid policy:\n{text}\n{:?}",
+                c.diags
+            )
+        };
         for t in CLOUDS {
             if !moat::backend::in_scope(t, ir) {
                 continue;
             }
             match cloud_support::verify(ir, t) {
                 Ok(problems) => {
-                    assert!(problems.is_empty(), "seed {seed} / {}:\n{}\n--- policy:\n{text}", t.as_str(), problems.join("\n"));
+                    assert!(
+                        problems.is_empty(),
+                        "seed {seed} / {}:\n{}\n--- policy:\n{text}",
+                        t.as_str(),
+                        problems.join("\n")
+                    );
                     *verified.entry(t.as_str()).or_insert(0) += 1;
                 }
                 Err(diags) => {
                     // Only what the clouds cannot express may stop a random policy.
                     for d in &diags {
-                        assert!(["E012", "E013", "E017"].contains(&d.code), "seed {seed} / {}: unexpected {d:?}", t.as_str());
+                        assert!(
+                            ["E012", "E013", "E017"].contains(&d.code),
+                            "seed {seed} / {}: unexpected {d:?}",
+                            t.as_str()
+                        );
                     }
                     *refused.entry((t.as_str(), diags[0].code)).or_insert(0) += 1;
                 }
@@ -113,21 +132,48 @@ fn random_policies_are_enforced_exactly() {
 fn evaluator_notices_a_missing_rule() {
     let ir = ir_of(&common::root().join("fixtures/cloud/hybrid.moat"));
     let cases = [
-        (Target::Aws, "aws/main.tf.json", "/resource/aws_vpc_security_group_ingress_rule"),
-        (Target::Aws, "aws/main.tf.json", "/resource/aws_vpc_security_group_egress_rule"),
+        (
+            Target::Aws,
+            "aws/main.tf.json",
+            "/resource/aws_vpc_security_group_ingress_rule",
+        ),
+        (
+            Target::Aws,
+            "aws/main.tf.json",
+            "/resource/aws_vpc_security_group_egress_rule",
+        ),
         (Target::Aws, "aws/template.json", "/Resources"),
-        (Target::Gcp, "gcp/main.tf.json", "/resource/google_compute_firewall"),
-        (Target::Azure, "azure/main.tf.json", "/resource/azurerm_network_security_rule"),
+        (
+            Target::Gcp,
+            "gcp/main.tf.json",
+            "/resource/google_compute_firewall",
+        ),
+        (
+            Target::Azure,
+            "azure/main.tf.json",
+            "/resource/azurerm_network_security_rule",
+        ),
     ];
     for (t, path, pointer) in cases {
         let artefacts = moat::backend::emit(t, &ir, &Default::default()).expect("emits");
         let full = cloud_support::json(&artefacts, path);
-        let keys: Vec<String> = full.pointer(pointer).and_then(|m| m.as_object()).expect("rules").keys().cloned().collect();
+        let keys: Vec<String> = full
+            .pointer(pointer)
+            .and_then(|m| m.as_object())
+            .expect("rules")
+            .keys()
+            .cloned()
+            .collect();
         let mut noticed = 0;
         for k in &keys {
             let mut v = full.clone();
-            let removed = v.pointer_mut(pointer).and_then(|m| m.as_object_mut()).and_then(|m| m.remove(k));
-            let is_group = removed.as_ref().is_some_and(|r| r["Type"] == "AWS::EC2::SecurityGroup");
+            let removed = v
+                .pointer_mut(pointer)
+                .and_then(|m| m.as_object_mut())
+                .and_then(|m| m.remove(k));
+            let is_group = removed
+                .as_ref()
+                .is_some_and(|r| r["Type"] == "AWS::EC2::SecurityGroup");
             let m = match path {
                 "aws/main.tf.json" => cloud_support::aws_terraform(&ir, &v),
                 "aws/template.json" => cloud_support::aws_cloudformation(&ir, &v),
@@ -170,23 +216,41 @@ fn random_addressless_policies_are_enforced_exactly() {
         };
         let text = moat::gen::random_policy(seed, &o);
         let c = moat::check_str("random.moat", &text);
-        let Some(ir) = c.ir.as_ref().filter(|_| !c.has_errors()) else { panic!("seed {seed}: invalid policy:\n{text}") };
+        let Some(ir) = c.ir.as_ref().filter(|_| !c.has_errors()) else {
+            panic!("seed {seed}: invalid policy:\n{text}")
+        };
         for t in [Target::Aws, Target::Azure] {
             if !moat::backend::in_scope(t, ir) {
                 continue;
             }
             match cloud_support::verify(ir, t) {
                 Ok(problems) => {
-                    assert!(problems.is_empty(), "seed {seed} / {}:\n{}\n--- policy:\n{text}", t.as_str(), problems.join("\n"));
+                    assert!(
+                        problems.is_empty(),
+                        "seed {seed} / {}:\n{}\n--- policy:\n{text}",
+                        t.as_str(),
+                        problems.join("\n")
+                    );
                     *verified.entry(t.as_str()).or_insert(0) += 1;
                 }
-                Err(diags) => assert!(diags.iter().all(|d| d.code == "E017"), "seed {seed} / {}: {diags:?}", t.as_str()),
+                Err(diags) => assert!(
+                    diags.iter().all(|d| d.code == "E017"),
+                    "seed {seed} / {}: {diags:?}",
+                    t.as_str()
+                ),
             }
         }
-        let gcp = moat::gen::random_policy(seed, &moat::gen::GenOptions { sites: vec![Gcp], ..o.clone() });
+        let gcp = moat::gen::random_policy(
+            seed,
+            &moat::gen::GenOptions {
+                sites: vec![Gcp],
+                ..o.clone()
+            },
+        );
         let c = moat::check_str("random.moat", &gcp);
         if let Some(ir) = c.ir.as_ref().filter(|_| ir_has_flows(ir)) {
-            let d = moat::backend::emit(Target::Gcp, ir, &Default::default()).expect_err("gcp egress needs addresses");
+            let d = moat::backend::emit(Target::Gcp, ir, &Default::default())
+                .expect_err("gcp egress needs addresses");
             assert!(d.iter().all(|d| d.code == "E012"), "{d:?}");
         }
     }

@@ -23,7 +23,11 @@ fn emit_err(text: &str) -> Vec<Diagnostic> {
 fn yaml(text: &str, ns: &str) -> String {
     let artefacts = k8s_support::emit(&ir_of(text));
     let path = format!("k8s/{ns}.yaml");
-    artefacts.into_iter().find(|a| a.path == path).unwrap_or_else(|| panic!("no {path}")).contents
+    artefacts
+        .into_iter()
+        .find(|a| a.path == path)
+        .unwrap_or_else(|| panic!("no {path}"))
+        .contents
 }
 
 /// Line (1-based) of a diagnostic in `text`.
@@ -66,7 +70,10 @@ zone b : mz { cidr 10.2.0.0/16 service p { pods app=p hosts 10.2.0.1 port x tcp/
 allow a -> b.p : x
 ";
     let errs = emit_err(text);
-    assert!(errs.iter().all(|d| d.code == "E012") && !errs.is_empty(), "{errs:#?}");
+    assert!(
+        errs.iter().all(|d| d.code == "E012") && !errs.is_empty(),
+        "{errs:#?}"
+    );
     assert!(errs[0].message.contains("no `namespace`"), "{}", errs[0].message);
     assert_eq!(line(text, &errs[0]), 3);
 }
@@ -92,9 +99,18 @@ allow a -> b : tcp/80
 "
     );
     let ir = ir_of(&text);
-    let warned: Vec<String> = backend::k8s::warnings(&ir).iter().map(|d| format!("{} {}", d.code, d.message)).collect();
-    assert!(warned.iter().any(|w| w.starts_with("W005") && w.contains("`b`")), "{warned:#?}");
-    assert!(!warned.iter().any(|w| w.contains("`kube-system`")), "the resolver's own namespace: {warned:#?}");
+    let warned: Vec<String> = backend::k8s::warnings(&ir)
+        .iter()
+        .map(|d| format!("{} {}", d.code, d.message))
+        .collect();
+    assert!(
+        warned.iter().any(|w| w.starts_with("W005") && w.contains("`b`")),
+        "{warned:#?}"
+    );
+    assert!(
+        !warned.iter().any(|w| w.contains("`kube-system`")),
+        "the resolver's own namespace: {warned:#?}"
+    );
     assert!(!warned.iter().any(|w| w.contains("`a`")), "{warned:#?}");
 }
 
@@ -105,7 +121,12 @@ zone b : mz { namespace b }
 allow a -> b : tcp/8000-8100, udp/53, sctp, tcp/443
 ";
     let y = yaml(text, "a");
-    for want in ["port: 443", "port: 8000\n      endPort: 8100", "protocol: UDP\n      port: 53", "- protocol: SCTP\n"] {
+    for want in [
+        "port: 443",
+        "port: 8000\n      endPort: 8100",
+        "protocol: UDP\n      port: 53",
+        "- protocol: SCTP\n",
+    ] {
         assert!(y.contains(want), "missing `{want}` in:\n{y}");
     }
 }
@@ -122,7 +143,12 @@ allow a.x -> b : tcp/10
     let y = yaml(text, "a");
     // (app NotIn [api, db]) OR (app = api AND tier NotIn [web]).
     assert!(y.contains("values:\n      - api\n      - db"), "{y}");
-    assert!(y.contains("    matchLabels:\n      app: api\n    matchExpressions:\n    - key: tier\n      operator: NotIn"), "{y}");
+    assert!(
+        y.contains(
+            "    matchLabels:\n      app: api\n    matchExpressions:\n    - key: tier\n      operator: NotIn"
+        ),
+        "{y}"
+    );
     assert_eq!(y.matches("moat.io/atom: a (zone").count(), 2, "{y}");
 }
 
@@ -131,11 +157,18 @@ fn too_many_remainder_selectors_is_e013() {
     let mut text = String::from("zone a : mz { namespace a\n");
     for i in 0..6 {
         // Labels that share no key need 2^6 selectors.
-        text.push_str(&format!("  service s{i} {{ pods a{i}=x, b{i}=x port p tcp/{} }}\n", i + 1));
+        text.push_str(&format!(
+            "  service s{i} {{ pods a{i}=x, b{i}=x port p tcp/{} }}\n",
+            i + 1
+        ));
     }
     text.push_str("}\nzone b : mz { namespace b }\nallow a -> b : tcp/9\n");
     let errs = emit_err(&text);
-    assert!(errs.iter().any(|d| d.code == "E013" && d.message.contains("selectors")), "{errs:#?}");
+    assert!(
+        errs.iter()
+            .any(|d| d.code == "E013" && d.message.contains("selectors")),
+        "{errs:#?}"
+    );
 }
 
 #[test]
@@ -152,13 +185,22 @@ allow z.{long} -> z : tcp/4
     assert_eq!(a, k8s_support::emit(&ir), "same input, same output");
     let y = &a[0].contents;
     let names: Vec<&str> = y.lines().filter_map(|l| l.strip_prefix("  name: ")).collect();
-    assert_eq!(names.len(), 5, "default deny, zone-wide, remainder and two services: {y}");
+    assert_eq!(
+        names.len(),
+        5,
+        "default deny, zone-wide, remainder and two services: {y}"
+    );
     let mut uniq = names.clone();
     uniq.sort();
     uniq.dedup();
     assert_eq!(uniq.len(), names.len(), "{names:?}");
     for n in names {
-        assert!(n.len() <= 63 && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{n}");
+        assert!(
+            n.len() <= 63
+                && n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{n}"
+        );
     }
 }
 
@@ -168,10 +210,17 @@ fn every_rule_has_peers_and_every_policy_cites_allows() {
         let ir = k8s_support::random::random_ir(seed);
         for a in k8s_support::emit(&ir) {
             let y = &a.contents;
-            assert!(!y.contains("from: []") && !y.contains("to: []"), "seed {seed}:\n{y}");
+            assert!(
+                !y.contains("from: []") && !y.contains("to: []"),
+                "seed {seed}:\n{y}"
+            );
             let policies = y.matches("kind: NetworkPolicy").count();
             let cited = y.matches("moat.io/allows: ").count();
-            assert_eq!(cited + 1, policies, "seed {seed}: every policy but the default deny cites allows:\n{y}");
+            assert_eq!(
+                cited + 1,
+                policies,
+                "seed {seed}: every policy but the default deny cites allows:\n{y}"
+            );
             assert!(y.starts_with("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: moat-default-deny\n"));
         }
     }
@@ -189,7 +238,13 @@ fn compile_writes_one_file_per_namespace() {
     )
     .expect("write");
     let out = dir.path().join("out");
-    let res = common::moat().arg("compile").arg(&src).args(["--target", "k8s", "--out"]).arg(&out).output().expect("run moat");
+    let res = common::moat()
+        .arg("compile")
+        .arg(&src)
+        .args(["--target", "k8s", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run moat");
     assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
     let mut files: Vec<String> = std::fs::read_dir(out.join("k8s"))
         .expect("k8s dir")
@@ -199,7 +254,10 @@ fn compile_writes_one_file_per_namespace() {
     assert_eq!(files, ["a.yaml", "a2.yaml", "b.yaml", "kube-system.yaml"]);
     let stderr = String::from_utf8_lossy(&res.stderr);
     assert_eq!(stderr.matches("W005").count(), 1, "{stderr}");
-    assert!(stderr.contains("namespace `b`: egress"), "W005 for b only:\n{stderr}");
+    assert!(
+        stderr.contains("namespace `b`: egress"),
+        "W005 for b only:\n{stderr}"
+    );
 }
 
 #[test]
@@ -211,7 +269,10 @@ zone b : mz { namespace b }
 allow a -> b : tcp/9
 ";
     let y = yaml(text, "b");
-    assert!(y.contains("ingress from zone a (every member) tcp/9: t.moat:5"), "{y}");
+    assert!(
+        y.contains("ingress from zone a (every member) tcp/9: t.moat:5"),
+        "{y}"
+    );
     let rule = "  - from:\n    - namespaceSelector:\n        matchExpressions:\n        - key: kubernetes.io/metadata.name\n          operator: In\n          values:\n          - a\n          - a2\n      podSelector: {}\n    ports:";
     assert!(y.contains(rule), "{y}");
     assert_eq!(y.matches("- from:").count(), 1, "{y}");
@@ -235,12 +296,22 @@ fn a_shared_label_scheme_needs_one_selector_per_service() {
 fn a_namespace_of_two_zones_is_e012() {
     let text = "zone a : mz { namespace shared }\nzone b : mz { namespace shared }\nallow a -> b : tcp/1\n";
     let errs = emit_err(text);
-    assert!(errs.iter().any(|d| d.code == "E012" && d.message.contains("`shared` belongs to zones")), "{errs:#?}");
+    assert!(
+        errs.iter()
+            .any(|d| d.code == "E012" && d.message.contains("`shared` belongs to zones")),
+        "{errs:#?}"
+    );
 }
 
 /// A label selector term, evaluated on a pod's labels.
-fn term_matches(t: &moat::backend::k8s::select::PodTerm, labels: &std::collections::BTreeMap<String, String>) -> bool {
-    t.equal.iter().all(|(k, v)| labels.get(k) == Some(v)) && t.not_in.iter().all(|(k, vs)| labels.get(k).is_none_or(|v| !vs.contains(v)))
+fn term_matches(
+    t: &moat::backend::k8s::select::PodTerm,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    t.equal.iter().all(|(k, v)| labels.get(k) == Some(v))
+        && t.not_in
+            .iter()
+            .all(|(k, vs)| labels.get(k).is_none_or(|v| !vs.contains(v)))
 }
 
 /// Every atom's selectors pick exactly its pods among the topology's (plain,
@@ -250,7 +321,10 @@ fn term_matches(t: &moat::backend::k8s::select::PodTerm, labels: &std::collectio
 fn selectors_pick_exactly_the_atoms_pods() {
     let mut irs: Vec<Ir> = (0..40).map(k8s_support::random::random_ir).collect();
     for seed in 0..20 {
-        irs.push(ir_of(&moat::gen::random_policy(seed, &moat::gen::GenOptions::default())));
+        irs.push(ir_of(&moat::gen::random_policy(
+            seed,
+            &moat::gen::GenOptions::default(),
+        )));
     }
     let mut checked = 0;
     for (i, ir) in irs.iter().enumerate() {
@@ -258,12 +332,15 @@ fn selectors_pick_exactly_the_atoms_pods() {
         for (atom, a) in ir.atoms.iter().enumerate() {
             let groups = moat::backend::k8s::select::pod_groups(ir, atom).expect("few selectors");
             for p in &pods {
-                let Some(owner) = k8s_support::owner(ir, a.zone, &p.namespace, &p.labels) else { continue };
+                let Some(owner) = k8s_support::owner(ir, a.zone, &p.namespace, &p.labels) else {
+                    continue;
+                };
                 if ir.atoms[owner].zone != a.zone || !ir.zones[a.zone].namespaces.contains(&p.namespace) {
                     continue;
                 }
-                let picked =
-                    groups.iter().any(|g| g.namespaces.contains(&p.namespace) && g.terms.iter().any(|t| term_matches(t, &p.labels)));
+                let picked = groups.iter().any(|g| {
+                    g.namespaces.contains(&p.namespace) && g.terms.iter().any(|t| term_matches(t, &p.labels))
+                });
                 assert_eq!(
                     picked,
                     owner == atom,
@@ -299,7 +376,10 @@ allow web, data -> kube.dns  : dns
 fn readme_example_snapshot() {
     let c = moat::check_str("shop.moat", SHOP);
     let ir = c.ir.unwrap_or_else(|| panic!("{:#?}", c.diags));
-    let text: String = k8s_support::emit(&ir).iter().map(|a| format!("==> {} <==\n{}\n", a.path, a.contents)).collect();
+    let text: String = k8s_support::emit(&ir)
+        .iter()
+        .map(|a| format!("==> {} <==\n{}\n", a.path, a.contents))
+        .collect();
     insta::assert_snapshot!("k8s_shop", text);
 }
 
@@ -309,7 +389,17 @@ fn readme_example_snapshot() {
 fn the_output_does_not_depend_on_the_number_of_threads() {
     let text = std::fs::read_to_string(common::root().join("policies/mosip.moat")).expect("mosip policy");
     let ir = ir_of(&text);
-    let with = |threads: usize| backend::emit(Target::K8s, &ir, &EmitOptions { threads, ..EmitOptions::default() }).expect("emits");
+    let with = |threads: usize| {
+        backend::emit(
+            Target::K8s,
+            &ir,
+            &EmitOptions {
+                threads,
+                ..EmitOptions::default()
+            },
+        )
+        .expect("emits")
+    };
     let one = with(1);
     assert!(one.len() > 10, "{} files", one.len());
     for threads in [2, 3, 8] {

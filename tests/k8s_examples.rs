@@ -33,7 +33,12 @@ fn checked(path: &PathBuf) -> moat::ir::Ir {
 fn k8s_examples() -> Vec<(String, moat::ir::Ir)> {
     examples()
         .iter()
-        .map(|p| (p.file_stem().expect("stem").to_string_lossy().into_owned(), checked(p)))
+        .map(|p| {
+            (
+                p.file_stem().expect("stem").to_string_lossy().into_owned(),
+                checked(p),
+            )
+        })
         .filter(|(_, ir)| backend::in_scope(Target::K8s, ir))
         .collect()
 }
@@ -45,7 +50,10 @@ fn example_yaml_snapshots() {
         return common::skip("no example policy with a Kubernetes part in policies/ yet");
     }
     for (stem, ir) in cases {
-        let text: String = k8s_support::emit(&ir).iter().map(|a| format!("==> {} <==\n{}\n", a.path, a.contents)).collect();
+        let text: String = k8s_support::emit(&ir)
+            .iter()
+            .map(|a| format!("==> {} <==\n{}\n", a.path, a.contents))
+            .collect();
         insta::assert_snapshot!(format!("k8s_{stem}"), text);
     }
 }
@@ -60,26 +68,50 @@ fn examples_match_nca_and_pass_the_schema() {
         return common::skip("no example policy with a Kubernetes part in policies/ yet");
     }
     let failures = k8s_support::prove_all(cases);
-    assert!(failures.is_empty(), "nca disagrees with moat:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "nca disagrees with moat:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// `moat compile EXAMPLE --target k8s --out DIR` writes exactly the artefacts
 /// the tests prove, one file per namespace, and exits 0.
 #[test]
 fn compile_writes_the_proved_files() {
-    let paths: Vec<PathBuf> = examples().into_iter().filter(|p| backend::in_scope(Target::K8s, &checked(p))).collect();
+    let paths: Vec<PathBuf> = examples()
+        .into_iter()
+        .filter(|p| backend::in_scope(Target::K8s, &checked(p)))
+        .collect();
     if paths.is_empty() {
         return common::skip("no example policy with a Kubernetes part in policies/ yet");
     }
     for p in paths {
         let dir = common::TempDir::new("k8s-example-cli");
-        let res = common::moat().arg("compile").arg(&p).args(["--target", "k8s", "--out"]).arg(dir.path()).output().expect("run moat");
-        assert!(res.status.success(), "{}: {}", p.display(), String::from_utf8_lossy(&res.stderr));
+        let res = common::moat()
+            .arg("compile")
+            .arg(&p)
+            .args(["--target", "k8s", "--out"])
+            .arg(dir.path())
+            .output()
+            .expect("run moat");
+        assert!(
+            res.status.success(),
+            "{}: {}",
+            p.display(),
+            String::from_utf8_lossy(&res.stderr)
+        );
         for a in k8s_support::emit(&checked(&p)) {
-            let written = std::fs::read_to_string(dir.path().join(&a.path)).unwrap_or_else(|e| panic!("{}: {e}", a.path));
+            let written = std::fs::read_to_string(dir.path().join(&a.path))
+                .unwrap_or_else(|e| panic!("{}: {e}", a.path));
             assert_eq!(written, a.contents, "{}", a.path);
         }
         let ir = checked(&p);
-        assert_eq!(std::fs::read_dir(dir.path().join("k8s")).expect("k8s dir").count(), moat::backend::k8s::namespaces(&ir).len());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("k8s"))
+                .expect("k8s dir")
+                .count(),
+            moat::backend::k8s::namespaces(&ir).len()
+        );
     }
 }

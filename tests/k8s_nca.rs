@@ -13,9 +13,15 @@ fn random_ir_policies_match_nca() {
     if let Some(why) = k8s_support::missing_tools() {
         return common::skip(&why);
     }
-    let cases = (0..12u64).map(|seed| (format!("ir-seed-{seed}"), random_ir(seed))).collect();
+    let cases = (0..12u64)
+        .map(|seed| (format!("ir-seed-{seed}"), random_ir(seed)))
+        .collect();
     let failures = k8s_support::prove_all(cases);
-    assert!(failures.is_empty(), "nca disagrees with moat:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "nca disagrees with moat:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// Random policies from `moat::gen`, through the parser and checker.
@@ -26,15 +32,24 @@ fn generated_policies_match_nca() {
     }
     let mut cases = vec![];
     for seed in 0..20u64 {
-        let o = moat::gen::GenOptions { zones: 3 + (seed % 2) as usize, ipv6: seed % 3 == 0, ..Default::default() };
+        let o = moat::gen::GenOptions {
+            zones: 3 + (seed % 2) as usize,
+            ipv6: seed % 3 == 0,
+            ..Default::default()
+        };
         let text = moat::gen::random_policy(seed, &o);
         let c = moat::check_str("gen.moat", &text);
-        let ir = c.ir.unwrap_or_else(|| panic!("seed {seed} does not check: {:#?}\n{text}", c.diags));
+        let ir =
+            c.ir.unwrap_or_else(|| panic!("seed {seed} does not check: {:#?}\n{text}", c.diags));
         assert!(!ir.flows.is_empty(), "seed {seed}: no flows");
         cases.push((format!("gen-seed-{seed}"), ir));
     }
     let failures = k8s_support::prove_all(cases);
-    assert!(failures.is_empty(), "nca disagrees with moat:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "nca disagrees with moat:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// Mixed label schemes in one namespace, own namespaces, hosts-only services,
@@ -125,4 +140,3 @@ allow gw, dmz-regproc, mz-app, mz-data -> kube.dns : dns, dnstcp
 fn mosip_like_policy_matches_nca() {
     prove_text("mosiplike", MOSIP_LIKE);
 }
-

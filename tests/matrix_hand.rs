@@ -17,7 +17,12 @@ fn checked() -> moat::Checked {
 
 fn ir() -> Ir {
     let c = checked();
-    let errors: Vec<String> = c.diags.iter().filter(|d| d.is_error()).map(|d| format!("{} {}", d.code, d.message)).collect();
+    let errors: Vec<String> = c
+        .diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| format!("{} {}", d.code, d.message))
+        .collect();
     assert!(errors.is_empty(), "{errors:?}");
     c.ir.expect("an IR")
 }
@@ -78,7 +83,12 @@ fn expected_rows() -> Vec<Row> {
 fn the_matrix_is_the_hand_written_one() {
     let got = rows(&ir());
     let want = expected_rows();
-    let show = |rs: &[Row]| rs.iter().map(|r| format!("{} {} {} {:?}", r.from, r.to, r.protocol, r.ports)).collect::<Vec<_>>().join("\n");
+    let show = |rs: &[Row]| {
+        rs.iter()
+            .map(|r| format!("{} {} {} {:?}", r.from, r.to, r.protocol, r.ports))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert_eq!(got, want, "\ngot:\n{}\nwant:\n{}", show(&got), show(&want));
 }
 
@@ -88,7 +98,12 @@ fn the_only_finding_is_the_absorbed_allow() {
     let found: Vec<(String, usize)> = c
         .diags
         .iter()
-        .map(|d| (d.code.to_string(), d.span.map_or(0, |s| c.sources.file(s.file).line_col(s.start).0)))
+        .map(|d| {
+            (
+                d.code.to_string(),
+                d.span.map_or(0, |s| c.sources.file(s.file).line_col(s.start).0),
+            )
+        })
         .collect();
     assert_eq!(found, [("W002".to_string(), 41)]);
 }
@@ -97,9 +112,18 @@ fn the_only_finding_is_the_absorbed_allow() {
 fn flows_remember_the_allows_that_made_them() {
     let ir = ir();
     let locs = |from: &str, to: &str| -> Vec<String> {
-        let key = (ir.atom_id(from).expect("from atom"), ir.atom_id(to).expect("to atom"));
-        let flow = ir.flows.get(&key).unwrap_or_else(|| panic!("no flow {from} -> {to}"));
-        flow.allow_ids().into_iter().map(|a| ir.allows[a].loc.clone()).collect()
+        let key = (
+            ir.atom_id(from).expect("from atom"),
+            ir.atom_id(to).expect("to atom"),
+        );
+        let flow = ir
+            .flows
+            .get(&key)
+            .unwrap_or_else(|| panic!("no flow {from} -> {to}"));
+        flow.allow_ids()
+            .into_iter()
+            .map(|a| ir.allows[a].loc.clone())
+            .collect()
     };
     let at = |lines: &[usize]| lines.iter().map(|l| format!("{FIXTURE}:{l}")).collect::<Vec<_>>();
     assert_eq!(locs("ops", "mz.db"), at(&[37, 38]));
@@ -170,12 +194,22 @@ fn addresses_land_in_the_most_specific_atom_and_internet_is_carved_out() {
     // each address is in exactly one atom
     for (ip, _) in cases {
         let ip: IpAddr = ip.parse().expect("an address");
-        let holders: Vec<&str> = ir.atoms.iter().filter(|a| a.addrs.contains(ip)).map(|a| a.name.as_str()).collect();
+        let holders: Vec<&str> = ir
+            .atoms
+            .iter()
+            .filter(|a| a.addrs.contains(ip))
+            .map(|a| a.name.as_str())
+            .collect();
         assert_eq!(holders.len(), 1, "{ip} is in {holders:?}");
     }
     // the internet's exact prefixes overlap no other zone's range
     let internet = &ir.atoms[ir.atom_id("internet").expect("internet")];
-    let others: Vec<ipnet::IpNet> = ir.zones.iter().filter(|z| z.name != "internet").flat_map(|z| z.cidrs.clone()).collect();
+    let others: Vec<ipnet::IpNet> = ir
+        .zones
+        .iter()
+        .filter(|z| z.name != "internet")
+        .flat_map(|z| z.cidrs.clone())
+        .collect();
     assert_eq!(others.len(), 8);
     for p in internet.addrs.prefixes() {
         for o in &others {

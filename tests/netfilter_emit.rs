@@ -15,7 +15,10 @@ use std::collections::BTreeMap;
 /// The examples that get snapshots: `policies/` and the spec's own examples
 /// (other fixtures come and go with the front end's tests; the lab runs them all).
 fn snapshot_examples() -> Vec<(String, moat::ir::Ir)> {
-    examples().into_iter().filter(|(p, _)| p.starts_with("policies/") || p.starts_with("fixtures/good/spec-")).collect()
+    examples()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("policies/") || p.starts_with("fixtures/good/spec-"))
+        .collect()
 }
 
 #[test]
@@ -23,7 +26,11 @@ fn snapshots_of_example_rulesets() {
     let ex = snapshot_examples();
     assert!(!ex.is_empty(), "no example policy with a netfilter scope");
     for (name, ir) in ex {
-        let stem = std::path::Path::new(&name).file_stem().expect("stem").to_string_lossy().into_owned();
+        let stem = std::path::Path::new(&name)
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .into_owned();
         for (path, text) in compile(&ir, false) {
             let snap = format!("{stem}__{}", path.replace('/', "__"));
             insta::assert_snapshot!(snap, text);
@@ -36,9 +43,17 @@ fn log_drops_adds_rate_limited_logging() {
     let (_, ir) = examples().into_iter().next().expect("an example");
     let arts = compile(&ir, true);
     let ipt = &arts["iptables/gateway.v4.rules"];
-    assert!(ipt.contains("-A FORWARD -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix \"moat FORWARD drop: \""), "{ipt}");
+    assert!(
+        ipt.contains(
+            "-A FORWARD -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix \"moat FORWARD drop: \""
+        ),
+        "{ipt}"
+    );
     let nft = &arts["nftables/gateway.nft"];
-    assert!(nft.contains("limit rate 5/minute burst 10 packets log prefix \"moat forward drop: \""), "{nft}");
+    assert!(
+        nft.contains("limit rate 5/minute burst 10 packets log prefix \"moat forward drop: \""),
+        "{nft}"
+    );
     assert!(!compile(&ir, false)["nftables/gateway.nft"].contains(" log "));
 }
 
@@ -60,7 +75,12 @@ fn tool_check(files: &BTreeMap<String, String>, label: &str) -> usize {
             vec!["nft", "-c", "-f", &p]
         };
         let out = in_ns(&lab.router, &argv);
-        assert!(out.status.success(), "{label}: `{}` rejects {path}: {}\n{text}", argv.join(" "), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{label}: `{}` rejects {path}: {}\n{text}",
+            argv.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
         n += 1;
     }
     n
@@ -68,7 +88,11 @@ fn tool_check(files: &BTreeMap<String, String>, label: &str) -> usize {
 
 /// Runs `argv` inside network namespace `ns`.
 fn in_ns(ns: &str, argv: &[&str]) -> std::process::Output {
-    std::process::Command::new("ip").args(["netns", "exec", ns]).args(argv).output().expect("run in namespace")
+    std::process::Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(argv)
+        .output()
+        .expect("run in namespace")
 }
 
 #[test]
@@ -89,19 +113,29 @@ fn nft_file_reloads_over_a_previous_version_in_one_transaction() {
         let p = dir.path().join(name);
         std::fs::write(&p, text).expect("write");
         let out = in_ns(&lab.router, &["nft", "-f", &p.display().to_string()]);
-        assert!(out.status.success(), "nft -f {name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "nft -f {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     load("old.nft", &policy("old"));
     load("old-again.nft", &policy("old"));
     load("new.nft", &policy("new"));
-    let listed = String::from_utf8_lossy(&in_ns(&lab.router, &["nft", "list", "ruleset"]).stdout).into_owned();
-    assert!(listed.contains("to a.new") && !listed.contains("a.old"), "{listed}");
+    let listed =
+        String::from_utf8_lossy(&in_ns(&lab.router, &["nft", "list", "ruleset"]).stdout).into_owned();
+    assert!(
+        listed.contains("to a.new") && !listed.contains("a.old"),
+        "{listed}"
+    );
     assert_eq!(listed.matches("table inet moat").count(), 1, "{listed}");
     // A file that fails half-way changes nothing: the transaction is all or nothing.
     let broken = policy("newer").replace("policy drop;", "policy drop;\n\t\tno-such-statement");
     let p = dir.path().join("broken.nft");
     std::fs::write(&p, broken).expect("write");
-    assert!(!in_ns(&lab.router, &["nft", "-f", &p.display().to_string()]).status.success());
+    assert!(!in_ns(&lab.router, &["nft", "-f", &p.display().to_string()])
+        .status
+        .success());
     let after = String::from_utf8_lossy(&in_ns(&lab.router, &["nft", "list", "ruleset"]).stdout).into_owned();
     assert_eq!(after, listed);
 }
@@ -121,9 +155,14 @@ fn iptables_restore_replaces_a_previous_version() {
         let p = dir.path().join(name);
         std::fs::write(&p, rules(zone)).expect("write");
         let out = in_ns(&lab.router, &["iptables-restore", &p.display().to_string()]);
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let saved = String::from_utf8_lossy(&in_ns(&lab.router, &["iptables-save", "-t", "filter"]).stdout).into_owned();
+    let saved =
+        String::from_utf8_lossy(&in_ns(&lab.router, &["iptables-save", "-t", "filter"]).stdout).into_owned();
     assert!(saved.contains(":b>new") && !saved.contains("old"), "{saved}");
     assert!(saved.contains(":FORWARD DROP"), "{saved}");
 }
@@ -140,16 +179,26 @@ fn tools_accept_every_emitted_file() {
         }
     }
     for seed in 0..20 {
-        let ir = ir_of(&format!("gen{seed}.moat"), &random_policy(seed, &random_options(seed)));
+        let ir = ir_of(
+            &format!("gen{seed}.moat"),
+            &random_policy(seed, &random_options(seed)),
+        );
         n += tool_check(&compile(&ir, seed % 2 == 1), &format!("gen{seed}"));
     }
     let names = ir_of("names.moat", &names_policy());
     let files = compile(&names, true);
     // 20 single ports and 3 ranges (26 slots): two multiport rules per address pair.
-    assert!(files["iptables/gateway.v4.rules"].contains("--dports 100,102,104,106,108,110,112,114,116,118,120,122,124,126,128 "));
-    assert!(files["iptables/gateway.v4.rules"].contains(":zones1>0 - [0:0]"), "{}", files["iptables/gateway.v4.rules"]);
+    assert!(files["iptables/gateway.v4.rules"]
+        .contains("--dports 100,102,104,106,108,110,112,114,116,118,120,122,124,126,128 "));
+    assert!(
+        files["iptables/gateway.v4.rules"].contains(":zones1>0 - [0:0]"),
+        "{}",
+        files["iptables/gateway.v4.rules"]
+    );
     n += tool_check(&files, "names.moat");
-    report(&format!("iptables-restore --test, ip6tables-restore --test and nft -c -f accepted {n} files"));
+    report(&format!(
+        "iptables-restore --test, ip6tables-restore --test and nft -c -f accepted {n} files"
+    ));
     assert!(n > 40);
 }
 
@@ -214,16 +263,32 @@ fn nft_rules_do_not_grow_with_flows() {
     let policy = |allows: usize| {
         let mut s = String::from("zone a : mz { cidr 10.1.0.0/24 }\nzone b : mz { cidr 10.2.0.0/24 }\n");
         for i in 0..allows {
-            s.push_str(&format!("allow a -> b : tcp/{}, udp/{}-{}\n", 1000 + 10 * i, 2000 + 10 * i, 2005 + 10 * i));
+            s.push_str(&format!(
+                "allow a -> b : tcp/{}, udp/{}-{}\n",
+                1000 + 10 * i,
+                2000 + 10 * i,
+                2005 + 10 * i
+            ));
         }
-        let arts = backend::emit(Target::Nftables, &ir_of("g.moat", &s), &EmitOptions::default()).expect("compiles");
-        let gw = arts.into_iter().find(|a| a.path == "nftables/gateway.nft").expect("gateway");
-        (nft_rules(&gw.contents), gw.contents.matches(" comment \"to b: ").count())
+        let arts =
+            backend::emit(Target::Nftables, &ir_of("g.moat", &s), &EmitOptions::default()).expect("compiles");
+        let gw = arts
+            .into_iter()
+            .find(|a| a.path == "nftables/gateway.nft")
+            .expect("gateway");
+        (
+            nft_rules(&gw.contents),
+            gw.contents.matches(" comment \"to b: ").count(),
+        )
     };
     let (one, one_elems) = policy(1);
     let (many, many_elems) = policy(30);
     assert_eq!(one, many, "rules grew with the flows");
-    assert_eq!((one_elems, many_elems), (2, 60), "every port range is one set element");
+    assert_eq!(
+        (one_elems, many_elems),
+        (2, 60),
+        "every port range is one set element"
+    );
 }
 
 #[test]
@@ -242,7 +307,10 @@ fn carve_outs_stay_compact() {
     let v6 = &arts["iptables/gateway.v6.rules"];
     let rules = v6.lines().filter(|l| l.starts_with("-A ")).count();
     assert!(rules < 40, "{rules} rules:\n{v6}");
-    assert!(v6.contains("-m iprange --src-range ::-fd00:0:ffff:ffff:ffff:ffff:ffff:ffff"), "{v6}");
+    assert!(
+        v6.contains("-m iprange --src-range ::-fd00:0:ffff:ffff:ffff:ffff:ffff:ffff"),
+        "{v6}"
+    );
     assert!(arts["nftables/gateway.nft"].contains("fd00:1:0:1::-fd00:1:ffff:ffff:ffff:ffff:ffff:ffff,"));
 }
 
@@ -256,15 +324,25 @@ fn addressless_peer_is_e012_and_namespace_only_flows_are_out_of_scope() {
          allow b -> c : tcp/80\n",
     );
     let ok = compile(&ir, false);
-    assert_eq!(ok.keys().collect::<Vec<_>>(), ["iptables/host-a.v4.rules", "nftables/host-a.nft"]);
-    assert!(ok.values().all(|t| !t.contains("b>c") && !t.contains("_c ") && t.contains("0 allowed flow(s)")), "{ok:#?}");
+    assert_eq!(
+        ok.keys().collect::<Vec<_>>(),
+        ["iptables/host-a.v4.rules", "nftables/host-a.nft"]
+    );
+    assert!(
+        ok.values()
+            .all(|t| !t.contains("b>c") && !t.contains("_c ") && t.contains("0 allowed flow(s)")),
+        "{ok:#?}"
+    );
     let bad = ir_of(
         "scope.moat",
         "zone a : mz { cidr 10.1.0.0/24 }\nzone b : mz { namespace b }\nallow a -> b : tcp/80\n",
     );
     for t in [Target::Iptables, Target::Nftables] {
         let errs = backend::emit(t, &bad, &EmitOptions::default()).expect_err("b has no addresses");
-        assert!(errs.iter().all(|d| d.code == "E012") && !errs.is_empty(), "{errs:#?}");
+        assert!(
+            errs.iter().all(|d| d.code == "E012") && !errs.is_empty(),
+            "{errs:#?}"
+        );
     }
 }
 
@@ -272,14 +350,29 @@ fn addressless_peer_is_e012_and_namespace_only_flows_are_out_of_scope() {
 fn cli_writes_both_targets() {
     let out = common::TempDir::new("netfilter-cli");
     let status = common::moat()
-        .args(["compile", "fixtures/good/spec-example.moat", "--target", "iptables,nftables", "--log-drops", "--out"])
+        .args([
+            "compile",
+            "fixtures/good/spec-example.moat",
+            "--target",
+            "iptables,nftables",
+            "--log-drops",
+            "--out",
+        ])
         .arg(out.path())
         .current_dir(common::root())
         .status()
         .expect("run moat");
     assert!(status.success());
-    for f in ["iptables/gateway.v4.rules", "iptables/host-mz.v4.rules", "nftables/gateway.nft", "nftables/host-mz.nft"] {
+    for f in [
+        "iptables/gateway.v4.rules",
+        "iptables/host-mz.v4.rules",
+        "nftables/gateway.nft",
+        "nftables/host-mz.nft",
+    ] {
         let text = std::fs::read_to_string(out.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
-        assert!(text.contains("policy `mosip`") && text.contains("fixtures/good/spec-example.moat:2"), "{f}:\n{text}");
+        assert!(
+            text.contains("policy `mosip`") && text.contains("fixtures/good/spec-example.moat:2"),
+            "{f}:\n{text}"
+        );
     }
 }

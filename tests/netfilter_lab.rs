@@ -9,10 +9,15 @@ mod netfilter_support;
 
 use moat::backend::{self, Target};
 use moat::gen::random_policy;
-use netfilter_support::{check_policy, examples, ir_of, lab_unavailable, names_policy, random_options, report, Counts};
+use netfilter_support::{
+    check_policy, examples, ir_of, lab_unavailable, names_policy, random_options, report, Counts,
+};
 
 fn sum(v: &[Counts]) -> Counts {
-    v.iter().fold(Counts::default(), |a, c| Counts { allowed: a.allowed + c.allowed, blocked: a.blocked + c.blocked })
+    v.iter().fold(Counts::default(), |a, c| Counts {
+        allowed: a.allowed + c.allowed,
+        blocked: a.blocked + c.blocked,
+    })
 }
 
 #[test]
@@ -22,9 +27,17 @@ fn lab_example_policies() {
     }
     let ex = examples();
     assert!(!ex.is_empty(), "no example policy with a netfilter scope");
-    let counts: Vec<Counts> = ex.iter().map(|(name, ir)| check_policy(name, ir, 7, true)).collect();
+    let counts: Vec<Counts> = ex
+        .iter()
+        .map(|(name, ir)| check_policy(name, ir, 7, true))
+        .collect();
     let t = sum(&counts);
-    report(&format!("lab examples: {} policies, {} allowed probes connected, {} forbidden probes blocked", ex.len(), t.allowed, t.blocked));
+    report(&format!(
+        "lab examples: {} policies, {} allowed probes connected, {} forbidden probes blocked",
+        ex.len(),
+        t.allowed,
+        t.blocked
+    ));
     assert!(t.allowed > 0 && t.blocked > 0);
 }
 
@@ -63,9 +76,15 @@ fn lab_random_policies() {
                 })
             })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("lab worker")).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("lab worker"))
+            .collect()
     });
     let t = sum(&counts);
-    report(&format!("lab random: {SEEDS} policies, {} allowed probes connected, {} forbidden probes blocked", t.allowed, t.blocked));
+    report(&format!(
+        "lab random: {SEEDS} policies, {} allowed probes connected, {} forbidden probes blocked",
+        t.allowed, t.blocked
+    ));
     assert!(t.allowed > 0 && t.blocked > 0);
 }

@@ -24,24 +24,38 @@ use std::path::{Path, PathBuf};
 /// Options for the generator, varied over the knobs that change the shape of
 /// the text (sizes, sites, namespaces vs addresses, IPv6, icmp, any).
 fn gen_options() -> impl Strategy<Value = GenOptions> {
-    (1usize..6, 0usize..4, 1usize..14, 0usize..3, 0u8..3, any::<bool>(), any::<bool>(), any::<bool>(), 1usize..3)
-        .prop_map(|(zones, max_services, allows, sites, mapping, ipv6, icmp, external, cidrs_per_zone)| GenOptions {
-            zones,
-            cidrs_per_zone,
-            max_services,
-            allows,
-            sites: match sites {
-                0 => vec![],
-                1 => vec![SiteKind::Onprem, SiteKind::Aws],
-                _ => vec![SiteKind::Onprem, SiteKind::Aws, SiteKind::Gcp, SiteKind::Azure],
+    (
+        1usize..6,
+        0usize..4,
+        1usize..14,
+        0usize..3,
+        0u8..3,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        1usize..3,
+    )
+        .prop_map(
+            |(zones, max_services, allows, sites, mapping, ipv6, icmp, external, cidrs_per_zone)| {
+                GenOptions {
+                    zones,
+                    cidrs_per_zone,
+                    max_services,
+                    allows,
+                    sites: match sites {
+                        0 => vec![],
+                        1 => vec![SiteKind::Onprem, SiteKind::Aws],
+                        _ => vec![SiteKind::Onprem, SiteKind::Aws, SiteKind::Gcp, SiteKind::Azure],
+                    },
+                    namespaces: mapping != 1,
+                    addresses: mapping != 0,
+                    ipv6,
+                    external,
+                    icmp,
+                    any: true,
+                }
             },
-            namespaces: mapping != 1,
-            addresses: mapping != 0,
-            ipv6,
-            external,
-            icmp,
-            any: true,
-        })
+        )
 }
 
 /// Splits generated text into top-level statements: a line starting with a
@@ -62,7 +76,10 @@ fn statements(text: &str) -> Vec<String> {
         } else if line.trim_end().ends_with('{') {
             block = Some(format!("{line}\n"));
         } else {
-            assert!(!line.starts_with(char::is_whitespace), "unexpected indented line outside a block: {line:?}");
+            assert!(
+                !line.starts_with(char::is_whitespace),
+                "unexpected indented line outside a block: {line:?}"
+            );
             out.push(format!("{line}\n"));
         }
     }
@@ -95,20 +112,38 @@ impl Choices {
 type NamedMatrix = BTreeMap<(String, String), PortSet>;
 
 fn named(ir: &Ir) -> NamedMatrix {
-    ir.flows.iter().map(|(&(f, t), flow)| ((ir.atoms[f].name.clone(), ir.atoms[t].name.clone()), flow.ports.clone())).collect()
+    ir.flows
+        .iter()
+        .map(|(&(f, t), flow)| {
+            (
+                (ir.atoms[f].name.clone(), ir.atoms[t].name.clone()),
+                flow.ports.clone(),
+            )
+        })
+        .collect()
 }
 
 /// Checks a text that must be free of errors and returns its IR.
 fn ir_of(name: &str, text: &str) -> Result<Ir, TestCaseError> {
     let c = moat::check_str(name, text);
-    let errors: Vec<String> = c.diags.iter().filter(|d| d.is_error()).map(|d| format!("{} {}", d.code, d.message)).collect();
+    let errors: Vec<String> = c
+        .diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| format!("{} {}", d.code, d.message))
+        .collect();
     prop_assert!(errors.is_empty(), "errors {errors:?} in\n{text}");
     c.ir.ok_or_else(|| TestCaseError::fail(format!("no IR for\n{text}")))
 }
 
 fn ir_of_paths(inputs: &[PathBuf]) -> Result<Ir, TestCaseError> {
     let c = moat::check_paths(&moat::load::Disk, inputs);
-    let errors: Vec<String> = c.diags.iter().filter(|d| d.is_error()).map(|d| format!("{} {}", d.code, d.message)).collect();
+    let errors: Vec<String> = c
+        .diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| format!("{} {}", d.code, d.message))
+        .collect();
     prop_assert!(errors.is_empty(), "errors {errors:?} for {inputs:?}");
     c.ir.ok_or_else(|| TestCaseError::fail("no IR".to_string()))
 }
@@ -196,9 +231,18 @@ fn rows_allow(rows: &[&moat::analysis::matrix::Row], proto: Proto, port: u16) ->
 
 /// Probes around every row's ranges, plus a few fixed ones, for one pair.
 fn probes(rows: &[&moat::analysis::matrix::Row]) -> Vec<(Proto, u16)> {
-    let mut out = vec![(Proto::Tcp, 1), (Proto::Tcp, 65535), (Proto::Udp, 53), (Proto::Sctp, 9), (Proto::Icmp, 0), (Proto::Icmpv6, 0)];
+    let mut out = vec![
+        (Proto::Tcp, 1),
+        (Proto::Tcp, 65535),
+        (Proto::Udp, 53),
+        (Proto::Sctp, 9),
+        (Proto::Icmp, 0),
+        (Proto::Icmpv6, 0),
+    ];
     for r in rows {
-        let Some(proto) = Proto::parse(&r.protocol) else { continue };
+        let Some(proto) = Proto::parse(&r.protocol) else {
+            continue;
+        };
         for item in r.ports.iter().flat_map(|l| l.split(',')) {
             let (lo, hi) = item.split_once('-').unwrap_or((item, item));
             let (lo, hi): (u16, u16) = (lo.parse().expect("port"), hi.parse().expect("port"));
@@ -271,7 +315,10 @@ struct MemFs(BTreeMap<PathBuf, Vec<u8>>);
 
 impl moat::load::Fs for MemFs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        self.0.get(path).cloned().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "not in memory"))
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "not in memory"))
     }
 
     fn moat_files_in(&self, _path: &Path) -> Option<Vec<PathBuf>> {
@@ -288,15 +335,23 @@ impl moat::load::Fs for MemFs {
 fn coherent(c: &moat::Checked) -> Result<(), TestCaseError> {
     prop_assert_eq!(c.ir.is_some(), !c.has_errors(), "diags: {:?}", c.diags);
     for d in &c.diags {
-        prop_assert!(d.code.len() == 4 && (d.code.starts_with('E') || d.code.starts_with('W')), "code {}", d.code);
+        prop_assert!(
+            d.code.len() == 4 && (d.code.starts_with('E') || d.code.starts_with('W')),
+            "code {}",
+            d.code
+        );
         if let Some(s) = d.span {
             let len = c.sources.file(s.file).text.len();
-            prop_assert!(s.start <= s.end && s.end <= len, "span {s:?} outside a file of {len} bytes: {d:?}");
+            prop_assert!(
+                s.start <= s.end && s.end <= len,
+                "span {s:?} outside a file of {len} bytes: {d:?}"
+            );
         }
     }
     let human = moat::diag::render_human(&c.diags, &c.sources, false);
     prop_assert_eq!(human.is_empty(), c.diags.is_empty());
-    let json: serde_json::Value = serde_json::from_str(&moat::diag::render_json(&c.diags, &c.sources)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let json: serde_json::Value = serde_json::from_str(&moat::diag::render_json(&c.diags, &c.sources))
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(json.as_array().map(Vec::len), Some(c.diags.len()));
     if let Some(ir) = &c.ir {
         let _ = moat::analysis::matrix::rows(ir);
@@ -309,19 +364,86 @@ fn check_bytes(bytes: Vec<u8>) -> Result<(), TestCaseError> {
     let fs = MemFs(BTreeMap::from([(path.clone(), bytes.clone())]));
     let loaded = moat::load::load(&fs, std::slice::from_ref(&path));
     if std::str::from_utf8(&bytes).is_err() {
-        prop_assert!(loaded.diags.iter().any(|d| d.code == "E001"), "invalid UTF-8 is E001");
+        prop_assert!(
+            loaded.diags.iter().any(|d| d.code == "E001"),
+            "invalid UTF-8 is E001"
+        );
     }
     coherent(&moat::check_paths(&fs, &[path]))
 }
 
 /// Tokens of the language, so random sequences reach deep into the parser.
 const TOKENS: &[&str] = &[
-    "policy", "include", "site", "zone", "service", "cidr", "namespace", "hosts", "pods", "port", "resident",
-    "allow", "forbid", "exempt", "cells", "in", "each", "external", "demilitarised", "mz", "dmz", "onprem", "aws",
-    "@", "{", "}", "[", "]", "..", "->", ":", ",", ".", "*", "/", "+", "=", "\"", "\"x\"", "\"{cell}\"", "\\", "#",
-    "\n", "a", "b.c", "cell*.a.b", "cell[1..3]", "10.0.0.0/8", "10.0.0.1", "+0.0.1.0/24", "::/0", "fd00::1",
-    "10.0.0.1/8", "/16", "tcp", "udp/53", "tcp/80-90", "tcp/0", "tcp/99999", "icmp", "icmpv6/1", "sctp", "any",
-    "app=x", "k.io/n=\"v\"", "0", "65535", "é", "\u{0}", "\t",
+    "policy",
+    "include",
+    "site",
+    "zone",
+    "service",
+    "cidr",
+    "namespace",
+    "hosts",
+    "pods",
+    "port",
+    "resident",
+    "allow",
+    "forbid",
+    "exempt",
+    "cells",
+    "in",
+    "each",
+    "external",
+    "demilitarised",
+    "mz",
+    "dmz",
+    "onprem",
+    "aws",
+    "@",
+    "{",
+    "}",
+    "[",
+    "]",
+    "..",
+    "->",
+    ":",
+    ",",
+    ".",
+    "*",
+    "/",
+    "+",
+    "=",
+    "\"",
+    "\"x\"",
+    "\"{cell}\"",
+    "\\",
+    "#",
+    "\n",
+    "a",
+    "b.c",
+    "cell*.a.b",
+    "cell[1..3]",
+    "10.0.0.0/8",
+    "10.0.0.1",
+    "+0.0.1.0/24",
+    "::/0",
+    "fd00::1",
+    "10.0.0.1/8",
+    "/16",
+    "tcp",
+    "udp/53",
+    "tcp/80-90",
+    "tcp/0",
+    "tcp/99999",
+    "icmp",
+    "icmpv6/1",
+    "sctp",
+    "any",
+    "app=x",
+    "k.io/n=\"v\"",
+    "0",
+    "65535",
+    "é",
+    "\u{0}",
+    "\t",
 ];
 
 fn token_soup() -> impl Strategy<Value = String> {
@@ -331,9 +453,26 @@ fn token_soup() -> impl Strategy<Value = String> {
 /// A valid generated policy, then a few edits: delete, insert a token,
 /// duplicate a line, truncate.
 fn mutated_policy() -> impl Strategy<Value = String> {
-    (any::<u64>(), prop::collection::vec((0u8..4, any::<prop::sample::Index>(), any::<prop::sample::Index>(), prop::sample::select(TOKENS)), 1..5))
+    (
+        any::<u64>(),
+        prop::collection::vec(
+            (
+                0u8..4,
+                any::<prop::sample::Index>(),
+                any::<prop::sample::Index>(),
+                prop::sample::select(TOKENS),
+            ),
+            1..5,
+        ),
+    )
         .prop_map(|(seed, edits)| {
-            let o = GenOptions { zones: 3, allows: 5, icmp: true, ipv6: seed % 2 == 0, ..GenOptions::default() };
+            let o = GenOptions {
+                zones: 3,
+                allows: 5,
+                icmp: true,
+                ipv6: seed % 2 == 0,
+                ..GenOptions::default()
+            };
             let mut t: Vec<char> = random_policy(seed, &o).chars().collect();
             for (kind, i, j, tok) in edits {
                 let at = i.index(t.len() + 1);
@@ -402,7 +541,10 @@ proptest! {
 /// kept, once, and the concatenation checks to the same matrix.
 #[test]
 fn statements_cover_the_generated_text() {
-    let o = GenOptions { allows: 10, ..GenOptions::default() };
+    let o = GenOptions {
+        allows: 10,
+        ..GenOptions::default()
+    };
     let text = random_policy(11, &o);
     let stmts = statements(&text);
     let zones = text.lines().filter(|l| l.starts_with("zone ")).count();

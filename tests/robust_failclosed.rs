@@ -17,8 +17,8 @@ mod common;
 mod robust_support;
 
 use moat::backend::Artefact;
-use std::collections::BTreeMap;
 use robust_support::tree;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -36,7 +36,10 @@ fn leftovers(parent: &Path) -> Vec<String> {
 
 fn artefacts(version: &str, n: usize) -> Vec<Artefact> {
     (0..n)
-        .map(|i| Artefact { path: format!("{}/file-{i:03}.txt", if i % 2 == 0 { "k8s" } else { "iptables" }), contents: format!("{version} {i}\n") })
+        .map(|i| Artefact {
+            path: format!("{}/file-{i:03}.txt", if i % 2 == 0 { "k8s" } else { "iptables" }),
+            contents: format!("{version} {i}\n"),
+        })
         .collect()
 }
 
@@ -44,7 +47,9 @@ fn artefacts(version: &str, n: usize) -> Vec<Artefact> {
 #[test]
 #[ignore = "run by the fail-closed tests as a child process"]
 fn writer_child() {
-    let Ok(dir) = std::env::var("ROBUST_WRITER_DIR") else { return };
+    let Ok(dir) = std::env::var("ROBUST_WRITER_DIR") else {
+        return;
+    };
     match moat::output::write_all(Path::new(&dir), &artefacts("new", 40)) {
         Ok(()) => println!("WRITER-OK"),
         Err(e) => println!("WRITER-ERR {e}"),
@@ -53,7 +58,14 @@ fn writer_child() {
 
 fn writer(dir: &Path, env: &[(&str, &str)]) -> Command {
     let mut c = Command::new(std::env::current_exe().expect("test binary"));
-    c.args(["--ignored", "--exact", "writer_child", "--nocapture", "--test-threads=1"]).env("ROBUST_WRITER_DIR", dir);
+    c.args([
+        "--ignored",
+        "--exact",
+        "writer_child",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("ROBUST_WRITER_DIR", dir);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -73,7 +85,9 @@ fn previous(tag: &str) -> (common::TempDir, PathBuf, BTreeMap<String, Vec<u8>>) 
 #[test]
 fn a_failing_write_leaves_the_previous_artefacts() {
     let (t, dir, before) = previous("failclosed-fail");
-    let out = writer(&dir, &[("MOAT_TEST_FAIL_WRITE_AFTER", "7")]).output().expect("run child");
+    let out = writer(&dir, &[("MOAT_TEST_FAIL_WRITE_AFTER", "7")])
+        .output()
+        .expect("run child");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("WRITER-ERR injected write failure"), "{stdout}");
     assert_eq!(tree(&dir), before, "the previous artefacts changed");
@@ -84,28 +98,49 @@ fn a_failing_write_leaves_the_previous_artefacts() {
 #[test]
 fn a_killed_write_leaves_the_previous_artefacts() {
     let (t, dir, before) = previous("failclosed-kill");
-    let mut child = writer(&dir, &[("MOAT_TEST_WRITE_DELAY_MS", "100")]).stdout(Stdio::null()).spawn().expect("spawn child");
+    let mut child = writer(&dir, &[("MOAT_TEST_WRITE_DELAY_MS", "100")])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn child");
     // wait until the child has staged a few files, then SIGKILL it
     let start = Instant::now();
     loop {
-        let staged: usize = leftovers(t.path()).iter().map(|s| tree(&t.path().join(s)).len()).sum();
+        let staged: usize = leftovers(t.path())
+            .iter()
+            .map(|s| tree(&t.path().join(s)).len())
+            .sum();
         if staged >= 3 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "the child never staged a file");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the child never staged a file"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     assert_eq!(tree(&dir), before, "the previous artefacts changed");
-    assert_eq!(leftovers(&dir), Vec::<String>::new(), "temporary files inside the output directory");
-    assert_eq!(leftovers(t.path()).len(), 1, "the killed process's staging directory is beside the output");
+    assert_eq!(
+        leftovers(&dir),
+        Vec::<String>::new(),
+        "temporary files inside the output directory"
+    );
+    assert_eq!(
+        leftovers(t.path()).len(),
+        1,
+        "the killed process's staging directory is beside the output"
+    );
     // the next write succeeds and removes the orphan
     let out = writer(&dir, &[]).output().expect("run child");
     assert!(String::from_utf8_lossy(&out.stdout).contains("WRITER-OK"));
     assert_eq!(tree(&dir).len(), 40);
     assert!(tree(&dir).values().all(|v| v.starts_with(b"new ")));
-    assert_eq!(leftovers(t.path()), Vec::<String>::new(), "the orphaned staging directory is gone");
+    assert_eq!(
+        leftovers(t.path()),
+        Vec::<String>::new(),
+        "the orphaned staging directory is gone"
+    );
 }
 
 #[test]
@@ -114,18 +149,39 @@ fn a_target_directory_is_replaced_whole_and_others_are_kept() {
     std::fs::create_dir_all(dir.join("aws")).expect("mkdir");
     std::fs::write(dir.join("aws/main.tf.json"), "{}").expect("write");
     // a new k8s output without file-000: no stale file survives; aws/ is not touched
-    let new = vec![Artefact { path: "k8s/only.yaml".into(), contents: "x\n".into() }];
+    let new = vec![Artefact {
+        path: "k8s/only.yaml".into(),
+        contents: "x\n".into(),
+    }];
     moat::output::write_targets(&dir, &["k8s", "iptables"], &new).expect("write");
     let files: Vec<String> = tree(&dir).into_keys().collect();
     assert_eq!(files, ["aws/main.tf.json", "k8s/only.yaml"]);
-    assert!(dir.join("iptables").is_dir(), "a compiled target with no artefact is an empty directory");
+    assert!(
+        dir.join("iptables").is_dir(),
+        "a compiled target with no artefact is an empty directory"
+    );
 }
 
 #[test]
 fn artefact_paths_that_leave_the_output_directory_write_nothing() {
     let (t, dir, before) = previous("failclosed-paths");
-    for bad in ["../escape.txt", "/tmp/abs.txt", "k8s/../../escape.txt", "k8s", ".moat-tmp/x"] {
-        let a = vec![Artefact { path: "k8s/fine.yaml".into(), contents: "x".into() }, Artefact { path: bad.into(), contents: "x".into() }];
+    for bad in [
+        "../escape.txt",
+        "/tmp/abs.txt",
+        "k8s/../../escape.txt",
+        "k8s",
+        ".moat-tmp/x",
+    ] {
+        let a = vec![
+            Artefact {
+                path: "k8s/fine.yaml".into(),
+                contents: "x".into(),
+            },
+            Artefact {
+                path: bad.into(),
+                contents: "x".into(),
+            },
+        ];
         assert!(moat::output::write_all(&dir, &a).is_err(), "{bad} accepted");
         assert_eq!(tree(&dir), before, "{bad}: the previous artefacts changed");
     }
@@ -159,7 +215,10 @@ allow dmz.web -> aw.app, gc.app, zz.app : api \"the cloud\"
 
 fn compile(dir: &Path, policy: &Path, env: &[(&str, &str)]) -> robust_support::Run {
     let mut c = common::moat();
-    c.arg("compile").arg(policy).args(["--target", "all", "--out"]).arg(dir);
+    c.arg("compile")
+        .arg(policy)
+        .args(["--target", "all", "--out"])
+        .arg(dir);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -178,27 +237,54 @@ fn a_failed_or_killed_compile_leaves_the_previous_artefacts() {
     assert_eq!(r.code(), 0, "{}", r.stderr);
     let before = tree(&dir);
     if before.len() < 2 {
-        return common::skip(&format!("the back ends wrote {} file(s); the CLI write tests need two", before.len()));
+        return common::skip(&format!(
+            "the back ends wrote {} file(s); the CLI write tests need two",
+            before.len()
+        ));
     }
     // a policy with an error: exit 1, nothing written
     let bad = t.path().join("bad.moat");
-    std::fs::write(&bad, format!("{EVERY_TARGET}{ALLOWS}allow dmz.web -> nowhere : any\n")).expect("write policy");
+    std::fs::write(
+        &bad,
+        format!("{EVERY_TARGET}{ALLOWS}allow dmz.web -> nowhere : any\n"),
+    )
+    .expect("write policy");
     assert_eq!(compile(&dir, &bad, &[]).code(), 1);
     assert_eq!(tree(&dir), before);
     // a failing write: exit 2
     let changed = t.path().join("changed.moat");
-    std::fs::write(&changed, format!("{EVERY_TARGET}{ALLOWS}allow dmz.web -> mz : tcp/5433 \"new\"\n")).expect("write policy");
+    std::fs::write(
+        &changed,
+        format!("{EVERY_TARGET}{ALLOWS}allow dmz.web -> mz : tcp/5433 \"new\"\n"),
+    )
+    .expect("write policy");
     let r = compile(&dir, &changed, &[("MOAT_TEST_FAIL_WRITE_AFTER", "1")]);
     assert_eq!(r.code(), 2, "{}", r.stderr);
     assert_eq!(tree(&dir), before);
     assert_eq!(leftovers(t.path()), Vec::<String>::new());
     // killed between two files
     let mut c = common::moat();
-    c.arg("compile").arg(&changed).args(["--target", "all", "--out"]).arg(&dir).env("MOAT_TEST_WRITE_DELAY_MS", "300");
-    let mut child = c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    c.arg("compile")
+        .arg(&changed)
+        .args(["--target", "all", "--out"])
+        .arg(&dir)
+        .env("MOAT_TEST_WRITE_DELAY_MS", "300");
+    let mut child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
     let start = Instant::now();
-    while leftovers(t.path()).iter().map(|s| tree(&t.path().join(s)).len()).sum::<usize>() < 1 {
-        assert!(start.elapsed() < Duration::from_secs(60), "moat compile never staged a file");
+    while leftovers(t.path())
+        .iter()
+        .map(|s| tree(&t.path().join(s)).len())
+        .sum::<usize>()
+        < 1
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "moat compile never staged a file"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     child.kill().expect("SIGKILL");
@@ -220,14 +306,29 @@ fn empty_policy_artefacts(target: &str) -> BTreeMap<String, String> {
     std::fs::write(&policy, EVERY_TARGET).expect("write policy");
     let dir = t.path().join("out");
     let mut c = common::moat();
-    c.arg("compile").arg(&policy).args(["--target", target, "--out"]).arg(&dir);
+    c.arg("compile")
+        .arg(&policy)
+        .args(["--target", target, "--out"])
+        .arg(&dir);
     let r = robust_support::run(c, Duration::from_secs(120));
     assert_eq!(r.code(), 0, "{target}: {}", r.stderr);
-    tree(&dir).into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned())).collect()
+    tree(&dir)
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+        .collect()
 }
 
 fn json_files(files: &BTreeMap<String, String>) -> Vec<(String, serde_json::Value)> {
-    files.iter().filter(|(p, _)| p.ends_with(".json")).map(|(p, c)| (p.clone(), serde_json::from_str(c).unwrap_or_else(|e| panic!("{p}: {e}")))).collect()
+    files
+        .iter()
+        .filter(|(p, _)| p.ends_with(".json"))
+        .map(|(p, c)| {
+            (
+                p.clone(),
+                serde_json::from_str(c).unwrap_or_else(|e| panic!("{p}: {e}")),
+            )
+        })
+        .collect()
 }
 
 /// Every object in `v` (depth first) that has the key `key`.
@@ -250,7 +351,10 @@ fn tf_resources<'v>(v: &'v serde_json::Value, kind: &str) -> Vec<&'v serde_json:
     if let Some(r) = v["resource"].get(kind) {
         match r {
             serde_json::Value::Object(m) => out.extend(m.values()),
-            serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_object()).for_each(|m| out.extend(m.values())),
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_object())
+                .for_each(|m| out.extend(m.values())),
             _ => {}
         }
     }
@@ -261,17 +365,28 @@ fn tf_resources<'v>(v: &'v serde_json::Value, kind: &str) -> Vec<&'v serde_json:
 fn empty_policy_k8s_denies_by_default() {
     let files = empty_policy_artefacts("k8s");
     for ns in ["dmz", "mz"] {
-        let text = files.get(&format!("k8s/{ns}.yaml")).unwrap_or_else(|| panic!("no k8s/{ns}.yaml: {:?}", files.keys()));
+        let text = files
+            .get(&format!("k8s/{ns}.yaml"))
+            .unwrap_or_else(|| panic!("no k8s/{ns}.yaml: {:?}", files.keys()));
         let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).expect("YAML");
         let deny_all = docs.iter().any(|d| {
             d["kind"] == "NetworkPolicy"
-                && d["spec"]["podSelector"].as_object().is_some_and(|m| m.is_empty() || m.values().all(|v| v.as_object().is_some_and(|o| o.is_empty())))
-                && ["Ingress", "Egress"].iter().all(|t| d["spec"]["policyTypes"].as_array().is_some_and(|a| a.iter().any(|x| x == t)))
+                && d["spec"]["podSelector"].as_object().is_some_and(|m| {
+                    m.is_empty() || m.values().all(|v| v.as_object().is_some_and(|o| o.is_empty()))
+                })
+                && ["Ingress", "Egress"].iter().all(|t| {
+                    d["spec"]["policyTypes"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == t))
+                })
                 && d["spec"]["ingress"].as_array().is_none_or(|a| a.is_empty())
                 && d["spec"]["egress"].as_array().is_none_or(|a| a.is_empty())
         });
         assert!(deny_all, "k8s/{ns}.yaml has no default-deny NetworkPolicy (all pods, Ingress and Egress, no rules):\n{text}");
-        assert!(!text.contains("ingress:\n  - {}") && !text.contains("- {}"), "an allow-all rule:\n{text}");
+        assert!(
+            !text.contains("ingress:\n  - {}") && !text.contains("- {}"),
+            "an allow-all rule:\n{text}"
+        );
     }
 }
 
@@ -280,11 +395,31 @@ fn empty_policy_iptables_denies_by_default() {
     let files = empty_policy_artefacts("iptables");
     assert!(!files.is_empty(), "no iptables output");
     for (path, text) in &files {
-        let chains: Vec<&str> = text.lines().filter(|l| l.starts_with(":INPUT") || l.starts_with(":FORWARD") || l.starts_with(":OUTPUT")).collect();
-        let forward_or_input_drop = text.lines().any(|l| l.starts_with(":FORWARD DROP") || l.starts_with(":INPUT DROP"));
-        assert!(forward_or_input_drop, "{path}: no chain with policy DROP: {chains:?}\n{text}");
-        let accepts: Vec<&str> = text.lines().filter(|l| l.starts_with("-A") && l.ends_with("-j ACCEPT") && !l.contains("ESTABLISHED") && !l.contains("-i lo") && !l.contains("-o lo")).collect();
-        assert!(accepts.is_empty(), "{path}: a policy with no allow accepts: {accepts:?}");
+        let chains: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with(":INPUT") || l.starts_with(":FORWARD") || l.starts_with(":OUTPUT"))
+            .collect();
+        let forward_or_input_drop = text
+            .lines()
+            .any(|l| l.starts_with(":FORWARD DROP") || l.starts_with(":INPUT DROP"));
+        assert!(
+            forward_or_input_drop,
+            "{path}: no chain with policy DROP: {chains:?}\n{text}"
+        );
+        let accepts: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("-A")
+                    && l.ends_with("-j ACCEPT")
+                    && !l.contains("ESTABLISHED")
+                    && !l.contains("-i lo")
+                    && !l.contains("-o lo")
+            })
+            .collect();
+        assert!(
+            accepts.is_empty(),
+            "{path}: a policy with no allow accepts: {accepts:?}"
+        );
         netfilter_load("iptables-restore", &["--test"], path, text);
     }
 }
@@ -296,9 +431,22 @@ fn empty_policy_nftables_denies_by_default() {
     for (path, text) in &files {
         let hooks: Vec<&str> = text.lines().filter(|l| l.contains("type filter hook")).collect();
         assert!(!hooks.is_empty(), "{path}: no base chain");
-        assert!(hooks.iter().filter(|l| l.contains("forward") || l.contains("input")).all(|l| l.contains("policy drop")), "{path}: a base chain that does not drop: {hooks:?}");
-        let accepts: Vec<&str> = text.lines().map(str::trim).filter(|l| l.ends_with("accept") && !l.contains("established") && !l.contains("\"lo\"")).collect();
-        assert!(accepts.is_empty(), "{path}: a policy with no allow accepts: {accepts:?}");
+        assert!(
+            hooks
+                .iter()
+                .filter(|l| l.contains("forward") || l.contains("input"))
+                .all(|l| l.contains("policy drop")),
+            "{path}: a base chain that does not drop: {hooks:?}"
+        );
+        let accepts: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.ends_with("accept") && !l.contains("established") && !l.contains("\"lo\""))
+            .collect();
+        assert!(
+            accepts.is_empty(),
+            "{path}: a policy with no allow accepts: {accepts:?}"
+        );
         netfilter_load("nft", &["-c", "-f"], path, text);
     }
 }
@@ -324,7 +472,11 @@ pub fn netfilter_load(tool: &str, args: &[&str], path: &str, text: &str) {
     };
     c.args(args).arg(&file);
     let out = c.output().expect("run netfilter tool");
-    assert!(out.status.success(), "{tool} {args:?} rejects {path}: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} rejects {path}: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -333,12 +485,23 @@ fn empty_policy_aws_denies_by_default() {
     let jsons = json_files(&files);
     assert!(!jsons.is_empty(), "no aws output: {:?}", files.keys());
     for (path, v) in &jsons {
-        for kind in ["aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule", "aws_security_group_rule"] {
-            assert!(tf_resources(v, kind).is_empty(), "{path}: {kind} in a policy with no allow");
+        for kind in [
+            "aws_vpc_security_group_ingress_rule",
+            "aws_vpc_security_group_egress_rule",
+            "aws_security_group_rule",
+        ] {
+            assert!(
+                tf_resources(v, kind).is_empty(),
+                "{path}: {kind} in a policy with no allow"
+            );
         }
         for sg in tf_resources(v, "aws_security_group") {
             for dir in ["ingress", "egress"] {
-                assert!(sg.get(dir).is_none_or(|r| r.as_array().is_some_and(|a| a.is_empty())), "{path}: a security group with {dir} rules: {sg}");
+                assert!(
+                    sg.get(dir)
+                        .is_none_or(|r| r.as_array().is_some_and(|a| a.is_empty())),
+                    "{path}: a security group with {dir} rules: {sg}"
+                );
             }
         }
         // CloudFormation: a group without SecurityGroupEgress gets AWS's allow-all egress
@@ -347,10 +510,24 @@ fn empty_policy_aws_denies_by_default() {
         for g in groups.iter().filter(|g| g["Type"] == "AWS::EC2::SecurityGroup") {
             let egress = &g["Properties"]["SecurityGroupEgress"];
             assert!(egress.is_array(), "{path}: a CloudFormation security group without explicit egress keeps AWS's allow-all egress: {g}");
-            assert!(!egress.to_string().contains("0.0.0.0/0"), "{path}: egress to everywhere: {g}");
-            assert!(g["Properties"]["SecurityGroupIngress"].as_array().is_none_or(|a| a.is_empty()), "{path}: ingress rules: {g}");
+            assert!(
+                !egress.to_string().contains("0.0.0.0/0"),
+                "{path}: egress to everywhere: {g}"
+            );
+            assert!(
+                g["Properties"]["SecurityGroupIngress"]
+                    .as_array()
+                    .is_none_or(|a| a.is_empty()),
+                "{path}: ingress rules: {g}"
+            );
         }
-        assert!(!groups.iter().any(|g| g["Type"] == "AWS::EC2::SecurityGroupIngress" || g["Type"] == "AWS::EC2::SecurityGroupEgress"), "{path}: rule resources");
+        assert!(
+            !groups
+                .iter()
+                .any(|g| g["Type"] == "AWS::EC2::SecurityGroupIngress"
+                    || g["Type"] == "AWS::EC2::SecurityGroupEgress"),
+            "{path}: rule resources"
+        );
     }
 }
 
@@ -361,10 +538,20 @@ fn empty_policy_gcp_denies_by_default() {
     assert!(!jsons.is_empty(), "no gcp output: {:?}", files.keys());
     for (path, v) in &jsons {
         let rules = tf_resources(v, "google_compute_firewall");
-        assert!(rules.iter().all(|r| r.get("allow").is_none_or(|a| a.as_array().is_some_and(|a| a.is_empty()))), "{path}: an allow rule in a policy with no allow");
+        assert!(
+            rules.iter().all(|r| r
+                .get("allow")
+                .is_none_or(|a| a.as_array().is_some_and(|a| a.is_empty()))),
+            "{path}: an allow rule in a policy with no allow"
+        );
         // GCP's implied rules allow all egress: a deny-all egress rule must override it
-        let denies_egress = rules.iter().any(|r| r["direction"] == "EGRESS" && r.get("deny").is_some() && r.to_string().contains("0.0.0.0/0"));
-        assert!(denies_egress, "{path}: no deny-all egress rule (GCP allows egress by default):\n{v:#}");
+        let denies_egress = rules.iter().any(|r| {
+            r["direction"] == "EGRESS" && r.get("deny").is_some() && r.to_string().contains("0.0.0.0/0")
+        });
+        assert!(
+            denies_egress,
+            "{path}: no deny-all egress rule (GCP allows egress by default):\n{v:#}"
+        );
     }
 }
 
@@ -376,11 +563,19 @@ fn empty_policy_azure_denies_by_default() {
     for (path, v) in &jsons {
         let mut rules = vec![];
         objects_with(v, "access", &mut rules);
-        assert!(!rules.iter().any(|r| r["access"] == "Allow"), "{path}: an Allow rule in a policy with no allow");
+        assert!(
+            !rules.iter().any(|r| r["access"] == "Allow"),
+            "{path}: an Allow rule in a policy with no allow"
+        );
         // Azure's default rules allow the virtual network and outbound internet: explicit denies must override them
         for dir in ["Inbound", "Outbound"] {
-            let deny = rules.iter().any(|r| r["access"] == "Deny" && r["direction"] == dir);
-            assert!(deny, "{path}: no {dir} deny rule (Azure's defaults allow VNet traffic):\n{v:#}");
+            let deny = rules
+                .iter()
+                .any(|r| r["access"] == "Deny" && r["direction"] == dir);
+            assert!(
+                deny,
+                "{path}: no {dir} deny rule (Azure's defaults allow VNet traffic):\n{v:#}"
+            );
         }
     }
 }

@@ -35,8 +35,14 @@ fn fixtures() -> Vec<PathBuf> {
 fn expected(path: &Path) -> Vec<String> {
     let bytes = std::fs::read(path).expect("read fixture");
     let text = String::from_utf8_lossy(&bytes);
-    let line = text.lines().find_map(|l| l.trim().strip_prefix("# expect:")).unwrap_or_else(|| panic!("{}: no `# expect:` line", path.display()));
-    line.split_whitespace().filter(|w| *w != "clean").map(str::to_string).collect()
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("# expect:"))
+        .unwrap_or_else(|| panic!("{}: no `# expect:` line", path.display()));
+    line.split_whitespace()
+        .filter(|w| *w != "clean")
+        .map(str::to_string)
+        .collect()
 }
 
 /// `moat check --format json FILE` in `fixtures/hostile/`: its exit code and diagnostics.
@@ -75,7 +81,10 @@ fn every_hostile_fixture_gives_its_expected_diagnostics() {
         }
         let errors = want_codes.iter().any(|c| c.starts_with('E'));
         if code != i32::from(errors) {
-            problems.push(format!("{name}: exit code {code}, expected {}", i32::from(errors)));
+            problems.push(format!(
+                "{name}: exit code {code}, expected {}",
+                i32::from(errors)
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -91,8 +100,15 @@ fn human_rendering_shows_no_hidden_characters() {
         c.args(["check", &name]).current_dir(hostile_dir());
         let r = run(c, LIMIT);
         r.code();
-        let bad = r.stderr.chars().find(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\0'));
-        assert!(bad.is_none(), "{name}: the rendering contains U+{:04X}", bad.map_or(0, |c| c as u32));
+        let bad = r
+            .stderr
+            .chars()
+            .find(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\0'));
+        assert!(
+            bad.is_none(),
+            "{name}: the rendering contains U+{:04X}",
+            bad.map_or(0, |c| c as u32)
+        );
     }
 }
 
@@ -121,15 +137,30 @@ fn fifty_megabytes_check_clean_in_linear_memory() {
     while text.len() < 49 << 20 {
         text.push_str(&comment);
     }
-    text.push_str(&format!("allow dmz.web -> mz.db : pg \"{}\"\n", "r".repeat(1 << 20)));
+    text.push_str(&format!(
+        "allow dmz.web -> mz.db : pg \"{}\"\n",
+        "r".repeat(1 << 20)
+    ));
     let size = text.len() as u64;
     write(t.path(), "big.moat", &text);
     drop(text);
-    let (r, rss) = run_measured(&["check", "--format", "json", "big.moat"], t.path(), Duration::from_secs(300));
+    let (r, rss) = run_measured(
+        &["check", "--format", "json", "big.moat"],
+        t.path(),
+        Duration::from_secs(300),
+    );
     let found = diags(&r.stdout);
     assert_eq!(r.code(), 0, "{found:?}");
-    assert_eq!(found.iter().map(|d| d.0.as_str()).collect::<Vec<_>>(), ["W002"], "the second allow is redundant");
-    eprintln!("50 MB file: {:.1} s, peak RSS {} KiB", r.secs, rss.map_or("unmeasured".into(), |k| k.to_string()));
+    assert_eq!(
+        found.iter().map(|d| d.0.as_str()).collect::<Vec<_>>(),
+        ["W002"],
+        "the second allow is redundant"
+    );
+    eprintln!(
+        "50 MB file: {:.1} s, peak RSS {} KiB",
+        r.secs,
+        rss.map_or("unmeasured".into(), |k| k.to_string())
+    );
     if let Some(kib) = rss {
         assert!(kib * 1024 < 8 * size, "peak RSS {kib} KiB for a {size}-byte file");
     }
@@ -147,24 +178,41 @@ fn one_megabyte_line() {
         n += 1;
     }
     let col = line.chars().count() + 1;
-    write(t.path(), "line.moat", &format!("{POLICY}{line}allow dmz.web -> mz.nope : pg\n"));
+    write(
+        t.path(),
+        "line.moat",
+        &format!("{POLICY}{line}allow dmz.web -> mz.nope : pg\n"),
+    );
     let mut c = common::moat();
-    c.args(["check", "--format", "json", "line.moat"]).current_dir(t.path());
+    c.args(["check", "--format", "json", "line.moat"])
+        .current_dir(t.path());
     let r = run(c, LIMIT);
     assert_eq!(r.code(), 1);
     let found = diags(&r.stdout);
-    assert!(found.contains(&("E002".into(), Some(6), Some(col as u64 + 17))), "{:?}", found.iter().filter(|d| d.0 != "W002").collect::<Vec<_>>());
+    assert!(
+        found.contains(&("E002".into(), Some(6), Some(col as u64 + 17))),
+        "{:?}",
+        found.iter().filter(|d| d.0 != "W002").collect::<Vec<_>>()
+    );
     // every allow to a zone number is one error here: 30 000 diagnostics on one line
     let errors: String = std::iter::repeat_n("allow dmz.web -> mz.db : tcp/0 ", 1 << 15).collect();
     write(t.path(), "errors.moat", &format!("{POLICY}{errors}\n"));
     for format in ["json", "human"] {
         let mut c = common::moat();
-        c.args(["check", "--format", format, "errors.moat"]).current_dir(t.path());
+        c.args(["check", "--format", format, "errors.moat"])
+            .current_dir(t.path());
         let r = run(c, LIMIT);
         assert_eq!(r.code(), 1);
         let text = if format == "json" { &r.stdout } else { &r.stderr };
-        assert!(text.matches("E009").count() >= 1 << 15, "{format}: every error reported");
-        assert!(text.len() < 40 << 20, "{format}: {} bytes of output for a 1 MB line", text.len());
+        assert!(
+            text.matches("E009").count() >= 1 << 15,
+            "{format}: every error reported"
+        );
+        assert!(
+            text.len() < 40 << 20,
+            "{format}: {} bytes of output for a 1 MB line",
+            text.len()
+        );
     }
 }
 
@@ -174,17 +222,34 @@ fn many_statements_scale_linearly() {
     let t = common::TempDir::new("hostile-linear");
     let mut measured = vec![];
     for (name, n) in [("small.moat", 5_000), ("large.moat", 20_000)] {
-        let allows: String = (0..n).map(|i| format!("allow dmz.web -> mz.db : pg \"reason {i}\"\nallow dmz.web -> mz : tcp/{}\n", i % 60000 + 1)).collect();
+        let allows: String = (0..n)
+            .map(|i| {
+                format!(
+                    "allow dmz.web -> mz.db : pg \"reason {i}\"\nallow dmz.web -> mz : tcp/{}\n",
+                    i % 60000 + 1
+                )
+            })
+            .collect();
         write(t.path(), name, &format!("{POLICY}{allows}"));
-        let (r, rss) = run_measured(&["check", "--format", "json", name], t.path(), Duration::from_secs(120));
+        let (r, rss) = run_measured(
+            &["check", "--format", "json", name],
+            t.path(),
+            Duration::from_secs(120),
+        );
         assert_eq!(r.code(), 0);
         measured.push((r.secs, rss));
     }
     let (small, large) = (measured[0], measured[1]);
     eprintln!("5k vs 20k statement pairs: {small:?} vs {large:?}");
-    assert!(large.0 < 8.0 * small.0 + 1.0, "time grows faster than linearly: {small:?} -> {large:?}");
+    assert!(
+        large.0 < 8.0 * small.0 + 1.0,
+        "time grows faster than linearly: {small:?} -> {large:?}"
+    );
     if let (Some(a), Some(b)) = (small.1, large.1) {
-        assert!(b < 6 * a + 20_000, "memory grows faster than linearly: {a} -> {b} KiB");
+        assert!(
+            b < 6 * a + 20_000,
+            "memory grows faster than linearly: {a} -> {b} KiB"
+        );
     }
 }
 
@@ -194,11 +259,17 @@ fn many_statements_scale_linearly() {
 #[test]
 fn the_largest_cells_block_scales_linearly() {
     let t = common::TempDir::new("hostile-cells");
-    let template = std::fs::read_to_string(common::root().join("fuzz/regressions/check-4096-cells-8192-holes.moat")).expect("regression file");
+    let template =
+        std::fs::read_to_string(common::root().join("fuzz/regressions/check-4096-cells-8192-holes.moat"))
+            .expect("regression file");
     let mut secs = vec![];
     for n in [1024, 4096] {
         let name = format!("cells{n}.moat");
-        write(t.path(), &name, &template.replace("c[1..4096]", &format!("c[1..{n}]")));
+        write(
+            t.path(),
+            &name,
+            &template.replace("c[1..4096]", &format!("c[1..{n}]")),
+        );
         let mut c = common::moat();
         c.args(["check", "--format", "json", &name]).current_dir(t.path());
         let r = run(c, LIMIT);
@@ -206,7 +277,10 @@ fn the_largest_cells_block_scales_linearly() {
         secs.push(r.secs);
     }
     eprintln!("1024 vs 4096 cells: {secs:?}");
-    assert!(secs[1] < 8.0 * secs[0] + 1.0, "cells scale faster than linearly: {secs:?}");
+    assert!(
+        secs[1] < 8.0 * secs[0] + 1.0,
+        "cells scale faster than linearly: {secs:?}"
+    );
 }
 
 /// A symlink loop or a device, named directly or through an include, is E014 — not a hang.
@@ -215,15 +289,25 @@ fn include_through_a_symlink_loop() {
     let t = common::TempDir::new("hostile-symlink");
     std::os::unix::fs::symlink("loop-b.moat", t.path().join("loop-a.moat")).expect("symlink");
     std::os::unix::fs::symlink("loop-a.moat", t.path().join("loop-b.moat")).expect("symlink");
-    write(t.path(), "main.moat", &format!("include \"loop-a.moat\"\n{POLICY}"));
+    write(
+        t.path(),
+        "main.moat",
+        &format!("include \"loop-a.moat\"\n{POLICY}"),
+    );
     let (code, found) = check(t.path(), "main.moat");
     assert_eq!((code, found), (1, vec![("E014".to_string(), Some(1), Some(9))]));
     // named on the command line: an I/O error, exit 2, still coded
     let mut c = common::moat();
-    c.args(["check", "--format", "json", "loop-a.moat"]).current_dir(t.path());
+    c.args(["check", "--format", "json", "loop-a.moat"])
+        .current_dir(t.path());
     let r = run(c, LIMIT);
     assert_eq!(r.code(), 2);
-    assert!(r.stdout.contains("E014") || r.stderr.contains("E014"), "{} {}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("E014") || r.stderr.contains("E014"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
     // a device behind a policy-looking name is not read (it would never end)
     std::os::unix::fs::symlink("/dev/zero", t.path().join("zero.moat")).expect("symlink");
     write(t.path(), "dev.moat", &format!("include \"zero.moat\"\n{POLICY}"));

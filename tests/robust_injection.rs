@@ -84,15 +84,30 @@ fn compile(text: &str) -> Outcome {
     std::fs::write(&file, text).expect("write policy");
     let dir = t.path().join("out");
     let mut c = common::moat();
-    c.arg("compile").arg(&file).args(["--target", "all", "--format", "json", "--out"]).arg(&dir);
+    c.arg("compile")
+        .arg(&file)
+        .args(["--target", "all", "--format", "json", "--out"])
+        .arg(&dir);
     let r = robust_support::run(c, Duration::from_secs(60));
     match r.code() {
         0 => Outcome::Files(read_tree(&dir)),
         1 => {
-            let json = r.stderr.lines().skip_while(|l| !l.starts_with('[')).collect::<Vec<_>>().join("\n");
+            let json = r
+                .stderr
+                .lines()
+                .skip_while(|l| !l.starts_with('['))
+                .collect::<Vec<_>>()
+                .join("\n");
             let codes = serde_json::from_str::<serde_json::Value>(&json)
                 .ok()
-                .and_then(|v| v.as_array().map(|a| a.iter().filter(|d| d["severity"] == "error").filter_map(|d| d["code"].as_str().map(str::to_string)).collect()))
+                .and_then(|v| {
+                    v.as_array().map(|a| {
+                        a.iter()
+                            .filter(|d| d["severity"] == "error")
+                            .filter_map(|d| d["code"].as_str().map(str::to_string))
+                            .collect()
+                    })
+                })
                 .unwrap_or_default();
             Outcome::Rejected(codes)
         }
@@ -101,7 +116,10 @@ fn compile(text: &str) -> Outcome {
 }
 
 fn read_tree(dir: &Path) -> BTreeMap<String, String> {
-    robust_support::tree(dir).into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned())).collect()
+    robust_support::tree(dir)
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+        .collect()
 }
 
 /// A netfilter line with every quoted string (the comments: `--comment "..."`,
@@ -148,14 +166,22 @@ fn shape(v: &serde_json::Value) -> serde_json::Value {
 /// Unescaped Terraform template sequences (`${`, `%{` not doubled).
 fn interpolations(s: &str) -> usize {
     let b = s.as_bytes();
-    (1..b.len()).filter(|&i| b[i] == b'{' && (b[i - 1] == b'$' || b[i - 1] == b'%') && (i < 2 || b[i - 2] != b[i - 1])).count()
+    (1..b.len())
+        .filter(|&i| {
+            b[i] == b'{' && (b[i - 1] == b'$' || b[i - 1] == b'%') && (i < 2 || b[i - 2] != b[i - 1])
+        })
+        .count()
 }
 
 /// What is wrong with `got` compared with the benign `base`, per file.
 fn compare(base: &BTreeMap<String, String>, got: &BTreeMap<String, String>) -> Vec<String> {
     let mut problems = vec![];
     if base.keys().ne(got.keys()) {
-        problems.push(format!("files differ: {:?} vs {:?}", base.keys().collect::<Vec<_>>(), got.keys().collect::<Vec<_>>()));
+        problems.push(format!(
+            "files differ: {:?} vs {:?}",
+            base.keys().collect::<Vec<_>>(),
+            got.keys().collect::<Vec<_>>()
+        ));
         return problems;
     }
     for (path, b) in base {
@@ -165,7 +191,11 @@ fn compare(base: &BTreeMap<String, String>, got: &BTreeMap<String, String>) -> V
             let gl: Vec<String> = g.lines().filter_map(without_comment).collect();
             if bl != gl {
                 let extra: Vec<&String> = gl.iter().filter(|l| !bl.contains(l)).take(3).collect();
-                problems.push(format!("{path}: {} rule lines instead of {}; new: {extra:?}", gl.len(), bl.len()));
+                problems.push(format!(
+                    "{path}: {} rule lines instead of {}; new: {extra:?}",
+                    gl.len(),
+                    bl.len()
+                ));
             }
             let (tool, args): (&str, &[&str]) = if path.ends_with(".nft") {
                 ("nft", &["-c", "-f"])
@@ -178,25 +208,43 @@ fn compare(base: &BTreeMap<String, String>, got: &BTreeMap<String, String>) -> V
                 problems.push(format!("{path}: {e}"));
             }
         } else if path.ends_with(".yaml") || path.ends_with(".yml") {
-            let parse = |t: &str| serde_saphyr::from_multiple::<serde_json::Value>(t).map(|d| d.iter().map(shape).collect::<Vec<_>>());
+            let parse = |t: &str| {
+                serde_saphyr::from_multiple::<serde_json::Value>(t)
+                    .map(|d| d.iter().map(shape).collect::<Vec<_>>())
+            };
             match (parse(b), parse(g)) {
                 (Ok(x), Ok(y)) if x == y => {}
-                (Ok(x), Ok(y)) => problems.push(format!("{path}: YAML structure changed ({} vs {} documents)", x.len(), y.len())),
+                (Ok(x), Ok(y)) => problems.push(format!(
+                    "{path}: YAML structure changed ({} vs {} documents)",
+                    x.len(),
+                    y.len()
+                )),
                 (_, Err(e)) => problems.push(format!("{path}: no longer valid YAML: {e}")),
                 (Err(e), _) => problems.push(format!("{path}: the benign output is not YAML: {e}")),
             }
         } else if path.ends_with(".json") {
-            match (serde_json::from_str::<serde_json::Value>(b), serde_json::from_str::<serde_json::Value>(g)) {
+            match (
+                serde_json::from_str::<serde_json::Value>(b),
+                serde_json::from_str::<serde_json::Value>(g),
+            ) {
                 (Ok(x), Ok(y)) if shape(&x) == shape(&y) => {}
                 (Ok(_), Ok(_)) => problems.push(format!("{path}: JSON structure changed")),
                 (_, Err(e)) => problems.push(format!("{path}: no longer valid JSON: {e}")),
                 (Err(e), _) => problems.push(format!("{path}: the benign output is not JSON: {e}")),
             }
             if path.contains(".tf.") && interpolations(g) != interpolations(b) {
-                problems.push(format!("{path}: {} Terraform interpolations instead of {}", interpolations(g), interpolations(b)));
+                problems.push(format!(
+                    "{path}: {} Terraform interpolations instead of {}",
+                    interpolations(g),
+                    interpolations(b)
+                ));
             }
         } else if b.lines().count() != g.lines().count() {
-            problems.push(format!("{path}: {} lines instead of {}", g.lines().count(), b.lines().count()));
+            problems.push(format!(
+                "{path}: {} lines instead of {}",
+                g.lines().count(),
+                b.lines().count()
+            ));
         }
     }
     problems
@@ -212,8 +260,21 @@ fn load(tool: &str, args: &[&str], text: &str) -> Result<(), String> {
     let t = common::TempDir::new("injection-load");
     let file = t.path().join("rules");
     std::fs::write(&file, text).expect("write rules");
-    let out = std::process::Command::new("unshare").arg("--net").arg(tool).args(args).arg(&file).output().map_err(|e| e.to_string())?;
-    if out.status.success() { Ok(()) } else { Err(format!("{tool} {args:?} rejects it: {}", String::from_utf8_lossy(&out.stderr).trim())) }
+    let out = std::process::Command::new("unshare")
+        .arg("--net")
+        .arg(tool)
+        .args(args)
+        .arg(&file)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{tool} {args:?} rejects it: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }
 
 /// The targets an artefact path belongs to.
@@ -240,13 +301,25 @@ fn run_cases(where_: &str, make: impl Fn(&str) -> String) {
                 for p in &found {
                     *bad.entry(target_of(p)).or_default() += 1;
                 }
-                summary.push(format!("{where_} / {name}: {}", if found.is_empty() { "escaped".to_string() } else { format!("INJECTED in {:?}", bad.keys().collect::<Vec<_>>()) }));
+                summary.push(format!(
+                    "{where_} / {name}: {}",
+                    if found.is_empty() {
+                        "escaped".to_string()
+                    } else {
+                        format!("INJECTED in {:?}", bad.keys().collect::<Vec<_>>())
+                    }
+                ));
                 problems.extend(found.into_iter().map(|p| format!("{where_} / {name}: {p}")));
             }
         }
     }
     eprintln!("{}", summary.join("\n"));
-    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -265,11 +338,26 @@ fn hostile_site_properties_add_nothing() {
 fn hostile_namespaces_and_labels_are_rejected() {
     for (name, s) in HOSTILE {
         for (where_, text) in [
-            ("namespace", format!("zone k : militarised {{ namespace {} service s {{ pods app=x }} }}\n", quoted(s))),
-            ("label value", format!("zone k : militarised {{ namespace k service s {{ pods app={} }} }}\n", quoted(s))),
+            (
+                "namespace",
+                format!(
+                    "zone k : militarised {{ namespace {} service s {{ pods app=x }} }}\n",
+                    quoted(s)
+                ),
+            ),
+            (
+                "label value",
+                format!(
+                    "zone k : militarised {{ namespace k service s {{ pods app={} }} }}\n",
+                    quoted(s)
+                ),
+            ),
         ] {
             match compile(&text) {
-                Outcome::Rejected(codes) => assert!(codes.iter().all(|c| c == "E018" || c == "E019"), "{where_} / {name}: {codes:?}"),
+                Outcome::Rejected(codes) => assert!(
+                    codes.iter().all(|c| c == "E018" || c == "E019"),
+                    "{where_} / {name}: {codes:?}"
+                ),
                 Outcome::Files(f) => panic!("{where_} / {name}: accepted, wrote {:?}", f.keys()),
             }
         }

@@ -46,7 +46,10 @@ fn expected_codes(path: &Path) -> Vec<String> {
 }
 
 fn stem(path: &Path) -> String {
-    path.file_stem().expect("a file stem").to_string_lossy().into_owned()
+    path.file_stem()
+        .expect("a file stem")
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Replaces the absolute crate root (which appears in include-cycle messages)
@@ -54,7 +57,8 @@ fn stem(path: &Path) -> String {
 fn redact(s: &str) -> String {
     let root = common::root();
     let canon = std::fs::canonicalize(&root).unwrap_or(root.clone());
-    s.replace(&format!("{}/", canon.display()), "[ROOT]/").replace(&format!("{}/", root.display()), "[ROOT]/")
+    s.replace(&format!("{}/", canon.display()), "[ROOT]/")
+        .replace(&format!("{}/", root.display()), "[ROOT]/")
 }
 
 /// The snapshot body: each loaded file's source, then the rendered diagnostics.
@@ -89,7 +93,10 @@ fn human_diagnostics_match_snapshots() {
             failed.push(name);
         }
     }
-    assert!(failed.is_empty(), "snapshots differ for: {failed:?} (review with `cargo insta review` or INSTA_UPDATE=always)");
+    assert!(
+        failed.is_empty(),
+        "snapshots differ for: {failed:?} (review with `cargo insta review` or INSTA_UPDATE=always)"
+    );
 }
 
 /// Runs `moat check --format json FILE [extra]` and returns (exit code, diagnostics).
@@ -104,7 +111,10 @@ fn check_json(path: &Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{}: stdout is not JSON ({e}):\n{stdout}", path.display()));
-    let arr = v.as_array().unwrap_or_else(|| panic!("{}: not a JSON array: {v}", path.display())).clone();
+    let arr = v
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: not a JSON array: {v}", path.display()))
+        .clone();
     (out.status.code().expect("exit code"), arr)
 }
 
@@ -114,19 +124,33 @@ fn json_reports_exactly_the_expected_codes_and_exit_codes() {
     for path in fixtures() {
         let expected = expected_codes(&path);
         let (code, diags) = check_json(&path, &[]);
-        let mut got: Vec<String> =
-            diags.iter().map(|d| d["code"].as_str().unwrap_or("<no code>").to_string()).collect();
+        let mut got: Vec<String> = diags
+            .iter()
+            .map(|d| d["code"].as_str().unwrap_or("<no code>").to_string())
+            .collect();
         got.sort();
         if got != expected {
-            problems.push(format!("{}: expected codes {expected:?}, got {got:?}", path.display()));
+            problems.push(format!(
+                "{}: expected codes {expected:?}, got {got:?}",
+                path.display()
+            ));
         }
         for d in &diags {
-            let has_pos = d["file"].is_string() && d["line"].as_u64().is_some_and(|l| l >= 1) && d["column"].as_u64().is_some_and(|c| c >= 1);
+            let has_pos = d["file"].is_string()
+                && d["line"].as_u64().is_some_and(|l| l >= 1)
+                && d["column"].as_u64().is_some_and(|c| c >= 1);
             if !has_pos {
-                problems.push(format!("{}: diagnostic without file/line/column: {d}", path.display()));
+                problems.push(format!(
+                    "{}: diagnostic without file/line/column: {d}",
+                    path.display()
+                ));
             }
             let sev = d["severity"].as_str().unwrap_or("");
-            let want = if d["code"].as_str().is_some_and(|c| c.starts_with('E')) { "error" } else { "warning" };
+            let want = if d["code"].as_str().is_some_and(|c| c.starts_with('E')) {
+                "error"
+            } else {
+                "warning"
+            };
             if sev != want {
                 problems.push(format!("{}: {} has severity {sev:?}", path.display(), d["code"]));
             }
@@ -134,12 +158,18 @@ fn json_reports_exactly_the_expected_codes_and_exit_codes() {
         let errors = expected.iter().any(|c| c.starts_with('E'));
         let want_exit = if errors { 1 } else { 0 };
         if code != want_exit {
-            problems.push(format!("{}: exit code {code}, expected {want_exit}", path.display()));
+            problems.push(format!(
+                "{}: exit code {code}, expected {want_exit}",
+                path.display()
+            ));
         }
         if !errors {
             let (code, _) = check_json(&path, &["--deny-warnings"]);
             if code != 1 {
-                problems.push(format!("{}: exit code {code} with --deny-warnings, expected 1", path.display()));
+                problems.push(format!(
+                    "{}: exit code {code} with --deny-warnings, expected 1",
+                    path.display()
+                ));
             }
         }
     }
@@ -150,13 +180,20 @@ fn json_reports_exactly_the_expected_codes_and_exit_codes() {
 #[test]
 fn every_front_end_code_has_a_fixture() {
     let named: BTreeSet<String> = fixtures().iter().map(|p| stem(p)[..4].to_string()).collect();
-    let codes = (1..=11).chain(14..=16).map(|n| format!("E{n:03}")).chain((1..=4).map(|n| format!("W{n:03}")));
+    let codes = (1..=11)
+        .chain(14..=16)
+        .map(|n| format!("E{n:03}"))
+        .chain((1..=4).map(|n| format!("W{n:03}")));
     let missing: Vec<String> = codes.filter(|c| !named.contains(c)).collect();
     assert!(missing.is_empty(), "no fixture for {missing:?}");
     // and each fixture expects (at least) the code in its name
     for p in fixtures() {
         let code = stem(&p)[..4].to_string();
-        assert!(expected_codes(&p).contains(&code), "{}: `# expect:` does not list {code}", p.display());
+        assert!(
+            expected_codes(&p).contains(&code),
+            "{}: `# expect:` does not list {code}",
+            p.display()
+        );
     }
 }
 
@@ -168,7 +205,10 @@ fn every_snapshot_has_its_fixture() {
     for e in std::fs::read_dir(&dir).expect("tests/snapshots").flatten() {
         let file = e.file_name().to_string_lossy().into_owned();
         if let Some(name) = file.strip_prefix("ui__").and_then(|f| f.strip_suffix(".snap")) {
-            assert!(names.contains(name), "tests/snapshots/{file} has no fixture fixtures/bad/{name}.moat");
+            assert!(
+                names.contains(name),
+                "tests/snapshots/{file} has no fixture fixtures/bad/{name}.moat"
+            );
         }
     }
 }
@@ -180,11 +220,24 @@ fn the_binary_prints_what_the_snapshots_hold() {
     for path in fixtures() {
         let checked = moat::check_paths(&moat::load::Disk, std::slice::from_ref(&path));
         let lib = moat::diag::render_human(&checked.diags, &checked.sources, false);
-        let out = common::moat().current_dir(common::root()).arg("check").arg(&path).output().expect("run moat");
+        let out = common::moat()
+            .current_dir(common::root())
+            .arg("check")
+            .arg(&path)
+            .output()
+            .expect("run moat");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.starts_with(&lib), "{}: stderr differs from the library rendering:\n{stderr}", path.display());
+        assert!(
+            stderr.starts_with(&lib),
+            "{}: stderr differs from the library rendering:\n{stderr}",
+            path.display()
+        );
         let summary = stderr[lib.len()..].trim();
         let errors = checked.diags.iter().filter(|d| d.is_error()).count();
-        assert!(summary.starts_with(&format!("{errors} error")), "{}: summary {summary:?}", path.display());
+        assert!(
+            summary.starts_with(&format!("{errors} error")),
+            "{}: summary {summary:?}",
+            path.display()
+        );
     }
 }

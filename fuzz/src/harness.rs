@@ -22,7 +22,11 @@ pub fn parse(data: &[u8]) {
     let loaded = moat::load::load_str("fuzz.moat", &t);
     for d in &loaded.diags {
         if let Some(s) = d.span {
-            assert!(s.start <= s.end && s.end <= t.len() + 4, "span {s:?} outside a file of {} bytes", t.len());
+            assert!(
+                s.start <= s.end && s.end <= t.len() + 4,
+                "span {s:?} outside a file of {} bytes",
+                t.len()
+            );
         }
     }
 }
@@ -38,10 +42,18 @@ pub fn check(data: &[u8]) -> Option<moat::ir::Ir> {
 
 fn check_text(t: &str) -> Option<moat::ir::Ir> {
     let c = moat::check_str("fuzz.moat", t);
-    assert_eq!(c.ir.is_some(), !c.has_errors(), "an IR exactly when there is no error");
+    assert_eq!(
+        c.ir.is_some(),
+        !c.has_errors(),
+        "an IR exactly when there is no error"
+    );
     for d in &c.diags {
         if let Some(s) = d.span {
-            assert!(s.start <= s.end && s.end <= t.len() + 4, "span {s:?} outside a file of {} bytes", t.len());
+            assert!(
+                s.start <= s.end && s.end <= t.len() + 4,
+                "span {s:?} outside a file of {} bytes",
+                t.len()
+            );
         }
     }
     // Rendering walks every span; keep it for small inputs (it is linear but slow).
@@ -67,7 +79,12 @@ fn emit_all(ir: &moat::ir::Ir) {
         assert!(first == again, "target {} is not deterministic", t.as_str());
         if let Ok(artefacts) = first {
             for a in &artefacts {
-                assert!(a.path.starts_with(&format!("{}/", t.as_str())), "artefact {} outside {}/", a.path, t.as_str());
+                assert!(
+                    a.path.starts_with(&format!("{}/", t.as_str())),
+                    "artefact {} outside {}/",
+                    a.path,
+                    t.as_str()
+                );
                 assert!(!a.path.contains(".."), "artefact path {} climbs out", a.path);
             }
         }
@@ -77,14 +94,66 @@ fn emit_all(ir: &moat::ir::Ir) {
 /// Tokens spliced into generated policies: hostile strings, boundary numbers,
 /// addresses, and the language's punctuation.
 pub const DICTIONARY: &[&str] = &[
-    "\"x\n-A FORWARD -j ACCEPT\"", "\"\\\" -j ACCEPT #\"", "\"${var.x}\"", "\"%{ if true }x%{ endif }\"",
-    "\"}; flush ruleset; {\"", "\"a: b\\n- c\"", "\"{\\\"k\\\": 1}\"", "\"{cell}\"", "\"{cell}_x\"",
-    "\"\u{202E}evil\"", "# \u{2066}hidden\n", "\"\0\"", "\u{feff}", "\r\n", "}", "{", ";", ":", ",", "->", "*",
-    "cell*", "any", "tcp", "udp/0", "tcp/65535", "tcp/65536", "tcp/1-65535", "icmp", "icmpv6/1",
-    "0.0.0.0/0", "::/0", "::ffff:10.0.0.1", "10.0.0.1/8", "10.0.0.0/33", "fd00::/129", "+0.0.0.0/17",
-    "99999999999999999999999999999999999999999", "exempt", "\"waiver\"", "resident", "namespace", "pods",
-    "app=x", "a/b/c=d", "hosts", "cidr", "port", "service", "zone", "allow", "forbid", "include", "\"/\"",
-    "cells c[1..4096] in 10.0.0.0/8 each /20 {", "site s : aws", "@ s", "internet", "dmz", "mz",
+    "\"x\n-A FORWARD -j ACCEPT\"",
+    "\"\\\" -j ACCEPT #\"",
+    "\"${var.x}\"",
+    "\"%{ if true }x%{ endif }\"",
+    "\"}; flush ruleset; {\"",
+    "\"a: b\\n- c\"",
+    "\"{\\\"k\\\": 1}\"",
+    "\"{cell}\"",
+    "\"{cell}_x\"",
+    "\"\u{202E}evil\"",
+    "# \u{2066}hidden\n",
+    "\"\0\"",
+    "\u{feff}",
+    "\r\n",
+    "}",
+    "{",
+    ";",
+    ":",
+    ",",
+    "->",
+    "*",
+    "cell*",
+    "any",
+    "tcp",
+    "udp/0",
+    "tcp/65535",
+    "tcp/65536",
+    "tcp/1-65535",
+    "icmp",
+    "icmpv6/1",
+    "0.0.0.0/0",
+    "::/0",
+    "::ffff:10.0.0.1",
+    "10.0.0.1/8",
+    "10.0.0.0/33",
+    "fd00::/129",
+    "+0.0.0.0/17",
+    "99999999999999999999999999999999999999999",
+    "exempt",
+    "\"waiver\"",
+    "resident",
+    "namespace",
+    "pods",
+    "app=x",
+    "a/b/c=d",
+    "hosts",
+    "cidr",
+    "port",
+    "service",
+    "zone",
+    "allow",
+    "forbid",
+    "include",
+    "\"/\"",
+    "cells c[1..4096] in 10.0.0.0/8 each /20 {",
+    "site s : aws",
+    "@ s",
+    "internet",
+    "dmz",
+    "mz",
 ];
 
 /// Structure-aware: the first bytes choose `random_policy` options and seed,
@@ -94,7 +163,11 @@ pub fn structured(data: &[u8]) {
     let (policy, edited) = structured_policy(data);
     if !edited {
         let c = moat::check_str("gen.moat", &policy);
-        assert!(!c.has_errors(), "a generated policy has errors: {:?}\n{policy}", c.diags.iter().map(|d| (d.code, &d.message)).collect::<Vec<_>>());
+        assert!(
+            !c.has_errors(),
+            "a generated policy has errors: {:?}\n{policy}",
+            c.diags.iter().map(|d| (d.code, &d.message)).collect::<Vec<_>>()
+        );
         if let Some(ir) = c.ir {
             emit_all(&ir);
         }
@@ -115,7 +188,12 @@ pub fn structured_policy(data: &[u8]) -> (String, bool) {
     }
     let flags = next();
     let kinds = [SiteKind::Onprem, SiteKind::Aws, SiteKind::Gcp, SiteKind::Azure];
-    let sites: Vec<SiteKind> = kinds.iter().enumerate().filter(|(i, _)| next() & (1 << i) != 0).map(|(_, k)| *k).collect();
+    let sites: Vec<SiteKind> = kinds
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| next() & (1 << i) != 0)
+        .map(|(_, k)| *k)
+        .collect();
     let opts = GenOptions {
         zones: usize::from(next() % 8) + 1,
         cidrs_per_zone: usize::from(next() % 3) + 1,
@@ -139,12 +217,19 @@ pub fn structured_policy(data: &[u8]) -> (String, bool) {
 
 /// Applies edits (3 bytes each: operation, token, token or dictionary entry).
 fn mutate(policy: &str, edits: &[u8]) -> String {
-    let mut toks: Vec<String> = policy.split_inclusive(char::is_whitespace).map(str::to_string).collect();
+    let mut toks: Vec<String> = policy
+        .split_inclusive(char::is_whitespace)
+        .map(str::to_string)
+        .collect();
     for e in edits.chunks(3) {
         if toks.is_empty() {
             break;
         }
-        let (op, a, c) = (e[0], usize::from(e.get(1).copied().unwrap_or(0)), usize::from(e.get(2).copied().unwrap_or(0)));
+        let (op, a, c) = (
+            e[0],
+            usize::from(e.get(1).copied().unwrap_or(0)),
+            usize::from(e.get(2).copied().unwrap_or(0)),
+        );
         let i = (a * 7 + c) % toks.len();
         match op % 4 {
             0 => {

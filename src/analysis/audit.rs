@@ -131,7 +131,11 @@ fn pair(ir: &Ir, f: AtomId, t: AtomId, flow: &Flow) -> PairFlow {
         from: ir.atoms[f].name.clone(),
         to: ir.atoms[t].name.clone(),
         ports: flow.ports.to_string(),
-        allows: flow.allow_ids().into_iter().map(|a| ir.allows[a].loc.clone()).collect(),
+        allows: flow
+            .allow_ids()
+            .into_iter()
+            .map(|a| ir.allows[a].loc.clone())
+            .collect(),
     }
 }
 
@@ -173,7 +177,10 @@ fn crossings(ir: &Ir) -> Vec<Crossing> {
             from_kind: ir.zones[zf].kind.as_str(),
             to_zone: ir.zones[zt].name.clone(),
             to_kind: ir.zones[zt].kind.as_str(),
-            ports: flows.iter().fold(PortSet::empty(), |acc, (_, _, fl)| acc.union(&fl.ports)).to_string(),
+            ports: flows
+                .iter()
+                .fold(PortSet::empty(), |acc, (_, _, fl)| acc.union(&fl.ports))
+                .to_string(),
             flows: flows.into_iter().map(|(f, t, fl)| pair(ir, f, t, fl)).collect(),
         })
         .collect()
@@ -189,7 +196,11 @@ fn exemptions(ir: &Ir) -> Vec<Exemption> {
                 .flows
                 .iter()
                 .filter_map(|(&(f, t), fl)| {
-                    let mine = fl.by.iter().filter(|(b, _)| *b == id).fold(PortSet::empty(), |acc, (_, p)| acc.union(p));
+                    let mine = fl
+                        .by
+                        .iter()
+                        .filter(|(b, _)| *b == id)
+                        .fold(PortSet::empty(), |acc, (_, p)| acc.union(p));
                     (!mine.is_empty()).then(|| PairFlow {
                         from: ir.atoms[f].name.clone(),
                         to: ir.atoms[t].name.clone(),
@@ -198,7 +209,12 @@ fn exemptions(ir: &Ir) -> Vec<Exemption> {
                     })
                 })
                 .collect();
-            Some(Exemption { allow: a.loc.clone(), waiver, reason: a.reason.clone(), flows })
+            Some(Exemption {
+                allow: a.loc.clone(),
+                waiver,
+                reason: a.reason.clone(),
+                flows,
+            })
         })
         .collect()
 }
@@ -212,8 +228,18 @@ fn residents(ir: &Ir) -> Vec<Resident> {
             service: a.name.clone(),
             site: ir.site_of(id).name.clone(),
             site_kind: ir.site_of(id).kind.as_str(),
-            reached_by: ir.flows.iter().filter(|(k, _)| k.1 == id).map(|(&(f, t), fl)| pair(ir, f, t, fl)).collect(),
-            reaches: ir.flows.iter().filter(|(k, _)| k.0 == id).map(|(&(f, t), fl)| pair(ir, f, t, fl)).collect(),
+            reached_by: ir
+                .flows
+                .iter()
+                .filter(|(k, _)| k.1 == id)
+                .map(|(&(f, t), fl)| pair(ir, f, t, fl))
+                .collect(),
+            reaches: ir
+                .flows
+                .iter()
+                .filter(|(k, _)| k.0 == id)
+                .map(|(&(f, t), fl)| pair(ir, f, t, fl))
+                .collect(),
         })
         .collect()
 }
@@ -224,7 +250,9 @@ fn proof(ir: &Ir, fb: &crate::ir::Forbid) -> ForbidProof {
     let mut holds = true;
     for (f, t, ports) in &fb.pairs {
         forbidden_all.union_with(ports);
-        let Some(flow) = ir.flows.get(&(*f, *t)) else { continue };
+        let Some(flow) = ir.flows.get(&(*f, *t)) else {
+            continue;
+        };
         let overlap = flow.ports.intersect(ports);
         holds &= overlap.is_empty();
         with_flows.push(ForbidPair {
@@ -255,36 +283,86 @@ pub fn to_json(r: &Report) -> String {
 /// The report as plain text (`md = false`) or Markdown (`md = true`).
 pub fn to_doc(r: &Report, md: bool) -> String {
     let mut d = Doc { md, s: String::new() };
-    let title = r.title.as_ref().map_or_else(|| r.policy.clone(), |t| format!("{} — {t}", r.policy));
+    let title = r
+        .title
+        .as_ref()
+        .map_or_else(|| r.policy.clone(), |t| format!("{} — {t}", r.policy));
     d.h(1, &format!("Audit report: {title}"));
     d.para(&summary(r));
     d.h(2, "Zones by kind");
     let zone_rows = r.zones.iter().flat_map(|g| {
         g.zones.iter().map(move |z| {
-            vec![g.kind.to_string(), z.name.clone(), format!("{} ({})", z.site, z.site_kind), or_dash(&z.cidrs.join(", ")), or_dash(&z.namespaces.join(", ")), or_dash(&z.services.join(", "))]
+            vec![
+                g.kind.to_string(),
+                z.name.clone(),
+                format!("{} ({})", z.site, z.site_kind),
+                or_dash(&z.cidrs.join(", ")),
+                or_dash(&z.namespaces.join(", ")),
+                or_dash(&z.services.join(", ")),
+            ]
         })
     });
-    d.table(&["kind", "zone", "site", "cidr", "namespaces", "services"], zone_rows.collect());
+    d.table(
+        &["kind", "zone", "site", "cidr", "namespaces", "services"],
+        zone_rows.collect(),
+    );
     d.h(2, "Zone-to-zone crossings");
     let rows = r.crossings.iter().flat_map(|c| {
         c.flows.iter().map(move |p| {
-            vec![format!("{} ({}) -> {} ({})", c.from_zone, c.from_kind, c.to_zone, c.to_kind), p.from.clone(), p.to.clone(), p.ports.clone(), p.allows.join(", ")]
+            vec![
+                format!(
+                    "{} ({}) -> {} ({})",
+                    c.from_zone, c.from_kind, c.to_zone, c.to_kind
+                ),
+                p.from.clone(),
+                p.to.clone(),
+                p.ports.clone(),
+                p.allows.join(", "),
+            ]
         })
     });
     d.table(&["crossing", "from", "to", "ports", "allowed by"], rows.collect());
     d.h(2, "Exemptions (W004)");
     let rows = r.exemptions.iter().map(|e| {
-        let flows: Vec<String> = e.flows.iter().map(|p| format!("{} -> {} {}", p.from, p.to, p.ports)).collect();
-        vec![e.allow.clone(), e.waiver.clone(), or_dash(e.reason.as_deref().unwrap_or("")), flows.join("; ")]
+        let flows: Vec<String> = e
+            .flows
+            .iter()
+            .map(|p| format!("{} -> {} {}", p.from, p.to, p.ports))
+            .collect();
+        vec![
+            e.allow.clone(),
+            e.waiver.clone(),
+            or_dash(e.reason.as_deref().unwrap_or("")),
+            flows.join("; "),
+        ]
     });
     d.table(&["allow", "waiver", "reason", "flows"], rows.collect());
     d.h(2, "Crossings on any port (W003)");
-    d.table(&["from", "to", "allowed by"], r.any_port_crossings.iter().map(|p| vec![p.from.clone(), p.to.clone(), p.allows.join(", ")]).collect());
+    d.table(
+        &["from", "to", "allowed by"],
+        r.any_port_crossings
+            .iter()
+            .map(|p| vec![p.from.clone(), p.to.clone(), p.allows.join(", ")])
+            .collect(),
+    );
     d.h(2, "Resident services and who may reach them");
     let rows = r.resident_services.iter().map(|s| {
-        let by: Vec<String> = s.reached_by.iter().map(|p| format!("{} ({}; {})", p.from, p.ports, p.allows.join(", "))).collect();
-        let to: Vec<String> = s.reaches.iter().map(|p| format!("{} ({})", p.to, p.ports)).collect();
-        vec![s.service.clone(), format!("{} ({})", s.site, s.site_kind), or_dash(&by.join("; ")), or_dash(&to.join("; "))]
+        let by: Vec<String> = s
+            .reached_by
+            .iter()
+            .map(|p| format!("{} ({}; {})", p.from, p.ports, p.allows.join(", ")))
+            .collect();
+        let to: Vec<String> = s
+            .reaches
+            .iter()
+            .map(|p| format!("{} ({})", p.to, p.ports))
+            .collect();
+        vec![
+            s.service.clone(),
+            format!("{} ({})", s.site, s.site_kind),
+            or_dash(&by.join("; ")),
+            or_dash(&to.join("; ")),
+        ]
     });
     d.table(&["service", "site", "reached by", "reaches"], rows.collect());
     d.h(2, "Forbids and their proofs");
@@ -299,7 +377,11 @@ pub fn to_doc(r: &Report, md: bool) -> String {
 
 /// One line of counts: zones by kind, crossings, exemptions, `any` crossings, residents, forbids.
 pub fn summary(r: &Report) -> String {
-    let kinds: Vec<String> = r.zones.iter().map(|g| format!("{} {}", g.zones.len(), g.kind)).collect();
+    let kinds: Vec<String> = r
+        .zones
+        .iter()
+        .map(|g| format!("{} {}", g.zones.len(), g.kind))
+        .collect();
     let holding = r.forbids.iter().filter(|f| f.holds).count();
     format!(
         "{} zones ({}); {} zone-to-zone crossings; {} exemptions; {} crossings on any port; {} resident services; {} forbids, {} holding",
@@ -315,12 +397,19 @@ pub fn summary(r: &Report) -> String {
 }
 
 fn or_dash(s: &str) -> String {
-    if s.is_empty() { "-".to_string() } else { s.to_string() }
+    if s.is_empty() {
+        "-".to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 fn forbid_text(f: &ForbidProof, md: bool) -> String {
     let verdict = if f.holds { "holds" } else { "VIOLATED" };
-    let reason = f.reason.as_ref().map_or_else(String::new, |r| format!(" \"{r}\""));
+    let reason = f
+        .reason
+        .as_ref()
+        .map_or_else(String::new, |r| format!(" \"{r}\""));
     let mut s = format!(
         "forbid at {}{reason} on {}: {verdict}. Checked all {} atom pairs it covers against the matrix (default deny: \
          the matrix is every allowed flow); ",
@@ -331,10 +420,24 @@ fn forbid_text(f: &ForbidProof, md: bool) -> String {
         return s;
     }
     s.push_str(&format!("{} carry allowed flows, ", f.pairs_with_flows.len()));
-    s.push_str(if f.holds { "none on a forbidden port:" } else { "and these overlap:" });
+    s.push_str(if f.holds {
+        "none on a forbidden port:"
+    } else {
+        "and these overlap:"
+    });
     for p in &f.pairs_with_flows {
-        let overlap = if p.overlap == "nothing" { String::new() } else { format!(", OVERLAP {}", p.overlap) };
-        s.push_str(&format!("\n{} {} -> {} allows {}{overlap}", if md { "-" } else { "  " }, p.from, p.to, p.allowed));
+        let overlap = if p.overlap == "nothing" {
+            String::new()
+        } else {
+            format!(", OVERLAP {}", p.overlap)
+        };
+        s.push_str(&format!(
+            "\n{} {} -> {} allows {}{overlap}",
+            if md { "-" } else { "  " },
+            p.from,
+            p.to,
+            p.allowed
+        ));
     }
     s
 }
@@ -351,7 +454,10 @@ impl Doc {
             self.s.push_str(&format!("{} {title}\n\n", "#".repeat(level)));
         } else {
             let bar = if level == 1 { '=' } else { '-' };
-            self.s.push_str(&format!("{title}\n{}\n", bar.to_string().repeat(title.chars().count())));
+            self.s.push_str(&format!(
+                "{title}\n{}\n",
+                bar.to_string().repeat(title.chars().count())
+            ));
         }
     }
 
@@ -366,7 +472,11 @@ impl Doc {
         }
         if self.md {
             let esc = |c: &str| c.replace('|', "\\|");
-            self.s.push_str(&format!("| {} |\n|{}\n", head.join(" | "), "---|".repeat(head.len())));
+            self.s.push_str(&format!(
+                "| {} |\n|{}\n",
+                head.join(" | "),
+                "---|".repeat(head.len())
+            ));
             for r in &rows {
                 let cells: Vec<String> = r.iter().map(|c| esc(c)).collect();
                 self.s.push_str(&format!("| {} |\n", cells.join(" | ")));

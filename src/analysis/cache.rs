@@ -77,7 +77,11 @@ pub fn hash(bytes: &[u8]) -> u64 {
 }
 
 fn absolute(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()))
+    std::fs::canonicalize(p).unwrap_or_else(|_| {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    })
 }
 
 /// The header for these inputs as they are on disk now: `files` are the
@@ -96,13 +100,22 @@ fn header(fs: &dyn Fs, inputs: &[PathBuf], files: &[PathBuf]) -> io::Result<Head
         let bytes = std::fs::read(f)?;
         hashed.push((f.clone(), bytes.len() as u64, hash(&bytes)));
     }
-    Ok(Header { version: env!("CARGO_PKG_VERSION").to_string(), inputs: inputs.iter().map(|p| absolute(p)).collect(), listings, files: hashed })
+    Ok(Header {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        inputs: inputs.iter().map(|p| absolute(p)).collect(),
+        listings,
+        files: hashed,
+    })
 }
 
 /// Writes the cache for a policy that checked clean of errors; atomically
 /// (a temporary file beside it, then a rename).
 pub fn write(path: &Path, fs: &dyn Fs, inputs: &[PathBuf], sources: &SourceMap, ir: &Ir) -> io::Result<()> {
-    let files: Vec<PathBuf> = sources.files().iter().filter_map(|f| f.path.as_deref().map(absolute)).collect();
+    let files: Vec<PathBuf> = sources
+        .files()
+        .iter()
+        .filter_map(|f| f.path.as_deref().map(absolute))
+        .collect();
     if files.len() != sources.files().len() {
         return Err(io::Error::other("a source file has no path on disk"));
     }
@@ -134,7 +147,12 @@ pub fn write(path: &Path, fs: &dyn Fs, inputs: &[PathBuf], sources: &SourceMap, 
         allow_index.extend_from_slice(&off.to_le_bytes());
         allow_index.extend_from_slice(&((blobs.len() as u64 - off) as u32).to_le_bytes());
     }
-    let tmp = path.with_file_name(format!(".{}.tmp-{}", path.file_name().map_or_else(|| "cache".into(), |n| n.to_string_lossy()), std::process::id()));
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        path.file_name()
+            .map_or_else(|| "cache".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
     let result = (|| {
         let mut f = io::BufWriter::new(File::create(&tmp)?);
         f.write_all(MAGIC)?;
@@ -195,7 +213,12 @@ pub fn open(path: &Path, fs: &dyn Fs, inputs: &[PathBuf]) -> io::Result<Option<C
     let flows_at = file.stream_position()?;
     let allows_at = flows_at + n_flows * FLOW_ENTRY + 8;
     let blobs_at = allows_at + skel.n_allows as u64 * ALLOW_ENTRY;
-    let placeholder = Allow { span: Default::default(), loc: String::new(), reason: None, exempt: None };
+    let placeholder = Allow {
+        span: Default::default(),
+        loc: String::new(),
+        reason: None,
+        exempt: None,
+    };
     let ir = Ir {
         name: skel.name,
         title: skel.title,
@@ -206,7 +229,14 @@ pub fn open(path: &Path, fs: &dyn Fs, inputs: &[PathBuf]) -> io::Result<Option<C
         forbids: skel.forbids,
         flows: Default::default(),
     };
-    Ok(Some(Cached { file, ir, n_flows, flows_at, allows_at, blobs_at }))
+    Ok(Some(Cached {
+        file,
+        ir,
+        n_flows,
+        flows_at,
+        allows_at,
+        blobs_at,
+    }))
 }
 
 impl Cached {
@@ -219,10 +249,14 @@ impl Cached {
             let entry = self.read_at(self.flows_at + mid * FLOW_ENTRY, FLOW_ENTRY as usize)?;
             let k = (u32_at(&entry, 0), u32_at(&entry, 4));
             if k == key {
-                let flow: Flow = serde_json::from_slice(&self.read_at(self.blobs_at + u64_at(&entry, 8), u32_at(&entry, 16) as usize)?)?;
+                let flow: Flow = serde_json::from_slice(
+                    &self.read_at(self.blobs_at + u64_at(&entry, 8), u32_at(&entry, 16) as usize)?,
+                )?;
                 for id in flow.allow_ids() {
                     let e = self.read_at(self.allows_at + id as u64 * ALLOW_ENTRY, ALLOW_ENTRY as usize)?;
-                    let allow: Allow = serde_json::from_slice(&self.read_at(self.blobs_at + u64_at(&e, 0), u32_at(&e, 8) as usize)?)?;
+                    let allow: Allow = serde_json::from_slice(
+                        &self.read_at(self.blobs_at + u64_at(&e, 0), u32_at(&e, 8) as usize)?,
+                    )?;
                     if let Some(slot) = self.ir.allows.get_mut(id) {
                         *slot = allow;
                     }

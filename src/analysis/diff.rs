@@ -98,7 +98,10 @@ pub struct Readdressed {
 impl Diff {
     /// True when the two policies allow exactly the same flows between the same members.
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.readdressed.is_empty() && self.reclassified.is_empty()
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.readdressed.is_empty()
+            && self.reclassified.is_empty()
     }
 
     /// The number of added rows carrying `flag`.
@@ -111,11 +114,20 @@ impl Diff {
 pub fn diff(old: &Ir, new: &Ir) -> Diff {
     let renames = renames(old, new);
     let map: BTreeMap<&str, &str> = renames.iter().map(|(o, n)| (o.as_str(), n.as_str())).collect();
-    let old_side = Side { ir: old, rename: &map };
-    let new_side = Side { ir: new, rename: &BTreeMap::new() };
+    let old_side = Side {
+        ir: old,
+        rename: &map,
+    };
+    let new_side = Side {
+        ir: new,
+        rename: &BTreeMap::new(),
+    };
     let (o, n) = (old_side.pairs(), new_side.pairs());
     let keys: BTreeSet<&(String, String)> = o.keys().chain(n.keys()).collect();
-    let mut out = Diff { renamed: renames.clone(), ..Diff::default() };
+    let mut out = Diff {
+        renamed: renames.clone(),
+        ..Diff::default()
+    };
     let empty = PortSet::empty();
     for key in keys {
         let op = o.get(key).map_or(&empty, |&(f, t)| &old.flows[&(f, t)].ports);
@@ -158,7 +170,15 @@ impl Side<'_> {
         self.ir
             .flows
             .keys()
-            .map(|&(f, t)| ((self.name(&self.ir.atoms[f].name), self.name(&self.ir.atoms[t].name)), (f, t)))
+            .map(|&(f, t)| {
+                (
+                    (
+                        self.name(&self.ir.atoms[f].name),
+                        self.name(&self.ir.atoms[t].name),
+                    ),
+                    (f, t),
+                )
+            })
             .collect()
     }
 
@@ -176,10 +196,19 @@ impl Side<'_> {
             .collect();
         allows.dedup();
         let flags = flags(self.ir, f, t);
-        let (fz, tz) = (self.name(&self.ir.zone_of(f).name), self.name(&self.ir.zone_of(t).name));
+        let (fz, tz) = (
+            self.name(&self.ir.zone_of(f).name),
+            self.name(&self.ir.zone_of(t).name),
+        );
         pair_rows(&key.0, &key.1, ports)
             .into_iter()
-            .map(|row| DiffRow { row, flags: flags.clone(), allows: allows.clone(), from_zone: fz.clone(), to_zone: tz.clone() })
+            .map(|row| DiffRow {
+                row,
+                flags: flags.clone(),
+                allows: allows.clone(),
+                from_zone: fz.clone(),
+                to_zone: tz.clone(),
+            })
             .collect()
     }
 }
@@ -223,13 +252,22 @@ fn identity(ir: &Ir, a: AtomId) -> Option<Identity> {
     let mut namespaces = atom.namespaces.clone();
     namespaces.sort();
     let mut siblings: Vec<_> = if atom.is_remainder() {
-        ir.zones[atom.zone].services.iter().map(|s| ir.atoms[*s].pods.clone()).collect()
+        ir.zones[atom.zone]
+            .services
+            .iter()
+            .map(|s| ir.atoms[*s].pods.clone())
+            .collect()
     } else {
         vec![]
     };
     siblings.sort();
     let pods = (!atom.is_remainder()).then(|| atom.pods.clone());
-    Some(Identity { addrs: atom.addrs.clone(), namespaces, pods, siblings })
+    Some(Identity {
+        addrs: atom.addrs.clone(),
+        namespaces,
+        pods,
+        siblings,
+    })
 }
 
 /// `10.20.0.0/16 except 10.20.1.0/24; namespaces mz; pods app=kernel`.
@@ -239,7 +277,11 @@ fn members(ir: &Ir, a: AtomId) -> String {
     if !atom.addrs.is_empty() {
         let inc: Vec<String> = atom.addrs.include.iter().map(ToString::to_string).collect();
         let exc: Vec<String> = atom.addrs.except.iter().map(ToString::to_string).collect();
-        let exc = if exc.is_empty() { String::new() } else { format!(" except {}", exc.join(", ")) };
+        let exc = if exc.is_empty() {
+            String::new()
+        } else {
+            format!(" except {}", exc.join(", "))
+        };
         parts.push(format!("{}{exc}", inc.join(", ")));
     }
     if atom.has_namespaces() {
@@ -247,7 +289,11 @@ fn members(ir: &Ir, a: AtomId) -> String {
         ns.sort();
         parts.push(format!("namespaces {}", ns.join(", ")));
         if atom.is_remainder() {
-            let sib: Vec<String> = ir.zones[atom.zone].services.iter().map(|s| ir.atoms[*s].name.clone()).collect();
+            let sib: Vec<String> = ir.zones[atom.zone]
+                .services
+                .iter()
+                .map(|s| ir.atoms[*s].name.clone())
+                .collect();
             if !sib.is_empty() {
                 parts.push(format!("pods not selected by {}", sib.join(", ")));
             }
@@ -256,7 +302,11 @@ fn members(ir: &Ir, a: AtomId) -> String {
             parts.push(format!("pods {}", l.join(",")));
         }
     }
-    if parts.is_empty() { "nothing".to_string() } else { parts.join("; ") }
+    if parts.is_empty() {
+        "nothing".to_string()
+    } else {
+        parts.join("; ")
+    }
 }
 
 /// Atoms on both sides (OLD's under their new names) whose identity changed.
@@ -266,7 +316,11 @@ fn readdressed(old: &Ir, new: &Ir, ren: &BTreeMap<&str, &str>) -> Vec<Readdresse
         let name = ren.get(a.name.as_str()).copied().unwrap_or(&a.name);
         let Some(nid) = new.atom_id(name) else { continue };
         if identity(old, oid) != identity(new, nid) {
-            out.push(Readdressed { atom: name.to_string(), old: members(old, oid), new: members(new, nid) });
+            out.push(Readdressed {
+                atom: name.to_string(),
+                old: members(old, oid),
+                new: members(new, nid),
+            });
         }
     }
     out.sort_by(|a, b| a.atom.cmp(&b.atom));
@@ -305,7 +359,11 @@ pub fn row_ports(row: &Row) -> Option<PortSet> {
     if row.protocol == "any" {
         return Some(PortSet::any());
     }
-    let proto = if row.protocol == "other" { Proto::Other } else { Proto::parse(&row.protocol)? };
+    let proto = if row.protocol == "other" {
+        Proto::Other
+    } else {
+        Proto::parse(&row.protocol)?
+    };
     let Some(list) = row.ports.as_deref().filter(|_| proto.has_ports()) else {
         return Some(PortSet::proto(proto));
     };
@@ -326,7 +384,9 @@ pub fn named_matrix(rows: &[Row]) -> NamedMatrix {
     let mut m = NamedMatrix::new();
     for r in rows {
         let ports = row_ports(r).unwrap_or_default();
-        m.entry((r.from.clone(), r.to.clone())).or_default().union_with(&ports);
+        m.entry((r.from.clone(), r.to.clone()))
+            .or_default()
+            .union_with(&ports);
     }
     m
 }
@@ -336,7 +396,10 @@ pub fn named_matrix(rows: &[Row]) -> NamedMatrix {
 pub fn apply(old: &NamedMatrix, d: &Diff) -> NamedMatrix {
     let ren: BTreeMap<&str, &str> = d.renamed.iter().map(|(o, n)| (o.as_str(), n.as_str())).collect();
     let name = |n: &String| ren.get(n.as_str()).map_or_else(|| n.clone(), |s| s.to_string());
-    let mut m: NamedMatrix = old.iter().map(|((f, t), p)| ((name(f), name(t)), p.clone())).collect();
+    let mut m: NamedMatrix = old
+        .iter()
+        .map(|((f, t), p)| ((name(f), name(t)), p.clone()))
+        .collect();
     for r in &d.removed {
         let key = (r.row.from.clone(), r.row.to.clone());
         if let Some(p) = m.get_mut(&key) {
@@ -344,7 +407,9 @@ pub fn apply(old: &NamedMatrix, d: &Diff) -> NamedMatrix {
         }
     }
     for r in &d.added {
-        m.entry((r.row.from.clone(), r.row.to.clone())).or_default().union_with(&row_ports(&r.row).unwrap_or_default());
+        m.entry((r.row.from.clone(), r.row.to.clone()))
+            .or_default()
+            .union_with(&row_ports(&r.row).unwrap_or_default());
     }
     m.retain(|_, p| !p.is_empty());
     m
@@ -359,10 +424,16 @@ mod tests {
         let set = PortSet::range(Proto::Tcp, PortRange::new(80, 90))
             .union(&PortSet::range(Proto::Tcp, PortRange::new(443, 443)))
             .union(&PortSet::proto(Proto::Icmp));
-        let back = pair_rows("a", "b", &set).iter().filter_map(row_ports).fold(PortSet::empty(), |a, b| a.union(&b));
+        let back = pair_rows("a", "b", &set)
+            .iter()
+            .filter_map(row_ports)
+            .fold(PortSet::empty(), |a, b| a.union(&b));
         assert_eq!(back, set);
         let most = PortSet::any().subtract(&PortSet::range(Proto::Udp, PortRange::new(53, 53)));
-        let back = pair_rows("a", "b", &most).iter().filter_map(row_ports).fold(PortSet::empty(), |a, b| a.union(&b));
+        let back = pair_rows("a", "b", &most)
+            .iter()
+            .filter_map(row_ports)
+            .fold(PortSet::empty(), |a, b| a.union(&b));
         assert_eq!(back, most);
     }
 }

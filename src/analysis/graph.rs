@@ -83,7 +83,10 @@ fn shown(ir: &Ir, d: &Drawing) -> Vec<bool> {
 
 /// A string in DOT double quotes (newlines become `\n` line breaks).
 fn q(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
+    format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    )
 }
 
 /// A node's label: the service name (or `zone (rest)`), then its notes.
@@ -104,31 +107,56 @@ fn atom_label(ir: &Ir, d: &Drawing, a: AtomId, sep: &str) -> String {
 /// The zone's members that are drawn, services first.
 fn drawn_members(ir: &Ir, show: &[bool], z: usize) -> Vec<AtomId> {
     let zone = &ir.zones[z];
-    zone.services.iter().copied().chain([zone.remainder]).filter(|a| show[*a]).collect()
+    zone.services
+        .iter()
+        .copied()
+        .chain([zone.remainder])
+        .filter(|a| show[*a])
+        .collect()
 }
 
 /// Graphviz DOT.
 pub fn to_dot(ir: &Ir) -> String {
     let d = edges::drawing(ir);
     let show = shown(ir, &d);
-    let title = ir.title.as_ref().map_or_else(|| ir.name.clone(), |t| format!("{}: {t}", ir.name));
+    let title = ir
+        .title
+        .as_ref()
+        .map_or_else(|| ir.name.clone(), |t| format!("{}: {t}", ir.name));
     let mut out = String::from("digraph moat {\n");
-    out.push_str(&format!("  graph [rankdir=LR, newrank=true, compound=true, fontname=\"Helvetica\", labelloc=t, label={}];\n", q(&title)));
+    out.push_str(&format!(
+        "  graph [rankdir=LR, newrank=true, compound=true, fontname=\"Helvetica\", labelloc=t, label={}];\n",
+        q(&title)
+    ));
     out.push_str("  node [shape=box, style=\"rounded,filled\", fillcolor=white, fontname=\"Helvetica\", fontsize=11];\n");
     out.push_str("  edge [fontname=\"Helvetica\", fontsize=9, color=\"#555555\"];\n");
     for (zi, z) in ir.zones.iter().enumerate() {
         let (fill, border, style) = dot_style(z.kind);
         let site = &ir.sites[z.site];
-        let at = if site.span.is_some() { format!(" @ {}", site.name) } else { String::new() };
+        let at = if site.span.is_some() {
+            format!(" @ {}", site.name)
+        } else {
+            String::new()
+        };
         out.push_str(&format!("  subgraph cluster_{zi} {{\n"));
-        out.push_str(&format!("    label={}; style={}; fillcolor={}; color={};\n", q(&format!("{} ({}){at}", z.name, z.kind.as_str())), q(style), q(fill), q(border)));
+        out.push_str(&format!(
+            "    label={}; style={}; fillcolor={}; color={};\n",
+            q(&format!("{} ({}){at}", z.name, z.kind.as_str())),
+            q(style),
+            q(fill),
+            q(border)
+        ));
         for a in drawn_members(ir, &show, zi) {
             let extra = match (ir.atoms[a].is_remainder(), ir.atoms[a].resident) {
                 (true, _) => ", shape=ellipse, style=\"dashed,filled\"",
                 (false, true) => ", peripheries=2, tooltip=\"resident (data-localised)\"",
                 _ => "",
             };
-            out.push_str(&format!("    {} [label={}{extra}];\n", q(&ir.atoms[a].name), q(&atom_label(ir, &d, a, "\n"))));
+            out.push_str(&format!(
+                "    {} [label={}{extra}];\n",
+                q(&ir.atoms[a].name),
+                q(&atom_label(ir, &d, a, "\n"))
+            ));
         }
         out.push_str("  }\n");
     }
@@ -137,7 +165,9 @@ pub fn to_dot(ir: &Ir) -> String {
         match e {
             End::Atom(a) => (q(&ir.atoms[a].name), String::new()),
             End::Zone(z) => {
-                let anchor = drawn_members(ir, &show, z).first().map_or_else(|| ir.zones[z].name.clone(), |a| ir.atoms[*a].name.clone());
+                let anchor = drawn_members(ir, &show, z)
+                    .first()
+                    .map_or_else(|| ir.zones[z].name.clone(), |a| ir.atoms[*a].name.clone());
                 (q(&anchor), format!(", {attr}=cluster_{z}"))
             }
         }
@@ -149,9 +179,15 @@ pub fn to_dot(ir: &Ir) -> String {
             String::new()
         } else {
             label.push_str("\nexempt");
-            format!(", color=\"#d00000\", fontcolor=\"#d00000\", penwidth=2.5, tooltip={}", q(&format!("exempt: {}", e.waivers.join("; "))))
+            format!(
+                ", color=\"#d00000\", fontcolor=\"#d00000\", penwidth=2.5, tooltip={}",
+                q(&format!("exempt: {}", e.waivers.join("; ")))
+            )
         };
-        out.push_str(&format!("  {from} -> {to} [label={}{ltail}{lhead}{style}];\n", q(&label)));
+        out.push_str(&format!(
+            "  {from} -> {to} [label={}{ltail}{lhead}{style}];\n",
+            q(&label)
+        ));
     }
     out.push_str("}\n");
     out
@@ -163,10 +199,18 @@ pub fn to_mermaid(ir: &Ir) -> String {
     let show = shown(ir, &d);
     let mut out = String::from("flowchart LR\n");
     for (zi, z) in ir.zones.iter().enumerate() {
-        out.push_str(&format!("  subgraph z{zi}[\"{} ({})\"]\n", z.name, z.kind.as_str()));
+        out.push_str(&format!(
+            "  subgraph z{zi}[\"{} ({})\"]\n",
+            z.name,
+            z.kind.as_str()
+        ));
         for a in drawn_members(ir, &show, zi) {
             let label = atom_label(ir, &d, a, "<br/>");
-            let node = if ir.atoms[a].is_remainder() { format!("([\"{label}\"])") } else { format!("[\"{label}\"]") };
+            let node = if ir.atoms[a].is_remainder() {
+                format!("([\"{label}\"])")
+            } else {
+                format!("[\"{label}\"]")
+            };
             out.push_str(&format!("    a{a}{node}\n"));
         }
         out.push_str("  end\n");

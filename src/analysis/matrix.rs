@@ -20,7 +20,12 @@ pub fn pair_rows(from: &str, to: &str, ports: &PortSet) -> Vec<Row> {
     ports
         .rows()
         .into_iter()
-        .map(|(protocol, ports)| Row { from: from.to_string(), to: to.to_string(), protocol: protocol.to_string(), ports })
+        .map(|(protocol, ports)| Row {
+            from: from.to_string(),
+            to: to.to_string(),
+            protocol: protocol.to_string(),
+            ports,
+        })
         .collect()
 }
 
@@ -47,10 +52,22 @@ pub fn to_json(rows: &[Row]) -> String {
 
 /// `from,to,protocol,ports` with a header line; fields quoted when they hold a comma.
 pub fn to_csv(rows: &[Row]) -> String {
-    let q = |s: &str| if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
+    let q = |s: &str| {
+        if s.contains([',', '"']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
     let mut out = String::from("from,to,protocol,ports\n");
     for r in rows {
-        out.push_str(&format!("{},{},{},{}\n", q(&r.from), q(&r.to), q(&r.protocol), q(r.ports.as_deref().unwrap_or(""))));
+        out.push_str(&format!(
+            "{},{},{},{}\n",
+            q(&r.from),
+            q(&r.to),
+            q(&r.protocol),
+            q(r.ports.as_deref().unwrap_or(""))
+        ));
     }
     out
 }
@@ -60,7 +77,14 @@ pub fn to_table(rows: &[Row]) -> String {
     let head = ["FROM", "TO", "PROTO", "PORTS"];
     let cells: Vec<[String; 4]> = rows
         .iter()
-        .map(|r| [r.from.clone(), r.to.clone(), r.protocol.clone(), r.ports.clone().unwrap_or_else(|| "-".into())])
+        .map(|r| {
+            [
+                r.from.clone(),
+                r.to.clone(),
+                r.protocol.clone(),
+                r.ports.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
         .collect();
     let mut w = head.map(str::len);
     for c in &cells {
@@ -69,7 +93,16 @@ pub fn to_table(rows: &[Row]) -> String {
         }
     }
     let line = |c: [&str; 4]| {
-        format!("{:w0$}  {:w1$}  {:w2$}  {}\n", c[0], c[1], c[2], c[3], w0 = w[0], w1 = w[1], w2 = w[2])
+        format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}\n",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2]
+        )
     };
     let mut out = line(head);
     for c in &cells {

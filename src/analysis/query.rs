@@ -8,7 +8,9 @@ use std::net::IpAddr;
 /// Resolves an endpoint: an atom name (a zone name means its remainder) or an IP address.
 pub fn endpoint(ir: &Ir, text: &str) -> Result<AtomId, String> {
     if let Ok(ip) = text.parse::<IpAddr>() {
-        return ir.atom_for_ip(ip).ok_or_else(|| format!("no zone holds the address {ip}"));
+        return ir
+            .atom_for_ip(ip)
+            .ok_or_else(|| format!("no zone holds the address {ip}"));
     }
     ir.atom_id(text).ok_or_else(|| {
         let names: Vec<&str> = ir.atoms.iter().map(|a| a.name.as_str()).collect();
@@ -25,7 +27,8 @@ pub fn port_spec(text: &str) -> Result<(Proto, u16), String> {
         Some((p, n)) => (p, Some(n)),
         None => (text, None),
     };
-    let proto = Proto::parse(p).ok_or_else(|| format!("unknown protocol `{p}` (tcp, udp, sctp, icmp, icmpv6)"))?;
+    let proto =
+        Proto::parse(p).ok_or_else(|| format!("unknown protocol `{p}` (tcp, udp, sctp, icmp, icmpv6)"))?;
     match (proto.has_ports(), port) {
         (true, Some(n)) => match n.parse::<u16>() {
             Ok(v) if v >= 1 => Ok((proto, v)),
@@ -71,8 +74,15 @@ pub fn query(ir: &Ir, from: AtomId, to: AtomId, proto: Proto, port: u16) -> Answ
     let forbids = ir
         .forbids
         .iter()
-        .filter(|f| f.pairs.iter().any(|(a, b, p)| *a == from && *b == to && !p.intersect(&probe).is_empty()))
-        .map(|f| Cite { loc: f.loc.clone(), reason: f.reason.clone() })
+        .filter(|f| {
+            f.pairs
+                .iter()
+                .any(|(a, b, p)| *a == from && *b == to && !p.intersect(&probe).is_empty())
+        })
+        .map(|f| Cite {
+            loc: f.loc.clone(),
+            reason: f.reason.clone(),
+        })
         .collect();
     let allowed = !ids.is_empty();
     Answer {
@@ -81,9 +91,19 @@ pub fn query(ir: &Ir, from: AtomId, to: AtomId, proto: Proto, port: u16) -> Answ
         to: ir.atoms[to].name.clone(),
         protocol: proto.as_str(),
         port: proto.has_ports().then_some(port),
-        allows: ids.iter().map(|a| Cite { loc: ir.allows[*a].loc.clone(), reason: ir.allows[*a].reason.clone() }).collect(),
+        allows: ids
+            .iter()
+            .map(|a| Cite {
+                loc: ir.allows[*a].loc.clone(),
+                reason: ir.allows[*a].reason.clone(),
+            })
+            .collect(),
         forbids,
-        otherwise: if allowed { None } else { flow.map(|f| f.ports.to_string()) },
+        otherwise: if allowed {
+            None
+        } else {
+            flow.map(|f| f.ports.to_string())
+        },
     }
 }
 
@@ -95,7 +115,9 @@ fn quote(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => out.extend(c.escape_unicode()),
+            c if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+                out.extend(c.escape_unicode())
+            }
             c => out.push(c),
         }
     }
@@ -122,7 +144,9 @@ pub fn to_text(a: &Answer) -> String {
             out.push_str(&format!("  forbidden by {}\n", cite(c)));
         }
         match &a.otherwise {
-            Some(o) => out.push_str(&format!("  no allow covers {what}; between these two the policy allows only {o}\n")),
+            Some(o) => out.push_str(&format!(
+                "  no allow covers {what}; between these two the policy allows only {o}\n"
+            )),
             None => out.push_str("  no allow covers this pair: denied by default\n"),
         }
     }

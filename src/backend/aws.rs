@@ -84,7 +84,11 @@ impl AwsRule {
             Holder::Atom(a) => plan.name(a).to_string(),
             Holder::Members(z) => members_key(plan, z),
         };
-        format!("{owner}__{}__{}__{peer}__{proto}", self.dir.short(), plan.name(self.peer_atom))
+        format!(
+            "{owner}__{}__{}__{peer}__{proto}",
+            self.dir.short(),
+            plan.name(self.peer_atom)
+        )
     }
 }
 
@@ -105,7 +109,9 @@ fn expand(plan: &Plan) -> Result<Vec<AwsRule>, Vec<Diagnostic>> {
         let peers: Vec<AwsPeer> = match &r.peer {
             Peer::Local(a) => match whole.get(&(r.owner, r.dir, plan.ir.atoms[*a].zone)) {
                 // One rule for the whole zone, written where its remainder's would be.
-                Some(_) if plan.ir.zone_of(*a).remainder == *a => vec![AwsPeer::Members(plan.ir.atoms[*a].zone)],
+                Some(_) if plan.ir.zone_of(*a).remainder == *a => {
+                    vec![AwsPeer::Members(plan.ir.atoms[*a].zone)]
+                }
                 Some(_) => vec![],
                 None => vec![AwsPeer::Group(*a)],
             },
@@ -121,10 +127,21 @@ fn expand(plan: &Plan) -> Result<Vec<AwsRule>, Vec<Diagnostic>> {
                     continue;
                 }
                 let allows = match peer {
-                    AwsPeer::Members(z) => whole.get(&(r.owner, r.dir, z)).map(|rs| union_allows(rs, part)).unwrap_or_default(),
+                    AwsPeer::Members(z) => whole
+                        .get(&(r.owner, r.dir, z))
+                        .map(|rs| union_allows(rs, part))
+                        .unwrap_or_default(),
                     _ => r.allows(part),
                 };
-                out.push(AwsRule { owner: Holder::Atom(r.owner), dir: r.dir, peer_atom: r.peer.atom(), peer, ip_protocol, ports: *ports, allows });
+                out.push(AwsRule {
+                    owner: Holder::Atom(r.owner),
+                    dir: r.dir,
+                    peer_atom: r.peer.atom(),
+                    peer,
+                    ip_protocol,
+                    ports: *ports,
+                    allows,
+                });
             }
         }
     }
@@ -146,7 +163,9 @@ fn whole_zones<'p, 'a>(plan: &'p Plan<'a>) -> BTreeMap<(AtomId, Direction, ZoneI
     let mut by: BTreeMap<(AtomId, Direction, ZoneId), Vec<&Rule>> = BTreeMap::new();
     for r in &plan.rules {
         if let Peer::Local(a) = r.peer {
-            by.entry((r.owner, r.dir, plan.ir.atoms[a].zone)).or_default().push(r);
+            by.entry((r.owner, r.dir, plan.ir.atoms[a].zone))
+                .or_default()
+                .push(r);
         }
     }
     by.retain(|(_, _, z), rs| {
@@ -160,10 +179,24 @@ fn whole_zones<'p, 'a>(plan: &'p Plan<'a>) -> BTreeMap<(AtomId, Direction, ZoneI
 /// protocol and ports) to the zone's members group: groups add up, so every
 /// member still gets it, and it counts once instead of once per atom.
 fn hoist(plan: &Plan, rules: Vec<AwsRule>) -> Vec<AwsRule> {
-    type Shape = (ZoneId, Direction, AtomId, AwsPeer, &'static str, Option<(i32, i32)>);
+    type Shape = (
+        ZoneId,
+        Direction,
+        AtomId,
+        AwsPeer,
+        &'static str,
+        Option<(i32, i32)>,
+    );
     let shape = |r: &AwsRule| -> Option<Shape> {
         let Holder::Atom(a) = r.owner else { return None };
-        Some((plan.ir.atoms[a].zone, r.dir, r.peer_atom, r.peer, r.ip_protocol, r.ports))
+        Some((
+            plan.ir.atoms[a].zone,
+            r.dir,
+            r.peer_atom,
+            r.peer,
+            r.ip_protocol,
+            r.ports,
+        ))
     };
     // The rules of each shape, in rule order: a stable sort puts them in runs.
     let mut order: Vec<usize> = (0..rules.len()).filter(|i| shape(&rules[*i]).is_some()).collect();
@@ -173,11 +206,16 @@ fn hoist(plan: &Plan, rules: Vec<AwsRule>) -> Vec<AwsRule> {
     let mut hoisted = vec![false; rules.len()];
     let mut members: BTreeMap<usize, Vec<AllowId>> = BTreeMap::new();
     for run in order.chunk_by(|a, b| shape(&rules[*a]) == shape(&rules[*b])) {
-        let Some(zone) = shape(&rules[run[0]]).map(|k| k.0) else { continue };
+        let Some(zone) = shape(&rules[run[0]]).map(|k| k.0) else {
+            continue;
+        };
         if run.len() < 2 || run.len() != plan.ir.zones[zone].services.len() + 1 {
             continue;
         }
-        let mut allows: Vec<AllowId> = run.iter().flat_map(|i| rules[*i].allows.iter().copied()).collect();
+        let mut allows: Vec<AllowId> = run
+            .iter()
+            .flat_map(|i| rules[*i].allows.iter().copied())
+            .collect();
         allows.sort_unstable();
         allows.dedup();
         let first = rules[run[0]].owner;
@@ -191,7 +229,11 @@ fn hoist(plan: &Plan, rules: Vec<AwsRule>) -> Vec<AwsRule> {
     let mut out = Vec::with_capacity(rules.len());
     for (i, (r, hoisted)) in rules.into_iter().zip(hoisted).enumerate() {
         match (shape(&r), members.remove(&i)) {
-            (Some(k), Some(allows)) => out.push(AwsRule { owner: Holder::Members(k.0), allows, ..r }),
+            (Some(k), Some(allows)) => out.push(AwsRule {
+                owner: Holder::Members(k.0),
+                allows,
+                ..r
+            }),
             _ if hoisted => {}
             _ => out.push(r),
         }
@@ -264,10 +306,25 @@ fn quota(plan: &Plan, rules: &[AwsRule]) -> Vec<Diagnostic> {
         allows.sort_unstable();
         allows.dedup();
         let (span, group, what) = match owner {
-            Holder::Atom(a) => (plan.ir.atoms[a].span, group_name(plan, a), format!("`{}`", plan.ir.atoms[a].name)),
-            Holder::Members(z) => (plan.ir.zones[z].span, members_group(plan, z).0, format!("every member of zone `{}`", plan.ir.zones[z].name)),
+            Holder::Atom(a) => (
+                plan.ir.atoms[a].span,
+                group_name(plan, a),
+                format!("`{}`", plan.ir.atoms[a].name),
+            ),
+            Holder::Members(z) => (
+                plan.ir.zones[z].span,
+                members_group(plan, z).0,
+                format!("every member of zone `{}`", plan.ir.zones[z].name),
+            ),
         };
-        let (way, fam) = (if dir == Direction::Ingress { "inbound" } else { "outbound" }, if v6 { "IPv6" } else { "IPv4" });
+        let (way, fam) = (
+            if dir == Direction::Ingress {
+                "inbound"
+            } else {
+                "outbound"
+            },
+            if v6 { "IPv6" } else { "IPv4" },
+        );
         let mut d = Diagnostic::error(
             "E013",
             span,
@@ -298,12 +355,17 @@ fn aws_char(c: char) -> bool {
 /// `moat-mosip-mz.kernel`: the group's name, unique within the VPC.
 fn group_name(plan: &Plan, atom: AtomId) -> String {
     let s = format!("moat-{}-{}", plan.policy(), plan.ir.atoms[atom].name);
-    s.chars().map(|c| if aws_char(c) && c != ' ' { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| if aws_char(c) && c != ' ' { c } else { '_' })
+        .collect()
 }
 
 fn group_description(plan: &Plan, atom: AtomId) -> String {
     let s = format!("moat {}: {}", plan.policy(), plan.atom_title(atom));
-    s.chars().map(|c| if aws_char(c) { c } else { '_' }).take(MAX_DESCRIPTION).collect()
+    s.chars()
+        .map(|c| if aws_char(c) { c } else { '_' })
+        .take(MAX_DESCRIPTION)
+        .collect()
 }
 
 fn group_tags(plan: &Plan, atom: AtomId) -> BTreeMap<String, String> {
@@ -367,7 +429,14 @@ struct TfRule {
 }
 
 fn terraform(plan: &Plan, rules: &[AwsRule]) -> TfFile<TfProvider, TfResources> {
-    let providers = plan.sites.iter().map(|s| TfProvider { alias: plan.site_name(*s).to_string(), region: plan.var_ref(*s, "region") }).collect();
+    let providers = plan
+        .sites
+        .iter()
+        .map(|s| TfProvider {
+            alias: plan.site_name(*s).to_string(),
+            region: plan.var_ref(*s, "region"),
+        })
+        .collect();
     let mut res = TfResources {
         aws_security_group: BTreeMap::new(),
         aws_vpc_security_group_ingress_rule: BTreeMap::new(),
@@ -375,16 +444,26 @@ fn terraform(plan: &Plan, rules: &[AwsRule]) -> TfFile<TfProvider, TfResources> 
     };
     let mut ids = BTreeMap::new();
     for a in &plan.atoms {
-        res.aws_security_group.insert(plan.name(*a).to_string(), tf_group(plan, *a));
+        res.aws_security_group
+            .insert(plan.name(*a).to_string(), tf_group(plan, *a));
         ids.insert(plan.ir.atoms[*a].name.clone(), tf_group_id(plan, *a));
     }
     let mut members = BTreeMap::new();
     for z in &plan.zones {
         let remainder = plan.ir.zones[*z].remainder;
         let (name, description, tags) = members_group(plan, *z);
-        let group = TfGroup { provider: tf_provider(plan, remainder), name, description, vpc_id: plan.var_ref(plan.ir.zones[*z].site, "vpc"), tags };
+        let group = TfGroup {
+            provider: tf_provider(plan, remainder),
+            name,
+            description,
+            vpc_id: plan.var_ref(plan.ir.zones[*z].site, "vpc"),
+            tags,
+        };
         res.aws_security_group.insert(members_key(plan, *z), group);
-        members.insert(plan.ir.zones[*z].name.clone(), format!("${{aws_security_group.{}.id}}", members_key(plan, *z)));
+        members.insert(
+            plan.ir.zones[*z].name.clone(),
+            format!("${{aws_security_group.{}.id}}", members_key(plan, *z)),
+        );
     }
     for r in rules {
         let map = match r.dir {
@@ -396,9 +475,21 @@ fn terraform(plan: &Plan, rules: &[AwsRule]) -> TfFile<TfProvider, TfResources> 
     let mut file = TfFile::new(plan, ("aws", "hashicorp/aws", ">= 5.30"), providers, res);
     file.variable = plan.variables(&["region", "vpc"]);
     let description = "The security group to attach to each kind of instance, by moat atom";
-    file.output.insert("security_group_ids", TfOutput { description, value: ids });
+    file.output.insert(
+        "security_group_ids",
+        TfOutput {
+            description,
+            value: ids,
+        },
+    );
     let description = "The members group to attach to every instance of each zone, as well";
-    file.output.insert("zone_member_group_ids", TfOutput { description, value: members });
+    file.output.insert(
+        "zone_member_group_ids",
+        TfOutput {
+            description,
+            value: members,
+        },
+    );
     file
 }
 
@@ -412,9 +503,20 @@ fn members_key(plan: &Plan, zone: ZoneId) -> String {
 /// one rule can name the whole zone, and can hold the rules all its atoms share.
 fn members_group(plan: &Plan, zone: ZoneId) -> (String, String, BTreeMap<String, String>) {
     let z = &plan.ir.zones[zone];
-    let name: String = format!("moat-{}-{}:members", plan.policy(), z.name).chars().map(|c| if aws_char(c) && c != ' ' { c } else { '_' }).collect();
-    let description = format!("moat {}: every instance of zone {} (attach to all of them)", plan.policy(), z.name);
-    let description: String = description.chars().map(|c| if aws_char(c) { c } else { '_' }).take(MAX_DESCRIPTION).collect();
+    let name: String = format!("moat-{}-{}:members", plan.policy(), z.name)
+        .chars()
+        .map(|c| if aws_char(c) && c != ' ' { c } else { '_' })
+        .collect();
+    let description = format!(
+        "moat {}: every instance of zone {} (attach to all of them)",
+        plan.policy(),
+        z.name
+    );
+    let description: String = description
+        .chars()
+        .map(|c| if aws_char(c) { c } else { '_' })
+        .take(MAX_DESCRIPTION)
+        .collect();
     let tags = BTreeMap::from([
         ("Name".to_string(), name.clone()),
         ("moat:policy".to_string(), plan.ir.name.clone()),
@@ -467,7 +569,10 @@ fn tf_rule(plan: &Plan, r: &AwsRule) -> TfRule {
     };
     match r.peer {
         AwsPeer::Group(g) => tf.referenced_security_group_id = Some(tf_group_id(plan, g)),
-        AwsPeer::Members(z) => tf.referenced_security_group_id = Some(format!("${{aws_security_group.{}.id}}", members_key(plan, z))),
+        AwsPeer::Members(z) => {
+            tf.referenced_security_group_id =
+                Some(format!("${{aws_security_group.{}.id}}", members_key(plan, z)))
+        }
         AwsPeer::Cidr(n @ IpNet::V4(_)) => tf.cidr_ipv4 = Some(n.to_string()),
         AwsPeer::Cidr(n @ IpNet::V6(_)) => tf.cidr_ipv6 = Some(n.to_string()),
     }
@@ -593,7 +698,11 @@ fn cloudformation(plan: &Plan, rules: &[AwsRule]) -> Template {
     for s in &plan.sites {
         let site = &plan.ir.sites[*s];
         let region = site.props.get("region").map_or("of the stack", String::as_str);
-        let param = Parameter { r#type: "String", default: site.props.get("vpc").cloned(), description: format!("VPC of site {} (region {region})", site.name) };
+        let param = Parameter {
+            r#type: "String",
+            default: site.props.get("vpc").cloned(),
+            description: format!("VPC of site {} (region {region})", site.name),
+        };
         parameters.insert(vpc_param(plan, *s), param);
     }
     let mut resources = BTreeMap::new();
@@ -601,19 +710,33 @@ fn cloudformation(plan: &Plan, rules: &[AwsRule]) -> Template {
     for a in &plan.atoms {
         resources.insert(cfn_group_id(plan, *a), cfn_group(plan, *a));
         let description = format!("Security group for {}", plan.ir.atoms[*a].name);
-        outputs.insert(cfn_group_id(plan, *a), Output { description, value: get_group_id(plan, *a) });
+        outputs.insert(
+            cfn_group_id(plan, *a),
+            Output {
+                description,
+                value: get_group_id(plan, *a),
+            },
+        );
     }
     for z in &plan.zones {
         let (_, group_description, tags) = members_group(plan, *z);
         let props = GroupProps {
             group_description,
-            vpc_id: Ref { name: vpc_param(plan, plan.ir.zones[*z].site) },
+            vpc_id: Ref {
+                name: vpc_param(plan, plan.ir.zones[*z].site),
+            },
             security_group_egress: vec![NO_EGRESS],
             tags: tags.into_iter().map(|(key, value)| Tag { key, value }).collect(),
         };
         resources.insert(cfn_members_id(plan, *z), Resource::Group(props));
         let description = format!("Members group of zone {}", plan.ir.zones[*z].name);
-        outputs.insert(cfn_members_id(plan, *z), Output { description, value: get_members_id(plan, *z) });
+        outputs.insert(
+            cfn_members_id(plan, *z),
+            Output {
+                description,
+                value: get_members_id(plan, *z),
+            },
+        );
     }
     let keys = cloud::unique_camel(rules.iter().map(|r| r.key(plan)).collect());
     for (r, key) in rules.iter().zip(keys) {
@@ -621,7 +744,10 @@ fn cloudformation(plan: &Plan, rules: &[AwsRule]) -> Template {
     }
     Template {
         version: "2010-09-09",
-        description: format!("moat policy {}: security groups (generated; do not edit)", plan.ir.name),
+        description: format!(
+            "moat policy {}: security groups (generated; do not edit)",
+            plan.ir.name
+        ),
         parameters,
         resources,
         outputs,
@@ -639,23 +765,35 @@ fn cfn_group_id(plan: &Plan, atom: AtomId) -> String {
 
 /// The logical id of a zone's members group (`MembersMz`).
 fn cfn_members_id(plan: &Plan, zone: ZoneId) -> String {
-    format!("Members{}", cloud::camel(plan.name(plan.ir.zones[zone].remainder)))
+    format!(
+        "Members{}",
+        cloud::camel(plan.name(plan.ir.zones[zone].remainder))
+    )
 }
 
 fn get_members_id(plan: &Plan, zone: ZoneId) -> GetAtt {
-    GetAtt { att: [cfn_members_id(plan, zone), "GroupId".into()] }
+    GetAtt {
+        att: [cfn_members_id(plan, zone), "GroupId".into()],
+    }
 }
 
 fn get_group_id(plan: &Plan, atom: AtomId) -> GetAtt {
-    GetAtt { att: [cfn_group_id(plan, atom), "GroupId".into()] }
+    GetAtt {
+        att: [cfn_group_id(plan, atom), "GroupId".into()],
+    }
 }
 
 fn cfn_group(plan: &Plan, atom: AtomId) -> Resource {
     Resource::Group(GroupProps {
         group_description: group_description(plan, atom),
-        vpc_id: Ref { name: vpc_param(plan, site_of(plan, atom)) },
+        vpc_id: Ref {
+            name: vpc_param(plan, site_of(plan, atom)),
+        },
         security_group_egress: vec![NO_EGRESS],
-        tags: group_tags(plan, atom).into_iter().map(|(key, value)| Tag { key, value }).collect(),
+        tags: group_tags(plan, atom)
+            .into_iter()
+            .map(|(key, value)| Tag { key, value })
+            .collect(),
     })
 }
 
@@ -677,9 +815,15 @@ fn cfn_rule(plan: &Plan, r: &AwsRule) -> Resource {
     };
     match (r.peer, r.dir) {
         (AwsPeer::Group(g), Direction::Ingress) => p.source_security_group_id = Some(get_group_id(plan, g)),
-        (AwsPeer::Group(g), Direction::Egress) => p.destination_security_group_id = Some(get_group_id(plan, g)),
-        (AwsPeer::Members(z), Direction::Ingress) => p.source_security_group_id = Some(get_members_id(plan, z)),
-        (AwsPeer::Members(z), Direction::Egress) => p.destination_security_group_id = Some(get_members_id(plan, z)),
+        (AwsPeer::Group(g), Direction::Egress) => {
+            p.destination_security_group_id = Some(get_group_id(plan, g))
+        }
+        (AwsPeer::Members(z), Direction::Ingress) => {
+            p.source_security_group_id = Some(get_members_id(plan, z))
+        }
+        (AwsPeer::Members(z), Direction::Egress) => {
+            p.destination_security_group_id = Some(get_members_id(plan, z))
+        }
         (AwsPeer::Cidr(n @ IpNet::V4(_)), _) => p.cidr_ip = Some(n.to_string()),
         (AwsPeer::Cidr(n @ IpNet::V6(_)), _) => p.cidr_ipv6 = Some(n.to_string()),
     }

@@ -39,7 +39,10 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
     if plan.atoms.is_empty() {
         return Ok(vec![]);
     }
-    Ok(vec![cloud::json_artefact("azure/main.tf.json", &terraform(&plan)?)])
+    Ok(vec![cloud::json_artefact(
+        "azure/main.tf.json",
+        &terraform(&plan)?,
+    )])
 }
 
 #[derive(Serialize)]
@@ -120,7 +123,14 @@ struct Pending<'p> {
 }
 
 fn terraform<'p>(plan: &'p Plan) -> Result<TfFile<TfProvider, TfResources<'p>>, Vec<Diagnostic>> {
-    let providers = plan.sites.iter().map(|s| TfProvider { alias: plan.site_name(*s).to_string(), features: BTreeMap::new() }).collect();
+    let providers = plan
+        .sites
+        .iter()
+        .map(|s| TfProvider {
+            alias: plan.site_name(*s).to_string(),
+            features: BTreeMap::new(),
+        })
+        .collect();
     let mut res = TfResources {
         azurerm_application_security_group: BTreeMap::new(),
         azurerm_network_security_group: BTreeMap::new(),
@@ -129,13 +139,22 @@ fn terraform<'p>(plan: &'p Plan) -> Result<TfFile<TfProvider, TfResources<'p>>, 
     let mut asg_ids = BTreeMap::new();
     for a in &plan.atoms {
         let atom = &plan.ir.atoms[*a];
-        let asg = group(plan, plan.ir.zones[atom.zone].site, &atom.name, ("moat-atom", &atom.name));
-        res.azurerm_application_security_group.insert(plan.name(*a).to_string(), asg);
+        let asg = group(
+            plan,
+            plan.ir.zones[atom.zone].site,
+            &atom.name,
+            ("moat-atom", &atom.name),
+        );
+        res.azurerm_application_security_group
+            .insert(plan.name(*a).to_string(), asg);
         asg_ids.insert(atom.name.clone(), asg_ref(plan, *a));
     }
     for z in &plan.zones {
         let zone = &plan.ir.zones[*z];
-        res.azurerm_network_security_group.insert(nsg_key(plan, *z), group(plan, zone.site, &zone.name, ("moat-zone", &zone.name)));
+        res.azurerm_network_security_group.insert(
+            nsg_key(plan, *z),
+            group(plan, zone.site, &zone.name, ("moat-zone", &zone.name)),
+        );
     }
     let mut pending = vec![];
     let mut errs = vec![];
@@ -154,7 +173,13 @@ fn terraform<'p>(plan: &'p Plan) -> Result<TfFile<TfProvider, TfResources<'p>>, 
     let mut file = TfFile::new(plan, ("azurerm", "hashicorp/azurerm", ">= 3.0"), providers, res);
     file.variable = plan.variables(&["region", "resource_group"]);
     let description = "The ASG to put each kind of NIC in, by moat atom";
-    file.output.insert("application_security_group_ids", TfOutput { description, value: asg_ids });
+    file.output.insert(
+        "application_security_group_ids",
+        TfOutput {
+            description,
+            value: asg_ids,
+        },
+    );
     Ok(file)
 }
 
@@ -165,7 +190,10 @@ fn group(plan: &Plan, site: SiteId, name: &str, tag: (&str, &str)) -> Group {
         name: format!("moat-{}-{name}", plan.policy()),
         location: plan.var_ref(site, "region"),
         resource_group_name: plan.var_ref(site, "resource_group"),
-        tags: BTreeMap::from([("moat-policy".to_string(), plan.ir.name.clone()), (tag.0.to_string(), tag.1.to_string())]),
+        tags: BTreeMap::from([
+            ("moat-policy".to_string(), plan.ir.name.clone()),
+            (tag.0.to_string(), tag.1.to_string()),
+        ]),
     }
 }
 
@@ -211,7 +239,11 @@ fn rules<'p>(plan: &'p Plan, r: &Rule) -> Result<Vec<Pending<'p>>, Vec<Diagnosti
                 name: String::new(),
                 description: plan.describe(&allows, MAX_DESCRIPTION, |_| true),
                 priority: 0,
-                direction: if r.dir == Direction::Ingress { "Inbound" } else { "Outbound" },
+                direction: if r.dir == Direction::Ingress {
+                    "Inbound"
+                } else {
+                    "Outbound"
+                },
                 access: "Allow",
                 protocol,
                 source_port_range: "*",
@@ -224,7 +256,10 @@ fn rules<'p>(plan: &'p Plan, r: &Rule) -> Result<Vec<Pending<'p>>, Vec<Diagnosti
                 destination_address_prefixes: None,
                 destination_application_security_group_ids: None,
                 resource_group_name: plan.var_ref(site, "resource_group"),
-                network_security_group_name: format!("${{azurerm_network_security_group.{}.name}}", nsg_key(plan, zone)),
+                network_security_group_name: format!(
+                    "${{azurerm_network_security_group.{}.name}}",
+                    nsg_key(plan, zone)
+                ),
             };
             match ports {
                 None => rule.destination_port_range = Some("*".into()),
@@ -245,7 +280,14 @@ fn rules<'p>(plan: &'p Plan, r: &Rule) -> Result<Vec<Pending<'p>>, Vec<Diagnosti
                 fam_name.into(),
                 protocol.to_lowercase().replace('*', "all").into(),
             ];
-            out.push(Pending { zone, dir: r.dir, key, allows, addresses, rule });
+            out.push(Pending {
+                zone,
+                dir: r.dir,
+                key,
+                allows,
+                addresses,
+                rule,
+            });
         }
     }
     Ok(out)
@@ -267,7 +309,9 @@ fn icmp_symmetric(ports: &PortSet) -> bool {
 fn set_end<'p>(plan: &Plan, rule: &mut NsgRule<'p>, end: &AzPeer<'p>, source: bool) -> usize {
     match (end, source) {
         (AzPeer::Asg(a), true) => rule.source_application_security_group_ids = Some(vec![asg_ref(plan, *a)]),
-        (AzPeer::Asg(a), false) => rule.destination_application_security_group_ids = Some(vec![asg_ref(plan, *a)]),
+        (AzPeer::Asg(a), false) => {
+            rule.destination_application_security_group_ids = Some(vec![asg_ref(plan, *a)])
+        }
         (AzPeer::Any, true) => rule.source_address_prefix = Some("*".into()),
         (AzPeer::Any, false) => rule.destination_address_prefix = Some("*".into()),
         (AzPeer::Prefixes([one]), true) => rule.source_address_prefix = Some(one.clone()),
@@ -389,12 +433,20 @@ fn number<'p>(plan: &'p Plan, mut pending: Vec<Pending<'p>>, out: &mut BTreeMap<
             all.push(deny_all(plan, *z, dir));
         }
     }
-    let names = cloud::unique_short(all.iter_mut().enumerate().map(|(i, (k, _))| (i, std::mem::take(k))).collect(), MAX_NAME);
+    let names = cloud::unique_short(
+        all.iter_mut()
+            .enumerate()
+            .map(|(i, (k, _))| (i, std::mem::take(k)))
+            .collect(),
+        MAX_NAME,
+    );
     for (i, (_, mut rule)) in all.into_iter().enumerate() {
         let name = names.get(&i).cloned().unwrap_or_default();
         rule.name = name.clone();
         let zone = rule.network_security_group_name.clone();
-        let zone = zone.trim_start_matches("${azurerm_network_security_group.").trim_end_matches(".name}");
+        let zone = zone
+            .trim_start_matches("${azurerm_network_security_group.")
+            .trim_end_matches(".name}");
         out.insert(format!("{zone}__{}", name.replace('-', "_")), rule);
     }
 }
@@ -424,7 +476,17 @@ fn deny_all<'p>(plan: &'p Plan, zone: ZoneId, dir: Direction) -> (Key<'p>, NsgRu
         destination_address_prefixes: None,
         destination_application_security_group_ids: None,
         resource_group_name: plan.var_ref(site, "resource_group"),
-        network_security_group_name: format!("${{azurerm_network_security_group.{}.name}}", nsg_key(plan, zone)),
+        network_security_group_name: format!(
+            "${{azurerm_network_security_group.{}.name}}",
+            nsg_key(plan, zone)
+        ),
     };
-    (vec![plan.ir.zones[zone].name.as_str().into(), "deny-all".into(), dir.short().into()], rule)
+    (
+        vec![
+            plan.ir.zones[zone].name.as_str().into(),
+            "deny-all".into(),
+            dir.short().into(),
+        ],
+        rule,
+    )
 }

@@ -5,8 +5,8 @@
 //! descriptions that point back to the allows.
 
 use super::{scope, Target};
-use crate::diag::Diagnostic;
 use crate::addr::AddrSet;
+use crate::diag::Diagnostic;
 use crate::ir::{AllowId, AtomId, Flow, Ir, SiteId, SiteKind, ZoneId};
 use crate::ports::{PortRange, PortSet, Proto};
 use ipnet::IpNet;
@@ -64,9 +64,15 @@ pub struct Prefixes {
 
 impl Prefixes {
     fn new(prefixes: Vec<IpNet>) -> Prefixes {
-        let (v6, v4): (Vec<IpNet>, Vec<IpNet>) = prefixes.into_iter().partition(|n| matches!(n, IpNet::V6(_)));
+        let (v6, v4): (Vec<IpNet>, Vec<IpNet>) =
+            prefixes.into_iter().partition(|n| matches!(n, IpNet::V6(_)));
         let text = |v: &[IpNet]| v.iter().map(ToString::to_string).collect();
-        Prefixes { v4_text: text(&v4), v6_text: text(&v6), v4, v6 }
+        Prefixes {
+            v4_text: text(&v4),
+            v6_text: text(&v6),
+            v4,
+            v6,
+        }
     }
 
     /// The prefixes of one family, and their text.
@@ -96,8 +102,13 @@ pub struct Rule<'a> {
 impl Rule<'_> {
     /// The allows whose contribution to the flow meets `part` (a subset of the ports).
     pub fn allows(&self, part: &PortSet) -> Vec<AllowId> {
-        let mut v: Vec<AllowId> =
-            self.flow.by.iter().filter(|(_, p)| p.intersects(part)).map(|(a, _)| *a).collect();
+        let mut v: Vec<AllowId> = self
+            .flow
+            .by
+            .iter()
+            .filter(|(_, p)| p.intersects(part))
+            .map(|(a, _)| *a)
+            .collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -149,11 +160,27 @@ impl<'a> Plan<'a> {
         let sites: Vec<SiteId> = (0..ir.sites.len())
             .filter(|s| Some(ir.sites[*s].kind) == kind && ir.zones.iter().any(|z| z.site == *s))
             .collect();
-        let zones: Vec<ZoneId> = (0..ir.zones.len()).filter(|z| sites.contains(&ir.zones[*z].site)).collect();
-        let covered: Vec<bool> = ir.atoms.iter().map(|a| sites.contains(&ir.zones[a.zone].site)).collect();
+        let zones: Vec<ZoneId> = (0..ir.zones.len())
+            .filter(|z| sites.contains(&ir.zones[*z].site))
+            .collect();
+        let covered: Vec<bool> = ir
+            .atoms
+            .iter()
+            .map(|a| sites.contains(&ir.zones[a.zone].site))
+            .collect();
         let atoms: Vec<AtomId> = (0..ir.atoms.len()).filter(|a| covered[*a]).collect();
-        let own: Vec<Prefixes> =
-            ir.atoms.iter().zip(&covered).map(|(a, c)| if *c { Prefixes::new(a.addrs.prefixes()) } else { Prefixes::default() }).collect();
+        let own: Vec<Prefixes> = ir
+            .atoms
+            .iter()
+            .zip(&covered)
+            .map(|(a, c)| {
+                if *c {
+                    Prefixes::new(a.addrs.prefixes())
+                } else {
+                    Prefixes::default()
+                }
+            })
+            .collect();
         let mut ranges = vec![Prefixes::default(); ir.atoms.len()];
         let mut filled_in = vec![false; ir.atoms.len()];
         let mut peer = |owner: AtomId, other: AtomId| {
@@ -169,17 +196,51 @@ impl<'a> Plan<'a> {
         let mut rules = vec![];
         for (from, to, flow) in flows {
             if covered[to] {
-                rules.push(Rule { owner: to, dir: Direction::Ingress, peer: peer(to, from), ports: &flow.ports, flow });
+                rules.push(Rule {
+                    owner: to,
+                    dir: Direction::Ingress,
+                    peer: peer(to, from),
+                    ports: &flow.ports,
+                    flow,
+                });
             }
             if covered[from] {
-                rules.push(Rule { owner: from, dir: Direction::Egress, peer: peer(from, to), ports: &flow.ports, flow });
+                rules.push(Rule {
+                    owner: from,
+                    dir: Direction::Egress,
+                    peer: peer(from, to),
+                    ports: &flow.ports,
+                    flow,
+                });
             }
         }
         rules.sort_by_key(|r| (r.owner, r.dir, r.peer.atom()));
         let names = unique_names(ir.atoms.iter().enumerate().map(|(i, a)| (i, ident(&a.name))));
         let site_names = unique_names(sites.iter().map(|s| (*s, ident(&ir.sites[*s].name))));
-        let policy = ir.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
-        Ok(Plan { ir, target, sites, zones, atoms, rules, ranges, own, policy, names, site_names })
+        let policy = ir
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        Ok(Plan {
+            ir,
+            target,
+            sites,
+            zones,
+            atoms,
+            rules,
+            ranges,
+            own,
+            policy,
+            names,
+            site_names,
+        })
     }
 
     /// The prefixes that rules name for `atom` as a [`Peer::Ranges`].
@@ -199,7 +260,10 @@ impl<'a> Plan<'a> {
 
     /// The identifier of a covered site (`blr_dc` for `blr-dc`).
     pub fn site_name(&self, site: SiteId) -> &str {
-        self.site_names.get(&site).map(String::as_str).unwrap_or("unknown")
+        self.site_names
+            .get(&site)
+            .map(String::as_str)
+            .unwrap_or("unknown")
     }
 
     /// The policy name for generated names and descriptions (`mosip-hybrid`).
@@ -229,7 +293,12 @@ impl<'a> Plan<'a> {
     pub fn site_vars(&self, site: SiteId, required: &[&str]) -> BTreeMap<String, Variable> {
         let s = &self.ir.sites[site];
         let mut out = BTreeMap::new();
-        let keys: BTreeSet<&str> = s.props.keys().map(String::as_str).chain(required.iter().copied()).collect();
+        let keys: BTreeSet<&str> = s
+            .props
+            .keys()
+            .map(String::as_str)
+            .chain(required.iter().copied())
+            .collect();
         for k in keys {
             out.insert(
                 self.var_name(site, k),
@@ -245,7 +314,10 @@ impl<'a> Plan<'a> {
 
     /// The variables of every covered site ([`Plan::site_vars`]).
     pub fn variables(&self, required: &[&str]) -> BTreeMap<String, Variable> {
-        self.sites.iter().flat_map(|s| self.site_vars(*s, required)).collect()
+        self.sites
+            .iter()
+            .flat_map(|s| self.site_vars(*s, required))
+            .collect()
     }
 
     /// The Terraform variable of a site property (`cloud_region`).
@@ -291,7 +363,12 @@ pub struct TfFile<P: Serialize, R: Serialize, L: Serialize = ()> {
 
 impl<P: Serialize, R: Serialize, L: Serialize> TfFile<P, R, L> {
     /// A file for `provider` (`aws`), with the usual header comment.
-    pub fn new(plan: &Plan, provider: (&'static str, &'static str, &'static str), providers: Vec<P>, resource: R) -> Self {
+    pub fn new(
+        plan: &Plan,
+        provider: (&'static str, &'static str, &'static str),
+        providers: Vec<P>,
+        resource: R,
+    ) -> Self {
         TfFile {
             comment: format!("Generated by moat from policy `{}`; do not edit.", plan.ir.name),
             terraform: TerraformBlock::one(provider.0, provider.1, provider.2),
@@ -313,7 +390,12 @@ pub struct TfOutput {
 
 /// An artefact holding `v` as pretty JSON.
 pub fn json_artefact<T: Serialize>(path: &str, v: &T) -> super::Artefact {
-    super::Artefact { path: path.to_string(), contents: serde_json::to_string_pretty(v).map(|s| s + "\n").unwrap_or_default() }
+    super::Artefact {
+        path: path.to_string(),
+        contents: serde_json::to_string_pretty(v)
+            .map(|s| s + "\n")
+            .unwrap_or_default(),
+    }
 }
 
 /// The `terraform { required_providers { ... } }` block.
@@ -332,7 +414,9 @@ pub struct ProviderReq {
 impl TerraformBlock {
     /// Requires one provider.
     pub fn one(name: &'static str, source: &'static str, version: &'static str) -> Self {
-        TerraformBlock { required_providers: BTreeMap::from([(name, ProviderReq { source, version })]) }
+        TerraformBlock {
+            required_providers: BTreeMap::from([(name, ProviderReq { source, version })]),
+        }
     }
 }
 
@@ -344,7 +428,13 @@ fn fit_locs(mut s: String, locs: &[&str], max: usize, ok: fn(char) -> bool) -> S
     for (i, l) in locs.iter().enumerate() {
         width.push(width[i] + l.chars().count() + if i > 0 { 2 } else { 0 });
     }
-    let more = |keep: usize| if keep < locs.len() { " (+ more)".len() + digits(locs.len() - keep) } else { 0 };
+    let more = |keep: usize| {
+        if keep < locs.len() {
+            " (+ more)".len() + digits(locs.len() - keep)
+        } else {
+            0
+        }
+    };
     let Some(keep) = (1..=locs.len()).rev().find(|&k| width[k] + more(k) <= max) else {
         return s.chars().take(max).collect();
     };
@@ -455,7 +545,11 @@ pub fn short_name<S: AsRef<str>>(parts: &[S], max: usize) -> String {
         }
     }
     let s = s.trim_end_matches('-');
-    let s = if s.starts_with(|c: char| c.is_ascii_lowercase()) { s.to_string() } else { format!("m-{s}") };
+    let s = if s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        s.to_string()
+    } else {
+        format!("m-{s}")
+    };
     if s.len() <= max {
         return s;
     }
@@ -467,7 +561,10 @@ pub fn short_name<S: AsRef<str>>(parts: &[S], max: usize) -> String {
 
 /// Like [`short_name`] for many keys at once, guaranteeing distinct names:
 /// a name that two keys would share gets a hash of its key's parts.
-pub fn unique_short<K: Ord + Clone, S: AsRef<str>>(items: Vec<(K, Vec<S>)>, max: usize) -> BTreeMap<K, String> {
+pub fn unique_short<K: Ord + Clone, S: AsRef<str>>(
+    items: Vec<(K, Vec<S>)>,
+    max: usize,
+) -> BTreeMap<K, String> {
     let named: Vec<(K, Vec<S>, String)> = items
         .into_iter()
         .map(|(k, parts)| {
@@ -479,7 +576,11 @@ pub fn unique_short<K: Ord + Clone, S: AsRef<str>>(items: Vec<(K, Vec<S>)>, max:
     for (_, _, n) in &named {
         *count.entry(n.as_str()).or_default() += 1;
     }
-    let shared: BTreeSet<String> = count.into_iter().filter(|(_, c)| *c > 1).map(|(n, _)| n.to_string()).collect();
+    let shared: BTreeSet<String> = count
+        .into_iter()
+        .filter(|(_, c)| *c > 1)
+        .map(|(n, _)| n.to_string())
+        .collect();
     named
         .into_iter()
         .map(|(k, parts, n)| {
@@ -499,7 +600,11 @@ pub fn unique_short<K: Ord + Clone, S: AsRef<str>>(items: Vec<(K, Vec<S>)>, max:
 pub fn unique_camel(keys: Vec<String>) -> Vec<String> {
     let ids = keys.iter().enumerate().map(|(i, k)| {
         let c = camel(k);
-        let c = if c.len() > 240 { format!("{}{:08x}", &c[..232], fnv1a(k)) } else { c };
+        let c = if c.len() > 240 {
+            format!("{}{:08x}", &c[..232], fnv1a(k))
+        } else {
+            c
+        };
         (i, c)
     });
     let named = unique_names(ids);
@@ -508,7 +613,9 @@ pub fn unique_camel(keys: Vec<String>) -> Vec<String> {
 
 /// 32-bit FNV-1a: a stable, dependency-free hash for shortened names.
 fn fnv1a(s: &str) -> u32 {
-    s.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+    s.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// CamelCase alphanumeric form of an identifier (`mz__kernel` -> `MzKernel`),
@@ -528,7 +635,10 @@ pub fn camel(name: &str) -> String {
 
 /// The address text of a prefix for names: `10_20_0_0_16`, `fd00__64`.
 pub fn net_ident(n: &IpNet) -> String {
-    n.to_string().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    n.to_string()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 /// One protocol and port range of a rule, as the clouds see it: `ranges` is
@@ -565,7 +675,10 @@ pub fn entries(ports: &PortSet) -> Vec<ProtoRange> {
     let mut out = vec![];
     for (proto, ranges) in ports.iter() {
         if proto.has_ports() {
-            out.extend(ranges.iter().map(|r| ProtoRange { proto, range: Some(*r) }));
+            out.extend(ranges.iter().map(|r| ProtoRange {
+                proto,
+                range: Some(*r),
+            }));
         } else {
             out.push(ProtoRange { proto, range: None });
         }
@@ -582,7 +695,11 @@ pub fn cannot_express(plan: &Plan, rule: &Rule, part: &PortSet, why: &str, help:
             Diagnostic::error(
                 "E017",
                 plan.ir.allows[id].span,
-                format!("target {} cannot express {part} for `{}`: {why}", plan.target.as_str(), o.name),
+                format!(
+                    "target {} cannot express {part} for `{}`: {why}",
+                    plan.target.as_str(),
+                    o.name
+                ),
             )
             .with_help(help.to_string())
         })
@@ -593,7 +710,13 @@ pub fn cannot_express(plan: &Plan, rule: &Rule, part: &PortSet, why: &str, help:
 /// moat has no keyword for" except as part of all protocols.
 pub fn other_protocol(plan: &Plan, rule: &Rule) -> Vec<Diagnostic> {
     let set = PortSet::proto(Proto::Other);
-    cannot_express(plan, rule, &set, "only `any` can name the protocols moat has no keyword for", "allow `any`")
+    cannot_express(
+        plan,
+        rule,
+        &set,
+        "only `any` can name the protocols moat has no keyword for",
+        "allow `any`",
+    )
 }
 
 #[cfg(test)]
@@ -605,9 +728,20 @@ mod tests {
         assert_eq!(ident("cell2.mz.kernel"), "cell2__mz__kernel");
         assert_eq!(ident("blr-dc"), "blr_dc");
         assert_eq!(camel("cell2__mz__kernel"), "Cell2MzKernel");
-        let long = short_name(&["moat", "a-very-long-policy-name", "cell12.mz.registration-processor", "in", "cell12.dmz.registration-processor"], 63);
+        let long = short_name(
+            &[
+                "moat",
+                "a-very-long-policy-name",
+                "cell12.mz.registration-processor",
+                "in",
+                "cell12.dmz.registration-processor",
+            ],
+            63,
+        );
         assert!(long.len() <= 63, "{long}");
-        assert!(long.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        assert!(long
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
         assert_eq!(short_name(&["moat", "mz.kernel"], 63), "moat-mz-kernel");
     }
 
@@ -615,7 +749,10 @@ mod tests {
     fn descriptions_keep_what_fits() {
         // The former search: every candidate length, longest first.
         fn oracle(head: &str, locs: &[&str], max: usize, ok: fn(char) -> bool) -> String {
-            let locs: Vec<String> = locs.iter().map(|l| l.chars().map(|c| if ok(c) { c } else { '_' }).collect()).collect();
+            let locs: Vec<String> = locs
+                .iter()
+                .map(|l| l.chars().map(|c| if ok(c) { c } else { '_' }).collect())
+                .collect();
             for keep in (1..=locs.len()).rev() {
                 let mut s = head.to_string() + &locs[..keep].join(", ");
                 if keep < locs.len() {
@@ -632,7 +769,11 @@ mod tests {
         for n in [0, 1, 2, 9, 10, 11, 99, 100, 120] {
             for max in [5, 20, 40, 140, 255, 2048] {
                 let ok: fn(char) -> bool = |c| c.is_ascii();
-                assert_eq!(fit_locs("moat p: allow ".into(), &locs[..n], max, ok), oracle("moat p: allow ", &locs[..n], max, ok), "{n} {max}");
+                assert_eq!(
+                    fit_locs("moat p: allow ".into(), &locs[..n], max, ok),
+                    oracle("moat p: allow ", &locs[..n], max, ok),
+                    "{n} {max}"
+                );
             }
         }
     }
@@ -643,12 +784,26 @@ mod tests {
         fn oracle(parts: &[&str], max: usize) -> String {
             let full = parts.join("-");
             let lower = |c: char| c.to_ascii_lowercase();
-            let mut s: String = full.chars().map(lower).map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' }).collect();
+            let mut s: String = full
+                .chars()
+                .map(lower)
+                .map(|c| {
+                    if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
             while s.contains("--") {
                 s = s.replace("--", "-");
             }
             let s = s.trim_matches('-').to_string();
-            let s = if s.starts_with(|c: char| c.is_ascii_lowercase()) { s } else { format!("m-{s}") };
+            let s = if s.starts_with(|c: char| c.is_ascii_lowercase()) {
+                s
+            } else {
+                format!("m-{s}")
+            };
             if s.len() <= max {
                 return s;
             }
@@ -661,7 +816,13 @@ mod tests {
             &["-", "--x--", "_A_"],
             &["", "", ""],
             &["9lives", "é.é"],
-            &["Moat", "a very long policy name with spaces", "cell12.mz.registration-processor", "in", "cell12.dmz.x"],
+            &[
+                "Moat",
+                "a very long policy name with spaces",
+                "cell12.mz.registration-processor",
+                "in",
+                "cell12.dmz.x",
+            ],
             &["-moat-", "-"],
             &[],
         ];
@@ -674,7 +835,8 @@ mod tests {
 
     #[test]
     fn colliding_names_get_suffixes() {
-        let m = unique_names([(1, "a".to_string()), (2, "a".to_string()), (3, "a_2".to_string())].into_iter());
+        let m =
+            unique_names([(1, "a".to_string()), (2, "a".to_string()), (3, "a_2".to_string())].into_iter());
         let v: BTreeSet<&String> = m.values().collect();
         assert_eq!(v.len(), 3);
     }

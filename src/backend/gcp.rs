@@ -90,7 +90,11 @@ struct ProtoPorts {
 /// How one firewall rule names its peer.
 enum GcpPeer<'p> {
     Tag(AtomId),
-    Ranges { v6: bool, nets: &'p [IpNet], text: &'p [String] },
+    Ranges {
+        v6: bool,
+        nets: &'p [IpNet],
+        text: &'p [String],
+    },
 }
 
 /// The parts of a generated name, joined by [`cloud::short_name`].
@@ -98,14 +102,29 @@ type NameParts<'p> = Vec<&'p str>;
 
 fn terraform<'p>(plan: &'p Plan) -> Result<TfFile<TfProvider, TfResources<'p>, Locals>, Vec<Diagnostic>> {
     let policy_tag = cloud::short_name(&["moat", plan.policy()], MAX_NAME);
-    let tags = cloud::unique_short(plan.atoms.iter().map(|a| (*a, vec!["moat", plan.policy(), plan.ir.atoms[*a].name.as_str()])).collect(), MAX_NAME);
+    let tags = cloud::unique_short(
+        plan.atoms
+            .iter()
+            .map(|a| (*a, vec!["moat", plan.policy(), plan.ir.atoms[*a].name.as_str()]))
+            .collect(),
+        MAX_NAME,
+    );
     let tag = |a: AtomId| tags.get(&a).cloned().unwrap_or_default();
     let providers = plan
         .sites
         .iter()
         .map(|s| {
-            let opt = |k: &str| plan.ir.sites[*s].props.contains_key(k).then(|| plan.var_ref(*s, k));
-            TfProvider { alias: plan.site_name(*s).to_string(), project: opt("project"), region: opt("region") }
+            let opt = |k: &str| {
+                plan.ir.sites[*s]
+                    .props
+                    .contains_key(k)
+                    .then(|| plan.var_ref(*s, k))
+            };
+            TfProvider {
+                alias: plan.site_name(*s).to_string(),
+                project: opt("project"),
+                region: opt("region"),
+            }
         })
         .collect();
     let mut rules: Vec<(NameParts, Firewall)> = vec![];
@@ -127,19 +146,46 @@ fn terraform<'p>(plan: &'p Plan) -> Result<TfFile<TfProvider, TfResources<'p>, L
         crate::diag::sort(&mut errs);
         return Err(errs);
     }
-    let names = cloud::unique_short(rules.iter().enumerate().map(|(i, (k, _))| (i, k.clone())).collect(), MAX_NAME);
+    let names = cloud::unique_short(
+        rules
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (i, k.clone()))
+            .collect(),
+        MAX_NAME,
+    );
     let mut firewall = BTreeMap::new();
     for (i, (_, mut fw)) in rules.into_iter().enumerate() {
         let name = names.get(&i).cloned().unwrap_or_default();
         fw.name = name.clone();
         firewall.insert(name.replace('-', "_"), fw);
     }
-    let moat_tags: BTreeMap<String, String> = plan.atoms.iter().map(|a| (plan.ir.atoms[*a].name.clone(), tag(*a))).collect();
-    let mut file = TfFile::new(plan, ("google", "hashicorp/google", ">= 5.0"), providers, TfResources { google_compute_firewall: firewall });
+    let moat_tags: BTreeMap<String, String> = plan
+        .atoms
+        .iter()
+        .map(|a| (plan.ir.atoms[*a].name.clone(), tag(*a)))
+        .collect();
+    let mut file = TfFile::new(
+        plan,
+        ("google", "hashicorp/google", ">= 5.0"),
+        providers,
+        TfResources {
+            google_compute_firewall: firewall,
+        },
+    );
     file.variable = plan.variables(&["network"]);
-    file.locals = Some(Locals { moat_policy_tag: policy_tag, moat_tags: moat_tags.clone() });
+    file.locals = Some(Locals {
+        moat_policy_tag: policy_tag,
+        moat_tags: moat_tags.clone(),
+    });
     let description = "Network tags per moat atom; every covered instance also carries local.moat_policy_tag";
-    file.output.insert("network_tags", TfOutput { description, value: moat_tags });
+    file.output.insert(
+        "network_tags",
+        TfOutput {
+            description,
+            value: moat_tags,
+        },
+    );
     Ok(file)
 }
 
@@ -188,7 +234,11 @@ fn firewalls<'p>(
             name: String::new(),
             network: plan.var_ref(owner, "network"),
             description: plan.describe(&r.allows(&part), 2048, |_| true),
-            direction: if r.dir == Direction::Ingress { "INGRESS" } else { "EGRESS" },
+            direction: if r.dir == Direction::Ingress {
+                "INGRESS"
+            } else {
+                "EGRESS"
+            },
             priority: ALLOW_PRIORITY,
             allow,
             deny: vec![],
@@ -208,10 +258,21 @@ fn firewalls<'p>(
                     Direction::Ingress => fw.source_ranges = list,
                     Direction::Egress => fw.destination_ranges = list,
                 }
-                if *v6 { "v6" } else { "v4" }
+                if *v6 {
+                    "v6"
+                } else {
+                    "v4"
+                }
             }
         };
-        let key = vec!["moat", plan.policy(), &plan.ir.atoms[r.owner].name, r.dir.short(), &plan.ir.atoms[r.peer.atom()].name, fam_name];
+        let key = vec![
+            "moat",
+            plan.policy(),
+            &plan.ir.atoms[r.owner].name,
+            r.dir.short(),
+            &plan.ir.atoms[r.peer.atom()].name,
+            fam_name,
+        ];
         out.push((key, fw));
     }
     Ok(out)
@@ -221,7 +282,13 @@ fn firewalls<'p>(
 /// both families), and the ports they cover.
 fn protocols(plan: &Plan, r: &Rule, v6: Option<bool>) -> Result<(Vec<ProtoPorts>, PortSet), Vec<Diagnostic>> {
     if r.ports.is_any() {
-        return Ok((vec![ProtoPorts { protocol: "all", ports: None }], PortSet::any()));
+        return Ok((
+            vec![ProtoPorts {
+                protocol: "all",
+                ports: None,
+            }],
+            PortSet::any(),
+        ));
     }
     let mut out = vec![];
     let mut part = PortSet::empty();
@@ -238,7 +305,9 @@ fn protocols(plan: &Plan, r: &Rule, v6: Option<bool>) -> Result<(Vec<ProtoPorts>
             Proto::Icmpv6 => "58",
             Proto::Other => return Err(cloud::other_protocol(plan, r)),
         };
-        let ports = proto.has_ports().then(|| ranges.iter().map(ToString::to_string).collect());
+        let ports = proto
+            .has_ports()
+            .then(|| ranges.iter().map(ToString::to_string).collect());
         out.push(ProtoPorts { protocol, ports });
         for rg in ranges {
             part.union_with(&PortSet::range(proto, *rg));
@@ -270,7 +339,13 @@ fn no_egress_addresses(plan: &Plan, r: &Rule) -> Vec<Diagnostic> {
 
 /// The deny-all rule of one network, direction and address family (`all` is
 /// `0.0.0.0/0` or `::/0`), below every allow.
-fn deny_all<'p>(plan: &'p Plan, site: SiteId, dir: Direction, all: &str, policy_tag: &str) -> (NameParts<'p>, Firewall<'p>) {
+fn deny_all<'p>(
+    plan: &'p Plan,
+    site: SiteId,
+    dir: Direction,
+    all: &str,
+    policy_tag: &str,
+) -> (NameParts<'p>, Firewall<'p>) {
     let list = || Some(Cow::Owned(vec![all.to_string()]));
     let (direction, ranges) = match dir {
         Direction::Ingress => ("INGRESS", (list(), None)),
@@ -281,16 +356,29 @@ fn deny_all<'p>(plan: &'p Plan, site: SiteId, dir: Direction, all: &str, policy_
         provider: format!("google.{}", plan.site_name(site)),
         name: String::new(),
         network: plan.var_ref(site, "network"),
-        description: format!("moat {}: deny everything the policy does not allow ({direction}, {all})", plan.policy()),
+        description: format!(
+            "moat {}: deny everything the policy does not allow ({direction}, {all})",
+            plan.policy()
+        ),
         direction,
         priority: DENY_PRIORITY,
         allow: vec![],
-        deny: vec![ProtoPorts { protocol: "all", ports: None }],
+        deny: vec![ProtoPorts {
+            protocol: "all",
+            ports: None,
+        }],
         target_tags: vec![policy_tag.to_string()],
         source_tags: None,
         source_ranges: ranges.0,
         destination_ranges: ranges.1,
     };
-    let key = vec!["moat", plan.policy(), &plan.ir.sites[site].name, "deny", dir.short(), fam];
+    let key = vec![
+        "moat",
+        plan.policy(),
+        &plan.ir.sites[site].name,
+        "deny",
+        dir.short(),
+        fam,
+    ];
     (key, fw)
 }

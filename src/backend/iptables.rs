@@ -12,7 +12,9 @@
 //! the hosts' of both its zones), so each is rendered once per family, straight
 //! into the gateway's text, and the hosts' files copy it from there.
 
-use super::netfilter::{push_port, push_quoted, Family, Grant, Interval, Match, Mode, Model, PortSpan, Ruleset};
+use super::netfilter::{
+    push_port, push_quoted, Family, Grant, Interval, Match, Mode, Model, PortSpan, Ruleset,
+};
 use super::{Artefact, EmitOptions, Sink, Target};
 use crate::diag::Diagnostic;
 use crate::ir::{AllowId, AtomId, Ir, ZoneId};
@@ -53,9 +55,19 @@ pub fn emit_into(ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(),
 /// The files of one address family. Each pair's rules are rendered once, in
 /// place in the gateway's file (which holds every pair), and copied from there
 /// into the hosts' files.
-fn family_files(m: &Model<'_>, pairs: &Pairs<'_>, files: Vec<&Ruleset<'_>>, fam: Family, opts: &EmitOptions, sink: &mut dyn Sink) {
+fn family_files(
+    m: &Model<'_>,
+    pairs: &Pairs<'_>,
+    files: Vec<&Ruleset<'_>>,
+    fam: Family,
+    opts: &EmitOptions,
+    sink: &mut dyn Sink,
+) {
     let mut sides = Sides::new(m, fam);
-    let jumps = Jumps { fam, of: pairs.jumps(m, &mut sides, fam) };
+    let jumps = Jumps {
+        fam,
+        of: pairs.jumps(m, &mut sides, fam),
+    };
     let (gateway, hosts): (Vec<_>, Vec<_>) = files.into_iter().partition(|rs| rs.mode == Mode::Gateway);
     let mut at = vec![0..0; pairs.all.len()];
     let mut rules_once = |s: &mut String, i: usize| {
@@ -68,17 +80,27 @@ fn family_files(m: &Model<'_>, pairs: &Pairs<'_>, files: Vec<&Ruleset<'_>>, fam:
         Some(gw) => render(m, gw, pairs, &jumps, opts, &bound, &mut rules_once),
         None => {
             let mut s = String::new();
-            (0..jumps.of.len()).filter(|i| jumps.of[*i].is_some()).for_each(|i| rules_once(&mut s, i));
+            (0..jumps.of.len())
+                .filter(|i| jumps.of[*i].is_some())
+                .for_each(|i| rules_once(&mut s, i));
             s
         }
     };
     for rs in hosts {
         let len = |i: usize| at[i].len();
-        let text = render(m, rs, pairs, &jumps, opts, &len, &mut |s, i| s.push_str(&source[at[i].clone()]));
-        sink.put(Artefact { path: file_path(rs, fam), contents: text });
+        let text = render(m, rs, pairs, &jumps, opts, &len, &mut |s, i| {
+            s.push_str(&source[at[i].clone()])
+        });
+        sink.put(Artefact {
+            path: file_path(rs, fam),
+            contents: text,
+        });
     }
     if let Some(gw) = gateway.first() {
-        sink.put(Artefact { path: file_path(gw, fam), contents: source });
+        sink.put(Artefact {
+            path: file_path(gw, fam),
+            contents: source,
+        });
     }
 }
 
@@ -108,11 +130,18 @@ impl<'m> Pairs<'m> {
         let ir = m.ir;
         let mut by: BTreeMap<(ZoneId, ZoneId), Vec<&'m Grant>> = BTreeMap::new();
         for g in &m.grants {
-            by.entry((ir.atoms[g.from].zone, ir.atoms[g.to].zone)).or_default().push(g);
+            by.entry((ir.atoms[g.from].zone, ir.atoms[g.to].zone))
+                .or_default()
+                .push(g);
         }
         let all: Vec<Pair<'m>> = by
             .into_iter()
-            .map(|((from, to), grants)| Pair { from, to, chain: chain_name(ir, from, to), grants })
+            .map(|((from, to), grants)| Pair {
+                from,
+                to,
+                chain: chain_name(ir, from, to),
+                grants,
+            })
             .collect();
         let mut by_zone = vec![vec![]; ir.zones.len()];
         for (i, p) in all.iter().enumerate() {
@@ -127,8 +156,12 @@ impl<'m> Pairs<'m> {
     /// Each pair's jump rules in one family, without their `-A HOOK` (`None`
     /// when no grant of the pair has addresses at both ends there: no chain).
     fn jumps(&self, m: &Model<'_>, sides: &mut Sides, fam: Family) -> Vec<Option<String>> {
-        let addressed = |g: &&Grant| !m.intervals(g.from, fam).is_empty() && !m.intervals(g.to, fam).is_empty();
-        self.all.iter().map(|p| p.grants.iter().any(addressed).then(|| dispatch(m, p, sides, fam))).collect()
+        let addressed =
+            |g: &&Grant| !m.intervals(g.from, fam).is_empty() && !m.intervals(g.to, fam).is_empty();
+        self.all
+            .iter()
+            .map(|p| p.grants.iter().any(addressed).then(|| dispatch(m, p, sides, fam)))
+            .collect()
     }
 }
 
@@ -147,7 +180,12 @@ struct Sides {
 
 impl Sides {
     fn new(m: &Model<'_>, fam: Family) -> Sides {
-        Sides { one: (0..m.ir.atoms.len()).map(|a| addrs(m.intervals(a, fam))).collect(), many: BTreeMap::new() }
+        Sides {
+            one: (0..m.ir.atoms.len())
+                .map(|a| addrs(m.intervals(a, fam)))
+                .collect(),
+            many: BTreeMap::new(),
+        }
     }
 
     /// The arguments of the union of `atoms` (sorted, distinct).
@@ -155,14 +193,20 @@ impl Sides {
         if let [one] = atoms[..] {
             return &self.one[one];
         }
-        self.many.entry(atoms).or_insert_with_key(|atoms| addrs(&m.union(atoms, fam)))
+        self.many
+            .entry(atoms)
+            .or_insert_with_key(|atoms| addrs(&m.union(atoms, fam)))
     }
 }
 
 /// `dmz>mz`, or `zones3>7` when the names do not fit 28 characters.
 fn chain_name(ir: &Ir, from: ZoneId, to: ZoneId) -> String {
     let name = format!("{}>{}", ir.zones[from].name, ir.zones[to].name);
-    if name.len() <= MAX_CHAIN { name } else { format!("zones{from}>{to}") }
+    if name.len() <= MAX_CHAIN {
+        name
+    } else {
+        format!("zones{from}>{to}")
+    }
 }
 
 /// The jumps to a pair's chain by the pair's addresses, each line without its `-A HOOK`.
@@ -175,7 +219,14 @@ fn dispatch(m: &Model<'_>, p: &Pair<'_>, sides: &mut Sides, fam: Family) -> Stri
     };
     let (froms, tos) = (ends(|g| g.from), ends(|g| g.to));
     let mut tail = String::from(" -m comment --comment \"");
-    push_quoted(&mut tail, &format!("zone {} -> zone {}", m.ir.zones[p.from].name, m.ir.zones[p.to].name), MAX_COMMENT);
+    push_quoted(
+        &mut tail,
+        &format!(
+            "zone {} -> zone {}",
+            m.ir.zones[p.from].name, m.ir.zones[p.to].name
+        ),
+        MAX_COMMENT,
+    );
     let _ = writeln!(tail, "\" -j {}", p.chain);
     let mut out = String::new();
     let src = sides.of(m, froms, fam).to_vec();
@@ -240,9 +291,13 @@ fn rules_bound(p: &Pair<'_>, sides: &[Vec<Addrs>]) -> usize {
         .map(|g| {
             let (src, dst) = (&sides[g.from], &sides[g.to]);
             let combos = src.len() * dst.len();
-            let words = src.iter().map(text).sum::<usize>() * dst.len() + dst.iter().map(text).sum::<usize>() * src.len() + 48 * combos;
+            let words = src.iter().map(text).sum::<usize>() * dst.len()
+                + dst.iter().map(text).sum::<usize>() * src.len()
+                + 48 * combos;
             let per_entry = |e: &super::netfilter::Entry| match &e.what {
-                Match::Ports(_, spans) => (spans.len() / 7 + 1) * (words + combos * (line + 48)) + combos * 12 * spans.len(),
+                Match::Ports(_, spans) => {
+                    (spans.len() / 7 + 1) * (words + combos * (line + 48)) + combos * 12 * spans.len()
+                }
                 _ => words + combos * (line + 24),
             };
             g.entries.iter().map(per_entry).sum::<usize>()
@@ -312,7 +367,11 @@ fn chunks(spans: &[PortSpan]) -> Vec<&[PortSpan]> {
 
 /// The name iptables knows a protocol by.
 fn proto_name(p: Proto) -> &'static str {
-    if p == Proto::Icmpv6 { "ipv6-icmp" } else { p.as_str() }
+    if p == Proto::Icmpv6 {
+        "ipv6-icmp"
+    } else {
+        p.as_str()
+    }
 }
 
 /// One side of a rule's address match: a comma-separated prefix list (which
@@ -331,7 +390,9 @@ fn addrs(ivs: &[Interval]) -> Vec<Addrs> {
         let text = iv.to_string();
         match (iv, out.last_mut()) {
             (Interval::Range(..), _) => out.push(Addrs::Range(text)),
-            (Interval::Prefix(_), Some(Addrs::Nets(last))) if last.len() + 1 + text.len() <= MAX_ADDR_LIST => {
+            (Interval::Prefix(_), Some(Addrs::Nets(last)))
+                if last.len() + 1 + text.len() <= MAX_ADDR_LIST =>
+            {
                 last.push(',');
                 last.push_str(&text);
             }
@@ -383,19 +444,36 @@ fn render(
     rules: &mut dyn FnMut(&mut String, usize),
 ) -> String {
     let shown: Vec<(usize, &str)> = match rs.mode {
-        Mode::Gateway => jumps.of.iter().enumerate().filter_map(|(i, j)| Some((i, j.as_deref()?))).collect(),
-        Mode::Host(z) => pairs.by_zone[z].iter().filter_map(|i| Some((*i, jumps.of[*i].as_deref()?))).collect(),
+        Mode::Gateway => jumps
+            .of
+            .iter()
+            .enumerate()
+            .filter_map(|(i, j)| Some((i, j.as_deref()?)))
+            .collect(),
+        Mode::Host(z) => pairs.by_zone[z]
+            .iter()
+            .filter_map(|i| Some((*i, jumps.of[*i].as_deref()?)))
+            .collect(),
     };
     let (builtins, hooks): (_, &[Hook]) = match rs.mode {
-        Mode::Gateway => ([("INPUT", "ACCEPT"), ("FORWARD", "DROP"), ("OUTPUT", "ACCEPT")], &[("FORWARD", None, None)]),
-        Mode::Host(z) => {
-            ([("INPUT", "DROP"), ("FORWARD", "ACCEPT"), ("OUTPUT", "DROP")], &[("INPUT", None, Some(z)), ("OUTPUT", Some(z), None)])
-        }
+        Mode::Gateway => (
+            [("INPUT", "ACCEPT"), ("FORWARD", "DROP"), ("OUTPUT", "ACCEPT")],
+            &[("FORWARD", None, None)],
+        ),
+        Mode::Host(z) => (
+            [("INPUT", "DROP"), ("FORWARD", "ACCEPT"), ("OUTPUT", "DROP")],
+            &[("INPUT", None, Some(z)), ("OUTPUT", Some(z), None)],
+        ),
     };
     // Sized once: a file of tens of megabytes grown by doubling is copied, and
     // the old copies stay resident for a while (mimalloc).
     let hooks_len = if matches!(rs.mode, Mode::Gateway) { 6 } else { 5 };
-    let size: usize = shown.iter().map(|(i, j)| rules_len(*i) + 2 * pairs.all[*i].chain.len() + 16 + j.len() + hooks_len * j.matches('\n').count()).sum();
+    let size: usize = shown
+        .iter()
+        .map(|(i, j)| {
+            rules_len(*i) + 2 * pairs.all[*i].chain.len() + 16 + j.len() + hooks_len * j.matches('\n').count()
+        })
+        .sum();
     let mut s = String::with_capacity(size + 4096);
     header(m, rs, jumps.fam, &mut s);
     for (name, policy) in builtins {
@@ -438,7 +516,10 @@ fn header(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, s: &mut String) {
     for line in m.header(rs, &what) {
         let _ = writeln!(s, "# {line}");
     }
-    let _ = writeln!(s, "# Load (replaces the whole filter table in one step): {tool} < {file}");
+    let _ = writeln!(
+        s,
+        "# Load (replaces the whole filter table in one step): {tool} < {file}"
+    );
     let _ = writeln!(s, "# Check without loading: {tool} --test {file}");
     s.push_str("*filter\n");
 }
@@ -449,7 +530,12 @@ fn prologue(s: &mut String, hook: &str, mode: Mode, fam: Family) {
         let lo = if hook == "INPUT" { "-i" } else { "-o" };
         let _ = writeln!(s, "-A {hook} {lo} lo -m comment --comment \"loopback\" -j ACCEPT");
         if fam.is_v6() {
-            for ty in ["router-solicitation", "router-advertisement", "neighbour-solicitation", "neighbour-advertisement"] {
+            for ty in [
+                "router-solicitation",
+                "router-advertisement",
+                "neighbour-solicitation",
+                "neighbour-advertisement",
+            ] {
                 let _ = writeln!(
                     s,
                     "-A {hook} -p ipv6-icmp -m icmp6 --icmpv6-type {ty} -m comment --comment \"IPv6 neighbour discovery\" -j ACCEPT"
@@ -457,6 +543,9 @@ fn prologue(s: &mut String, hook: &str, mode: Mode, fam: Family) {
             }
         }
     }
-    let _ = writeln!(s, "-A {hook} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT");
+    let _ = writeln!(
+        s,
+        "-A {hook} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT"
+    );
     let _ = writeln!(s, "-A {hook} -m conntrack --ctstate INVALID -j DROP");
 }

@@ -63,7 +63,10 @@ pub fn emit_into(ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(),
     }
     let table = PeerTable::new(ir, &groups);
     let owned = owner_rules(ir, &flows, &groups, &table);
-    let bodies: BTreeMap<Owner, Body> = owned.iter().map(|(o, rules)| (*o, Body::new(ir, rules))).collect();
+    let bodies: BTreeMap<Owner, Body> = owned
+        .iter()
+        .map(|(o, rules)| (*o, Body::new(ir, rules)))
+        .collect();
     let mut drafts = drafts(ir, &groups, &bodies);
     let work: Vec<_> = namespaces(ir)
         .into_iter()
@@ -87,7 +90,10 @@ pub fn emit_into(ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(),
                 let Some((ns, ns_drafts)) = next else { break };
                 let mut docs = vec![default_deny(ir, &ns)];
                 docs.extend(finish(ir, &ns, ns_drafts, bodies));
-                let file = serialise(&ns, &docs).map(|contents| Artefact { path: format!("k8s/{ns}.yaml"), contents });
+                let file = serialise(&ns, &docs).map(|contents| Artefact {
+                    path: format!("k8s/{ns}.yaml"),
+                    contents,
+                });
                 if tx.send(file).is_err() {
                     break;
                 }
@@ -111,8 +117,12 @@ pub fn emit_into(ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(),
 
 /// One namespace's documents as multi-document YAML.
 fn serialise(ns: &str, docs: &[NetworkPolicy]) -> Result<String, Vec<Diagnostic>> {
-    serde_saphyr::to_string_multiple(docs)
-        .map_err(|e| vec![Diagnostic::error_nospan("E013", format!("cannot serialise the policies of namespace `{ns}`: {e}"))])
+    serde_saphyr::to_string_multiple(docs).map_err(|e| {
+        vec![Diagnostic::error_nospan(
+            "E013",
+            format!("cannot serialise the policies of namespace `{ns}`: {e}"),
+        )]
+    })
 }
 
 /// Every namespace of every zone and atom, sorted.
@@ -145,7 +155,12 @@ struct Body<'a> {
 
 impl<'a> Body<'a> {
     fn new(ir: &Ir, rules: &'a [(bool, Rule<'a>)]) -> Body<'a> {
-        let mut body = Body { ingress: vec![], egress: vec![], lines: String::new(), allows: String::new() };
+        let mut body = Body {
+            ingress: vec![],
+            egress: vec![],
+            lines: String::new(),
+            allows: String::new(),
+        };
         let mut allows: Vec<AllowId> = vec![];
         for (egress, rule) in rules {
             allows.extend(&rule.allows);
@@ -154,13 +169,21 @@ impl<'a> Body<'a> {
             }
             if *egress {
                 body.lines.push_str("egress to ");
-                body.egress.push(EgressRule { to: rule.peers, ports: &rule.ports });
+                body.egress.push(EgressRule {
+                    to: rule.peers,
+                    ports: &rule.ports,
+                });
             } else {
                 body.lines.push_str("ingress from ");
-                body.ingress.push(IngressRule { from: rule.peers, ports: &rule.ports });
+                body.ingress.push(IngressRule {
+                    from: rule.peers,
+                    ports: &rule.ports,
+                });
             }
             match rule.end {
-                End::Zone(z) => body.lines.extend(["zone ", ir.zones[z].name.as_str(), " (every member)"]),
+                End::Zone(z) => body
+                    .lines
+                    .extend(["zone ", ir.zones[z].name.as_str(), " (every member)"]),
                 End::Atom(a) => body.lines.push_str(&ir.atoms[a].name),
             }
             let _ = write!(body.lines, " {}: ", rule.port_set);
@@ -196,30 +219,51 @@ fn owner_rules<'a>(
     }
     let mut per_atom: BTreeMap<AtomId, Vec<(bool, Rule)>> = BTreeMap::new();
     for ((subject, egress), ends) in sides {
-        per_atom.entry(subject).or_default().extend(rules::rules(ir, &ends, table).into_iter().map(|r| (egress, r)));
+        per_atom
+            .entry(subject)
+            .or_default()
+            .extend(rules::rules(ir, &ends, table).into_iter().map(|r| (egress, r)));
     }
     let shared = hoist(ir, &mut per_atom);
     let zones = shared.into_iter().map(|(z, r)| (Owner::Zone(z), r));
-    zones.chain(per_atom.into_iter().filter(|(_, r)| !r.is_empty()).map(|(a, r)| (Owner::Atom(a), r))).collect()
+    zones
+        .chain(
+            per_atom
+                .into_iter()
+                .filter(|(_, r)| !r.is_empty())
+                .map(|(a, r)| (Owner::Atom(a), r)),
+        )
+        .collect()
 }
 
 /// The policies each namespace needs, by namespace: one per owner and
 /// selector there (`(owner, selector index, selector)`).
-fn drafts<'n>(ir: &'n Ir, groups: &'n BTreeMap<AtomId, Vec<PodGroup>>, bodies: &BTreeMap<Owner, Body>) -> BTreeMap<&'n str, Vec<Draft>> {
+fn drafts<'n>(
+    ir: &'n Ir,
+    groups: &'n BTreeMap<AtomId, Vec<PodGroup>>,
+    bodies: &BTreeMap<Owner, Body>,
+) -> BTreeMap<&'n str, Vec<Draft>> {
     let mut out: BTreeMap<&str, Vec<Draft>> = BTreeMap::new();
     for owner in bodies.keys() {
         match *owner {
             Owner::Zone(z) => {
                 let namespaces: BTreeSet<&str> = ir.zones[z].namespaces.iter().map(String::as_str).collect();
                 for ns in namespaces {
-                    out.entry(ns).or_default().push((*owner, 0, LabelSelector::default()));
+                    out.entry(ns)
+                        .or_default()
+                        .push((*owner, 0, LabelSelector::default()));
                 }
             }
             Owner::Atom(a) => {
                 for g in &groups[&a] {
                     for ns in &g.namespaces {
                         let list = out.entry(ns.as_str()).or_default();
-                        list.extend(g.terms.iter().enumerate().map(|(i, term)| (*owner, i, term.selector())));
+                        list.extend(
+                            g.terms
+                                .iter()
+                                .enumerate()
+                                .map(|(i, term)| (*owner, i, term.selector())),
+                        );
                     }
                 }
             }
@@ -235,10 +279,19 @@ type Draft = (Owner, usize, LabelSelector);
 /// and ports) to the zone: one policy with `podSelector: {}` in each of its
 /// namespaces holds them once. Every pod there is in one of those atoms, and
 /// no other zone shares the namespace (E012), so this allows the same flows.
-fn hoist<'a>(ir: &Ir, per_atom: &mut BTreeMap<AtomId, Vec<(bool, Rule<'a>)>>) -> BTreeMap<ZoneId, Vec<(bool, Rule<'a>)>> {
+fn hoist<'a>(
+    ir: &Ir,
+    per_atom: &mut BTreeMap<AtomId, Vec<(bool, Rule<'a>)>>,
+) -> BTreeMap<ZoneId, Vec<(bool, Rule<'a>)>> {
     let mut out = BTreeMap::new();
     for (zi, z) in ir.zones.iter().enumerate() {
-        let atoms: Vec<AtomId> = z.services.iter().copied().chain([z.remainder]).filter(|&a| select::selects_pods(ir, a)).collect();
+        let atoms: Vec<AtomId> = z
+            .services
+            .iter()
+            .copied()
+            .chain([z.remainder])
+            .filter(|&a| select::selects_pods(ir, a))
+            .collect();
         if atoms.is_empty() || atoms.iter().any(|a| !per_atom.contains_key(a)) {
             continue;
         }
@@ -259,7 +312,10 @@ fn hoist<'a>(ir: &Ir, per_atom: &mut BTreeMap<AtomId, Vec<(bool, Rule<'a>)>>) ->
 
 /// The rules of the first atom that every other atom has too, each with the
 /// allows of the first such rule of every atom.
-fn common_rules<'a>(atoms: &[AtomId], per_atom: &BTreeMap<AtomId, Vec<(bool, Rule<'a>)>>) -> Vec<(bool, Rule<'a>)> {
+fn common_rules<'a>(
+    atoms: &[AtomId],
+    per_atom: &BTreeMap<AtomId, Vec<(bool, Rule<'a>)>>,
+) -> Vec<(bool, Rule<'a>)> {
     /// Where each direction and shape first appears in an atom's rules.
     type FirstOf = BTreeMap<(bool, Shape), usize>;
     let index = |a: &AtomId| {
@@ -273,11 +329,17 @@ fn common_rules<'a>(atoms: &[AtomId], per_atom: &BTreeMap<AtomId, Vec<(bool, Rul
     let mut common = vec![];
     for (egress, rule) in &per_atom[&atoms[0]] {
         let key = (*egress, rule.shape());
-        let Some(found) = rest.iter().map(|(a, idx)| idx.get(&key).map(|i| &per_atom[a][*i].1)).collect::<Option<Vec<_>>>() else {
+        let Some(found) = rest
+            .iter()
+            .map(|(a, idx)| idx.get(&key).map(|i| &per_atom[a][*i].1))
+            .collect::<Option<Vec<_>>>()
+        else {
             continue;
         };
         let mut merged = rule.clone();
-        merged.allows.extend(found.iter().flat_map(|r| r.allows.iter().copied()));
+        merged
+            .allows
+            .extend(found.iter().flat_map(|r| r.allows.iter().copied()));
         merged.allows.sort_unstable();
         merged.allows.dedup();
         common.push((*egress, merged));
@@ -286,7 +348,12 @@ fn common_rules<'a>(atoms: &[AtomId], per_atom: &BTreeMap<AtomId, Vec<(bool, Rul
 }
 
 /// Turns one namespace's drafts into policies with unique DNS-1123 names, sorted by name.
-fn finish<'a>(ir: &Ir, ns: &'a str, drafts: Vec<Draft>, bodies: &'a BTreeMap<Owner, Body<'a>>) -> Vec<NetworkPolicy<'a>> {
+fn finish<'a>(
+    ir: &Ir,
+    ns: &'a str,
+    drafts: Vec<Draft>,
+    bodies: &'a BTreeMap<Owner, Body<'a>>,
+) -> Vec<NetworkPolicy<'a>> {
     let mut terms: BTreeMap<Owner, usize> = BTreeMap::new();
     for (owner, _, _) in &drafts {
         *terms.entry(*owner).or_default() += 1;
@@ -299,7 +366,11 @@ fn finish<'a>(ir: &Ir, ns: &'a str, drafts: Vec<Draft>, bodies: &'a BTreeMap<Own
                 Owner::Atom(a) if ir.atoms[a].is_remainder() => format!("moat-{}-others", ir.atoms[a].name),
                 Owner::Atom(a) => format!("moat-{}", ir.atoms[a].name),
             };
-            let key = if terms[&d.0] > 1 { format!("{base}-{}", d.1 + 1) } else { base };
+            let key = if terms[&d.0] > 1 {
+                format!("{base}-{}", d.1 + 1)
+            } else {
+                base
+            };
             (names::dns_label(&key), key, d)
         })
         .collect();
@@ -312,15 +383,27 @@ fn finish<'a>(ir: &Ir, ns: &'a str, drafts: Vec<Draft>, bodies: &'a BTreeMap<Own
             *n = names::with_hash(n, key);
         }
     }
-    let mut policies: Vec<NetworkPolicy> = named.into_iter().map(|(name, _, (owner, _, selector))| policy(ir, ns, name, owner, selector, &bodies[&owner])).collect();
+    let mut policies: Vec<NetworkPolicy> = named
+        .into_iter()
+        .map(|(name, _, (owner, _, selector))| policy(ir, ns, name, owner, selector, &bodies[&owner]))
+        .collect();
     policies.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     policies
 }
 
-fn policy<'a>(ir: &Ir, ns: &'a str, name: String, owner: Owner, selector: LabelSelector, body: &'a Body<'a>) -> NetworkPolicy<'a> {
+fn policy<'a>(
+    ir: &Ir,
+    ns: &'a str,
+    name: String,
+    owner: Owner,
+    selector: LabelSelector,
+    body: &'a Body<'a>,
+) -> NetworkPolicy<'a> {
     let what = match owner {
         Owner::Zone(z) => format!("{} (every member: its services and the rest)", ir.zones[z].name),
-        Owner::Atom(a) if ir.atoms[a].is_remainder() => format!("{} (zone members in none of its services)", ir.atoms[a].name),
+        Owner::Atom(a) if ir.atoms[a].is_remainder() => {
+            format!("{} (zone members in none of its services)", ir.atoms[a].name)
+        }
         Owner::Atom(a) => ir.atoms[a].name.clone(),
     };
     let mut types = vec![];
@@ -339,22 +422,44 @@ fn policy<'a>(ir: &Ir, ns: &'a str, name: String, owner: Owner, selector: LabelS
         api_version: "networking.k8s.io/v1",
         kind: "NetworkPolicy",
         metadata: meta(name, ns, annotations),
-        spec: NetworkPolicySpec { pod_selector: selector, ingress: &body.ingress, egress: &body.egress, policy_types: types },
+        spec: NetworkPolicySpec {
+            pod_selector: selector,
+            ingress: &body.ingress,
+            egress: &body.egress,
+            policy_types: types,
+        },
     }
 }
 
 fn default_deny<'a>(ir: &Ir, ns: &'a str) -> NetworkPolicy<'a> {
-    let note = format!("default deny for policy {}: only the flows of the other moat policies in this namespace are allowed", ir.name);
+    let note = format!(
+        "default deny for policy {}: only the flows of the other moat policies in this namespace are allowed",
+        ir.name
+    );
     NetworkPolicy {
         api_version: "networking.k8s.io/v1",
         kind: "NetworkPolicy",
-        metadata: meta(DEFAULT_DENY.to_string(), ns, BTreeMap::from([("moat.io/description", Cow::Owned(note))])),
-        spec: NetworkPolicySpec { pod_selector: LabelSelector::default(), ingress: &[], egress: &[], policy_types: vec!["Ingress", "Egress"] },
+        metadata: meta(
+            DEFAULT_DENY.to_string(),
+            ns,
+            BTreeMap::from([("moat.io/description", Cow::Owned(note))]),
+        ),
+        spec: NetworkPolicySpec {
+            pod_selector: LabelSelector::default(),
+            ingress: &[],
+            egress: &[],
+            policy_types: vec!["Ingress", "Egress"],
+        },
     }
 }
 
 fn meta<'a>(name: String, ns: &'a str, annotations: BTreeMap<&'static str, Cow<'a, str>>) -> ObjectMeta<'a> {
-    ObjectMeta { name, namespace: ns, labels: BTreeMap::from([MANAGED_BY]), annotations }
+    ObjectMeta {
+        name,
+        namespace: ns,
+        labels: BTreeMap::from([MANAGED_BY]),
+        annotations,
+    }
 }
 
 /// Appends `file:line` of each allow to `out`, comma-separated, in allow

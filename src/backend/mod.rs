@@ -27,7 +27,14 @@ pub enum Target {
 
 impl Target {
     /// Every target, in output order.
-    pub const ALL: [Target; 6] = [Target::K8s, Target::Iptables, Target::Nftables, Target::Aws, Target::Gcp, Target::Azure];
+    pub const ALL: [Target; 6] = [
+        Target::K8s,
+        Target::Iptables,
+        Target::Nftables,
+        Target::Aws,
+        Target::Gcp,
+        Target::Azure,
+    ];
 
     /// The name used on the command line and as the output sub-directory.
     pub fn as_str(self) -> &'static str {
@@ -97,7 +104,12 @@ impl Sink for Vec<Artefact> {
 /// particular order). On errors some files may already have been handed over:
 /// the caller must discard them (the output writer stages files and only
 /// commits when every target succeeded).
-pub fn emit_into(target: Target, ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(), Vec<Diagnostic>> {
+pub fn emit_into(
+    target: Target,
+    ir: &Ir,
+    opts: &EmitOptions,
+    sink: &mut dyn Sink,
+) -> Result<(), Vec<Diagnostic>> {
     match target {
         Target::K8s => k8s::emit_into(ir, opts, sink),
         Target::Iptables => iptables::emit_into(ir, opts, sink),

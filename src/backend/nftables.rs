@@ -53,14 +53,26 @@ pub fn emit_into(ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(),
     });
     for rs in hosts {
         let len = |atom, dir| sets_bound(&ends, atom, dir);
-        let text = render(&ends, rs, opts, &len, &mut |s, atom, dir| match (&gateway_text, &at[atom], dir) {
-            (Some((_, gw)), Some(r), Dir::Out) => s.push_str(&gw[r.clone()]),
-            _ => flow_sets(s, &ends, rs, atom, dir),
+        let text = render(
+            &ends,
+            rs,
+            opts,
+            &len,
+            &mut |s, atom, dir| match (&gateway_text, &at[atom], dir) {
+                (Some((_, gw)), Some(r), Dir::Out) => s.push_str(&gw[r.clone()]),
+                _ => flow_sets(s, &ends, rs, atom, dir),
+            },
+        );
+        sink.put(Artefact {
+            path: file_path(rs),
+            contents: text,
         });
-        sink.put(Artefact { path: file_path(rs), contents: text });
     }
     if let Some((rs, text)) = gateway_text {
-        sink.put(Artefact { path: file_path(rs), contents: text });
+        sink.put(Artefact {
+            path: file_path(rs),
+            contents: text,
+        });
     }
     Ok(())
 }
@@ -107,7 +119,11 @@ impl Dir {
 
     /// The other end of a grant.
     fn peer(self, g: &Grant) -> AtomId {
-        if self == Dir::Out { g.to } else { g.from }
+        if self == Dir::Out {
+            g.to
+        } else {
+            g.from
+        }
     }
 }
 
@@ -130,13 +146,19 @@ impl<'m> Ends<'m> {
             from[g.from].push(g);
             to[g.to].push(g);
         }
-        let text = (0..n).map(|a| Family::ALL.map(|f| m.intervals(a, f).iter().map(ToString::to_string).collect())).collect();
+        let text = (0..n)
+            .map(|a| Family::ALL.map(|f| m.intervals(a, f).iter().map(ToString::to_string).collect()))
+            .collect();
         Ends { m, from, to, text }
     }
 
     /// The grants a per-atom chain handles.
     fn grants(&self, atom: AtomId, dir: Dir) -> &[&'m Grant] {
-        if dir == Dir::Out { &self.from[atom] } else { &self.to[atom] }
+        if dir == Dir::Out {
+            &self.from[atom]
+        } else {
+            &self.to[atom]
+        }
     }
 
     fn addrs(&self, atom: AtomId, fam: Family) -> &[String] {
@@ -175,7 +197,9 @@ fn classified(ends: &Ends<'_>, rs: &Ruleset<'_>, dir: Dir) -> Vec<AtomId> {
         Mode::Gateway => true,
         Mode::Host(z) => ends.m.ir.atoms[a].zone == z,
     };
-    (0..ends.m.ir.atoms.len()).filter(|a| inside(*a) && !ends.grants(*a, dir).is_empty()).collect()
+    (0..ends.m.ir.atoms.len())
+        .filter(|a| inside(*a) && !ends.grants(*a, dir).is_empty())
+        .collect()
 }
 
 /// An atom a base chain dispatches on, in which direction, and the kinds of
@@ -202,21 +226,38 @@ fn render(
         .map(|(_, dir)| {
             classified(ends, rs, *dir)
                 .into_iter()
-                .map(|a| (a, *dir, rs.families.iter().map(|f| (*f, ends.kinds(a, *dir, *f))).filter(|(_, k)| k.contains(&true)).collect()))
+                .map(|a| {
+                    (
+                        a,
+                        *dir,
+                        rs.families
+                            .iter()
+                            .map(|f| (*f, ends.kinds(a, *dir, *f)))
+                            .filter(|(_, k)| k.contains(&true))
+                            .collect(),
+                    )
+                })
                 .filter(|(_, _, fams): &Planned| !fams.is_empty())
                 .collect()
         })
         .collect();
     // Sized once: a file of tens of megabytes grown by doubling is copied, and
     // the old copies stay resident for a while (mimalloc).
-    let size: usize = plan.iter().flatten().map(|(a, dir, _)| sets_len(*a, *dir) + 512).sum();
+    let size: usize = plan
+        .iter()
+        .flatten()
+        .map(|(a, dir, _)| sets_len(*a, *dir) + 512)
+        .sum();
     let mut s = String::with_capacity(size + 4096);
     s.push_str("#!/usr/sbin/nft -f\n");
     for line in m.header(rs, "nftables ruleset (table inet moat, IPv4 and IPv6)") {
         let _ = writeln!(s, "# {line}");
     }
     let file = format!("{}.nft", rs.stem);
-    let _ = writeln!(s, "# Load (replaces table inet moat in one transaction): nft -f {file}");
+    let _ = writeln!(
+        s,
+        "# Load (replaces table inet moat in one transaction): nft -f {file}"
+    );
     let _ = writeln!(s, "# Check without loading: nft -c -f {file}");
     s.push_str("\ntable inet moat\ndelete table inet moat\n\ntable inet moat {\n");
     let mut declared: Vec<(AtomId, Family)> = vec![];
@@ -256,7 +297,9 @@ fn render(
             s.push_str("\t}\n");
         }
         if opts.log_drops {
-            base.push(format!("limit rate 5/minute burst 10 packets log prefix \"moat {hook} drop: \""));
+            base.push(format!(
+                "limit rate 5/minute burst 10 packets log prefix \"moat {hook} drop: \""
+            ));
         }
         let _ = writeln!(s, "\tchain {hook} {{");
         let _ = writeln!(s, "\t\ttype filter hook {hook} priority filter; policy drop;");
@@ -271,19 +314,31 @@ fn render(
 
 /// `addr4_mz.kernel`: the addresses of an atom.
 fn addr_set(m: &Model<'_>, atom: AtomId, fam: Family) -> String {
-    format!("addr{}_{}", fam.as_str().trim_start_matches('v'), m.ir.atoms[atom].name)
+    format!(
+        "addr{}_{}",
+        fam.as_str().trim_start_matches('v'),
+        m.ir.atoms[atom].name
+    )
 }
 
 /// `out4_ports_mz.kernel`: one of the flow sets of an atom's chain.
 fn flow_set(m: &Model<'_>, atom: AtomId, dir: Dir, fam: Family, kind: &str) -> String {
-    format!("{}{}_{kind}_{}", dir.set_prefix(), fam.as_str().trim_start_matches('v'), m.ir.atoms[atom].name)
+    format!(
+        "{}{}_{kind}_{}",
+        dir.set_prefix(),
+        fam.as_str().trim_start_matches('v'),
+        m.ir.atoms[atom].name
+    )
 }
 
 /// Loopback and neighbour discovery on hosts, then connection state.
 fn prologue(hook: &str, mode: Mode) -> Vec<String> {
     let mut v = vec![];
     if let Mode::Host(_) = mode {
-        v.push(format!("{} \"lo\" accept comment \"loopback\"", if hook == "input" { "iif" } else { "oif" }));
+        v.push(format!(
+            "{} \"lo\" accept comment \"loopback\"",
+            if hook == "input" { "iif" } else { "oif" }
+        ));
         v.push(
             "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept comment \"IPv6 neighbour discovery\""
                 .to_string(),
@@ -321,9 +376,16 @@ fn sets_bound(ends: &Ends<'_>, atom: AtomId, dir: Dir) -> usize {
     let mut n = 6 * (name + 128);
     for g in ends.grants(atom, dir) {
         let peer = &ends.text[dir.peer(g)];
-        let (count, text) = (peer[0].len() + peer[1].len(), peer.iter().flatten().map(String::len).sum::<usize>());
+        let (count, text) = (
+            peer[0].len() + peer[1].len(),
+            peer.iter().flatten().map(String::len).sum::<usize>(),
+        );
         for e in &g.entries {
-            let spans = if let Match::Ports(_, spans) = &e.what { spans.len() } else { 1 };
+            let spans = if let Match::Ports(_, spans) = &e.what {
+                spans.len()
+            } else {
+                1
+            };
             n += spans * (text + count * element);
         }
     }
@@ -332,7 +394,10 @@ fn sets_bound(ends: &Ends<'_>, atom: AtomId, dir: Dir) -> usize {
 
 /// `\tset NAME {` up to `elements = {`.
 fn set_head(s: &mut String, name: &str, key: &str) {
-    let _ = write!(s, "\tset {name} {{\n\t\ttype {key}\n\t\tflags interval\n\t\telements = {{\n");
+    let _ = write!(
+        s,
+        "\tset {name} {{\n\t\ttype {key}\n\t\tflags interval\n\t\telements = {{\n"
+    );
 }
 
 /// Drops the last element's comma and closes the set.
@@ -396,7 +461,11 @@ fn element(s: &mut String, parts: &[&str], comment: &str) {
 }
 
 fn addr_type(fam: Family) -> &'static str {
-    if fam.is_v6() { "ipv6_addr" } else { "ipv4_addr" }
+    if fam.is_v6() {
+        "ipv6_addr"
+    } else {
+        "ipv4_addr"
+    }
 }
 
 fn proto(p: Proto) -> &'static str {

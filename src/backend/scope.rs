@@ -49,7 +49,11 @@ pub fn flows(target: Target, ir: &Ir) -> Result<Vec<(AtomId, AtomId, &Flow)>, Ve
             out.push((from, to, flow));
             continue;
         }
-        let (owner, peer) = if of && !can_address(target, ir, from, to) { (from, to) } else { (to, from) };
+        let (owner, peer) = if of && !can_address(target, ir, from, to) {
+            (from, to)
+        } else {
+            (to, from)
+        };
         for id in flow.allow_ids() {
             errs.push(e012(target, ir, id, owner, peer));
         }
@@ -72,8 +76,18 @@ fn e012(target: Target, ir: &Ir, allow: usize, owner: AtomId, peer: AtomId) -> D
     Diagnostic::error(
         "E012",
         ir.allows[allow].span,
-        format!("target {} cannot express the flow between `{}` and `{}`: `{}` lacks {}", target.as_str(), o.name, p.name, p.name, need),
+        format!(
+            "target {} cannot express the flow between `{}` and `{}`: `{}` lacks {}",
+            target.as_str(),
+            o.name,
+            p.name,
+            p.name,
+            need
+        ),
     )
     .with_label(p.span, format!("`{}` is declared here", p.name))
-    .with_help(format!("give `{}` {need}, or narrow the allow so it does not reach it", p.name))
+    .with_help(format!(
+        "give `{}` {need}, or narrow the allow so it does not reach it",
+        p.name
+    ))
 }

@@ -15,10 +15,14 @@ pub fn parse_net(text: &str) -> Result<IpNet, String> {
         Some((a, l)) => (a, Some(l)),
         None => (text, None),
     };
-    let ip: IpAddr = addr.parse().map_err(|_| format!("`{addr}` is not an IPv4 or IPv6 address"))?;
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("`{addr}` is not an IPv4 or IPv6 address"))?;
     if let IpAddr::V6(v6) = ip {
         if let Some(v4) = v6.to_ipv4_mapped() {
-            return Err(format!("`{addr}` is an IPv4-mapped IPv6 address; write the IPv4 address {v4} instead"));
+            return Err(format!(
+                "`{addr}` is an IPv4-mapped IPv6 address; write the IPv4 address {v4} instead"
+            ));
         }
     }
     let max = if ip.is_ipv4() { 32 } else { 128 };
@@ -26,12 +30,20 @@ pub fn parse_net(text: &str) -> Result<IpNet, String> {
         None => max,
         Some(l) => match l.parse::<u8>() {
             Ok(n) if n <= max && !l.is_empty() && l.len() <= 3 => n,
-            _ => return Err(format!("`/{l}` is not a prefix length for {} (0 to {max})", if max == 32 { "IPv4" } else { "IPv6" })),
+            _ => {
+                return Err(format!(
+                    "`/{l}` is not a prefix length for {} (0 to {max})",
+                    if max == 32 { "IPv4" } else { "IPv6" }
+                ))
+            }
         },
     };
     let net = IpNet::new(ip, len).map_err(|e| e.to_string())?;
     if net.trunc() != net {
-        return Err(format!("host bits are set in `{text}`: did you mean `{}`?", net.trunc()));
+        return Err(format!(
+            "host bits are set in `{text}`: did you mean `{}`?",
+            net.trunc()
+        ));
     }
     Ok(net)
 }
@@ -42,31 +54,53 @@ pub fn parse_relative(text: &str, block: IpNet) -> Result<IpNet, (&'static str, 
     let sum = match (block, off) {
         (IpNet::V4(b), IpNet::V4(o)) => {
             let base = u32::from(b.network()).checked_add(u32::from(o.network()));
-            base.and_then(|a| Ipv4Net::new(a.into(), o.prefix_len()).ok()).map(IpNet::V4)
+            base.and_then(|a| Ipv4Net::new(a.into(), o.prefix_len()).ok())
+                .map(IpNet::V4)
         }
         (IpNet::V6(b), IpNet::V6(o)) => {
             let base = u128::from(b.network()).checked_add(u128::from(o.network()));
-            base.and_then(|a| Ipv6Net::new(a.into(), o.prefix_len()).ok()).map(IpNet::V6)
+            base.and_then(|a| Ipv6Net::new(a.into(), o.prefix_len()).ok())
+                .map(IpNet::V6)
         }
-        _ => return Err(("E016", format!("`+{text}` and the cell block {block} are of different address families"))),
+        _ => {
+            return Err((
+                "E016",
+                format!("`+{text}` and the cell block {block} are of different address families"),
+            ))
+        }
     };
     let Some(net) = sum else {
         return Err(("E016", format!("`+{text}` leaves the cell's block {block}")));
     };
     if net.trunc() != net {
-        return Err(("E015", format!("host bits are set in `+{text}` (it resolves to {net} in this cell)")));
+        return Err((
+            "E015",
+            format!("host bits are set in `+{text}` (it resolves to {net} in this cell)"),
+        ));
     }
     if !block.contains(&net) {
-        return Err(("E016", format!("`+{text}` resolves to {net}, outside the cell's block {block}")));
+        return Err((
+            "E016",
+            format!("`+{text}` resolves to {net}, outside the cell's block {block}"),
+        ));
     }
     Ok(net)
 }
 
 fn parse_net_unchecked(text: &str) -> Result<IpNet, String> {
     let (addr, len) = text.split_once('/').unwrap_or((text, ""));
-    let ip: IpAddr = addr.parse().map_err(|_| format!("`{addr}` is not an IPv4 or IPv6 address"))?;
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("`{addr}` is not an IPv4 or IPv6 address"))?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
-    let len = if len.is_empty() { max } else { len.parse::<u8>().ok().filter(|l| *l <= max).ok_or_else(|| format!("`/{len}` is not a prefix length"))? };
+    let len = if len.is_empty() {
+        max
+    } else {
+        len.parse::<u8>()
+            .ok()
+            .filter(|l| *l <= max)
+            .ok_or_else(|| format!("`/{len}` is not a prefix length"))?
+    };
     IpNet::new(ip, len).map_err(|e| e.to_string())
 }
 
@@ -85,7 +119,13 @@ pub struct Range {
 const MAX_EQUAL_RANGES: usize = 8;
 
 /// The outcome of the address pass: each atom's address set.
-pub fn atom_addresses(ranges: &[Range], zone_external: &[bool], zone_names: &[String], n_atoms: usize, diags: &mut Vec<Diagnostic>) -> Vec<AddrSet> {
+pub fn atom_addresses(
+    ranges: &[Range],
+    zone_external: &[bool],
+    zone_names: &[String],
+    n_atoms: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<AddrSet> {
     let mut include: Vec<Vec<IpNet>> = vec![vec![]; n_atoms];
     let mut except: Vec<Vec<IpNet>> = vec![vec![]; n_atoms];
     let mut dropped: Vec<BTreeSet<IpNet>> = vec![BTreeSet::new(); n_atoms];
@@ -120,14 +160,26 @@ pub fn atom_addresses(ranges: &[Range], zone_external: &[bool], zone_names: &[St
     }
     (0..n_atoms)
         .map(|a| {
-            let inc = include[a].iter().filter(|n| !dropped[a].contains(n)).copied().collect();
+            let inc = include[a]
+                .iter()
+                .filter(|n| !dropped[a].contains(n))
+                .copied()
+                .collect();
             AddrSet::new(inc, std::mem::take(&mut except[a]))
         })
         .collect()
 }
 
 /// E004 when `inner` lies in `outer` and that is not an external zone holding another zone.
-fn overlap_check(outer: &Range, inner: &Range, strict: bool, external: &[bool], names: &[String], reported: &mut BTreeSet<(usize, usize)>, diags: &mut Vec<Diagnostic>) {
+fn overlap_check(
+    outer: &Range,
+    inner: &Range,
+    strict: bool,
+    external: &[bool],
+    names: &[String],
+    reported: &mut BTreeSet<(usize, usize)>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let ok = match (outer.is_service, inner.is_service) {
         (false, false) => outer.zone != inner.zone && strict && external[outer.zone],
         // a service inside its own zone's range is the normal case; inside another
@@ -140,9 +192,15 @@ fn overlap_check(outer: &Range, inner: &Range, strict: bool, external: &[bool], 
         return;
     }
     let what = if outer.is_service && inner.is_service && outer.zone == inner.zone {
-        format!("two services of zone `{}` share addresses: {}", names[inner.zone], inner.net)
+        format!(
+            "two services of zone `{}` share addresses: {}",
+            names[inner.zone], inner.net
+        )
     } else {
-        format!("zones `{}` and `{}` share addresses: {}", names[outer.zone], names[inner.zone], inner.net)
+        format!(
+            "zones `{}` and `{}` share addresses: {}",
+            names[outer.zone], names[inner.zone], inner.net
+        )
     };
     diags.push(
         Diagnostic::error("E004", inner.span, what)
@@ -152,7 +210,13 @@ fn overlap_check(outer: &Range, inner: &Range, strict: bool, external: &[bool], 
 }
 
 /// E005 for service hosts outside every cidr of their zone.
-pub fn hosts_inside_zone(zone_name: &str, zone_cidrs: &[IpNet], hosts: &[(IpNet, Span)], zone_span: Span, diags: &mut Vec<Diagnostic>) {
+pub fn hosts_inside_zone(
+    zone_name: &str,
+    zone_cidrs: &[IpNet],
+    hosts: &[(IpNet, Span)],
+    zone_span: Span,
+    diags: &mut Vec<Diagnostic>,
+) {
     for (h, span) in hosts {
         if zone_cidrs.iter().any(|c| c.contains(h)) {
             continue;
@@ -160,7 +224,14 @@ pub fn hosts_inside_zone(zone_name: &str, zone_cidrs: &[IpNet], hosts: &[(IpNet,
         let msg = if zone_cidrs.is_empty() {
             format!("service hosts {h} given, but zone `{zone_name}` has no cidr")
         } else {
-            format!("service hosts {h} lie outside zone `{zone_name}` ({})", zone_cidrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+            format!(
+                "service hosts {h} lie outside zone `{zone_name}` ({})",
+                zone_cidrs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
         diags.push(
             Diagnostic::error("E005", *span, msg)

@@ -12,8 +12,17 @@ pub fn check(ir: &Ir, allows: &[AllowPairs], diags: &mut Vec<Diagnostic>) {
         if a.resident && ir.sites[ir.zones[a.zone].site].kind != SiteKind::Onprem {
             let site = &ir.sites[ir.zones[a.zone].site];
             diags.push(
-                Diagnostic::error("E010", a.span, format!("resident service `{}` is placed at site `{}` of kind {}", a.name, site.name, site.kind.as_str()))
-                    .with_help("resident (data-localised) services must sit in a zone at an onprem site"),
+                Diagnostic::error(
+                    "E010",
+                    a.span,
+                    format!(
+                        "resident service `{}` is placed at site `{}` of kind {}",
+                        a.name,
+                        site.name,
+                        site.kind.as_str()
+                    ),
+                )
+                .with_help("resident (data-localised) services must sit in a zone at an onprem site"),
             );
         }
     }
@@ -22,7 +31,13 @@ pub fn check(ir: &Ir, allows: &[AllowPairs], diags: &mut Vec<Diagnostic>) {
         let span = ap.rule.span;
         let mut waived = vec![];
         if let Some((f, t)) = ap.pairs.iter().find(|(f, t)| crossing(ir, *f, *t)) {
-            let msg = format!("forbidden crossing: `{}` ({}) -> `{}` ({}) directly", name(ir, *f), kind(ir, *f), name(ir, *t), kind(ir, *t));
+            let msg = format!(
+                "forbidden crossing: `{}` ({}) -> `{}` ({}) directly",
+                name(ir, *f),
+                kind(ir, *f),
+                name(ir, *t),
+                kind(ir, *t)
+            );
             match exempt {
                 Some(_) => waived.push(format!("E006 ({msg})")),
                 None => diags.push(
@@ -34,7 +49,13 @@ pub fn check(ir: &Ir, allows: &[AllowPairs], diags: &mut Vec<Diagnostic>) {
         if let Some((f, t)) = ap.pairs.iter().find(|(f, t)| residency(ir, *f, *t)) {
             let (res, other) = if ir.atoms[*f].resident { (*f, *t) } else { (*t, *f) };
             let site = ir.site_of(other);
-            let msg = format!("residency: resident service `{}` exchanges flows with `{}` at site `{}` ({})", name(ir, res), name(ir, other), site.name, site.kind.as_str());
+            let msg = format!(
+                "residency: resident service `{}` exchanges flows with `{}` at site `{}` ({})",
+                name(ir, res),
+                name(ir, other),
+                site.name,
+                site.kind.as_str()
+            );
             match exempt {
                 Some(_) => waived.push(format!("E010 ({msg})")),
                 None => diags.push(
@@ -45,7 +66,11 @@ pub fn check(ir: &Ir, allows: &[AllowPairs], diags: &mut Vec<Diagnostic>) {
             }
         }
         if let Some((f, t)) = ap.pairs.iter().find(|(f, t)| cross_cell(ir, *f, *t)) {
-            let msg = format!("flow between two different cells: `{}` -> `{}`", name(ir, *f), name(ir, *t));
+            let msg = format!(
+                "flow between two different cells: `{}` -> `{}`",
+                name(ir, *f),
+                name(ir, *t)
+            );
             match exempt {
                 Some(_) => waived.push(format!("E011 ({msg})")),
                 None => diags.push(
@@ -55,19 +80,34 @@ pub fn check(ir: &Ir, allows: &[AllowPairs], diags: &mut Vec<Diagnostic>) {
             }
         }
         if ap.any {
-            if let Some((f, t)) = ap.pairs.iter().find(|(f, t)| ir.atoms[*f].zone != ir.atoms[*t].zone) {
+            if let Some((f, t)) = ap
+                .pairs
+                .iter()
+                .find(|(f, t)| ir.atoms[*f].zone != ir.atoms[*t].zone)
+            {
                 diags.push(
-                    Diagnostic::warning("W003", span, format!("`any` ports on a flow between different zones (`{}` -> `{}`)", name(ir, *f), name(ir, *t)))
-                        .with_help("name the ports the destination needs, e.g. `: tcp/443`"),
+                    Diagnostic::warning(
+                        "W003",
+                        span,
+                        format!(
+                            "`any` ports on a flow between different zones (`{}` -> `{}`)",
+                            name(ir, *f),
+                            name(ir, *t)
+                        ),
+                    )
+                    .with_help("name the ports the destination needs, e.g. `: tcp/443`"),
                 );
             }
         }
         if let Some(w) = &exempt {
             let mut d = Diagnostic::warning("W004", span, format!("exemption used: \"{w}\""));
             d = if waived.is_empty() {
-                d.with_note("this allow breaks no built-in rule; the exemption is not needed").with_help("remove `exempt` if no waiver is required")
+                d.with_note("this allow breaks no built-in rule; the exemption is not needed")
+                    .with_help("remove `exempt` if no waiver is required")
             } else {
-                waived.into_iter().fold(d, |d, w| d.with_note(format!("waives {w}")))
+                waived
+                    .into_iter()
+                    .fold(d, |d, w| d.with_note(format!("waives {w}")))
             };
             diags.push(d);
         }
@@ -85,7 +125,10 @@ fn kind(ir: &Ir, a: AtomId) -> &'static str {
 /// external -> militarised or militarised -> external.
 pub fn crossing(ir: &Ir, f: AtomId, t: AtomId) -> bool {
     let (a, b) = (ir.zone_of(f).kind, ir.zone_of(t).kind);
-    matches!((a, b), (ZoneKind::External, ZoneKind::Militarised) | (ZoneKind::Militarised, ZoneKind::External))
+    matches!(
+        (a, b),
+        (ZoneKind::External, ZoneKind::Militarised) | (ZoneKind::Militarised, ZoneKind::External)
+    )
 }
 
 /// A resident service on one end, a non-onprem site on the other.

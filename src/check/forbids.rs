@@ -10,7 +10,9 @@ pub fn check(ir: &Ir, diags: &mut Vec<Diagnostic>) {
     for forbid in &ir.forbids {
         let mut reported = BTreeSet::new();
         for (f, t, ports) in &forbid.pairs {
-            let Some(flow) = ir.flows.get(&(*f, *t)) else { continue };
+            let Some(flow) = ir.flows.get(&(*f, *t)) else {
+                continue;
+            };
             if flow.ports.intersect(ports).is_empty() {
                 continue;
             }
@@ -20,7 +22,11 @@ pub fn check(ir: &Ir, diags: &mut Vec<Diagnostic>) {
                     continue;
                 }
                 let a = &ir.allows[*allow];
-                let why = forbid.reason.as_deref().map(|r| format!(": \"{r}\"")).unwrap_or_default();
+                let why = forbid
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": \"{r}\""))
+                    .unwrap_or_default();
                 diags.push(
                     Diagnostic::error("E007", a.span, format!("this allow lets `{}` reach `{}` on {shared}, which a forbid rules out{why}", ir.atoms[*f].name, ir.atoms[*t].name))
                         .with_label(forbid.span, format!("forbidden here ({})", forbid.loc))

@@ -24,7 +24,12 @@ use std::collections::BTreeMap;
 /// reported errors: the checks still run on what parsed, so that every
 /// independent error is reported, but no IR is returned. Returns the IR when
 /// the policy has no errors, and every diagnostic.
-pub fn check(sources: &SourceMap, files: &[(FileId, ast::File)], syntax_failed: bool, quality_warnings: bool) -> (Option<Ir>, Vec<Diagnostic>) {
+pub fn check(
+    sources: &SourceMap,
+    files: &[(FileId, ast::File)],
+    syntax_failed: bool,
+    quality_warnings: bool,
+) -> (Option<Ir>, Vec<Diagnostic>) {
     let mut diags = vec![];
     let model = model::collect(files, &mut diags);
     let mut ir = declarations(&model, &mut diags);
@@ -44,7 +49,12 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
     let sites: Vec<Site> = m
         .sites
         .iter()
-        .map(|s| Site { name: s.name.clone(), kind: s.kind, props: s.props.clone(), span: s.span })
+        .map(|s| Site {
+            name: s.name.clone(),
+            kind: s.kind,
+            props: s.props.clone(),
+            span: s.span,
+        })
         .collect();
     // Zones sorted by name; duplicates (already E003) keep their first declaration.
     let mut zdefs: Vec<&ZoneDef> = vec![];
@@ -56,7 +66,11 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
     }
     zdefs.sort_by(|a, b| a.name.cmp(&b.name));
     let atom_names = atom_names(&zdefs);
-    let atom_index: BTreeMap<&str, usize> = atom_names.iter().enumerate().map(|(i, (n, _, _))| (n.as_str(), i)).collect();
+    let atom_index: BTreeMap<&str, usize> = atom_names
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _, _))| (n.as_str(), i))
+        .collect();
     let mut zones = vec![];
     let mut atoms = vec![];
     let mut ranges = vec![];
@@ -66,8 +80,19 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
         let cidrs = zone_cidrs(z, diags);
         let cidrs_ok = diags.len() == before;
         let remainder = atom_index[z.name.as_str()];
-        ranges.extend(cidrs.iter().map(|(net, span)| Range { net: *net, span: *span, zone: zi, atom: remainder, is_service: false }));
-        let namespaces: Vec<String> = z.decl.namespaces.iter().map(|n| interp(z.cell.as_ref(), &n.node)).collect();
+        ranges.extend(cidrs.iter().map(|(net, span)| Range {
+            net: *net,
+            span: *span,
+            zone: zi,
+            atom: remainder,
+            is_service: false,
+        }));
+        let namespaces: Vec<String> = z
+            .decl
+            .namespaces
+            .iter()
+            .map(|n| interp(z.cell.as_ref(), &n.node))
+            .collect();
         for (ns, lit) in namespaces.iter().zip(&z.decl.namespaces) {
             names::check_namespace(ns, lit.span, diags);
         }
@@ -75,7 +100,9 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
         let mut services = vec![];
         for s in &z.decl.services {
             let name = format!("{}.{}", z.name, s.name.node);
-            let Some(&id) = atom_index.get(name.as_str()) else { continue };
+            let Some(&id) = atom_index.get(name.as_str()) else {
+                continue;
+            };
             if services.contains(&id) {
                 continue; // duplicate service, already E003
             }
@@ -84,7 +111,13 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
             if cidrs_ok {
                 addresses::hosts_inside_zone(&z.name, &nets, &hosts, z.decl.name.span, diags);
             }
-            ranges.extend(hosts.iter().map(|(net, span)| Range { net: *net, span: *span, zone: zi, atom: id, is_service: true }));
+            ranges.extend(hosts.iter().map(|(net, span)| Range {
+                net: *net,
+                span: *span,
+                zone: zi,
+                atom: id,
+                is_service: true,
+            }));
             atoms.push((id, service_atom(z, s, name, zi, &namespaces, diags)));
         }
         services.sort_unstable();
@@ -113,7 +146,16 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
         Some(p) => (p.name.node.clone(), p.title.as_ref().map(|t| t.node.clone())),
         None => ("moat".to_string(), None),
     };
-    Ir { name, title, sites, zones, atoms, allows: vec![], forbids: vec![], flows: BTreeMap::new() }
+    Ir {
+        name,
+        title,
+        sites,
+        zones,
+        atoms,
+        allows: vec![],
+        forbids: vec![],
+        flows: BTreeMap::new(),
+    }
 }
 
 /// Every atom name (zone remainders and services), sorted: index = AtomId.
@@ -122,7 +164,11 @@ fn atom_names(zones: &[&ZoneDef]) -> Vec<(String, usize, Option<String>)> {
     for (zi, z) in zones.iter().enumerate() {
         v.push((z.name.clone(), zi, None));
         for s in &z.decl.services {
-            v.push((format!("{}.{}", z.name, s.name.node), zi, Some(s.name.node.clone())));
+            v.push((
+                format!("{}.{}", z.name, s.name.node),
+                zi,
+                Some(s.name.node.clone()),
+            ));
         }
     }
     v.sort();
@@ -135,12 +181,22 @@ fn zone_cidrs(z: &ZoneDef, diags: &mut Vec<Diagnostic>) -> Vec<(ipnet::IpNet, cr
 }
 
 /// Parses a list of addresses in a zone's context (E015, E016).
-fn addr_list(z: &ZoneDef, lits: &[crate::span::Spanned<ast::AddrLit>], diags: &mut Vec<Diagnostic>) -> Vec<(ipnet::IpNet, crate::span::Span)> {
+fn addr_list(
+    z: &ZoneDef,
+    lits: &[crate::span::Spanned<ast::AddrLit>],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(ipnet::IpNet, crate::span::Span)> {
     let mut out = vec![];
     for lit in lits {
         let parsed = if lit.node.relative {
             match z.cell.as_ref().map(|c| c.block) {
-                None => Err(("E016", format!("`+{}` is relative, but zone `{}` is not in a cells block", lit.node.text, z.name))),
+                None => Err((
+                    "E016",
+                    format!(
+                        "`+{}` is relative, but zone `{}` is not in a cells block",
+                        lit.node.text, z.name
+                    ),
+                )),
                 Some(None) => continue, // the block itself is invalid, already reported
                 Some(Some(block)) => addresses::parse_relative(&lit.node.text, block),
             }
@@ -150,7 +206,11 @@ fn addr_list(z: &ZoneDef, lits: &[crate::span::Spanned<ast::AddrLit>], diags: &m
         match parsed {
             Ok(net) => out.push((net, lit.span)),
             Err((code, msg)) => {
-                let help = if code == "E016" { "keep relative addresses inside the cell's block" } else { "write an address such as `10.0.0.7`, or a CIDR with no host bits such as `10.0.0.0/16`" };
+                let help = if code == "E016" {
+                    "keep relative addresses inside the cell's block"
+                } else {
+                    "write an address such as `10.0.0.7`, or a CIDR with no host bits such as `10.0.0.0/16`"
+                };
                 diags.push(Diagnostic::error(code, lit.span, msg).with_help(help));
             }
         }
@@ -159,7 +219,14 @@ fn addr_list(z: &ZoneDef, lits: &[crate::span::Spanned<ast::AddrLit>], diags: &m
     out
 }
 
-fn service_atom(z: &ZoneDef, s: &ast::ServiceDecl, name: String, zone: usize, zone_ns: &[String], diags: &mut Vec<Diagnostic>) -> Atom {
+fn service_atom(
+    z: &ZoneDef,
+    s: &ast::ServiceDecl,
+    name: String,
+    zone: usize,
+    zone_ns: &[String],
+    diags: &mut Vec<Diagnostic>,
+) -> Atom {
     let cell = z.cell.as_ref();
     let mut namespaces = vec![];
     for n in &s.namespaces {
@@ -170,10 +237,20 @@ fn service_atom(z: &ZoneDef, s: &ast::ServiceDecl, name: String, zone: usize, zo
             let cands: Vec<&str> = zone_ns.iter().map(String::as_str).collect();
             let help = match crate::syntax::parse::closest(&ns, &cands) {
                 Some(c) => format!("did you mean `{c}`?"),
-                None if cands.is_empty() => format!("zone `{}` declares no namespace; add `namespace {ns}` to the zone", z.name),
+                None if cands.is_empty() => format!(
+                    "zone `{}` declares no namespace; add `namespace {ns}` to the zone",
+                    z.name
+                ),
                 None => format!("the zone's namespaces are: {}", cands.join(", ")),
             };
-            diags.push(Diagnostic::error("E002", n.span, format!("namespace `{ns}` is not one of zone `{}`'s", z.name)).with_help(help));
+            diags.push(
+                Diagnostic::error(
+                    "E002",
+                    n.span,
+                    format!("namespace `{ns}` is not one of zone `{}`'s", z.name),
+                )
+                .with_help(help),
+            );
         }
     }
     if s.namespaces.is_empty() {
@@ -199,7 +276,11 @@ fn service_atom(z: &ZoneDef, s: &ast::ServiceDecl, name: String, zone: usize, zo
         service: Some(s.name.node.clone()),
         addrs: Default::default(),
         namespaces,
-        pods: s.pods.iter().map(|l| (l.node.key.clone(), interp(cell, &l.node.value))).collect(),
+        pods: s
+            .pods
+            .iter()
+            .map(|l| (l.node.key.clone(), interp(cell, &l.node.value)))
+            .collect(),
         ports,
         resident: s.resident.is_some(),
         span: s.span,

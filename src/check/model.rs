@@ -93,7 +93,12 @@ pub fn collect<'a>(files: &'a [(usize, ast::File)], diags: &mut Vec<Diagnostic>)
         }
     }
     if !m.sites.iter().any(|s| s.name == "default") {
-        m.sites.push(SiteDef { name: "default".into(), kind: SiteKind::Onprem, props: BTreeMap::new(), span: None });
+        m.sites.push(SiteDef {
+            name: "default".into(),
+            kind: SiteKind::Onprem,
+            props: BTreeMap::new(),
+            span: None,
+        });
     }
     m.sites.sort_by(|a, b| a.name.cmp(&b.name));
     for (_, f) in files {
@@ -126,21 +131,35 @@ fn site(m: &mut Model, s: &ast::SiteDecl, spans: &mut BTreeMap<String, Span>, di
         return;
     }
     spans.insert(s.name.node.clone(), s.name.span);
-    let props = s.props.iter().map(|(k, v)| (k.node.clone(), v.node.clone())).collect();
-    m.sites.push(SiteDef { name: s.name.node.clone(), kind, props, span: Some(s.span) });
+    let props = s
+        .props
+        .iter()
+        .map(|(k, v)| (k.node.clone(), v.node.clone()))
+        .collect();
+    m.sites.push(SiteDef {
+        name: s.name.node.clone(),
+        kind,
+        props,
+        span: Some(s.span),
+    });
 }
 
 /// E003 with a pointer at the first declaration.
 pub fn dup(what: &str, name: &str, span: Span, first: Span) -> Diagnostic {
     Diagnostic::error("E003", span, format!("duplicate {what} `{name}`"))
         .with_label(first, "first declared here")
-        .with_help(format!("rename one of them, or merge the two declarations of `{name}`"))
+        .with_help(format!(
+            "rename one of them, or merge the two declarations of `{name}`"
+        ))
 }
 
 fn top_item<'a>(m: &mut Model<'a>, item: &'a Item, diags: &mut Vec<Diagnostic>) {
     match item {
         Item::Policy(p) => match m.policy {
-            Some(first) => diags.push(dup("policy statement", &p.name.node, p.span, first.span).with_help("a policy has at most one `policy` statement")),
+            Some(first) => diags.push(
+                dup("policy statement", &p.name.node, p.span, first.span)
+                    .with_help("a policy has at most one `policy` statement"),
+            ),
             None => m.policy = Some(p),
         },
         Item::Zone(z) => zone(m, z, None, diags),
@@ -152,12 +171,29 @@ fn top_item<'a>(m: &mut Model<'a>, item: &'a Item, diags: &mut Vec<Diagnostic>) 
 
 fn zone<'a>(m: &mut Model<'a>, z: &'a ast::ZoneDecl, cell: Option<CellCtx>, diags: &mut Vec<Diagnostic>) {
     let Some(kind) = ZoneKind::parse(&z.kind.node) else {
-        let kinds = ["external", "demilitarised", "militarised", "dmz", "mz", "demilitarized", "militarized"];
+        let kinds = [
+            "external",
+            "demilitarised",
+            "militarised",
+            "dmz",
+            "mz",
+            "demilitarized",
+            "militarized",
+        ];
         let help = match closest(&z.kind.node, &kinds) {
-            Some(c) => format!("did you mean `{c}`? zone kinds are external, demilitarised (dmz), militarised (mz)"),
+            Some(c) => {
+                format!("did you mean `{c}`? zone kinds are external, demilitarised (dmz), militarised (mz)")
+            }
             None => "zone kinds are external, demilitarised (dmz), militarised (mz)".into(),
         };
-        diags.push(Diagnostic::error("E002", z.kind.span, format!("unknown zone kind `{}`", z.kind.node)).with_help(help));
+        diags.push(
+            Diagnostic::error(
+                "E002",
+                z.kind.span,
+                format!("unknown zone kind `{}`", z.kind.node),
+            )
+            .with_help(help),
+        );
         return;
     };
     let site = match &z.site {
@@ -178,7 +214,13 @@ fn zone<'a>(m: &mut Model<'a>, z: &'a ast::ZoneDecl, cell: Option<CellCtx>, diag
         Some(c) => format!("{}.{}", c.cell.cell, z.name.node),
         None => z.name.node.clone(),
     };
-    m.zones.push(ZoneDef { name, kind, site, decl: z, cell });
+    m.zones.push(ZoneDef {
+        name,
+        kind,
+        site,
+        decl: z,
+        cell,
+    });
 }
 
 fn rule<'a>(m: &mut Model<'a>, r: &'a ast::Rule, cell: Option<CellCtx>) {
@@ -199,24 +241,42 @@ fn rule<'a>(m: &mut Model<'a>, r: &'a ast::Rule, cell: Option<CellCtx>) {
 
 fn cells<'a>(m: &mut Model<'a>, c: &'a ast::CellsDecl, diags: &mut Vec<Diagnostic>) {
     let (Ok(lo), Ok(hi)) = (c.lo.node.parse::<u32>(), c.hi.node.parse::<u32>()) else {
-        diags.push(Diagnostic::error("E016", c.lo.span.to(c.hi.span), "cell numbers must be whole numbers below 4294967296").with_help("write the range as `[1..4]`"));
+        diags.push(
+            Diagnostic::error(
+                "E016",
+                c.lo.span.to(c.hi.span),
+                "cell numbers must be whole numbers below 4294967296",
+            )
+            .with_help("write the range as `[1..4]`"),
+        );
         return;
     };
     if lo > hi || hi - lo >= 4096 {
         diags.push(
-            Diagnostic::error("E016", c.lo.span.to(c.hi.span), format!("the cell range {lo}..{hi} is empty or larger than 4096 cells"))
-                .with_help("write the range as `[LO..HI]` with LO ≤ HI"),
+            Diagnostic::error(
+                "E016",
+                c.lo.span.to(c.hi.span),
+                format!("the cell range {lo}..{hi} is empty or larger than 4096 cells"),
+            )
+            .with_help("write the range as `[LO..HI]` with LO ≤ HI"),
         );
         return;
     }
     let count = hi - lo + 1;
     let blocks = cell_blocks(c, count, diags);
     let names: Vec<String> = (lo..=hi).map(|i| format!("{}{i}", c.name.node)).collect();
-    m.cells.push(CellsDef { name: c.name.node.clone(), cells: names.clone(), span: c.span });
+    m.cells.push(CellsDef {
+        name: c.name.node.clone(),
+        cells: names.clone(),
+        span: c.span,
+    });
     for item in &c.items {
         for (i, cell) in names.iter().enumerate() {
             let ctx = CellCtx {
-                cell: CellRef { block: c.name.node.clone(), cell: cell.clone() },
+                cell: CellRef {
+                    block: c.name.node.clone(),
+                    cell: cell.clone(),
+                },
                 block: blocks.as_ref().map(|b| b[i]),
             };
             match item {
@@ -233,7 +293,10 @@ fn cell_blocks(c: &ast::CellsDecl, count: u32, diags: &mut Vec<Diagnostic>) -> O
     let block = match parse_net(&c.block.node.text) {
         Ok(n) => n,
         Err(msg) => {
-            diags.push(Diagnostic::error("E015", c.block.span, msg).with_help("write the block as a CIDR such as `10.64.0.0/12`"));
+            diags.push(
+                Diagnostic::error("E015", c.block.span, msg)
+                    .with_help("write the block as a CIDR such as `10.64.0.0/12`"),
+            );
             return None;
         }
     };
@@ -241,8 +304,19 @@ fn cell_blocks(c: &ast::CellsDecl, count: u32, diags: &mut Vec<Diagnostic>) -> O
         Ok(e) if e >= block.prefix_len() && e <= block.max_prefix_len() => e,
         _ => {
             diags.push(
-                Diagnostic::error("E016", c.each.span, format!("each cell's prefix /{} does not fit the block {block}", c.each.node))
-                    .with_help(format!("use a length between /{} and /{}", block.prefix_len(), block.max_prefix_len())),
+                Diagnostic::error(
+                    "E016",
+                    c.each.span,
+                    format!(
+                        "each cell's prefix /{} does not fit the block {block}",
+                        c.each.node
+                    ),
+                )
+                .with_help(format!(
+                    "use a length between /{} and /{}",
+                    block.prefix_len(),
+                    block.max_prefix_len()
+                )),
             );
             return None;
         }
@@ -250,9 +324,16 @@ fn cell_blocks(c: &ast::CellsDecl, count: u32, diags: &mut Vec<Diagnostic>) -> O
     let available = u32::from(each - block.prefix_len()).min(31);
     if each - block.prefix_len() < 32 && u64::from(count) > (1u64 << available) {
         diags.push(
-            Diagnostic::error("E016", c.span, format!("{count} cells of /{each} do not fit in {block} (room for {})", 1u64 << available))
-                .with_label(c.block.span, "the block")
-                .with_help("use a larger block, a longer prefix for each cell, or fewer cells"),
+            Diagnostic::error(
+                "E016",
+                c.span,
+                format!(
+                    "{count} cells of /{each} do not fit in {block} (room for {})",
+                    1u64 << available
+                ),
+            )
+            .with_label(c.block.span, "the block")
+            .with_help("use a larger block, a longer prefix for each cell, or fewer cells"),
         );
         return None;
     }
@@ -271,13 +352,26 @@ fn duplicates(m: &Model, diags: &mut Vec<Diagnostic>) {
             continue;
         }
         seen.insert(&z.name, z.decl.name.span);
-        if z.cell.as_ref().is_some_and(|c| c.cell.cell != m.cells.iter().find(|d| d.name == c.cell.block).and_then(|d| d.cells.first()).cloned().unwrap_or_default()) {
+        if z.cell.as_ref().is_some_and(|c| {
+            c.cell.cell
+                != m.cells
+                    .iter()
+                    .find(|d| d.name == c.cell.block)
+                    .and_then(|d| d.cells.first())
+                    .cloned()
+                    .unwrap_or_default()
+        }) {
             continue; // report service duplicates once, for the first cell
         }
         let mut svc: BTreeMap<&str, Span> = BTreeMap::new();
         for s in &z.decl.services {
             match svc.get(s.name.node.as_str()) {
-                Some(first) => diags.push(dup("service", &format!("{}.{}", z.name, s.name.node), s.name.span, *first)),
+                Some(first) => diags.push(dup(
+                    "service",
+                    &format!("{}.{}", z.name, s.name.node),
+                    s.name.span,
+                    *first,
+                )),
                 None => {
                     svc.insert(&s.name.node, s.name.span);
                 }

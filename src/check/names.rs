@@ -17,10 +17,19 @@ pub fn dns_label_problem(s: &str) -> Option<String> {
         return Some("is empty".into());
     }
     if s.len() > MAX_LABEL {
-        return Some(format!("is {} bytes long, over the limit of {MAX_LABEL}", s.len()));
+        return Some(format!(
+            "is {} bytes long, over the limit of {MAX_LABEL}",
+            s.len()
+        ));
     }
-    if let Some(c) = s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-        return Some(format!("contains `{}`; only a-z, 0-9 and `-` are allowed", c.escape_debug()));
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Some(format!(
+            "contains `{}`; only a-z, 0-9 and `-` are allowed",
+            c.escape_debug()
+        ));
     }
     if s.starts_with('-') || s.ends_with('-') {
         return Some("starts or ends with `-`".into());
@@ -31,10 +40,17 @@ pub fn dns_label_problem(s: &str) -> Option<String> {
 /// Why `s` is not a DNS subdomain (a label key's prefix), if it is not.
 fn dns_subdomain_problem(s: &str) -> Option<String> {
     if s.len() > MAX_SUBDOMAIN {
-        return Some(format!("prefix is {} bytes long, over the limit of {MAX_SUBDOMAIN}", s.len()));
+        return Some(format!(
+            "prefix is {} bytes long, over the limit of {MAX_SUBDOMAIN}",
+            s.len()
+        ));
     }
     s.split('.').find_map(|part| {
-        let problem = if part.is_empty() { Some("has an empty part".to_string()) } else { dns_label_problem(part) };
+        let problem = if part.is_empty() {
+            Some("has an empty part".to_string())
+        } else {
+            dns_label_problem(part)
+        };
         problem.map(|p| format!("prefix part `{part}` {p}"))
     })
 }
@@ -43,10 +59,19 @@ fn dns_subdomain_problem(s: &str) -> Option<String> {
 /// at most 63 of `[A-Za-z0-9._-]`, beginning and ending with a letter or digit.
 fn label_name_problem(s: &str) -> Option<String> {
     if s.len() > MAX_LABEL {
-        return Some(format!("is {} bytes long, over the limit of {MAX_LABEL}", s.len()));
+        return Some(format!(
+            "is {} bytes long, over the limit of {MAX_LABEL}",
+            s.len()
+        ));
     }
-    if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
-        return Some(format!("contains `{}`; only letters, digits, `-`, `_` and `.` are allowed", c.escape_debug()));
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Some(format!(
+            "contains `{}`; only letters, digits, `-`, `_` and `.` are allowed",
+            c.escape_debug()
+        ));
     }
     let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     if !edge_ok(s.chars().next()) || !edge_ok(s.chars().last()) {
@@ -72,7 +97,11 @@ pub fn label_key_problem(key: &str) -> Option<String> {
 
 /// Why `value` is not a Kubernetes label value, if it is not (empty is fine).
 pub fn label_value_problem(value: &str) -> Option<String> {
-    if value.is_empty() { None } else { label_name_problem(value) }
+    if value.is_empty() {
+        None
+    } else {
+        label_name_problem(value)
+    }
 }
 
 /// E018 when the namespace `ns` (after `{cell}` interpolation) is not a DNS label.
@@ -89,7 +118,9 @@ pub fn check_namespace(ns: &str, span: Span, diags: &mut Vec<Diagnostic>) {
 pub fn check_label(key: &str, value: &str, span: Span, diags: &mut Vec<Diagnostic>) {
     let problem = label_key_problem(key)
         .map(|p| format!("label key `{}` {p}", key.escape_debug()))
-        .or_else(|| label_value_problem(value).map(|p| format!("label value `{}` {p}", value.escape_debug())));
+        .or_else(|| {
+            label_value_problem(value).map(|p| format!("label value `{}` {p}", value.escape_debug()))
+        });
     if let Some(p) = problem {
         diags.push(
             Diagnostic::error("E018", span, format!("pod label is not valid for Kubernetes: {p}"))
@@ -117,6 +148,8 @@ mod tests {
         assert!(label_key_problem(&"n".repeat(64)).is_some());
         assert!(label_key_problem("a/b/c").is_some());
         assert!(label_value_problem("").is_none() && label_value_problem("-x").is_some());
-        assert!(label_value_problem(&"v".repeat(63)).is_none() && label_value_problem(&"v".repeat(64)).is_some());
+        assert!(
+            label_value_problem(&"v".repeat(63)).is_none() && label_value_problem(&"v".repeat(64)).is_some()
+        );
     }
 }

@@ -30,7 +30,10 @@ pub fn port_item(item: &Spanned<PortItem>) -> Result<Ports, Diagnostic> {
             let pr = ported_proto(p, span)?;
             let (lo, hi) = (number(lo, span)?, number(hi, span)?);
             if lo > hi {
-                return Err(Diagnostic::error("E009", span, format!("reversed port range {lo}-{hi}")).with_help(format!("write it as `{p}/{hi}-{lo}`")));
+                return Err(
+                    Diagnostic::error("E009", span, format!("reversed port range {lo}-{hi}"))
+                        .with_help(format!("write it as `{p}/{hi}-{lo}`")),
+                );
             }
             Ports::Set(PortSet::range(pr, PortRange::new(lo, hi)))
         }
@@ -38,13 +41,17 @@ pub fn port_item(item: &Spanned<PortItem>) -> Result<Ports, Diagnostic> {
 }
 
 fn proto(p: &str, span: Span) -> Result<Proto, Diagnostic> {
-    Proto::parse(p).ok_or_else(|| Diagnostic::error("E009", span, format!("unknown protocol `{p}`")).with_help("protocols are tcp, udp, sctp, icmp, icmpv6"))
+    Proto::parse(p).ok_or_else(|| {
+        Diagnostic::error("E009", span, format!("unknown protocol `{p}`"))
+            .with_help("protocols are tcp, udp, sctp, icmp, icmpv6")
+    })
 }
 
 fn ported_proto(p: &str, span: Span) -> Result<Proto, Diagnostic> {
     let pr = proto(p, span)?;
     if !pr.has_ports() {
-        return Err(Diagnostic::error("E009", span, format!("{p} has no ports")).with_help(format!("write just `{p}`")));
+        return Err(Diagnostic::error("E009", span, format!("{p} has no ports"))
+            .with_help(format!("write just `{p}`")));
     }
     Ok(pr)
 }
@@ -52,8 +59,14 @@ fn ported_proto(p: &str, span: Span) -> Result<Proto, Diagnostic> {
 fn number(n: &str, span: Span) -> Result<u16, Diagnostic> {
     match n.parse::<u64>() {
         Ok(v) if (1..=65535).contains(&v) => Ok(v as u16),
-        Ok(0) => Err(Diagnostic::error("E009", span, "port 0 is not a port").with_help("ports run from 1 to 65535")),
-        _ => Err(Diagnostic::error("E009", span, format!("port {n} is out of range")).with_help("ports run from 1 to 65535")),
+        Ok(0) => {
+            Err(Diagnostic::error("E009", span, "port 0 is not a port")
+                .with_help("ports run from 1 to 65535"))
+        }
+        _ => Err(
+            Diagnostic::error("E009", span, format!("port {n} is out of range"))
+                .with_help("ports run from 1 to 65535"),
+        ),
     }
 }
 
@@ -61,8 +74,14 @@ fn number(n: &str, span: Span) -> Result<u16, Diagnostic> {
 pub fn declared_port(spec: &Spanned<PortItem>) -> Result<PortSet, Diagnostic> {
     match port_item(spec)? {
         Ports::Set(s) if !s.is_any() => Ok(s),
-        Ports::Set(_) => Err(Diagnostic::error("E009", spec.span, "a named port cannot be `any`").with_help("name one protocol with a port or range, e.g. `tcp/8080`")),
-        Ports::Named(n) => Err(Diagnostic::error("E009", spec.span, format!("`{n}` is not a port spec")).with_help("write a protocol with a port or range, e.g. `tcp/8080`")),
+        Ports::Set(_) => Err(
+            Diagnostic::error("E009", spec.span, "a named port cannot be `any`")
+                .with_help("name one protocol with a port or range, e.g. `tcp/8080`"),
+        ),
+        Ports::Named(n) => Err(
+            Diagnostic::error("E009", spec.span, format!("`{n}` is not a port spec"))
+                .with_help("write a protocol with a port or range, e.g. `tcp/8080`"),
+        ),
     }
 }
 
@@ -96,9 +115,16 @@ pub fn for_destination(
                     });
                     if !exposed.is_empty() && !s.is_subset(exposed) {
                         errs.push(
-                            Diagnostic::error("E008", *span, format!("`{}` does not expose {}", dest.name, s.subtract(exposed)))
-                                .with_label(dest.span, format!("`{}` exposes {exposed}", dest.name))
-                                .with_help(format!("allow one of the ports `{}` declares, or declare the port on the service", dest.name)),
+                            Diagnostic::error(
+                                "E008",
+                                *span,
+                                format!("`{}` does not expose {}", dest.name, s.subtract(exposed)),
+                            )
+                            .with_label(dest.span, format!("`{}` exposes {exposed}", dest.name))
+                            .with_help(format!(
+                                "allow one of the ports `{}` declares, or declare the port on the service",
+                                dest.name
+                            )),
                         );
                     }
                 }
@@ -106,7 +132,11 @@ pub fn for_destination(
             }
         }
     }
-    if errs.is_empty() { Ok(PortSet::union_all(&parts)) } else { Err(errs) }
+    if errs.is_empty() {
+        Ok(PortSet::union_all(&parts))
+    } else {
+        Err(errs)
+    }
 }
 
 fn unknown_port(name: &str, span: Span, dest: &Atom, explicit: bool) -> Diagnostic {
@@ -117,8 +147,17 @@ fn unknown_port(name: &str, span: Span, dest: &Atom, explicit: bool) -> Diagnost
     let names: Vec<&str> = dest.ports.keys().map(String::as_str).collect();
     let help = match closest(name, &names) {
         Some(c) => format!("did you mean `{c}`?"),
-        None if names.is_empty() => format!("`{}` declares no ports; add `port {name} tcp/PORT` to it", dest.name),
+        None if names.is_empty() => format!(
+            "`{}` declares no ports; add `port {name} tcp/PORT` to it",
+            dest.name
+        ),
         None => format!("`{}` declares: {}", dest.name, names.join(", ")),
     };
-    Diagnostic::error("E008", span, format!("service `{}` exposes no port named `{name}`", dest.name)).with_label(dest.span, "declared here").with_help(help)
+    Diagnostic::error(
+        "E008",
+        span,
+        format!("service `{}` exposes no port named `{name}`", dest.name),
+    )
+    .with_label(dest.span, "declared here")
+    .with_help(help)
 }

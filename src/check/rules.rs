@@ -23,18 +23,38 @@ pub struct AllowPairs<'a> {
 }
 
 /// Resolves all rules into `ir.allows`, `ir.flows` and `ir.forbids`.
-pub fn build<'a>(sources: &SourceMap, m: &Model<'a>, ir: &mut Ir, diags: &mut Vec<Diagnostic>) -> Vec<AllowPairs<'a>> {
+pub fn build<'a>(
+    sources: &SourceMap,
+    m: &Model<'a>,
+    ir: &mut Ir,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<AllowPairs<'a>> {
     let mut out: Vec<AllowPairs<'a>> = Vec::with_capacity(m.n_allows);
     let mut memo = Memo::new(ir);
     for def in &m.allows {
         if out.len() <= def.stmt {
             let r = def.rule;
             let text = |n: &Option<Spanned<String>>| n.as_ref().map(|s| interp(def.cell.as_ref(), &s.node));
-            ir.allows.push(Allow { span: r.span, loc: sources.location(r.span), reason: text(&r.reason), exempt: text(&r.exempt) });
-            let any = r.ports.iter().flatten().any(|p| matches!(p.node, crate::syntax::ast::PortItem::Any));
-            out.push(AllowPairs { rule: r, pairs: vec![], any });
+            ir.allows.push(Allow {
+                span: r.span,
+                loc: sources.location(r.span),
+                reason: text(&r.reason),
+                exempt: text(&r.exempt),
+            });
+            let any = r
+                .ports
+                .iter()
+                .flatten()
+                .any(|p| matches!(p.node, crate::syntax::ast::PortItem::Any));
+            out.push(AllowPairs {
+                rule: r,
+                pairs: vec![],
+                any,
+            });
         }
-        let Some(expanded) = expand(m, ir, def, &mut memo, diags) else { continue };
+        let Some(expanded) = expand(m, ir, def, &mut memo, diags) else {
+            continue;
+        };
         for (f, t, ports) in expanded {
             out[def.stmt].pairs.push((f, t));
             let flow = ir.flows.entry((f, t)).or_default();
@@ -48,7 +68,12 @@ pub fn build<'a>(sources: &SourceMap, m: &Model<'a>, ir: &mut Ir, diags: &mut Ve
         if def.stmt != forbid_stmt {
             forbid_stmt = def.stmt;
             let r = def.rule;
-            ir.forbids.push(Forbid { span: r.span, loc: sources.location(r.span), reason: r.reason.as_ref().map(|s| interp(def.cell.as_ref(), &s.node)), pairs: vec![] });
+            ir.forbids.push(Forbid {
+                span: r.span,
+                loc: sources.location(r.span),
+                reason: r.reason.as_ref().map(|s| interp(def.cell.as_ref(), &s.node)),
+                pairs: vec![],
+            });
         }
         if let Some(f) = ir.forbids.last_mut() {
             f.pairs.extend(expanded);
@@ -58,7 +83,13 @@ pub fn build<'a>(sources: &SourceMap, m: &Model<'a>, ir: &mut Ir, diags: &mut Ve
 }
 
 /// The (from, to, ports) triples of one rule instance, or `None` after errors.
-fn expand(m: &Model, ir: &Ir, def: &RuleDef, memo: &mut Memo, diags: &mut Vec<Diagnostic>) -> Option<Vec<(AtomId, AtomId, PortSet)>> {
+fn expand(
+    m: &Model,
+    ir: &Ir,
+    def: &RuleDef,
+    memo: &mut Memo,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<(AtomId, AtomId, PortSet)>> {
     let r = def.rule;
     let mut ok = true;
     let mut side = |eps: &[Spanned<EndpointPath>]| -> Vec<Tagged> {
@@ -150,7 +181,11 @@ struct Memo {
 
 impl Memo {
     fn new(ir: &Ir) -> Memo {
-        Memo { names: Default::default(), exposed: vec![None; ir.atoms.len()], buf: String::new() }
+        Memo {
+            names: Default::default(),
+            exposed: vec![None; ir.atoms.len()],
+            buf: String::new(),
+        }
     }
 
     /// [`lookup`], remembered.
@@ -172,12 +207,22 @@ struct Tagged {
     zone: bool,
 }
 
-fn resolve(m: &Model, ir: &Ir, def: &RuleDef, ep: &Spanned<EndpointPath>, memo: &mut Memo) -> Result<Vec<Tagged>, Diagnostic> {
+fn resolve(
+    m: &Model,
+    ir: &Ir,
+    def: &RuleDef,
+    ep: &Spanned<EndpointPath>,
+    memo: &mut Memo,
+) -> Result<Vec<Tagged>, Diagnostic> {
     let path = &ep.node;
     if let Some(block) = path.wildcard() {
         let Some(cells) = m.cells.iter().find(|c| c.name == block) else {
             let names: Vec<&str> = m.cells.iter().map(|c| c.name.as_str()).collect();
-            let mut d = Diagnostic::error("E002", ep.span, format!("no cells block named `{block}` (in `{path}`)"));
+            let mut d = Diagnostic::error(
+                "E002",
+                ep.span,
+                format!("no cells block named `{block}` (in `{path}`)"),
+            );
             if let Some(c) = closest(block, &names) {
                 d = d.with_help(format!("did you mean `{c}*`?"));
             } else {
@@ -191,8 +236,18 @@ fn resolve(m: &Model, ir: &Ir, def: &RuleDef, ep: &Spanned<EndpointPath>, memo: 
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let full = if rest.is_empty() { c.clone() } else { format!("{c}.{rest}") };
-                memo.lookup(ir, &full).map(|(atoms, zone)| Tagged { cell: Some((block.to_string(), i)), atoms, zone }).ok_or_else(|| unknown(ir, &full, ep.span))
+                let full = if rest.is_empty() {
+                    c.clone()
+                } else {
+                    format!("{c}.{rest}")
+                };
+                memo.lookup(ir, &full)
+                    .map(|(atoms, zone)| Tagged {
+                        cell: Some((block.to_string(), i)),
+                        atoms,
+                        zone,
+                    })
+                    .ok_or_else(|| unknown(ir, &full, ep.span))
             })
             .collect();
     }
@@ -209,7 +264,15 @@ fn resolve(m: &Model, ir: &Ir, def: &RuleDef, ep: &Spanned<EndpointPath>, memo: 
         None => None,
     };
     let found = found.or_else(|| memo.lookup(ir, &full));
-    let result = found.map(|(atoms, zone)| vec![Tagged { cell: None, atoms, zone }]).ok_or_else(|| unknown(ir, &full, ep.span));
+    let result = found
+        .map(|(atoms, zone)| {
+            vec![Tagged {
+                cell: None,
+                atoms,
+                zone,
+            }]
+        })
+        .ok_or_else(|| unknown(ir, &full, ep.span));
     memo.buf = full;
     result
 }
@@ -223,13 +286,19 @@ fn lookup(ir: &Ir, full: &str) -> Option<(Vec<AtomId>, bool)> {
         v.sort_unstable();
         return Some((v, true));
     }
-    ir.atom_id(full).filter(|a| !ir.atoms[*a].is_remainder()).map(|a| (vec![a], false))
+    ir.atom_id(full)
+        .filter(|a| !ir.atoms[*a].is_remainder())
+        .map(|a| (vec![a], false))
 }
 
 fn unknown(ir: &Ir, full: &str, span: Span) -> Diagnostic {
     // A cells block repeats an unknown name once per cell (up to 4096): with
     // that many atoms, comparing with each of them every time is quadratic.
-    let names: Vec<&str> = if ir.atoms.len() > 2000 { vec![] } else { ir.atoms.iter().map(|a| a.name.as_str()).collect() };
+    let names: Vec<&str> = if ir.atoms.len() > 2000 {
+        vec![]
+    } else {
+        ir.atoms.iter().map(|a| a.name.as_str()).collect()
+    };
     let mut d = Diagnostic::error("E002", span, format!("unknown zone or service `{full}`"));
     d = match closest(full, &names) {
         Some(c) => d.with_help(format!("did you mean `{c}`?")),

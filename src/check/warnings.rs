@@ -39,8 +39,15 @@ fn unused(ir: &Ir, m: &Model, diags: &mut Vec<Diagnostic>) {
                 continue;
             }
             let a = &ir.atoms[s];
-            let span = decl.services.iter().find(|d| Some(&d.name.node) == a.service.as_ref()).map_or(a.span, |d| d.name.span);
-            diags.push(Diagnostic::warning("W001", span, format!("service `{}` is in no flow", a.name)).with_help("allow something to or from it, or remove it"));
+            let span = decl
+                .services
+                .iter()
+                .find(|d| Some(&d.name.node) == a.service.as_ref())
+                .map_or(a.span, |d| d.name.span);
+            diags.push(
+                Diagnostic::warning("W001", span, format!("service `{}` is in no flow", a.name))
+                    .with_help("allow something to or from it, or remove it"),
+            );
         }
     }
 }
@@ -90,9 +97,13 @@ fn redundant(ir: &Ir, diags: &mut Vec<Diagnostic>) {
         if covered {
             flagged[a] = true;
             let names: Vec<String> = covering.iter().map(|c| ir.allows[*c].loc.clone()).collect();
-            let mut d = Diagnostic::warning("W002", ir.allows[a].span, "redundant allow: everything it allows is allowed by others")
-                .with_note(format!("covered by the allow(s) at {}", names.join(", ")))
-                .with_help("remove it, or narrow the allows that cover it");
+            let mut d = Diagnostic::warning(
+                "W002",
+                ir.allows[a].span,
+                "redundant allow: everything it allows is allowed by others",
+            )
+            .with_note(format!("covered by the allow(s) at {}", names.join(", ")))
+            .with_help("remove it, or narrow the allows that cover it");
             for c in covering.iter().take(4) {
                 d = d.with_label(ir.allows[*c].span, "covers it");
             }
@@ -137,7 +148,13 @@ impl PairIndex {
         ports.iter().all(|(proto, ranges)| {
             let from = |lo: u16| self.iv.partition_point(|&(p, l, _, _)| (p, l) < (proto, lo));
             if ranges.is_empty() {
-                let Some(x) = self.iv[from(0)..].iter().take_while(|x| x.0 == proto).find(|x| usable(x.3)) else { return false };
+                let Some(x) = self.iv[from(0)..]
+                    .iter()
+                    .take_while(|x| x.0 == proto)
+                    .find(|x| usable(x.3))
+                else {
+                    return false;
+                };
                 who.insert(x.3);
                 return true;
             }
@@ -229,19 +246,31 @@ mod tests {
         let mut total = 0;
         for seed in 0..60 {
             // few zones and many allows: many allows share each pair
-            let o = GenOptions { zones: 2 + (seed % 4) as usize, allows: 40 + 10 * (seed % 7) as usize, icmp: seed % 2 == 0, ..GenOptions::default() };
+            let o = GenOptions {
+                zones: 2 + (seed % 4) as usize,
+                allows: 40 + 10 * (seed % 7) as usize,
+                icmp: seed % 2 == 0,
+                ..GenOptions::default()
+            };
             let c = crate::check_str("w002.moat", &random_policy(seed, &o));
             let Some(ir) = c.ir else { continue };
             let mut diags = vec![];
             redundant(&ir, &mut diags);
             let mut got = vec![false; ir.allows.len()];
             for d in &diags {
-                let a = ir.allows.iter().position(|x| Some(x.span) == d.span).expect("W002 at an allow");
+                let a = ir
+                    .allows
+                    .iter()
+                    .position(|x| Some(x.span) == d.span)
+                    .expect("W002 at an allow");
                 got[a] = true;
             }
             assert_eq!(got, flagged_naive(&ir), "seed {seed}");
             total += diags.len();
         }
-        assert!(total > 50, "only {total} W002 in all seeds: the test compares too little");
+        assert!(
+            total > 50,
+            "only {total} W002 in all seeds: the test compares too little"
+        );
     }
 }

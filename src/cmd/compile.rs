@@ -44,21 +44,37 @@ pub fn run(args: &Args) -> u8 {
     };
     let Some(ir) = c.ir.as_ref() else { return FAIL };
     let all = targets.is_none();
-    let targets = targets.unwrap_or_else(|| Target::ALL.into_iter().filter(|t| backend::in_scope(*t, ir)).collect());
+    let targets = targets.unwrap_or_else(|| {
+        Target::ALL
+            .into_iter()
+            .filter(|t| backend::in_scope(*t, ir))
+            .collect()
+    });
     let mut diags = c.diags.clone();
     let mut failed = false;
     let mut queue = vec![];
     for t in targets.iter().copied() {
         if !all && !backend::in_scope(t, ir) {
-            eprintln!("error: target {} has nothing to enforce: {}", t.as_str(), scope_hint(t));
+            eprintln!(
+                "error: target {} has nothing to enforce: {}",
+                t.as_str(),
+                scope_hint(t)
+            );
             failed = true;
         } else {
             queue.push(t);
         }
     }
     // A target compiled alone gets every core; several already share them.
-    let threads = if queue.len() == 1 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
-    let opts = EmitOptions { log_drops: args.log_drops, threads };
+    let threads = if queue.len() == 1 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    };
+    let opts = EmitOptions {
+        log_drops: args.log_drops,
+        threads,
+    };
     let mut sink = Sink::new(args);
     std::thread::scope(|s| {
         let results = emit_in_parallel(s, ir, &opts, &queue);
@@ -115,14 +131,22 @@ fn emit_in_parallel<'s, 'e: 's>(
 ) -> std::sync::mpsc::Receiver<Emitted> {
     let (tx, rx) = std::sync::mpsc::channel();
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(queue.len()).max(1);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(queue.len())
+        .max(1);
     for _ in 0..workers {
         let (tx, next) = (tx.clone(), next.clone());
         s.spawn(move || loop {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Some(&t) = queue.get(i) else { break };
-            let result = backend::emit_into(t, ir, opts, &mut ToWriter { target: t, tx: &tx })
-                .map(|()| if t == Target::K8s { backend::k8s::warnings(ir) } else { vec![] });
+            let result = backend::emit_into(t, ir, opts, &mut ToWriter { target: t, tx: &tx }).map(|()| {
+                if t == Target::K8s {
+                    backend::k8s::warnings(ir)
+                } else {
+                    vec![]
+                }
+            });
             if tx.send(Emitted::Done(result)).is_err() {
                 break;
             }
@@ -149,7 +173,14 @@ impl Sink {
             Some(dir) => (Some(moat::output::Writer::new(dir)), None),
             None => (None, None),
         };
-        Sink { dir: args.out.clone(), writer, drift, stdout: vec![], count: 0, broken: false }
+        Sink {
+            dir: args.out.clone(),
+            writer,
+            drift,
+            stdout: vec![],
+            count: 0,
+            broken: false,
+        }
     }
 
     /// One file: staged, compared, or kept for stdout. After a failed write
@@ -159,7 +190,10 @@ impl Sink {
         let one = std::slice::from_ref(&artefact);
         let failed = match (&mut self.writer, &mut self.drift, &self.dir) {
             _ if self.broken => None,
-            (Some(w), _, Some(dir)) => w.stage(one).err().map(|e| format!("error: cannot write to {}: {e}", dir.display())),
+            (Some(w), _, Some(dir)) => w
+                .stage(one)
+                .err()
+                .map(|e| format!("error: cannot write to {}: {e}", dir.display())),
             (None, Some(d), Some(dir)) => {
                 d.compare(dir, one);
                 None
@@ -227,36 +261,58 @@ impl Drift {
     /// (every target's with `all`), and reports.
     fn report(mut self, args: &Args, dir: &std::path::Path, targets: &[Target]) -> u8 {
         let all = args.target.iter().any(|t| t == "all");
-        let owned: Vec<Target> = if all { Target::ALL.to_vec() } else { targets.to_vec() };
+        let owned: Vec<Target> = if all {
+            Target::ALL.to_vec()
+        } else {
+            targets.to_vec()
+        };
         let mut on_disk = std::collections::BTreeSet::new();
         for t in &owned {
             list_files(dir, std::path::Path::new(t.as_str()), &mut on_disk);
         }
-        let extra = on_disk.difference(&self.compared).map(|p| format!("extra:   {p}")).collect::<Vec<_>>();
+        let extra = on_disk
+            .difference(&self.compared)
+            .map(|p| format!("extra:   {p}"))
+            .collect::<Vec<_>>();
         let mut drift = std::mem::take(&mut self.lines);
         drift.sort_by(|a, b| a[9..].cmp(&b[9..]));
         drift.extend(extra);
         if drift.is_empty() {
-            eprintln!("ok: the {} file(s) under {} are what the policy compiles to", self.compared.len(), dir.display());
+            eprintln!(
+                "ok: the {} file(s) under {} are what the policy compiles to",
+                self.compared.len(),
+                dir.display()
+            );
             return OK;
         }
         for d in &drift {
             super::out(&format!("{d}\n"));
         }
-        eprintln!("error: {} file(s) under {} drifted from the policy (run without --check to rewrite them)", drift.len(), dir.display());
+        eprintln!(
+            "error: {} file(s) under {} drifted from the policy (run without --check to rewrite them)",
+            drift.len(),
+            dir.display()
+        );
         FAIL
     }
 }
 
 /// Adds the files below `dir/rel` (paths relative to `dir`, `/`-separated).
 fn list_files(dir: &std::path::Path, rel: &std::path::Path, out: &mut std::collections::BTreeSet<String>) {
-    let Ok(rd) = std::fs::read_dir(dir.join(rel)) else { return };
+    let Ok(rd) = std::fs::read_dir(dir.join(rel)) else {
+        return;
+    };
     for e in rd.flatten() {
         let r = rel.join(e.file_name());
         if e.path().is_dir() {
             list_files(dir, &r, out);
         } else {
-            out.insert(r.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+            out.insert(
+                r.components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            );
         }
     }
 }
@@ -271,7 +327,11 @@ fn parse_targets(names: &[String]) -> Result<Option<Vec<Target>>, String> {
         match Target::parse(n) {
             Some(t) if !out.contains(&t) => out.push(t),
             Some(_) => {}
-            None => return Err(format!("unknown target `{n}` (expected k8s, iptables, nftables, aws, gcp, azure or all)")),
+            None => {
+                return Err(format!(
+                    "unknown target `{n}` (expected k8s, iptables, nftables, aws, gcp, azure or all)"
+                ))
+            }
         }
     }
     out.sort();

@@ -57,9 +57,17 @@ pub fn run(args: &Args) -> u8 {
     let (a, b) = std::thread::scope(|s| {
         let old_side = s.spawn(|| side("old", &old));
         let new_side = side("new", &new);
-        (old_side.join().unwrap_or_else(|_| Err(vec!["error: the old side could not be loaded".into()])), new_side)
+        (
+            old_side
+                .join()
+                .unwrap_or_else(|_| Err(vec!["error: the old side could not be loaded".into()])),
+            new_side,
+        )
     });
-    let (Some(a), Some(b)) = (usable("old", a, args.diagnostics), usable("new", b, args.diagnostics)) else {
+    let (Some(a), Some(b)) = (
+        usable("old", a, args.diagnostics),
+        usable("new", b, args.diagnostics),
+    ) else {
         return TROUBLE;
     };
     let d = diff::diff(&a, &b);

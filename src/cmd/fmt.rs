@@ -53,16 +53,20 @@ pub fn run(args: &Args) -> u8 {
 
 /// Formats one file; `Ok(true)` when its layout changed (or would change).
 fn one(path: &Path, args: &Args) -> Result<bool, ()> {
-    let text = std::fs::read_to_string(path).map_err(|e| eprintln!("error: cannot read {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| eprintln!("error: cannot read {}: {e}", path.display()))?;
     let formatted = match fmt::format(&text) {
         Ok(t) => t,
         Err(diags) => {
             let mut sources = SourceMap::new();
             let id = sources.add(path.display().to_string(), Some(path), text.clone());
-            let diags: Vec<_> = diags.into_iter().map(|mut d| {
-                d.span = d.span.map(|s| moat::span::Span::new(id, s.start, s.end));
-                d
-            }).collect();
+            let diags: Vec<_> = diags
+                .into_iter()
+                .map(|mut d| {
+                    d.span = d.span.map(|s| moat::span::Span::new(id, s.start, s.end));
+                    d
+                })
+                .collect();
             print_diags(&diags, &sources, args.diagnostics);
             eprintln!("error: {} has syntax errors; not formatted", path.display());
             return Err(());

@@ -13,8 +13,8 @@ use moat::diag::{self, Diagnostic};
 use moat::span::SourceMap;
 use moat::Checked;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::DiagFormat;
 
@@ -59,9 +59,16 @@ pub fn print_diags(diags: &[Diagnostic], sources: &SourceMap, format: DiagFormat
     match format {
         DiagFormat::Human => {
             if !diags.is_empty() {
-                let per_code = if ALL_WARNINGS.load(Ordering::Relaxed) { usize::MAX } else { diag::WARNINGS_SHOWN_PER_CODE };
+                let per_code = if ALL_WARNINGS.load(Ordering::Relaxed) {
+                    usize::MAX
+                } else {
+                    diag::WARNINGS_SHOWN_PER_CODE
+                };
                 let (shown, left_out) = diag::limit_warnings(diags, per_code);
-                eprint!("{}", diag::render_human(shown, sources, std::io::stderr().is_terminal()));
+                eprint!(
+                    "{}",
+                    diag::render_human(shown, sources, std::io::stderr().is_terminal())
+                );
                 for (code, n) in left_out {
                     eprintln!("warning[{code}]: {n} more not shown (--all-warnings shows every one, --format json lists them)");
                 }
@@ -87,7 +94,13 @@ fn counts(diags: &[Diagnostic]) -> (usize, usize) {
 }
 
 fn summary(errors: usize, warnings: usize) -> String {
-    let plural = |n: usize, w: &str| if n == 1 { format!("{n} {w}") } else { format!("{n} {w}s") };
+    let plural = |n: usize, w: &str| {
+        if n == 1 {
+            format!("{n} {w}")
+        } else {
+            format!("{n} {w}s")
+        }
+    };
     format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
 }
 

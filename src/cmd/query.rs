@@ -62,7 +62,10 @@ pub fn run(args: &Args) -> u8 {
             Err(e) => eprintln!("warning: the query cache {} is damaged or unreadable ({e}); checking the policy and rebuilding it", path.display()),
         }
     }
-    let c = match load_ok_with(moat::check_paths_without_quality_warnings(&moat::load::Disk, &args.policy.files), args.policy.diagnostics) {
+    let c = match load_ok_with(
+        moat::check_paths_without_quality_warnings(&moat::load::Disk, &args.policy.files),
+        args.policy.diagnostics,
+    ) {
         Ok(c) => c,
         Err(_) => return TROUBLE,
     };
@@ -85,7 +88,13 @@ fn endpoints(ir: &Ir, args: &Args) -> Result<(AtomId, AtomId), u8> {
     match (query::endpoint(ir, &args.from), query::endpoint(ir, &args.to)) {
         (Ok(f), Ok(t)) => Ok((f, t)),
         (f, t) => {
-            for e in [f.err().map(|e| format!("--from: {e}")), t.err().map(|e| format!("--to: {e}"))].into_iter().flatten() {
+            for e in [
+                f.err().map(|e| format!("--from: {e}")),
+                t.err().map(|e| format!("--to: {e}")),
+            ]
+            .into_iter()
+            .flatten()
+            {
                 eprintln!("error: {e}");
             }
             Err(TROUBLE)
@@ -98,7 +107,14 @@ fn answer(ir: &Ir, from: AtomId, to: AtomId, (proto, port): (Proto, u16), format
     let answer = query::query(ir, from, to, proto, port);
     match format {
         Format::Text => super::out(&query::to_text(&answer)),
-        Format::Json => super::out(&format!("{}\n", serde_json::to_string_pretty(&answer).unwrap_or_default())),
+        Format::Json => super::out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
+        )),
     }
-    if answer.verdict == "allow" { OK } else { FAIL }
+    if answer.verdict == "allow" {
+        OK
+    } else {
+        FAIL
+    }
 }

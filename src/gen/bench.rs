@@ -32,7 +32,16 @@ pub struct Shape {
 impl Default for Shape {
     /// The shape: 200 zones × 4 CIDRs, 200 services, 50 port groups, 2,000 allows.
     fn default() -> Self {
-        Shape { seed: 1, zones: 200, cidrs: 4, services: 200, port_groups: 50, allows: 2000, mutate_percent: 0, hybrid: false }
+        Shape {
+            seed: 1,
+            zones: 200,
+            cidrs: 4,
+            services: 200,
+            port_groups: 50,
+            allows: 2000,
+            mutate_percent: 0,
+            hybrid: false,
+        }
     }
 }
 
@@ -79,7 +88,11 @@ pub fn generate(s: &Shape) -> Generated {
             let ranges = (0..n)
                 .map(|i| {
                     let lo = base + 300 * i as u16 + rng.below(200) as u16;
-                    let hi = if rng.below(3) == 0 { lo + rng.below(50) as u16 } else { lo };
+                    let hi = if rng.below(3) == 0 {
+                        lo + rng.below(50) as u16
+                    } else {
+                        lo
+                    };
                     (lo, hi)
                 })
                 .collect();
@@ -114,15 +127,37 @@ pub fn generate(s: &Shape) -> Generated {
         ));
     }
     for z in 0..zones {
-        let kind = if z % 2 == 0 { "demilitarised" } else { "militarised" };
-        let site = if s.hybrid { format!(" @ {}", SITES[z % SITES.len()]) } else { String::new() };
-        let _ = writeln!(moat, "zone z{z} : {kind}{site} {{\n  cidr {}\n  namespace z{z}", zone_cidrs(z).join(", "));
+        let kind = if z % 2 == 0 {
+            "demilitarised"
+        } else {
+            "militarised"
+        };
+        let site = if s.hybrid {
+            format!(" @ {}", SITES[z % SITES.len()])
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            moat,
+            "zone z{z} : {kind}{site} {{\n  cidr {}\n  namespace z{z}",
+            zone_cidrs(z).join(", ")
+        );
         let _ = writeln!(networks, "Z{z} = {}", zone_cidrs(z).join("\n      "));
         let mut j = z;
         while j < s.services {
             let g = &groups[svc_group(j)];
-            let ports: Vec<String> = g.ranges.iter().enumerate().map(|(i, r)| format!("port r{i} {}", spec(g.proto, *r))).collect();
-            let _ = writeln!(moat, "  service s{j} {{ pods app=s{j} hosts {} {} }}", svc_host(j), ports.join(" "));
+            let ports: Vec<String> = g
+                .ranges
+                .iter()
+                .enumerate()
+                .map(|(i, r)| format!("port r{i} {}", spec(g.proto, *r)))
+                .collect();
+            let _ = writeln!(
+                moat,
+                "  service s{j} {{ pods app=s{j} hosts {} {} }}",
+                svc_host(j),
+                ports.join(" ")
+            );
             let _ = writeln!(networks, "Z{z}_S{j} = {}/32", svc_host(j));
             j += zones;
         }
@@ -131,7 +166,17 @@ pub fn generate(s: &Shape) -> Generated {
     moat.push('\n');
     let mut services = String::from("# moat::gen::bench port groups\n");
     for (i, g) in groups.iter().enumerate() {
-        let specs: Vec<String> = g.ranges.iter().map(|&(lo, hi)| if lo == hi { format!("{lo}/{}", g.proto) } else { format!("{lo}-{hi}/{}", g.proto) }).collect();
+        let specs: Vec<String> = g
+            .ranges
+            .iter()
+            .map(|&(lo, hi)| {
+                if lo == hi {
+                    format!("{lo}/{}", g.proto)
+                } else {
+                    format!("{lo}-{hi}/{}", g.proto)
+                }
+            })
+            .collect();
         let _ = writeln!(services, "PG{i} = {}", specs.join("\n      "));
     }
 
@@ -140,7 +185,11 @@ pub fn generate(s: &Shape) -> Generated {
     let mut iptables_pol = String::from(header_ipt);
     let mut k8s_pol = String::from(header_k8s);
     let mut mutant = Rng(s.seed ^ 0x5EED_D1FF);
-    let every = if s.mutate_percent == 0 { usize::MAX } else { (100 / s.mutate_percent.min(100)).max(1) };
+    let every = if s.mutate_percent == 0 {
+        usize::MAX
+    } else {
+        (100 / s.mutate_percent.min(100)).max(1)
+    };
     let mut query = None;
     let mut query_addrs = (String::new(), String::new());
     // an address of the endpoint's atom: the service's host, or `.1` of the
@@ -172,7 +221,13 @@ pub fn generate(s: &Shape) -> Generated {
         };
         let group = &groups[g];
         let ports: Vec<String> = group.ranges.iter().map(|r| spec(group.proto, *r)).collect();
-        let _ = writeln!(moat, "allow {} -> {} : {}", moat_name(from), moat_name(to), ports.join(", "));
+        let _ = writeln!(
+            moat,
+            "allow {} -> {} : {}",
+            moat_name(from),
+            moat_name(to),
+            ports.join(", ")
+        );
         let _ = writeln!(
             iptables_pol,
             "term t{i} {{\n  source-address:: {}\n  destination-address:: {}\n  destination-port:: PG{g}\n  protocol:: {}\n  action:: accept\n}}",
@@ -196,11 +251,23 @@ pub fn generate(s: &Shape) -> Generated {
         }
     }
     let query = query.unwrap_or_else(|| ("z0".into(), "z0".into(), "tcp/1".into()));
-    Generated { moat, networks, services, iptables_pol, k8s_pol, query, query_addrs }
+    Generated {
+        moat,
+        networks,
+        services,
+        iptables_pol,
+        k8s_pol,
+        query,
+        query_addrs,
+    }
 }
 
 fn spec(proto: &str, (lo, hi): (u16, u16)) -> String {
-    if lo == hi { format!("{proto}/{lo}") } else { format!("{proto}/{lo}-{hi}") }
+    if lo == hi {
+        format!("{proto}/{lo}")
+    } else {
+        format!("{proto}/{lo}-{hi}")
+    }
 }
 
 fn moat_name((z, s): Endpoint) -> String {
@@ -223,26 +290,58 @@ mod tests {
 
     #[test]
     fn bench_policies_check_without_errors_and_are_deterministic() {
-        let s = Shape { zones: 12, cidrs: 2, services: 20, port_groups: 7, allows: 300, ..Shape::default() };
+        let s = Shape {
+            zones: 12,
+            cidrs: 2,
+            services: 20,
+            port_groups: 7,
+            allows: 300,
+            ..Shape::default()
+        };
         let g = generate(&s);
         assert_eq!(g.moat, generate(&s).moat);
         let c = crate::check_str("bench.moat", &g.moat);
-        let errors: Vec<String> = c.diags.iter().filter(|d| d.is_error()).map(|d| format!("{} {}", d.code, d.message)).collect();
+        let errors: Vec<String> = c
+            .diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| format!("{} {}", d.code, d.message))
+            .collect();
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(g.iptables_pol.matches("term t").count(), 300);
         assert_eq!(g.k8s_pol.matches("term t").count(), 300);
         assert_eq!(g.moat.matches("\nallow ").count(), 300);
         let h = generate(&Shape { hybrid: true, ..s });
         let c = crate::check_str("hybrid.moat", &h.moat);
-        assert!(!c.has_errors(), "{:?}", c.diags.iter().filter(|d| d.is_error()).map(|d| &d.message).collect::<Vec<_>>());
+        assert!(
+            !c.has_errors(),
+            "{:?}",
+            c.diags
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| &d.message)
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn one_percent_mutation_changes_one_allow_in_a_hundred() {
-        let s = Shape { zones: 10, services: 10, allows: 1000, ..Shape::default() };
+        let s = Shape {
+            zones: 10,
+            services: 10,
+            allows: 1000,
+            ..Shape::default()
+        };
         let a = generate(&s).moat;
-        let b = generate(&Shape { mutate_percent: 1, ..s }).moat;
-        let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().filter(|l| l.starts_with("allow")).collect(), b.lines().filter(|l| l.starts_with("allow")).collect());
+        let b = generate(&Shape {
+            mutate_percent: 1,
+            ..s
+        })
+        .moat;
+        let (la, lb): (Vec<&str>, Vec<&str>) = (
+            a.lines().filter(|l| l.starts_with("allow")).collect(),
+            b.lines().filter(|l| l.starts_with("allow")).collect(),
+        );
         let differ = la.iter().zip(&lb).filter(|(x, y)| x != y).count();
         assert!((1..=10).contains(&differ), "{differ} allows differ");
     }

@@ -30,7 +30,10 @@ pub fn format(text: &str) -> Result<String, Vec<Diagnostic>> {
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
-    let mut f = Fmt { src: text, units: vec![] };
+    let mut f = Fmt {
+        src: text,
+        units: vec![],
+    };
     let nodes: Vec<Node> = file.items.iter().map(|i| f.item(i)).collect();
     let footer = f.attach(&file.comments);
     let mut out = Out::default();
@@ -73,10 +76,18 @@ fn align_trailing(s: &str, at: &[usize]) -> String {
         while j < lines.len() && lines[j].1.is_some() && indent(&lines[j].0) == indent(&lines[i].0) {
             j += 1;
         }
-        let width = lines[i..j].iter().map(|(c, _)| c.chars().count()).max().unwrap_or(0);
+        let width = lines[i..j]
+            .iter()
+            .map(|(c, _)| c.chars().count())
+            .max()
+            .unwrap_or(0);
         for (code, comment) in &lines[i..j] {
             let pad = width - code.chars().count() + 2;
-            out.push_str(&format!("{code}{}{}", " ".repeat(pad), comment.as_deref().unwrap_or("")));
+            out.push_str(&format!(
+                "{code}{}{}",
+                " ".repeat(pad),
+                comment.as_deref().unwrap_or("")
+            ));
         }
         i = j;
     }
@@ -98,7 +109,12 @@ struct Unit {
 enum Node {
     Leaf(usize),
     /// `header {` body `}`; `inline` when it may be written on one line.
-    Block { header: usize, body: Vec<Node>, close: usize, inline: bool },
+    Block {
+        header: usize,
+        body: Vec<Node>,
+        close: usize,
+        inline: bool,
+    },
 }
 
 struct Fmt<'a> {
@@ -108,25 +124,51 @@ struct Fmt<'a> {
 
 impl Fmt<'_> {
     fn unit(&mut self, text: String, anchors: Vec<Span>) -> usize {
-        let blank = anchors.iter().map(|a| a.start).min().is_some_and(|p| blank_before(self.src, p));
-        self.units.push(Unit { text, anchors, blank, ..Unit::default() });
+        let blank = anchors
+            .iter()
+            .map(|a| a.start)
+            .min()
+            .is_some_and(|p| blank_before(self.src, p));
+        self.units.push(Unit {
+            text,
+            anchors,
+            blank,
+            ..Unit::default()
+        });
         self.units.len() - 1
     }
 
     fn close(&mut self, span: Span) -> usize {
         let at = Span::new(span.file, span.end.saturating_sub(1), span.end);
-        self.units.push(Unit { text: "}".into(), anchors: vec![at], ..Unit::default() });
+        self.units.push(Unit {
+            text: "}".into(),
+            anchors: vec![at],
+            ..Unit::default()
+        });
         self.units.len() - 1
     }
 
     fn item(&mut self, item: &Item) -> Node {
         match item {
             Item::Policy(p) => {
-                let title = p.title.as_ref().map_or_else(String::new, |t| format!(" {}", string(&t.node)));
-                let anchors = [Some(kw(p.span)), Some(p.name.span), p.title.as_ref().map(|t| t.span)].into_iter().flatten().collect();
+                let title = p
+                    .title
+                    .as_ref()
+                    .map_or_else(String::new, |t| format!(" {}", string(&t.node)));
+                let anchors = [
+                    Some(kw(p.span)),
+                    Some(p.name.span),
+                    p.title.as_ref().map(|t| t.span),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
                 Node::Leaf(self.unit(format!("policy {}{title}", p.name.node), anchors))
             }
-            Item::Include(i) => Node::Leaf(self.unit(format!("include {}", string(&i.path.node)), vec![kw(i.span), i.path.span])),
+            Item::Include(i) => Node::Leaf(self.unit(
+                format!("include {}", string(&i.path.node)),
+                vec![kw(i.span), i.path.span],
+            )),
             Item::Site(s) => Node::Leaf(self.site(s)),
             Item::Zone(z) => self.zone(z),
             Item::Rule(r) => Node::Leaf(self.rule(r)),
@@ -138,7 +180,11 @@ impl Fmt<'_> {
         let mut text = format!("site {} : {}", s.name.node, s.kind.node);
         let mut anchors = vec![kw(s.span), s.name.span, s.kind.span];
         if !s.props.is_empty() {
-            let props: Vec<String> = s.props.iter().map(|(k, v)| format!("{} {}", k.node, string(&v.node))).collect();
+            let props: Vec<String> = s
+                .props
+                .iter()
+                .map(|(k, v)| format!("{} {}", k.node, string(&v.node)))
+                .collect();
             text.push_str(&format!(" {{ {} }}", props.join("  ")));
             anchors.extend(s.props.iter().flat_map(|(k, v)| [k.span, v.span]));
             anchors.push(Span::new(s.span.file, s.span.end.saturating_sub(1), s.span.end));
@@ -147,27 +193,42 @@ impl Fmt<'_> {
     }
 
     fn zone(&mut self, z: &ZoneDecl) -> Node {
-        let kind = ZoneKind::parse(&z.kind.node).map_or_else(|| z.kind.node.clone(), |k| k.as_str().to_string());
-        let site = z.site.as_ref().map_or_else(String::new, |s| format!(" @ {}", s.node));
+        let kind =
+            ZoneKind::parse(&z.kind.node).map_or_else(|| z.kind.node.clone(), |k| k.as_str().to_string());
+        let site = z
+            .site
+            .as_ref()
+            .map_or_else(String::new, |s| format!(" @ {}", s.node));
         let mut anchors = vec![kw(z.span), z.name.span, z.kind.span];
         anchors.extend(z.site.as_ref().map(|s| s.span));
         let header = self.unit(format!("zone {} : {kind}{site}", z.name.node), anchors);
         let mut body = vec![];
         if !z.cidrs.is_empty() {
             let list: Vec<String> = z.cidrs.iter().map(|a| addr(&a.node)).collect();
-            body.push(Node::Leaf(self.unit(format!("cidr {}", list.join(", ")), z.cidrs.iter().map(|a| a.span).collect())));
+            body.push(Node::Leaf(self.unit(
+                format!("cidr {}", list.join(", ")),
+                z.cidrs.iter().map(|a| a.span).collect(),
+            )));
         }
         if !z.namespaces.is_empty() {
             body.push(Node::Leaf(self.namespaces(&z.namespaces)));
         }
         body.extend(z.services.iter().map(|s| self.service(s)));
         let inline = z.services.is_empty();
-        Node::Block { header, body, close: self.close(z.span), inline }
+        Node::Block {
+            header,
+            body,
+            close: self.close(z.span),
+            inline,
+        }
     }
 
     fn namespaces(&mut self, ns: &[Name]) -> usize {
         let list: Vec<String> = ns.iter().map(|n| ns_name(&n.node)).collect();
-        self.unit(format!("namespace {}", list.join(", ")), ns.iter().map(|n| n.span).collect())
+        self.unit(
+            format!("namespace {}", list.join(", ")),
+            ns.iter().map(|n| n.span).collect(),
+        )
     }
 
     fn service(&mut self, s: &ServiceDecl) -> Node {
@@ -178,25 +239,55 @@ impl Fmt<'_> {
         }
         if !s.pods.is_empty() {
             let list: Vec<String> = s.pods.iter().map(|l| label(&l.node)).collect();
-            body.push(Node::Leaf(self.unit(format!("pods {}", list.join(", ")), s.pods.iter().map(|l| l.span).collect())));
+            body.push(Node::Leaf(self.unit(
+                format!("pods {}", list.join(", ")),
+                s.pods.iter().map(|l| l.span).collect(),
+            )));
         }
         if !s.hosts.is_empty() {
             let list: Vec<String> = s.hosts.iter().map(|a| addr(&a.node)).collect();
-            body.push(Node::Leaf(self.unit(format!("hosts {}", list.join(", ")), s.hosts.iter().map(|a| a.span).collect())));
+            body.push(Node::Leaf(self.unit(
+                format!("hosts {}", list.join(", ")),
+                s.hosts.iter().map(|a| a.span).collect(),
+            )));
         }
         for p in &s.ports {
-            body.push(Node::Leaf(self.unit(format!("port {} {}", p.name.node, port_item(&p.spec.node)), vec![p.span])));
+            body.push(Node::Leaf(self.unit(
+                format!("port {} {}", p.name.node, port_item(&p.spec.node)),
+                vec![p.span],
+            )));
         }
         if let Some(r) = s.resident {
             body.push(Node::Leaf(self.unit("resident".into(), vec![r])));
         }
-        Node::Block { header, body, close: self.close(s.span), inline: true }
+        Node::Block {
+            header,
+            body,
+            close: self.close(s.span),
+            inline: true,
+        }
     }
 
     fn rule(&mut self, r: &Rule) -> usize {
-        let eps = |v: &[Spanned<EndpointPath>]| v.iter().map(|e| e.node.to_string()).collect::<Vec<_>>().join(", ");
-        let mut text = format!("{} {} -> {}", if r.kind == RuleKind::Allow { "allow" } else { "forbid" }, eps(&r.from), eps(&r.to));
-        let mut anchors: Vec<Span> = std::iter::once(kw(r.span)).chain(r.from.iter().chain(&r.to).map(|e| e.span)).collect();
+        let eps = |v: &[Spanned<EndpointPath>]| {
+            v.iter()
+                .map(|e| e.node.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut text = format!(
+            "{} {} -> {}",
+            if r.kind == RuleKind::Allow {
+                "allow"
+            } else {
+                "forbid"
+            },
+            eps(&r.from),
+            eps(&r.to)
+        );
+        let mut anchors: Vec<Span> = std::iter::once(kw(r.span))
+            .chain(r.from.iter().chain(&r.to).map(|e| e.span))
+            .collect();
         if let Some(ports) = &r.ports {
             let list: Vec<String> = ports.iter().map(|p| port_item(&p.node)).collect();
             text.push_str(&format!(" : {}", list.join(", ")));
@@ -214,23 +305,54 @@ impl Fmt<'_> {
     }
 
     fn cells(&mut self, c: &CellsDecl) -> Node {
-        let text = format!("cells {}[{}..{}] in {} each /{}", c.name.node, c.lo.node, c.hi.node, addr(&c.block.node), c.each.node);
-        let header = self.unit(text, vec![kw(c.span), c.name.span, c.lo.span, c.hi.span, c.block.span, c.each.span]);
+        let text = format!(
+            "cells {}[{}..{}] in {} each /{}",
+            c.name.node,
+            c.lo.node,
+            c.hi.node,
+            addr(&c.block.node),
+            c.each.node
+        );
+        let header = self.unit(
+            text,
+            vec![
+                kw(c.span),
+                c.name.span,
+                c.lo.span,
+                c.hi.span,
+                c.block.span,
+                c.each.span,
+            ],
+        );
         let body = c.items.iter().map(|i| self.item(i)).collect();
-        Node::Block { header, body, close: self.close(c.span), inline: false }
+        Node::Block {
+            header,
+            body,
+            close: self.close(c.span),
+            inline: false,
+        }
     }
 
     /// Gives every comment to a unit (trailing or leading); returns the
     /// comments left for the end of the file.
     fn attach(&mut self, comments: &[Spanned<String>]) -> Vec<(String, bool)> {
-        let mut anchors: Vec<(Span, usize)> =
-            self.units.iter().enumerate().flat_map(|(i, u)| u.anchors.iter().map(move |a| (*a, i))).collect();
+        let mut anchors: Vec<(Span, usize)> = self
+            .units
+            .iter()
+            .enumerate()
+            .flat_map(|(i, u)| u.anchors.iter().map(move |a| (*a, i)))
+            .collect();
         anchors.sort_by_key(|(a, _)| (a.start, a.end));
         let mut footer = vec![];
         for c in comments {
             let text = c.node.clone();
-            let before = anchors.iter().filter(|(a, _)| a.end <= c.span.start).max_by_key(|(a, _)| a.end);
-            if let Some((_, owner)) = before.filter(|(a, _)| same_line(self.src, a.end.saturating_sub(1), c.span.start)) {
+            let before = anchors
+                .iter()
+                .filter(|(a, _)| a.end <= c.span.start)
+                .max_by_key(|(a, _)| a.end);
+            if let Some((_, owner)) =
+                before.filter(|(a, _)| same_line(self.src, a.end.saturating_sub(1), c.span.start))
+            {
                 let u = &mut self.units[*owner];
                 if let Some(old) = u.trailing.replace(text) {
                     u.leading.push((old, false));
@@ -249,7 +371,15 @@ impl Fmt<'_> {
     /// True when a block must span lines: a comment inside it, a nested
     /// block, or a line too wide.
     fn one_line(&self, node: &Node, indent: usize) -> Option<String> {
-        let Node::Block { header, body, close, inline: true } = node else { return None };
+        let Node::Block {
+            header,
+            body,
+            close,
+            inline: true,
+        } = node
+        else {
+            return None;
+        };
         let (h, c) = (&self.units[*header], &self.units[*close]);
         if h.trailing.is_some() || !c.leading.is_empty() {
             return None;
@@ -281,7 +411,12 @@ impl Fmt<'_> {
                     self.render_unit(*header, Some(&line), indent, force, out);
                     out.append_trailing(&self.units[*close].trailing);
                 }
-                (Node::Block { header, body, close, .. }, None) => {
+                (
+                    Node::Block {
+                        header, body, close, ..
+                    },
+                    None,
+                ) => {
                     let h = &self.units[*header];
                     self.render_unit(*header, Some(&format!("{} {{", h.text)), indent, force, out);
                     self.render_list(body, indent + 1, out);
@@ -298,7 +433,14 @@ impl Fmt<'_> {
     }
 
     /// Like `render_unit`, with the leading comments at `indents.0` and the code at `indents.1`.
-    fn render_unit_at(&self, i: usize, text: Option<&str>, indents: (usize, usize), force_blank: bool, out: &mut Out) {
+    fn render_unit_at(
+        &self,
+        i: usize,
+        text: Option<&str>,
+        indents: (usize, usize),
+        force_blank: bool,
+        out: &mut Out,
+    ) {
         let indent = indents.1;
         let u = &self.units[i];
         let mut force = force_blank;
@@ -370,16 +512,28 @@ fn string(s: &str) -> String {
 
 fn is_ident(s: &str) -> bool {
     let mut cs = s.chars();
-    cs.next().is_some_and(|c| c.is_ascii_lowercase()) && cs.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    cs.next().is_some_and(|c| c.is_ascii_lowercase())
+        && cs.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 fn ns_name(s: &str) -> String {
-    if is_ident(s) { s.to_string() } else { string(s) }
+    if is_ident(s) {
+        s.to_string()
+    } else {
+        string(s)
+    }
 }
 
 fn label(l: &Label) -> String {
-    let bare = !l.value.is_empty() && l.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    format!("{}={}", l.key, if bare { l.value.clone() } else { string(&l.value) })
+    let bare = !l.value.is_empty()
+        && l.value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    format!(
+        "{}={}",
+        l.key,
+        if bare { l.value.clone() } else { string(&l.value) }
+    )
 }
 
 fn addr(a: &AddrLit) -> String {

@@ -18,7 +18,14 @@ const TOP_KEYWORDS: [&str; 7] = ["policy", "include", "site", "zone", "allow", "
 
 /// Parses one file into its syntax tree and the syntax errors found.
 pub fn parse_file(text: &str, file: FileId) -> (File, Vec<Diagnostic>) {
-    let mut p = Parser { src: text, pos: 0, end: 0, file, comments: vec![], diags: vec![] };
+    let mut p = Parser {
+        src: text,
+        pos: 0,
+        end: 0,
+        file,
+        comments: vec![],
+        diags: vec![],
+    };
     if p.src.starts_with('\u{feff}') {
         p.pos = '\u{feff}'.len_utf8();
     }
@@ -89,21 +96,42 @@ impl<'a> Parser<'a> {
     }
 
     fn err<T>(&self, expected: impl Into<String>) -> PResult<T> {
-        Err(PErr { pos: self.pos, expected: expected.into(), help: None })
+        Err(PErr {
+            pos: self.pos,
+            expected: expected.into(),
+            help: None,
+        })
     }
 
     /// Skips whitespace and comments, recording the comments.
     fn ws(&mut self) {
         // most calls find a token right here
-        if self.src.as_bytes().get(self.pos).is_some_and(|b| b.is_ascii_graphic() && *b != b'#') {
+        if self
+            .src
+            .as_bytes()
+            .get(self.pos)
+            .is_some_and(|b| b.is_ascii_graphic() && *b != b'#')
+        {
             return;
         }
         loop {
             // ASCII blanks first (the common case), then any Unicode white space
-            let blanks = self.rest().bytes().take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')).count();
+            let blanks = self
+                .rest()
+                .bytes()
+                .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                .count();
             self.pos += blanks;
             let rest = self.rest();
-            let trimmed = if rest.as_bytes().first().is_some_and(|b| b.is_ascii() && !char::from(*b).is_whitespace()) { rest } else { rest.trim_start() };
+            let trimmed = if rest
+                .as_bytes()
+                .first()
+                .is_some_and(|b| b.is_ascii() && !char::from(*b).is_whitespace())
+            {
+                rest
+            } else {
+                rest.trim_start()
+            };
             self.pos += rest.len() - trimmed.len();
             if !trimmed.starts_with('#') {
                 return;
@@ -113,7 +141,8 @@ impl<'a> Parser<'a> {
             self.pos += end;
             let text = trimmed[1..end].trim_end_matches('\r').to_string();
             self.warn_hidden_in_comment(start, &trimmed[..end]);
-            self.comments.push(Spanned::new(text, Span::new(self.file, start, self.pos)));
+            self.comments
+                .push(Spanned::new(text, Span::new(self.file, start, self.pos)));
         }
     }
 
@@ -159,7 +188,11 @@ impl<'a> Parser<'a> {
     }
 
     fn expect(&mut self, c: char, what: &str) -> PResult<()> {
-        if self.eat(c) { Ok(()) } else { self.err(what) }
+        if self.eat(c) {
+            Ok(())
+        } else {
+            self.err(what)
+        }
     }
 
     /// Consumes the keyword `kw` if it comes next (as a whole identifier).
@@ -180,22 +213,47 @@ impl<'a> Parser<'a> {
                 let help = if c.is_ascii_uppercase() {
                     "names are lower case: [a-z][a-z0-9_-]*".to_string()
                 } else {
-                    format!("`{c}` (U+{:04X}) is not an ASCII letter; names are [a-z][a-z0-9_-]*", c as u32)
+                    format!(
+                        "`{c}` (U+{:04X}) is not an ASCII letter; names are [a-z][a-z0-9_-]*",
+                        c as u32
+                    )
                 };
-                return Err(PErr { pos: self.pos, expected: what.to_string(), help: Some(help) });
+                return Err(PErr {
+                    pos: self.pos,
+                    expected: what.to_string(),
+                    help: Some(help),
+                });
             }
         }
-        let Some(n) = self.lex(ident_lexeme) else { return self.err(what) };
-        if let Some(c) = self.src.get(self.pos..).and_then(|r| r.chars().next()).filter(|c| !c.is_ascii() && (c.is_alphanumeric() || crate::syntax::text::is_invisible(*c))) {
-            let help = format!("`{}` (U+{:04X}) is not an ASCII letter; names are [a-z][a-z0-9_-]* (a look-alike letter?)", c.escape_debug(), c as u32);
-            return Err(PErr { pos: self.pos, expected: format!("{what} of ASCII letters, digits, `_` and `-`"), help: Some(help) });
+        let Some(n) = self.lex(ident_lexeme) else {
+            return self.err(what);
+        };
+        if let Some(c) = self
+            .src
+            .get(self.pos..)
+            .and_then(|r| r.chars().next())
+            .filter(|c| !c.is_ascii() && (c.is_alphanumeric() || crate::syntax::text::is_invisible(*c)))
+        {
+            let help = format!(
+                "`{}` (U+{:04X}) is not an ASCII letter; names are [a-z][a-z0-9_-]* (a look-alike letter?)",
+                c.escape_debug(),
+                c as u32
+            );
+            return Err(PErr {
+                pos: self.pos,
+                expected: format!("{what} of ASCII letters, digits, `_` and `-`"),
+                help: Some(help),
+            });
         }
         Ok(n)
     }
 
     /// W006 for each bidirectional-control or invisible character in a comment at `start`.
     fn warn_hidden_in_comment(&mut self, start: usize, comment: &str) {
-        for (i, c) in comment.char_indices().filter(|(_, c)| crate::syntax::text::is_invisible(*c)) {
+        for (i, c) in comment
+            .char_indices()
+            .filter(|(_, c)| crate::syntax::text::is_invisible(*c))
+        {
             let at = start + i;
             self.diags.push(
                 Diagnostic::warning("W006", Span::new(self.file, at, at + c.len_utf8()), format!("comment contains an invisible or bidirectional-control character (U+{:04X})", c as u32))
@@ -234,7 +292,12 @@ impl<'a> Parser<'a> {
                     None => break,
                 },
                 _ => {
-                    if let Some(what) = crate::syntax::text::forbidden_in_string(c, self.src.get(start + i + c.len_utf8()..).and_then(|r| r.chars().next())) {
+                    if let Some(what) = crate::syntax::text::forbidden_in_string(
+                        c,
+                        self.src
+                            .get(start + i + c.len_utf8()..)
+                            .and_then(|r| r.chars().next()),
+                    ) {
                         let at = start + i;
                         hidden.push(
                             Diagnostic::error("E019", Span::new(self.file, at, at + c.len_utf8()), format!("a string may not contain {what} (U+{:04X})", c as u32))
@@ -245,12 +308,20 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        Err(PErr { pos: start, expected: "a closing `\"`".into(), help: Some("this string is never closed".into()) })
+        Err(PErr {
+            pos: start,
+            expected: "a closing `\"`".into(),
+            help: Some("this string is never closed".into()),
+        })
     }
 
     /// name_or_string = ident | string   (namespace names)
     fn ident_or_string(&mut self, what: &str) -> PResult<Name> {
-        if self.peek_char() == Some('"') { self.string(what) } else { self.ident(what) }
+        if self.peek_char() == Some('"') {
+            self.string(what)
+        } else {
+            self.ident(what)
+        }
     }
 
     fn number(&mut self, what: &str) -> PResult<Name> {
@@ -288,12 +359,24 @@ impl<'a> Parser<'a> {
             Some(_) => {
                 let rest = &self.src[e.pos..];
                 let tok: String = rest.chars().take_while(|c| !c.is_whitespace()).take(20).collect();
-                let tok = if tok.is_empty() { rest.chars().take(1).collect() } else { tok };
+                let tok = if tok.is_empty() {
+                    rest.chars().take(1).collect()
+                } else {
+                    tok
+                };
                 format!("`{}`", crate::syntax::text::visible(&tok))
             }
         };
-        let len = self.src.get(e.pos..).and_then(|r| r.chars().next()).map_or(0, char::len_utf8);
-        let mut d = Diagnostic::error("E001", Span::new(self.file, e.pos, e.pos + len), format!("syntax error: expected {}, found {found}", e.expected));
+        let len = self
+            .src
+            .get(e.pos..)
+            .and_then(|r| r.chars().next())
+            .map_or(0, char::len_utf8);
+        let mut d = Diagnostic::error(
+            "E001",
+            Span::new(self.file, e.pos, e.pos + len),
+            format!("syntax error: expected {}, found {found}", e.expected),
+        );
         if let Some(h) = e.help {
             d = d.with_help(h);
         }
@@ -325,7 +408,10 @@ impl<'a> Parser<'a> {
                     let word_end = i + self.src[i..].bytes().take_while(|b| is_word_byte(*b)).count();
                     let word = &self.src[i..word_end];
                     // (a keyword right after a line break starts a line: no need to look further back)
-                    if !first && TOP_KEYWORDS.contains(&word) && (depth <= 0 || (!in_cells && i > 0 && bytes[i - 1] == b'\n')) {
+                    if !first
+                        && TOP_KEYWORDS.contains(&word)
+                        && (depth <= 0 || (!in_cells && i > 0 && bytes[i - 1] == b'\n'))
+                    {
                         self.pos = i;
                         return;
                     }
@@ -348,12 +434,28 @@ impl<'a> Parser<'a> {
         self.ws();
         let start = self.pos;
         let Some(kw) = self.peek_ident() else {
-            return self.err(if in_cells { "`zone`, `allow`, `forbid` or `}`" } else { "a statement (`policy`, `include`, `site`, `zone`, `allow`, `forbid` or `cells`)" });
+            return self.err(if in_cells {
+                "`zone`, `allow`, `forbid` or `}`"
+            } else {
+                "a statement (`policy`, `include`, `site`, `zone`, `allow`, `forbid` or `cells`)"
+            });
         };
-        let allowed: &[&str] = if in_cells { &["zone", "allow", "forbid"] } else { &TOP_KEYWORDS };
+        let allowed: &[&str] = if in_cells {
+            &["zone", "allow", "forbid"]
+        } else {
+            &TOP_KEYWORDS
+        };
         if !allowed.contains(&kw) {
-            let what = if in_cells { "`zone`, `allow`, `forbid` or `}` inside a cells block" } else { "a statement keyword" };
-            let mut e = PErr { pos: self.pos, expected: what.into(), help: None };
+            let what = if in_cells {
+                "`zone`, `allow`, `forbid` or `}` inside a cells block"
+            } else {
+                "a statement keyword"
+            };
+            let mut e = PErr {
+                pos: self.pos,
+                expected: what.into(),
+                help: None,
+            };
             if let Some(s) = closest(kw, allowed) {
                 e.help = Some(format!("did you mean `{s}`?"));
             }
@@ -362,7 +464,10 @@ impl<'a> Parser<'a> {
         self.advance(kw.len());
         Ok(match kw {
             "policy" => Item::Policy(Box::new(self.policy(start)?)),
-            "include" => Item::Include(Include { path: self.string("a quoted file path")?, span: self.span(start) }),
+            "include" => Item::Include(Include {
+                path: self.string("a quoted file path")?,
+                span: self.span(start),
+            }),
             "site" => Item::Site(Box::new(self.site(start)?)),
             "zone" => Item::Zone(Box::new(self.zone(start)?)),
             "allow" => Item::Rule(self.rule(start, RuleKind::Allow)?),
@@ -374,8 +479,16 @@ impl<'a> Parser<'a> {
     /// policy = "policy" ident [ string ]
     fn policy(&mut self, start: usize) -> PResult<PolicyDecl> {
         let name = self.ident("a policy name")?;
-        let title = if self.peek_char() == Some('"') { Some(self.string("a title")?) } else { None };
-        Ok(PolicyDecl { name, title, span: self.span(start) })
+        let title = if self.peek_char() == Some('"') {
+            Some(self.string("a title")?)
+        } else {
+            None
+        };
+        Ok(PolicyDecl {
+            name,
+            title,
+            span: self.span(start),
+        })
     }
 
     /// site = "site" ident ":" ident [ "{" { ident string } "}" ]
@@ -391,17 +504,37 @@ impl<'a> Parser<'a> {
                 props.push((key, value));
             }
         }
-        Ok(SiteDecl { name, kind, props, span: self.span(start) })
+        Ok(SiteDecl {
+            name,
+            kind,
+            props,
+            span: self.span(start),
+        })
     }
 
     /// zone = "zone" ident ":" ident [ "@" ident ] "{" { zone_stmt } "}"
     fn zone(&mut self, start: usize) -> PResult<ZoneDecl> {
         let name = self.ident("a zone name")?;
-        self.expect(':', "`:` and the zone kind (external, demilitarised, militarised)")?;
+        self.expect(
+            ':',
+            "`:` and the zone kind (external, demilitarised, militarised)",
+        )?;
         let kind = self.ident("a zone kind (external, demilitarised, militarised)")?;
-        let site = if self.eat('@') { Some(self.ident("a site name")?) } else { None };
+        let site = if self.eat('@') {
+            Some(self.ident("a site name")?)
+        } else {
+            None
+        };
         self.expect('{', "`{` to open the zone body")?;
-        let mut z = ZoneDecl { name, kind, site, cidrs: vec![], namespaces: vec![], services: vec![], span: Span::default() };
+        let mut z = ZoneDecl {
+            name,
+            kind,
+            site,
+            cidrs: vec![],
+            namespaces: vec![],
+            services: vec![],
+            span: Span::default(),
+        };
         while !self.eat('}') {
             self.block_stmt(|p| p.zone_stmt(&mut z), &["cidr", "namespace", "service"], "zone")?;
         }
@@ -415,12 +548,16 @@ impl<'a> Parser<'a> {
         if self.keyword("cidr") {
             z.cidrs.extend(self.list(Self::addr)?);
         } else if self.keyword("namespace") {
-            z.namespaces.extend(self.list(|p| p.ident_or_string("a namespace name"))?);
+            z.namespaces
+                .extend(self.list(|p| p.ident_or_string("a namespace name"))?);
         } else if self.keyword("service") {
             let s = self.service(start)?;
             z.services.push(s);
         } else {
-            return self.keyword_error(&["cidr", "namespace", "service"], "`cidr`, `namespace`, `service` or `}`");
+            return self.keyword_error(
+                &["cidr", "namespace", "service"],
+                "`cidr`, `namespace`, `service` or `}`",
+            );
         }
         Ok(())
     }
@@ -428,7 +565,12 @@ impl<'a> Parser<'a> {
     /// Parses one statement of a block; on a syntax error reports it and skips
     /// to the block's next statement keyword or closing brace, so that the
     /// block (and its names) survives and later errors are reported too.
-    fn block_stmt(&mut self, stmt: impl FnOnce(&mut Self) -> PResult<()>, keywords: &[&str], block: &str) -> PResult<()> {
+    fn block_stmt(
+        &mut self,
+        stmt: impl FnOnce(&mut Self) -> PResult<()>,
+        keywords: &[&str],
+        block: &str,
+    ) -> PResult<()> {
         self.ws();
         if self.rest().is_empty() {
             return self.err(format!("`}}` to close the {block}"));
@@ -475,17 +617,36 @@ impl<'a> Parser<'a> {
     }
 
     fn keyword_error<T>(&mut self, kws: &[&str], what: &str) -> PResult<T> {
-        let help = self.peek_ident().and_then(|w| closest(w, kws)).map(|s| format!("did you mean `{s}`?"));
-        Err(PErr { pos: self.pos, expected: what.into(), help })
+        let help = self
+            .peek_ident()
+            .and_then(|w| closest(w, kws))
+            .map(|s| format!("did you mean `{s}`?"));
+        Err(PErr {
+            pos: self.pos,
+            expected: what.into(),
+            help,
+        })
     }
 
     /// service = "service" ident "{" { service_stmt } "}"
     fn service(&mut self, start: usize) -> PResult<ServiceDecl> {
         let name = self.ident("a service name")?;
         self.expect('{', "`{` to open the service body")?;
-        let mut s = ServiceDecl { name, hosts: vec![], pods: vec![], namespaces: vec![], ports: vec![], resident: None, span: Span::default() };
+        let mut s = ServiceDecl {
+            name,
+            hosts: vec![],
+            pods: vec![],
+            namespaces: vec![],
+            ports: vec![],
+            resident: None,
+            span: Span::default(),
+        };
         while !self.eat('}') {
-            self.block_stmt(|p| p.service_stmt(&mut s), &["hosts", "pods", "namespace", "port", "resident"], "service")?;
+            self.block_stmt(
+                |p| p.service_stmt(&mut s),
+                &["hosts", "pods", "namespace", "port", "resident"],
+                "service",
+            )?;
         }
         s.span = self.span(start);
         Ok(s)
@@ -500,15 +661,23 @@ impl<'a> Parser<'a> {
         } else if self.keyword("pods") {
             s.pods.extend(self.list(Self::label)?);
         } else if self.keyword("namespace") {
-            s.namespaces.extend(self.list(|p| p.ident_or_string("a namespace name"))?);
+            s.namespaces
+                .extend(self.list(|p| p.ident_or_string("a namespace name"))?);
         } else if self.keyword("port") {
             let name = self.ident("a port name")?;
             let spec = self.port_item()?;
-            s.ports.push(PortDecl { name, spec, span: self.span(start) });
+            s.ports.push(PortDecl {
+                name,
+                spec,
+                span: self.span(start),
+            });
         } else if self.keyword("resident") {
             s.resident = Some(self.span(start));
         } else {
-            return self.keyword_error(&["hosts", "pods", "namespace", "port", "resident"], "`hosts`, `pods`, `namespace`, `port`, `resident` or `}`");
+            return self.keyword_error(
+                &["hosts", "pods", "namespace", "port", "resident"],
+                "`hosts`, `pods`, `namespace`, `port`, `resident` or `}`",
+            );
         }
         Ok(())
     }
@@ -530,7 +699,13 @@ impl<'a> Parser<'a> {
         let Some(t) = self.lex(addr_lexeme) else {
             return self.err("an IPv4 or IPv6 address or CIDR");
         };
-        Ok(Spanned::new(AddrLit { text: t.node, relative }, self.span(start)))
+        Ok(Spanned::new(
+            AddrLit {
+                text: t.node,
+                relative,
+            },
+            self.span(start),
+        ))
     }
 
     /// label = label_key "=" ( label_value | string )
@@ -586,16 +761,40 @@ impl<'a> Parser<'a> {
         let ports = if self.eat(':') {
             Some(self.list(Self::port_item)?)
         } else if kind == RuleKind::Allow {
-            return Err(PErr { pos: self.pos, expected: "`:` and the ports".into(), help: Some("an allow names its ports, e.g. `: tcp/443` or `: any`".into()) });
+            return Err(PErr {
+                pos: self.pos,
+                expected: "`:` and the ports".into(),
+                help: Some("an allow names its ports, e.g. `: tcp/443` or `: any`".into()),
+            });
         } else {
             None
         };
-        let reason = if self.peek_char() == Some('"') { Some(self.string("a reason")?) } else { None };
-        let exempt = if self.keyword("exempt") { Some(self.string("the waiver text in quotes")?) } else { None };
+        let reason = if self.peek_char() == Some('"') {
+            Some(self.string("a reason")?)
+        } else {
+            None
+        };
+        let exempt = if self.keyword("exempt") {
+            Some(self.string("the waiver text in quotes")?)
+        } else {
+            None
+        };
         if exempt.is_some() && kind == RuleKind::Forbid {
-            return Err(PErr { pos: self.pos, expected: "the next statement".into(), help: Some("a forbid cannot be exempted".into()) });
+            return Err(PErr {
+                pos: self.pos,
+                expected: "the next statement".into(),
+                help: Some("a forbid cannot be exempted".into()),
+            });
         }
-        Ok(Rule { kind, from, to, ports, reason, exempt, span: self.span(start) })
+        Ok(Rule {
+            kind,
+            from,
+            to,
+            ports,
+            reason,
+            exempt,
+            span: self.span(start),
+        })
     }
 
     /// endpoint = segment { "." segment } ; segment = ident [ "*" ] (only the first may have "*")
@@ -640,7 +839,15 @@ impl<'a> Parser<'a> {
         self.expect('{', "`{` to open the cells block")?;
         let items = self.items(Some('}'));
         self.expect('}', "`}` to close the cells block")?;
-        Ok(CellsDecl { name, lo, hi, block, each, items, span: self.span(start) })
+        Ok(CellsDecl {
+            name,
+            lo,
+            hi,
+            block,
+            each,
+            items,
+            span: self.span(start),
+        })
     }
 }
 
@@ -671,11 +878,20 @@ pub fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
     // The distance is at least the difference in length: skip those that cannot
     // be close, and give up on a suggestion rather than compare with tens of
     // thousands of names (a cells block repeats every unknown name per cell).
-    let near: Vec<&'c str> = candidates.iter().copied().filter(|c| c.len().abs_diff(word.len()) <= limit(c)).take(MAX_SUGGESTION_CANDIDATES + 1).collect();
+    let near: Vec<&'c str> = candidates
+        .iter()
+        .copied()
+        .filter(|c| c.len().abs_diff(word.len()) <= limit(c))
+        .take(MAX_SUGGESTION_CANDIDATES + 1)
+        .collect();
     if near.len() > MAX_SUGGESTION_CANDIDATES || word.len() > 200 {
         return None;
     }
-    near.into_iter().map(|c| (edit_distance(word, c), c)).filter(|(d, c)| *d <= limit(c)).min().map(|(_, c)| c)
+    near.into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= limit(c))
+        .min()
+        .map(|(_, c)| c)
 }
 
 /// Levenshtein distance between two strings.

@@ -13,7 +13,10 @@ pub fn is_bidi_control(c: char) -> bool {
 pub fn is_invisible(c: char) -> bool {
     is_bidi_control(c)
         || (c.is_control() && c != '\t' && c != '\r')
-        || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2028}' | '\u{2029}' | '\u{2060}' | '\u{FEFF}')
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200D}' | '\u{2028}' | '\u{2029}' | '\u{2060}' | '\u{FEFF}'
+        )
 }
 
 /// What is wrong with `c` in a string (reason, waiver, title, namespace,
@@ -39,7 +42,15 @@ pub fn forbidden_in_string(c: char, next: Option<char>) -> Option<&'static str> 
 
 /// `s` with every invisible character written as `\u{..}`, for messages.
 pub fn visible(s: &str) -> String {
-    s.chars().map(|c| if is_invisible(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+    s.chars()
+        .map(|c| {
+            if is_invisible(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -60,7 +60,9 @@ pub struct Model {
 
 /// The atoms a target covers (zones at sites of its kind).
 pub fn covered(ir: &Ir, kind: SiteKind) -> BTreeSet<AtomId> {
-    (0..ir.atoms.len()).filter(|a| ir.site_of(*a).kind == kind).collect()
+    (0..ir.atoms.len())
+        .filter(|a| ir.site_of(*a).kind == kind)
+        .collect()
 }
 
 fn kind(target: Target) -> SiteKind {
@@ -81,8 +83,15 @@ fn families(ir: &Ir, a: AtomId) -> Vec<bool> {
         return vec![false, true];
     }
     let p = ir.atoms[a].addrs.prefixes();
-    let f: Vec<bool> = [false, true].into_iter().filter(|v6| p.iter().any(|n| matches!(n, IpNet::V6(_)) == *v6)).collect();
-    if f.is_empty() { vec![false, true] } else { f }
+    let f: Vec<bool> = [false, true]
+        .into_iter()
+        .filter(|v6| p.iter().any(|n| matches!(n, IpNet::V6(_)) == *v6))
+        .collect();
+    if f.is_empty() {
+        vec![false, true]
+    } else {
+        f
+    }
 }
 
 fn feasible(proto: Proto, v6: bool) -> bool {
@@ -134,7 +143,12 @@ fn family_prefixes(ir: &Ir, a: AtomId, v6: bool) -> Vec<IpNet> {
     if a == STRANGER {
         return vec![];
     }
-    ir.atoms[a].addrs.prefixes().into_iter().filter(|n| matches!(n, IpNet::V6(_)) == v6).collect()
+    ir.atoms[a]
+        .addrs
+        .prefixes()
+        .into_iter()
+        .filter(|n| matches!(n, IpNet::V6(_)) == v6)
+        .collect()
 }
 
 /// Some(true) when `cidrs` cover all of `prefixes`, Some(false) when they miss
@@ -148,19 +162,41 @@ fn coverage(cidrs: &[IpNet], prefixes: &[IpNet]) -> Option<bool> {
     let mut all = true;
     let mut any = false;
     for q in prefixes {
-        let inside: Vec<IpNet> = cidrs.iter().filter(|c| q.contains(*c) && *c != q).copied().collect();
-        let full = cidrs.iter().any(|c| c.contains(q)) || (!inside.is_empty() && AddrSet::new(vec![*q], inside.clone()).prefixes().is_empty());
+        let inside: Vec<IpNet> = cidrs
+            .iter()
+            .filter(|c| q.contains(*c) && *c != q)
+            .copied()
+            .collect();
+        let full = cidrs.iter().any(|c| c.contains(q))
+            || (!inside.is_empty() && AddrSet::new(vec![*q], inside.clone()).prefixes().is_empty());
         let touch = full || !inside.is_empty();
         all &= full;
         any |= touch;
     }
-    if all { Some(true) } else if any { None } else { Some(false) }
+    if all {
+        Some(true)
+    } else if any {
+        None
+    } else {
+        Some(false)
+    }
 }
 
 impl Model {
     /// The ports `owner` lets through from (`In`) or to (`Out`) `peer`.
-    pub fn allowed(&self, ir: &Ir, owner: AtomId, peer: AtomId, dir: Dir, problems: &mut Vec<String>) -> PortSet {
-        let mut rules: Vec<&ERule> = self.rules.iter().filter(|r| r.dir == dir && r.applies.contains(&owner)).collect();
+    pub fn allowed(
+        &self,
+        ir: &Ir,
+        owner: AtomId,
+        peer: AtomId,
+        dir: Dir,
+        problems: &mut Vec<String>,
+    ) -> PortSet {
+        let mut rules: Vec<&ERule> = self
+            .rules
+            .iter()
+            .filter(|r| r.dir == dir && r.applies.contains(&owner))
+            .collect();
         rules.sort_by_key(|r| r.priority);
         let fams = families(ir, peer);
         let mut out = PortSet::empty();
@@ -169,7 +205,9 @@ impl Model {
             if fs.is_empty() {
                 continue;
             }
-            let ok = fs.iter().all(|f| self.decide(ir, &rules, owner, peer, dir, proto, rg.lo, *f, problems));
+            let ok = fs
+                .iter()
+                .all(|f| self.decide(ir, &rules, owner, peer, dir, proto, rg.lo, *f, problems));
             if ok {
                 out.union_with(&PortSet::range(proto, rg));
             }
@@ -178,11 +216,25 @@ impl Model {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn decide(&self, ir: &Ir, rules: &[&ERule], owner: AtomId, peer: AtomId, dir: Dir, proto: Proto, port: u16, v6: bool, problems: &mut Vec<String>) -> bool {
+    fn decide(
+        &self,
+        ir: &Ir,
+        rules: &[&ERule],
+        owner: AtomId,
+        peer: AtomId,
+        dir: Dir,
+        proto: Proto,
+        port: u16,
+        v6: bool,
+        problems: &mut Vec<String>,
+    ) -> bool {
         let levels: BTreeSet<i64> = rules.iter().map(|r| r.priority).collect();
         let prefixes = family_prefixes(ir, peer, v6);
         for level in levels {
-            let at: Vec<&&ERule> = rules.iter().filter(|r| r.priority == level && r.ports.contains(proto, port)).collect();
+            let at: Vec<&&ERule> = rules
+                .iter()
+                .filter(|r| r.priority == level && r.ports.contains(proto, port))
+                .collect();
             for allow in [false, true] {
                 let of: Vec<&&ERule> = at.iter().copied().filter(|r| r.allow == allow).collect();
                 let direct = of.iter().any(|r| {
@@ -220,7 +272,11 @@ impl Model {
 }
 
 fn name(ir: &Ir, a: AtomId) -> &str {
-    if a == STRANGER { "(an unmanaged instance)" } else { &ir.atoms[a].name }
+    if a == STRANGER {
+        "(an unmanaged instance)"
+    } else {
+        &ir.atoms[a].name
+    }
 }
 
 /// Compares the model's allowed flows with moat's matrix on the covered atoms.
@@ -246,7 +302,10 @@ pub fn compare(ir: &Ir, target: Target, model: &Model) -> Vec<String> {
                 got = got.intersect(&model.allowed(ir, s, d, Dir::Out, &mut problems));
             }
             if got != want {
-                problems.push(format!("{} -> {}: firewalls allow `{got}`, the matrix says `{want}`", ir.atoms[s].name, ir.atoms[d].name));
+                problems.push(format!(
+                    "{} -> {}: firewalls allow `{got}`, the matrix says `{want}`",
+                    ir.atoms[s].name, ir.atoms[d].name
+                ));
             }
         }
     }
@@ -258,7 +317,10 @@ pub fn compare(ir: &Ir, target: Target, model: &Model) -> Vec<String> {
         for o in &cov {
             let got = model.allowed(ir, *o, STRANGER, Dir::In, &mut problems);
             if !got.is_empty() {
-                problems.push(format!("an unmanaged instance at the site of `{}` gets `{got}` into it", ir.atoms[*o].name));
+                problems.push(format!(
+                    "an unmanaged instance at the site of `{}` gets `{got}` into it",
+                    ir.atoms[*o].name
+                ));
             }
         }
     }
@@ -269,7 +331,10 @@ pub fn compare(ir: &Ir, target: Target, model: &Model) -> Vec<String> {
 
 /// Reads one artefact as JSON.
 pub fn json(artefacts: &[Artefact], path: &str) -> Value {
-    let a = artefacts.iter().find(|a| a.path == path).unwrap_or_else(|| panic!("no artefact {path}"));
+    let a = artefacts
+        .iter()
+        .find(|a| a.path == path)
+        .unwrap_or_else(|| panic!("no artefact {path}"));
     serde_json::from_str(&a.contents).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
 }
 
@@ -282,12 +347,15 @@ fn s(v: &Value) -> &str {
 }
 
 fn strs(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().map(|x| s(x).to_string()).collect()).unwrap_or_default()
+    v.as_array()
+        .map(|a| a.iter().map(|x| s(x).to_string()).collect())
+        .unwrap_or_default()
 }
 
 /// `${aws_security_group.x.id}` -> `x`, if it has that form.
 fn tf_ref<'a>(v: &'a str, kind: &str, attr: &str) -> Option<&'a str> {
-    v.strip_prefix(&format!("${{{kind}.")).and_then(|r| r.strip_suffix(&format!(".{attr}}}")))
+    v.strip_prefix(&format!("${{{kind}."))
+        .and_then(|r| r.strip_suffix(&format!(".{attr}}}")))
 }
 
 fn net(v: &str, problems: &mut Vec<String>) -> Option<IpNet> {
@@ -353,8 +421,12 @@ fn aws_ports(proto: &str, from: Option<i64>, to: Option<i64>) -> Option<PortSet>
         "-1" | "all" => Some(PortSet::any()),
         "tcp" | "6" => range(Proto::Tcp),
         "udp" | "17" => range(Proto::Udp),
-        "icmp" | "1" => matches!((from, to), (Some(-1), Some(-1)) | (None, None)).then(|| PortSet::proto(Proto::Icmp)),
-        "icmpv6" | "58" => matches!((from, to), (Some(-1), Some(-1)) | (None, None)).then(|| PortSet::proto(Proto::Icmpv6)),
+        "icmp" | "1" => {
+            matches!((from, to), (Some(-1), Some(-1)) | (None, None)).then(|| PortSet::proto(Proto::Icmp))
+        }
+        "icmpv6" | "58" => {
+            matches!((from, to), (Some(-1), Some(-1)) | (None, None)).then(|| PortSet::proto(Proto::Icmpv6))
+        }
         "132" | "sctp" => Some(PortSet::proto(Proto::Sctp)),
         _ => None,
     }
@@ -382,7 +454,10 @@ pub fn aws_terraform(ir: &Ir, v: &Value) -> Model {
         }
     }
     let mut rules = vec![];
-    for (ty, dir) in [("aws_vpc_security_group_ingress_rule", Dir::In), ("aws_vpc_security_group_egress_rule", Dir::Out)] {
+    for (ty, dir) in [
+        ("aws_vpc_security_group_ingress_rule", Dir::In),
+        ("aws_vpc_security_group_egress_rule", Dir::Out),
+    ] {
         for (k, r) in obj(&v["resource"][ty]) {
             let owner = tf_ref(s(&r["security_group_id"]), "aws_security_group", "id").unwrap_or("");
             // A rule on a zone's members group applies to every member.
@@ -414,16 +489,36 @@ pub fn aws_terraform(ir: &Ir, v: &Value) -> Model {
             if peer.len() != 1 {
                 problems.push(format!("rule {k}: needs exactly one peer"));
             }
-            let Some(ports) = aws_ports(s(&r["ip_protocol"]), r["from_port"].as_i64(), r["to_port"].as_i64()) else { continue };
-            rules.push(ERule { name: k.clone(), applies, dir, peer, ports, allow: true, priority: 0 });
+            let Some(ports) = aws_ports(
+                s(&r["ip_protocol"]),
+                r["from_port"].as_i64(),
+                r["to_port"].as_i64(),
+            ) else {
+                continue;
+            };
+            rules.push(ERule {
+                name: k.clone(),
+                applies,
+                dir,
+                peer,
+                ports,
+                allow: true,
+                priority: 0,
+            });
         }
     }
-    Model { rules, default: Box::new(|_, _, _| false), problems }
+    Model {
+        rules,
+        default: Box::new(|_, _, _| false),
+        problems,
+    }
 }
 
 /// Every atom of the zone named `zone` (its members group's instances).
 fn zone_atoms(ir: &Ir, zone: &str, problems: &mut Vec<String>) -> BTreeSet<AtomId> {
-    let set: BTreeSet<AtomId> = (0..ir.atoms.len()).filter(|a| ir.zone_of(*a).name == zone).collect();
+    let set: BTreeSet<AtomId> = (0..ir.atoms.len())
+        .filter(|a| ir.zone_of(*a).name == zone)
+        .collect();
     if set.is_empty() {
         problems.push(format!("members group of unknown zone {zone}"));
     }
@@ -455,7 +550,10 @@ pub fn aws_cloudformation(ir: &Ir, v: &Value) -> Model {
             members.insert((*k).clone(), set.clone());
             set
         } else {
-            let atom = tags.iter().find(|t| s(&t["Key"]) == "moat:atom").and_then(|t| ir.atom_id(s(&t["Value"])));
+            let atom = tags
+                .iter()
+                .find(|t| s(&t["Key"]) == "moat:atom")
+                .and_then(|t| ir.atom_id(s(&t["Value"])));
             let Some(atom) = atom else {
                 problems.push(format!("group {k} has no known moat:atom tag"));
                 continue;
@@ -463,16 +561,34 @@ pub fn aws_cloudformation(ir: &Ir, v: &Value) -> Model {
             groups.insert((*k).clone(), atom);
             BTreeSet::from([atom])
         };
-        match r["Properties"].get("SecurityGroupEgress").and_then(Value::as_array) {
+        match r["Properties"]
+            .get("SecurityGroupEgress")
+            .and_then(Value::as_array)
+        {
             None => {
                 open_egress.extend(applies);
             }
             Some(inline) => {
                 for (i, e) in inline.iter().enumerate() {
-                    let c = e.get("CidrIp").or(e.get("CidrIpv6")).and_then(|c| net(s(c), &mut problems));
-                    let Some(ports) = aws_ports(s(&e["IpProtocol"]), e["FromPort"].as_i64(), e["ToPort"].as_i64()) else { continue };
+                    let c = e
+                        .get("CidrIp")
+                        .or(e.get("CidrIpv6"))
+                        .and_then(|c| net(s(c), &mut problems));
+                    let Some(ports) =
+                        aws_ports(s(&e["IpProtocol"]), e["FromPort"].as_i64(), e["ToPort"].as_i64())
+                    else {
+                        continue;
+                    };
                     let peer = c.map(Sel::Cidr).into_iter().collect();
-                    rules.push(ERule { name: format!("{k}/egress{i}"), applies: applies.clone(), dir: Dir::Out, peer, ports, allow: true, priority: 0 });
+                    rules.push(ERule {
+                        name: format!("{k}/egress{i}"),
+                        applies: applies.clone(),
+                        dir: Dir::Out,
+                        peer,
+                        ports,
+                        allow: true,
+                        priority: 0,
+                    });
                 }
             }
         }
@@ -510,10 +626,24 @@ pub fn aws_cloudformation(ir: &Ir, v: &Value) -> Model {
         if peer.len() != 1 {
             problems.push(format!("{k}: needs exactly one peer"));
         }
-        let Some(ports) = aws_ports(s(&p["IpProtocol"]), p["FromPort"].as_i64(), p["ToPort"].as_i64()) else { continue };
-        rules.push(ERule { name: (*k).clone(), applies, dir, peer, ports, allow: true, priority: 0 });
+        let Some(ports) = aws_ports(s(&p["IpProtocol"]), p["FromPort"].as_i64(), p["ToPort"].as_i64()) else {
+            continue;
+        };
+        rules.push(ERule {
+            name: (*k).clone(),
+            applies,
+            dir,
+            peer,
+            ports,
+            allow: true,
+            priority: 0,
+        });
     }
-    Model { rules, default: Box::new(move |o, _, d| d == Dir::Out && open_egress.contains(&o)), problems }
+    Model {
+        rules,
+        default: Box::new(move |o, _, d| d == Dir::Out && open_egress.contains(&o)),
+        problems,
+    }
 }
 
 /// The port set of a GCP allow/deny block.
@@ -538,7 +668,9 @@ fn gcp_ports(b: &Value, problems: &mut Vec<String>) -> PortSet {
     for p in ports {
         let (lo, hi) = p.split_once('-').unwrap_or((&p, &p));
         match (lo.parse::<u16>(), hi.parse::<u16>()) {
-            (Ok(lo), Ok(hi)) if lo >= 1 && lo <= hi => set.union_with(&PortSet::range(proto, PortRange::new(lo, hi))),
+            (Ok(lo), Ok(hi)) if lo >= 1 && lo <= hi => {
+                set.union_with(&PortSet::range(proto, PortRange::new(lo, hi)))
+            }
             _ => problems.push(format!("bad GCP port `{p}`")),
         }
     }
@@ -572,19 +704,38 @@ pub fn gcp(ir: &Ir, v: &Value) -> Model {
         let target = strs(&r["target_tags"]);
         let applies: BTreeSet<AtomId> = tags
             .iter()
-            .filter(|(a, t)| network_of(**a) == network && (target.is_empty() || target.iter().any(|x| t.contains(x))))
+            .filter(|(a, t)| {
+                network_of(**a) == network && (target.is_empty() || target.iter().any(|x| t.contains(x)))
+            })
             .map(|(a, _)| *a)
             .collect();
-        let dir = if s(&r["direction"]) == "EGRESS" { Dir::Out } else { Dir::In };
+        let dir = if s(&r["direction"]) == "EGRESS" {
+            Dir::Out
+        } else {
+            Dir::In
+        };
         let mut peer = vec![];
         let src_tags = strs(&r["source_tags"]);
         if !src_tags.is_empty() {
-            let set = tags.iter().filter(|(a, t)| network_of(**a) == network && src_tags.iter().any(|x| t.contains(x))).map(|(a, _)| *a).collect();
+            let set = tags
+                .iter()
+                .filter(|(a, t)| network_of(**a) == network && src_tags.iter().any(|x| t.contains(x)))
+                .map(|(a, _)| *a)
+                .collect();
             peer.push(Sel::Atoms(set));
         }
-        let key = if dir == Dir::In { "source_ranges" } else { "destination_ranges" };
-        let ranges: Vec<IpNet> = strs(&r[key]).iter().filter_map(|c| net(c, &mut problems)).collect();
-        if ranges.iter().any(|n| matches!(n, IpNet::V4(_))) && ranges.iter().any(|n| matches!(n, IpNet::V6(_))) {
+        let key = if dir == Dir::In {
+            "source_ranges"
+        } else {
+            "destination_ranges"
+        };
+        let ranges: Vec<IpNet> = strs(&r[key])
+            .iter()
+            .filter_map(|c| net(c, &mut problems))
+            .collect();
+        if ranges.iter().any(|n| matches!(n, IpNet::V4(_)))
+            && ranges.iter().any(|n| matches!(n, IpNet::V6(_)))
+        {
             problems.push(format!("firewall {k} mixes IPv4 and IPv6 ranges"));
         }
         peer.extend(ranges.into_iter().map(Sel::Cidr));
@@ -598,11 +749,23 @@ pub fn gcp(ir: &Ir, v: &Value) -> Model {
                 ports.union_with(&gcp_ports(&b, &mut problems));
             }
             if !ports.is_empty() {
-                rules.push(ERule { name: k.clone(), applies: applies.clone(), dir, peer: peer.clone(), ports, allow, priority });
+                rules.push(ERule {
+                    name: k.clone(),
+                    applies: applies.clone(),
+                    dir,
+                    peer: peer.clone(),
+                    ports,
+                    allow,
+                    priority,
+                });
             }
         }
     }
-    Model { rules, default: Box::new(|_, _, d| d == Dir::Out), problems }
+    Model {
+        rules,
+        default: Box::new(|_, _, d| d == Dir::Out),
+        problems,
+    }
 }
 
 /// The port set of an Azure rule: `Icmp` is ICMP and ICMPv6 alike.
@@ -630,7 +793,9 @@ fn azure_ports(r: &Value, problems: &mut Vec<String>) -> PortSet {
             }
             let (lo, hi) = rg.split_once('-').unwrap_or((rg, rg));
             match (lo.parse::<u16>(), hi.parse::<u16>()) {
-                (Ok(lo), Ok(hi)) if lo >= 1 && lo <= hi => set.union_with(&PortSet::range(p, PortRange::new(lo, hi))),
+                (Ok(lo), Ok(hi)) if lo >= 1 && lo <= hi => {
+                    set.union_with(&PortSet::range(p, PortRange::new(lo, hi)))
+                }
                 _ => problems.push(format!("bad Azure port `{rg}`")),
             }
         }
@@ -658,7 +823,9 @@ pub fn azure(ir: &Ir, v: &Value) -> Model {
             problems.push(format!("NSG {k} has inline rules"));
         }
         let zone = s(&g["tags"]["moat-zone"]);
-        let atoms: BTreeSet<AtomId> = (0..ir.atoms.len()).filter(|a| ir.zone_of(*a).name == zone).collect();
+        let atoms: BTreeSet<AtomId> = (0..ir.atoms.len())
+            .filter(|a| ir.zone_of(*a).name == zone)
+            .collect();
         if atoms.is_empty() {
             problems.push(format!("NSG {k} has no known moat-zone tag"));
         }
@@ -672,9 +839,15 @@ pub fn azure(ir: &Ir, v: &Value) -> Model {
             problems.push(format!("rule {k}: unknown NSG"));
             continue;
         };
-        let dir = if s(&r["direction"]) == "Outbound" { Dir::Out } else { Dir::In };
+        let dir = if s(&r["direction"]) == "Outbound" {
+            Dir::Out
+        } else {
+            Dir::In
+        };
         let priority = r["priority"].as_i64().unwrap_or(0);
-        if !(100..=4096).contains(&priority) || !seen.insert((nsg.clone(), s(&r["direction"]).to_string(), priority)) {
+        if !(100..=4096).contains(&priority)
+            || !seen.insert((nsg.clone(), s(&r["direction"]).to_string(), priority))
+        {
             problems.push(format!("rule {k}: priority {priority} out of range or repeated"));
         }
         if s(&r["description"]).chars().count() > 140 {
@@ -715,24 +888,50 @@ pub fn azure(ir: &Ir, v: &Value) -> Model {
             .collect();
         let ports = azure_ports(r, &mut problems);
         let allow = s(&r["access"]) == "Allow";
-        rules.push(ERule { name: k.clone(), applies, dir, peer, ports, allow, priority });
+        rules.push(ERule {
+            name: k.clone(),
+            applies,
+            dir,
+            peer,
+            ports,
+            allow,
+            priority,
+        });
     }
     // AllowVnetInBound / AllowVnetOutBound / AllowInternetOutBound at 65000+.
     let sites: Vec<usize> = (0..ir.atoms.len()).map(|a| ir.zone_of(a).site).collect();
     let kinds: Vec<SiteKind> = (0..ir.atoms.len()).map(|a| ir.site_of(a).kind).collect();
-    let default = move |o: AtomId, p: AtomId, d: Dir| d == Dir::Out || p == STRANGER || (kinds[p] == SiteKind::Azure && sites[o] == sites[p]);
-    Model { rules, default: Box::new(default), problems }
+    let default = move |o: AtomId, p: AtomId, d: Dir| {
+        d == Dir::Out || p == STRANGER || (kinds[p] == SiteKind::Azure && sites[o] == sites[p])
+    };
+    Model {
+        rules,
+        default: Box::new(default),
+        problems,
+    }
 }
 
 /// Every model the target's artefacts hold (AWS: Terraform and CloudFormation).
 pub fn models(ir: &Ir, target: Target, artefacts: &[Artefact]) -> Vec<(String, Model)> {
     match target {
         Target::Aws => vec![
-            ("aws/main.tf.json".into(), aws_terraform(ir, &json(artefacts, "aws/main.tf.json"))),
-            ("aws/template.json".into(), aws_cloudformation(ir, &json(artefacts, "aws/template.json"))),
+            (
+                "aws/main.tf.json".into(),
+                aws_terraform(ir, &json(artefacts, "aws/main.tf.json")),
+            ),
+            (
+                "aws/template.json".into(),
+                aws_cloudformation(ir, &json(artefacts, "aws/template.json")),
+            ),
         ],
-        Target::Gcp => vec![("gcp/main.tf.json".into(), gcp(ir, &json(artefacts, "gcp/main.tf.json")))],
-        _ => vec![("azure/main.tf.json".into(), azure(ir, &json(artefacts, "azure/main.tf.json")))],
+        Target::Gcp => vec![(
+            "gcp/main.tf.json".into(),
+            gcp(ir, &json(artefacts, "gcp/main.tf.json")),
+        )],
+        _ => vec![(
+            "azure/main.tf.json".into(),
+            azure(ir, &json(artefacts, "azure/main.tf.json")),
+        )],
     }
 }
 
@@ -741,7 +940,11 @@ pub fn verify(ir: &Ir, target: Target) -> Result<Vec<String>, Vec<moat::diag::Di
     let artefacts = moat::backend::emit(target, ir, &Default::default())?;
     let mut out = vec![];
     for (path, m) in models(ir, target, &artefacts) {
-        out.extend(compare(ir, target, &m).into_iter().map(|p| format!("{path}: {p}")));
+        out.extend(
+            compare(ir, target, &m)
+                .into_iter()
+                .map(|p| format!("{path}: {p}")),
+        );
     }
     Ok(out)
 }

@@ -20,14 +20,18 @@ pub fn skip(reason: &str) {
 
 /// `Some(reason)` when `tool` is not on PATH.
 pub fn missing_tool(tool: &str) -> Option<String> {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+    let found =
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
     (!found).then(|| format!("`{tool}` is not installed"))
 }
 
 /// `Some(reason)` when not running as root.
 pub fn missing_root() -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     (uid.as_deref() != Some("0")).then(|| "needs root (network namespaces, netfilter)".to_string())
 }
 
@@ -39,7 +43,11 @@ pub fn root() -> PathBuf {
 /// The `.venv/bin` tool `name` if the project's virtualenv has it, else `name` (from PATH).
 pub fn venv_tool(name: &str) -> PathBuf {
     let p = root().join(".venv/bin").join(name);
-    if p.is_file() { p } else { PathBuf::from(name) }
+    if p.is_file() {
+        p
+    } else {
+        PathBuf::from(name)
+    }
 }
 
 /// The built `moat` binary.
@@ -60,7 +68,11 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!("moat-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+        let p = std::env::temp_dir().join(format!(
+            "moat-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).expect("create temp dir");
         TempDir(p)
@@ -98,7 +110,10 @@ pub fn nca_conns(s: &str) -> Option<moat::ports::PortSet> {
             Some(d) => {
                 for r in d.split(',') {
                     let (lo, hi) = r.split_once('-').unwrap_or((r, r));
-                    out.union_with(&PortSet::range(proto, PortRange::new(lo.trim().parse().ok()?, hi.trim().parse().ok()?)));
+                    out.union_with(&PortSet::range(
+                        proto,
+                        PortRange::new(lo.trim().parse().ok()?, hi.trim().parse().ok()?),
+                    ));
                 }
             }
         }

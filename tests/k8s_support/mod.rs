@@ -49,7 +49,11 @@ pub fn validate(files: &[std::path::PathBuf]) -> Result<(), String> {
         .args(files)
         .output()
         .expect("run kubernetes-validate");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     if out.status.success() && !text.contains("ERROR") {
         Ok(())
     } else {
@@ -84,17 +88,35 @@ pub fn topology(ir: &Ir) -> Vec<TopoPod> {
         }
         for ns in &a.namespaces {
             if a.is_remainder() {
-                pods.push(TopoPod { namespace: ns.clone(), name: "remainder".into(), labels: BTreeMap::new(), atom: id, ports: vec![] });
+                pods.push(TopoPod {
+                    namespace: ns.clone(),
+                    name: "remainder".into(),
+                    labels: BTreeMap::new(),
+                    atom: id,
+                    ports: vec![],
+                });
             } else if !a.pods.is_empty() {
                 let base = a.name.replace(['.', '_'], "-");
-                pods.push(TopoPod { namespace: ns.clone(), name: base.clone(), labels: a.pods.clone(), atom: id, ports: ports.clone() });
+                pods.push(TopoPod {
+                    namespace: ns.clone(),
+                    name: base.clone(),
+                    labels: a.pods.clone(),
+                    atom: id,
+                    ports: ports.clone(),
+                });
                 if a.pods.len() >= 2 {
                     let mut near = a.pods.clone();
                     if let Some((_, v)) = near.iter_mut().last() {
                         v.push_str("-other");
                     }
                     let rem = ir.zones[a.zone].remainder;
-                    pods.push(TopoPod { namespace: ns.clone(), name: format!("near-{base}"), labels: near, atom: rem, ports: vec![] });
+                    pods.push(TopoPod {
+                        namespace: ns.clone(),
+                        name: format!("near-{base}"),
+                        labels: near,
+                        atom: rem,
+                        ports: vec![],
+                    });
                 }
             }
         }
@@ -115,7 +137,9 @@ pub fn owner(ir: &Ir, zone: usize, ns: &str, labels: &BTreeMap<String, String>) 
         .copied()
         .filter(|&s| {
             let a = &ir.atoms[s];
-            !a.pods.is_empty() && a.namespaces.iter().any(|n| n == ns) && a.pods.iter().all(|(k, v)| labels.get(k) == Some(v))
+            !a.pods.is_empty()
+                && a.namespaces.iter().any(|n| n == ns)
+                && a.pods.iter().all(|(k, v)| labels.get(k) == Some(v))
         })
         .collect();
     match hits.as_slice() {
@@ -132,8 +156,12 @@ fn mixed_pods(ir: &Ir) -> Vec<TopoPod> {
     let mut out = vec![];
     for (zi, z) in ir.zones.iter().enumerate() {
         for ns in &z.namespaces {
-            let here: Vec<AtomId> =
-                z.services.iter().copied().filter(|&s| !ir.atoms[s].pods.is_empty() && ir.atoms[s].namespaces.contains(ns)).collect();
+            let here: Vec<AtomId> = z
+                .services
+                .iter()
+                .copied()
+                .filter(|&s| !ir.atoms[s].pods.is_empty() && ir.atoms[s].namespaces.contains(ns))
+                .collect();
             let mut seen = BTreeSet::new();
             for &a in &here {
                 for &b in &here {
@@ -147,7 +175,13 @@ fn mixed_pods(ir: &Ir) -> Vec<TopoPod> {
                         continue;
                     }
                     if let Some(atom) = owner(ir, zi, ns, &labels) {
-                        out.push(TopoPod { namespace: ns.clone(), name: format!("mix-{}", seen.len()), labels, atom, ports: vec![] });
+                        out.push(TopoPod {
+                            namespace: ns.clone(),
+                            name: format!("mix-{}", seen.len()),
+                            labels,
+                            atom,
+                            ports: vec![],
+                        });
                     }
                 }
             }
@@ -168,7 +202,12 @@ pub fn ambiguous_pods(ir: &Ir, pods: &[TopoPod]) -> Vec<String> {
             .map(|a| a.name.as_str())
             .collect();
         if owners.len() > 1 {
-            out.push(format!("{}/{} is selected by {}", p.namespace, p.name, owners.join(", ")));
+            out.push(format!(
+                "{}/{} is selected by {}",
+                p.namespace,
+                p.name,
+                owners.join(", ")
+            ));
         }
     }
     out
@@ -182,8 +221,11 @@ pub fn topology_yaml(ir: &Ir, pods: &[TopoPod]) -> String {
             "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}}));
     }
     for p in pods {
-        let ports: Vec<_> =
-            p.ports.iter().map(|(proto, port)| json!({"containerPort": port, "protocol": proto.as_str().to_uppercase()})).collect();
+        let ports: Vec<_> = p
+            .ports
+            .iter()
+            .map(|(proto, port)| json!({"containerPort": port, "protocol": proto.as_str().to_uppercase()}))
+            .collect();
         docs.push(json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": p.name, "namespace": p.namespace, "labels": p.labels},
             "spec": {"containers": [{"name": "main", "image": "example/app", "ports": ports}]}}));
@@ -212,15 +254,26 @@ pub fn run_nca(dir: &Path) -> Vec<(NcaEnd, NcaEnd, PortSet)> {
         .output()
         .expect("run nca");
     let text = std::fs::read_to_string(&out).unwrap_or_else(|_| {
-        panic!("nca wrote no output: {}\n{}", String::from_utf8_lossy(&res.stdout), String::from_utf8_lossy(&res.stderr))
+        panic!(
+            "nca wrote no output: {}\n{}",
+            String::from_utf8_lossy(&res.stdout),
+            String::from_utf8_lossy(&res.stderr)
+        )
     });
-    text.lines().filter(|l| !l.trim().is_empty()).map(|l| parse_line(l).unwrap_or_else(|| panic!("cannot parse nca line: {l}"))).collect()
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| parse_line(l).unwrap_or_else(|| panic!("cannot parse nca line: {l}")))
+        .collect()
 }
 
 fn parse_line(line: &str) -> Option<(NcaEnd, NcaEnd, PortSet)> {
     let (src, rest) = line.split_once(" => ")?;
     let (dst, conns) = rest.split_once(" : ")?;
-    Some((parse_end(src.trim())?, parse_end(dst.trim())?, crate::common::nca_conns(conns.trim())?))
+    Some((
+        parse_end(src.trim())?,
+        parse_end(dst.trim())?,
+        crate::common::nca_conns(conns.trim())?,
+    ))
 }
 
 fn parse_end(s: &str) -> Option<NcaEnd> {
@@ -231,7 +284,8 @@ fn parse_end(s: &str) -> Option<NcaEnd> {
     let mut v = vec![];
     for part in s.split(',') {
         let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-        let (lo, hi): (std::net::IpAddr, std::net::IpAddr) = (lo.trim().parse().ok()?, hi.trim().parse().ok()?);
+        let (lo, hi): (std::net::IpAddr, std::net::IpAddr) =
+            (lo.trim().parse().ok()?, hi.trim().parse().ok()?);
         v.push((lo.is_ipv6(), ip_num(lo), ip_num(hi)));
     }
     Some(NcaEnd::Ranges(v))
@@ -244,7 +298,6 @@ pub fn ip_num(ip: std::net::IpAddr) -> u128 {
         std::net::IpAddr::V6(a) => u128::from(a),
     }
 }
-
 
 /// A pod of the topology, by namespace and name.
 type PodKey = (String, String);
@@ -262,24 +315,35 @@ pub fn compare(ir: &Ir, pods: &[TopoPod], lines: &[(NcaEnd, NcaEnd, PortSet)], s
     };
     let lines: Vec<&(NcaEnd, NcaEnd, PortSet)> = lines.iter().filter(|(s, d, _)| keep(s, d)).collect();
     let mut diffs = vec![];
-    let pod_atom: BTreeMap<PodKey, AtomId> = pods.iter().map(|p| ((p.namespace.clone(), p.name.clone()), p.atom)).collect();
+    let pod_atom: BTreeMap<PodKey, AtomId> = pods
+        .iter()
+        .map(|p| ((p.namespace.clone(), p.name.clone()), p.atom))
+        .collect();
     // Atoms reached by address: those with addresses and no pods (an atom with pods is reached through them only).
-    let addr_atoms: Vec<AtomId> =
-        (0..ir.atoms.len()).filter(|&a| ir.atoms[a].has_addrs() && !moat::backend::k8s::select::selects_pods(ir, a)).collect();
+    let addr_atoms: Vec<AtomId> = (0..ir.atoms.len())
+        .filter(|&a| ir.atoms[a].has_addrs() && !moat::backend::k8s::select::selects_pods(ir, a))
+        .collect();
     let mut pod_pairs: BTreeMap<(PodKey, PodKey), PortSet> = BTreeMap::new();
     // (pod, pod is the source?) -> facts about address ranges.
     let mut ranged: BTreeMap<(PodKey, bool), Vec<RangeFact>> = BTreeMap::new();
     for &(src, dst, conns) in &lines {
         match (src, dst) {
             (NcaEnd::Pod(a, b), NcaEnd::Pod(c, d)) => {
-                pod_pairs.entry(((a.clone(), b.clone()), (c.clone(), d.clone()))).or_default().union_with(conns);
+                pod_pairs
+                    .entry(((a.clone(), b.clone()), (c.clone(), d.clone())))
+                    .or_default()
+                    .union_with(conns);
             }
             (NcaEnd::Pod(a, b), NcaEnd::Ranges(rs)) | (NcaEnd::Ranges(rs), NcaEnd::Pod(a, b)) => {
                 let out = matches!(src, NcaEnd::Pod(..));
                 let e = ranged.entry(((a.clone(), b.clone()), out)).or_default();
                 e.extend(rs.iter().map(|&(f, lo, hi)| (f, lo, hi, conns.clone())));
                 for &(f, lo, hi) in rs {
-                    let hit = addr_atoms.iter().any(|&x| intervals(ir, x).iter().any(|&(g, l, h)| g == f && l <= hi && lo <= h));
+                    let hit = addr_atoms.iter().any(|&x| {
+                        intervals(ir, x)
+                            .iter()
+                            .any(|&(g, l, h)| g == f && l <= hi && lo <= h)
+                    });
                     if !hit {
                         diffs.push(format!("nca range {lo}-{hi} (v6: {f}) belongs to no atom"));
                     }
@@ -299,10 +363,16 @@ pub fn compare(ir: &Ir, pods: &[TopoPod], lines: &[(NcaEnd, NcaEnd, PortSet)], s
             if pk == qk {
                 continue;
             }
-            let got = pod_pairs.get(&(pk.clone(), qk.clone())).cloned().unwrap_or_default();
+            let got = pod_pairs
+                .get(&(pk.clone(), qk.clone()))
+                .cloned()
+                .unwrap_or_default();
             let w = want(pa, qa);
             if got != w {
-                diffs.push(format!("{pk:?} ({}) => {qk:?} ({}): nca {got}, moat {w}", ir.atoms[pa].name, ir.atoms[qa].name));
+                diffs.push(format!(
+                    "{pk:?} ({}) => {qk:?} ({}): nca {got}, moat {w}",
+                    ir.atoms[pa].name, ir.atoms[qa].name
+                ));
             }
         }
         let dirs: &[bool] = match side {
@@ -317,8 +387,11 @@ pub fn compare(ir: &Ir, pods: &[TopoPod], lines: &[(NcaEnd, NcaEnd, PortSet)], s
                 for iv in intervals(ir, x) {
                     for (lo, got) in segments(iv, &facts) {
                         if got != w {
-                            let (f, t) =
-                                if out { (&ir.atoms[pa].name, &ir.atoms[x].name) } else { (&ir.atoms[x].name, &ir.atoms[pa].name) };
+                            let (f, t) = if out {
+                                (&ir.atoms[pa].name, &ir.atoms[x].name)
+                            } else {
+                                (&ir.atoms[x].name, &ir.atoms[pa].name)
+                            };
                             diffs.push(format!("{f} => {t} via pod {pk:?}, addresses from {lo} (v6: {}): nca {got}, moat {w}", iv.0));
                         }
                     }
@@ -359,7 +432,18 @@ fn segments(iv: (bool, u128, u128), facts: &[RangeFact]) -> Vec<(u128, PortSet)>
 
 /// An atom's addresses as inclusive numeric intervals, per family.
 fn intervals(ir: &Ir, atom: AtomId) -> Vec<(bool, u128, u128)> {
-    ir.atoms[atom].addrs.prefixes().iter().map(|n| (matches!(n, ipnet::IpNet::V6(_)), ip_num(n.network()), ip_num(n.broadcast()))).collect()
+    ir.atoms[atom]
+        .addrs
+        .prefixes()
+        .iter()
+        .map(|n| {
+            (
+                matches!(n, ipnet::IpNet::V6(_)),
+                ip_num(n.network()),
+                ip_num(n.broadcast()),
+            )
+        })
+        .collect()
 }
 
 /// Which side of the policies a run checks: both, or one with the other opened.
@@ -376,7 +460,11 @@ pub enum Side {
 /// or `egress: [{}]`), so that one side's rules are checked on their own (a
 /// mistake on one side is otherwise hidden by the other side's rule).
 fn open_side(ir: &Ir, side: Side) -> String {
-    let (ty, key) = if side == Side::Ingress { ("Egress", "egress") } else { ("Ingress", "ingress") };
+    let (ty, key) = if side == Side::Ingress {
+        ("Egress", "egress")
+    } else {
+        ("Ingress", "ingress")
+    };
     let docs: Vec<_> = moat::backend::k8s::namespaces(ir)
         .into_iter()
         .map(|ns| {
@@ -417,7 +505,11 @@ pub fn prove(ir: &Ir, tag: &str) -> Vec<String> {
         if allowed_pairs > 0 && lines.is_empty() {
             diffs.push(format!("{side:?}: nca reports no connectivity at all"));
         }
-        diffs.extend(compare(ir, &pods, &lines, side).into_iter().map(|d| format!("{side:?}: {d}")));
+        diffs.extend(
+            compare(ir, &pods, &lines, side)
+                .into_iter()
+                .map(|d| format!("{side:?}: {d}")),
+        );
     }
     if !diffs.is_empty() {
         for a in &artefacts {
@@ -436,10 +528,15 @@ pub fn prove_all(cases: Vec<(String, Ir)>) -> Vec<String> {
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| loop {
-                let Some((name, ir)) = cases.lock().expect("lock").pop() else { break };
+                let Some((name, ir)) = cases.lock().expect("lock").pop() else {
+                    break;
+                };
                 let diffs = prove(&ir, &format!("k8s-{name}"));
                 if !diffs.is_empty() {
-                    failures.lock().expect("lock").push(format!("{name}:\n  {}", diffs.join("\n  ")));
+                    failures
+                        .lock()
+                        .expect("lock")
+                        .push(format!("{name}:\n  {}", diffs.join("\n  ")));
                 }
             });
         }

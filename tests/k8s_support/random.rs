@@ -76,11 +76,31 @@ fn random_zone(r: &mut Rng, i: usize) -> ZoneSpec {
     let name = format!("z{i}");
     // 0: namespaces only, 1: namespaces and a range, 2: a range only.
     let shape = if i == 0 { 0 } else { r.below(3) };
-    let cidrs = if shape >= 1 { vec![net(&format!("10.{i}.0.0/16"))] } else { vec![] };
-    let namespaces: Vec<String> = if shape <= 1 { (0..1 + r.below(2)).map(|k| format!("{name}-ns{k}")).collect() } else { vec![] };
-    let kind = if r.chance(50) { ZoneKind::Demilitarised } else { ZoneKind::Militarised };
-    let services = (0..r.below(4)).map(|k| random_service(r, i, k, &namespaces, !cidrs.is_empty())).collect();
-    ZoneSpec { name, kind, cidrs, namespaces, services }
+    let cidrs = if shape >= 1 {
+        vec![net(&format!("10.{i}.0.0/16"))]
+    } else {
+        vec![]
+    };
+    let namespaces: Vec<String> = if shape <= 1 {
+        (0..1 + r.below(2)).map(|k| format!("{name}-ns{k}")).collect()
+    } else {
+        vec![]
+    };
+    let kind = if r.chance(50) {
+        ZoneKind::Demilitarised
+    } else {
+        ZoneKind::Militarised
+    };
+    let services = (0..r.below(4))
+        .map(|k| random_service(r, i, k, &namespaces, !cidrs.is_empty()))
+        .collect();
+    ZoneSpec {
+        name,
+        kind,
+        cidrs,
+        namespaces,
+        services,
+    }
 }
 
 fn random_service(r: &mut Rng, zone: usize, k: usize, namespaces: &[String], has_cidr: bool) -> SvcSpec {
@@ -90,7 +110,10 @@ fn random_service(r: &mut Rng, zone: usize, k: usize, namespaces: &[String], has
         if r.chance(25) {
             // The Helm scheme: name and instance, both the chart's name.
             pods.insert("app.kubernetes.io/name".to_string(), format!("z{zone}-{name}"));
-            pods.insert("app.kubernetes.io/instance".to_string(), format!("z{zone}-{name}"));
+            pods.insert(
+                "app.kubernetes.io/instance".to_string(),
+                format!("z{zone}-{name}"),
+            );
         } else {
             pods.insert("app".to_string(), format!("z{zone}-{name}"));
         }
@@ -99,22 +122,41 @@ fn random_service(r: &mut Rng, zone: usize, k: usize, namespaces: &[String], has
         }
     }
     let own_ns = !pods.is_empty() && namespaces.len() > 1 && r.chance(50);
-    let svc_ns = if own_ns { vec![namespaces[r.below(namespaces.len())].clone()] } else { namespaces.to_vec() };
-    let hosts = if has_cidr && (pods.is_empty() || r.chance(40)) { vec![net(&format!("10.{zone}.{}.0/24", k + 1))] } else { vec![] };
+    let svc_ns = if own_ns {
+        vec![namespaces[r.below(namespaces.len())].clone()]
+    } else {
+        namespaces.to_vec()
+    };
+    let hosts = if has_cidr && (pods.is_empty() || r.chance(40)) {
+        vec![net(&format!("10.{zone}.{}.0/24", k + 1))]
+    } else {
+        vec![]
+    };
     let port = 1000 + 10 * k as u16 + zone as u16 * 100;
-    let ports = BTreeMap::from([("p".to_string(), PortSet::range(Proto::Tcp, PortRange::new(port, port)))]);
-    SvcSpec { name, pods, namespaces: svc_ns, hosts, ports }
+    let ports = BTreeMap::from([(
+        "p".to_string(),
+        PortSet::range(Proto::Tcp, PortRange::new(port, port)),
+    )]);
+    SvcSpec {
+        name,
+        pods,
+        namespaces: svc_ns,
+        hosts,
+        ports,
+    }
 }
 
 fn random_ports(r: &mut Rng) -> PortSet {
     let lo = 1 + r.below(9000) as u16;
     match r.below(8) {
         0 => PortSet::any(),
-        1 => PortSet::range(Proto::Udp, PortRange::new(53, 53)).union(&PortSet::range(Proto::Tcp, PortRange::new(53, 53))),
+        1 => PortSet::range(Proto::Udp, PortRange::new(53, 53))
+            .union(&PortSet::range(Proto::Tcp, PortRange::new(53, 53))),
         2 => PortSet::range(Proto::Tcp, PortRange::new(lo, lo + 20)),
         3 => PortSet::proto(Proto::Tcp),
         4 => PortSet::range(Proto::Sctp, PortRange::new(lo, lo)),
-        5 => PortSet::range(Proto::Udp, PortRange::new(lo, lo)).union(&PortSet::range(Proto::Tcp, PortRange::new(lo, lo))),
+        5 => PortSet::range(Proto::Udp, PortRange::new(lo, lo))
+            .union(&PortSet::range(Proto::Tcp, PortRange::new(lo, lo))),
         _ => PortSet::range(Proto::Tcp, PortRange::new(lo, lo)),
     }
 }
@@ -128,8 +170,20 @@ fn lower(specs: Vec<ZoneSpec>, r: &mut Rng, seed: u64) -> Ir {
         if z.kind == ZoneKind::External {
             holes.extend(all_cidrs.iter().copied());
         }
-        let addrs = if z.cidrs.is_empty() { AddrSet::default() } else { AddrSet::new(z.cidrs.clone(), holes) };
-        atoms.push(atom(z.name.clone(), zi, None, addrs, z.namespaces.clone(), BTreeMap::new(), BTreeMap::new()));
+        let addrs = if z.cidrs.is_empty() {
+            AddrSet::default()
+        } else {
+            AddrSet::new(z.cidrs.clone(), holes)
+        };
+        atoms.push(atom(
+            z.name.clone(),
+            zi,
+            None,
+            addrs,
+            z.namespaces.clone(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+        ));
         for s in &z.services {
             let addrs = AddrSet::new(s.hosts.clone(), vec![]);
             atoms.push(atom(
@@ -154,15 +208,28 @@ fn lower(specs: Vec<ZoneSpec>, r: &mut Rng, seed: u64) -> Ir {
             cidrs: z.cidrs.clone(),
             namespaces: z.namespaces.clone(),
             cell: None,
-            services: atoms.iter().enumerate().filter(|(_, a)| a.zone == zi && !a.is_remainder()).map(|(i, _)| i).collect(),
-            remainder: atoms.iter().position(|a| a.zone == zi && a.is_remainder()).expect("remainder"),
+            services: atoms
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.zone == zi && !a.is_remainder())
+                .map(|(i, _)| i)
+                .collect(),
+            remainder: atoms
+                .iter()
+                .position(|a| a.zone == zi && a.is_remainder())
+                .expect("remainder"),
             span: Span::default(),
         })
         .collect();
     let mut ir = Ir {
         name: format!("rand{seed}"),
         title: None,
-        sites: vec![Site { name: "default".into(), kind: SiteKind::Onprem, props: BTreeMap::new(), span: None }],
+        sites: vec![Site {
+            name: "default".into(),
+            kind: SiteKind::Onprem,
+            props: BTreeMap::new(),
+            span: None,
+        }],
         zones,
         atoms,
         allows: vec![],
@@ -184,7 +251,17 @@ fn atom(
     pods: BTreeMap<String, String>,
     ports: BTreeMap<String, PortSet>,
 ) -> Atom {
-    Atom { name, zone, service, addrs, namespaces, pods, ports, resident: false, span: Span::default() }
+    Atom {
+        name,
+        zone,
+        service,
+        addrs,
+        namespaces,
+        pods,
+        ports,
+        resident: false,
+        span: Span::default(),
+    }
 }
 
 /// A random endpoint: a zone (all its atoms) or one service.
@@ -204,7 +281,12 @@ fn add_allow(ir: &mut Ir, r: &mut Rng) {
     let to = endpoint(ir, r);
     let ports = random_ports(r);
     let id = ir.allows.len();
-    ir.allows.push(Allow { span: Span::default(), loc: format!("rand.moat:{}", id + 1), reason: None, exempt: None });
+    ir.allows.push(Allow {
+        span: Span::default(),
+        loc: format!("rand.moat:{}", id + 1),
+        reason: None,
+        exempt: None,
+    });
     for &f in &from {
         for &t in &to {
             let flow: &mut Flow = ir.flows.entry((f, t)).or_default();

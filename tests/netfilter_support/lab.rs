@@ -27,7 +27,11 @@ pub struct Host {
 impl Host {
     /// Its address in one family.
     pub fn addr(&self, v6: bool) -> Option<IpAddr> {
-        if v6 { self.v6.map(IpAddr::V6) } else { self.v4.map(IpAddr::V4) }
+        if v6 {
+            self.v6.map(IpAddr::V6)
+        } else {
+            self.v4.map(IpAddr::V4)
+        }
     }
 }
 
@@ -46,29 +50,57 @@ impl Lab {
         static N: AtomicUsize = AtomicUsize::new(0);
         static SWEEP: std::sync::Once = std::sync::Once::new();
         SWEEP.call_once(sweep_stale);
-        let tag = format!("{PREFIX}{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+        let tag = format!(
+            "{PREFIX}{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
         let router = format!("{tag}-r");
-        let mut lab = Lab { router: router.clone(), hosts: BTreeMap::new(), names: vec![], children: vec![] };
+        let mut lab = Lab {
+            router: router.clone(),
+            hosts: BTreeMap::new(),
+            names: vec![],
+            children: vec![],
+        };
         lab.add_ns(&router);
         batch(&router, "link set lo up\n");
-        run(&["ip", "netns", "exec", &router, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
-            "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"]);
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            &router,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+            "net.ipv6.conf.all.forwarding=1",
+            "net.ipv4.conf.all.rp_filter=0",
+            "net.ipv4.conf.default.rp_filter=0",
+        ]);
         let mut router_batch = String::new();
         for (i, (key, v4, v6)) in hosts.iter().enumerate() {
             let ns = format!("{tag}-{i}");
             lab.add_ns(&ns);
             let peer = format!("v{i}");
-            run(&["ip", "link", "add", "a0", "netns", &ns, "type", "veth", "peer", "name", &peer, "netns", &router]);
+            run(&[
+                "ip", "link", "add", "a0", "netns", &ns, "type", "veth", "peer", "name", &peer, "netns",
+                &router,
+            ]);
             let mut b = String::from("link set lo up\nlink set a0 addrgenmode none\nlink set a0 up\n");
             router_batch.push_str(&format!("link set {peer} addrgenmode none\nlink set {peer} up\n"));
             if let Some(a) = v4 {
                 b.push_str(&format!("addr add {a}/32 dev a0\nroute add {ROUTER_V4} dev a0\nroute add default via {ROUTER_V4} dev a0\n"));
-                router_batch.push_str(&format!("addr add {ROUTER_V4}/32 dev {peer}\nroute add {a}/32 dev {peer}\n"));
+                router_batch.push_str(&format!(
+                    "addr add {ROUTER_V4}/32 dev {peer}\nroute add {a}/32 dev {peer}\n"
+                ));
             }
             if let Some(a) = v6 {
-                b.push_str(&format!("addr add fe80::2/64 dev a0 nodad\naddr add {a}/128 dev a0 nodad\n"));
+                b.push_str(&format!(
+                    "addr add fe80::2/64 dev a0 nodad\naddr add {a}/128 dev a0 nodad\n"
+                ));
                 b.push_str(&format!("route add ::/0 via {ROUTER_V6} dev a0\n"));
-                router_batch.push_str(&format!("addr add {ROUTER_V6}/64 dev {peer} nodad\nroute add {a}/128 dev {peer}\n"));
+                router_batch.push_str(&format!(
+                    "addr add {ROUTER_V6}/64 dev {peer} nodad\nroute add {a}/128 dev {peer}\n"
+                ));
             }
             batch(&ns, &b);
             lab.hosts.insert(*key, Host { ns, v4: *v4, v6: *v6 });
@@ -108,17 +140,24 @@ impl Drop for Lab {
             let _ = c.wait();
         }
         for n in self.names.iter().rev() {
-            let _ = Command::new("ip").args(["netns", "del", n]).stderr(Stdio::null()).status();
+            let _ = Command::new("ip")
+                .args(["netns", "del", n])
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }
 
 /// Deletes `mnf-<pid>-...` namespaces whose test process is gone.
 fn sweep_stale() {
-    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else { return };
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let name = line.split_whitespace().next().unwrap_or("");
-        let Some(rest) = name.strip_prefix(PREFIX) else { continue };
+        let Some(rest) = name.strip_prefix(PREFIX) else {
+            continue;
+        };
         let pid = rest.split('-').next().unwrap_or("");
         if !pid.is_empty() && !std::path::Path::new("/proc").join(pid).exists() {
             let _ = Command::new("ip").args(["netns", "del", name]).status();
@@ -148,8 +187,16 @@ pub fn in_parallel<T: Sync>(items: &[T], f: impl Fn(&T) + Sync) {
 
 /// Runs a command and panics with its stderr when it fails.
 pub fn run(argv: &[&str]) {
-    let out = Command::new(argv[0]).args(&argv[1..]).output().expect("run command");
-    assert!(out.status.success(), "`{}` failed: {}", argv.join(" "), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .expect("run command");
+    assert!(
+        out.status.success(),
+        "`{}` failed: {}",
+        argv.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs `ip -batch -` inside `ns`.
@@ -161,14 +208,27 @@ fn batch(ns: &str, cmds: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn ip -batch");
-    c.stdin.take().expect("stdin").write_all(cmds.as_bytes()).expect("write batch");
+    c.stdin
+        .take()
+        .expect("stdin")
+        .write_all(cmds.as_bytes())
+        .expect("write batch");
     let out = c.wait_with_output().expect("ip -batch");
-    assert!(out.status.success(), "ip -n {ns} -batch failed: {}\n{cmds}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ip -n {ns} -batch failed: {}\n{cmds}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs a command with `input` on stdin, killing it after `limit`; its stdout.
 pub fn run_bounded(mut cmd: Command, input: &str, limit: Duration) -> Result<String, String> {
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
     let mut stdin = child.stdin.take().expect("stdin");
     let input = input.to_string();
     let writer = std::thread::spawn(move || {

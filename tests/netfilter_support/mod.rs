@@ -17,8 +17,8 @@ use moat::gen::GenOptions;
 use moat::ir::{AtomId, Ir, SiteKind, ZoneKind};
 use moat::ports::Proto;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::io::{BufRead, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -29,7 +29,16 @@ const PROBE_TIMEOUT: f64 = 1.0;
 /// `Some(reason)` when the lab cannot run here (not root, or a tool is missing).
 pub fn lab_unavailable() -> Option<String> {
     common::missing_root().or_else(|| {
-        ["ip", "nsenter", "iptables-restore", "ip6tables-restore", "nft", "python3"].iter().find_map(|t| common::missing_tool(t))
+        [
+            "ip",
+            "nsenter",
+            "iptables-restore",
+            "ip6tables-restore",
+            "nft",
+            "python3",
+        ]
+        .iter()
+        .find_map(|t| common::missing_tool(t))
     })
 }
 
@@ -44,10 +53,14 @@ pub fn ir_of(name: &str, text: &str) -> Ir {
 
 /// Both netfilter targets' artefacts, by path.
 pub fn compile(ir: &Ir, log_drops: bool) -> BTreeMap<String, String> {
-    let opts = EmitOptions { log_drops, ..EmitOptions::default() };
+    let opts = EmitOptions {
+        log_drops,
+        ..EmitOptions::default()
+    };
     let mut out = BTreeMap::new();
     for t in [Target::Iptables, Target::Nftables] {
-        let arts: Vec<Artefact> = backend::emit(t, ir, &opts).unwrap_or_else(|d| panic!("{} does not compile: {d:#?}", t.as_str()));
+        let arts: Vec<Artefact> =
+            backend::emit(t, ir, &opts).unwrap_or_else(|d| panic!("{} does not compile: {d:#?}", t.as_str()));
         out.extend(arts.into_iter().map(|a| (a.path, a.contents)));
     }
     out
@@ -73,7 +86,12 @@ pub enum Setup {
 }
 
 impl Setup {
-    pub const ALL: [Setup; 4] = [Setup::IptablesGateway, Setup::NftablesGateway, Setup::IptablesHost, Setup::NftablesHost];
+    pub const ALL: [Setup; 4] = [
+        Setup::IptablesGateway,
+        Setup::NftablesGateway,
+        Setup::IptablesHost,
+        Setup::NftablesHost,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -101,7 +119,11 @@ pub const TWIN: usize = 1 << 20;
 
 /// The lab host a probe starts from: the atom's own, or its twin for a flow to itself.
 pub fn src_key(p: &Probe) -> usize {
-    if p.from == p.to { p.from + TWIN } else { p.from }
+    if p.from == p.to {
+        p.from + TWIN
+    } else {
+        p.from
+    }
 }
 
 /// What to test, derived from the IR (the front end's matrix is the reference).
@@ -121,7 +143,11 @@ impl Plan {
     /// Plans the probes of a policy; `seed` drives the sampling of forbidden cases.
     pub fn new(ir: &Ir, seed: u64) -> Plan {
         let flows = scope::flows(Target::Iptables, ir).expect("in-scope flows");
-        let to_self: BTreeSet<AtomId> = flows.iter().filter(|(f, t, _)| f == t).map(|(f, _, _)| *f).collect();
+        let to_self: BTreeSet<AtomId> = flows
+            .iter()
+            .filter(|(f, t, _)| f == t)
+            .map(|(f, _, _)| *f)
+            .collect();
         let mut hosts = vec![];
         for (a, atom) in ir.atoms.iter().enumerate() {
             let (v4, v6) = (pick_v4(&atom.addrs, None), pick_v6(&atom.addrs, None));
@@ -129,16 +155,26 @@ impl Plan {
                 continue;
             }
             hosts.push((a, v4, v6));
-            let (t4, t6) = (v4.and_then(|x| pick_v4(&atom.addrs, Some(x))), v6.and_then(|x| pick_v6(&atom.addrs, Some(x))));
+            let (t4, t6) = (
+                v4.and_then(|x| pick_v4(&atom.addrs, Some(x))),
+                v6.and_then(|x| pick_v6(&atom.addrs, Some(x))),
+            );
             if to_self.contains(&a) && (t4.is_some() || t6.is_some()) {
                 hosts.push((a + TWIN, t4, t6));
             }
         }
-        let fams: BTreeMap<usize, (bool, bool)> = hosts.iter().map(|(k, v4, v6)| (*k, (v4.is_some(), v6.is_some()))).collect();
+        let fams: BTreeMap<usize, (bool, bool)> = hosts
+            .iter()
+            .map(|(k, v4, v6)| (*k, (v4.is_some(), v6.is_some())))
+            .collect();
         let pair_fams = |from: AtomId, to: AtomId| -> Vec<bool> {
             let src = if from == to { from + TWIN } else { from };
             match (fams.get(&src), fams.get(&to)) {
-                (Some(x), Some(y)) => [(x.0 && y.0, false), (x.1 && y.1, true)].into_iter().filter(|f| f.0).map(|f| f.1).collect(),
+                (Some(x), Some(y)) => [(x.0 && y.0, false), (x.1 && y.1, true)]
+                    .into_iter()
+                    .filter(|f| f.0)
+                    .map(|f| f.1)
+                    .collect(),
                 _ => vec![],
             }
         };
@@ -154,7 +190,13 @@ impl Plan {
                     match proto {
                         Proto::Sctp => unprobed += 1,
                         _ => {
-                            allowed.insert(Probe { from: *from, to: *to, v6, proto, port });
+                            allowed.insert(Probe {
+                                from: *from,
+                                to: *to,
+                                v6,
+                                proto,
+                                port,
+                            });
                         }
                     }
                 }
@@ -165,11 +207,24 @@ impl Plan {
         let guarded = |a: AtomId| owned(a) && ir.zone_of(a).kind != ZoneKind::External;
         let atoms: Vec<AtomId> = hosts.iter().map(|h| h.0).filter(|k| *k < TWIN).collect();
         let sample = |keep: &dyn Fn(AtomId) -> bool| {
-            forbidden(ir, &allowed, &atoms, &pair_fams, &|p: &Probe| keep(p.from) || keep(p.to), seed)
+            forbidden(
+                ir,
+                &allowed,
+                &atoms,
+                &pair_fams,
+                &|p: &Probe| keep(p.from) || keep(p.to),
+                seed,
+            )
         };
         let forbidden_gateway = sample(&owned);
         let forbidden_host = sample(&guarded);
-        Plan { hosts, allowed, forbidden_gateway, forbidden_host, unprobed }
+        Plan {
+            hosts,
+            allowed,
+            forbidden_gateway,
+            forbidden_host,
+            unprobed,
+        }
     }
 }
 
@@ -187,7 +242,11 @@ fn cases(ports: &moat::ports::PortSet, v6: bool) -> Vec<(Proto, u16)> {
             Proto::Icmp | Proto::Icmpv6 if proto == echo => out.push((proto, 0)),
             Proto::Icmp | Proto::Icmpv6 => {}
             Proto::Other => {
-                out.extend([Proto::Tcp, Proto::Udp].into_iter().flat_map(|p| [(p, 1), (p, 65535)]));
+                out.extend(
+                    [Proto::Tcp, Proto::Udp]
+                        .into_iter()
+                        .flat_map(|p| [(p, 1), (p, 65535)]),
+                );
                 out.push((echo, 0));
             }
         }
@@ -199,7 +258,9 @@ fn cases(ports: &moat::ports::PortSet, v6: bool) -> Vec<(Proto, u16)> {
 
 /// True when the IR allows the probe.
 fn allows(ir: &Ir, p: &Probe) -> bool {
-    ir.flows.get(&(p.from, p.to)).is_some_and(|f| f.ports.contains(p.proto, p.port))
+    ir.flows
+        .get(&(p.from, p.to))
+        .is_some_and(|f| f.ports.contains(p.proto, p.port))
 }
 
 /// Forbidden probes: every port next to an allowed range, some reversed
@@ -219,9 +280,17 @@ fn forbidden(
     let mut out: BTreeSet<Probe> = BTreeSet::new();
     let mut reversed: Vec<Probe> = vec![];
     for p in allowed {
-        reversed.push(Probe { from: p.to, to: p.from, ..p.clone() });
+        reversed.push(Probe {
+            from: p.to,
+            to: p.from,
+            ..p.clone()
+        });
         let ported = matches!(p.proto, Proto::Tcp | Proto::Udp);
-        for q in [p.port.checked_sub(1), p.port.checked_add(1)].into_iter().flatten().filter(|q| ported && *q > 0) {
+        for q in [p.port.checked_sub(1), p.port.checked_add(1)]
+            .into_iter()
+            .flatten()
+            .filter(|q| ported && *q > 0)
+        {
             out.insert(Probe { port: q, ..p.clone() });
         }
     }
@@ -249,11 +318,19 @@ fn forbidden(
             _ => (Proto::Udp, 0),
         };
         let port = match proto {
-            Proto::Tcp | Proto::Udp if !ports.is_empty() && rng.below(2) == 0 => ports[rng.below(ports.len())],
+            Proto::Tcp | Proto::Udp if !ports.is_empty() && rng.below(2) == 0 => {
+                ports[rng.below(ports.len())]
+            }
             Proto::Tcp | Proto::Udp => 1 + rng.below(65535) as u16,
             _ => port,
         };
-        let p = Probe { from, to, v6, proto, port };
+        let p = Probe {
+            from,
+            to,
+            v6,
+            proto,
+            port,
+        };
         if ok(&p) {
             out.insert(p);
         }
@@ -279,7 +356,11 @@ pub fn run_lab(name: &str, ir: &Ir, arts: &BTreeMap<String, String>, plan: &Plan
     let mut failures = vec![];
     let mut out = vec![];
     for setup in Setup::ALL {
-        let forbidden = if setup.host() { &plan.forbidden_host } else { &plan.forbidden_gateway };
+        let forbidden = if setup.host() {
+            &plan.forbidden_host
+        } else {
+            &plan.forbidden_gateway
+        };
         let t1 = std::time::Instant::now();
         let loaded = load(&lab, ir, dir.path(), setup);
         let results = probe_all(&lab, plan.allowed.iter().chain(forbidden.iter()));
@@ -288,9 +369,17 @@ pub fn run_lab(name: &str, ir: &Ir, arts: &BTreeMap<String, String>, plan: &Plan
             let want = if i < plan.allowed.len() { "open" } else { "blocked" };
             let got = results.get(&i).map(String::as_str).unwrap_or("no result");
             if got == want {
-                if want == "open" { counts.allowed += 1 } else { counts.blocked += 1 }
+                if want == "open" {
+                    counts.allowed += 1
+                } else {
+                    counts.blocked += 1
+                }
             } else {
-                failures.push(format!("{name}: {}: {} should be {want}, was {got}", setup.name(), describe(ir, &lab, p)));
+                failures.push(format!(
+                    "{name}: {}: {} should be {want}, was {got}",
+                    setup.name(),
+                    describe(ir, &lab, p)
+                ));
             }
         }
         eprintln!(
@@ -305,30 +394,64 @@ pub fn run_lab(name: &str, ir: &Ir, arts: &BTreeMap<String, String>, plan: &Plan
         lab::in_parallel(&loaded, |ns| lab.flush(ns));
         out.push((setup, counts));
     }
-    assert!(failures.is_empty(), "{} probe(s) disagree with the policy:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} probe(s) disagree with the policy:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     out
 }
 
 fn describe(ir: &Ir, lab: &Lab, p: &Probe) -> String {
-    let addr = |k: usize| lab.hosts.get(&k).and_then(|h| h.addr(p.v6)).map(|x| x.to_string()).unwrap_or_default();
-    let what = if p.proto.has_ports() { format!("{}/{}", p.proto, p.port) } else { format!("{} echo", p.proto) };
-    format!("{} ({}) -> {} ({}) {what}", ir.atoms[p.from].name, addr(src_key(p)), ir.atoms[p.to].name, addr(p.to))
+    let addr = |k: usize| {
+        lab.hosts
+            .get(&k)
+            .and_then(|h| h.addr(p.v6))
+            .map(|x| x.to_string())
+            .unwrap_or_default()
+    };
+    let what = if p.proto.has_ports() {
+        format!("{}/{}", p.proto, p.port)
+    } else {
+        format!("{} echo", p.proto)
+    };
+    format!(
+        "{} ({}) -> {} ({}) {what}",
+        ir.atoms[p.from].name,
+        addr(src_key(p)),
+        ir.atoms[p.to].name,
+        addr(p.to)
+    )
 }
 
 /// The echo server: one process for the whole lab, listening in every
 /// destination host's namespace on every port probed there.
 fn start_servers(lab: &mut Lab, plan: &Plan) {
     let mut specs: BTreeMap<AtomId, BTreeSet<String>> = BTreeMap::new();
-    for p in plan.allowed.iter().chain(&plan.forbidden_gateway).chain(&plan.forbidden_host) {
+    for p in plan
+        .allowed
+        .iter()
+        .chain(&plan.forbidden_gateway)
+        .chain(&plan.forbidden_host)
+    {
         if p.proto.has_ports() {
-            specs.entry(p.to).or_default().insert(format!("{}/{}", p.proto, p.port));
+            specs
+                .entry(p.to)
+                .or_default()
+                .insert(format!("{}/{}", p.proto, p.port));
         }
     }
     let config: Vec<serde_json::Value> = specs
         .into_iter()
         .map(|(atom, specs)| {
             let host = &lab.hosts[&atom];
-            let addrs: Vec<String> = host.v4.map(|a| a.to_string()).into_iter().chain(host.v6.map(|a| a.to_string())).collect();
+            let addrs: Vec<String> = host
+                .v4
+                .map(|a| a.to_string())
+                .into_iter()
+                .chain(host.v6.map(|a| a.to_string()))
+                .collect();
             serde_json::json!([host.ns, addrs, specs])
         })
         .collect();
@@ -337,7 +460,9 @@ fn start_servers(lab: &mut Lab, plan: &Plan) {
     writeln!(stdin, "{}", serde_json::Value::Array(config)).expect("configure the echo server");
     let out = child.stdout.take().expect("server stdout");
     let mut line = String::new();
-    std::io::BufReader::new(out).read_line(&mut line).expect("server ready line");
+    std::io::BufReader::new(out)
+        .read_line(&mut line)
+        .expect("server ready line");
     assert_eq!(line.trim(), "ready", "the echo server did not start");
 }
 
@@ -358,7 +483,10 @@ fn python() -> String {
 }
 
 fn probe_script() -> String {
-    common::root().join("tests/netfilter_support/probe.py").display().to_string()
+    common::root()
+        .join("tests/netfilter_support/probe.py")
+        .display()
+        .to_string()
 }
 
 /// Loads one setup's files, several namespaces at a time; returns the namespaces that got rules.
@@ -380,7 +508,11 @@ fn load(lab: &Lab, ir: &Ir, dir: &Path, setup: Setup) -> Vec<String> {
             ],
             _ => vec![("nft -f", dir.join(format!("nftables/{stem}.nft")))],
         };
-        let cmds: Vec<String> = files.into_iter().filter(|f| f.1.is_file()).map(|(t, f)| format!("{t} {}", f.display())).collect();
+        let cmds: Vec<String> = files
+            .into_iter()
+            .filter(|f| f.1.is_file())
+            .map(|(t, f)| format!("{t} {}", f.display()))
+            .collect();
         if !cmds.is_empty() {
             jobs.push((ns, cmds));
         }
@@ -398,17 +530,30 @@ fn probe_all<'p>(lab: &Lab, probes: impl Iterator<Item = &'p Probe>) -> BTreeMap
     let mut list = vec![];
     for (i, p) in probes.enumerate() {
         let (src, dst) = (&lab.hosts[&src_key(p)], &lab.hosts[&p.to]);
-        let (Some(s), Some(d)) = (src.addr(p.v6), dst.addr(p.v6)) else { continue };
-        list.push(serde_json::json!([i, src.ns, p.proto.as_str(), s.to_string(), d.to_string(), p.port]));
+        let (Some(s), Some(d)) = (src.addr(p.v6), dst.addr(p.v6)) else {
+            continue;
+        };
+        list.push(serde_json::json!([
+            i,
+            src.ns,
+            p.proto.as_str(),
+            s.to_string(),
+            d.to_string(),
+            p.port
+        ]));
     }
     // The client runs up to 800 probes at once; blocked ones take the whole timeout.
     let rounds = list.len().div_ceil(800).max(1) as f64;
     let limit = Duration::from_secs_f64(PROBE_TIMEOUT * 3.0 * rounds + 10.0);
     let mut cmd = Command::new(python());
     cmd.args([probe_script(), "probe".to_string(), PROBE_TIMEOUT.to_string()]);
-    let text = run_bounded(cmd, &serde_json::Value::Array(list).to_string(), limit).unwrap_or_else(|e| panic!("probe client: {e}"));
-    let map: BTreeMap<String, String> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad probe output {text:?}: {e}"));
-    map.into_iter().filter_map(|(k, v)| k.parse::<usize>().ok().map(|k| (k, v))).collect()
+    let text = run_bounded(cmd, &serde_json::Value::Array(list).to_string(), limit)
+        .unwrap_or_else(|e| panic!("probe client: {e}"));
+    let map: BTreeMap<String, String> =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad probe output {text:?}: {e}"));
+    map.into_iter()
+        .filter_map(|(k, v)| k.parse::<usize>().ok().map(|k| (k, v)))
+        .collect()
 }
 
 /// Addresses a lab host must not use (unroutable, loopback, link-local, multicast).
@@ -424,13 +569,19 @@ const BANNED_V4: [(u32, u32); 4] = [
 pub fn pick_v4(addrs: &AddrSet, not: Option<Ipv4Addr>) -> Option<Ipv4Addr> {
     let mut banned: Vec<(u128, u128)> = BANNED_V4.iter().map(|(a, b)| (*a as u128, *b as u128)).collect();
     banned.extend(not.map(|a| (u32::from(a) as u128, u32::from(a) as u128)));
-    addrs.family(false).prefixes().into_iter().find_map(|n| match n {
-        ipnet::IpNet::V4(n) => {
-            let (lo, hi) = (u32::from(n.network()), u32::from(n.broadcast()));
-            first_free(lo as u128, hi as u128, n.prefix_len() < 31, &banned).map(|x| Ipv4Addr::from(x as u32))
-        }
-        _ => None,
-    }).filter(|a| addrs.contains(IpAddr::V4(*a)))
+    addrs
+        .family(false)
+        .prefixes()
+        .into_iter()
+        .find_map(|n| match n {
+            ipnet::IpNet::V4(n) => {
+                let (lo, hi) = (u32::from(n.network()), u32::from(n.broadcast()));
+                first_free(lo as u128, hi as u128, n.prefix_len() < 31, &banned)
+                    .map(|x| Ipv4Addr::from(x as u32))
+            }
+            _ => None,
+        })
+        .filter(|a| addrs.contains(IpAddr::V4(*a)))
 }
 
 /// IPv6 counterpart of [`pick_v4`] (skips `::/8`, `fe80::/10`, `ff00::/8`).
@@ -441,13 +592,18 @@ pub fn pick_v6(addrs: &AddrSet, not: Option<Ipv6Addr>) -> Option<Ipv6Addr> {
         (0xff00u128 << 112, u128::MAX),
     ];
     banned.extend(not.map(|a| (u128::from(a), u128::from(a))));
-    addrs.family(true).prefixes().into_iter().find_map(|n| match n {
-        ipnet::IpNet::V6(n) => {
-            let (lo, hi) = (u128::from(n.network()), u128::from(n.broadcast()));
-            first_free(lo, hi, n.prefix_len() < 127, &banned).map(Ipv6Addr::from)
-        }
-        _ => None,
-    }).filter(|a| addrs.contains(IpAddr::V6(*a)))
+    addrs
+        .family(true)
+        .prefixes()
+        .into_iter()
+        .find_map(|n| match n {
+            ipnet::IpNet::V6(n) => {
+                let (lo, hi) = (u128::from(n.network()), u128::from(n.broadcast()));
+                first_free(lo, hi, n.prefix_len() < 127, &banned).map(Ipv6Addr::from)
+            }
+            _ => None,
+        })
+        .filter(|a| addrs.contains(IpAddr::V6(*a)))
 }
 
 /// The lowest address in `lo..=hi` (past the network address when `skip_net`) outside `banned`.
@@ -473,7 +629,9 @@ fn load_examples() -> Vec<(String, Ir)> {
     // Relative paths, so that the `file:line` in the artefacts do not depend on the checkout.
     let mut paths = vec![];
     for dir in ["policies", "fixtures/good"] {
-        let Ok(rd) = std::fs::read_dir(common::root().join(dir)) else { continue };
+        let Ok(rd) = std::fs::read_dir(common::root().join(dir)) else {
+            continue;
+        };
         paths.extend(
             rd.filter_map(Result::ok)
                 .map(|e| Path::new(dir).join(e.file_name()))
@@ -487,10 +645,18 @@ fn load_examples() -> Vec<(String, Ir)> {
             let c = moat::check_paths(&moat::load::Disk, std::slice::from_ref(&p));
             let why = match &c.ir {
                 None => Some("does not check".to_string()),
-                Some(ir) if !backend::in_scope(Target::Iptables, ir) => Some("no netfilter scope".to_string()),
+                Some(ir) if !backend::in_scope(Target::Iptables, ir) => {
+                    Some("no netfilter scope".to_string())
+                }
                 Some(ir) => backend::emit(Target::Iptables, ir, &Default::default())
                     .err()
-                    .map(|d| format!("{} error(s) {} for netfilter", d.len(), d.first().map_or("", |d| d.code))),
+                    .map(|d| {
+                        format!(
+                            "{} error(s) {} for netfilter",
+                            d.len(),
+                            d.first().map_or("", |d| d.code)
+                        )
+                    }),
             };
             match why {
                 Some(why) => {
@@ -513,7 +679,11 @@ pub fn random_options(seed: u64) -> GenOptions {
         ipv6: seed.is_multiple_of(2),
         icmp: true,
         namespaces: false,
-        sites: if seed.is_multiple_of(3) { vec![SiteKind::Onprem, SiteKind::Aws] } else { vec![] },
+        sites: if seed.is_multiple_of(3) {
+            vec![SiteKind::Onprem, SiteKind::Aws]
+        } else {
+            vec![]
+        },
         ..GenOptions::default()
     }
 }
@@ -561,9 +731,15 @@ impl Rng {
 pub fn check_policy(name: &str, ir: &Ir, seed: u64, log_drops: bool) -> Counts {
     let arts = compile(ir, log_drops);
     let plan = Plan::new(ir, seed);
-    assert!(!plan.allowed.is_empty() || ir.flows.is_empty() || plan.unprobed > 0, "{name}: nothing to probe");
+    assert!(
+        !plan.allowed.is_empty() || ir.flows.is_empty() || plan.unprobed > 0,
+        "{name}: nothing to probe"
+    );
     let counts = run_lab(name, ir, &arts, &plan);
-    let total = counts.iter().fold(Counts::default(), |a, (_, c)| Counts { allowed: a.allowed + c.allowed, blocked: a.blocked + c.blocked });
+    let total = counts.iter().fold(Counts::default(), |a, (_, c)| Counts {
+        allowed: a.allowed + c.allowed,
+        blocked: a.blocked + c.blocked,
+    });
     report(&format!(
         "lab {name}: {} allowed probes connected, {} forbidden probes blocked over 4 rulesets; {} allowed case(s) not probed (sctp, or no second lab address for a flow to itself)",
         total.allowed, total.blocked, plan.unprobed

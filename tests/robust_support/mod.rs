@@ -23,7 +23,10 @@ impl Run {
             Some(101) => panic!("moat panicked:\n{}", self.stderr),
             Some(c) if c > 128 => panic!("moat died of signal {} (exit {c}):\n{}", c - 128, self.stderr),
             Some(c) => c,
-            None => panic!("moat was killed by a signal ({:?}):\n{}", self.status, self.stderr),
+            None => panic!(
+                "moat was killed by a signal ({:?}):\n{}",
+                self.status, self.stderr
+            ),
         }
     }
 }
@@ -31,7 +34,11 @@ impl Run {
 /// Runs `cmd`, killing it and failing the test after `limit`.
 pub fn run(mut cmd: Command, limit: Duration) -> Run {
     let start = Instant::now();
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn moat");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn moat");
     let mut out = child.stdout.take().expect("stdout");
     let mut err = child.stderr.take().expect("stderr");
     let t_out = std::thread::spawn(move || {
@@ -58,7 +65,12 @@ pub fn run(mut cmd: Command, limit: Duration) -> Run {
     let secs = start.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
-    Run { status, stdout, stderr, secs }
+    Run {
+        status,
+        stdout,
+        stderr,
+        secs,
+    }
 }
 
 /// `moat ARGS` under `/usr/bin/time -f %M`: the run and its peak resident
@@ -72,9 +84,17 @@ pub fn run_measured(args: &[&str], cwd: &Path, limit: Duration) -> (Run, Option<
     }
     let rss_file = cwd.join(".peak-rss");
     let mut c = Command::new(time);
-    c.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(env!("CARGO_BIN_EXE_moat")).args(args).current_dir(cwd);
+    c.arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss_file)
+        .arg(env!("CARGO_BIN_EXE_moat"))
+        .args(args)
+        .current_dir(cwd);
     let r = run(c, limit);
-    let rss = std::fs::read_to_string(&rss_file).ok().and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()));
+    let rss = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()));
     (r, rss)
 }
 
@@ -83,11 +103,18 @@ pub type Found = (String, Option<u64>, Option<u64>);
 
 /// The diagnostics of `moat check --format json` output.
 pub fn diags(json: &str) -> Vec<Found> {
-    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json:.500}"));
+    let v: serde_json::Value =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json:.500}"));
     v.as_array()
         .expect("a JSON array")
         .iter()
-        .map(|d| (d["code"].as_str().unwrap_or("?").to_string(), d["line"].as_u64(), d["column"].as_u64()))
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap_or("?").to_string(),
+                d["line"].as_u64(),
+                d["column"].as_u64(),
+            )
+        })
         .collect()
 }
 
@@ -101,7 +128,11 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(dir).expect("below dir").to_string_lossy().into_owned();
+                let rel = p
+                    .strip_prefix(dir)
+                    .expect("below dir")
+                    .to_string_lossy()
+                    .into_owned();
                 out.insert(rel, std::fs::read(&p).unwrap_or_default());
             }
         }

@@ -24,12 +24,22 @@ pub fn summary(d: &Diff) -> String {
     if d.is_empty() {
         return "no change: both policies allow exactly the same flows".to_string();
     }
-    let mut s = format!("{} added, {} removed", plural(d.added.len(), "row", "rows"), d.removed.len());
+    let mut s = format!(
+        "{} added, {} removed",
+        plural(d.added.len(), "row", "rows"),
+        d.removed.len()
+    );
     if !d.readdressed.is_empty() {
-        s.push_str(&format!(", {} readdressed", plural(d.readdressed.len(), "atom", "atoms")));
+        s.push_str(&format!(
+            ", {} readdressed",
+            plural(d.readdressed.len(), "atom", "atoms")
+        ));
     }
     if !d.reclassified.is_empty() {
-        s.push_str(&format!(", {} of another kind", plural(d.reclassified.len(), "zone", "zones")));
+        s.push_str(&format!(
+            ", {} of another kind",
+            plural(d.reclassified.len(), "zone", "zones")
+        ));
     }
     let flagged: Vec<String> = [Flag::IntoMilitarised, Flag::OutOfMilitarised, Flag::FromExternal]
         .into_iter()
@@ -54,9 +64,22 @@ pub fn to_text(d: &Diff) -> String {
         out.push_str(&format!("{title}:\n"));
         for r in rows {
             let flags: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
-            let flags = if flags.is_empty() { String::new() } else { format!("  [{}]", flags.join(", ")) };
-            let by = if r.allows.is_empty() { String::new() } else { format!("  by {}", r.allows.join(", ")) };
-            out.push_str(&format!("  {sign} {} -> {}  {}{flags}{by}\n", r.row.from, r.row.to, row_text(&r.row)));
+            let flags = if flags.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", flags.join(", "))
+            };
+            let by = if r.allows.is_empty() {
+                String::new()
+            } else {
+                format!("  by {}", r.allows.join(", "))
+            };
+            out.push_str(&format!(
+                "  {sign} {} -> {}  {}{flags}{by}\n",
+                r.row.from,
+                r.row.to,
+                row_text(&r.row)
+            ));
         }
     }
     if !d.readdressed.is_empty() {
@@ -114,15 +137,37 @@ struct JsonDetail<'a> {
 /// with flags and provenance, and `summary` are extra keys).
 pub fn to_json(d: &Diff) -> String {
     fn detail<'a>(change: &'static str, r: &'a DiffRow) -> JsonDetail<'a> {
-        JsonDetail { change, row: &r.row, flags: r.flags.clone(), allows: &r.allows }
+        JsonDetail {
+            change,
+            row: &r.row,
+            flags: r.flags.clone(),
+            allows: &r.allows,
+        }
     }
     let json = JsonDiff {
         added: d.added.iter().map(|r| &r.row).collect(),
         removed: d.removed.iter().map(|r| &r.row).collect(),
-        renamed: d.renamed.iter().map(|(o, n)| JsonRename { old: o, new: n }).collect(),
+        renamed: d
+            .renamed
+            .iter()
+            .map(|(o, n)| JsonRename { old: o, new: n })
+            .collect(),
         readdressed: &d.readdressed,
-        reclassified: d.reclassified.iter().map(|(z, o, n)| JsonKind { zone: z, old: o.as_str(), new: n.as_str() }).collect(),
-        details: d.added.iter().map(|r| detail("added", r)).chain(d.removed.iter().map(|r| detail("removed", r))).collect(),
+        reclassified: d
+            .reclassified
+            .iter()
+            .map(|(z, o, n)| JsonKind {
+                zone: z,
+                old: o.as_str(),
+                new: n.as_str(),
+            })
+            .collect(),
+        details: d
+            .added
+            .iter()
+            .map(|r| detail("added", r))
+            .chain(d.removed.iter().map(|r| detail("removed", r)))
+            .collect(),
         summary: summary(d),
     };
     serde_json::to_string_pretty(&json).unwrap_or_default()
@@ -157,12 +202,21 @@ pub fn to_markdown(d: &Diff, old: &Ir, new: &Ir) -> String {
     if !d.readdressed.is_empty() {
         out.push_str("**Readdressed** (same name, other members; every flow of the atom now reaches these):\n\n| atom | old members | new members |\n|---|---|---|\n");
         for r in &d.readdressed {
-            out.push_str(&format!("| `{}` | {} | {} |\n", r.atom, cell(&r.old), cell(&r.new)));
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                r.atom,
+                cell(&r.old),
+                cell(&r.new)
+            ));
         }
         out.push('\n');
     }
     for (z, o, n) in &d.reclassified {
-        out.push_str(&format!("Zone `{z}` is now **{}** (was {}).\n\n", n.as_str(), o.as_str()));
+        out.push_str(&format!(
+            "Zone `{z}` is now **{}** (was {}).\n\n",
+            n.as_str(),
+            o.as_str()
+        ));
     }
     if !d.renamed.is_empty() {
         out.push_str("Renamed with the same addresses (compared under the new name): ");
@@ -184,18 +238,31 @@ fn zone_diagram(d: &Diff, old: &Ir, new: &Ir) -> String {
     let ren: BTreeMap<&str, &str> = d.renamed.iter().map(|(o, n)| (o.as_str(), n.as_str())).collect();
     let mut kinds: BTreeMap<String, ZoneKind> = BTreeMap::new();
     for z in &old.zones {
-        kinds.insert(ren.get(z.name.as_str()).copied().unwrap_or(&z.name).to_string(), z.kind);
+        kinds.insert(
+            ren.get(z.name.as_str()).copied().unwrap_or(&z.name).to_string(),
+            z.kind,
+        );
     }
     kinds.extend(new.zones.iter().map(|z| (z.name.clone(), z.kind)));
-    let ids: BTreeMap<&str, String> = kinds.keys().enumerate().map(|(i, n)| (n.as_str(), format!("z{i}"))).collect();
+    let ids: BTreeMap<&str, String> = kinds
+        .keys()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), format!("z{i}")))
+        .collect();
     let mut out = String::from("flowchart LR\n");
     for (name, kind) in &kinds {
-        out.push_str(&format!("  {}{}\n", ids[name.as_str()], crate::analysis::graph::mermaid_node(name, *kind)));
+        out.push_str(&format!(
+            "  {}{}\n",
+            ids[name.as_str()],
+            crate::analysis::graph::mermaid_node(name, *kind)
+        ));
     }
     let changed = |rows: &[DiffRow]| -> BTreeMap<(String, String), PortSet> {
         let mut m: BTreeMap<(String, String), PortSet> = BTreeMap::new();
         for r in rows {
-            m.entry((r.from_zone.clone(), r.to_zone.clone())).or_default().union_with(&row_ports(&r.row).unwrap_or_default());
+            m.entry((r.from_zone.clone(), r.to_zone.clone()))
+                .or_default()
+                .union_with(&row_ports(&r.row).unwrap_or_default());
         }
         m
     };
@@ -226,7 +293,11 @@ fn zone_diagram(d: &Diff, old: &Ir, new: &Ir) -> String {
     }
     out.push_str(crate::analysis::graph::MERMAID_CLASSES);
     for (name, kind) in &kinds {
-        out.push_str(&format!("  class {} {}\n", ids[name.as_str()], crate::analysis::graph::kind_class(*kind)));
+        out.push_str(&format!(
+            "  class {} {}\n",
+            ids[name.as_str()],
+            crate::analysis::graph::kind_class(*kind)
+        ));
     }
     styles.concat().lines().for_each(|l| {
         out.push_str(l);

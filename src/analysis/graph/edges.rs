@@ -35,7 +35,10 @@ pub struct Drawing {
 
 /// The waivers of the exempt allows behind a flow.
 fn waivers(ir: &Ir, flow: &Flow) -> Vec<String> {
-    flow.allow_ids().into_iter().filter_map(|a| ir.allows[a].exempt.clone()).collect()
+    flow.allow_ids()
+        .into_iter()
+        .filter_map(|a| ir.allows[a].exempt.clone())
+        .collect()
 }
 
 /// Every atom of a zone (its services and its remainder).
@@ -56,11 +59,20 @@ fn zone_of(ir: &Ir, e: End) -> ZoneId {
 /// Collapses `edges` on one side: groups by (the other end, the zone of this
 /// side's atom); a group covering every member of that zone with one port set
 /// becomes one edge (or a note when the other end is inside the zone).
-fn collapse(ir: &Ir, edges: Vec<Edge>, source_side: bool, notes: &mut BTreeMap<AtomId, Vec<String>>) -> Vec<Edge> {
+fn collapse(
+    ir: &Ir,
+    edges: Vec<Edge>,
+    source_side: bool,
+    notes: &mut BTreeMap<AtomId, Vec<String>>,
+) -> Vec<Edge> {
     let mut groups: BTreeMap<(End, ZoneId), Vec<Edge>> = BTreeMap::new();
     let mut out = vec![];
     for e in edges {
-        let (mine, other) = if source_side { (e.from, e.to) } else { (e.to, e.from) };
+        let (mine, other) = if source_side {
+            (e.from, e.to)
+        } else {
+            (e.to, e.from)
+        };
         match mine {
             End::Atom(a) => groups.entry((other, ir.atoms[a].zone)).or_default().push(e),
             End::Zone(_) => out.push(e),
@@ -68,7 +80,9 @@ fn collapse(ir: &Ir, edges: Vec<Edge>, source_side: bool, notes: &mut BTreeMap<A
     }
     for ((other, z), group) in groups {
         let all = members(ir, z);
-        let same = group.iter().all(|e| e.ports == group[0].ports && e.waivers == group[0].waivers);
+        let same = group
+            .iter()
+            .all(|e| e.ports == group[0].ports && e.waivers == group[0].waivers);
         if all.len() < 2 || group.len() != all.len() || !same {
             out.extend(group);
             continue;
@@ -77,12 +91,24 @@ fn collapse(ir: &Ir, edges: Vec<Edge>, source_side: bool, notes: &mut BTreeMap<A
         match other {
             End::Atom(a) if zone_of(ir, other) == z => {
                 let dir = if source_side { "from" } else { "to" };
-                notes.entry(a).or_default().push(format!("{dir} all of {}: {ports}", ir.zones[z].name));
+                notes
+                    .entry(a)
+                    .or_default()
+                    .push(format!("{dir} all of {}: {ports}", ir.zones[z].name));
             }
             _ if zone_of(ir, other) == z => out.extend(group),
             _ => {
-                let (from, to) = if source_side { (End::Zone(z), other) } else { (other, End::Zone(z)) };
-                out.push(Edge { from, to, ports, waivers });
+                let (from, to) = if source_side {
+                    (End::Zone(z), other)
+                } else {
+                    (other, End::Zone(z))
+                };
+                out.push(Edge {
+                    from,
+                    to,
+                    ports,
+                    waivers,
+                });
             }
         }
     }
@@ -95,7 +121,12 @@ pub fn drawing(ir: &Ir) -> Drawing {
     let edges: Vec<Edge> = ir
         .flows
         .iter()
-        .map(|(&(f, t), fl)| Edge { from: End::Atom(f), to: End::Atom(t), ports: fl.ports.clone(), waivers: waivers(ir, fl) })
+        .map(|(&(f, t), fl)| Edge {
+            from: End::Atom(f),
+            to: End::Atom(t),
+            ports: fl.ports.clone(),
+            waivers: waivers(ir, fl),
+        })
         .collect();
     let mut notes: BTreeMap<AtomId, Vec<String>> = BTreeMap::new();
     let edges = collapse(ir, edges, false, &mut notes);
@@ -103,7 +134,10 @@ pub fn drawing(ir: &Ir) -> Drawing {
     let mut out = vec![];
     for e in edges {
         match (e.from, e.to) {
-            (End::Atom(f), End::Atom(t)) if f == t => notes.entry(f).or_default().push(format!("to itself: {}", e.ports)),
+            (End::Atom(f), End::Atom(t)) if f == t => notes
+                .entry(f)
+                .or_default()
+                .push(format!("to itself: {}", e.ports)),
             _ => out.push(e),
         }
     }

@@ -25,7 +25,11 @@ pub fn errors(ir: &Ir) -> Vec<Diagnostic> {
         let pod_end = select::selects_pods(ir, from) || select::selects_pods(ir, to);
         if pod_end && !flow.ports.is_any() {
             for (id, ports) in &flow.by {
-                let bad: Vec<Proto> = ports.iter().map(|(p, _)| p).filter(|p| super::protocol_name(*p).is_none()).collect();
+                let bad: Vec<Proto> = ports
+                    .iter()
+                    .map(|(p, _)| p)
+                    .filter(|p| super::protocol_name(*p).is_none())
+                    .collect();
                 if !bad.is_empty() {
                     let e = protos.entry(*id).or_default();
                     e.0.extend(bad);
@@ -37,18 +41,37 @@ pub fn errors(ir: &Ir) -> Vec<Diagnostic> {
             let a = &ir.atoms[end];
             // Without addresses either, scope::flows already reports E012.
             if !a.pods.is_empty() && !a.has_namespaces() && a.has_addrs() {
-                errs.extend(flow.allow_ids().into_iter().map(|id| pods_without_namespace(ir, id, end)));
+                errs.extend(
+                    flow.allow_ids()
+                        .into_iter()
+                        .map(|id| pods_without_namespace(ir, id, end)),
+                );
             }
         }
     }
-    errs.extend(protos.into_iter().map(|(id, (ps, pairs))| e017(ir, id, &ps, &pairs)));
+    errs.extend(
+        protos
+            .into_iter()
+            .map(|(id, (ps, pairs))| e017(ir, id, &ps, &pairs)),
+    );
     errs.extend(bad_namespaces(ir));
     errs
 }
 
 fn e017(ir: &Ir, id: AllowId, protos: &BTreeSet<Proto>, pairs: &BTreeSet<(AtomId, AtomId)>) -> Diagnostic {
-    let names: Vec<&str> = protos.iter().map(|p| if *p == Proto::Other { "other IP protocols" } else { p.as_str() }).collect();
-    let (f, t) = pairs.iter().next().map_or(("?", "?"), |(f, t)| (ir.atoms[*f].name.as_str(), ir.atoms[*t].name.as_str()));
+    let names: Vec<&str> = protos
+        .iter()
+        .map(|p| {
+            if *p == Proto::Other {
+                "other IP protocols"
+            } else {
+                p.as_str()
+            }
+        })
+        .collect();
+    let (f, t) = pairs.iter().next().map_or(("?", "?"), |(f, t)| {
+        (ir.atoms[*f].name.as_str(), ir.atoms[*t].name.as_str())
+    });
     let mut d = Diagnostic::error(
         "E017",
         ir.allows[id].span,
@@ -68,10 +91,16 @@ fn pods_without_namespace(ir: &Ir, id: AllowId, atom: AtomId) -> Diagnostic {
     Diagnostic::error(
         "E012",
         ir.allows[id].span,
-        format!("target k8s cannot select the pods of `{}`: its zone `{}` has no `namespace`", a.name, zone.name),
+        format!(
+            "target k8s cannot select the pods of `{}`: its zone `{}` has no `namespace`",
+            a.name, zone.name
+        ),
     )
     .with_label(a.span, format!("`{}` selects pods here", a.name))
-    .with_help(format!("add `namespace NAME` to zone `{}`, or to the service", zone.name))
+    .with_help(format!(
+        "add `namespace NAME` to zone `{}`, or to the service",
+        zone.name
+    ))
 }
 
 /// Namespaces that are not DNS-1123 labels cannot exist in Kubernetes; a
@@ -112,7 +141,11 @@ fn bad_namespaces(ir: &Ir) -> Vec<Diagnostic> {
 /// The pods of every atom that selects pods at an end of an in-scope flow;
 /// E013 when a remainder needs too many selectors, E012 when a pod end's peer
 /// has neither pods nor addresses.
-pub fn pod_groups(ir: &Ir, flows: &[(AtomId, AtomId, &Flow)], errs: &mut Vec<Diagnostic>) -> BTreeMap<AtomId, Vec<PodGroup>> {
+pub fn pod_groups(
+    ir: &Ir,
+    flows: &[(AtomId, AtomId, &Flow)],
+    errs: &mut Vec<Diagnostic>,
+) -> BTreeMap<AtomId, Vec<PodGroup>> {
     let mut groups = BTreeMap::new();
     let ends: BTreeSet<AtomId> = flows.iter().flat_map(|(f, t, _)| [*f, *t]).collect();
     for atom in ends {
@@ -153,7 +186,10 @@ fn no_pods(ir: &Ir, id: AllowId, end: AtomId, peer: AtomId) -> Diagnostic {
     Diagnostic::error(
         "E012",
         ir.allows[id].span,
-        format!("target k8s cannot express the flow between `{}` and `{}`: `{}` has neither pods nor addresses", e.name, p.name, p.name),
+        format!(
+            "target k8s cannot express the flow between `{}` and `{}`: `{}` has neither pods nor addresses",
+            e.name, p.name, p.name
+        ),
     )
     .with_label(p.span, format!("`{}` is declared here", p.name))
     .with_help(format!("give `{}` a `pods` selector or `hosts`", p.name))
@@ -163,7 +199,9 @@ fn no_pods(ir: &Ir, id: AllowId, end: AtomId, peer: AtomId) -> Diagnostic {
 /// default deny restricts every namespace's egress, DNS included). The
 /// namespaces that serve port 53 to others are the resolver's own, and not warned about.
 pub fn warnings(ir: &Ir) -> Vec<Diagnostic> {
-    let Ok(flows) = scope::flows(Target::K8s, ir) else { return vec![] };
+    let Ok(flows) = scope::flows(Target::K8s, ir) else {
+        return vec![];
+    };
     let mut resolving: BTreeSet<&str> = BTreeSet::new();
     for (from, to, flow) in &flows {
         let dns = flow.ports.contains(Proto::Udp, 53) || flow.ports.contains(Proto::Tcp, 53);
@@ -186,7 +224,9 @@ pub fn warnings(ir: &Ir) -> Vec<Diagnostic> {
         if resolving.contains(ns.as_str()) {
             continue;
         }
-        let Some(&span) = declared.get(ns.as_str()) else { continue };
+        let Some(&span) = declared.get(ns.as_str()) else {
+            continue;
+        };
         out.push(
             Diagnostic::warning("W005", span, format!("namespace `{ns}`: egress is denied by default and no flow reaches UDP or TCP port 53, so its pods cannot resolve names"))
                 .with_help(format!("allow the zone of `{ns}` to the cluster DNS (e.g. `allow ZONE -> kube-system.dns : dns`), if its pods use names")),

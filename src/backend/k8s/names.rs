@@ -16,7 +16,9 @@ pub fn dns_label(text: &str) -> String {
             _ => '-',
         })
         .collect();
-    let lossy = text.chars().any(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-' | '.'));
+    let lossy = text
+        .chars()
+        .any(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-' | '.'));
     let trimmed = out.trim_matches('-').to_string();
     let changed = lossy || trimmed.len() != out.len() || trimmed.is_empty();
     out = trimmed;
@@ -41,7 +43,9 @@ pub fn with_hash(base: &str, key: &str) -> String {
 
 /// 32-bit FNV-1a: a stable hash (the standard library's is randomly seeded).
 fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
+    bytes.iter().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 #[cfg(test)]
@@ -51,7 +55,8 @@ mod tests {
     fn valid(s: &str) -> bool {
         !s.is_empty()
             && s.len() <= MAX_LEN
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !s.starts_with('-')
             && !s.ends_with('-')
     }

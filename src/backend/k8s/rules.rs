@@ -60,7 +60,10 @@ impl PeerTable {
         let mut ids: BTreeMap<&[Peer], usize> = BTreeMap::new();
         let atom_ids: Vec<usize> = atoms.iter().map(|l| intern(&mut ids, l)).collect();
         let zone_ids: Vec<usize> = zones.iter().map(|l| intern(&mut ids, l)).collect();
-        PeerTable { atoms: atoms.into_iter().zip(atom_ids).collect(), zones: zones.into_iter().zip(zone_ids).collect() }
+        PeerTable {
+            atoms: atoms.into_iter().zip(atom_ids).collect(),
+            zones: zones.into_iter().zip(zone_ids).collect(),
+        }
     }
 
     fn of(&self, end: End) -> (&[Peer], usize) {
@@ -87,19 +90,31 @@ pub fn rules<'a>(ir: &Ir, ends: &[(AtomId, &'a Flow)], table: &'a PeerTable) -> 
     }
     let rule = |end: End, flow: &'a Flow, allows: Vec<AllowId>| {
         let (peers, peer_id) = table.of(end);
-        Rule { end, peers, peer_id, ports: policy_ports(&flow.ports), port_set: &flow.ports, allows }
+        Rule {
+            end,
+            peers,
+            peer_id,
+            ports: policy_ports(&flow.ports),
+            port_set: &flow.ports,
+            allows,
+        }
     };
     let mut out = vec![];
     for (zone, ends) in by_zone {
         let z = &ir.zones[zone];
-        let whole = ends.len() == z.services.len() + 1 && ends.len() > 1 && ends.iter().all(|(_, f)| f.ports == ends[0].1.ports);
+        let whole = ends.len() == z.services.len() + 1
+            && ends.len() > 1
+            && ends.iter().all(|(_, f)| f.ports == ends[0].1.ports);
         if whole {
             let mut allows: Vec<AllowId> = ends.iter().flat_map(|(_, f)| f.allow_ids()).collect();
             allows.sort_unstable();
             allows.dedup();
             out.push(rule(End::Zone(zone), ends[0].1, allows));
         } else {
-            out.extend(ends.into_iter().map(|(atom, flow)| rule(End::Atom(atom), flow, flow.allow_ids())));
+            out.extend(
+                ends.into_iter()
+                    .map(|(atom, flow)| rule(End::Atom(atom), flow, flow.allow_ids())),
+            );
         }
     }
     out
@@ -114,7 +129,11 @@ fn zone_peers(ir: &Ir, zone: ZoneId) -> Vec<Peer> {
         let mut ns = z.namespaces.clone();
         ns.sort();
         ns.dedup();
-        out.push(Peer { namespace_selector: Some(select::namespace_selector(&ns)), pod_selector: Some(LabelSelector::default()), ip_block: None });
+        out.push(Peer {
+            namespace_selector: Some(select::namespace_selector(&ns)),
+            pod_selector: Some(LabelSelector::default()),
+            ip_block: None,
+        });
     }
     let mut atoms: Vec<AtomId> = z.services.iter().copied().chain([z.remainder]).collect();
     atoms.sort_unstable();
@@ -144,11 +163,22 @@ fn peers(ir: &Ir, atom: AtomId, groups: &BTreeMap<AtomId, Vec<PodGroup>>) -> Vec
 }
 
 fn pod_peer(namespaces: &[String], term: &PodTerm) -> Peer {
-    Peer { namespace_selector: Some(select::namespace_selector(namespaces)), pod_selector: Some(term.selector()), ip_block: None }
+    Peer {
+        namespace_selector: Some(select::namespace_selector(namespaces)),
+        pod_selector: Some(term.selector()),
+        ip_block: None,
+    }
 }
 
 fn address_peers(addrs: &AddrSet) -> Vec<Peer> {
-    ip_blocks(addrs).into_iter().map(|b| Peer { namespace_selector: None, pod_selector: None, ip_block: Some(b) }).collect()
+    ip_blocks(addrs)
+        .into_iter()
+        .map(|b| Peer {
+            namespace_selector: None,
+            pod_selector: None,
+            ip_block: Some(b),
+        })
+        .collect()
 }
 
 /// One `ipBlock` per range of the set, with the holes inside it as `except`.
@@ -156,7 +186,15 @@ pub fn ip_blocks(addrs: &AddrSet) -> Vec<IpBlock> {
     addrs
         .include
         .iter()
-        .map(|r| IpBlock { cidr: r.to_string(), except: addrs.except.iter().filter(|h| r.contains(*h)).map(ToString::to_string).collect() })
+        .map(|r| IpBlock {
+            cidr: r.to_string(),
+            except: addrs
+                .except
+                .iter()
+                .filter(|h| r.contains(*h))
+                .map(ToString::to_string)
+                .collect(),
+        })
         .collect()
 }
 
@@ -168,12 +206,22 @@ pub fn policy_ports(ports: &PortSet) -> Vec<PolicyPort> {
     }
     let mut out = vec![];
     for (p, ranges) in ports.iter() {
-        let Some(protocol) = protocol_name(p) else { continue };
+        let Some(protocol) = protocol_name(p) else {
+            continue;
+        };
         for r in ranges {
             out.push(if *r == PortRange::FULL {
-                PolicyPort { protocol, port: None, end_port: None }
+                PolicyPort {
+                    protocol,
+                    port: None,
+                    end_port: None,
+                }
             } else {
-                PolicyPort { protocol, port: Some(r.lo), end_port: (r.hi > r.lo).then_some(r.hi) }
+                PolicyPort {
+                    protocol,
+                    port: Some(r.lo),
+                    end_port: (r.hi > r.lo).then_some(r.hi),
+                }
             });
         }
     }

@@ -35,7 +35,11 @@ impl PodTerm {
             match_expressions: self
                 .not_in
                 .iter()
-                .map(|(k, vs)| Requirement { key: k.clone(), operator: "NotIn", values: vs.iter().cloned().collect() })
+                .map(|(k, vs)| Requirement {
+                    key: k.clone(),
+                    operator: "NotIn",
+                    values: vs.iter().cloned().collect(),
+                })
                 .collect(),
         }
     }
@@ -70,8 +74,14 @@ pub fn pod_groups(ir: &Ir, atom: AtomId) -> Result<Vec<PodGroup>, TooManyTerms> 
         return Ok(vec![]);
     }
     if !a.is_remainder() {
-        let term = PodTerm { equal: a.pods.clone(), not_in: BTreeMap::new() };
-        return Ok(vec![PodGroup { namespaces: sorted(&a.namespaces), terms: vec![term] }]);
+        let term = PodTerm {
+            equal: a.pods.clone(),
+            not_in: BTreeMap::new(),
+        };
+        return Ok(vec![PodGroup {
+            namespaces: sorted(&a.namespaces),
+            terms: vec![term],
+        }]);
     }
     let mut by_terms: BTreeMap<Vec<PodTerm>, Vec<String>> = BTreeMap::new();
     for ns in sorted(&a.namespaces) {
@@ -80,7 +90,10 @@ pub fn pod_groups(ir: &Ir, atom: AtomId) -> Result<Vec<PodGroup>, TooManyTerms> 
             by_terms.entry(terms).or_default().push(ns);
         }
     }
-    Ok(by_terms.into_iter().map(|(terms, namespaces)| PodGroup { namespaces, terms }).collect())
+    Ok(by_terms
+        .into_iter()
+        .map(|(terms, namespaces)| PodGroup { namespaces, terms })
+        .collect())
 }
 
 /// The remainder of the atom's zone in one namespace: the pods no service there selects.
@@ -94,7 +107,10 @@ fn remainder_terms(ir: &Ir, atom: AtomId, ns: &str) -> Result<Vec<PodTerm>, TooM
         .collect();
     let terms = unmatched(&services);
     if terms.len() > MAX_TERMS {
-        return Err(TooManyTerms { namespace: ns.to_string(), terms: terms.len() });
+        return Err(TooManyTerms {
+            namespace: ns.to_string(),
+            terms: terms.len(),
+        });
     }
     Ok(terms)
 }
@@ -120,10 +136,13 @@ fn unmatched(services: &[BTreeMap<String, String>]) -> Vec<PodTerm> {
         }
     }
     // The first key of the largest count (ties: alphabetical, for stable output).
-    let Some(key) = uses.iter().fold(None, |best: Option<(&str, usize)>, (k, n)| match best {
-        Some((_, m)) if m >= *n => best,
-        _ => Some((k, *n)),
-    }) else {
+    let Some(key) = uses
+        .iter()
+        .fold(None, |best: Option<(&str, usize)>, (k, n)| match best {
+            Some((_, m)) if m >= *n => best,
+            _ => Some((k, *n)),
+        })
+    else {
         return vec![];
     };
     let key = key.0.to_string();
@@ -159,12 +178,17 @@ fn sorted(v: &[String]) -> Vec<String> {
 /// A selector for namespaces by name (`matchLabels` for one, `In` for several).
 pub fn namespace_selector(namespaces: &[String]) -> LabelSelector {
     match namespaces {
-        [one] => {
-            LabelSelector { match_labels: BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), one.clone())]), match_expressions: vec![] }
-        }
+        [one] => LabelSelector {
+            match_labels: BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), one.clone())]),
+            match_expressions: vec![],
+        },
         _ => LabelSelector {
             match_labels: BTreeMap::new(),
-            match_expressions: vec![Requirement { key: NAMESPACE_NAME_LABEL.to_string(), operator: "In", values: namespaces.to_vec() }],
+            match_expressions: vec![Requirement {
+                key: NAMESPACE_NAME_LABEL.to_string(),
+                operator: "In",
+                values: namespaces.to_vec(),
+            }],
         },
     }
 }
@@ -174,18 +198,28 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn selected(terms: &[PodTerm], pod: &BTreeMap<String, String>) -> bool {
         terms.iter().any(|t| {
-            t.equal.iter().all(|(k, v)| pod.get(k) == Some(v)) && t.not_in.iter().all(|(k, vs)| pod.get(k).is_none_or(|v| !vs.contains(v)))
+            t.equal.iter().all(|(k, v)| pod.get(k) == Some(v))
+                && t.not_in
+                    .iter()
+                    .all(|(k, vs)| pod.get(k).is_none_or(|v| !vs.contains(v)))
         })
     }
 
     #[test]
     fn unmatched_is_exactly_the_complement() {
-        let services = vec![labels(&[("app", "a"), ("tier", "web")]), labels(&[("app", "b")]), labels(&[("role", "x")])];
+        let services = vec![
+            labels(&[("app", "a"), ("tier", "web")]),
+            labels(&[("app", "b")]),
+            labels(&[("role", "x")]),
+        ];
         let terms = unmatched(&services);
         let pods = [
             (labels(&[]), true),
@@ -199,7 +233,10 @@ mod tests {
         for (pod, want) in pods {
             assert_eq!(selected(&terms, &pod), want, "{pod:?} with {terms:?}");
         }
-        assert!(unmatched(&[BTreeMap::new()]).is_empty(), "a service selecting every pod leaves nothing");
+        assert!(
+            unmatched(&[BTreeMap::new()]).is_empty(),
+            "a service selecting every pod leaves nothing"
+        );
         assert_eq!(unmatched(&[]), vec![PodTerm::default()]);
     }
 }
