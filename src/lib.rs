@@ -12,6 +12,7 @@ pub mod diag;
 pub mod gen;
 pub mod gitfs;
 pub mod ir;
+pub mod live;
 pub mod load;
 pub mod output;
 pub mod ports;
