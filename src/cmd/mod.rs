@@ -6,6 +6,7 @@ pub mod compile;
 pub mod diff;
 pub mod fmt;
 pub mod graph;
+pub mod lsp;
 pub mod matrix;
 pub mod query;
 
