@@ -95,8 +95,10 @@ enum Want {
 /// whose last word (after any `.`) is being typed.
 fn want(before: &str) -> Want {
     let typed_from = before
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '*'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '*')))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let word = &before[typed_from..];
     let path: Vec<String> = match word.rfind('.') {
         Some(i) => word[..i].split('.').map(str::to_string).collect(),
@@ -369,6 +371,7 @@ mod tests {
             Want::Endpoint { path: vec![] }
         );
         assert_eq!(want("# allow -> \n"), Want::Top);
+        assert_eq!(want("# § é\nallow a -> "), Want::Endpoint { path: vec![] });
         assert_eq!(
             want("zone a : mz {\n  service x { port http tcp/80 }\n  "),
             Want::ZoneBody

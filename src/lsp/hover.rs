@@ -33,8 +33,10 @@ fn cell_before(a: &Analysis, file: FileId, start: usize) -> Option<String> {
     let text = a.text(file);
     let before = text.get(..start)?.strip_suffix('.')?;
     let word_start = before
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '*'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '*')))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let first = before[word_start..].split('.').next()?;
     a.index
         .cells
