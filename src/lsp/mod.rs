@@ -125,7 +125,10 @@ pub fn serve(conn: &Connection) -> Result<(), Fatal> {
         };
         match msg {
             Message::Request(r) => {
-                if conn.handle_shutdown(&r)? {
+                if r.method == req::Shutdown::METHOD {
+                    // Answer, then end at `exit`, or when the client goes away without sending it.
+                    conn.sender.send(Message::Response(ok(r.id, ())))?;
+                    let _ = conn.receiver.recv_timeout(std::time::Duration::from_secs(30));
                     return Ok(());
                 }
                 if !ws.dirty.is_empty() {
