@@ -91,14 +91,9 @@ impl Client {
             if let Some(d) = self.diags.get(uri) {
                 return d.clone();
             }
-            match self
-                .conn
-                .receiver
-                .recv_timeout(Duration::from_secs(60))
-                .expect("diagnostics")
-            {
-                Message::Notification(n) => self.record(n),
-                _ => {}
+            let m = self.conn.receiver.recv_timeout(Duration::from_secs(60));
+            if let Message::Notification(n) = m.expect("diagnostics") {
+                self.record(n);
             }
         }
     }

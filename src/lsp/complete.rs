@@ -159,7 +159,7 @@ fn statement(kw: &str, rest: &[Tok], path: Vec<String>) -> Want {
             let colon = rest.iter().position(|t| *t == Tok::Punct(":"));
             match (arrow, colon) {
                 (Some(a), Some(c)) if c > a => {
-                    if rest[c..].iter().any(|t| *t == Tok::Str) {
+                    if rest[c..].contains(&Tok::Str) {
                         return Want::Nothing;
                     }
                     let dests = rest[a + 1..c]
