@@ -280,7 +280,7 @@ fn answer(ws: &Workspace, r: &Request) -> Response {
     let at = |tdp: &TextDocumentPositionParams| {
         let path = path_of(&tdp.text_document.uri)?;
         let (a, fid) = ws.analysis_of(&path)?;
-        let off = Lines::new(a.text(fid), ws.enc).offset(tdp.position);
+        let off = a.lines(fid, ws.enc).offset(tdp.position);
         Some((a, fid, off))
     };
     match r.method.as_str() {
@@ -289,7 +289,7 @@ fn answer(ws: &Workspace, r: &Request) -> Response {
             let h = at(&p.text_document_position_params).and_then(|(a, f, o)| {
                 let text = hover::hover(a, f, o)?;
                 let occ = a.index.at(f, o).first().map(|x| x.span)?;
-                let range = Lines::new(a.text(f), ws.enc).range(occ.start, occ.end);
+                let range = a.lines(f, ws.enc).range(occ.start, occ.end);
                 Some(Hover {
                     contents: HoverContents::Markup(MarkupContent {
                         kind: MarkupKind::Markdown,
@@ -319,7 +319,7 @@ fn answer(ws: &Workspace, r: &Request) -> Response {
             let r = at(&p).and_then(|(a, f, o)| {
                 let (occ, _) = nav::prepare_rename(a, f, o)?;
                 Some(PrepareRenameResponse::Range(
-                    Lines::new(a.text(f), ws.enc).range(occ.span.start, occ.span.end),
+                    a.lines(f, ws.enc).range(occ.span.start, occ.span.end),
                 ))
             });
             ok(id, r)

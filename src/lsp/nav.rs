@@ -111,7 +111,7 @@ pub fn rename(
     let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
     for o in a.index.of(&sym) {
         let Some(url) = a.url(o.span.file) else { continue };
-        let lines = Lines::new(a.text(o.span.file), enc);
+        let lines = a.lines(o.span.file, enc);
         changes.entry(url).or_default().push(TextEdit::new(
             lines.range(o.span.start, o.span.end),
             new.to_string(),
@@ -139,7 +139,7 @@ pub fn symbols(a: &Analysis, file: FileId, enc: Encoding) -> Vec<DocumentSymbol>
     let Some((_, f)) = a.files.iter().find(|(id, _)| *id == file) else {
         return vec![];
     };
-    let lines = Lines::new(a.text(file), enc);
+    let lines = a.lines(file, enc);
     f.items.iter().filter_map(|i| item_symbol(i, &lines)).collect()
 }
 

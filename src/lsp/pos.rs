@@ -3,6 +3,7 @@
 //! negotiated with the client).
 
 use lsp_types::{Position, Range};
+use std::borrow::Cow;
 
 /// How the client counts characters in a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,21 +16,39 @@ pub enum Encoding {
 #[derive(Debug, Clone)]
 pub struct Lines<'t> {
     text: &'t str,
-    starts: Vec<usize>,
+    starts: Cow<'t, [usize]>,
     enc: Encoding,
+}
+
+/// The byte offsets where the lines of `text` start.
+pub fn line_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    starts.extend(
+        text.bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == b'\n')
+            .map(|(i, _)| i + 1),
+    );
+    starts
 }
 
 impl<'t> Lines<'t> {
     /// Indexes `text`.
     pub fn new(text: &'t str, enc: Encoding) -> Self {
-        let mut starts = vec![0];
-        starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        Lines { text, starts, enc }
+        Lines {
+            text,
+            starts: Cow::Owned(line_starts(text)),
+            enc,
+        }
+    }
+
+    /// `text` with its [`line_starts`] already computed.
+    pub fn with_starts(text: &'t str, starts: &'t [usize], enc: Encoding) -> Self {
+        Lines {
+            text,
+            starts: Cow::Borrowed(starts),
+            enc,
+        }
     }
 
     /// The LSP position of byte offset `pos` (clamped to the text, and back to a character boundary).

@@ -32,6 +32,8 @@ pub struct Analysis {
     pub index: Index,
     /// Per file id, its canonical path.
     pub paths: Vec<PathBuf>,
+    /// Per file id, where its lines start.
+    pub line_starts: Vec<Vec<usize>>,
 }
 
 impl Analysis {
@@ -50,9 +52,14 @@ impl Analysis {
         Url::from_file_path(&self.paths[id]).ok()
     }
 
+    /// Position conversion for file `id`.
+    pub fn lines(&self, id: FileId, enc: Encoding) -> Lines<'_> {
+        Lines::with_starts(self.text(id), &self.line_starts[id], enc)
+    }
+
     /// An LSP location of a span.
     pub fn location(&self, span: crate::span::Span, enc: Encoding) -> Option<Location> {
-        let lines = Lines::new(self.text(span.file), enc);
+        let lines = self.lines(span.file, enc);
         Some(Location::new(
             self.url(span.file)?,
             lines.range(span.start, span.end),
@@ -201,7 +208,7 @@ impl Workspace {
     /// One moat diagnostic in LSP form: code, code description, help and notes, related places.
     pub fn to_lsp(&self, a: &Analysis, d: &Diagnostic) -> lsp_types::Diagnostic {
         let file = d.span.map_or(0, |s| s.file);
-        let lines = Lines::new(a.text(file), self.enc);
+        let lines = a.lines(file, self.enc);
         let range = d
             .span
             .map_or_else(|| lines.range(0, 0), |s| lines.range(s.start, s.end));
@@ -280,12 +287,19 @@ pub fn analyse(docs: &BTreeMap<PathBuf, Doc>, root: &Path) -> Analysis {
         .map(|f| f.path.as_deref().map_or_else(|| root.to_path_buf(), canonical))
         .collect();
     let index = Index::build(&files, &|id| paths.get(id).cloned());
+    let line_starts = checked
+        .sources
+        .files()
+        .iter()
+        .map(|f| super::pos::line_starts(&f.text))
+        .collect();
     Analysis {
         root: root.to_path_buf(),
         checked,
         files,
         index,
         paths,
+        line_starts,
     }
 }
 
