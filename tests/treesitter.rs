@@ -19,13 +19,22 @@ fn cli() -> Option<PathBuf> {
     ]
     .into_iter()
     .find(|p| p.is_file())
-    .or_else(|| common::missing_tool("tree-sitter").is_none().then(|| PathBuf::from("tree-sitter")))
+    .or_else(|| {
+        common::missing_tool("tree-sitter")
+            .is_none()
+            .then(|| PathBuf::from("tree-sitter"))
+    })
 }
 
 fn good_files() -> Vec<PathBuf> {
     let root = common::root();
     let mut v = vec![];
-    for dir in ["fixtures/good", "policies", "tests/editor/policy", "grammar/tree-sitter-moat/examples"] {
+    for dir in [
+        "fixtures/good",
+        "policies",
+        "tests/editor/policy",
+        "grammar/tree-sitter-moat/examples",
+    ] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
             .expect("directory")
             .flatten()
@@ -41,7 +50,12 @@ fn good_files() -> Vec<PathBuf> {
 fn copy_grammar(to: &Path) {
     let from = common::root().join("grammar/tree-sitter-moat");
     std::fs::create_dir_all(to.join("queries")).expect("mkdir");
-    for f in ["grammar.js", "tree-sitter.json", "package.json", "queries/highlights.scm"] {
+    for f in [
+        "grammar.js",
+        "tree-sitter.json",
+        "package.json",
+        "queries/highlights.scm",
+    ] {
         std::fs::copy(from.join(f), to.join(f)).expect("copy grammar");
     }
 }
@@ -79,17 +93,53 @@ fn every_good_policy_parses_without_error_nodes() {
         let out = run(&["parse".as_ref(), f.as_os_str()]);
         let tree = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() || tree.contains("ERROR") || tree.contains("MISSING") || tree.is_empty() {
-            let lines: Vec<&str> = tree.lines().filter(|l| l.contains("ERROR") || l.contains("MISSING")).take(5).collect();
-            bad.push(format!("{}: {}\n{}", f.display(), lines.join("\n"), String::from_utf8_lossy(&out.stderr)));
+            let lines: Vec<&str> = tree
+                .lines()
+                .filter(|l| l.contains("ERROR") || l.contains("MISSING"))
+                .take(5)
+                .collect();
+            bad.push(format!(
+                "{}: {}\n{}",
+                f.display(),
+                lines.join("\n"),
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
     }
-    assert!(bad.is_empty(), "files with ERROR/MISSING nodes:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "files with ERROR/MISSING nodes:\n{}",
+        bad.join("\n")
+    );
     // the highlight queries name only nodes and fields the grammar has
     let mosip = common::policy("mosip.moat");
-    let q = run(&["query".as_ref(), "queries/highlights.scm".as_ref(), mosip.as_os_str()]);
+    let q = run(&[
+        "query".as_ref(),
+        "queries/highlights.scm".as_ref(),
+        mosip.as_os_str(),
+    ]);
     let captures = String::from_utf8_lossy(&q.stdout);
-    assert!(q.status.success(), "highlights.scm: {}", String::from_utf8_lossy(&q.stderr));
-    for capture in ["keyword", "comment", "type", "function", "constant"] {
-        assert!(captures.contains(&format!("capture: {capture}")) || captures.contains(&format!("`{capture}`")) || captures.contains(capture), "no `{capture}` capture in mosip.moat");
+    assert!(
+        q.status.success(),
+        "highlights.scm: {}",
+        String::from_utf8_lossy(&q.stderr)
+    );
+    for capture in [
+        "keyword",
+        "keyword.control",
+        "comment",
+        "string",
+        "number",
+        "type",
+        "type.builtin",
+        "function",
+        "constant",
+        "variable",
+        "property",
+    ] {
+        assert!(
+            captures.contains(&format!(" - {capture}, ")),
+            "no `{capture}` capture in mosip.moat"
+        );
     }
 }

@@ -83,7 +83,10 @@ module.exports = grammar({
     service: ($) => seq('service', field('name', $.identifier), '{', repeat($._service_stmt), '}'),
 
     _service_stmt: ($) =>
-      choice($.hosts, $.pods, $.namespace, $.port, $.resident, $.serviceaccount),
+      choice($.hosts, $.pods, alias($.service_namespace, $.namespace), $.port, $.resident, $.serviceaccount),
+
+    // a service's namespaces (no `pods` clause: `pods` is the service's own statement)
+    service_namespace: ($) => seq('namespace', commaSep1($._ns_name)),
 
     hosts: ($) => seq('hosts', commaSep1($.address)),
     pods: ($) => seq('pods', commaSep1($.label)),
