@@ -4,8 +4,8 @@
  * src/syntax/parse.rs implements); this one follows it production by
  * production, plus the deployment syntax of issue 12 (clusters, shared
  * namespaces, unmanaged zones, namespaces by label, address ranges, DNS
- * names) and, tentatively, the mesh syntax of issue 15 (`serviceaccount`,
- * `paths`, `methods`). It accepts a superset of what moat accepts: the
+ * names) and the mesh syntax of issue 15 (`serviceaccount`, `paths`,
+ * `methods`). It accepts a superset of what moat accepts: the
  * checker, not the highlighter, says what is wrong.
  */
 
@@ -72,7 +72,14 @@ module.exports = grammar({
 
     cidr: ($) => seq('cidr', commaSep1($.address)),
     // `namespace regproc pods stage=dmz` (issue 12) or a list of namespace names
-    namespace: ($) => seq('namespace', commaSep1($._ns_name), optional(seq('pods', commaSep1($.label)))),
+    namespace: ($) => seq('namespace', commaSep1($._ns_name), optional(seq('pods', commaSep1($.pod_match)))),
+    // pod_match = label_key ( "=" | "!=" ) ( label_value | string ); `!=` is NotIn
+    pod_match: ($) =>
+      seq(
+        field('key', $.label_key),
+        field('operator', choice(token.immediate('='), token.immediate('!='))),
+        optional(field('value', choice(alias($._label_value, $.label_value), $.string))),
+      ),
     // namespaces chosen by their labels (issue 12)
     namespaces: ($) => seq('namespaces', commaSep1($.label)),
     zone_cluster: ($) => seq('cluster', field('name', $.identifier)),
@@ -92,8 +99,8 @@ module.exports = grammar({
     pods: ($) => seq('pods', commaSep1($.label)),
     port: ($) => seq('port', field('name', $.identifier), field('spec', $.port_item)),
     resident: (_) => 'resident',
-    // issue 15 (mesh), tentative until its syntax lands
-    serviceaccount: ($) => seq('serviceaccount', field('name', $.identifier)),
+    // "serviceaccount" ns_name: the pods' service account (issue 15, mesh)
+    serviceaccount: ($) => seq('serviceaccount', field('name', $._ns_name)),
 
     // rule = ("allow" | "forbid") endpoints "->" endpoints [":" ports] [string] ["exempt" string]
     rule: ($) =>
@@ -171,8 +178,10 @@ module.exports = grammar({
     label_key: (_) => /[A-Za-z0-9._\/-]+/,
     _label_value: (_) => token.immediate(/[A-Za-z0-9._-]+/),
 
-    // addr = [ "+" ] addr_chars, and `A-B` ranges (issue 12); checked by moat (E015)
-    address: (_) => /\+?[0-9a-fA-F.:\/]+(-[0-9a-fA-F.:]+)?/,
+    // addr = [ "+" ] addr_chars [ "-" addr_chars ]: `A-B` is a range (issue 12), blanks allowed
+    // around `-`; checked by moat (E015, E016, E026, E027)
+    address: ($) => seq($._addr, optional(seq('-', $._addr))),
+    _addr: (_) => /\+?[0-9a-fA-F.:\/]+/,
 
     identifier: (_) => /[a-z][a-z0-9_-]*/,
     number: (_) => /[0-9]+/,

@@ -37,7 +37,7 @@
 (zone_cluster name: (identifier) @namespace)
 (service name: (identifier) @function)
 (port name: (identifier) @constant)
-(serviceaccount name: (identifier) @variable)
+(serviceaccount name: (_) @variable)
 (cells name: (identifier) @type)
 
 ; uses
@@ -46,3 +46,6 @@
 (port_item (identifier) @constant)
 (label key: (label_key) @property)
 (label value: (label_value) @string.special)
+(pod_match key: (label_key) @property)
+(pod_match value: (label_value) @string.special)
+(pod_match operator: _ @operator)
