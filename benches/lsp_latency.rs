@@ -33,8 +33,10 @@ fn main() {
         eprintln!("cannot write {}: {e}", big.display());
         return;
     }
-    println!("| policy | size | edits | p50 ms | p99 ms | max ms | hover p50 ms |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| policy | size | edits | p50 ms | p99 ms | max ms | hover p50 ms | `check_paths` alone p50 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for (name, path, n) in [
         ("policies/mosip.moat", root.join("policies/mosip.moat"), runs(200)),
         ("20,000 allows (generated)", big, runs(40)),
@@ -109,18 +111,28 @@ fn measure(name: &str, path: &Path, n: usize) {
     wait(&client, |m| matches!(m, Message::Response(_)));
     send(note("exit", json!(null)));
     let _ = thread.join();
+    // the same policy checked by the library alone, as `moat check` does: the server's own cost is the difference
+    let mut alone = vec![];
+    for _ in 0..n.min(20) {
+        let t = Instant::now();
+        let c = moat::check_paths(&moat::load::Disk, std::slice::from_ref(&path));
+        alone.push(t.elapsed());
+        drop(c);
+    }
     times.sort();
     hovers.sort();
+    alone.sort();
     let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
     let pct = |v: &[Duration], p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        "| {name} | {} KB, {} lines | {n} | {} | {} | {} | {} |",
+        "| {name} | {} KB, {} lines | {n} | {} | {} | {} | {} | {} |",
         text.len() / 1024,
         last_line + 1,
         ms(pct(&times, 0.5)),
         ms(pct(&times, 0.99)),
         ms(times[times.len() - 1]),
         ms(pct(&hovers, 0.5)),
+        ms(pct(&alone, 0.5)),
     );
 }
 

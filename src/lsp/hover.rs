@@ -15,7 +15,7 @@ const MAX_CELLS: usize = 3;
 
 /// The hover text (Markdown) for the name under the cursor.
 pub fn hover(a: &Analysis, file: FileId, pos: usize) -> Option<String> {
-    let occs = a.index.at(file, pos);
+    let occs = a.index().at(file, pos);
     let first = occs.first()?;
     let cell = cell_before(a, file, first.span.start);
     let mut out = String::new();
@@ -38,7 +38,7 @@ fn cell_before(a: &Analysis, file: FileId, start: usize) -> Option<String> {
         .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '*')))
         .map_or(0, |(i, c)| i + c.len_utf8());
     let first = before[word_start..].split('.').next()?;
-    a.index
+    a.index()
         .cells
         .values()
         .any(|c| c.has_cell(first))
@@ -55,7 +55,7 @@ fn describe(a: &Analysis, sym: &Sym, cell: Option<&str>) -> String {
         Sym::Service(b, z, s) => service(a, b.as_deref(), z, s, cell),
         Sym::Port(b, z, s, p) => {
             let spec = a
-                .index
+                .index()
                 .zones
                 .get(&(b.clone(), z.clone()))
                 .and_then(|zi| zi.decl.services.iter().find(|d| d.name.node == *s))
@@ -91,11 +91,11 @@ fn site(a: &Analysis, s: &str) -> String {
 }
 
 fn cells(a: &Analysis, b: &str) -> String {
-    let Some(c) = a.index.cells.get(b) else {
+    let Some(c) = a.index().cells.get(b) else {
         return format!("**cells** `{b}`");
     };
     let zones: Vec<&str> = a
-        .index
+        .index()
         .zones
         .keys()
         .filter(|(bb, _)| bb.as_deref() == Some(b))
@@ -152,7 +152,7 @@ fn instances<'i>(ir: &'i Ir, block: Option<&str>, z: &str, cell: Option<&str>) -
 
 fn zone(a: &Analysis, block: Option<&str>, z: &str, cell: Option<&str>) -> String {
     let key = (block.map(str::to_string), z.to_string());
-    let Some(zi) = a.index.zones.get(&key) else {
+    let Some(zi) = a.index().zones.get(&key) else {
         return format!("**zone** `{z}`");
     };
     let d = &zi.decl;
@@ -186,7 +186,7 @@ fn service(a: &Analysis, block: Option<&str>, z: &str, s: &str, cell: Option<&st
     let key = (block.map(str::to_string), z.to_string());
     let name = Sym::Service(key.0.clone(), z.to_string(), s.to_string()).display();
     let Some(d) = a
-        .index
+        .index()
         .zones
         .get(&key)
         .and_then(|zi| zi.decl.services.iter().find(|d| d.name.node == s))
@@ -194,7 +194,7 @@ fn service(a: &Analysis, block: Option<&str>, z: &str, s: &str, cell: Option<&st
         return format!("**service** `{name}`");
     };
     let mut out = format!("**service** `{name}`");
-    if let Some(zi) = a.index.zones.get(&key) {
+    if let Some(zi) = a.index().zones.get(&key) {
         let kind = ZoneKind::parse(&zi.decl.kind.node).map_or(zi.decl.kind.node.as_str(), |k| k.as_str());
         let _ = write!(out, " in {kind} zone `{z}`");
     }

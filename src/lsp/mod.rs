@@ -288,7 +288,7 @@ fn answer(ws: &Workspace, r: &Request) -> Response {
             let p = parse!(HoverParams);
             let h = at(&p.text_document_position_params).and_then(|(a, f, o)| {
                 let text = hover::hover(a, f, o)?;
-                let occ = a.index.at(f, o).first().map(|x| x.span)?;
+                let occ = a.index().at(f, o).first().map(|x| x.span)?;
                 let range = a.lines(f, ws.enc).range(occ.start, occ.end);
                 Some(Hover {
                     contents: HoverContents::Markup(MarkupContent {
@@ -342,7 +342,7 @@ fn answer(ws: &Workspace, r: &Request) -> Response {
                     let text = ws.docs.get(&path).map(|d| d.text.as_str())?;
                     let off = Lines::new(text, ws.enc).offset(tdp.position);
                     let (a, _) = ws.analysis_of(&path)?;
-                    Some(complete::complete(&a.index, text.get(..off)?))
+                    Some(complete::complete(a.index(), text.get(..off)?))
                 })
                 .unwrap_or_default();
             ok(id, CompletionResponse::Array(items))

@@ -10,7 +10,12 @@ use std::collections::HashMap;
 
 /// The symbols under byte `pos` of `file`.
 pub fn syms_at(a: &Analysis, file: FileId, pos: usize) -> Vec<Sym> {
-    let mut v: Vec<Sym> = a.index.at(file, pos).into_iter().map(|o| o.sym.clone()).collect();
+    let mut v: Vec<Sym> = a
+        .index()
+        .at(file, pos)
+        .into_iter()
+        .map(|o| o.sym.clone())
+        .collect();
     v.dedup();
     v
 }
@@ -37,7 +42,7 @@ pub fn definition(a: &Analysis, file: FileId, pos: usize, enc: Encoding) -> Vec<
 }
 
 fn decls(a: &Analysis, sym: &Sym, enc: Encoding) -> Vec<Location> {
-    a.index
+    a.index()
         .of(sym)
         .filter(|o| o.decl)
         .filter_map(|o| a.location(o.span, enc))
@@ -54,7 +59,7 @@ pub fn references(a: &Analysis, file: FileId, pos: usize, with_decl: bool, enc: 
         };
         if let Sym::File(p) = &sym {
             // the includes that name this file
-            for (f, span, target) in &a.index.includes {
+            for (f, span, target) in &a.index().includes {
                 if target == p {
                     out.extend(a.location(crate::span::Span::new(*f, span.start, span.end), enc));
                 }
@@ -62,7 +67,7 @@ pub fn references(a: &Analysis, file: FileId, pos: usize, with_decl: bool, enc: 
             continue;
         }
         out.extend(
-            a.index
+            a.index()
                 .of(&sym)
                 .filter(|o| with_decl || !o.decl)
                 .filter_map(|o| a.location(o.span, enc)),
@@ -73,7 +78,7 @@ pub fn references(a: &Analysis, file: FileId, pos: usize, with_decl: bool, enc: 
 
 /// The zone or service under the cursor, when it can be renamed, and the range of its name there.
 pub fn prepare_rename(a: &Analysis, file: FileId, pos: usize) -> Option<(&Occurrence, Sym)> {
-    a.index
+    a.index()
         .at(file, pos)
         .into_iter()
         .find(|o| matches!(o.sym, Sym::Zone(..) | Sym::Service(..)))
@@ -97,9 +102,9 @@ pub fn rename(
         ));
     }
     let taken = match &sym {
-        Sym::Zone(b, _) => a.index.zones.contains_key(&(b.clone(), new.to_string())),
+        Sym::Zone(b, _) => a.index().zones.contains_key(&(b.clone(), new.to_string())),
         Sym::Service(b, z, _) => a
-            .index
+            .index()
             .zones
             .get(&(b.clone(), z.clone()))
             .is_some_and(|zi| zi.decl.services.iter().any(|s| s.name.node == new)),
@@ -109,7 +114,7 @@ pub fn rename(
         return Err(format!("`{new}` is already declared there"));
     }
     let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
-    for o in a.index.of(&sym) {
+    for o in a.index().of(&sym) {
         let Some(url) = a.url(o.span.file) else { continue };
         let lines = a.lines(o.span.file, enc);
         changes.entry(url).or_default().push(TextEdit::new(

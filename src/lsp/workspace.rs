@@ -29,7 +29,9 @@ pub struct Analysis {
     pub root: PathBuf,
     pub checked: Checked,
     pub files: Vec<(FileId, ast::File)>,
-    pub index: Index,
+    /// The names, built at the first request after a check (a keystroke's
+    /// diagnostics do not wait for it).
+    index: std::sync::OnceLock<Index>,
     /// Per file id, its canonical path.
     pub paths: Vec<PathBuf>,
     /// Per file id, where its lines start.
@@ -37,6 +39,12 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// The policy's names.
+    pub fn index(&self) -> &Index {
+        self.index
+            .get_or_init(|| Index::build(&self.files, &|id| self.paths.get(id).cloned()))
+    }
+
     /// The file id of `path` (canonical) in this policy.
     pub fn file_id(&self, path: &Path) -> Option<FileId> {
         self.paths.iter().position(|p| p == path)
@@ -178,7 +186,10 @@ impl Workspace {
                 self.published.insert(a.paths[fid].clone());
                 out.push((url, ds, self.docs.get(&a.paths[fid]).map(|d| d.version)));
             }
-            self.analyses.insert(root, a);
+            if let Some(old) = self.analyses.insert(root, a) {
+                // freeing a large policy's trees and IR costs tens of milliseconds: not on the answer's path
+                std::thread::spawn(move || drop(old));
+            }
         }
         out
     }
@@ -286,7 +297,6 @@ pub fn analyse(docs: &BTreeMap<PathBuf, Doc>, root: &Path) -> Analysis {
         .iter()
         .map(|f| f.path.as_deref().map_or_else(|| root.to_path_buf(), canonical))
         .collect();
-    let index = Index::build(&files, &|id| paths.get(id).cloned());
     let line_starts = checked
         .sources
         .files()
@@ -297,7 +307,7 @@ pub fn analyse(docs: &BTreeMap<PathBuf, Doc>, root: &Path) -> Analysis {
         root: root.to_path_buf(),
         checked,
         files,
-        index,
+        index: std::sync::OnceLock::new(),
         paths,
         line_starts,
     }
