@@ -9,6 +9,10 @@
 //! cargo bench --bench lsp_latency            # MOAT_LSP_BENCH_RUNS=N edits per policy (default 200 / 40)
 //! ```
 
+/// The allocator of the `moat` binary (src/main.rs), so the figures are those of `moat lsp`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use lsp_server::{Connection, Message, Notification, Request, RequestId};
 use serde_json::json;
 use std::path::{Path, PathBuf};
