@@ -276,13 +276,10 @@ fn a_session_from_typo_to_fix() {
     // hover on a port name: its declaration
     let (l, ch) = find(&fixed, ": pg", 0, 2);
     let h = c.at("textDocument/hover", &main, l, ch, json!({}));
-    assert!(
-        h["contents"]["value"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("`pg` = `tcp/5432`"),
-        "{h}"
-    );
+    let text = h["contents"]["value"].as_str().unwrap_or_default();
+    assert!(text.contains("`pg` = `tcp/5432`"), "{h}");
+    // and the flows that use it (the port's ports of each flow to the service)
+    assert!(text.contains("`dmz.web -> mz.postgres` tcp/5432"), "{h}");
 
     // references of `mz` across both files, declaration included
     let (l, ch) = find(&fixed, "mz.postgres", 0, 0);

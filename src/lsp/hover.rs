@@ -62,16 +62,37 @@ fn describe(a: &Analysis, sym: &Sym, cell: Option<&str>) -> String {
                 .and_then(|d| d.ports.iter().find(|x| x.name.node == *p))
                 .map(|x| port_text(&x.spec.node))
                 .unwrap_or_default();
-            format!(
+            let mut out = format!(
                 "**port** `{p}` = `{spec}` of service `{}`",
                 Sym::Service(b.clone(), z.clone(), s.clone()).display()
-            )
+            );
+            out.push_str(&port_flows(a, b.as_deref(), z, s, p, cell));
+            out
         }
         Sym::File(p) => {
             let _ = ir;
             format!("**include** `{}`", p.display())
         }
     }
+}
+
+/// The flows of the matrix that use port `p` of each instance of service `s`.
+fn port_flows(a: &Analysis, block: Option<&str>, z: &str, s: &str, p: &str, cell: Option<&str>) -> String {
+    let Some(ir) = &a.checked.ir else {
+        return "\n\n*flows: shown once the policy has no errors*".into();
+    };
+    let mut out = String::new();
+    for zone in instances(ir, block, z, cell).iter().take(MAX_CELLS) {
+        let Some(atom) = ir.atom_id(&format!("{}.{s}", zone.name)) else {
+            continue;
+        };
+        let Some(set) = ir.atoms[atom].ports.get(p) else {
+            continue;
+        };
+        let _ = write!(out, "\n\n**`{}`** `{p}`", ir.atoms[atom].name);
+        out.push_str(&flows_to(ir, &[atom], &a.checked.sources, Some(set)));
+    }
+    out
 }
 
 fn site(a: &Analysis, s: &str) -> String {
@@ -261,7 +282,7 @@ fn ir_facts(a: &Analysis, block: Option<&str>, z: &str, s: Option<&str>, cell: O
             let p: Vec<String> = atom.pods.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let _ = write!(out, "\n- pods {}", p.join(", "));
         }
-        out.push_str(&flows_to(ir, &atoms, &a.checked.sources));
+        out.push_str(&flows_to(ir, &atoms, &a.checked.sources, None));
     }
     if zones.len() > MAX_CELLS {
         let _ = write!(out, "\n\n… and {} more cells", zones.len() - MAX_CELLS);
@@ -278,10 +299,20 @@ fn shorten(items: &[String], n: usize) -> String {
 }
 
 /// The flows of the matrix whose destination is one of `atoms`, with the allows behind them.
-fn flows_to(ir: &Ir, atoms: &[AtomId], sources: &crate::span::SourceMap) -> String {
+/// With `only`, the flows that allow some of those ports, shown as just those ports.
+fn flows_to(
+    ir: &Ir,
+    atoms: &[AtomId],
+    sources: &crate::span::SourceMap,
+    only: Option<&crate::ports::PortSet>,
+) -> String {
     let mut rows = vec![];
     for (&(f, t), flow) in &ir.flows {
-        if atoms.contains(&t) {
+        let ports = match only {
+            Some(o) => flow.ports.intersect(o),
+            None => flow.ports.clone(),
+        };
+        if atoms.contains(&t) && !ports.is_empty() {
             let by: Vec<String> = flow
                 .allow_ids()
                 .iter()
@@ -291,7 +322,7 @@ fn flows_to(ir: &Ir, atoms: &[AtomId], sources: &crate::span::SourceMap) -> Stri
                 "`{} -> {}` {} ({})",
                 ir.atoms[f].name,
                 ir.atoms[t].name,
-                ports_text(&flow.ports),
+                ports_text(&ports),
                 shorten(&by, 3)
             ));
         }
