@@ -11,6 +11,9 @@ use std::net::IpAddr;
 
 /// Parses an absolute address or CIDR; a bare address is a single host.
 pub fn parse_net(text: &str) -> Result<IpNet, String> {
+    if text.contains('-') {
+        return Err(format!("`{text}` is an address range; a CIDR is needed here"));
+    }
     let (addr, len) = match text.split_once('/') {
         Some((a, l)) => (a, Some(l)),
         None => (text, None),
@@ -217,10 +220,13 @@ pub fn hosts_inside_zone(
     zone_span: Span,
     diags: &mut Vec<Diagnostic>,
 ) {
+    let mut reported: Option<Span> = None;
     for (h, span) in hosts {
-        if zone_cidrs.iter().any(|c| c.contains(h)) {
+        // a range is several prefixes with one span: report it once
+        if zone_cidrs.iter().any(|c| c.contains(h)) || reported == Some(*span) {
             continue;
         }
+        reported = Some(*span);
         let msg = if zone_cidrs.is_empty() {
             format!("service hosts {h} given, but zone `{zone_name}` has no cidr")
         } else {

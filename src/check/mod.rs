@@ -9,6 +9,7 @@ pub mod forbids;
 pub mod model;
 pub mod names;
 pub mod ports;
+pub mod ranges;
 pub mod rules;
 pub mod warnings;
 
@@ -188,6 +189,10 @@ fn addr_list(
 ) -> Vec<(ipnet::IpNet, crate::span::Span)> {
     let mut out = vec![];
     for lit in lits {
+        if ranges::is_range(&lit.node.text) {
+            range_lit(z, lit, &mut out, diags);
+            continue;
+        }
         let parsed = if lit.node.relative {
             match z.cell.as_ref().map(|c| c.block) {
                 None => Err((
@@ -217,6 +222,38 @@ fn addr_list(
     }
     // A cells block repeats one declaration per cell: report each address error once.
     out
+}
+
+/// Appends the prefixes of one address range `FIRST-LAST` (E015, E016, E026, E027).
+fn range_lit(
+    z: &ZoneDef,
+    lit: &crate::span::Spanned<ast::AddrLit>,
+    out: &mut Vec<(ipnet::IpNet, crate::span::Span)>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let block = match (lit.node.relative, z.cell.as_ref().map(|c| c.block)) {
+        (false, _) => None,
+        (true, Some(Some(block))) => Some(block),
+        (true, Some(None)) => return, // the block itself is invalid, already reported
+        (true, None) => {
+            diags.push(
+                Diagnostic::error(
+                    "E016",
+                    lit.span,
+                    format!(
+                        "`+{}` is relative, but zone `{}` is not in a cells block",
+                        lit.node.text, z.name
+                    ),
+                )
+                .with_help("keep relative addresses inside the cell's block"),
+            );
+            return;
+        }
+    };
+    match ranges::parse_range(&lit.node.text, block, lit.span) {
+        Ok(nets) => out.extend(nets.into_iter().map(|n| (n, lit.span))),
+        Err(d) => diags.push(d),
+    }
 }
 
 fn service_atom(

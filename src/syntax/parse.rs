@@ -691,7 +691,7 @@ impl<'a> Parser<'a> {
         Ok(out)
     }
 
-    /// addr = [ "+" ] address [ "/" digits ]
+    /// addr = [ "+" ] addr_chars [ "-" addr_chars ]   (an address, a CIDR, or a range FIRST-LAST)
     fn addr(&mut self) -> PResult<Spanned<AddrLit>> {
         self.ws();
         let start = self.pos;
@@ -699,13 +699,31 @@ impl<'a> Parser<'a> {
         let Some(t) = self.lex(addr_lexeme) else {
             return self.err("an IPv4 or IPv6 address or CIDR");
         };
-        Ok(Spanned::new(
-            AddrLit {
-                text: t.node,
-                relative,
-            },
-            self.span(start),
-        ))
+        let mut text = t.node;
+        if let Some(last) = self.range_end()? {
+            text = format!("{text}-{last}");
+        }
+        Ok(Spanned::new(AddrLit { text, relative }, self.span(start)))
+    }
+
+    /// The `- LAST` of an address range `FIRST-LAST`, if one follows (blanks allowed around `-`).
+    fn range_end(&mut self) -> PResult<Option<String>> {
+        let save = (self.pos, self.end);
+        if !self.eat_str("-") {
+            return Ok(None);
+        }
+        if self.rest().starts_with('>') {
+            (self.pos, self.end) = save; // `->` is no range
+            return Ok(None);
+        }
+        match self.lex(addr_lexeme) {
+            Some(last) => Ok(Some(last.node)),
+            None => Err(PErr {
+                pos: self.pos,
+                expected: "the last address of the range after `-`".into(),
+                help: Some("an address range is written `10.0.0.2-10.0.0.51`".into()),
+            }),
+        }
     }
 
     /// label = label_key "=" ( label_value | string )
