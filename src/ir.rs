@@ -94,6 +94,10 @@ pub struct Zone {
     pub services: Vec<AtomId>,
     /// The atom standing for the zone's members in none of its services.
     pub remainder: AtomId,
+    /// The DNS names of an external zone (`dns "..."`), lower case, sorted; no
+    /// target built in can enforce them (E017).
+    #[serde(default)]
+    pub dns: Vec<String>,
     pub span: Span,
 }
 

@@ -40,6 +40,9 @@ pub struct ZoneInfo {
     pub site: String,
     pub site_kind: &'static str,
     pub cidrs: Vec<String>,
+    /// DNS names of an external zone (no target enforces them: E017 at compile).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
     pub namespaces: Vec<String>,
     pub services: Vec<String>,
 }
@@ -153,6 +156,7 @@ fn zones(ir: &Ir) -> Vec<ZoneGroup> {
                     site: ir.sites[z.site].name.clone(),
                     site_kind: ir.sites[z.site].kind.as_str(),
                     cidrs: z.cidrs.iter().map(ToString::to_string).collect(),
+                    dns: z.dns.clone(),
                     namespaces: z.namespaces.clone(),
                     services: z.services.iter().map(|s| ir.atoms[*s].name.clone()).collect(),
                 })
@@ -296,7 +300,7 @@ pub fn to_doc(r: &Report, md: bool) -> String {
                 g.kind.to_string(),
                 z.name.clone(),
                 format!("{} ({})", z.site, z.site_kind),
-                or_dash(&z.cidrs.join(", ")),
+                or_dash(&addresses(z)),
                 or_dash(&z.namespaces.join(", ")),
                 or_dash(&z.services.join(", ")),
             ]
@@ -501,4 +505,11 @@ impl Doc {
         }
         self.s.push('\n');
     }
+}
+
+/// A zone's addresses for the table: its cidrs, then its DNS names (`dns a, b`).
+fn addresses(z: &ZoneInfo) -> String {
+    let dns = (!z.dns.is_empty()).then(|| format!("dns {}", z.dns.join(", ")));
+    let cidrs = (!z.cidrs.is_empty()).then(|| z.cidrs.join(", "));
+    cidrs.into_iter().chain(dns).collect::<Vec<_>>().join("; ")
 }

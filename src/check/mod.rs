@@ -5,6 +5,7 @@
 
 pub mod addresses;
 pub mod crossings;
+pub mod dns;
 pub mod forbids;
 pub mod model;
 pub mod names;
@@ -75,6 +76,7 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
     let mut zones = vec![];
     let mut atoms = vec![];
     let mut ranges = vec![];
+    let mut dns_decls = vec![];
     for (zi, z) in zdefs.iter().enumerate() {
         let site = sites.iter().position(|s| s.name == z.site).unwrap_or(0);
         let before = diags.len();
@@ -123,6 +125,9 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
         }
         services.sort_unstable();
         atoms.push((remainder, remainder_atom(z, zi, &namespaces)));
+        let dns_written = zone_dns(z);
+        let dns = dns::zone_names(&z.name, z.kind, !namespaces.is_empty(), &dns_written, diags);
+        dns_decls.push((z.name.as_str(), dns_written));
         zones.push(Zone {
             name: z.name.clone(),
             kind: z.kind,
@@ -132,9 +137,12 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
             cell: z.cell.as_ref().map(|c| c.cell.clone()),
             services,
             remainder,
+            dns,
             span: z.decl.span,
         });
     }
+    let dns_decls: Vec<(&str, &[_])> = dns_decls.iter().map(|(z, n)| (*z, n.as_slice())).collect();
+    dns::unique_across_zones(&dns_decls, diags);
     atoms.sort_by_key(|(i, _)| *i);
     let mut atoms: Vec<Atom> = atoms.into_iter().map(|(_, a)| a).collect();
     let external: Vec<bool> = zones.iter().map(|z| z.kind == ZoneKind::External).collect();
@@ -175,6 +183,15 @@ fn atom_names(zones: &[&ZoneDef]) -> Vec<(String, usize, Option<String>)> {
     v.sort();
     v.dedup_by(|a, b| a.0 == b.0);
     v
+}
+
+/// The zone's DNS names as written (`{cell}` interpolated), with their spans.
+fn zone_dns(z: &ZoneDef) -> Vec<(String, crate::span::Span)> {
+    z.decl
+        .dns
+        .iter()
+        .map(|n| (interp(z.cell.as_ref(), &n.node), n.span))
+        .collect()
 }
 
 fn zone_cidrs(z: &ZoneDef, diags: &mut Vec<Diagnostic>) -> Vec<(ipnet::IpNet, crate::span::Span)> {

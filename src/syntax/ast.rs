@@ -77,10 +77,12 @@ pub struct ZoneDecl {
     pub cidrs: Vec<Spanned<AddrLit>>,
     pub namespaces: Vec<Name>,
     pub services: Vec<ServiceDecl>,
+    /// `dns "www.example.org", ...`: the DNS names of an external peer, as written.
+    pub dns: Vec<Name>,
     pub span: Span,
 }
 
-/// An address or CIDR as written; `+A/L` is relative to the enclosing cell's block.
+/// An address, CIDR or range `FIRST-LAST` as written; `+A/L` is relative to the enclosing cell's block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddrLit {
     pub text: String,

@@ -213,6 +213,9 @@ impl Fmt<'_> {
         if !z.namespaces.is_empty() {
             body.push(Node::Leaf(self.namespaces(&z.namespaces)));
         }
+        if !z.dns.is_empty() {
+            body.push(Node::Leaf(self.dns(&z.dns)));
+        }
         body.extend(z.services.iter().map(|s| self.service(s)));
         let inline = z.services.is_empty();
         Node::Block {
@@ -221,6 +224,14 @@ impl Fmt<'_> {
             close: self.close(z.span),
             inline,
         }
+    }
+
+    fn dns(&mut self, names: &[Name]) -> usize {
+        let list: Vec<String> = names.iter().map(|n| string(&n.node)).collect();
+        self.unit(
+            format!("dns {}", list.join(", ")),
+            names.iter().map(|n| n.span).collect(),
+        )
     }
 
     fn namespaces(&mut self, ns: &[Name]) -> usize {

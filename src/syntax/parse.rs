@@ -16,6 +16,9 @@ use nom::{IResult, Parser as _};
 /// Keywords that start a top-level statement (used to resume after an error).
 const TOP_KEYWORDS: [&str; 7] = ["policy", "include", "site", "zone", "allow", "forbid", "cells"];
 
+/// Keywords that start a statement in a zone body (used to resume after an error).
+const ZONE_KEYWORDS: [&str; 4] = ["cidr", "namespace", "service", "dns"];
+
 /// Parses one file into its syntax tree and the syntax errors found.
 pub fn parse_file(text: &str, file: FileId) -> (File, Vec<Diagnostic>) {
     let mut p = Parser {
@@ -533,19 +536,22 @@ impl<'a> Parser<'a> {
             cidrs: vec![],
             namespaces: vec![],
             services: vec![],
+            dns: vec![],
             span: Span::default(),
         };
         while !self.eat('}') {
-            self.block_stmt(|p| p.zone_stmt(&mut z), &["cidr", "namespace", "service"], "zone")?;
+            self.block_stmt(|p| p.zone_stmt(&mut z), &ZONE_KEYWORDS, "zone")?;
         }
         z.span = self.span(start);
         Ok(z)
     }
 
-    /// zone_stmt = "cidr" addr_list | "namespace" ns_list | service
+    /// zone_stmt = "cidr" addr_list | "namespace" ns_list | service | dns
     fn zone_stmt(&mut self, z: &mut ZoneDecl) -> PResult<()> {
         let start = self.pos;
-        if self.keyword("cidr") {
+        if self.keyword("dns") {
+            z.dns.extend(self.dns_names()?);
+        } else if self.keyword("cidr") {
             z.cidrs.extend(self.list(Self::addr)?);
         } else if self.keyword("namespace") {
             z.namespaces
@@ -554,12 +560,24 @@ impl<'a> Parser<'a> {
             let s = self.service(start)?;
             z.services.push(s);
         } else {
-            return self.keyword_error(
-                &["cidr", "namespace", "service"],
-                "`cidr`, `namespace`, `service` or `}`",
-            );
+            return self.keyword_error(&ZONE_KEYWORDS, "`cidr`, `namespace`, `service`, `dns` or `}`");
         }
         Ok(())
+    }
+
+    /// dns = "dns" string { "," string }   (the DNS names of an external zone; checked later, E028)
+    fn dns_names(&mut self) -> PResult<Vec<Name>> {
+        self.list(|p| {
+            if p.peek_char() == Some('"') {
+                p.string("a DNS name in quotes")
+            } else {
+                Err(PErr {
+                    pos: p.pos,
+                    expected: "a DNS name in quotes".into(),
+                    help: Some("write DNS names as strings: `dns \"www.example.org\"`".into()),
+                })
+            }
+        })
     }
 
     /// Parses one statement of a block; on a syntax error reports it and skips

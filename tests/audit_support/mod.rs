@@ -132,6 +132,7 @@ impl IrBuilder {
                     .filter(|&a| atoms[a].zone == zi && atoms[a].service.is_some())
                     .collect(),
                 remainder: id(&z.name),
+                dns: vec![],
                 span: Span::default(),
             })
             .collect();

@@ -218,6 +218,7 @@ fn lower(specs: Vec<ZoneSpec>, r: &mut Rng, seed: u64) -> Ir {
                 .iter()
                 .position(|a| a.zone == zi && a.is_remainder())
                 .expect("remainder"),
+            dns: vec![],
             span: Span::default(),
         })
         .collect();
