@@ -418,9 +418,9 @@ fn describe(ir: &Ir, lab: &Lab, p: &Probe) -> String {
     };
     format!(
         "{} ({}) -> {} ({}) {what}",
-        ir.atoms[p.from].name,
+        ir.atoms[p.from % TWIN].name,
         addr(src_key(p)),
-        ir.atoms[p.to].name,
+        ir.atoms[p.to % TWIN].name,
         addr(p.to)
     )
 }
