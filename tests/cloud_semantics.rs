@@ -263,3 +263,16 @@ fn random_addressless_policies_are_enforced_exactly() {
 fn ir_has_flows(ir: &Ir) -> bool {
     !ir.flows.is_empty()
 }
+
+/// Address ranges (issue 12 item 5) reach every cloud as the exact prefixes of
+/// the range: the read-back evaluator finds the matrix, and no rule covers
+/// only part of a range's atom or spills past it.
+#[test]
+fn address_ranges_are_enforced_exactly() {
+    let path = common::root().join("fixtures/layouts/ranges.moat");
+    let ir = ir_of(&path);
+    for t in CLOUDS {
+        assert!(moat::backend::in_scope(t, &ir), "{} has no scope", t.as_str());
+        assert_exact("ranges.moat", &ir, t);
+    }
+}
