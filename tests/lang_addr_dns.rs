@@ -1,0 +1,149 @@
+//! Address ranges and DNS-name peers (issue 12 items 5 and 6) as a user sees
+//! them: `fmt` keeps both, the matrix and `query` treat a range as its exact
+//! addresses and a DNS name as its zone, `audit` lists the names, and every
+//! one of the six targets refuses a flow to a DNS-name zone with E017 (one per
+//! allow, naming the target and why), writing nothing.
+
+mod common;
+
+use common::{moat, root};
+use moat::backend::{self, EmitOptions, Target};
+
+const DNS: &str = "fixtures/layouts/dns.moat";
+const RANGES: &str = "fixtures/layouts/ranges.moat";
+
+fn checked(path: &str) -> moat::Checked {
+    let c = moat::check_paths(&moat::load::Disk, &[std::path::PathBuf::from(path)]);
+    assert!(!c.has_errors(), "{path}: {:?}", c.diags);
+    c
+}
+
+#[test]
+fn every_target_refuses_dns_peers_with_e017() {
+    let c = checked(DNS);
+    let ir = c.ir.as_ref().expect("IR");
+    let mut all = vec![];
+    for t in Target::ALL {
+        assert!(backend::in_scope(t, ir), "{} has no scope in {DNS}", t.as_str());
+        let diags = backend::emit(t, ir, &EmitOptions::default())
+            .err()
+            .unwrap_or_else(|| panic!("{} compiled a flow to a DNS name", t.as_str()));
+        assert!(
+            diags.iter().all(|d| d.code == "E017"),
+            "{}: {diags:?}",
+            t.as_str()
+        );
+        // netfilter and k8s: `prereg.ui -> google`; each cloud: `web, api, ops -> smtp`
+        assert_eq!(diags.len(), 1, "{}: one E017 per allow: {diags:?}", t.as_str());
+        for d in &diags {
+            let text = format!("{} {}", d.message, d.notes.join(" "));
+            assert!(text.contains(&format!("target {}", t.as_str())), "{text}");
+            assert!(text.contains("DNS names"), "{text}");
+            assert!(d.help.is_some(), "E017 without a fix: {d:?}");
+        }
+        all.extend(diags);
+    }
+    moat::diag::sort(&mut all);
+    insta::assert_snapshot!(
+        "dns_peers_e017",
+        moat::diag::render_human(&all, &c.sources, false)
+    );
+}
+
+#[test]
+fn compile_writes_nothing_for_a_dns_peer() {
+    let out = common::TempDir::new("dns-out");
+    let dir = out.path().join("out");
+    let o = moat()
+        .current_dir(root())
+        .args(["compile", DNS, "--target", "k8s", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("run moat");
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("error[E017]"));
+    assert!(!dir.join("k8s").exists(), "artefacts written despite E017");
+}
+
+#[test]
+fn query_audit_and_matrix_show_dns_zones() {
+    let run = |args: &[&str]| {
+        let o = moat().current_dir(root()).args(args).output().expect("run moat");
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (code, out) = run(&[
+        "query",
+        DNS,
+        "--from",
+        "10.2.0.10",
+        "--to",
+        "WWW.gstatic.com.",
+        "--port",
+        "tcp/443",
+    ]);
+    assert_eq!((code, out.lines().next()), (Some(0), Some("allow")), "{out}");
+    assert!(out.contains("prereg.ui -> google"), "{out}");
+    let (code, out) = run(&[
+        "query",
+        DNS,
+        "--from",
+        "prereg",
+        "--to",
+        "smtp.example.org",
+        "--port",
+        "tcp/587",
+    ]);
+    assert_eq!((code, out.lines().next()), (Some(1), Some("deny")), "{out}");
+    let (_, out) = run(&["audit", DNS]);
+    assert!(out.contains("dns www.google.com, www.gstatic.com"), "{out}");
+    let (_, out) = run(&["matrix", DNS, "--format", "csv"]);
+    assert!(out.contains("prereg.ui,google,tcp,443"), "{out}");
+}
+
+#[test]
+fn a_range_is_its_exact_addresses_in_the_matrix_and_query() {
+    let c = checked(RANGES);
+    let ir = c.ir.expect("IR");
+    let nfs = ir.atom_id("lan.nfs").expect("lan.nfs");
+    let lan = ir.atom_id("lan").expect("lan");
+    for (ip, atom) in [
+        ("10.2.0.1", lan),
+        ("10.2.0.2", nfs),
+        ("10.2.0.51", nfs),
+        ("10.2.0.52", lan),
+        ("fd00:2::33", nfs),
+        ("fd00:2::34", lan),
+    ] {
+        assert_eq!(ir.atom_for_ip(ip.parse().expect("ip")), Some(atom), "{ip}");
+    }
+    assert_eq!(
+        ir.atom_for_ip("10.3.0.9".parse().expect("ip")),
+        None,
+        "office starts at .10"
+    );
+    let sum: u128 = ir.atoms[nfs]
+        .addrs
+        .family(false)
+        .prefixes()
+        .iter()
+        .map(|n| 1u128 << (32 - n.prefix_len()))
+        .sum();
+    assert_eq!(sum, 50, "10.2.0.2-10.2.0.51 is 50 addresses");
+}
+
+#[test]
+fn fmt_keeps_ranges_and_dns_names() {
+    let src = "zone g : external { dns \"a.example\" ,\"b.example\" }\nzone l : dmz { cidr 10.0.0.0/24\n  service s { hosts 10.0.0.2 - 10.0.0.9 port p tcp/1 } }\nallow l -> l.s : p\n";
+    let out = moat::syntax::fmt::format(src).expect("formats");
+    assert!(out.contains("dns \"a.example\", \"b.example\""), "{out}");
+    assert!(out.contains("hosts 10.0.0.2-10.0.0.9"), "{out}");
+    assert_eq!(moat::syntax::fmt::format(&out).expect("formats again"), out);
+    for f in [DNS, RANGES] {
+        let text = std::fs::read_to_string(root().join(f)).expect("read fixture");
+        assert_eq!(
+            moat::syntax::fmt::format(&text).expect("formats"),
+            text,
+            "{f} is not fmt-clean"
+        );
+    }
+}
