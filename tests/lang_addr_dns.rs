@@ -147,3 +147,45 @@ fn fmt_keeps_ranges_and_dns_names() {
         );
     }
 }
+
+#[test]
+fn ranges_and_names_in_cells_are_per_cell() {
+    let text = r#"
+cells cell[1..2] in 10.64.0.0/12 each /16 {
+  zone lan : dmz { cidr +0.0.0.0/24
+    service nfs { hosts +0.0.0.2-0.0.0.51 port nfs tcp/2049 } }
+  zone mail : external { dns "smtp.{cell}.example.org" }
+  allow lan -> lan.nfs : nfs
+  allow lan.nfs -> mail : tcp/25
+}
+"#;
+    let c = moat::check_str("cells.moat", text);
+    let ir = c.ir.unwrap_or_else(|| panic!("{:?}", c.diags));
+    let nfs2 = ir.atom_id("cell2.lan.nfs").expect("cell2.lan.nfs");
+    for (ip, inside) in [
+        ("10.65.0.2", true),
+        ("10.65.0.51", true),
+        ("10.65.0.52", false),
+        ("10.64.0.2", false),
+    ] {
+        assert_eq!(
+            ir.atoms[nfs2].addrs.contains(ip.parse().expect("ip")),
+            inside,
+            "{ip}"
+        );
+    }
+    let mail2 = ir
+        .zones
+        .iter()
+        .find(|z| z.name == "cell2.mail")
+        .expect("cell2.mail");
+    assert_eq!(mail2.dns, ["smtp.cell2.example.org"]);
+    // a relative range leaving its cell, and a name repeated in every cell
+    let bad = "cells cell[1..2] in 10.64.0.0/12 each /16 {\n  zone lan : dmz { cidr +0.0.0.0/24\n    service nfs { hosts +0.0.0.2-0.1.0.0 port nfs tcp/2049 } }\n  zone mail : external { dns \"smtp.example.org\" }\n  allow lan.nfs -> mail : tcp/25\n}\n";
+    let codes: Vec<&str> = moat::check_str("bad.moat", bad)
+        .diags
+        .iter()
+        .map(|d| d.code)
+        .collect();
+    assert!(codes.contains(&"E016") && codes.contains(&"E029"), "{codes:?}");
+}

@@ -108,6 +108,49 @@ mod tests {
         assert_eq!(prefixes("fd00::1-fd00::2"), ["fd00::1/128", "fd00::2/128"]);
     }
 
+    /// For many ranges (splitmix64 ends, and every end near a power of two):
+    /// the prefixes are sorted, disjoint, inside the range, cover all of it,
+    /// and no two neighbours could be one prefix (the list is minimal).
+    #[test]
+    fn prefixes_cover_exactly_and_minimally() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let z = (seed ^ (seed >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            (z ^ (z >> 27)) as u32
+        };
+        let mut cases: Vec<(u32, u32)> = (0..2000).map(|_| (next(), next())).collect();
+        cases.extend(
+            (0..32)
+                .flat_map(|b| [(1u32 << b) - 1, 1 << b, (1 << b) + 1])
+                .map(|x| (x, x.saturating_add(77))),
+        );
+        for (a, b) in cases {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let text = format!(
+                "{}-{}",
+                std::net::Ipv4Addr::from(lo),
+                std::net::Ipv4Addr::from(hi)
+            );
+            let nets = parse_range(&text, None, Span::default()).expect("a valid range");
+            let mut at = u64::from(lo);
+            for (i, n) in nets.iter().enumerate() {
+                let IpNet::V4(n) = n else { panic!("family") };
+                assert_eq!(
+                    u64::from(u32::from(n.network())),
+                    at,
+                    "{text}: gap or overlap at {n}"
+                );
+                at = u64::from(u32::from(n.broadcast())) + 1;
+                if let Some(IpNet::V4(m)) = nets.get(i + 1) {
+                    let joined = n.prefix_len() == m.prefix_len() && n.supernet() == m.supernet();
+                    assert!(!joined, "{text}: {n} and {m} are one prefix");
+                }
+            }
+            assert_eq!(at, u64::from(hi) + 1, "{text}: does not end at the last address");
+        }
+    }
+
     #[test]
     fn bad_ranges_have_their_codes() {
         assert_eq!(prefixes("10.0.0.51-10.0.0.2"), ["E026"]);
