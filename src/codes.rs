@@ -101,8 +101,8 @@ pub const CODES: &[CodeInfo] = &[
     ),
     c(
         "E017",
-        "a target cannot express an allow's protocol or ports, e.g. ICMP in a NetworkPolicy (compile)",
-        "Drop the target for that flow's ends, or change the allow's protocol to one the target supports.",
+        "a target cannot express part of an allow: a protocol or ports, e.g. ICMP in a NetworkPolicy, or a peer reached by DNS names (compile)",
+        "Drop the target for that flow's ends, change the allow's protocol to one the target supports, or give a DNS-name peer its addresses with `cidr`.",
     ),
     c(
         "E018",
@@ -113,6 +113,26 @@ pub const CODES: &[CodeInfo] = &[
         "E019",
         "a string holds a bidirectional-control, NUL, control or invisible character (Trojan Source)",
         "Retype the string with visible characters only.",
+    ),
+    c(
+        "E026",
+        "an address range ends before it starts (`10.0.0.51-10.0.0.2`)",
+        "Write the lower address first; the help line shows the range with its ends swapped.",
+    ),
+    c(
+        "E027",
+        "an address range mixes IPv4 and IPv6, or an end is a CIDR",
+        "Write one range per address family, each end a single address (`10.0.0.2-10.0.0.51`).",
+    ),
+    c(
+        "E028",
+        "a malformed DNS name in `dns`",
+        "Write a fully qualified name such as `smtp.example.org` (labels of letters, digits and `-`); addresses go in `cidr`.",
+    ),
+    c(
+        "E029",
+        "`dns` in a zone that is not external, with namespaces, or one name in two zones",
+        "Keep DNS names in an external zone of their own, without namespaces, and name each once.",
     ),
     c(
         "W001",
