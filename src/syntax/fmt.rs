@@ -3,7 +3,8 @@
 //!
 //! Layout: two-space indentation; one statement per line; single spaces
 //! between tokens and `, ` in lists; zone kinds in their canonical spelling
-//! (`dmz` becomes `demilitarised`); inside a zone `cidr`, then `namespace`,
+//! (`dmz` becomes `demilitarised`); inside a zone `cluster`, `cidr`,
+//! `namespace`, each `namespace ... pods` line, `namespaces`, `unmanaged`,
 //! then the services; inside a service `namespace`, `pods`, `hosts`, the
 //! ports, `resident`. A zone without services and a service are written on
 //! one line when that fits in 100 columns and no comment sits inside them.
