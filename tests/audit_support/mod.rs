@@ -164,6 +164,7 @@ impl IrBuilder {
             allows,
             forbids: vec![],
             flows,
+            layout: Default::default(),
         }
     }
 }
