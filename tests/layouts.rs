@@ -49,7 +49,13 @@ fn matches(sel: &PodSelector, labels: &BTreeMap<String, String>) -> bool {
 fn owner(ir: &Ir, ns: &str, labels: &BTreeMap<String, String>) -> Result<Option<AtomId>, ()> {
     let zones: Vec<usize> = (0..ir.zones.len())
         .filter(|&z| ir.zones[z].namespaces.iter().any(|n| n == ns))
-        .filter(|&z| ir.layout.zone(z).claims.get(ns).is_none_or(|c| matches(c, labels)))
+        .filter(|&z| {
+            ir.layout
+                .zone(z)
+                .claims
+                .get(ns)
+                .is_none_or(|c| matches(c, labels))
+        })
         .collect();
     let z = match zones.as_slice() {
         [] => return Ok(None),
@@ -124,14 +130,14 @@ fn topology(view: &Ir) -> (Vec<Namespace>, Vec<TopoPod>, Ir) {
     };
     let taken: Vec<ipnet::IpNet> = view.atoms.iter().flat_map(|a| a.addrs.prefixes()).collect();
     let all = vec!["0.0.0.0/0".parse().expect("v4"), "::/0".parse().expect("v6")];
-    let (unclaimed, outsider, elsewhere) = (n, n + 1, n + 2);
+    let (unclaimed, outsider) = (n, n + 1);
     m.atoms.push(pseudo("(unclaimed)", AddrSet::default()));
     m.atoms.push(pseudo("(outsider)", AddrSet::default()));
-    m.atoms.push(pseudo("(elsewhere)", AddrSet::new(all, taken)));
+    m.atoms.push(pseudo("(elsewhere)", AddrSet::new(all, taken))); // n + 2
     let managed = k8s::namespaces(view);
     let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut pods = vec![];
-    let mut place = |ns: &str, labels: BTreeMap<String, String>, atom: AtomId, pods: &mut Vec<TopoPod>| {
+    let place = |ns: &str, labels: BTreeMap<String, String>, atom: AtomId, pods: &mut Vec<TopoPod>| {
         let i = pods.iter().filter(|p: &&TopoPod| p.namespace == ns).count();
         pods.push(TopoPod {
             namespace: ns.into(),
@@ -173,7 +179,8 @@ fn topology(view: &Ir) -> (Vec<Namespace>, Vec<TopoPod>, Ir) {
         labels.insert("kubernetes.io/metadata.name".into(), ns.clone());
     }
     // An end enforces when moat writes policies for its pods.
-    let enforcing = |a: AtomId| a == unclaimed || (a < n && view.atoms[a].has_namespaces() && !view.is_unmanaged(a));
+    let enforcing =
+        |a: AtomId| a == unclaimed || (a < n && view.atoms[a].has_namespaces() && !view.is_unmanaged(a));
     let pod_atoms: BTreeSet<AtomId> = pods.iter().map(|p| p.atom).collect();
     let addr_atoms: Vec<AtomId> = (0..m.atoms.len())
         .filter(|&a| m.atoms[a].has_addrs() && !k8s::select::selects_pods(&m, a))
@@ -197,7 +204,9 @@ fn topology(view: &Ir) -> (Vec<Namespace>, Vec<TopoPod>, Ir) {
 fn topology_yaml(namespaces: &[Namespace], pods: &[TopoPod]) -> String {
     let mut docs = vec![];
     for (ns, labels) in namespaces {
-        docs.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}));
+        docs.push(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}),
+        );
     }
     for p in pods {
         docs.push(json!({"apiVersion": "v1", "kind": "Pod",
@@ -258,7 +267,9 @@ fn prove_with(rel: &str, break_it: fn(&mut Ir)) -> Vec<String> {
         std::fs::write(input.join("topology.yaml"), topology_yaml(&namespaces, &pods)).expect("write");
         let lines = run_nca(tmp.path());
         assert!(
-            lines.iter().any(|(s, d, _)| matches!((s, d), (NcaEnd::Pod(..), NcaEnd::Pod(..)))),
+            lines
+                .iter()
+                .any(|(s, d, _)| matches!((s, d), (NcaEnd::Pod(..), NcaEnd::Pod(..)))),
             "{rel} {cluster}: nca reports no pod-to-pod connectivity"
         );
         let found = compare(&model, &pods, &lines, Side::Both);
@@ -270,7 +281,11 @@ fn prove_with(rel: &str, break_it: fn(&mut Ir)) -> Vec<String> {
         }
         diffs.extend(found.into_iter().map(|d| format!("{rel} {cluster}: {d}")));
     }
-    assert_eq!(seen, all.len(), "{rel}: the clusters' files are not the policy's files");
+    assert_eq!(
+        seen,
+        all.len(),
+        "{rel}: the clusters' files are not the policy's files"
+    );
     diffs
 }
 
@@ -347,7 +362,11 @@ fn clusters_write_one_directory_each() {
     let files = emit(&ir, Target::K8s);
     assert_eq!(
         paths(&files),
-        ["k8s/dmz-k8s/regproc.yaml", "k8s/mz-k8s/kafka.yaml", "k8s/mz-k8s/regproc.yaml"]
+        [
+            "k8s/dmz-k8s/regproc.yaml",
+            "k8s/mz-k8s/kafka.yaml",
+            "k8s/mz-k8s/regproc.yaml"
+        ]
     );
     // the same namespace in two clusters is two namespaces, each with its own policies
     let dmz = &files[0].contents;
@@ -373,7 +392,11 @@ fn cross_cluster_flow_without_addresses_is_e012_with_a_hint() {
     assert_eq!(errs.len(), 1, "{errs:#?}");
     let e = &errs[0];
     assert_eq!(e.code, "E012");
-    assert!(e.message.contains("cluster `a`") && e.message.contains("`x.p` has no addresses"), "{}", e.message);
+    assert!(
+        e.message.contains("cluster `a`") && e.message.contains("`x.p` has no addresses"),
+        "{}",
+        e.message
+    );
     let span = e.span.expect("a span");
     assert_eq!(&text[span.start..span.end], "allow x.p -> y.q : h");
     assert!(e.help.as_deref().is_some_and(|h| h.contains("hosts")), "{e:?}");
@@ -400,7 +423,11 @@ fn unmanaged_zones_get_nothing_of_their_own() {
     }
     // aws: groups for the managed zone only; abis is named by its addresses
     let aws = emit(&ir, Target::Aws);
-    let tf = &aws.iter().find(|a| a.path == "aws/main.tf.json").expect("main.tf.json").contents;
+    let tf = &aws
+        .iter()
+        .find(|a| a.path == "aws/main.tf.json")
+        .expect("main.tf.json")
+        .contents;
     assert!(tf.contains("handler__app") && !tf.contains("abis__mq\""), "{tf}");
     assert!(tf.contains("10.30.1.5/32"));
 }
@@ -412,7 +439,10 @@ fn audit_lists_unmanaged_zones() {
     let names: Vec<&str> = r.unmanaged.iter().map(|u| u.zone.as_str()).collect();
     assert_eq!(names, ["abis", "kube", "observation"]);
     let text = moat::analysis::audit::to_doc(&r, false);
-    assert!(text.contains("Unmanaged zones") && text.contains("mz -> observation.rancher tcp/443"), "{text}");
+    assert!(
+        text.contains("Unmanaged zones") && text.contains("mz -> observation.rancher tcp/443"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -429,6 +459,10 @@ fn layouts_round_trip_through_fmt() {
         let (a, b) = (moat::check_str("a.moat", &text), moat::check_str("a.moat", &once));
         let (a, b) = (a.ir.expect("checks"), b.ir.expect("checks"));
         assert_eq!(a.layout, b.layout, "{rel}");
-        assert_eq!(a.flows.keys().collect::<Vec<_>>(), b.flows.keys().collect::<Vec<_>>(), "{rel}");
+        assert_eq!(
+            a.flows.keys().collect::<Vec<_>>(),
+            b.flows.keys().collect::<Vec<_>>(),
+            "{rel}"
+        );
     }
 }

@@ -416,7 +416,10 @@ pub fn to_doc(r: &Report, md: bool) -> String {
                 or_dash(&flows.join("; ")),
             ]
         });
-        d.table(&["zone", "namespaces", "cidr", "flows its peers enforce"], rows.collect());
+        d.table(
+            &["zone", "namespaces", "cidr", "flows its peers enforce"],
+            rows.collect(),
+        );
     }
     d.s
 }
