@@ -130,14 +130,14 @@ fn topology(view: &Ir) -> (Vec<Namespace>, Vec<TopoPod>, Ir) {
     };
     let taken: Vec<ipnet::IpNet> = view.atoms.iter().flat_map(|a| a.addrs.prefixes()).collect();
     let all = vec!["0.0.0.0/0".parse().expect("v4"), "::/0".parse().expect("v6")];
-    let (unclaimed, outsider, elsewhere) = (n, n + 1, n + 2);
+    let (unclaimed, outsider) = (n, n + 1);
     m.atoms.push(pseudo("(unclaimed)", AddrSet::default()));
     m.atoms.push(pseudo("(outsider)", AddrSet::default()));
-    m.atoms.push(pseudo("(elsewhere)", AddrSet::new(all, taken)));
+    m.atoms.push(pseudo("(elsewhere)", AddrSet::new(all, taken))); // n + 2
     let managed = k8s::namespaces(view);
     let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut pods = vec![];
-    let mut place = |ns: &str, labels: BTreeMap<String, String>, atom: AtomId, pods: &mut Vec<TopoPod>| {
+    let place = |ns: &str, labels: BTreeMap<String, String>, atom: AtomId, pods: &mut Vec<TopoPod>| {
         let i = pods.iter().filter(|p: &&TopoPod| p.namespace == ns).count();
         pods.push(TopoPod {
             namespace: ns.into(),
