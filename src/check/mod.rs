@@ -129,7 +129,9 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
         services.sort_unstable();
         atoms.push((remainder, remainder_atom(z, zi, &namespaces)));
         let dns_written = zone_dns(z);
-        let dns = dns::zone_names(&z.name, z.kind, !namespaces.is_empty(), &dns_written, diags);
+        let in_cluster =
+            !namespaces.is_empty() || !z.decl.layout.claims.is_empty() || !z.decl.layout.ns_labels.is_empty();
+        let dns = dns::zone_names(&z.name, z.kind, in_cluster, &dns_written, diags);
         dns_decls.push((z.name.as_str(), dns_written));
         zones.push(Zone {
             name: z.name.clone(),
