@@ -199,6 +199,11 @@ pub const CODES: &[CodeInfo] = &[
         "namespaces chosen by label (`namespaces k=v`) get no NetworkPolicy: flows enforced at their peers only",
         "Mark the zone `unmanaged` if that is intended, or name its namespaces so moat can lock them down.",
     ),
+    c(
+        "W011",
+        "a zone reached by DNS names is in flows that no target can enforce (`compile` refuses them, E017)",
+        "Give the peer its addresses with `cidr` if they are fixed; the flows stay documented in `matrix`, `audit` and `query`.",
+    ),
 ];
 
 /// The entry of `code`, if moat has it.

@@ -1,5 +1,5 @@
 //! Address ranges and DNS-name peers (issue 12 items 5 and 6) as a user sees
-//! them: `fmt` keeps both, the matrix and `query` treat a range as its exact
+//! them: `fmt` keeps both, `check` warns (W011) about DNS zones in flows, the matrix and `query` treat a range as its exact
 //! addresses and a DNS name as its zone, `audit` lists the names, and every
 //! one of the six targets refuses a flow to a DNS-name zone with E017 (one per
 //! allow, naming the target and why), writing nothing.
@@ -94,6 +94,23 @@ fn query_audit_and_matrix_show_dns_zones() {
         "tcp/587",
     ]);
     assert_eq!((code, out.lines().next()), (Some(1), Some("deny")), "{out}");
+    let o = moat()
+        .current_dir(root())
+        .args(["check", "--format", "json", DNS])
+        .output()
+        .expect("run moat");
+    let diags: serde_json::Value = serde_json::from_slice(&o.stdout).expect("check --format json");
+    let codes: Vec<&str> = diags
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|d| d["code"].as_str())
+        .collect();
+    assert_eq!(
+        (o.status.code(), codes),
+        (Some(0), vec!["W011", "W011"]),
+        "check warns once per DNS zone"
+    );
     let (_, out) = run(&["audit", DNS]);
     assert!(out.contains("dns www.google.com, www.gstatic.com"), "{out}");
     let (_, out) = run(&["matrix", DNS, "--format", "csv"]);

@@ -1,10 +1,12 @@
 //! DNS-name peers: `dns "www.example.org"` in an external zone. Checks each
 //! name's shape (E028) and where names may stand (E029): only in an external
 //! zone without namespaces, and each name in one zone only. Names are
-//! compared and kept in lower case, without a final dot.
+//! compared and kept in lower case, without a final dot. W011 tells `check`'s
+//! user that the flows of such a zone will not compile for any target.
 
+use super::model::Model;
 use crate::diag::Diagnostic;
-use crate::ir::ZoneKind;
+use crate::ir::{Ir, ZoneKind};
 use crate::span::Span;
 use std::collections::BTreeMap;
 
@@ -138,6 +140,42 @@ pub fn unique_across_zones(zones: &[(&str, &[(String, Span)])], diags: &mut Vec<
                 }
             }
         }
+    }
+}
+
+/// W011 for each zone with DNS names that is in a flow: every target refuses
+/// such flows (E017 at compile), so `check` says so before `compile` does.
+pub fn unenforceable(ir: &Ir, m: &Model, diags: &mut Vec<Diagnostic>) {
+    let mut flows = vec![0usize; ir.zones.len()];
+    for &(f, t) in ir.flows.keys() {
+        let (zf, zt) = (ir.atoms[f].zone, ir.atoms[t].zone);
+        for z in if zf == zt { vec![zf] } else { vec![zf, zt] } {
+            if !ir.zones[z].dns.is_empty() {
+                flows[z] += 1;
+            }
+        }
+    }
+    for (z, n) in ir.zones.iter().zip(flows).filter(|(_, n)| *n > 0) {
+        let span = m
+            .zones
+            .iter()
+            .find(|d| d.name == z.name)
+            .and_then(|d| d.decl.dns.first())
+            .map_or(z.span, |d| d.span);
+        diags.push(
+            Diagnostic::warning(
+                "W011",
+                span,
+                format!(
+                    "zone `{}` is reached by DNS names, which no target of moat can enforce: every target in scope refuses its {n} flow(s) at compile (E017)",
+                    z.name
+                ),
+            )
+            .with_help(format!(
+                "give `{}` the peer's addresses with `cidr` if they are fixed; its flows stay documented in `matrix`, `audit` and `query`",
+                z.name
+            )),
+        );
     }
 }
 

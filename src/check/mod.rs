@@ -42,6 +42,7 @@ pub fn check(
     layout::forbids(&ir, &mut diags);
     if quality_warnings && !syntax_failed && !diags.iter().any(Diagnostic::is_error) {
         warnings::check(&ir, &model, &mut diags);
+        dns::unenforceable(&ir, &model, &mut diags);
     }
     let ok = !syntax_failed && !diags.iter().any(Diagnostic::is_error);
     (ok.then_some(ir), diags)
