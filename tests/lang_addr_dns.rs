@@ -113,6 +113,11 @@ fn query_audit_and_matrix_show_dns_zones() {
     );
     let (_, out) = run(&["audit", DNS]);
     assert!(out.contains("dns www.google.com, www.gstatic.com"), "{out}");
+    let (_, out) = run(&["graph", DNS, "--format", "mermaid"]);
+    assert!(
+        out.contains("google<br/>dns www.google.com, www.gstatic.com"),
+        "{out}"
+    );
     let (_, out) = run(&["matrix", DNS, "--format", "csv"]);
     assert!(out.contains("prereg.ui,google,tcp,443"), "{out}");
 }
