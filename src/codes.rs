@@ -115,6 +115,31 @@ pub const CODES: &[CodeInfo] = &[
         "Retype the string with visible characters only.",
     ),
     c(
+        "E021",
+        "two zones may claim the same pods of a shared namespace (`namespace NS pods SEL`), or a zone holds one whole and by selector",
+        "Give the zones' selectors a label key with different values (`stage=dmz`, `stage=mz`) or exclude one from the other (`stage!=dmz`).",
+    ),
+    c(
+        "E022",
+        "a zone with namespaces has no cluster the policy settles, or names a cluster at another site",
+        "Add `cluster NAME` to the zone, naming a cluster declared at its site.",
+    ),
+    c(
+        "E023",
+        "a forbid between an `unmanaged` zone and a zone that enforces nothing either",
+        "Manage one end (remove `unmanaged`), or drop the forbid: nothing stands between the two zones.",
+    ),
+    c(
+        "E024",
+        "a namespace held by an unmanaged and a managed zone, or a zone choosing namespaces by label and by name",
+        "Give the unmanaged zone namespaces of its own; split a zone that uses both `namespaces k=v` and `namespace NAME`.",
+    ),
+    c(
+        "E025",
+        "a pod selector that matches no pod, or a service's `pods` outside its zone's selector",
+        "Drop the contradicting label, or make the service's `pods` agree with the zone's selector for that namespace.",
+    ),
+    c(
         "W001",
         "unused zone or service",
         "Remove the declaration, or write the allow that should use it.",
@@ -143,6 +168,16 @@ pub const CODES: &[CodeInfo] = &[
         "W006",
         "a comment holds a bidirectional-control or invisible character",
         "Retype the comment with visible characters only.",
+    ),
+    c(
+        "W009",
+        "pods of a shared namespace may belong to no zone (the default deny isolates them)",
+        "Claim the rest of the namespace with a selector such as `namespace NS pods KEY!=VALUE`, if such pods exist.",
+    ),
+    c(
+        "W010",
+        "namespaces chosen by label (`namespaces k=v`) get no NetworkPolicy: flows enforced at their peers only",
+        "Mark the zone `unmanaged` to say so, or name its namespaces with `namespace NAME`.",
     ),
 ];
 

@@ -447,8 +447,18 @@ fn unmanaged_zones_in_every_cloud_are_enforced_exactly() {
         let problems = cloud_support::verify(&ir, t).unwrap_or_else(|d| panic!("{t:?}: {d:#?}"));
         assert!(problems.is_empty(), "{t:?}:\n{}", problems.join("\n"));
         let out: String = emit(&ir, t).iter().map(|a| a.contents.as_str()).collect();
+        // a group, tag or ASG is named after its atom; the unmanaged atoms have none
+        let named = |n: &str| out.contains(&format!("\"{n}\""));
         assert!(
-            out.contains("handler") && !out.contains("abis__mq") && !out.contains("abis_mq"),
+            ["handler__app", "handler.app", "handler_app"]
+                .iter()
+                .any(|n| named(n)),
+            "{t:?}"
+        );
+        assert!(
+            !["abis", "abis__mq", "abis.mq", "abis_mq"]
+                .iter()
+                .any(|n| named(n)),
             "{t:?}"
         );
     }
