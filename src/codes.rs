@@ -117,27 +117,27 @@ pub const CODES: &[CodeInfo] = &[
     c(
         "E021",
         "two zones may claim the same pods of a shared namespace (`namespace NS pods SEL`), or a zone holds one whole and by selector",
-        "Give the zones' selectors a label key with different values (`stage=dmz`, `stage=mz`) or exclude one from the other (`stage!=dmz`).",
+        "Give the zones' selectors a key on which their values differ (`stage=dmz`, `stage=mz`) or exclude each other (`stage!=dmz`).",
     ),
     c(
         "E022",
         "a zone with namespaces has no cluster the policy settles, or names a cluster at another site",
-        "Add `cluster NAME` to the zone, naming a cluster declared at its site.",
+        "Name the zone's cluster with `cluster NAME`, declared at the zone's site.",
     ),
     c(
         "E023",
         "a forbid between an `unmanaged` zone and a zone that enforces nothing either",
-        "Manage one end (remove `unmanaged`), or drop the forbid: nothing stands between the two zones.",
+        "Drop the forbid, or make one of its ends a managed zone that can enforce it.",
     ),
     c(
         "E024",
         "a namespace held by an unmanaged and a managed zone, or a zone choosing namespaces by label and by name",
-        "Give the unmanaged zone namespaces of its own; split a zone that uses both `namespaces k=v` and `namespace NAME`.",
+        "Give the unmanaged zone namespaces of its own, and choose a zone's namespaces either by label or by name.",
     ),
     c(
         "E025",
         "a pod selector that matches no pod, or a service's `pods` outside its zone's selector",
-        "Drop the contradicting label, or make the service's `pods` agree with the zone's selector for that namespace.",
+        "Make the service's `pods` agree with its zone's selector for the namespace, and remove contradicting terms.",
     ),
     c(
         "W001",
@@ -172,12 +172,12 @@ pub const CODES: &[CodeInfo] = &[
     c(
         "W009",
         "pods of a shared namespace may belong to no zone (the default deny isolates them)",
-        "Claim the rest of the namespace with a selector such as `namespace NS pods KEY!=VALUE`, if such pods exist.",
+        "Add a zone (or widen a selector) that claims the remaining pods, if they need any flow.",
     ),
     c(
         "W010",
         "namespaces chosen by label (`namespaces k=v`) get no NetworkPolicy: flows enforced at their peers only",
-        "Mark the zone `unmanaged` to say so, or name its namespaces with `namespace NAME`.",
+        "Mark the zone `unmanaged` if that is intended, or name its namespaces so moat can lock them down.",
     ),
 ];
 
