@@ -11,6 +11,7 @@
 //! zone; or such a pod and an address) is open: that is what `unmanaged`
 //! means. Pods that no zone claims in a shared namespace are isolated.
 
+mod cloud_support;
 mod common;
 mod k8s_support;
 
@@ -62,19 +63,7 @@ fn owner(ir: &Ir, ns: &str, labels: &BTreeMap<String, String>) -> Result<Option<
         [z] => *z,
         _ => panic!("two zones take the pod {labels:?} of {ns}: the checker should have refused"),
     };
-    let hits: Vec<AtomId> = (ir.zones[z].services.iter().copied())
-        .filter(|&s| {
-            let a = &ir.atoms[s];
-            !a.pods.is_empty()
-                && a.namespaces.iter().any(|n| n == ns)
-                && a.pods.iter().all(|(k, v)| labels.get(k) == Some(v))
-        })
-        .collect();
-    match hits.as_slice() {
-        [] => Ok(Some(ir.zones[z].remainder)),
-        [one] => Ok(Some(*one)),
-        _ => Err(()),
-    }
+    k8s_support::owner(ir, z, ns, labels).map(Some).ok_or(())
 }
 
 /// The label sets to place in namespace `ns`: each service's and each zone's
@@ -430,6 +419,49 @@ fn unmanaged_zones_get_nothing_of_their_own() {
         .contents;
     assert!(tf.contains("handler__app") && !tf.contains("abis__mq\""), "{tf}");
     assert!(tf.contains("10.30.1.5/32"));
+}
+
+/// The cloud read-back evaluator on the unmanaged fixture with its cloud site
+/// as each of aws, gcp and azure: the managed groups enforce every flow of
+/// the unmanaged zone exactly, and the unmanaged zone has no group.
+#[test]
+fn unmanaged_zones_in_every_cloud_are_enforced_exactly() {
+    let text =
+        std::fs::read_to_string(common::root().join("fixtures/good/layout-unmanaged.moat")).expect("read");
+    let aws = r#"site cloud : aws { region "ap-south-1"  vpc "vpc-0abc" }"#;
+    assert!(text.contains(aws));
+    for (t, site) in [
+        (Target::Aws, aws),
+        (
+            Target::Gcp,
+            r#"site cloud : gcp { project "p" region "asia-south1" network "n" }"#,
+        ),
+        (
+            Target::Azure,
+            r#"site cloud : azure { region "centralindia" resource_group "rg" }"#,
+        ),
+    ] {
+        let ir = moat::check_str("u.moat", &text.replace(aws, site))
+            .ir
+            .expect("checks");
+        let problems = cloud_support::verify(&ir, t).unwrap_or_else(|d| panic!("{t:?}: {d:#?}"));
+        assert!(problems.is_empty(), "{t:?}:\n{}", problems.join("\n"));
+        let out: String = emit(&ir, t).iter().map(|a| a.contents.as_str()).collect();
+        // a group, tag or ASG is named after its atom; the unmanaged atoms have none
+        let named = |n: &str| out.contains(&format!("\"{n}\""));
+        assert!(
+            ["handler__app", "handler.app", "handler_app"]
+                .iter()
+                .any(|n| named(n)),
+            "{t:?}"
+        );
+        assert!(
+            !["abis", "abis__mq", "abis.mq", "abis_mq"]
+                .iter()
+                .any(|n| named(n)),
+            "{t:?}"
+        );
+    }
 }
 
 #[test]

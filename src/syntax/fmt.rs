@@ -623,4 +623,19 @@ mod tests {
         );
         assert_eq!(fmt(&out), out);
     }
+
+    #[test]
+    fn layout_statements_have_one_place() {
+        let src = "cluster c@s\nzone d:dmz{unmanaged namespaces team=a,x=\"y z\" namespace r pods k!=v,app=b cluster c namespace w}\n";
+        let out = fmt(src);
+        assert_eq!(
+            out,
+            "cluster c @ s\n\nzone d : demilitarised {\n  cluster c\n  namespace w\n  namespace r pods k!=v, app=b\n  namespaces team=a, x=\"y z\"\n  unmanaged\n}\n"
+        );
+        assert_eq!(fmt(&out), out);
+        assert_eq!(
+            fmt("zone k:mz{namespace a unmanaged}\n"),
+            "zone k : militarised { namespace a unmanaged }\n"
+        );
+    }
 }
