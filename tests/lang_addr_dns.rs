@@ -211,3 +211,42 @@ cells cell[1..2] in 10.64.0.0/12 each /16 {
         .collect();
     assert!(codes.contains(&"E016") && codes.contains(&"E029"), "{codes:?}");
 }
+
+#[test]
+fn odd_ranges_and_names_give_diagnostics_not_panics() {
+    let cases: [(&str, &str); 10] = [
+        ("hosts 10.0.0.1-", "E001"),
+        ("hosts 10.0.0.1--10.0.0.2", "E001"),
+        ("hosts 10.0.0.1-10.0.0.2-10.0.0.3", "E001"),
+        ("hosts +0.0.0.1-0.0.0.2", "E016"),
+        ("hosts 10.0.0.1-10.0.0.300", "E015"),
+        ("hosts 10.0.0.0/8-10.0.0.1", "E027"),
+        ("hosts ::-::", ""),
+        ("hosts 0.0.0.0-255.255.255.255", ""),
+        ("hosts ::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", ""),
+        ("hosts 10.0.0.9 - 10.0.0.1", "E026"),
+    ];
+    for (stmt, code) in cases {
+        let text = format!("zone z : dmz {{ cidr 0.0.0.0/0, ::/0 service s {{ {stmt} port p tcp/1 }} }}\nallow z -> z.s : p\n");
+        let c = moat::check_str("odd.moat", &text);
+        let codes: Vec<&str> = c.diags.iter().filter(|d| d.is_error()).map(|d| d.code).collect();
+        if code.is_empty() {
+            assert!(c.ir.is_some() && codes.is_empty(), "{stmt}: {codes:?}");
+        } else {
+            assert!(codes.contains(&code), "{stmt}: {codes:?}");
+        }
+    }
+    for name in [
+        "\u{202e}evil.example",
+        "a\"b.example",
+        "",
+        ".",
+        "*.*.example",
+        "x.example..",
+        "-.example",
+    ] {
+        let text = format!("zone g : external {{ dns \"{}\" }}\n", name.replace('"', "\\\""));
+        let c = moat::check_str("odd.moat", &text);
+        assert!(c.diags.iter().any(|d| d.is_error()), "{name:?} accepted");
+    }
+}
