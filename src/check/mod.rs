@@ -116,7 +116,13 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
             services.push(id);
             let hosts = addr_list(z, &s.hosts, diags);
             if cidrs_ok {
-                addresses::hosts_inside_zone(&z.name, &nets, &hosts, z.decl.name.span, diags);
+                let written: Vec<_> = s
+                    .hosts
+                    .iter()
+                    .filter(|l| ranges::is_range(&l.node.text))
+                    .map(|l| (l.span, l.node.text.as_str()))
+                    .collect();
+                addresses::hosts_inside_zone(&z.name, &nets, &hosts, &written, z.decl.name.span, diags);
             }
             ranges.extend(hosts.iter().map(|(net, span)| Range {
                 net: *net,
