@@ -98,6 +98,10 @@ pub struct Zone {
     /// target built in can enforce them (E017).
     #[serde(default)]
     pub dns: Vec<String>,
+    /// The address ranges among the zone's `cidr`, as (first, last) addresses
+    /// (their prefixes are in `cidrs`): for showing them as written.
+    #[serde(default)]
+    pub cidr_ranges: Vec<(std::net::IpAddr, std::net::IpAddr)>,
     pub span: Span,
 }
 

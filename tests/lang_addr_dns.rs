@@ -151,6 +151,17 @@ fn a_range_is_its_exact_addresses_in_the_matrix_and_query() {
         .map(|n| 1u128 << (32 - n.prefix_len()))
         .sum();
     assert_eq!(sum, 50, "10.2.0.2-10.2.0.51 is 50 addresses");
+    let o = moat()
+        .current_dir(root())
+        .args(["audit", RANGES])
+        .output()
+        .expect("run moat");
+    let audit = String::from_utf8_lossy(&o.stdout);
+    let office = audit.lines().find(|l| l.contains(" office ")).unwrap_or_default();
+    assert!(
+        office.contains("10.3.0.10-10.3.0.99") && !office.contains("/31"),
+        "the audit shows the range as written: {office}"
+    );
 }
 
 #[test]

@@ -53,6 +53,9 @@ pub struct ZoneInfo {
     pub site: String,
     pub site_kind: &'static str,
     pub cidrs: Vec<String>,
+    /// The address ranges among the cidrs, as `FIRST-LAST` (their prefixes are in `cidrs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<String>,
     /// DNS names of an external zone (no target enforces them: E017 at compile).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dns: Vec<String>,
@@ -170,6 +173,7 @@ fn zones(ir: &Ir) -> Vec<ZoneGroup> {
                     site: ir.sites[z.site].name.clone(),
                     site_kind: ir.sites[z.site].kind.as_str(),
                     cidrs: z.cidrs.iter().map(ToString::to_string).collect(),
+                    ranges: z.cidr_ranges.iter().map(|(a, b)| format!("{a}-{b}")).collect(),
                     dns: z.dns.clone(),
                     namespaces: z.namespaces.clone(),
                     services: z.services.iter().map(|s| ir.atoms[*s].name.clone()).collect(),
@@ -556,9 +560,25 @@ impl Doc {
     }
 }
 
-/// A zone's addresses for the table: its cidrs, then its DNS names (`dns a, b`).
+/// A zone's addresses for the table: its ranges as written and the cidrs outside
+/// them, then its DNS names (`dns a, b`).
 fn addresses(z: &ZoneInfo) -> String {
+    let ranges: Vec<(std::net::IpAddr, std::net::IpAddr)> = z
+        .ranges
+        .iter()
+        .filter_map(|r| r.split_once('-'))
+        .filter_map(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        .collect();
+    let inside = |c: &String| {
+        c.parse::<ipnet::IpNet>().is_ok_and(|n| {
+            ranges
+                .iter()
+                .any(|(a, b)| *a <= n.network() && n.broadcast() <= *b)
+        })
+    };
+    let mut shown: Vec<&str> = z.ranges.iter().map(String::as_str).collect();
+    shown.extend(z.cidrs.iter().filter(|c| !inside(c)).map(String::as_str));
     let dns = (!z.dns.is_empty()).then(|| format!("dns {}", z.dns.join(", ")));
-    let cidrs = (!z.cidrs.is_empty()).then(|| z.cidrs.join(", "));
+    let cidrs = (!shown.is_empty()).then(|| shown.join(", "));
     cidrs.into_iter().chain(dns).collect::<Vec<_>>().join("; ")
 }

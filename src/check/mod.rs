@@ -150,6 +150,7 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
             services,
             remainder,
             dns,
+            cidr_ranges: range_ends(&z.decl.cidrs, &cidrs),
             span: z.decl.span,
         });
     }
@@ -197,6 +198,21 @@ fn atom_names(zones: &[&ZoneDef]) -> Vec<(String, usize, Option<String>)> {
     v.sort();
     v.dedup_by(|a, b| a.0 == b.0);
     v
+}
+
+/// The (first, last) addresses of each range literal among `lits`, from its prefixes in `nets`.
+fn range_ends(
+    lits: &[crate::span::Spanned<ast::AddrLit>],
+    nets: &[(ipnet::IpNet, crate::span::Span)],
+) -> Vec<(std::net::IpAddr, std::net::IpAddr)> {
+    lits.iter()
+        .filter(|l| ranges::is_range(&l.node.text))
+        .filter_map(|l| {
+            let mut of = nets.iter().filter(|(_, s)| *s == l.span).map(|(n, _)| n);
+            let first = of.next()?;
+            Some((first.network(), of.next_back().unwrap_or(first).broadcast()))
+        })
+        .collect()
 }
 
 /// The zone's DNS names as written (`{cell}` interpolated), with their spans.

@@ -133,6 +133,7 @@ impl IrBuilder {
                     .collect(),
                 remainder: id(&z.name),
                 dns: vec![],
+                cidr_ranges: vec![],
                 span: Span::default(),
             })
             .collect();

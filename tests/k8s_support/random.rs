@@ -219,6 +219,7 @@ fn lower(specs: Vec<ZoneSpec>, r: &mut Rng, seed: u64) -> Ir {
                 .position(|a| a.zone == zi && a.is_remainder())
                 .expect("remainder"),
             dns: vec![],
+            cidr_ranges: vec![],
             span: Span::default(),
         })
         .collect();
