@@ -103,7 +103,7 @@ type Namespace = (String, BTreeMap<String, String>);
 /// The topology of one cluster's view, and the model to compare nca with:
 /// the view plus the pseudo-atoms `(unclaimed)`, `(outsider)` and
 /// `(elsewhere)` (every address no atom has), with the open pairs added.
-fn topology(view: &Ir) -> (Vec<Namespace>, Vec<TopoPod>, Ir) {
+fn topology(view: &Ir) -> (Vec<Namespace>, Vec<TopoPod>, Ir, Ends) {
     let mut m = view.clone();
     let n = view.atoms.len();
     let pseudo = |name: &str, addrs: AddrSet| Atom {
@@ -168,26 +168,74 @@ fn topology(view: &Ir) -> (Vec<Namespace>, Vec<TopoPod>, Ir) {
         labels.insert("kubernetes.io/metadata.name".into(), ns.clone());
     }
     // An end enforces when moat writes policies for its pods.
-    let enforcing =
-        |a: AtomId| a == unclaimed || (a < n && view.atoms[a].has_namespaces() && !view.is_unmanaged(a));
+    let enforcing: BTreeSet<AtomId> = (0..n)
+        .filter(|&a| view.atoms[a].has_namespaces() && !view.is_unmanaged(a))
+        .chain([unclaimed])
+        .collect();
     let pod_atoms: BTreeSet<AtomId> = pods.iter().map(|p| p.atom).collect();
     let addr_atoms: Vec<AtomId> = (0..m.atoms.len())
         .filter(|&a| m.atoms[a].has_addrs() && !k8s::select::selects_pods(&m, a))
         .collect();
-    let ends: Vec<AtomId> = pod_atoms.iter().copied().chain(addr_atoms).collect();
-    for &a in &pod_atoms {
-        for &b in &ends {
-            if a != b && !enforcing(a) && !enforcing(b) {
-                let open = Flow {
-                    ports: PortSet::any(),
-                    by: vec![],
+    let ends = pod_atoms.iter().copied().chain(addr_atoms).collect();
+    let e = Ends {
+        enforcing,
+        pod_atoms,
+        ends,
+    };
+    (namespaces.into_iter().collect(), pods, m, e)
+}
+
+/// Which atoms of a topology enforce, have pods, or are ends at all.
+struct Ends {
+    enforcing: BTreeSet<AtomId>,
+    pod_atoms: BTreeSet<AtomId>,
+    ends: Vec<AtomId>,
+}
+
+/// The connectivity nca must find: the matrix, except that a pair is open
+/// when no end that the run checks enforces (both sides: neither end; with
+/// egress opened: the destination; with ingress opened: the source).
+fn expected(m: &Ir, e: &Ends, side: Side) -> Ir {
+    let mut x = m.clone();
+    let enf = |a: AtomId| e.enforcing.contains(&a);
+    for &a in &e.pod_atoms {
+        for &b in &e.ends {
+            for (s, d) in [(a, b), (b, a)] {
+                let open = match side {
+                    Side::Both => !enf(s) && !enf(d),
+                    Side::Ingress => !enf(d),
+                    Side::Egress => !enf(s),
                 };
-                m.flows.insert((a, b), open.clone());
-                m.flows.insert((b, a), open);
+                if open {
+                    let any = Flow {
+                        ports: PortSet::any(),
+                        by: vec![],
+                    };
+                    x.flows.insert((s, d), any);
+                }
             }
         }
     }
-    (namespaces.into_iter().collect(), pods, m)
+    x
+}
+
+/// A policy per managed namespace that opens one side (as the k8s harness
+/// does), so that the other side's rules are checked alone.
+fn open_side(view: &Ir, side: Side) -> String {
+    let (ty, key) = if side == Side::Ingress {
+        ("Egress", "egress")
+    } else {
+        ("Ingress", "ingress")
+    };
+    let docs: Vec<_> = k8s::namespaces(view)
+        .into_iter()
+        .map(|ns| {
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "test-open", "namespace": ns},
+            "spec": {"podSelector": {}, "policyTypes": [ty], key: [{}]}})
+        })
+        .collect();
+    serde_saphyr::to_string_multiple(&docs).expect("open-side yaml")
 }
 
 fn topology_yaml(namespaces: &[Namespace], pods: &[TopoPod]) -> String {
@@ -219,12 +267,12 @@ fn views(ir: &Ir) -> Vec<(String, Ir)> {
 /// returns the differences from the matrix. Each cluster's files are exactly
 /// what its view compiles to.
 fn prove(rel: &str) -> Vec<String> {
-    prove_with(rel, |_| {})
+    prove_with(rel, |_| {}, &[Side::Both, Side::Ingress, Side::Egress])
 }
 
 /// [`prove`], with the files compiled from the policy as `break_it` leaves it
-/// (the expectation stays the policy's).
-fn prove_with(rel: &str, break_it: fn(&mut Ir)) -> Vec<String> {
+/// (the expectation stays the policy's), on the given sides.
+fn prove_with(rel: &str, break_it: fn(&mut Ir), sides: &[Side]) -> Vec<String> {
     let ir = ir_of(rel);
     let mut broken = ir.clone();
     break_it(&mut broken);
@@ -244,7 +292,7 @@ fn prove_with(rel: &str, break_it: fn(&mut Ir)) -> Vec<String> {
             "{rel}: cluster `{cluster}` compiles to other files than the policy's"
         );
         seen += files.len();
-        let (namespaces, pods, model) = topology(&view);
+        let (namespaces, pods, model, ends) = topology(&view);
         let tmp = common::TempDir::new(&format!("layouts-{}", cluster.replace('/', "-")));
         let input = tmp.path().join("in");
         write(&input, &files);
@@ -254,14 +302,26 @@ fn prove_with(rel: &str, break_it: fn(&mut Ir)) -> Vec<String> {
             continue;
         }
         std::fs::write(input.join("topology.yaml"), topology_yaml(&namespaces, &pods)).expect("write");
-        let lines = run_nca(tmp.path());
-        assert!(
-            lines
-                .iter()
-                .any(|(s, d, _)| matches!((s, d), (NcaEnd::Pod(..), NcaEnd::Pod(..)))),
-            "{rel} {cluster}: nca reports no pod-to-pod connectivity"
-        );
-        let found = compare(&model, &pods, &lines, Side::Both);
+        let mut found = vec![];
+        for &side in sides {
+            let _ = std::fs::remove_file(input.join("open.yaml"));
+            if side != Side::Both {
+                std::fs::write(input.join("open.yaml"), open_side(&view, side)).expect("write");
+            }
+            let lines = run_nca(tmp.path());
+            assert!(
+                lines
+                    .iter()
+                    .any(|(s, d, _)| matches!((s, d), (NcaEnd::Pod(..), NcaEnd::Pod(..)))),
+                "{rel} {cluster}: nca reports no pod-to-pod connectivity"
+            );
+            let want = expected(&model, &ends, side);
+            found.extend(
+                compare(&want, &pods, &lines, side)
+                    .into_iter()
+                    .map(|d| format!("{side:?}: {d}")),
+            );
+        }
         if !found.is_empty() {
             for f in &files {
                 eprintln!("==> {} <==\n{}", f.path, f.contents);
@@ -321,23 +381,35 @@ fn the_proof_notices_broken_layouts() {
     if let Some(why) = k8s_support::missing_tools() {
         return common::skip(&why);
     }
-    let swapped = prove_with("fixtures/good/layout-shared-namespace.moat", |ir| {
-        for c in ir.layout.zones.iter_mut().flat_map(|z| z.claims.values_mut()) {
-            c.equal.values_mut().for_each(|v| *v = "mz".into());
-        }
-    });
+    let swapped = prove_with(
+        "fixtures/good/layout-shared-namespace.moat",
+        |ir| {
+            for c in ir.layout.zones.iter_mut().flat_map(|z| z.claims.values_mut()) {
+                c.equal.values_mut().for_each(|v| *v = "mz".into());
+            }
+        },
+        &[Side::Both],
+    );
     assert!(!swapped.is_empty(), "zone selectors changed, yet nca agrees");
-    let managed = prove_with("fixtures/good/layout-unmanaged.moat", |ir| {
-        for z in &mut ir.layout.zones {
-            z.unmanaged = false;
-        }
-    });
+    let managed = prove_with(
+        "fixtures/good/layout-unmanaged.moat",
+        |ir| {
+            for z in &mut ir.layout.zones {
+                z.unmanaged = false;
+            }
+        },
+        &[Side::Both],
+    );
     assert!(!managed.is_empty(), "kube-system locked down, yet nca agrees");
-    let labels = prove_with("fixtures/good/layout-namespace-labels.moat", |ir| {
-        for z in &mut ir.layout.zones {
-            z.ns_labels.insert("team".into(), "other".into());
-        }
-    });
+    let labels = prove_with(
+        "fixtures/good/layout-namespace-labels.moat",
+        |ir| {
+            for z in &mut ir.layout.zones {
+                z.ns_labels.insert("team".into(), "other".into());
+            }
+        },
+        &[Side::Both],
+    );
     assert!(!labels.is_empty(), "namespace labels changed, yet nca agrees");
 }
 
