@@ -93,10 +93,10 @@ fn lab_random_policies() {
 }
 
 /// Address ranges are enforced exactly (issue 12 item 5): in both families,
-/// hosts at both ends of a range connect, both ways, and hosts just outside it
+/// hosts at both ends of a range and one inside it connect, both ways, and hosts just outside it
 /// (one below the first address, one above the last, in the same zone) are
 /// blocked, by all four rulesets. Lab hosts are keyed by atom id, plus
-/// `2 * TWIN` for a zone's second host.
+/// `2 * TWIN` (and `4 * TWIN`) for a zone's further hosts.
 #[test]
 fn lab_address_ranges() {
     if let Some(why) = lab_unavailable() {
@@ -123,6 +123,7 @@ fn lab_address_ranges() {
         host(second(office), "10.3.0.99", "fd00:3::99"),
         host(nfs, "10.2.0.2", "fd00:2::2"),
         host(second(nfs), "10.2.0.51", "fd00:2::33"),
+        host(nfs + 4 * TWIN, "10.2.0.27", "fd00:2::1a"),
         host(lan, "10.2.0.1", "fd00:2::1"),
         host(second(lan), "10.2.0.52", "fd00:2::34"),
     ];
@@ -142,7 +143,11 @@ fn lab_address_ranges() {
         }
         v
     };
-    let (offices, ends, outside) = ([office, second(office)], [nfs, second(nfs)], [lan, second(lan)]);
+    let (offices, ends, outside) = (
+        [office, second(office)],
+        [nfs, second(nfs), nfs + 4 * TWIN],
+        [lan, second(lan)],
+    );
     let mut allowed = probes(&offices, &ends, 2049);
     allowed.extend(probes(&ends, &offices, 22));
     let mut forbidden = probes(&offices, &outside, 2049);
@@ -165,8 +170,8 @@ fn lab_address_ranges() {
     let counts = run_lab("ranges", &ir, &arts, &plan);
     let t = sum(&counts.iter().map(|(_, c)| *c).collect::<Vec<_>>());
     report(&format!(
-        "lab ranges: {} probes at the ends of ranges connected, {} just outside blocked over 4 rulesets",
+        "lab ranges: {} probes at the ends and the middle of ranges connected, {} just outside blocked over 4 rulesets",
         t.allowed, t.blocked
     ));
-    assert_eq!((t.allowed, t.blocked), (4 * 16, 4 * 16));
+    assert_eq!((t.allowed, t.blocked), (4 * 24, 4 * 16));
 }
