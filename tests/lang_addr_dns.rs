@@ -261,3 +261,64 @@ fn odd_ranges_and_names_give_diagnostics_not_panics() {
         assert!(c.diags.iter().any(|d| d.is_error()), "{name:?} accepted");
     }
 }
+
+/// Random disjoint ranges as services of one zone: every address of the zone
+/// belongs to the service whose range holds it, else to the zone's remainder,
+/// and every target in scope compiles the policy.
+#[test]
+fn random_ranges_place_every_address_exactly() {
+    let mut seed = 0x5eed_u64;
+    let mut next = move |n: u32| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) as u32) % n
+    };
+    for round in 0..20 {
+        // cut 10.9.0.0/22 (1024 addresses) at random points into ranges
+        let mut cuts: Vec<u32> = (0..6).map(|_| next(1024)).collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut spans = vec![];
+        for w in cuts.windows(2) {
+            if next(3) > 0 {
+                spans.push((w[0], w[1] - 1)); // some gaps stay with the remainder
+            }
+        }
+        let ip = |o: u32| std::net::Ipv4Addr::from(0x0a09_0000 + o);
+        let mut text = String::from("zone z : dmz { cidr 10.9.0.0/22\n");
+        for (i, (a, b)) in spans.iter().enumerate() {
+            text.push_str(&format!(
+                "  service s{i} {{ hosts {}-{} port p tcp/80 }}\n",
+                ip(*a),
+                ip(*b)
+            ));
+        }
+        text.push_str("}\nzone c : mz { cidr 10.8.0.0/24 }\nallow c -> z : tcp/80\n");
+        let c = moat::check_str("rand.moat", &text);
+        let ir =
+            c.ir.unwrap_or_else(|| panic!("round {round}: {:?}\n{text}", c.diags));
+        for o in 0..1024 {
+            let want = spans
+                .iter()
+                .position(|(a, b)| *a <= o && o <= *b)
+                .map_or("z".to_string(), |i| format!("z.s{i}"));
+            let got = ir
+                .atom_for_ip(std::net::IpAddr::V4(ip(o)))
+                .map(|a| ir.atoms[a].name.clone());
+            assert_eq!(
+                got.as_deref(),
+                Some(want.as_str()),
+                "round {round}, {}:\n{text}",
+                ip(o)
+            );
+        }
+        for t in [Target::Iptables, Target::Nftables] {
+            assert!(
+                backend::emit(t, &ir, &EmitOptions::default()).is_ok(),
+                "{}:\n{text}",
+                t.as_str()
+            );
+        }
+    }
+}
