@@ -24,6 +24,19 @@ pub struct Report {
     pub any_port_crossings: Vec<PairFlow>,
     pub resident_services: Vec<Resident>,
     pub forbids: Vec<ForbidProof>,
+    /// Zones marked `unmanaged`: moat writes nothing for their own members.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<Unmanaged>,
+}
+
+/// An unmanaged zone, and the flows to and from it that only its peers enforce.
+#[derive(Debug, Serialize)]
+pub struct Unmanaged {
+    pub zone: String,
+    pub namespaces: Vec<String>,
+    pub cidrs: Vec<String>,
+    /// Allowed flows with an end in the zone (each enforced at its other end only).
+    pub flows: Vec<PairFlow>,
 }
 
 /// The zones of one kind.
@@ -40,6 +53,12 @@ pub struct ZoneInfo {
     pub site: String,
     pub site_kind: &'static str,
     pub cidrs: Vec<String>,
+    /// The address ranges among the cidrs, as `FIRST-LAST` (their prefixes are in `cidrs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<String>,
+    /// DNS names of an external zone (no target enforces them: E017 at compile).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
     pub namespaces: Vec<String>,
     pub services: Vec<String>,
 }
@@ -123,6 +142,7 @@ pub fn report(ir: &Ir) -> Report {
             .collect(),
         resident_services: residents(ir),
         forbids: ir.forbids.iter().map(|fb| proof(ir, fb)).collect(),
+        unmanaged: unmanaged(ir),
     }
 }
 
@@ -153,9 +173,26 @@ fn zones(ir: &Ir) -> Vec<ZoneGroup> {
                     site: ir.sites[z.site].name.clone(),
                     site_kind: ir.sites[z.site].kind.as_str(),
                     cidrs: z.cidrs.iter().map(ToString::to_string).collect(),
+                    ranges: z.cidr_ranges.iter().map(|(a, b)| format!("{a}-{b}")).collect(),
+                    dns: z.dns.clone(),
                     namespaces: z.namespaces.clone(),
                     services: z.services.iter().map(|s| ir.atoms[*s].name.clone()).collect(),
                 })
+                .collect(),
+        })
+        .collect()
+}
+
+fn unmanaged(ir: &Ir) -> Vec<Unmanaged> {
+    (ir.zones.iter().enumerate())
+        .filter(|(z, _)| ir.layout.zone(*z).unmanaged)
+        .map(|(zi, z)| Unmanaged {
+            zone: z.name.clone(),
+            namespaces: z.namespaces.clone(),
+            cidrs: z.cidrs.iter().map(ToString::to_string).collect(),
+            flows: (ir.flows.iter())
+                .filter(|(&(f, t), _)| ir.atoms[f].zone == zi || ir.atoms[t].zone == zi)
+                .map(|(&(f, t), fl)| pair(ir, f, t, fl))
                 .collect(),
         })
         .collect()
@@ -296,7 +333,7 @@ pub fn to_doc(r: &Report, md: bool) -> String {
                 g.kind.to_string(),
                 z.name.clone(),
                 format!("{} ({})", z.site, z.site_kind),
-                or_dash(&z.cidrs.join(", ")),
+                or_dash(&addresses(z)),
                 or_dash(&z.namespaces.join(", ")),
                 or_dash(&z.services.join(", ")),
             ]
@@ -371,6 +408,26 @@ pub fn to_doc(r: &Report, md: bool) -> String {
     }
     if r.forbids.is_empty() {
         d.para("none");
+    }
+    if !r.unmanaged.is_empty() {
+        d.h(2, "Unmanaged zones (enforced only at their managed peers)");
+        let rows = r.unmanaged.iter().map(|u| {
+            let flows: Vec<String> = u
+                .flows
+                .iter()
+                .map(|p| format!("{} -> {} {}", p.from, p.to, p.ports))
+                .collect();
+            vec![
+                u.zone.clone(),
+                or_dash(&u.namespaces.join(", ")),
+                or_dash(&u.cidrs.join(", ")),
+                or_dash(&flows.join("; ")),
+            ]
+        });
+        d.table(
+            &["zone", "namespaces", "cidr", "flows its peers enforce"],
+            rows.collect(),
+        );
     }
     d.s
 }
@@ -501,4 +558,27 @@ impl Doc {
         }
         self.s.push('\n');
     }
+}
+
+/// A zone's addresses for the table: its ranges as written and the cidrs outside
+/// them, then its DNS names (`dns a, b`).
+fn addresses(z: &ZoneInfo) -> String {
+    let ranges: Vec<(std::net::IpAddr, std::net::IpAddr)> = z
+        .ranges
+        .iter()
+        .filter_map(|r| r.split_once('-'))
+        .filter_map(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        .collect();
+    let inside = |c: &String| {
+        c.parse::<ipnet::IpNet>().is_ok_and(|n| {
+            ranges
+                .iter()
+                .any(|(a, b)| *a <= n.network() && n.broadcast() <= *b)
+        })
+    };
+    let mut shown: Vec<&str> = z.ranges.iter().map(String::as_str).collect();
+    shown.extend(z.cidrs.iter().filter(|c| !inside(c)).map(String::as_str));
+    let dns = (!z.dns.is_empty()).then(|| format!("dns {}", z.dns.join(", ")));
+    let cidrs = (!shown.is_empty()).then(|| shown.join(", "));
+    cidrs.into_iter().chain(dns).collect::<Vec<_>>().join("; ")
 }
