@@ -11,6 +11,7 @@ pub mod check;
 pub mod diag;
 pub mod gen;
 pub mod gitfs;
+pub mod inventory;
 pub mod ir;
 pub mod live;
 pub mod load;
