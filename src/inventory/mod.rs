@@ -14,6 +14,7 @@
 //! manifest of a kind read here whose fields are malformed. All are reported
 //! at once, with file and line.
 
+pub mod check;
 mod node;
 
 use crate::diag::Diagnostic;
@@ -180,12 +181,17 @@ struct At<'a> {
 }
 
 impl At<'_> {
-    /// The span of `item`: from its start to the end of its line.
+    /// The span of `item`: a scalar's own text, else from its start to the
+    /// end of its line.
     fn span(&self, item: &Item) -> Span {
         let start = item.at.unwrap_or(0).min(self.text.len());
-        let end = self.text[start..]
+        let line_end = self.text[start..]
             .find('\n')
             .map_or(self.text.len(), |n| start + n);
+        let end = match item.len {
+            Some(len) if item.is_scalar() && len > 0 => (start + len).min(line_end),
+            _ => line_end,
+        };
         Span::new(self.file, start, end.max(start))
     }
 
@@ -512,10 +518,11 @@ fn kind_of(doc: &Item) -> &str {
 
 /// E030 for a file the YAML parser rejects, at the place it names.
 fn not_yaml(at: &At, e: &serde_saphyr::Error) -> Diagnostic {
-    let message = format!(
-        "inventory is not valid YAML or JSON: {}",
-        first_line(&e.to_string())
-    );
+    let text = e.to_string();
+    let first = first_line(&text);
+    // the position is the diagnostic's own; do not repeat it in the message
+    let reason = first.find(" at line ").map_or(first, |i| &first[..i]);
+    let message = format!("inventory is not valid YAML or JSON: {reason}");
     let help = "pass Kubernetes manifests as YAML documents (`---` between them) or JSON";
     match e.location() {
         Some(loc) => {
@@ -527,6 +534,7 @@ fn not_yaml(at: &At, e: &serde_saphyr::Error) -> Diagnostic {
             let item = Item {
                 node: Node::Null,
                 at: Some(start),
+                len: None,
             };
             Diagnostic::error("E030", at.span(&item), message).with_help(help)
         }

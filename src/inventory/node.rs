@@ -19,11 +19,13 @@ pub enum Node {
     Map(Vec<(Item, Item)>),
 }
 
-/// A node and the byte offset it starts at (`None` when the parser did not say).
+/// A node, the byte offset it starts at and its length in bytes (`None`
+/// when the parser did not say).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     pub node: Node,
     pub at: Option<usize>,
+    pub len: Option<usize>,
 }
 
 impl Item {
@@ -51,6 +53,11 @@ impl Item {
         matches!(self.node, Node::Null)
     }
 
+    /// True for a scalar (not a sequence or mapping).
+    pub fn is_scalar(&self) -> bool {
+        !matches!(self.node, Node::Seq(_) | Node::Map(_))
+    }
+
     /// What kind of value this is, for messages ("a sequence").
     pub fn describe(&self) -> &'static str {
         match self.node {
@@ -68,12 +75,14 @@ impl Item {
 impl<'de> Deserialize<'de> for Item {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = Spanned::<Node>::deserialize(d)?;
-        let at = s
-            .referenced
-            .span()
-            .byte_offset()
-            .and_then(|b| usize::try_from(b).ok());
-        Ok(Item { node: s.value, at })
+        let span = s.referenced.span();
+        let at = span.byte_offset().and_then(|b| usize::try_from(b).ok());
+        let len = span.byte_len().and_then(|b| usize::try_from(b).ok());
+        Ok(Item {
+            node: s.value,
+            at,
+            len,
+        })
     }
 }
 

@@ -1,0 +1,276 @@
+//! The policy checked against the inventory (`--inventory`):
+//!
+//! - E020: a service's `pods` selector selects no workload in its namespaces;
+//!   the help names the closest labels that exist there.
+//! - W007: a port a service exposes is no container port of the pods it selects.
+//! - W008: an inventory namespace no zone claims, and a workload that falls
+//!   into a zone's remainder.
+//!
+//! Membership is the k8s target's (`backend::k8s`): a service with `pods`
+//! and namespaces holds the workloads of those namespaces whose pod labels
+//! include its selector; a zone's remainder holds the workloads of the zone's
+//! namespaces that no such service of the zone holds.
+
+use super::{ContainerPort, Inventory, Workload};
+use crate::diag::Diagnostic;
+use crate::ir::{Atom, AtomId, Ir};
+use crate::ports::{PortSet, Proto};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// True when the atom stands for pods selected by labels.
+fn selects_pods(a: &Atom) -> bool {
+    !a.is_remainder() && a.has_namespaces() && !a.pods.is_empty()
+}
+
+/// True when service atom `a` holds workload `w`.
+fn holds(a: &Atom, w: &Workload) -> bool {
+    selects_pods(a)
+        && a.namespaces.iter().any(|n| *n == w.namespace)
+        && a.pods.iter().all(|(k, v)| w.pod_labels.get(k) == Some(v))
+}
+
+/// The atom workload `w` belongs to: a service that selects it, else the
+/// remainder of the zone whose namespaces hold it; `None` when no zone
+/// claims its namespace.
+pub fn atom_of(ir: &Ir, w: &Workload) -> Option<AtomId> {
+    if let Some(s) = ir.atoms.iter().position(|a| holds(a, w)) {
+        return Some(s);
+    }
+    ir.zones
+        .iter()
+        .find(|z| z.namespaces.iter().any(|n| *n == w.namespace))
+        .map(|z| z.remainder)
+}
+
+/// Every inventory finding about `ir`, unsorted.
+pub fn check(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
+    let mut out = vec![];
+    for a in ir.atoms.iter().filter(|a| selects_pods(a)) {
+        let held: Vec<&Workload> = inv.workloads.iter().filter(|w| holds(a, w)).collect();
+        if held.is_empty() {
+            out.push(selects_nothing(a, inv));
+        } else {
+            out.extend(missing_ports(a, &held));
+        }
+    }
+    out.extend(unclaimed_namespaces(ir, inv));
+    out.extend(remainder_workloads(ir, inv));
+    out
+}
+
+/// E020 for a service whose selector matches no workload of its namespaces.
+fn selects_nothing(a: &Atom, inv: &Inventory) -> Diagnostic {
+    let selector = labels_text(&a.pods);
+    let there: Vec<&Workload> = inv
+        .workloads
+        .iter()
+        .filter(|w| a.namespaces.contains(&w.namespace))
+        .collect();
+    let ns = a.namespaces.join(", ");
+    let d = Diagnostic::error(
+        "E020",
+        a.span,
+        format!(
+            "service `{}` selects no workload of the inventory: no pod in namespace {ns} has {selector}",
+            a.name
+        ),
+    );
+    if there.is_empty() {
+        let known: Vec<&str> = inv.namespace_names().into_iter().collect();
+        let help = match crate::syntax::parse::closest(&a.namespaces[0], &known) {
+            Some(c) => format!("the inventory has no workload in namespace {ns}; did you mean namespace `{c}`?"),
+            None => format!("the inventory has no workload in namespace {ns}: deploy it, or correct the service's namespace"),
+        };
+        return d.with_help(help);
+    }
+    let pairs: BTreeSet<String> = there
+        .iter()
+        .flat_map(|w| w.pod_labels.iter().map(|(k, v)| format!("{k}={v}")))
+        .collect();
+    let candidates: Vec<&str> = pairs.iter().map(String::as_str).collect();
+    let wrong: Vec<String> = a
+        .pods
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .filter(|p| !pairs.contains(p))
+        .collect();
+    let suggestions: Vec<String> = wrong
+        .iter()
+        .filter_map(|p| crate::syntax::parse::closest(p, &candidates).map(|c| format!("`{c}`")))
+        .collect();
+    let help = if suggestions.is_empty() {
+        let shown: Vec<String> = there.iter().take(5).map(|w| describe(w)).collect();
+        format!(
+            "no label is close; the pods there carry: {}{}",
+            shown.join("; "),
+            if there.len() > 5 { "; ..." } else { "" }
+        )
+    } else {
+        format!("did you mean {}?", suggestions.join(" and "))
+    };
+    d.with_help(help)
+}
+
+/// `ns/name (k=v, ...)` of a workload.
+fn describe(w: &Workload) -> String {
+    format!("{}/{} ({})", w.namespace, w.name, labels_text(&w.pod_labels))
+}
+
+fn labels_text(labels: &BTreeMap<String, String>) -> String {
+    let parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if parts.is_empty() {
+        "no labels".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Ranges larger than this are checked for any declared port, not port by port.
+const PORTS_ONE_BY_ONE: u32 = 64;
+
+/// W007 for each declared port of `a` that none of `held` declares.
+fn missing_ports(a: &Atom, held: &[&Workload]) -> Vec<Diagnostic> {
+    let declared: BTreeSet<&ContainerPort> = held.iter().flat_map(|w| &w.ports).collect();
+    let has = |proto: Proto, lo: u16, hi: u16| {
+        declared
+            .iter()
+            .any(|p| p.protocol == proto && (lo..=hi).contains(&p.number))
+    };
+    let mut out = vec![];
+    for (name, set) in &a.ports {
+        let missing = missing_in(set, &has);
+        if missing.is_empty() {
+            continue;
+        }
+        let list: Vec<String> = declared.iter().map(|p| port_text(p)).collect();
+        let pods: Vec<String> = held
+            .iter()
+            .map(|w| format!("{}/{}", w.namespace, w.name))
+            .collect();
+        let help = if list.is_empty() {
+            "its pods declare no container ports; declare them in the chart, or check the service's port"
+                .to_string()
+        } else {
+            format!("its pods declare: {}", list.join(", "))
+        };
+        out.push(
+            Diagnostic::warning(
+                "W007",
+                a.span,
+                format!(
+                    "port `{name}` ({}) of service `{}` is no container port of the pods it selects",
+                    missing.join(", "),
+                    a.name
+                ),
+            )
+            .with_help(help)
+            .with_note(format!("selected: {}", pods.join(", "))),
+        );
+    }
+    out
+}
+
+/// The parts of `set` that no declared port covers (`tcp/8080`), in order.
+fn missing_in(set: &PortSet, has: &dyn Fn(Proto, u16, u16) -> bool) -> Vec<String> {
+    let mut missing = vec![];
+    for (proto, ranges) in set.iter() {
+        if !proto.has_ports() {
+            continue;
+        }
+        for r in ranges {
+            if r.len() > PORTS_ONE_BY_ONE {
+                if !has(proto, r.lo, r.hi) {
+                    missing.push(format!("{proto}/{}-{}", r.lo, r.hi));
+                }
+                continue;
+            }
+            for port in r.lo..=r.hi {
+                if !has(proto, port, port) {
+                    missing.push(format!("{proto}/{port}"));
+                }
+            }
+        }
+    }
+    missing
+}
+
+fn port_text(p: &ContainerPort) -> String {
+    match &p.name {
+        Some(n) => format!("{}/{} ({n})", p.protocol, p.number),
+        None => format!("{}/{}", p.protocol, p.number),
+    }
+}
+
+/// W008 for each namespace of the inventory that no zone claims.
+fn unclaimed_namespaces(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
+    let claimed: BTreeSet<&str> = ir
+        .zones
+        .iter()
+        .flat_map(|z| z.namespaces.iter().map(String::as_str))
+        .chain(
+            ir.atoms
+                .iter()
+                .flat_map(|a| a.namespaces.iter().map(String::as_str)),
+        )
+        .collect();
+    let mut out = vec![];
+    for ns in inv.namespace_names() {
+        if claimed.contains(ns) {
+            continue;
+        }
+        let obj = inv.namespaces.iter().find(|n| n.name == ns);
+        let workloads: Vec<&Workload> = inv.workloads.iter().filter(|w| w.namespace == ns).collect();
+        let Some(span) = obj.map(|n| n.span).or_else(|| workloads.first().map(|w| w.span)) else {
+            continue;
+        };
+        let names: Vec<&str> = workloads.iter().map(|w| w.name.as_str()).collect();
+        let mut d = Diagnostic::warning(
+            "W008",
+            span,
+            format!("namespace `{ns}` of the inventory is in no zone: every flow to or from its pods is denied where moat manages the peer"),
+        )
+        .with_help(format!("add `namespace {ns}` to the zone it belongs to, or explain in the policy why it stays outside"));
+        if !names.is_empty() {
+            d = d.with_note(format!("its workloads: {}", names.join(", ")));
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// W008 for each workload that falls into a zone's remainder.
+fn remainder_workloads(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
+    let mut out = vec![];
+    for w in &inv.workloads {
+        let Some(atom) = atom_of(ir, w) else { continue };
+        let a = &ir.atoms[atom];
+        if !a.is_remainder() {
+            continue;
+        }
+        let zone = &ir.zones[a.zone];
+        out.push(
+            Diagnostic::warning(
+                "W008",
+                w.span,
+                format!(
+                    "{} `{}/{}` is in no service of zone `{}`: only the zone's own flows reach it",
+                    w.kind, w.namespace, w.name, zone.name
+                ),
+            )
+            .with_help(format!(
+                "give it a service (`service NAME {{ namespace {} pods {} }}`), or explain in the policy why it needs none",
+                w.namespace,
+                first_label(w)
+            )),
+        );
+    }
+    out
+}
+
+fn first_label(w: &Workload) -> String {
+    ["app.kubernetes.io/name", "app", "k8s-app"]
+        .iter()
+        .find_map(|k| w.pod_labels.get(*k).map(|v| format!("{k}={v}")))
+        .or_else(|| w.pod_labels.iter().next().map(|(k, v)| format!("{k}={v}")))
+        .unwrap_or_else(|| "KEY=VALUE".to_string())
+}
