@@ -2,9 +2,10 @@
 //!
 //! - E020: a service's `pods` selector selects no workload in its namespaces;
 //!   the help names the closest labels that exist there.
-//! - W007: a port a service exposes is no container port of the pods it selects.
-//! - W008: an inventory namespace no zone claims, and a workload that falls
-//!   into a zone's remainder.
+//! - W007: a port a service exposes is no container port of the pods it
+//!   selects (pods that declare no container ports at all are not judged).
+//! - W008: an inventory namespace with workloads that no zone claims, and a
+//!   workload that falls into a zone's remainder.
 //!
 //! Membership is the k8s target's (`backend::k8s`): a service with `pods`
 //! and namespaces holds the workloads of those namespaces whose pod labels
@@ -96,7 +97,7 @@ fn selects_nothing(a: &Atom, inv: &Inventory) -> Diagnostic {
         .collect();
     let suggestions: Vec<String> = wrong
         .iter()
-        .filter_map(|p| crate::syntax::parse::closest(p, &candidates).map(|c| format!("`{c}`")))
+        .filter_map(|p| suggest(p, &candidates).map(|c| format!("`{c}`")))
         .collect();
     let help = if suggestions.is_empty() {
         let shown: Vec<String> = there.iter().take(5).map(|w| describe(w)).collect();
@@ -109,6 +110,18 @@ fn selects_nothing(a: &Atom, inv: &Inventory) -> Diagnostic {
         format!("did you mean {}?", suggestions.join(" and "))
     };
     d.with_help(help)
+}
+
+/// The label closest to `pair` (`key=value`): by edit distance, else one
+/// with the same value under another key (`app=x` for `app.kubernetes.io/name=x`).
+fn suggest<'c>(pair: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    crate::syntax::parse::closest(pair, candidates).or_else(|| {
+        let value = pair.split_once('=').map_or("", |(_, v)| v);
+        candidates
+            .iter()
+            .copied()
+            .find(|c| c.split_once('=').is_some_and(|(_, v)| v == value))
+    })
 }
 
 /// `ns/name (k=v, ...)` of a workload.
@@ -131,6 +144,11 @@ const PORTS_ONE_BY_ONE: u32 = 64;
 /// W007 for each declared port of `a` that none of `held` declares.
 fn missing_ports(a: &Atom, held: &[&Workload]) -> Vec<Diagnostic> {
     let declared: BTreeSet<&ContainerPort> = held.iter().flat_map(|w| &w.ports).collect();
+    // Kubernetes does not require containers to declare the ports they listen
+    // on (MOSIP's regproc groups declare `ports: []`): nothing to compare with
+    if declared.is_empty() {
+        return vec![];
+    }
     let has = |proto: Proto, lo: u16, hi: u16| {
         declared
             .iter()
@@ -220,19 +238,17 @@ fn unclaimed_namespaces(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
         }
         let obj = inv.namespaces.iter().find(|n| n.name == ns);
         let workloads: Vec<&Workload> = inv.workloads.iter().filter(|w| w.namespace == ns).collect();
-        let Some(span) = obj.map(|n| n.span).or_else(|| workloads.first().map(|w| w.span)) else {
-            continue;
-        };
+        // a namespace without workloads (secrets, config maps) has no pods to deny
+        let Some(first) = workloads.first() else { continue };
+        let span = obj.map_or(first.span, |n| n.span);
         let names: Vec<&str> = workloads.iter().map(|w| w.name.as_str()).collect();
-        let mut d = Diagnostic::warning(
+        let d = Diagnostic::warning(
             "W008",
             span,
             format!("namespace `{ns}` of the inventory is in no zone: every flow to or from its pods is denied where moat manages the peer"),
         )
-        .with_help(format!("add `namespace {ns}` to the zone it belongs to, or explain in the policy why it stays outside"));
-        if !names.is_empty() {
-            d = d.with_note(format!("its workloads: {}", names.join(", ")));
-        }
+        .with_help(format!("add `namespace {ns}` to the zone it belongs to, or explain in the policy why it stays outside"))
+        .with_note(format!("its workloads: {}", names.join(", ")));
         out.push(d);
     }
     out
