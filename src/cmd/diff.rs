@@ -39,8 +39,8 @@ pub struct Args {
     /// Report format: `json` is spec §6's `{"added": [...], "removed": [...]}`.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// How to print diagnostics (on stderr).
-    #[arg(long, value_enum, default_value = "human")]
+    /// How to print diagnostics (on stderr): human or json.
+    #[arg(long, default_value = "human", value_parser = super::stderr_format)]
     pub diagnostics: DiagFormat,
 }
 
