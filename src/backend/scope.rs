@@ -10,26 +10,33 @@ pub fn has_scope(target: Target, ir: &Ir) -> bool {
     (0..ir.atoms.len()).any(|a| owns(target, ir, a))
 }
 
-/// True when `atom` is an end that puts a flow in the target's scope.
+/// True when `atom` is an end that puts a flow in the target's scope. An
+/// atom of an `unmanaged` zone is none for k8s and the clouds (nothing is
+/// written for it there: its flows are enforced at its managed peers); the
+/// netfilter targets keep it (their gateway filters every flow between
+/// zones) but write no host ruleset for it ([`super::netfilter`]).
 pub fn owns(target: Target, ir: &Ir, atom: AtomId) -> bool {
     let a = &ir.atoms[atom];
+    let managed = !ir.is_unmanaged(atom);
     match target {
-        Target::K8s => a.has_namespaces(),
+        Target::K8s => ir.in_k8s(atom) && managed,
         Target::Iptables | Target::Nftables => a.has_addrs() && ir.site_of(atom).kind == SiteKind::Onprem,
-        Target::Aws => ir.site_of(atom).kind == SiteKind::Aws,
-        Target::Gcp => ir.site_of(atom).kind == SiteKind::Gcp,
-        Target::Azure => ir.site_of(atom).kind == SiteKind::Azure,
+        Target::Aws => ir.site_of(atom).kind == SiteKind::Aws && managed,
+        Target::Gcp => ir.site_of(atom).kind == SiteKind::Gcp && managed,
+        Target::Azure => ir.site_of(atom).kind == SiteKind::Azure && managed,
     }
 }
 
-/// True when the target can express `peer` as the other end of a flow with `owner`.
+/// True when the target can express `peer` as the other end of a flow with
+/// `owner`. A cloud names a peer at the owner's site by its group, which an
+/// unmanaged peer does not have: it needs addresses.
 fn can_address(target: Target, ir: &Ir, owner: AtomId, peer: AtomId) -> bool {
     let p = &ir.atoms[peer];
     match target {
-        Target::K8s => p.has_namespaces() || p.has_addrs(),
+        Target::K8s => ir.in_k8s(peer) || p.has_addrs(),
         Target::Iptables | Target::Nftables => p.has_addrs(),
         Target::Aws | Target::Gcp | Target::Azure => {
-            p.has_addrs() || ir.zone_of(peer).site == ir.zone_of(owner).site
+            p.has_addrs() || (ir.zone_of(peer).site == ir.zone_of(owner).site && !ir.is_unmanaged(peer))
         }
     }
 }

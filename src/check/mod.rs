@@ -6,6 +6,7 @@
 pub mod addresses;
 pub mod crossings;
 pub mod forbids;
+pub mod layout;
 pub mod model;
 pub mod names;
 pub mod ports;
@@ -36,6 +37,7 @@ pub fn check(
     let resolved = rules::build(sources, &model, &mut ir, &mut diags);
     crossings::check(&ir, &resolved, &mut diags);
     forbids::check(&ir, &mut diags);
+    layout::forbids(&ir, &mut diags);
     if quality_warnings && !syntax_failed && !diags.iter().any(Diagnostic::is_error) {
         warnings::check(&ir, &model, &mut diags);
     }
@@ -87,13 +89,14 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
             atom: remainder,
             is_service: false,
         }));
-        let namespaces: Vec<String> = z
+        let ns_lits: Vec<&ast::Name> = z
             .decl
             .namespaces
             .iter()
-            .map(|n| interp(z.cell.as_ref(), &n.node))
+            .chain(z.decl.layout.claims.iter().flat_map(|c| &c.namespaces))
             .collect();
-        for (ns, lit) in namespaces.iter().zip(&z.decl.namespaces) {
+        let namespaces: Vec<String> = ns_lits.iter().map(|n| interp(z.cell.as_ref(), &n.node)).collect();
+        for (ns, lit) in namespaces.iter().zip(&ns_lits) {
             names::check_namespace(ns, lit.span, diags);
         }
         let nets: Vec<_> = cidrs.iter().map(|c| c.0).collect();
@@ -136,6 +139,7 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
     }
     atoms.sort_by_key(|(i, _)| *i);
     let mut atoms: Vec<Atom> = atoms.into_iter().map(|(_, a)| a).collect();
+    let layout = layout::build(m, &zdefs, &zones, &atoms, diags);
     let external: Vec<bool> = zones.iter().map(|z| z.kind == ZoneKind::External).collect();
     let names: Vec<String> = zones.iter().map(|z| z.name.clone()).collect();
     let sets = addresses::atom_addresses(&ranges, &external, &names, atoms.len(), diags);
@@ -155,6 +159,7 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
         allows: vec![],
         forbids: vec![],
         flows: BTreeMap::new(),
+        layout,
     }
 }
 

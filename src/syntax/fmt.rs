@@ -173,6 +173,10 @@ impl Fmt<'_> {
             Item::Zone(z) => self.zone(z),
             Item::Rule(r) => Node::Leaf(self.rule(r)),
             Item::Cells(c) => self.cells(c),
+            Item::Cluster(c) => Node::Leaf(self.unit(
+                format!("cluster {} @ {}", c.name.node, c.site.node),
+                vec![kw(c.span), c.name.span, c.site.span],
+            )),
         }
     }
 
@@ -203,6 +207,9 @@ impl Fmt<'_> {
         anchors.extend(z.site.as_ref().map(|s| s.span));
         let header = self.unit(format!("zone {} : {kind}{site}", z.name.node), anchors);
         let mut body = vec![];
+        if let Some(c) = &z.layout.cluster {
+            body.push(Node::Leaf(self.unit(format!("cluster {}", c.node), vec![c.span])));
+        }
         if !z.cidrs.is_empty() {
             let list: Vec<String> = z.cidrs.iter().map(|a| addr(&a.node)).collect();
             body.push(Node::Leaf(self.unit(
@@ -213,6 +220,7 @@ impl Fmt<'_> {
         if !z.namespaces.is_empty() {
             body.push(Node::Leaf(self.namespaces(&z.namespaces)));
         }
+        self.layout(&z.layout, &mut body);
         body.extend(z.services.iter().map(|s| self.service(s)));
         let inline = z.services.is_empty();
         Node::Block {
@@ -220,6 +228,30 @@ impl Fmt<'_> {
             body,
             close: self.close(z.span),
             inline,
+        }
+    }
+
+    /// The layout statements after `namespace`: each claim, `namespaces`, `unmanaged`.
+    fn layout(&mut self, l: &ZoneLayoutDecl, body: &mut Vec<Node>) {
+        for c in &l.claims {
+            let names: Vec<String> = c.namespaces.iter().map(|n| ns_name(&n.node)).collect();
+            let pods: Vec<String> = c.pods.iter().map(|m| pod_match(&m.node)).collect();
+            let mut anchors: Vec<Span> = c.namespaces.iter().map(|n| n.span).collect();
+            anchors.extend(c.pods.iter().map(|m| m.span));
+            body.push(Node::Leaf(self.unit(
+                format!("namespace {} pods {}", names.join(", "), pods.join(", ")),
+                anchors,
+            )));
+        }
+        if !l.ns_labels.is_empty() {
+            let list: Vec<String> = l.ns_labels.iter().map(|x| label(&x.node)).collect();
+            body.push(Node::Leaf(self.unit(
+                format!("namespaces {}", list.join(", ")),
+                l.ns_labels.iter().map(|x| x.span).collect(),
+            )));
+        }
+        if let Some(u) = l.unmanaged {
+            body.push(Node::Leaf(self.unit("unmanaged".into(), vec![u])));
         }
     }
 
@@ -534,6 +566,18 @@ fn label(l: &Label) -> String {
         l.key,
         if bare { l.value.clone() } else { string(&l.value) }
     )
+}
+
+fn pod_match(m: &PodMatch) -> String {
+    let l = label(&Label {
+        key: m.key.clone(),
+        value: m.value.clone(),
+    });
+    if m.negated {
+        l.replacen('=', "!=", 1)
+    } else {
+        l
+    }
 }
 
 fn addr(a: &AddrLit) -> String {

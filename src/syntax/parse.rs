@@ -14,7 +14,12 @@ use nom::sequence::pair;
 use nom::{IResult, Parser as _};
 
 /// Keywords that start a top-level statement (used to resume after an error).
-const TOP_KEYWORDS: [&str; 7] = ["policy", "include", "site", "zone", "allow", "forbid", "cells"];
+const TOP_KEYWORDS: [&str; 8] = [
+    "policy", "include", "site", "zone", "allow", "forbid", "cells", "cluster",
+];
+
+/// The statements of a zone body (the layout ones are `cluster`, `namespaces`, `unmanaged`).
+const ZONE_KEYWORDS: [&str; 6] = ["cidr", "namespace", "namespaces", "cluster", "unmanaged", "service"];
 
 /// Parses one file into its syntax tree and the syntax errors found.
 pub fn parse_file(text: &str, file: FileId) -> (File, Vec<Diagnostic>) {
@@ -437,7 +442,7 @@ impl<'a> Parser<'a> {
             return self.err(if in_cells {
                 "`zone`, `allow`, `forbid` or `}`"
             } else {
-                "a statement (`policy`, `include`, `site`, `zone`, `allow`, `forbid` or `cells`)"
+                "a statement (`policy`, `include`, `site`, `cluster`, `zone`, `allow`, `forbid` or `cells`)"
             });
         };
         let allowed: &[&str] = if in_cells {
@@ -472,6 +477,7 @@ impl<'a> Parser<'a> {
             "zone" => Item::Zone(Box::new(self.zone(start)?)),
             "allow" => Item::Rule(self.rule(start, RuleKind::Allow)?),
             "forbid" => Item::Rule(self.rule(start, RuleKind::Forbid)?),
+            "cluster" => Item::Cluster(Box::new(self.cluster(start)?)),
             _ => Item::Cells(Box::new(self.cells(start)?)),
         })
     }
@@ -533,33 +539,97 @@ impl<'a> Parser<'a> {
             cidrs: vec![],
             namespaces: vec![],
             services: vec![],
+            layout: ZoneLayoutDecl::default(),
             span: Span::default(),
         };
         while !self.eat('}') {
-            self.block_stmt(|p| p.zone_stmt(&mut z), &["cidr", "namespace", "service"], "zone")?;
+            self.block_stmt(|p| p.zone_stmt(&mut z), &ZONE_KEYWORDS, "zone")?;
         }
         z.span = self.span(start);
         Ok(z)
     }
 
-    /// zone_stmt = "cidr" addr_list | "namespace" ns_list | service
+    /// zone_stmt = "cidr" addr_list | "namespace" ns_list [ "pods" pod_match_list ]
+    ///           | layout_stmt | service
     fn zone_stmt(&mut self, z: &mut ZoneDecl) -> PResult<()> {
         let start = self.pos;
         if self.keyword("cidr") {
             z.cidrs.extend(self.list(Self::addr)?);
         } else if self.keyword("namespace") {
-            z.namespaces
-                .extend(self.list(|p| p.ident_or_string("a namespace name"))?);
+            let names = self.list(|p| p.ident_or_string("a namespace name"))?;
+            if self.keyword("pods") {
+                let pods = self.list(Self::pod_match)?;
+                z.layout.claims.push(NsClaim {
+                    namespaces: names,
+                    pods,
+                    span: self.span(start),
+                });
+            } else {
+                z.namespaces.extend(names);
+            }
         } else if self.keyword("service") {
             let s = self.service(start)?;
             z.services.push(s);
-        } else {
+        } else if !self.layout_stmt(start, &mut z.layout)? {
             return self.keyword_error(
-                &["cidr", "namespace", "service"],
-                "`cidr`, `namespace`, `service` or `}`",
+                &ZONE_KEYWORDS,
+                "`cidr`, `namespace`, `namespaces`, `cluster`, `unmanaged`, `service` or `}`",
             );
         }
         Ok(())
+    }
+
+    /// layout_stmt = "cluster" ident | "namespaces" label_list | "unmanaged"
+    /// (issue 12); false when none of them comes next.
+    fn layout_stmt(&mut self, start: usize, l: &mut ZoneLayoutDecl) -> PResult<bool> {
+        if self.keyword("cluster") {
+            l.cluster = Some(self.ident("a cluster name")?);
+        } else if self.keyword("namespaces") {
+            l.ns_labels.extend(self.list(Self::label)?);
+        } else if self.keyword("unmanaged") {
+            l.unmanaged = Some(self.span(start));
+        } else {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// cluster = "cluster" ident "@" ident
+    fn cluster(&mut self, start: usize) -> PResult<ClusterDecl> {
+        let name = self.ident("a cluster name")?;
+        self.expect('@', "`@` and the site the cluster runs at")?;
+        let site = self.ident("a site name")?;
+        Ok(ClusterDecl {
+            name,
+            site,
+            span: self.span(start),
+        })
+    }
+
+    /// pod_match = label_key ( "=" | "!=" ) ( label_value | string )
+    fn pod_match(&mut self) -> PResult<Spanned<PodMatch>> {
+        self.ws();
+        let start = self.pos;
+        let Some(key) = self.lex(label_key_lexeme) else {
+            return self.err("a pod label `key=value` or `key!=value`");
+        };
+        let negated = self.eat_str("!=");
+        if !negated && !self.eat_str("=") {
+            return self.err("`=` or `!=` and the label value");
+        }
+        let value = if self.rest().starts_with('"') {
+            self.string("a label value")?.node
+        } else {
+            self.lex(label_value_lexeme).map(|v| v.node).unwrap_or_default()
+        };
+        Ok(Spanned::new(
+            PodMatch {
+                key: key.node,
+                value,
+                negated,
+            },
+            self.span(start),
+        ))
     }
 
     /// Parses one statement of a block; on a syntax error reports it and skips

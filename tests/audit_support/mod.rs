@@ -163,6 +163,7 @@ impl IrBuilder {
             allows,
             forbids: vec![],
             flows,
+            layout: Default::default(),
         }
     }
 }

@@ -235,6 +235,7 @@ fn lower(specs: Vec<ZoneSpec>, r: &mut Rng, seed: u64) -> Ir {
         allows: vec![],
         forbids: vec![],
         flows: BTreeMap::new(),
+        layout: Default::default(),
     };
     for _ in 0..3 + r.below(5) {
         add_allow(&mut ir, r);
