@@ -280,9 +280,13 @@ impl PodSelector {
             return None;
         }
         let mut out = self.clone();
-        out.equal.extend(other.equal.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out.equal
+            .extend(other.equal.iter().map(|(k, v)| (k.clone(), v.clone())));
         for (k, vs) in &other.not_in {
-            out.not_in.entry(k.clone()).or_default().extend(vs.iter().cloned());
+            out.not_in
+                .entry(k.clone())
+                .or_default()
+                .extend(vs.iter().cloned());
         }
         // A required value already excludes every other: `NotIn` on its key says nothing more.
         out.not_in.retain(|k, _| !out.equal.contains_key(k));

@@ -156,7 +156,7 @@ pub fn workloads(
     inv.workloads
         .iter()
         .map(|w| {
-            let atom = crate::inventory::check::atom_of(ir, w);
+            let atom = crate::inventory::check::atom_of(ir, inv, w);
             let flows = |inbound: bool| -> Vec<PairFlow> {
                 let Some(a) = atom else { return vec![] };
                 ir.flows

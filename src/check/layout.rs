@@ -20,7 +20,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// E002 for an unknown site.
 pub fn cluster<'a>(m: &mut Model<'a>, c: &'a ast::ClusterDecl, diags: &mut Vec<Diagnostic>) {
     if let Some(first) = m.clusters.iter().find(|d| d.name.node == c.name.node) {
-        diags.push(super::model::dup("cluster", &c.name.node, c.name.span, first.name.span));
+        diags.push(super::model::dup(
+            "cluster",
+            &c.name.node,
+            c.name.span,
+            first.name.span,
+        ));
         return;
     }
     if !m.sites.iter().any(|s| s.name == c.site.node) {
@@ -76,11 +81,14 @@ pub fn build(
         let zl = zone_layout(&out.clusters, z, zone, diags);
         let cell = z.cell.as_ref();
         for n in &z.decl.namespaces {
-            holds.entry((zl.cluster, interp(cell, &n.node))).or_default().push(Hold {
-                zone: zi,
-                pods: None,
-                span: n.span,
-            });
+            holds
+                .entry((zl.cluster, interp(cell, &n.node)))
+                .or_default()
+                .push(Hold {
+                    zone: zi,
+                    pods: None,
+                    span: n.span,
+                });
         }
         for c in &z.decl.layout.claims {
             for n in &c.namespaces {
@@ -165,11 +173,24 @@ fn zone_layout(clusters: &[Cluster], z: &ZoneDef, zone: &Zone, diags: &mut Vec<D
         }
     }
     if !l.ns_labels.is_empty() {
-        if let Some(first) = z.decl.namespaces.first().map(|n| n.span).or(l.claims.first().map(|c| c.span)) {
+        if let Some(first) = z
+            .decl
+            .namespaces
+            .first()
+            .map(|n| n.span)
+            .or(l.claims.first().map(|c| c.span))
+        {
             diags.push(
-                Diagnostic::error("E024", l.ns_labels[0].span, format!("zone `{}` chooses its namespaces by label and also by name", z.name))
-                    .with_label(first, "a namespace by name")
-                    .with_help("split the zone in two: one with `namespaces k=v`, one with `namespace NAME`"),
+                Diagnostic::error(
+                    "E024",
+                    l.ns_labels[0].span,
+                    format!(
+                        "zone `{}` chooses its namespaces by label and also by name",
+                        z.name
+                    ),
+                )
+                .with_label(first, "a namespace by name")
+                .with_help("split the zone in two: one with `namespaces k=v`, one with `namespace NAME`"),
             );
         } else if !out.unmanaged {
             diags.push(
@@ -207,9 +228,18 @@ fn zone_cluster(
         };
         if z.decl.site.is_some() && clusters[id].site != zone.site {
             diags.push(
-                Diagnostic::error("E022", named.span, format!("zone `{}` is at another site than its cluster `{}`", z.name, named.node))
-                    .with_label(clusters[id].span, "the cluster's site is named here")
-                    .with_help("name a cluster at the zone's site, or move the zone (`@ SITE`) to the cluster's site"),
+                Diagnostic::error(
+                    "E022",
+                    named.span,
+                    format!(
+                        "zone `{}` is at another site than its cluster `{}`",
+                        z.name, named.node
+                    ),
+                )
+                .with_label(clusters[id].span, "the cluster's site is named here")
+                .with_help(
+                    "name a cluster at the zone's site, or move the zone (`@ SITE`) to the cluster's site",
+                ),
             );
         }
         return Some(id);
@@ -217,7 +247,9 @@ fn zone_cluster(
     if !in_k8s || clusters.is_empty() {
         return None;
     }
-    let here: Vec<ClusterId> = (0..clusters.len()).filter(|c| clusters[*c].site == zone.site).collect();
+    let here: Vec<ClusterId> = (0..clusters.len())
+        .filter(|c| clusters[*c].site == zone.site)
+        .collect();
     match (here.as_slice(), clusters.len()) {
         ([one], _) => Some(*one),
         ([], 1) => Some(0),
@@ -228,8 +260,18 @@ fn zone_cluster(
                 here.iter().map(|c| clusters[*c].name.as_str()).collect()
             };
             diags.push(
-                Diagnostic::error("E022", z.decl.name.span, format!("zone `{}` has namespaces but names no cluster, and its site does not say which", z.name))
-                    .with_help(format!("add `cluster NAME` to the zone; the candidates are {}", cands.join(", "))),
+                Diagnostic::error(
+                    "E022",
+                    z.decl.name.span,
+                    format!(
+                        "zone `{}` has namespaces but names no cluster, and its site does not say which",
+                        z.name
+                    ),
+                )
+                .with_help(format!(
+                    "add `cluster NAME` to the zone; the candidates are {}",
+                    cands.join(", ")
+                )),
             );
             None
         }
@@ -237,7 +279,13 @@ fn zone_cluster(
 }
 
 /// E025 for a service whose `pods` no pod of a namespace's claim can match.
-fn services_within_claims(z: &ZoneDef, zone: &Zone, zl: &ZoneLayout, atoms: &[Atom], diags: &mut Vec<Diagnostic>) {
+fn services_within_claims(
+    z: &ZoneDef,
+    zone: &Zone,
+    zl: &ZoneLayout,
+    atoms: &[Atom],
+    diags: &mut Vec<Diagnostic>,
+) {
     for &s in &zone.services {
         let a = &atoms[s];
         if a.pods.is_empty() {
@@ -250,7 +298,11 @@ fn services_within_claims(z: &ZoneDef, zone: &Zone, zl: &ZoneLayout, atoms: &[At
         for ns in &a.namespaces {
             let Some(claim) = zl.claims.get(ns) else { continue };
             if sel.and(claim).is_none() {
-                let at = z.decl.layout.claims.iter().find(|c| c.namespaces.iter().any(|n| &interp(z.cell.as_ref(), &n.node) == ns));
+                let at = z.decl.layout.claims.iter().find(|c| {
+                    c.namespaces
+                        .iter()
+                        .any(|n| &interp(z.cell.as_ref(), &n.node) == ns)
+                });
                 let mut d = Diagnostic::error("E025", a.span, format!("service `{}` selects pods that are not zone `{}`'s members in namespace `{ns}`", a.name, z.name))
                     .with_help(format!("make the service's `pods` agree with the zone's selector for `{ns}`, or name the service's other namespaces with `namespace`"));
                 if let Some(c) = at {
@@ -265,7 +317,13 @@ fn services_within_claims(z: &ZoneDef, zone: &Zone, zl: &ZoneLayout, atoms: &[At
 /// E021 for holds on one namespace by two zones that may overlap, E024 when
 /// managed and unmanaged zones share it, W009 when some of its pods may
 /// belong to no zone.
-fn shared_namespace(ns: &str, list: &[Hold], zones: &[Zone], layouts: &[ZoneLayout], diags: &mut Vec<Diagnostic>) {
+fn shared_namespace(
+    ns: &str,
+    list: &[Hold],
+    zones: &[Zone],
+    layouts: &[ZoneLayout],
+    diags: &mut Vec<Diagnostic>,
+) {
     for (j, b) in list.iter().enumerate() {
         for a in &list[..j] {
             if a.zone == b.zone || (a.pods.is_none() && b.pods.is_none()) {
@@ -323,11 +381,9 @@ fn covers(sels: &[&PodSelector]) -> bool {
 pub fn forbids(ir: &Ir, diags: &mut Vec<Diagnostic>) {
     let unenforced = |a: usize| ir.is_unmanaged(a) || ir.zone_of(a).kind == ZoneKind::External;
     for f in &ir.forbids {
-        let Some(&(from, to, _)) = f
-            .pairs
-            .iter()
-            .find(|(a, b, _)| (ir.is_unmanaged(*a) || ir.is_unmanaged(*b)) && unenforced(*a) && unenforced(*b))
-        else {
+        let Some(&(from, to, _)) = f.pairs.iter().find(|(a, b, _)| {
+            (ir.is_unmanaged(*a) || ir.is_unmanaged(*b)) && unenforced(*a) && unenforced(*b)
+        }) else {
             continue;
         };
         let u = if ir.is_unmanaged(to) { to } else { from };

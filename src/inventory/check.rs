@@ -14,42 +14,72 @@
 
 use super::{ContainerPort, Inventory, Workload};
 use crate::diag::Diagnostic;
-use crate::ir::{Atom, AtomId, Ir};
+use crate::ir::{Atom, AtomId, Ir, PodSelector, ZoneId};
 use crate::ports::{PortSet, Proto};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// True when the atom stands for pods selected by labels.
-fn selects_pods(a: &Atom) -> bool {
-    !a.is_remainder() && a.has_namespaces() && !a.pods.is_empty()
+fn selects_pods(ir: &Ir, a: &Atom) -> bool {
+    !a.is_remainder()
+        && !a.pods.is_empty()
+        && (a.has_namespaces() || !ir.layout.zone(a.zone).ns_labels.is_empty())
+}
+
+/// True when `labels` satisfy `sel` (every `equal` label; no `not_in` value).
+fn matches(sel: &PodSelector, labels: &BTreeMap<String, String>) -> bool {
+    sel.equal.iter().all(|(k, v)| labels.get(k) == Some(v))
+        && sel
+            .not_in
+            .iter()
+            .all(|(k, vs)| labels.get(k).is_none_or(|v| !vs.contains(v)))
+}
+
+/// True when zone `z` claims workload `w`: its namespace is one of the zone's
+/// (by name, or by the namespace's labels for `namespaces k=v`) and, in a
+/// namespace the zone shares (`namespace NS pods SEL`), its pods match.
+fn claims(ir: &Ir, inv: &Inventory, z: ZoneId, w: &Workload) -> bool {
+    let layout = ir.layout.zone(z);
+    if !layout.ns_labels.is_empty() {
+        let labels = inv
+            .namespaces
+            .iter()
+            .find(|n| n.name == w.namespace)
+            .map(|n| &n.labels);
+        return labels.is_some_and(|l| layout.ns_labels.iter().all(|(k, v)| l.get(k) == Some(v)));
+    }
+    ir.zones[z].namespaces.iter().any(|n| *n == w.namespace)
+        && layout
+            .claims
+            .get(&w.namespace)
+            .is_none_or(|sel| matches(sel, &w.pod_labels))
 }
 
 /// True when service atom `a` holds workload `w`.
-fn holds(a: &Atom, w: &Workload) -> bool {
-    selects_pods(a)
-        && a.namespaces.iter().any(|n| *n == w.namespace)
+fn holds(ir: &Ir, inv: &Inventory, a: &Atom, w: &Workload) -> bool {
+    selects_pods(ir, a)
+        && (a.namespaces.is_empty() || a.namespaces.iter().any(|n| *n == w.namespace))
         && a.pods.iter().all(|(k, v)| w.pod_labels.get(k) == Some(v))
+        && claims(ir, inv, a.zone, w)
 }
 
 /// The atom workload `w` belongs to: a service that selects it, else the
-/// remainder of the zone whose namespaces hold it; `None` when no zone
-/// claims its namespace.
-pub fn atom_of(ir: &Ir, w: &Workload) -> Option<AtomId> {
-    if let Some(s) = ir.atoms.iter().position(|a| holds(a, w)) {
+/// remainder of the zone that claims it; `None` when no zone claims it.
+pub fn atom_of(ir: &Ir, inv: &Inventory, w: &Workload) -> Option<AtomId> {
+    if let Some(s) = ir.atoms.iter().position(|a| holds(ir, inv, a, w)) {
         return Some(s);
     }
-    ir.zones
-        .iter()
-        .find(|z| z.namespaces.iter().any(|n| *n == w.namespace))
-        .map(|z| z.remainder)
+    (0..ir.zones.len())
+        .find(|&z| claims(ir, inv, z, w))
+        .map(|z| ir.zones[z].remainder)
 }
 
 /// Every inventory finding about `ir`, unsorted.
 pub fn check(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
     let mut out = vec![];
-    for a in ir.atoms.iter().filter(|a| selects_pods(a)) {
-        let held: Vec<&Workload> = inv.workloads.iter().filter(|w| holds(a, w)).collect();
+    for a in ir.atoms.iter().filter(|a| selects_pods(ir, a)) {
+        let held: Vec<&Workload> = inv.workloads.iter().filter(|w| holds(ir, inv, a, w)).collect();
         if held.is_empty() {
-            out.push(selects_nothing(a, inv));
+            out.push(selects_nothing(ir, a, inv));
         } else {
             out.extend(missing_ports(a, &held));
         }
@@ -60,14 +90,21 @@ pub fn check(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
 }
 
 /// E020 for a service whose selector matches no workload of its namespaces.
-fn selects_nothing(a: &Atom, inv: &Inventory) -> Diagnostic {
+fn selects_nothing(ir: &Ir, a: &Atom, inv: &Inventory) -> Diagnostic {
     let selector = labels_text(&a.pods);
     let there: Vec<&Workload> = inv
         .workloads
         .iter()
-        .filter(|w| a.namespaces.contains(&w.namespace))
+        .filter(|w| {
+            (a.namespaces.is_empty() || a.namespaces.contains(&w.namespace)) && claims(ir, inv, a.zone, w)
+        })
         .collect();
-    let ns = a.namespaces.join(", ");
+    let ns = if a.namespaces.is_empty() {
+        let sel = &ir.layout.zone(a.zone).ns_labels;
+        format!("with labels {}", labels_text(sel))
+    } else {
+        a.namespaces.join(", ")
+    };
     let d = Diagnostic::error(
         "E020",
         a.span,
@@ -78,7 +115,8 @@ fn selects_nothing(a: &Atom, inv: &Inventory) -> Diagnostic {
     );
     if there.is_empty() {
         let known: Vec<&str> = inv.namespace_names().into_iter().collect();
-        let help = match crate::syntax::parse::closest(&a.namespaces[0], &known) {
+        let first = a.namespaces.first().map_or("", String::as_str);
+        let help = match crate::syntax::parse::closest(first, &known) {
             Some(c) => format!("the inventory has no workload in namespace {ns}; did you mean namespace `{c}`?"),
             None => format!("the inventory has no workload in namespace {ns}: deploy it, or correct the service's namespace"),
         };
@@ -219,37 +257,36 @@ fn port_text(p: &ContainerPort) -> String {
     }
 }
 
-/// W008 for each namespace of the inventory that no zone claims.
+/// W008 for each namespace of the inventory whose workloads no zone claims.
 fn unclaimed_namespaces(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
-    let claimed: BTreeSet<&str> = ir
-        .zones
-        .iter()
-        .flat_map(|z| z.namespaces.iter().map(String::as_str))
-        .chain(
-            ir.atoms
-                .iter()
-                .flat_map(|a| a.namespaces.iter().map(String::as_str)),
-        )
-        .collect();
     let mut out = vec![];
     for ns in inv.namespace_names() {
-        if claimed.contains(ns) {
-            continue;
-        }
-        let obj = inv.namespaces.iter().find(|n| n.name == ns);
-        let workloads: Vec<&Workload> = inv.workloads.iter().filter(|w| w.namespace == ns).collect();
         // a namespace without workloads (secrets, config maps) has no pods to deny
-        let Some(first) = workloads.first() else { continue };
+        let outside: Vec<&Workload> = inv
+            .workloads
+            .iter()
+            .filter(|w| w.namespace == ns && atom_of(ir, inv, w).is_none())
+            .collect();
+        let Some(first) = outside.first() else { continue };
+        let obj = inv.namespaces.iter().find(|n| n.name == ns);
+        let shared = inv
+            .workloads
+            .iter()
+            .any(|w| w.namespace == ns && atom_of(ir, inv, w).is_some());
         let span = obj.map_or(first.span, |n| n.span);
-        let names: Vec<&str> = workloads.iter().map(|w| w.name.as_str()).collect();
-        let d = Diagnostic::warning(
-            "W008",
-            span,
-            format!("namespace `{ns}` of the inventory is in no zone: every flow to or from its pods is denied where moat manages the peer"),
-        )
-        .with_help(format!("add `namespace {ns}` to the zone it belongs to, or explain in the policy why it stays outside"))
-        .with_note(format!("its workloads: {}", names.join(", ")));
-        out.push(d);
+        let names: Vec<&str> = outside.iter().map(|w| w.name.as_str()).collect();
+        let message = if shared {
+            format!("pods of namespace `{ns}` are in no zone: no zone's selector there matches them, so their namespace's default deny isolates them")
+        } else {
+            format!("namespace `{ns}` of the inventory is in no zone: every flow to or from its pods is denied where moat manages the peer")
+        };
+        out.push(
+            Diagnostic::warning("W008", span, message)
+                .with_help(format!(
+                    "add `namespace {ns}` to the zone it belongs to, or explain in the policy why it stays outside"
+                ))
+                .with_note(format!("its workloads in no zone: {}", names.join(", "))),
+        );
     }
     out
 }
@@ -258,7 +295,7 @@ fn unclaimed_namespaces(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
 fn remainder_workloads(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
     let mut out = vec![];
     for w in &inv.workloads {
-        let Some(atom) = atom_of(ir, w) else { continue };
+        let Some(atom) = atom_of(ir, inv, w) else { continue };
         let a = &ir.atoms[atom];
         if !a.is_remainder() {
             continue;

@@ -19,7 +19,14 @@ const TOP_KEYWORDS: [&str; 8] = [
 ];
 
 /// The statements of a zone body (the layout ones are `cluster`, `namespaces`, `unmanaged`).
-const ZONE_KEYWORDS: [&str; 6] = ["cidr", "namespace", "namespaces", "cluster", "unmanaged", "service"];
+const ZONE_KEYWORDS: [&str; 6] = [
+    "cidr",
+    "namespace",
+    "namespaces",
+    "cluster",
+    "unmanaged",
+    "service",
+];
 
 /// Parses one file into its syntax tree and the syntax errors found.
 pub fn parse_file(text: &str, file: FileId) -> (File, Vec<Diagnostic>) {

@@ -23,9 +23,7 @@ pub fn cross_cluster_errors(ir: &Ir) -> Vec<Diagnostic> {
             if ir.is_unmanaged(end) || ir.atoms[peer].has_addrs() {
                 continue;
             }
-            let name = |a: AtomId| {
-                cluster_of(ir, a).map_or("?", |c| ir.layout.clusters[c].name.as_str())
-            };
+            let name = |a: AtomId| cluster_of(ir, a).map_or("?", |c| ir.layout.clusters[c].name.as_str());
             let (e, p) = (&ir.atoms[end], &ir.atoms[peer]);
             out.extend(flow.allow_ids().into_iter().map(|id| {
                 Diagnostic::error(

@@ -158,7 +158,8 @@ pub fn member_selectors(ir: &Ir, zone: ZoneId) -> Vec<(LabelSelector, LabelSelec
     let mut ns = z.namespaces.clone();
     ns.sort();
     ns.dedup();
-    let (shared, whole): (Vec<String>, Vec<String>) = ns.into_iter().partition(|n| layout.claims.contains_key(n));
+    let (shared, whole): (Vec<String>, Vec<String>) =
+        ns.into_iter().partition(|n| layout.claims.contains_key(n));
     let mut out = vec![];
     if !whole.is_empty() {
         out.push((select::namespace_selector(&whole), LabelSelector::default()));
@@ -169,7 +170,10 @@ pub fn member_selectors(ir: &Ir, zone: ZoneId) -> Vec<(LabelSelector, LabelSelec
             equal: c.equal.clone(),
             not_in: c.not_in.clone(),
         };
-        out.push((select::namespace_selector(std::slice::from_ref(&n)), term.selector()));
+        out.push((
+            select::namespace_selector(std::slice::from_ref(&n)),
+            term.selector(),
+        ));
     }
     out
 }

@@ -157,7 +157,9 @@ fn remainder_terms(ir: &Ir, atom: AtomId, ns: Option<&str>) -> Result<Vec<PodTer
     let services: Vec<BTreeMap<String, String>> = zone
         .services
         .iter()
-        .filter(|&&s| selects_pods(ir, s) && ns.is_none_or(|ns| ir.atoms[s].namespaces.iter().any(|n| n == ns)))
+        .filter(|&&s| {
+            selects_pods(ir, s) && ns.is_none_or(|ns| ir.atoms[s].namespaces.iter().any(|n| n == ns))
+        })
         .map(|&s| ir.atoms[s].pods.clone())
         .collect();
     let mut terms = unmatched(&services);
