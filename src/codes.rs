@@ -120,6 +120,31 @@ pub const CODES: &[CodeInfo] = &[
         "Correct the selector to the labels the chart gives its pods (the help names the closest), or the service's namespace.",
     ),
     c(
+        "E021",
+        "two zones may claim the same pods of a shared namespace (`namespace NS pods SEL`), or a zone holds one whole and by selector",
+        "Give the zones' selectors a key on which their values differ (`stage=dmz`, `stage=mz`) or exclude each other (`stage!=dmz`).",
+    ),
+    c(
+        "E022",
+        "a zone with namespaces has no cluster the policy settles, or names a cluster at another site",
+        "Name the zone's cluster with `cluster NAME`, declared at the zone's site.",
+    ),
+    c(
+        "E023",
+        "a forbid between an `unmanaged` zone and a zone that enforces nothing either",
+        "Drop the forbid, or make one of its ends a managed zone that can enforce it.",
+    ),
+    c(
+        "E024",
+        "a namespace held by an unmanaged and a managed zone, or a zone choosing namespaces by label and by name",
+        "Give the unmanaged zone namespaces of its own, and choose a zone's namespaces either by label or by name.",
+    ),
+    c(
+        "E025",
+        "a pod selector that matches no pod, or a service's `pods` outside its zone's selector",
+        "Make the service's `pods` agree with its zone's selector for the namespace, and remove contradicting terms.",
+    ),
+    c(
         "E030",
         "`--inventory`: a file that cannot be read or is not YAML or JSON",
         "Pass Kubernetes manifests: `kubectl get ns,deploy,sts,ds,pod -A -o yaml`, or `helm template` output.",
@@ -168,6 +193,16 @@ pub const CODES: &[CodeInfo] = &[
         "W008",
         "`--inventory`: a namespace with workloads that no zone claims, or a workload in a zone's remainder",
         "Claim the namespace in a zone, or give the workload a service; or explain in the policy why not.",
+    ),
+    c(
+        "W009",
+        "pods of a shared namespace may belong to no zone (the default deny isolates them)",
+        "Add a zone (or widen a selector) that claims the remaining pods, if they need any flow.",
+    ),
+    c(
+        "W010",
+        "namespaces chosen by label (`namespaces k=v`) get no NetworkPolicy: flows enforced at their peers only",
+        "Mark the zone `unmanaged` if that is intended, or name its namespaces so moat can lock them down.",
     ),
 ];
 

@@ -40,6 +40,9 @@ fn examples() -> Vec<std::path::PathBuf> {
     // `internet` stays exactly 0.0.0.0/0 for checkov), which makes their
     // instances, wherever they really are, part of `internet` too.
     v.push(root.join("fixtures/cloud/hybrid.moat"));
+    // an unmanaged zone at an aws site: no group of its own, its flows
+    // enforced by the managed group at the other end (issue 12 item 3)
+    v.push(root.join("fixtures/good/layout-unmanaged.moat"));
     v
 }
 

@@ -24,9 +24,22 @@ pub struct Report {
     pub any_port_crossings: Vec<PairFlow>,
     pub resident_services: Vec<Resident>,
     pub forbids: Vec<ForbidProof>,
+    /// Zones marked `unmanaged`: moat writes nothing for their own members.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<Unmanaged>,
     /// With `--inventory`: each workload, its atom and its allowed flows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workloads: Option<Vec<WorkloadFlows>>,
+}
+
+/// An unmanaged zone, and the flows to and from it that only its peers enforce.
+#[derive(Debug, Serialize)]
+pub struct Unmanaged {
+    pub zone: String,
+    pub namespaces: Vec<String>,
+    pub cidrs: Vec<String>,
+    /// Allowed flows with an end in the zone (each enforced at its other end only).
+    pub flows: Vec<PairFlow>,
 }
 
 /// One workload of the inventory, the atom it belongs to and that atom's flows.
@@ -142,6 +155,7 @@ pub fn report(ir: &Ir) -> Report {
             .collect(),
         resident_services: residents(ir),
         forbids: ir.forbids.iter().map(|fb| proof(ir, fb)).collect(),
+        unmanaged: unmanaged(ir),
         workloads: None,
     }
 }
@@ -207,6 +221,21 @@ fn zones(ir: &Ir) -> Vec<ZoneGroup> {
                     namespaces: z.namespaces.clone(),
                     services: z.services.iter().map(|s| ir.atoms[*s].name.clone()).collect(),
                 })
+                .collect(),
+        })
+        .collect()
+}
+
+fn unmanaged(ir: &Ir) -> Vec<Unmanaged> {
+    (ir.zones.iter().enumerate())
+        .filter(|(z, _)| ir.layout.zone(*z).unmanaged)
+        .map(|(zi, z)| Unmanaged {
+            zone: z.name.clone(),
+            namespaces: z.namespaces.clone(),
+            cidrs: z.cidrs.iter().map(ToString::to_string).collect(),
+            flows: (ir.flows.iter())
+                .filter(|(&(f, t), _)| ir.atoms[f].zone == zi || ir.atoms[t].zone == zi)
+                .map(|(&(f, t), fl)| pair(ir, f, t, fl))
                 .collect(),
         })
         .collect()
@@ -422,6 +451,26 @@ pub fn to_doc(r: &Report, md: bool) -> String {
     }
     if r.forbids.is_empty() {
         d.para("none");
+    }
+    if !r.unmanaged.is_empty() {
+        d.h(2, "Unmanaged zones (enforced only at their managed peers)");
+        let rows = r.unmanaged.iter().map(|u| {
+            let flows: Vec<String> = u
+                .flows
+                .iter()
+                .map(|p| format!("{} -> {} {}", p.from, p.to, p.ports))
+                .collect();
+            vec![
+                u.zone.clone(),
+                or_dash(&u.namespaces.join(", ")),
+                or_dash(&u.cidrs.join(", ")),
+                or_dash(&flows.join("; ")),
+            ]
+        });
+        d.table(
+            &["zone", "namespaces", "cidr", "flows its peers enforce"],
+            rows.collect(),
+        );
     }
     if let Some(ws) = &r.workloads {
         workloads_doc(&mut d, ws);

@@ -10,7 +10,7 @@
 //! (file:line) it enforces in its annotations.
 
 mod check;
-mod clusters;
+pub mod clusters;
 pub mod model;
 pub mod names;
 mod rules;

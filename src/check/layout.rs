@@ -162,13 +162,13 @@ fn zone_layout(clusters: &[Cluster], z: &ZoneDef, zone: &Zone, diags: &mut Vec<D
                         .with_label(w.span, "the whole namespace is claimed here")
                         .with_help(format!("keep `namespace {ns}` (every pod) or `namespace {ns} pods ...` (some pods), not both")),
                 );
-            } else if out.claims.contains_key(&ns) {
+            } else if let std::collections::btree_map::Entry::Vacant(e) = out.claims.entry(ns.clone()) {
+                e.insert(sel.clone());
+            } else {
                 diags.push(
                     Diagnostic::error("E021", n.span, format!("zone `{}` claims pods of namespace `{ns}` twice", z.name))
                         .with_help("a zone's members in a namespace are one selector: merge the two `pods` lists into one line"),
                 );
-            } else {
-                out.claims.insert(ns, sel.clone());
             }
         }
     }
@@ -393,5 +393,53 @@ pub fn forbids(ir: &Ir, diags: &mut Vec<Diagnostic>) {
                 .with_label(zone.span, format!("`{}` is declared unmanaged here", zone.name))
                 .with_help(format!("flows of an unmanaged zone are enforced only at managed peers: remove `unmanaged` from `{}`, or drop the forbid", zone.name)),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(eq: &[(&str, &str)], not_in: &[(&str, &[&str])]) -> PodSelector {
+        PodSelector {
+            equal: eq.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            not_in: not_in
+                .iter()
+                .map(|(k, vs)| (k.to_string(), vs.iter().map(|v| v.to_string()).collect()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn disjointness_is_proved_only_where_it_holds() {
+        let dmz = sel(&[("stage", "dmz")], &[]);
+        assert!(dmz.disjoint(&sel(&[("stage", "mz")], &[])));
+        assert!(dmz.disjoint(&sel(&[], &[("stage", &["dmz"])])));
+        assert!(sel(&[], &[("stage", &["dmz"])]).disjoint(&dmz));
+        // a pod may carry both labels, or lack the key for both NotIns
+        assert!(!dmz.disjoint(&sel(&[("app", "x")], &[])));
+        assert!(!sel(&[], &[("k", &["a"])]).disjoint(&sel(&[], &[("k", &["b"])])));
+        assert!(!dmz.disjoint(&sel(&[], &[("stage", &["mz"])])));
+        assert!(!dmz.disjoint(&PodSelector::default()));
+        // and: NotIn on a key with a required value says nothing more
+        let both = dmz
+            .and(&sel(&[("app", "x")], &[("stage", &["mz"])]))
+            .expect("compatible");
+        assert_eq!(both, sel(&[("app", "x"), ("stage", "dmz")], &[]));
+        assert!(dmz.and(&sel(&[], &[("stage", &["dmz"])])).is_none());
+    }
+
+    #[test]
+    fn coverage_of_a_namespace() {
+        let eq = |v| sel(&[("stage", v)], &[]);
+        let rest = sel(&[], &[("stage", &["dmz", "mz"])]);
+        assert!(covers(&[&eq("dmz"), &eq("mz"), &rest]));
+        assert!(!covers(&[&eq("dmz"), &rest]), "stage=mz is claimed by no one");
+        assert!(!covers(&[&eq("dmz"), &eq("mz")]), "pods without the key");
+        assert!(covers(&[&eq("dmz"), &PodSelector::default()]));
+        assert!(!covers(&[
+            &sel(&[("stage", "dmz"), ("app", "a")], &[]),
+            &sel(&[], &[("stage", &["dmz"])])
+        ]));
     }
 }

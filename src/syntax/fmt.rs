@@ -3,7 +3,8 @@
 //!
 //! Layout: two-space indentation; one statement per line; single spaces
 //! between tokens and `, ` in lists; zone kinds in their canonical spelling
-//! (`dmz` becomes `demilitarised`); inside a zone `cidr`, then `namespace`,
+//! (`dmz` becomes `demilitarised`); inside a zone `cluster`, `cidr`,
+//! `namespace`, each `namespace ... pods` line, `namespaces`, `unmanaged`,
 //! then the services; inside a service `namespace`, `pods`, `hosts`, the
 //! ports, `resident`. A zone without services and a service are written on
 //! one line when that fits in 100 columns and no comment sits inside them.
@@ -610,5 +611,20 @@ mod tests {
             "# head\npolicy p \"T\"\n\nzone mz : militarised {\n  namespace mz                              # ns\n  service k { pods app=k port api tcp/80 }  # after k\n  # before close\n}\n\nallow mz.k -> mz.k : api  # why\n# tail\n"
         );
         assert_eq!(fmt(&out), out);
+    }
+
+    #[test]
+    fn layout_statements_have_one_place() {
+        let src = "cluster c@s\nzone d:dmz{unmanaged namespaces team=a,x=\"y z\" namespace r pods k!=v,app=b cluster c namespace w}\n";
+        let out = fmt(src);
+        assert_eq!(
+            out,
+            "cluster c @ s\n\nzone d : demilitarised {\n  cluster c\n  namespace w\n  namespace r pods k!=v, app=b\n  namespaces team=a, x=\"y z\"\n  unmanaged\n}\n"
+        );
+        assert_eq!(fmt(&out), out);
+        assert_eq!(
+            fmt("zone k:mz{namespace a unmanaged}\n"),
+            "zone k : militarised { namespace a unmanaged }\n"
+        );
     }
 }

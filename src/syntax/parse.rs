@@ -613,32 +613,6 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// pod_match = label_key ( "=" | "!=" ) ( label_value | string )
-    fn pod_match(&mut self) -> PResult<Spanned<PodMatch>> {
-        self.ws();
-        let start = self.pos;
-        let Some(key) = self.lex(label_key_lexeme) else {
-            return self.err("a pod label `key=value` or `key!=value`");
-        };
-        let negated = self.eat_str("!=");
-        if !negated && !self.eat_str("=") {
-            return self.err("`=` or `!=` and the label value");
-        }
-        let value = if self.rest().starts_with('"') {
-            self.string("a label value")?.node
-        } else {
-            self.lex(label_value_lexeme).map(|v| v.node).unwrap_or_default()
-        };
-        Ok(Spanned::new(
-            PodMatch {
-                key: key.node,
-                value,
-                negated,
-            },
-            self.span(start),
-        ))
-    }
-
     /// Parses one statement of a block; on a syntax error reports it and skips
     /// to the block's next statement keyword or closing brace, so that the
     /// block (and its names) survives and later errors are reported too.
@@ -787,20 +761,48 @@ impl<'a> Parser<'a> {
 
     /// label = label_key "=" ( label_value | string )
     fn label(&mut self) -> PResult<Spanned<Label>> {
+        let m = self.key_value(false)?;
+        let PodMatch { key, value, .. } = m.node;
+        Ok(Spanned::new(Label { key, value }, m.span))
+    }
+
+    /// pod_match = label_key ( "=" | "!=" ) ( label_value | string )
+    fn pod_match(&mut self) -> PResult<Spanned<PodMatch>> {
+        self.key_value(true)
+    }
+
+    /// A label `key=value`, or with `negation` also `key!=value`.
+    fn key_value(&mut self, negation: bool) -> PResult<Spanned<PodMatch>> {
         self.ws();
         let start = self.pos;
         let Some(key) = self.lex(label_key_lexeme) else {
-            return self.err("a pod label `key=value`");
+            return self.err(if negation {
+                "a pod label `key=value` or `key!=value`"
+            } else {
+                "a pod label `key=value`"
+            });
         };
-        if !self.eat_str("=") {
-            return self.err("`=` and the label value");
+        let negated = negation && self.eat_str("!=");
+        if !negated && !self.eat_str("=") {
+            return self.err(if negation {
+                "`=` or `!=` and the label value"
+            } else {
+                "`=` and the label value"
+            });
         }
         let value = if self.rest().starts_with('"') {
             self.string("a label value")?.node
         } else {
             self.lex(label_value_lexeme).map(|v| v.node).unwrap_or_default()
         };
-        Ok(Spanned::new(Label { key: key.node, value }, self.span(start)))
+        Ok(Spanned::new(
+            PodMatch {
+                key: key.node,
+                value,
+                negated,
+            },
+            self.span(start),
+        ))
     }
 
     /// port_item = "any" | proto [ "/" digits [ "-" digits ] ] | ident
