@@ -47,7 +47,7 @@ fn claims(ir: &Ir, inv: &Inventory, z: ZoneId, w: &Workload) -> bool {
             .map(|n| &n.labels);
         return labels.is_some_and(|l| layout.ns_labels.iter().all(|(k, v)| l.get(k) == Some(v)));
     }
-    ir.zones[z].namespaces.iter().any(|n| *n == w.namespace)
+    ir.zones[z].namespaces.contains(&w.namespace)
         && layout
             .claims
             .get(&w.namespace)
@@ -57,7 +57,7 @@ fn claims(ir: &Ir, inv: &Inventory, z: ZoneId, w: &Workload) -> bool {
 /// True when service atom `a` holds workload `w`.
 fn holds(ir: &Ir, inv: &Inventory, a: &Atom, w: &Workload) -> bool {
     selects_pods(ir, a)
-        && (a.namespaces.is_empty() || a.namespaces.iter().any(|n| *n == w.namespace))
+        && (a.namespaces.is_empty() || a.namespaces.contains(&w.namespace))
         && a.pods.iter().all(|(k, v)| w.pod_labels.get(k) == Some(v))
         && claims(ir, inv, a.zone, w)
 }
