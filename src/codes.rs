@@ -115,6 +115,11 @@ pub const CODES: &[CodeInfo] = &[
         "Retype the string with visible characters only.",
     ),
     c(
+        "E020",
+        "`--inventory`: a service's `pods` selector selects no workload in its namespaces (with the closest labels there)",
+        "Correct the selector to the labels the chart gives its pods (the help names the closest), or the service's namespace.",
+    ),
+    c(
         "E021",
         "two zones may claim the same pods of a shared namespace (`namespace NS pods SEL`), or a zone holds one whole and by selector",
         "Give the zones' selectors a key on which their values differ (`stage=dmz`, `stage=mz`) or exclude each other (`stage!=dmz`).",
@@ -160,6 +165,16 @@ pub const CODES: &[CodeInfo] = &[
         "Keep DNS names in an external zone of their own, without namespaces, and name each once.",
     ),
     c(
+        "E030",
+        "`--inventory`: a file that cannot be read or is not YAML or JSON",
+        "Pass Kubernetes manifests: `kubectl get ns,deploy,sts,ds,pod -A -o yaml`, or `helm template` output.",
+    ),
+    c(
+        "E031",
+        "`--inventory`: a manifest of a kind moat reads has a malformed field (file and line)",
+        "Correct the field as Kubernetes writes it: string labels, `containerPort` 1-65535, protocol TCP, UDP or SCTP.",
+    ),
+    c(
         "W001",
         "unused zone or service",
         "Remove the declaration, or write the allow that should use it.",
@@ -188,6 +203,16 @@ pub const CODES: &[CodeInfo] = &[
         "W006",
         "a comment holds a bidirectional-control or invisible character",
         "Retype the comment with visible characters only.",
+    ),
+    c(
+        "W007",
+        "`--inventory`: a service port is no container port of the pods it selects (lists the ports they declare)",
+        "Correct the service's port to one its pods declare, or declare the port in the chart.",
+    ),
+    c(
+        "W008",
+        "`--inventory`: a namespace with workloads that no zone claims, or a workload in a zone's remainder",
+        "Claim the namespace in a zone, or give the workload a service; or explain in the policy why not.",
     ),
     c(
         "W009",

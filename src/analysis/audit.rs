@@ -27,6 +27,9 @@ pub struct Report {
     /// Zones marked `unmanaged`: moat writes nothing for their own members.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unmanaged: Vec<Unmanaged>,
+    /// With `--inventory`: each workload, its atom and its allowed flows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workloads: Option<Vec<WorkloadFlows>>,
 }
 
 /// An unmanaged zone, and the flows to and from it that only its peers enforce.
@@ -37,6 +40,22 @@ pub struct Unmanaged {
     pub cidrs: Vec<String>,
     /// Allowed flows with an end in the zone (each enforced at its other end only).
     pub flows: Vec<PairFlow>,
+}
+
+/// One workload of the inventory, the atom it belongs to and that atom's flows.
+#[derive(Debug, Serialize)]
+pub struct WorkloadFlows {
+    /// `namespace/name`.
+    pub workload: String,
+    pub kind: String,
+    /// `inventory.yaml:12`.
+    pub source: String,
+    /// `None`: its namespace is in no zone.
+    pub atom: Option<String>,
+    /// Flows into the atom.
+    pub inbound: Vec<PairFlow>,
+    /// Flows out of the atom.
+    pub outbound: Vec<PairFlow>,
 }
 
 /// The zones of one kind.
@@ -143,7 +162,39 @@ pub fn report(ir: &Ir) -> Report {
         resident_services: residents(ir),
         forbids: ir.forbids.iter().map(|fb| proof(ir, fb)).collect(),
         unmanaged: unmanaged(ir),
+        workloads: None,
     }
+}
+
+/// The inventory section: every workload, its atom and the atom's allowed
+/// flows in and out, in inventory order.
+pub fn workloads(
+    ir: &Ir,
+    inv: &crate::inventory::Inventory,
+    sources: &crate::span::SourceMap,
+) -> Vec<WorkloadFlows> {
+    inv.workloads
+        .iter()
+        .map(|w| {
+            let atom = crate::inventory::check::atom_of(ir, inv, w);
+            let flows = |inbound: bool| -> Vec<PairFlow> {
+                let Some(a) = atom else { return vec![] };
+                ir.flows
+                    .iter()
+                    .filter(|(&(f, t), _)| if inbound { t == a } else { f == a })
+                    .map(|(&(f, t), fl)| pair(ir, f, t, fl))
+                    .collect()
+            };
+            WorkloadFlows {
+                workload: format!("{}/{}", w.namespace, w.name),
+                kind: w.kind.clone(),
+                source: sources.location(w.span),
+                atom: atom.map(|a| ir.atoms[a].name.clone()),
+                inbound: flows(true),
+                outbound: flows(false),
+            }
+        })
+        .collect()
 }
 
 fn pair(ir: &Ir, f: AtomId, t: AtomId, flow: &Flow) -> PairFlow {
@@ -429,7 +480,39 @@ pub fn to_doc(r: &Report, md: bool) -> String {
             rows.collect(),
         );
     }
+    if let Some(ws) = &r.workloads {
+        workloads_doc(&mut d, ws);
+    }
     d.s
+}
+
+/// The inventory section of the text and Markdown reports.
+fn workloads_doc(d: &mut Doc, ws: &[WorkloadFlows]) {
+    d.h(2, "Workloads of the inventory and their flows");
+    let side = |flows: &[PairFlow], inbound: bool| -> String {
+        let parts: Vec<String> = flows
+            .iter()
+            .map(|p| {
+                let peer = if inbound { &p.from } else { &p.to };
+                format!("{peer} {}", p.ports)
+            })
+            .collect();
+        or_dash(&parts.join("; "))
+    };
+    let rows = ws.iter().map(|w| {
+        vec![
+            w.workload.clone(),
+            w.kind.clone(),
+            w.atom.clone().unwrap_or_else(|| "(no zone: denied)".to_string()),
+            side(&w.inbound, true),
+            side(&w.outbound, false),
+            w.source.clone(),
+        ]
+    });
+    d.table(
+        &["workload", "kind", "atom", "from", "to", "source"],
+        rows.collect(),
+    );
 }
 
 /// One line of counts: zones by kind, crossings, exemptions, `any` crossings, residents, forbids.

@@ -117,6 +117,11 @@ pub fn rules<'a>(ir: &Ir, ends: &[(AtomId, &'a Flow)], table: &'a PeerTable) -> 
             );
         }
     }
+    // An end with no peers has no members (a shared-namespace zone's remainder
+    // that its services cover, an atom without pods or addresses): its rule
+    // allows nothing, and written out it would be `to: []`, which Kubernetes
+    // reads as every peer.
+    out.retain(|r| !r.peers.is_empty());
     out
 }
 
