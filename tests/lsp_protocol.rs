@@ -434,3 +434,39 @@ fn half_typed_policies_never_panic() {
     }
     assert!(checked >= 100, "{checked}");
 }
+
+#[test]
+fn a_zone_s_cluster_goes_to_its_declaration() {
+    let path =
+        std::fs::canonicalize(common::root().join("fixtures/good/layout-clusters.moat")).expect("fixture");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let u = uri(&path);
+    let mut c = Client::start(Value::Null);
+    c.open(&u, &text);
+    assert_eq!(c.diagnostics(&u), json!([]));
+    let (l, ch) = find(&text, "  cluster mz-k8s", 0, 12);
+    let def = c.at("textDocument/definition", &u, l, ch, json!({}));
+    let (dl, dc) = find(&text, "cluster mz-k8s @", 0, 8);
+    assert_eq!(
+        def[0]["range"]["start"],
+        json!({ "line": dl, "character": dc }),
+        "{def}"
+    );
+    let refs = c.at(
+        "textDocument/references",
+        &u,
+        dl,
+        dc + 1,
+        json!({ "context": { "includeDeclaration": false } }),
+    );
+    assert_eq!(refs.as_array().map(Vec::len), Some(2), "{refs}");
+    let h = c.at("textDocument/hover", &u, l, ch, json!({}));
+    assert!(
+        h["contents"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("**cluster** `mz-k8s`"),
+        "{h}"
+    );
+    c.stop();
+}

@@ -7,9 +7,19 @@ use super::index::{Index, Sym};
 use lsp_types::{CompletionItem, CompletionItemKind};
 
 /// Keywords that start a top-level statement.
-const TOP: &[&str] = &["allow", "forbid", "zone", "site", "cells", "include", "policy"];
+const TOP: &[&str] = &[
+    "allow", "forbid", "zone", "site", "cluster", "cells", "include", "policy",
+];
 /// Keywords of a zone's body.
-const ZONE: &[&str] = &["cidr", "namespace", "service"];
+const ZONE: &[&str] = &[
+    "cidr",
+    "namespace",
+    "namespaces",
+    "cluster",
+    "unmanaged",
+    "dns",
+    "service",
+];
 /// Keywords of a service's body.
 const SERVICE: &[&str] = &["hosts", "pods", "namespace", "port", "resident"];
 /// Zone kinds, canonical spellings first.

@@ -49,6 +49,19 @@ fn describe(a: &Analysis, sym: &Sym, cell: Option<&str>) -> String {
     let ir = a.checked.ir.as_ref();
     match sym {
         Sym::Site(s) => site(a, s),
+        Sym::Cluster(c) => {
+            let zones: Vec<String> = a
+                .index()
+                .zones
+                .values()
+                .filter(|z| z.decl.layout.cluster.as_ref().is_some_and(|n| n.node == *c))
+                .map(|z| format!("`{}`", z.decl.name.node))
+                .collect();
+            format!(
+                "**cluster** `{c}` (Kubernetes)\n\nzones in it: {}",
+                zones.join(", ")
+            )
+        }
         Sym::Cells(b) => cells(a, b),
         Sym::Cell(b, c) => cell_text(a, b, c),
         Sym::Zone(b, z) => zone(a, b.as_deref(), z, cell),

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Sym {
     Site(String),
+    /// A Kubernetes cluster (`cluster NAME @ SITE`, issue 12).
+    Cluster(String),
     /// A `cells` block, by name (`cell`).
     Cells(String),
     /// One cell of a block: (block, cell name such as `cell2`).
@@ -35,7 +37,7 @@ impl Sym {
             None => z.to_string(),
         };
         match self {
-            Sym::Site(s) | Sym::Cells(s) => s.clone(),
+            Sym::Site(s) | Sym::Cluster(s) | Sym::Cells(s) => s.clone(),
             Sym::Cell(_, c) => c.clone(),
             Sym::Zone(b, n) => z(b, n),
             Sym::Service(b, n, s) => format!("{}.{s}", z(b, n)),
@@ -147,6 +149,14 @@ impl Index {
                 self.sites.entry(s.name.node.clone()).or_insert(s.name.span);
                 self.decl(s.name.span, Sym::Site(s.name.node.clone()));
             }
+            Item::Cluster(c) => {
+                self.decl(c.name.span, Sym::Cluster(c.name.node.clone()));
+                self.occurrences.push(Occurrence {
+                    span: c.site.span,
+                    sym: Sym::Site(c.site.node.clone()),
+                    decl: false,
+                });
+            }
             Item::Include(inc) => {
                 let dir = path_of(fid)
                     .and_then(|p| p.parent().map(PathBuf::from))
@@ -192,6 +202,13 @@ impl Index {
                 let sym = Sym::Port(b.clone(), zname.clone(), s.name.node.clone(), p.name.node.clone());
                 self.decl(p.name.span, sym);
             }
+        }
+        if let Some(c) = &z.layout.cluster {
+            self.occurrences.push(Occurrence {
+                span: c.span,
+                sym: Sym::Cluster(c.node.clone()),
+                decl: false,
+            });
         }
         if let Some(site) = &z.site {
             self.occurrences.push(Occurrence {

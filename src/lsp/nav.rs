@@ -196,6 +196,14 @@ fn item_symbol(item: &Item, l: &Lines) -> Option<DocumentSymbol> {
             r(s.name.span),
             vec![],
         ),
+        Item::Cluster(c) => sym(
+            c.name.node.clone(),
+            Some(format!("cluster @ {}", c.site.node)),
+            SymbolKind::NAMESPACE,
+            r(c.span),
+            r(c.name.span),
+            vec![],
+        ),
         Item::Zone(z) => zone_symbol(z, l),
         Item::Cells(c) => {
             let children = c.items.iter().filter_map(|i| item_symbol(i, l)).collect();
