@@ -218,6 +218,7 @@ pub fn open(path: &Path, fs: &dyn Fs, inputs: &[PathBuf]) -> io::Result<Option<C
         loc: String::new(),
         reason: None,
         exempt: None,
+        l7: None,
     };
     let ir = Ir {
         name: skel.name,

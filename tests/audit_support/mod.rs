@@ -143,6 +143,7 @@ impl IrBuilder {
                 loc: format!("t.moat:{}", i + 1),
                 reason: None,
                 exempt: exempt.clone(),
+                l7: None,
             });
             let flow = flows.entry((id(f), id(t))).or_default();
             flow.ports.union_with(p);
@@ -185,6 +186,7 @@ fn atom(
         pods,
         ports: BTreeMap::new(),
         resident,
+        service_account: None,
         span: Span::default(),
     }
 }

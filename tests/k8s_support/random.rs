@@ -251,6 +251,8 @@ fn atom(
     pods: BTreeMap<String, String>,
     ports: BTreeMap<String, PortSet>,
 ) -> Atom {
+    // Every service runs as its own service account (its mesh identity).
+    let service_account = service.as_ref().map(|_| name.replace(['.', '_'], "-"));
     Atom {
         name,
         zone,
@@ -260,6 +262,7 @@ fn atom(
         pods,
         ports,
         resident: false,
+        service_account,
         span: Span::default(),
     }
 }
@@ -286,6 +289,7 @@ fn add_allow(ir: &mut Ir, r: &mut Rng) {
         loc: format!("rand.moat:{}", id + 1),
         reason: None,
         exempt: None,
+        l7: None,
     });
     for &f in &from {
         for &t in &to {
