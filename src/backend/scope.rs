@@ -14,7 +14,7 @@ pub fn has_scope(target: Target, ir: &Ir) -> bool {
 pub fn owns(target: Target, ir: &Ir, atom: AtomId) -> bool {
     let a = &ir.atoms[atom];
     match target {
-        Target::K8s => a.has_namespaces(),
+        Target::K8s | Target::K8sAdmin | Target::Istio => a.has_namespaces(),
         Target::Iptables | Target::Nftables => a.has_addrs() && ir.site_of(atom).kind == SiteKind::Onprem,
         Target::Aws => ir.site_of(atom).kind == SiteKind::Aws,
         Target::Gcp => ir.site_of(atom).kind == SiteKind::Gcp,
@@ -26,7 +26,7 @@ pub fn owns(target: Target, ir: &Ir, atom: AtomId) -> bool {
 fn can_address(target: Target, ir: &Ir, owner: AtomId, peer: AtomId) -> bool {
     let p = &ir.atoms[peer];
     match target {
-        Target::K8s => p.has_namespaces() || p.has_addrs(),
+        Target::K8s | Target::K8sAdmin | Target::Istio => p.has_namespaces() || p.has_addrs(),
         Target::Iptables | Target::Nftables => p.has_addrs(),
         Target::Aws | Target::Gcp | Target::Azure => {
             p.has_addrs() || ir.zone_of(peer).site == ir.zone_of(owner).site
@@ -69,7 +69,7 @@ pub fn flows(target: Target, ir: &Ir) -> Result<Vec<(AtomId, AtomId, &Flow)>, Ve
 fn e012(target: Target, ir: &Ir, allow: usize, owner: AtomId, peer: AtomId) -> Diagnostic {
     let (o, p) = (&ir.atoms[owner], &ir.atoms[peer]);
     let need = match target {
-        Target::K8s => "a namespace or addresses",
+        Target::K8s | Target::K8sAdmin | Target::Istio => "a namespace or addresses",
         Target::Iptables | Target::Nftables => "addresses (`cidr` on its zone or `hosts` on the service)",
         _ => "addresses, or a zone at the same site",
     };
