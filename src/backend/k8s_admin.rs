@@ -162,8 +162,10 @@ fn drafts(
             let Some(peers) = peers(ir, groups, peer, egress) else {
                 continue;
             };
-            let Some(protocols) = protocols(ports) else {
-                errs.push(e044(f.span, "forbid", ports));
+            // ICMP and other protocols cannot be matched: the rest is
+            // denied here, and W019 says what is left to the k8s target.
+            let matchable = if ports.is_any() { ports.clone() } else { ports.intersect(&matchable()) };
+            let Some(protocols) = protocols(&matchable).filter(|_| !matchable.is_empty()) else {
                 continue;
             };
             out.push(Draft {
@@ -324,6 +326,14 @@ fn protocols(ports: &PortSet) -> Option<Vec<Protocol>> {
         }
     }
     Some(out)
+}
+
+/// Every TCP, UDP and SCTP port: what a ClusterNetworkPolicy can match.
+fn matchable() -> PortSet {
+    let mut all = PortSet::proto(Proto::Tcp);
+    all.union_with(&PortSet::proto(Proto::Udp));
+    all.union_with(&PortSet::proto(Proto::Sctp));
+    all
 }
 
 fn e044(span: Span, what: &str, ports: &PortSet) -> Diagnostic {
@@ -508,16 +518,17 @@ fn unique_names(list: &mut [ClusterNetworkPolicy]) {
     }
 }
 
-/// W019 for each external zone with addresses, when militarised pods exist:
-/// v1alpha2 cannot match ingress from addresses, so that crossing is denied
-/// by the k8s target's NetworkPolicies only.
+/// W019 for what the Admin tier leaves to the k8s target: ingress from an
+/// external zone's addresses to militarised pods (v1alpha2 ingress peers are
+/// pods and namespaces only), and the ICMP (or other) part of a forbid.
 pub fn warnings(ir: &Ir) -> Vec<Diagnostic> {
+    let mut out = forbid_warnings(ir);
     let mz_pods = (0..ir.atoms.len())
         .any(|a| select::selects_pods(ir, a) && ir.zones[ir.atoms[a].zone].kind == ZoneKind::Militarised);
     if !mz_pods {
-        return vec![];
+        return out;
     }
-    ir.zones
+    let crossings = ir.zones
         .iter()
         .filter(|z| z.kind == ZoneKind::External && !z.cidrs.is_empty())
         .map(|z| {
@@ -528,5 +539,29 @@ pub fn warnings(ir: &Ir) -> Vec<Diagnostic> {
             )
             .with_help("compile the k8s target beside k8s-admin (its default deny covers this direction)")
         })
-        .collect()
+        .collect::<Vec<_>>();
+    out.extend(crossings);
+    out
+}
+
+fn forbid_warnings(ir: &Ir) -> Vec<Diagnostic> {
+    let mut out = vec![];
+    for f in &ir.forbids {
+        let pod_pair = f.pairs.iter().find(|(a, b, ports)| {
+            (select::selects_pods(ir, *a) || select::selects_pods(ir, *b))
+                && !ports.is_any()
+                && !ports.subtract(&matchable()).is_empty()
+        });
+        if let Some((_, _, ports)) = pod_pair {
+            out.push(
+                Diagnostic::warning(
+                    "W019",
+                    f.span,
+                    format!("target k8s-admin: the Admin tier denies only the TCP, UDP and SCTP part of this forbid; {} is denied by the k8s target only", ports.subtract(&matchable())),
+                )
+                .with_help("compile the k8s target beside k8s-admin (a NetworkPolicy cannot allow ICMP without allowing every protocol, which E007 rules out here)"),
+            );
+        }
+    }
+    out
 }
