@@ -78,13 +78,13 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
                 if ns == ROOT_NAMESPACE {
                     continue; // W018 (see `warnings`)
                 }
-                if shared {
+                if shared && !covered(ir, dst, ns, ends) {
                     errs.push(e043_remainder(ir, dst, ns, ends));
                     continue;
                 }
                 None
             } else {
-                if rules.is_empty() && ns != ROOT_NAMESPACE {
+                if rules.is_empty() && notes.is_empty() && ns != ROOT_NAMESPACE {
                     continue;
                 }
                 Some(WorkloadSelector {
@@ -105,12 +105,24 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
                 annotations.insert(NOT_ENFORCED_ANNOTATION, Cow::Owned(notes.join("\n")));
             }
             if rules.is_empty() {
+                let why = if notes.is_empty() {
+                    "allow nothing: no flow reaches these pods (the mesh root namespace takes no selector-less default)"
+                } else {
+                    "allow nothing over TCP: only the flows of moat.io/not-enforced reach these pods"
+                };
+                annotations.insert("moat.io/description", Cow::Borrowed(why));
+            }
+            if selector.is_none() && a.is_remainder() {
                 annotations.insert(
                     "moat.io/description",
-                    Cow::Borrowed("allow nothing: no flow reaches these pods (the mesh root namespace takes no selector-less default)"),
+                    Cow::Borrowed("no selector: every pod of the namespace; its services have every grant of this policy too"),
                 );
             }
-            let base = names::dns_label(&format!("moat-{}", a.name));
+            let base = if a.is_remainder() {
+                names::dns_label(&format!("moat-{}-others", a.name))
+            } else {
+                names::dns_label(&format!("moat-{}", a.name))
+            };
             docs.entry(ns.clone()).or_default().push(AuthorizationPolicy {
                 api_version: "security.istio.io/v1",
                 kind: "AuthorizationPolicy",
@@ -230,6 +242,45 @@ fn rules(
         });
     }
     (out, lines, notes)
+}
+
+/// True when every service with pods of the remainder's zone in `ns` has
+/// every grant the remainder has, from the same sources: then one policy
+/// without selector (every pod of the namespace) gives the remainder its
+/// grants and the services nothing they do not have already.
+fn covered(ir: &Ir, remainder: AtomId, ns: &str, ends: &[(AtomId, &Flow)]) -> bool {
+    let z = &ir.zones[ir.atoms[remainder].zone];
+    let services: Vec<AtomId> = z
+        .services
+        .iter()
+        .copied()
+        .filter(|&s| select::selects_pods(ir, s) && ir.atoms[s].namespaces.iter().any(|n| n == ns))
+        .collect();
+    ends.iter().all(|&(src, flow)| {
+        let (want, _) = grants(ir, flow);
+        services.iter().all(|&svc| {
+            let Some(f) = ir.flows.get(&(src, svc)) else {
+                return want.is_empty();
+            };
+            let (have, _) = grants(ir, f);
+            want.keys().all(|g| have.contains_key(g) || have.keys().any(|h| h.1.is_none() && covers(&h.0, &g.0)))
+        })
+    })
+}
+
+/// True when the TCP ports `have` include `want` (`None`: every TCP port).
+fn covers(have: &Option<Vec<PortRange>>, want: &Option<Vec<PortRange>>) -> bool {
+    let set = |r: &Option<Vec<PortRange>>| match r {
+        None => PortSet::proto(Proto::Tcp),
+        Some(rs) => {
+            let mut s = PortSet::empty();
+            for x in rs {
+                s.union_with(&PortSet::range(Proto::Tcp, *x));
+            }
+            s
+        }
+    };
+    set(want).is_subset(&set(have))
 }
 
 /// The TCP grants of a flow (the contributions without `paths`/`methods`

@@ -276,7 +276,7 @@ fn parse_line(line: &str) -> Option<(NcaEnd, NcaEnd, PortSet)> {
     ))
 }
 
-fn parse_end(s: &str) -> Option<NcaEnd> {
+pub fn parse_end(s: &str) -> Option<NcaEnd> {
     if let Some(pod) = s.strip_suffix("[Pod]") {
         let (ns, name) = pod.split_once('/')?;
         return Some(NcaEnd::Pod(ns.to_string(), name.to_string()));
