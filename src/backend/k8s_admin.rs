@@ -552,6 +552,20 @@ fn forbid_warnings(ir: &Ir) -> Vec<Diagnostic> {
                 && !ports.is_any()
                 && !ports.subtract(&matchable()).is_empty()
         });
+        let from_addresses = f
+            .pairs
+            .iter()
+            .find(|(a, b, _)| !select::selects_pods(ir, *a) && ir.atoms[*a].has_addrs() && select::selects_pods(ir, *b));
+        if let Some((a, b, _)) = from_addresses {
+            out.push(
+                Diagnostic::warning(
+                    "W019",
+                    f.span,
+                    format!("target k8s-admin: `{}` -> `{}` is denied by the k8s target only: a ClusterNetworkPolicy (v1alpha2) cannot match ingress from addresses", ir.atoms[*a].name, ir.atoms[*b].name),
+                )
+                .with_help("compile the k8s target beside k8s-admin (its default deny covers this direction)"),
+            );
+        }
         if let Some((_, _, ports)) = pod_pair {
             out.push(
                 Diagnostic::warning(

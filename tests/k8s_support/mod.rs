@@ -459,7 +459,7 @@ pub enum Side {
 /// A policy per namespace that allows all of the other side (`ingress: [{}]`
 /// or `egress: [{}]`), so that one side's rules are checked on their own (a
 /// mistake on one side is otherwise hidden by the other side's rule).
-fn open_side(ir: &Ir, side: Side) -> String {
+pub fn open_side(ir: &Ir, side: Side) -> String {
     let (ty, key) = if side == Side::Ingress {
         ("Egress", "egress")
     } else {
