@@ -20,7 +20,7 @@ pub fn missing_python() -> Option<String> {
         .args(["-c", "import jsonschema, yaml"])
         .output()
         .is_ok_and(|o| o.status.success());
-    (!ok).then(|| "python3 with jsonschema and PyYAML is not installed (run scripts/ci/install-k8s.sh)".to_string())
+    (!ok).then(|| "python3 with jsonschema and PyYAML is not installed (run scripts/ci/install-mesh.sh)".to_string())
 }
 
 /// The artefacts of one target, or the diagnostics' messages.
