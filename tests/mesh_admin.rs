@@ -55,7 +55,12 @@ fn objects(ir: &Ir, admin_allows: bool) -> Vec<Value> {
     let files = mesh_support::emit(Target::K8sAdmin, ir, admin_allows).unwrap_or_else(|e| panic!("{e:#?}"));
     files
         .iter()
-        .flat_map(|f| f.contents.split("\n---\n").map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|f| {
+            f.contents
+                .split("\n---\n")
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .map(|d| serde_saphyr::from_str(&d).expect("yaml"))
         .collect()
 }
@@ -77,7 +82,12 @@ fn endpoints(ir: &Ir) -> Vec<End> {
     for (i, p) in k8s_support::topology(ir).into_iter().enumerate() {
         let ip: IpAddr = format!("10.244.{}.{}", i / 250, i % 250 + 1).parse().expect("ip");
         if let Some(a) = ir.atom_for_ip(ip) {
-            assert_eq!(ir.zone_of(a).kind, moat::ir::ZoneKind::External, "pod address {ip} is in {}", ir.atoms[a].name);
+            assert_eq!(
+                ir.zone_of(a).kind,
+                moat::ir::ZoneKind::External,
+                "pod address {ip} is in {}",
+                ir.atoms[a].name
+            );
         }
         out.push(End {
             atom: p.atom,
@@ -90,7 +100,11 @@ fn endpoints(ir: &Ir) -> Vec<End> {
             let net = ir.atoms[a].addrs.prefixes()[0];
             let ip = net.hosts().next().unwrap_or(net.addr());
             assert_eq!(ir.atom_for_ip(ip), Some(a), "sample {ip} of {}", ir.atoms[a].name);
-            out.push(End { atom: a, pod: None, ip });
+            out.push(End {
+                atom: a,
+                pod: None,
+                ip,
+            });
         }
     }
     out
@@ -99,9 +113,22 @@ fn endpoints(ir: &Ir) -> Vec<End> {
 /// The probes of a pair of atoms: every port bound of its flow and forbids,
 /// either side of each, and a few fixed ports.
 fn probes(ir: &Ir, from: AtomId, to: AtomId) -> Vec<(Proto, u16)> {
-    let mut out = BTreeSet::from([(Proto::Tcp, 1), (Proto::Udp, 65535), (Proto::Sctp, 7), (Proto::Tcp, 8080)]);
-    let forbids = ir.forbids.iter().flat_map(|f| f.pairs.iter().filter(|p| (p.0, p.1) == (from, to)).map(|p| &p.2));
-    let sets = ir.flows.get(&(from, to)).map(|f| &f.ports).into_iter().chain(forbids);
+    let mut out = BTreeSet::from([
+        (Proto::Tcp, 1),
+        (Proto::Udp, 65535),
+        (Proto::Sctp, 7),
+        (Proto::Tcp, 8080),
+    ]);
+    let forbids = ir
+        .forbids
+        .iter()
+        .flat_map(|f| f.pairs.iter().filter(|p| (p.0, p.1) == (from, to)).map(|p| &p.2));
+    let sets = ir
+        .flows
+        .get(&(from, to))
+        .map(|f| &f.ports)
+        .into_iter()
+        .chain(forbids);
     for ps in sets {
         for (p, rs) in ps.iter() {
             if moat::backend::k8s::protocol_name(p).is_some() {
@@ -117,13 +144,17 @@ fn probes(ir: &Ir, from: AtomId, to: AtomId) -> Vec<(Proto, u16)> {
 }
 
 fn selects(sel: &Value, labels: &BTreeMap<String, String>) -> bool {
-    let labels_ok = sel["matchLabels"]
-        .as_object()
-        .is_none_or(|m| m.iter().all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str()));
+    let labels_ok = sel["matchLabels"].as_object().is_none_or(|m| {
+        m.iter()
+            .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
+    });
     let exprs_ok = sel["matchExpressions"].as_array().is_none_or(|es| {
         es.iter().all(|e| {
             let v = labels.get(e["key"].as_str().unwrap_or_default());
-            let values: Vec<&str> = e["values"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let values: Vec<&str> = e["values"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             match e["operator"].as_str() {
                 Some("In") => v.is_some_and(|v| values.contains(&v.as_str())),
                 Some("NotIn") => v.is_none_or(|v| !values.contains(&v.as_str())),
@@ -142,7 +173,8 @@ fn ns_labels(ns: &str) -> BTreeMap<String, String> {
 
 /// True when a `pods` selector (namespaceSelector AND podSelector) selects the pod.
 fn pods_match(sel: &Value, pod: &TopoPod) -> bool {
-    selects(&sel["namespaceSelector"], &ns_labels(&pod.namespace)) && selects(&sel["podSelector"], &pod.labels)
+    selects(&sel["namespaceSelector"], &ns_labels(&pod.namespace))
+        && selects(&sel["podSelector"], &pod.labels)
 }
 
 fn subject_matches(subject: &Value, pod: &TopoPod) -> bool {
@@ -154,7 +186,11 @@ fn subject_matches(subject: &Value, pod: &TopoPod) -> bool {
 
 fn peer_matches(peer: &Value, end: &End) -> bool {
     if let Some(nets) = peer["networks"].as_array() {
-        return nets.iter().any(|n| n.as_str().and_then(|s| s.parse::<ipnet::IpNet>().ok()).is_some_and(|n| n.contains(&end.ip)));
+        return nets.iter().any(|n| {
+            n.as_str()
+                .and_then(|s| s.parse::<ipnet::IpNet>().ok())
+                .is_some_and(|n| n.contains(&end.ip))
+        });
     }
     let Some(pod) = &end.pod else { return false };
     if !peer["namespaces"].is_null() {
@@ -164,7 +200,9 @@ fn peer_matches(peer: &Value, end: &End) -> bool {
 }
 
 fn protocol_matches(protocols: &Value, proto: Proto, port: u16) -> bool {
-    let Some(list) = protocols.as_array() else { return true };
+    let Some(list) = protocols.as_array() else {
+        return true;
+    };
     let key = match proto {
         Proto::Tcp => "tcp",
         Proto::Udp => "udp",
@@ -177,7 +215,10 @@ fn protocol_matches(protocols: &Value, proto: Proto, port: u16) -> bool {
         }
         match (d["number"].as_u64(), &d["range"]) {
             (Some(n), _) => n == u64::from(port),
-            (None, r) => r["start"].as_u64().unwrap_or(u64::MAX) <= u64::from(port) && u64::from(port) <= r["end"].as_u64().unwrap_or(0),
+            (None, r) => {
+                r["start"].as_u64().unwrap_or(u64::MAX) <= u64::from(port)
+                    && u64::from(port) <= r["end"].as_u64().unwrap_or(0)
+            }
         }
     })
 }
@@ -193,18 +234,41 @@ enum Verdict {
 
 /// The first matching rule of the tier's objects (by priority, then rule
 /// order) for `me` (the subject pod) and `other` in direction `egress`.
-fn tier(objects: &[Value], tier: &str, me: &TopoPod, other: &End, egress: bool, proto: Proto, port: u16) -> Verdict {
+fn tier(
+    objects: &[Value],
+    tier: &str,
+    me: &TopoPod,
+    other: &End,
+    egress: bool,
+    proto: Proto,
+    port: u16,
+) -> Verdict {
     let mine = subjects_of(objects, tier, me);
-    let priorities: Vec<u64> = mine.iter().filter_map(|o| o["spec"]["priority"].as_u64()).collect();
-    let (dir, peers) = if egress { ("egress", "to") } else { ("ingress", "from") };
+    let priorities: Vec<u64> = mine
+        .iter()
+        .filter_map(|o| o["spec"]["priority"].as_u64())
+        .collect();
+    let (dir, peers) = if egress {
+        ("egress", "to")
+    } else {
+        ("ingress", "from")
+    };
     for o in mine.iter() {
         for rule in o["spec"][dir].as_array().into_iter().flatten() {
-            let hit = rule[peers].as_array().into_iter().flatten().any(|p| peer_matches(p, other))
+            let hit = rule[peers]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| peer_matches(p, other))
                 && protocol_matches(&rule["protocols"], proto, port);
             if hit {
                 // Two objects of one priority matching one connection would be ambiguous.
                 let p = o["spec"]["priority"].as_u64();
-                assert_eq!(priorities.iter().filter(|q| Some(**q) == p).count(), 1, "ambiguous priority {p:?} for {me:?}");
+                assert_eq!(
+                    priorities.iter().filter(|q| Some(**q) == p).count(),
+                    1,
+                    "ambiguous priority {p:?} for {me:?}"
+                );
                 return match rule["action"].as_str() {
                     Some("Accept") => Verdict::Accept,
                     Some("Deny") => Verdict::Deny,
@@ -217,13 +281,24 @@ fn tier(objects: &[Value], tier: &str, me: &TopoPod, other: &End, egress: bool, 
     Verdict::NoMatch
 }
 
+/// (objects, tier, pod namespace, pod name).
+type SubjectKey = (usize, String, String, String);
+
+/// An nca fact about a pod and address ranges: namespace, name, egress?, ranges, connections.
+type RangeFact = (String, String, bool, Vec<(bool, u128, u128)>, PortSet);
+
 thread_local! {
     /// The objects of a tier whose subject selects a pod, by priority (memo).
-    static SUBJECTS: std::cell::RefCell<BTreeMap<(usize, String, String, String), std::rc::Rc<Vec<Value>>>> = Default::default();
+    static SUBJECTS: std::cell::RefCell<BTreeMap<SubjectKey, std::rc::Rc<Vec<Value>>>> = Default::default();
 }
 
 fn subjects_of(objects: &[Value], tier: &str, me: &TopoPod) -> std::rc::Rc<Vec<Value>> {
-    let key = (objects.as_ptr() as usize + objects.len(), tier.to_string(), me.namespace.clone(), me.name.clone());
+    let key = (
+        objects.as_ptr() as usize + objects.len(),
+        tier.to_string(),
+        me.namespace.clone(),
+        me.name.clone(),
+    );
     SUBJECTS.with(|m| {
         m.borrow_mut()
             .entry(key)
@@ -245,7 +320,15 @@ fn subjects_of(objects: &[Value], tier: &str, me: &TopoPod) -> std::rc::Rc<Vec<V
 type NpTier<'a> = &'a dyn Fn(&TopoPod, &End, bool, Proto, u16) -> Option<bool>;
 
 /// One direction, through the tiers.
-fn direction(objects: &[Value], np: NpTier, me: &TopoPod, other: &End, egress: bool, proto: Proto, port: u16) -> bool {
+fn direction(
+    objects: &[Value],
+    np: NpTier,
+    me: &TopoPod,
+    other: &End,
+    egress: bool,
+    proto: Proto,
+    port: u16,
+) -> bool {
     match tier(objects, "Admin", me, other, egress, proto, port) {
         Verdict::Accept => return true,
         Verdict::Deny => return false,
@@ -254,13 +337,22 @@ fn direction(objects: &[Value], np: NpTier, me: &TopoPod, other: &End, egress: b
     if let Some(allowed) = np(me, other, egress, proto, port) {
         return allowed;
     }
-    !matches!(tier(objects, "Baseline", me, other, egress, proto, port), Verdict::Deny)
+    !matches!(
+        tier(objects, "Baseline", me, other, egress, proto, port),
+        Verdict::Deny
+    )
 }
 
 /// A connection: allowed out of the source and into the destination.
 fn allowed(objects: &[Value], np: NpTier, src: &End, dst: &End, proto: Proto, port: u16) -> bool {
-    let out = src.pod.as_ref().is_none_or(|p| direction(objects, np, p, dst, true, proto, port));
-    let inn = dst.pod.as_ref().is_none_or(|p| direction(objects, np, p, src, false, proto, port));
+    let out = src
+        .pod
+        .as_ref()
+        .is_none_or(|p| direction(objects, np, p, dst, true, proto, port));
+    let inn = dst
+        .pod
+        .as_ref()
+        .is_none_or(|p| direction(objects, np, p, src, false, proto, port));
     out && inn
 }
 
@@ -268,7 +360,7 @@ fn allowed(objects: &[Value], np: NpTier, src: &End, dst: &End, proto: Proto, po
 /// opened): (pod, egress?) -> the other end's pod or ranges, with ports.
 struct NcaTier {
     pairs: BTreeMap<(String, String, String, String, bool), PortSet>,
-    ranges: Vec<(String, String, bool, Vec<(bool, u128, u128)>, PortSet)>,
+    ranges: Vec<RangeFact>,
     managed: BTreeSet<String>,
 }
 
@@ -291,7 +383,11 @@ impl NcaTier {
             for (s, d, c) in k8s_support::run_nca(tmp.path()) {
                 match (s, d) {
                     (NcaEnd::Pod(a, b), NcaEnd::Pod(x, y)) => {
-                        let key = if egress { (a, b, x, y, true) } else { (x, y, a, b, false) };
+                        let key = if egress {
+                            (a, b, x, y, true)
+                        } else {
+                            (x, y, a, b, false)
+                        };
                         t.pairs.entry(key).or_default().union_with(&c);
                     }
                     (NcaEnd::Pod(a, b), NcaEnd::Ranges(r)) if egress => t.ranges.push((a, b, true, r, c)),
@@ -310,14 +406,22 @@ impl NcaTier {
         let ports = match &other.pod {
             Some(o) => self
                 .pairs
-                .get(&(me.namespace.clone(), me.name.clone(), o.namespace.clone(), o.name.clone(), egress))
+                .get(&(
+                    me.namespace.clone(),
+                    me.name.clone(),
+                    o.namespace.clone(),
+                    o.name.clone(),
+                    egress,
+                ))
                 .cloned()
                 .unwrap_or_default(),
             None => {
                 let n = k8s_support::ip_num(other.ip);
                 let mut got = PortSet::empty();
                 for (ns, name, e, rs, c) in &self.ranges {
-                    let hit = rs.iter().any(|&(v6, lo, hi)| v6 == other.ip.is_ipv6() && lo <= n && n <= hi);
+                    let hit = rs
+                        .iter()
+                        .any(|&(v6, lo, hi)| v6 == other.ip.is_ipv6() && lo <= n && n <= hi);
                     if *ns == me.namespace && *name == me.name && *e == egress && hit {
                         got.union_with(c);
                     }
@@ -347,7 +451,10 @@ fn sweep(
             }
             for (proto, port) in probes(ir, s.atom, d.atom) {
                 let got = allowed(objects, np, s, d, proto, port);
-                let want = ir.flows.get(&(s.atom, d.atom)).is_some_and(|f| f.ports.contains(proto, port));
+                let want = ir
+                    .flows
+                    .get(&(s.atom, d.atom))
+                    .is_some_and(|f| f.ports.contains(proto, port));
                 if let Some(p) = check(s, d, got, want) {
                     out.push(format!(
                         "{} ({:?}) -> {} ({:?}) {}/{port}: {p}",
@@ -369,7 +476,10 @@ fn forbidden(ir: &Ir, s: &End, d: &End) -> bool {
     use moat::ir::ZoneKind::{External, Militarised};
     let kinds = (ir.zone_of(s.atom).kind, ir.zone_of(d.atom).kind);
     let crossing = matches!(kinds, (External, Militarised) | (Militarised, External));
-    let forbid = ir.forbids.iter().any(|f| f.pairs.iter().any(|(a, b, _)| (*a, *b) == (s.atom, d.atom)));
+    let forbid = ir
+        .forbids
+        .iter()
+        .any(|f| f.pairs.iter().any(|(a, b, _)| (*a, *b) == (s.atom, d.atom)));
     crossing || forbid
 }
 
@@ -378,7 +488,11 @@ fn forbidden(ir: &Ir, s: &End, d: &End) -> bool {
 /// minutes in a debug build).
 fn cases() -> Vec<(String, Ir)> {
     let mut out = vec![("guards".to_string(), ir_of(GUARDS))];
-    out.extend(mesh_support::examples().into_iter().filter(|(n, _)| n.ends_with("/mosip.moat")));
+    out.extend(
+        mesh_support::examples()
+            .into_iter()
+            .filter(|(n, _)| n.ends_with("/mosip.moat")),
+    );
     out.extend((0..3u64).map(|s| (format!("random-{s}"), k8s_support::random::random_ir(s))));
     out
 }
@@ -396,7 +510,9 @@ fn admin_then_networkpolicies_then_baseline_give_the_matrix() {
         let objects = objects(&ir, false);
         let nca = NcaTier::run(&ir);
         let np = |me: &TopoPod, o: &End, e: bool, p: Proto, port: u16| nca.verdict(me, o, e, p, port);
-        let diffs = sweep(&ir, &objects, &np, &|_, _, got, want| (got != want).then(|| format!("got {got}, matrix {want}")));
+        let diffs = sweep(&ir, &objects, &np, &|_, _, got, want| {
+            (got != want).then(|| format!("got {got}, matrix {want}"))
+        });
         if !diffs.is_empty() {
             failures.push(format!("{name}:\n  {}", diffs.join("\n  ")));
         }
@@ -421,7 +537,8 @@ fn namespace_owners_cannot_open_forbids_or_crossings() {
         let e = sweep(&ir, &objects, &open, &|s, d, got, want| {
             // Ingress from addresses is beyond the Admin tier (W019).
             let guarded = forbidden(&ir, s, d) && s.pod.is_some();
-            (got && !want && guarded).then(|| "forbidden or crossing, allowed by an open NetworkPolicy".into())
+            (got && !want && guarded)
+                .then(|| "forbidden or crossing, allowed by an open NetworkPolicy".into())
         });
         for (what, list) in [("no NetworkPolicy", d), ("open NetworkPolicy", e)] {
             if !list.is_empty() {
@@ -461,7 +578,8 @@ fn every_object_matches_the_cluster_network_policy_schema() {
     let mut all = vec![];
     for (i, (name, ir)) in cases.iter().enumerate() {
         for admin_allows in [false, true] {
-            let files = mesh_support::emit(Target::K8sAdmin, ir, admin_allows).unwrap_or_else(|e| panic!("{name}: {e:#?}"));
+            let files = mesh_support::emit(Target::K8sAdmin, ir, admin_allows)
+                .unwrap_or_else(|e| panic!("{name}: {e:#?}"));
             all.extend(files.into_iter().map(|mut f| {
                 f.path = format!("{i}-{admin_allows}/{}", f.path);
                 f
@@ -478,9 +596,13 @@ fn every_object_matches_the_cluster_network_policy_schema() {
 /// priorities keep the order; never more than the API's limits.
 #[test]
 fn limits_are_respected_by_splitting() {
-    let mut text = String::from("zone internet : external { cidr 0.0.0.0/0 }\nzone app : mz { namespace app\n");
+    let mut text =
+        String::from("zone internet : external { cidr 0.0.0.0/0 }\nzone app : mz { namespace app\n");
     for i in 0..40 {
-        text.push_str(&format!("  service s{i} {{ pods app=s{i}  port http tcp/{} }}\n", 8000 + i));
+        text.push_str(&format!(
+            "  service s{i} {{ pods app=s{i}  port http tcp/{} }}\n",
+            8000 + i
+        ));
     }
     text.push_str("}\n");
     for i in 0..40 {
@@ -488,8 +610,14 @@ fn limits_are_respected_by_splitting() {
     }
     let ir = ir_of(&text);
     let objects = objects(&ir, false);
-    let s0: Vec<&Value> = objects.iter().filter(|o| o["metadata"]["annotations"]["moat.io/atom"] == "app.s0").collect();
-    assert!(s0.len() >= 2, "app.s0's 40 passes and its crossing deny need two objects");
+    let s0: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["metadata"]["annotations"]["moat.io/atom"] == "app.s0")
+        .collect();
+    assert!(
+        s0.len() >= 2,
+        "app.s0's 40 passes and its crossing deny need two objects"
+    );
     let mut priorities: Vec<u64> = s0.iter().filter_map(|o| o["spec"]["priority"].as_u64()).collect();
     priorities.dedup();
     assert_eq!(priorities.len(), s0.len(), "each part its own priority");

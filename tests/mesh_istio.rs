@@ -102,10 +102,16 @@ fn examples_without_service_accounts_get_e043_only() {
 #[test]
 fn the_root_namespace_never_gets_a_selectorless_policy() {
     let docs = documents(&ir_of(MESH));
-    let root: Vec<_> = docs.iter().filter(|(_, d)| d["metadata"]["namespace"] == ROOT_NAMESPACE).collect();
+    let root: Vec<_> = docs
+        .iter()
+        .filter(|(_, d)| d["metadata"]["namespace"] == ROOT_NAMESPACE)
+        .collect();
     assert!(!root.is_empty(), "the gateway's policy is missing");
     for (_, d) in &root {
-        assert!(d["spec"]["selector"]["matchLabels"].is_object(), "selector-less in {ROOT_NAMESPACE}: {d}");
+        assert!(
+            d["spec"]["selector"]["matchLabels"].is_object(),
+            "selector-less in {ROOT_NAMESPACE}: {d}"
+        );
     }
     // Every other namespace has its allow-nothing default: `spec: {}`.
     for ns in ["ida", "kernel", "kube-system"] {
@@ -128,8 +134,13 @@ fn udp_is_left_to_the_k8s_target_with_a_note() {
         .iter()
         .find(|(_, d)| d["metadata"]["name"] == "moat-kube-dns")
         .expect("the DNS policy");
-    let note = dns.1["metadata"]["annotations"]["moat.io/not-enforced"].as_str().unwrap_or_default();
-    assert!(note.contains("udp/53 from zone app") || note.contains("udp/53 from app"), "{note}");
+    let note = dns.1["metadata"]["annotations"]["moat.io/not-enforced"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        note.contains("udp/53 from zone app") || note.contains("udp/53 from app"),
+        "{note}"
+    );
     // Only UDP reaches DNS: no rule, so the selector alone (allow nothing over TCP).
     assert!(dns.1["spec"].get("rules").is_none(), "{}", dns.1);
 }
@@ -147,7 +158,10 @@ fn paths_and_methods_become_the_operation_and_w017_elsewhere() {
         .iter()
         .find(|r| r["to"][0]["operation"]["paths"].is_array())
         .expect("an L7 rule");
-    assert_eq!(l7["to"][0]["operation"]["methods"], serde_json::json!(["GET", "POST"]));
+    assert_eq!(
+        l7["to"][0]["operation"]["methods"],
+        serde_json::json!(["GET", "POST"])
+    );
     assert_eq!(
         l7["to"][0]["operation"]["paths"],
         serde_json::json!(["*/status", "/idauthentication/v1/*"])
@@ -157,12 +171,16 @@ fn paths_and_methods_become_the_operation_and_w017_elsewhere() {
         serde_json::json!(["cluster.local/ns/istio-system/sa/istio-ingressgateway"])
     );
     // The address-only source comes by ipBlocks, on its own rule without L7.
-    assert!(rules.iter().any(|r| r["from"][0]["source"]["ipBlocks"] == serde_json::json!(["10.9.0.5/32"])));
+    assert!(rules
+        .iter()
+        .any(|r| r["from"][0]["source"]["ipBlocks"] == serde_json::json!(["10.9.0.5/32"])));
     for t in [Target::K8s, Target::K8sAdmin] {
         let w = moat::backend::warnings(t, &ir);
         assert!(w.iter().any(|d| d.code == "W017"), "{}: {w:#?}", t.as_str());
     }
-    assert!(!moat::backend::warnings(Target::Istio, &ir).iter().any(|d| d.code == "W017"));
+    assert!(!moat::backend::warnings(Target::Istio, &ir)
+        .iter()
+        .any(|d| d.code == "W017"));
 }
 
 #[test]
@@ -175,7 +193,11 @@ zone a : dmz { namespace a
 allow a.x -> a.y : http
 "#;
     let e = mesh_support::emit(Target::Istio, &ir_of(no_sa), false).expect_err("E043");
-    assert!(e.iter().any(|m| m.starts_with("E043") && m.contains("`a.x` has no `serviceaccount`")), "{e:#?}");
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("E043") && m.contains("`a.x` has no `serviceaccount`")),
+        "{e:#?}"
+    );
     // The remainder of a namespace with services, as a destination: fine
     // while its services have its grants too (one policy without selector)...
     let remainder = r#"
@@ -185,13 +207,21 @@ allow b.y -> a : tcp/80
 "#;
     let mut ir = ir_of(remainder);
     let files = mesh_support::emit(Target::Istio, &ir, false).expect("covered remainder");
-    assert!(files[0].contents.contains("name: moat-a-others"), "{}", files[0].contents);
+    assert!(
+        files[0].contents.contains("name: moat-a-others"),
+        "{}",
+        files[0].contents
+    );
     // ... E043 when the remainder has a flow its services lack (an IR only a
     // generator makes: the language names a zone's members together).
     let (x, y) = (ir.atom_id("a.x").expect("a.x"), ir.atom_id("b.y").expect("b.y"));
     ir.flows.remove(&(y, x));
     let e = mesh_support::emit(Target::Istio, &ir, false).expect_err("E043");
-    assert!(e.iter().any(|m| m.starts_with("E043") && m.contains("workload selector")), "{e:#?}");
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("E043") && m.contains("workload selector")),
+        "{e:#?}"
+    );
 }
 
 /// TCP only: the part of a port set Istio governs.
@@ -208,10 +238,15 @@ fn prove(name: &str, ir: &Ir) -> Result<Vec<String>, Vec<String>> {
     let tmp = common::TempDir::new(&format!("istio-nca-{name}"));
     let input = tmp.path().join("in");
     k8s_support::write(&input, &files);
-    let governed = |p: &k8s_support::TopoPod| !(p.namespace == ROOT_NAMESPACE && ir.atoms[p.atom].is_remainder());
+    let governed =
+        |p: &k8s_support::TopoPod| !(p.namespace == ROOT_NAMESPACE && ir.atoms[p.atom].is_remainder());
     let pods: Vec<_> = k8s_support::topology(ir).into_iter().filter(governed).collect();
     let mut diffs = k8s_support::ambiguous_pods(ir, &pods);
-    std::fs::write(input.join("topology.yaml"), mesh_support::topology_yaml(ir, &pods)).expect("topology");
+    std::fs::write(
+        input.join("topology.yaml"),
+        mesh_support::topology_yaml(ir, &pods),
+    )
+    .expect("topology");
     let (lines, l7) = run_nca_tcp(tmp.path());
     let mut tcp_ir = ir.clone();
     tcp_ir.flows = ir
@@ -236,12 +271,21 @@ fn prove(name: &str, ir: &Ir) -> Result<Vec<String>, Vec<String>> {
     // Every pod pair nca restricts by path or method is one an L7 allow reaches.
     for (src, dst) in l7 {
         let atom = |e: &NcaEnd| match e {
-            NcaEnd::Pod(ns, n) => pods.iter().find(|p| &p.namespace == ns && &p.name == n).map(|p| p.atom),
+            NcaEnd::Pod(ns, n) => pods
+                .iter()
+                .find(|p| &p.namespace == ns && &p.name == n)
+                .map(|p| p.atom),
             NcaEnd::Ranges(_) => None,
         };
         let by_l7 = match (atom(&src), atom(&dst)) {
-            (Some(a), Some(b)) => ir.flows.get(&(a, b)).is_some_and(|f| f.by.iter().any(|(x, _)| ir.allows[*x].l7.is_some())),
-            (None, Some(b)) => ir.flows.iter().any(|((_, t), f)| *t == b && f.by.iter().any(|(x, _)| ir.allows[*x].l7.is_some())),
+            (Some(a), Some(b)) => ir
+                .flows
+                .get(&(a, b))
+                .is_some_and(|f| f.by.iter().any(|(x, _)| ir.allows[*x].l7.is_some())),
+            (None, Some(b)) => ir
+                .flows
+                .iter()
+                .any(|((_, t), f)| *t == b && f.by.iter().any(|(x, _)| ir.allows[*x].l7.is_some())),
             _ => false,
         };
         if !by_l7 {
@@ -256,10 +300,13 @@ fn prove(name: &str, ir: &Ir) -> Result<Vec<String>, Vec<String>> {
     Ok(diffs)
 }
 
+/// One connectivity line of nca: source, destination, connections.
+type NcaLine = (NcaEnd, NcaEnd, PortSet);
+
 /// Runs nca and keeps its TCP section (Istio governs TCP only; nca reports
 /// every other protocol allowed): the connections as TCP port sets (a
 /// path/method restriction kept as its ports), and the pairs so restricted.
-fn run_nca_tcp(dir: &std::path::Path) -> (Vec<(NcaEnd, NcaEnd, PortSet)>, Vec<(NcaEnd, NcaEnd)>) {
+fn run_nca_tcp(dir: &std::path::Path) -> (Vec<NcaLine>, Vec<(NcaEnd, NcaEnd)>) {
     let out = dir.join("nca-out.txt");
     let res = std::process::Command::new(common::venv_tool("nca"))
         .arg("--connectivity")
@@ -269,9 +316,8 @@ fn run_nca_tcp(dir: &std::path::Path) -> (Vec<(NcaEnd, NcaEnd, PortSet)>, Vec<(N
         .arg(&out)
         .output()
         .expect("run nca");
-    let text = std::fs::read_to_string(&out).unwrap_or_else(|_| {
-        panic!("nca wrote no output: {}", String::from_utf8_lossy(&res.stderr))
-    });
+    let text = std::fs::read_to_string(&out)
+        .unwrap_or_else(|_| panic!("nca wrote no output: {}", String::from_utf8_lossy(&res.stderr)));
     let (mut lines, mut l7) = (vec![], vec![]);
     let mut in_tcp = false;
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
@@ -284,7 +330,11 @@ fn run_nca_tcp(dir: &std::path::Path) -> (Vec<(NcaEnd, NcaEnd, PortSet)>, Vec<(N
         }
         let parsed = line.split_once(" => ").and_then(|(s, rest)| {
             let (d, conns) = rest.split_once(" : ")?;
-            Some((k8s_support::parse_end(s.trim())?, k8s_support::parse_end(d.trim())?, conns.trim()))
+            Some((
+                k8s_support::parse_end(s.trim())?,
+                k8s_support::parse_end(d.trim())?,
+                conns.trim(),
+            ))
         });
         let Some((src, dst, conns)) = parsed else {
             panic!("cannot parse nca line: {line}");
@@ -296,7 +346,10 @@ fn run_nca_tcp(dir: &std::path::Path) -> (Vec<(NcaEnd, NcaEnd, PortSet)>, Vec<(N
                 ports.union_with(&PortSet::proto(Proto::Tcp));
                 continue;
             }
-            let cut = [",methods:", ",paths:", "methods:", "paths:"].iter().filter_map(|k| part.find(k)).min();
+            let cut = [",methods:", ",paths:", "methods:", "paths:"]
+                .iter()
+                .filter_map(|k| part.find(k))
+                .min();
             if cut.is_some() {
                 l7.push((src.clone(), dst.clone()));
             }
@@ -324,9 +377,15 @@ fn nca_connectivity_equals_the_matrix_on_examples_and_random_policies() {
     // A zone's remainder reaching a service that one of the zone's services
     // may not reach (only a generator makes this: `notPrincipals` matters).
     let mut uneven = ir_of(MESH);
-    let (auth, keys) = (uneven.atom_id("app.auth").expect("auth"), uneven.atom_id("app.keys").expect("keys"));
+    let (auth, keys) = (
+        uneven.atom_id("app.auth").expect("auth"),
+        uneven.atom_id("app.keys").expect("keys"),
+    );
     uneven.flows.remove(&(auth, keys));
-    let mut cases = vec![("mesh".to_string(), ir_of(MESH)), ("mesh-uneven".to_string(), uneven)];
+    let mut cases = vec![
+        ("mesh".to_string(), ir_of(MESH)),
+        ("mesh-uneven".to_string(), uneven),
+    ];
     cases.extend(
         mesh_support::examples()
             .into_iter()
@@ -343,6 +402,14 @@ fn nca_connectivity_equals_the_matrix_on_examples_and_random_policies() {
         }
     }
     eprintln!("istio/nca: {proved} proved, refused with E043: {refused:?}");
-    assert!(failures.is_empty(), "nca disagrees with moat:\n{}", failures.join("\n"));
-    assert!(proved >= cases.len() * 2 / 3, "only {proved} of {} proved; refused {refused:?}", cases.len());
+    assert!(
+        failures.is_empty(),
+        "nca disagrees with moat:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        proved >= cases.len() * 2 / 3,
+        "only {proved} of {} proved; refused {refused:?}",
+        cases.len()
+    );
 }

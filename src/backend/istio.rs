@@ -22,7 +22,9 @@ use super::{scope, Artefact, EmitOptions, Target};
 use crate::diag::Diagnostic;
 use crate::ir::{AllowId, AtomId, Flow, Ir, ZoneId};
 use crate::ports::{PortRange, PortSet, Proto};
-use model::{AuthorizationPolicy, Operation, PolicyRule, PolicySpec, Source, SourceEntry, To, WorkloadSelector};
+use model::{
+    AuthorizationPolicy, Operation, PolicyRule, PolicySpec, Source, SourceEntry, To, WorkloadSelector,
+};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -98,7 +100,10 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
             };
             let mut annotations = BTreeMap::from([
                 (ATOM_ANNOTATION, Cow::Owned(what)),
-                (ALLOWS_ANNOTATION, Cow::Owned(allow_locs(ir, &rules_allows(&lines)))),
+                (
+                    ALLOWS_ANNOTATION,
+                    Cow::Owned(allow_locs(ir, &rules_allows(&lines))),
+                ),
                 (RULES_ANNOTATION, Cow::Owned(render_lines(ir, &lines))),
             ]);
             if !notes.is_empty() {
@@ -158,6 +163,9 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
     Ok(out)
 }
 
+/// One rule before it is written: its sources' names, the sources, the allows behind it.
+type GrantRule = (Vec<String>, Vec<Source>, BTreeSet<AllowId>);
+
 /// One rule's annotation line: the sources' names, what it allows, the allows behind it.
 type Line = (String, String, BTreeSet<AllowId>);
 
@@ -213,7 +221,7 @@ fn rules(
         }
     }
     // One rule per grant: every source that has it.
-    let mut by_grant: BTreeMap<&Grant, (Vec<String>, Vec<Source>, BTreeSet<AllowId>)> = BTreeMap::new();
+    let mut by_grant: BTreeMap<&Grant, GrantRule> = BTreeMap::new();
     for (grants, sources) in &groups {
         for (grant, allows) in grants.iter() {
             let e = by_grant.entry(grant).or_default();
@@ -238,7 +246,9 @@ fn rules(
         lines.push((format!("from {}", names.join(", ")), what, allows));
         out.push(PolicyRule {
             from: sources.into_iter().map(|source| SourceEntry { source }).collect(),
-            to: operation.map(|operation| vec![To { operation }]).unwrap_or_default(),
+            to: operation
+                .map(|operation| vec![To { operation }])
+                .unwrap_or_default(),
         });
     }
     (out, lines, notes)
@@ -263,7 +273,8 @@ fn covered(ir: &Ir, remainder: AtomId, ns: &str, ends: &[(AtomId, &Flow)]) -> bo
                 return want.is_empty();
             };
             let (have, _) = grants(ir, f);
-            want.keys().all(|g| have.contains_key(g) || have.keys().any(|h| h.1.is_none() && covers(&h.0, &g.0)))
+            want.keys()
+                .all(|g| have.contains_key(g) || have.keys().any(|h| h.1.is_none() && covers(&h.0, &g.0)))
         })
     })
 }
@@ -296,7 +307,9 @@ fn grants(ir: &Ir, flow: &Flow) -> (Grants, PortSet) {
             continue;
         }
         if ir.allows[*allow].l7.is_some() {
-            out.entry((tcp_ranges(&tcp), Some(*allow))).or_default().insert(*allow);
+            out.entry((tcp_ranges(&tcp), Some(*allow)))
+                .or_default()
+                .insert(*allow);
         } else {
             plain.union_with(&tcp);
             plain_allows.insert(*allow);
@@ -341,7 +354,10 @@ fn atom_sources(ir: &Ir, atom: AtomId) -> Result<Vec<Source>, String> {
     }
     if !a.is_remainder() {
         let Some(sa) = &a.service_account else {
-            return Err(format!("`{}` has no `serviceaccount`, and its namespaces hold other pods", a.name));
+            return Err(format!(
+                "`{}` has no `serviceaccount`, and its namespaces hold other pods",
+                a.name
+            ));
         };
         return Ok(vec![Source {
             principals: a.namespaces.iter().map(|ns| principal(ns, sa)).collect(),
@@ -360,7 +376,12 @@ fn atom_sources(ir: &Ir, atom: AtomId) -> Result<Vec<Source>, String> {
                 svc.name
             ));
         };
-        not.extend(svc.namespaces.iter().filter(|ns| a.namespaces.contains(ns)).map(|ns| principal(ns, sa)));
+        not.extend(
+            svc.namespaces
+                .iter()
+                .filter(|ns| a.namespaces.contains(ns))
+                .map(|ns| principal(ns, sa)),
+        );
     }
     not.sort();
     not.dedup();
@@ -387,7 +408,11 @@ pub fn principal(ns: &str, sa: &str) -> String {
 
 /// The rule's `to.operation`: its ports (or excluded ports) and the allow's
 /// paths and methods; `None` when it allows every TCP request.
-fn operation(ir: &Ir, ports: Option<&[PortRange]>, l7: Option<AllowId>) -> Result<Option<Operation>, Diagnostic> {
+fn operation(
+    ir: &Ir,
+    ports: Option<&[PortRange]>,
+    l7: Option<AllowId>,
+) -> Result<Option<Operation>, Diagnostic> {
     let mut op = Operation::default();
     if let Some(ranges) = ports {
         let count: u32 = ranges.iter().map(|r| r.len()).sum();
@@ -415,7 +440,11 @@ fn operation(ir: &Ir, ports: Option<&[PortRange]>, l7: Option<AllowId>) -> Resul
 }
 
 fn singles(ranges: &[PortRange]) -> Vec<String> {
-    ranges.iter().flat_map(|r| r.lo..=r.hi).map(|p| p.to_string()).collect()
+    ranges
+        .iter()
+        .flat_map(|r| r.lo..=r.hi)
+        .map(|p| p.to_string())
+        .collect()
 }
 
 /// The TCP ports 1-65535 not in `ranges` (sorted, disjoint).
@@ -537,7 +566,11 @@ fn e043_source(ir: &Ir, src: AtomId, dst: AtomId, grants: &Grants, why: &str) ->
 }
 
 fn e043_remainder(ir: &Ir, dst: AtomId, ns: &str, ends: &[(AtomId, &Flow)]) -> Diagnostic {
-    let allow = ends.iter().flat_map(|(_, f)| f.allow_ids()).min().unwrap_or_default();
+    let allow = ends
+        .iter()
+        .flat_map(|(_, f)| f.allow_ids())
+        .min()
+        .unwrap_or_default();
     let a = &ir.atoms[dst];
     Diagnostic::error(
         "E043",

@@ -29,8 +29,8 @@ use crate::ir::{AtomId, Ir, ZoneKind};
 use crate::ports::{PortSet, Proto};
 use crate::span::Span;
 use model::{
-    ClusterMeta, ClusterNetworkPolicy, EgressRule, IngressRule, NamespacedPod, Peer, Port, PortMatch, Protocol,
-    Range, Spec, Subject,
+    ClusterMeta, ClusterNetworkPolicy, EgressRule, IngressRule, NamespacedPod, Peer, Port, PortMatch,
+    Protocol, Range, Spec, Subject,
 };
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -91,11 +91,21 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
             ).with_help("give the zone's services fewer labels each, or put some of them in their own namespace")),
         }
     }
-    let allowed: Vec<(AtomId, AtomId, &PortSet, Vec<usize>)> =
-        flows.iter().map(|(f, t, fl)| (*f, *t, &fl.ports, fl.allow_ids())).collect();
+    let allowed: Vec<(AtomId, AtomId, &PortSet, Vec<usize>)> = flows
+        .iter()
+        .map(|(f, t, fl)| (*f, *t, &fl.ports, fl.allow_ids()))
+        .collect();
     let mut objects = vec![];
     for (&subject, subject_groups) in &groups {
-        let ingress = drafts(ir, &groups, subject, false, &allowed, opts.admin_allows, &mut errs);
+        let ingress = drafts(
+            ir,
+            &groups,
+            subject,
+            false,
+            &allowed,
+            opts.admin_allows,
+            &mut errs,
+        );
         let egress = drafts(ir, &groups, subject, true, &allowed, opts.admin_allows, &mut errs);
         if ingress.is_empty() && egress.is_empty() {
             continue;
@@ -164,7 +174,11 @@ fn drafts(
             };
             // ICMP and other protocols cannot be matched: the rest is
             // denied here, and W019 says what is left to the k8s target.
-            let matchable = if ports.is_any() { ports.clone() } else { ports.intersect(&matchable()) };
+            let matchable = if ports.is_any() {
+                ports.clone()
+            } else {
+                ports.intersect(&matchable())
+            };
             let Some(protocols) = protocols(&matchable).filter(|_| !matchable.is_empty()) else {
                 continue;
             };
@@ -199,7 +213,11 @@ fn drafts(
     }
     // 2. the allowed flows, passed (or accepted) before the crossings
     if admin_allows || !crossings.is_empty() {
-        let action = if admin_allows { Action::Accept } else { Action::Pass };
+        let action = if admin_allows {
+            Action::Accept
+        } else {
+            Action::Pass
+        };
         for (from, to, ports, allows) in allowed {
             let (me, peer) = if egress { (*from, *to) } else { (*to, *from) };
             if me != subject {
@@ -225,7 +243,12 @@ fn drafts(
                 peers,
                 protocols,
                 kind: "allow",
-                line: format!("{} {}: {}", direction(egress, ir, peer), ports, dedup(locs).join(", ")),
+                line: format!(
+                    "{} {}: {}",
+                    direction(egress, ir, peer),
+                    ports,
+                    dedup(locs).join(", ")
+                ),
             });
         }
     }
@@ -240,7 +263,11 @@ fn dedup(mut v: Vec<&str>) -> Vec<&str> {
 }
 
 fn direction(egress: bool, ir: &Ir, peer: AtomId) -> String {
-    format!("{} {}", if egress { "egress to" } else { "ingress from" }, ir.atoms[peer].name)
+    format!(
+        "{} {}",
+        if egress { "egress to" } else { "ingress from" },
+        ir.atoms[peer].name
+    )
 }
 
 /// The zone kind a zone of `kind` may not exchange flows with directly.
@@ -317,11 +344,22 @@ fn protocols(ports: &PortSet) -> Option<Vec<Protocol>> {
                     }),
                 }
             };
-            let m = Some(PortMatch { destination_port: port });
+            let m = Some(PortMatch {
+                destination_port: port,
+            });
             out.push(match p {
-                Proto::Tcp => Protocol { tcp: m, ..Protocol::default() },
-                Proto::Udp => Protocol { udp: m, ..Protocol::default() },
-                _ => Protocol { sctp: m, ..Protocol::default() },
+                Proto::Tcp => Protocol {
+                    tcp: m,
+                    ..Protocol::default()
+                },
+                Proto::Udp => Protocol {
+                    udp: m,
+                    ..Protocol::default()
+                },
+                _ => Protocol {
+                    sctp: m,
+                    ..Protocol::default()
+                },
             });
         }
     }
@@ -373,10 +411,14 @@ fn split(
     ingress: &[Draft],
     egress: &[Draft],
 ) -> Result<Vec<ClusterNetworkPolicy>, Diagnostic> {
-    let ing: Vec<(&Draft, Vec<Peer>, Vec<Protocol>)> =
-        ingress.iter().flat_map(|d| expand(d).into_iter().map(move |(p, q)| (d, p, q))).collect();
-    let eg: Vec<(&Draft, Vec<Peer>, Vec<Protocol>)> =
-        egress.iter().flat_map(|d| expand(d).into_iter().map(move |(p, q)| (d, p, q))).collect();
+    let ing: Vec<(&Draft, Vec<Peer>, Vec<Protocol>)> = ingress
+        .iter()
+        .flat_map(|d| expand(d).into_iter().map(move |(p, q)| (d, p, q)))
+        .collect();
+    let eg: Vec<(&Draft, Vec<Peer>, Vec<Protocol>)> = egress
+        .iter()
+        .flat_map(|d| expand(d).into_iter().map(move |(p, q)| (d, p, q)))
+        .collect();
     let chunks = ing.len().div_ceil(LIMIT).max(eg.len().div_ceil(LIMIT));
     let last = ADMIN_PRIORITY as usize + chunks.saturating_sub(1);
     if last > MAX_PRIORITY as usize {
@@ -389,19 +431,25 @@ fn split(
     }
     let mut out = vec![];
     for k in 0..chunks {
-        let pick = |list: &[(&Draft, Vec<Peer>, Vec<Protocol>)]| -> Vec<(usize, Draft, Vec<Peer>, Vec<Protocol>)> {
-            list.iter()
-                .enumerate()
-                .skip(k * LIMIT)
-                .take(LIMIT)
-                .map(|(i, (d, p, q))| (i, (*d).clone(), p.clone(), q.clone()))
-                .collect()
-        };
+        let pick =
+            |list: &[(&Draft, Vec<Peer>, Vec<Protocol>)]| -> Vec<(usize, Draft, Vec<Peer>, Vec<Protocol>)> {
+                list.iter()
+                    .enumerate()
+                    .skip(k * LIMIT)
+                    .take(LIMIT)
+                    .map(|(i, (d, p, q))| (i, (*d).clone(), p.clone(), q.clone()))
+                    .collect()
+            };
         let mut lines = vec![];
         let ingress: Vec<IngressRule> = pick(&ing)
             .into_iter()
             .map(|(i, d, from, protocols)| {
-                lines.push(format!("ingress[{}] {}: {}", i % LIMIT, d.action.as_str(), d.line));
+                lines.push(format!(
+                    "ingress[{}] {}: {}",
+                    i % LIMIT,
+                    d.action.as_str(),
+                    d.line
+                ));
                 IngressRule {
                     name: format!("{}-{}", d.kind, i + 1),
                     action: d.action.as_str(),
@@ -512,7 +560,13 @@ fn unique_names(list: &mut [ClusterNetworkPolicy]) {
     }
     for (i, p) in list.iter_mut().enumerate() {
         if seen[p.metadata.name.as_str()] > 1 {
-            let key = format!("{}#{i}", p.metadata.annotations.get("moat.io/atom").map_or("", |c| c.as_ref()));
+            let key = format!(
+                "{}#{i}",
+                p.metadata
+                    .annotations
+                    .get("moat.io/atom")
+                    .map_or("", |c| c.as_ref())
+            );
             p.metadata.name = names::with_hash(&p.metadata.name, &key);
         }
     }
@@ -552,10 +606,9 @@ fn forbid_warnings(ir: &Ir) -> Vec<Diagnostic> {
                 && !ports.is_any()
                 && !ports.subtract(&matchable()).is_empty()
         });
-        let from_addresses = f
-            .pairs
-            .iter()
-            .find(|(a, b, _)| !select::selects_pods(ir, *a) && ir.atoms[*a].has_addrs() && select::selects_pods(ir, *b));
+        let from_addresses = f.pairs.iter().find(|(a, b, _)| {
+            !select::selects_pods(ir, *a) && ir.atoms[*a].has_addrs() && select::selects_pods(ir, *b)
+        });
         if let Some((a, b, _)) = from_addresses {
             out.push(
                 Diagnostic::warning(

@@ -171,7 +171,11 @@ fn l4_only(target: Target, ir: &Ir) -> Vec<Diagnostic> {
         if !scope::owns(target, ir, from) && !scope::owns(target, ir, to) {
             continue;
         }
-        hit.extend(flow.allow_ids().into_iter().filter(|&a| ir.allows[a].l7.is_some()));
+        hit.extend(
+            flow.allow_ids()
+                .into_iter()
+                .filter(|&a| ir.allows[a].l7.is_some()),
+        );
     }
     hit.into_iter()
         .filter_map(|a| {

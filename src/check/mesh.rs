@@ -8,7 +8,9 @@ use crate::span::Span;
 use crate::syntax::ast::L7Decl;
 
 /// The HTTP methods an allow may name (RFC 9110 and PATCH, RFC 5789).
-pub const METHODS: [&str; 9] = ["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"];
+pub const METHODS: [&str; 9] = [
+    "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
+];
 
 /// E042 when a service account is no valid Kubernetes name (a DNS subdomain).
 pub fn check_service_account(name: &str, span: Span, diags: &mut Vec<Diagnostic>) {

@@ -341,9 +341,7 @@ fn parse_targets(names: &[String]) -> Result<Option<Vec<Target>>, String> {
         match Target::parse(n) {
             Some(t) if !out.contains(&t) => out.push(t),
             Some(_) => {}
-            None => {
-                return Err(format!("unknown target `{n}` (expected {})", TARGET_LIST))
-            }
+            None => return Err(format!("unknown target `{n}` (expected {})", TARGET_LIST)),
         }
     }
     out.sort();

@@ -20,7 +20,9 @@ pub fn missing_python() -> Option<String> {
         .args(["-c", "import jsonschema, yaml"])
         .output()
         .is_ok_and(|o| o.status.success());
-    (!ok).then(|| "python3 with jsonschema and PyYAML is not installed (run scripts/ci/install-mesh.sh)".to_string())
+    (!ok).then(|| {
+        "python3 with jsonschema and PyYAML is not installed (run scripts/ci/install-mesh.sh)".to_string()
+    })
 }
 
 /// The artefacts of one target, or the diagnostics' messages.
@@ -29,7 +31,11 @@ pub fn emit(target: Target, ir: &Ir, admin_allows: bool) -> Result<Vec<Artefact>
         admin_allows,
         ..EmitOptions::default()
     };
-    backend::emit(target, ir, &opts).map_err(|d| d.into_iter().map(|d| format!("{}: {}", d.code, d.message)).collect())
+    backend::emit(target, ir, &opts).map_err(|d| {
+        d.into_iter()
+            .map(|d| format!("{}: {}", d.code, d.message))
+            .collect()
+    })
 }
 
 /// A target's CRD schema copy, API version and kind.
@@ -114,7 +120,10 @@ pub fn topology_yaml(ir: &Ir, pods: &[crate::k8s_support::TopoPod]) -> String {
             "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}}));
     }
     for p in pods {
-        let sa = ir.atoms[p.atom].service_account.clone().unwrap_or_else(|| "default".into());
+        let sa = ir.atoms[p.atom]
+            .service_account
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let ports: Vec<_> = p
             .ports
             .iter()
