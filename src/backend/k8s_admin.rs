@@ -187,7 +187,7 @@ fn drafts(
                 peers,
                 protocols,
                 kind: "forbid",
-                line: format!("{} {}: {}", direction(egress, ir, peer), ports, f.loc),
+                line: format!("{} {}: {}", direction(egress, ir, peer), matchable, f.loc),
             });
         }
     }

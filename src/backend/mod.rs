@@ -186,7 +186,7 @@ fn l4_only(target: Target, ir: &Ir) -> Vec<Diagnostic> {
                     l7.span,
                     format!("target {}: `paths`/`methods` are enforced at L4 only (the allow's ports); only the istio target enforces them", target.as_str()),
                 )
-                .with_help("compile the istio target too (`--target ...,istio`) for the HTTP restriction to hold"),
+                .with_help("the HTTP restriction holds where the istio target is deployed too (`--target ...,istio`)"),
             )
         })
         .collect()
