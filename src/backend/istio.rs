@@ -479,7 +479,7 @@ fn describe(ir: &Ir, ports: Option<&[PortRange]>, l7: Option<AllowId>) -> String
     s
 }
 
-/// The rules annotation: one line per rule, with the allows (file:line) behind it.
+/// The rules annotation: one line per rule, with the allows behind it (their citations).
 fn render_lines(ir: &Ir, lines: &[Line]) -> String {
     lines
         .iter()
@@ -496,12 +496,12 @@ fn rules_allows(lines: &[Line]) -> Vec<AllowId> {
     all.into_iter().collect()
 }
 
-/// `file:line` of each allow, comma-separated, each location once.
+/// The citation (`allow#...`) of each allow, comma-separated, each once.
 fn allow_locs(ir: &Ir, allows: &[AllowId]) -> String {
     let mut seen = BTreeSet::new();
     allows
         .iter()
-        .map(|&a| ir.allows[a].loc.as_str())
+        .map(|&a| ir.allows[a].cite.as_str())
         .filter(|l| seen.insert(*l))
         .collect::<Vec<_>>()
         .join(", ")

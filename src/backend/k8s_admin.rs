@@ -237,7 +237,7 @@ fn drafts(
                     continue;
                 }
             };
-            let locs: Vec<&str> = allows.iter().map(|&a| ir.allows[a].loc.as_str()).collect();
+            let locs: Vec<&str> = allows.iter().map(|&a| ir.allows[a].cite.as_str()).collect();
             out.push(Draft {
                 action,
                 peers,

@@ -12,6 +12,7 @@ pub mod k8s_admin;
 pub mod netfilter;
 pub mod nftables;
 pub mod scope;
+pub mod sources;
 
 use crate::diag::Diagnostic;
 use crate::ir::Ir;

@@ -30,13 +30,18 @@ pub struct Args {
     /// than leave them to the namespaced NetworkPolicies of the k8s target.
     #[arg(long)]
     pub admin_allows: bool,
-    /// How to print diagnostics.
+    /// How to print diagnostics: human and json on stderr, a SARIF log on
+    /// stdout (needs --out, since without it the artefacts go to stdout).
     #[arg(long, value_enum, default_value = "human")]
     pub format: DiagFormat,
 }
 
 /// Runs `moat compile`.
 pub fn run(args: &Args) -> u8 {
+    if args.format == DiagFormat::Sarif && args.out.is_none() {
+        eprintln!("error: --format sarif writes the log to stdout: give --out DIR for the artefacts");
+        return TROUBLE;
+    }
     let targets = match parse_targets(&args.target) {
         Ok(t) => t,
         Err(msg) => {
@@ -83,9 +88,10 @@ pub fn run(args: &Args) -> u8 {
         threads,
         admin_allows: args.admin_allows,
     };
+    let ids = backend::sources::citations(ir);
     let mut sink = Sink::new(args);
     std::thread::scope(|s| {
-        let results = emit_in_parallel(s, ir, &opts, &queue);
+        let results = emit_in_parallel(s, ir, &c.sources, &ids, &opts, &queue);
         for msg in results {
             match msg {
                 Emitted::File(t, artefact) if !failed => sink.take(t, artefact),
@@ -134,6 +140,8 @@ impl backend::Sink for ToWriter<'_> {
 fn emit_in_parallel<'s, 'e: 's>(
     s: &'s std::thread::Scope<'s, 'e>,
     ir: &'e moat::ir::Ir,
+    sources: &'e moat::span::SourceMap,
+    ids: &'e std::collections::HashMap<&'e str, Vec<moat::ir::AllowId>>,
     opts: &'e EmitOptions,
     queue: &'e [Target],
 ) -> std::sync::mpsc::Receiver<Emitted> {
@@ -148,8 +156,11 @@ fn emit_in_parallel<'s, 'e: 's>(
         s.spawn(move || loop {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Some(&t) = queue.get(i) else { break };
-            let result = backend::emit_into(t, ir, opts, &mut ToWriter { target: t, tx: &tx })
-                .map(|()| backend::warnings(t, ir));
+            let mut sink = backend::sources::Recorder::new(ToWriter { target: t, tx: &tx }, ids);
+            let result = backend::emit_into(t, ir, opts, &mut sink).map(|()| {
+                sink.finish(ir, sources, t.as_str());
+                backend::warnings(t, ir)
+            });
             if tx.send(Emitted::Done(result)).is_err() {
                 break;
             }
