@@ -146,3 +146,40 @@ fn all_compiles_the_mesh_targets_only_when_they_are_named() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown target `mesh`"), "{}", stderr(&o));
 }
+
+/// `moat fmt` keeps the mesh syntax, in its canonical place, idempotently,
+/// and the formatted policy means the same.
+#[test]
+fn fmt_keeps_serviceaccount_paths_and_methods() {
+    let text =
+        "zone a : mz { namespace a\n service s { serviceaccount s-sa pods app=s port http tcp/80 } }\n\
+                zone b : mz { namespace b service t { pods app=t port http tcp/80 } }\n\
+                allow a.s -> b.t : http   methods POST,GET paths \"/x/*\"  \"why\"\n";
+    let once = moat::syntax::fmt::format(text).expect("formats");
+    assert!(
+        once.contains("service s { pods app=s port http tcp/80 serviceaccount s-sa }"),
+        "{once}"
+    );
+    assert!(
+        once.contains("allow a.s -> b.t : http paths \"/x/*\" methods POST, GET \"why\""),
+        "{once}"
+    );
+    assert_eq!(moat::syntax::fmt::format(&once).expect("formats"), once);
+    let (a, b) = (moat::check_str("a.moat", text), moat::check_str("b.moat", &once));
+    let (a, b) = (a.ir.expect("checks"), b.ir.expect("checks"));
+    let meaning = |ir: &moat::ir::Ir| -> Vec<(String, Option<String>)> {
+        ir.atoms
+            .iter()
+            .map(|x| (x.name.clone(), x.service_account.clone()))
+            .collect()
+    };
+    assert_eq!(meaning(&a), meaning(&b));
+    assert_eq!(
+        a.flows.keys().collect::<Vec<_>>(),
+        b.flows.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        a.allows[0].l7.as_ref().map(|l| (&l.paths, &l.methods)),
+        b.allows[0].l7.as_ref().map(|l| (&l.paths, &l.methods))
+    );
+}
