@@ -175,6 +175,51 @@ pub const CODES: &[CodeInfo] = &[
         "Correct the field as Kubernetes writes it: string labels, `containerPort` 1-65535, protocol TCP, UDP or SCTP.",
     ),
     c(
+        "E040",
+        "`methods` names no HTTP method",
+        "Write the method as HTTP spells it, in capitals: GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, CONNECT or TRACE.",
+    ),
+    c(
+        "E041",
+        "a `paths` pattern Istio cannot match (not `/...`, `prefix*`, `*suffix` or `*`)",
+        "Write an exact path (`/v1/status`), a prefix (`/v1/*`), a suffix (`*/swagger-ui.html`) or `*`.",
+    ),
+    c(
+        "E042",
+        "a `serviceaccount` is not a valid Kubernetes name",
+        "Use the service account's Kubernetes name: lower-case letters, digits, `-` and `.` (a DNS subdomain).",
+    ),
+    c(
+        "E043",
+        "target istio cannot express a flow: pods it cannot tell apart, too many ports (compile)",
+        "Give every service with pods in the zone a `serviceaccount NAME`, allow the whole zone, or narrow the ports.",
+    ),
+    c(
+        "E044",
+        "target k8s-admin cannot express an accepted allow's protocol, e.g. ICMP (compile)",
+        "Name TCP, UDP or SCTP ports (or `any`), or compile without `--admin-allows` and leave the allow to the k8s target.",
+    ),
+    c(
+        "E045",
+        "`compile --out` names an existing file, not a directory (usage, exit 2)",
+        "Give --out a directory (it is created if missing), or remove the file that has its name.",
+    ),
+    c(
+        "E046",
+        "`compile --target` names a target with nothing to enforce in this policy (usage, exit 2)",
+        "Drop the target, use `--target all` (it skips targets with nothing to enforce), or give the policy zones at a site of that kind.",
+    ),
+    c(
+        "E047",
+        "a cloud site property has a shape the cloud rejects (AWS `vpc`, GCP `project`, Azure `resource_group`)",
+        "Write the property as the cloud names it: `vpc-` and 8 or 17 hex digits; a GCP project id of 6-30 lower-case letters, digits and `-`; an Azure resource group of 1-90 letters, digits, `._-()`, not ending in `.`.",
+    ),
+    c(
+        "E048",
+        "target k8s-admin or istio cannot write this deployment layout: several clusters, namespaces chosen by label, or (istio) a namespace shared by pod selector (compile)",
+        "Compile the mesh target from a policy per cluster and with named namespaces, or leave those zones to the k8s target.",
+    ),
+    c(
         "W001",
         "unused zone or service",
         "Remove the declaration, or write the allow that should use it.",
@@ -228,6 +273,36 @@ pub const CODES: &[CodeInfo] = &[
         "W011",
         "a zone reached by DNS names is in flows that no target can enforce (`compile` refuses them, E017)",
         "Give the peer its addresses with `cidr` if they are fixed; the flows stay documented in `matrix`, `audit` and `query`.",
+    ),
+    c(
+        "W017",
+        "an allow's `paths`/`methods` are enforced at L4 only by this target (all but istio; compile)",
+        "Compile and deploy the istio target too; the other targets enforce the allow's ports.",
+    ),
+    c(
+        "W018",
+        "istio: the root namespace's pods that no service selects are not governed (compile)",
+        "Declare a service for each workload of the mesh root namespace; the k8s target still enforces the zone's flows.",
+    ),
+    c(
+        "W019",
+        "k8s-admin leaves a guarantee to the k8s target: ingress from addresses, a forbid's ICMP (compile)",
+        "Deploy the k8s target beside k8s-admin: its default deny covers what the Admin tier cannot match.",
+    ),
+    c(
+        "W020",
+        "the `query --cache` file is not a moat query cache (bad magic) or is damaged: it is rebuilt",
+        "Nothing to do if the file is moat's; point --cache at a file of its own otherwise.",
+    ),
+    c(
+        "W021",
+        "the policy declares no zones (an empty file, or only comments)",
+        "Declare the zones and allows, or check that the right file was given.",
+    ),
+    c(
+        "W022",
+        "the `query --cache` file cannot be written (the answer is still given)",
+        "Point --cache at a writable path.",
     ),
 ];
 

@@ -134,6 +134,9 @@ pub struct Atom {
     /// Declared named ports.
     pub ports: BTreeMap<String, PortSet>,
     pub resident: bool,
+    /// `serviceaccount NAME`: the service account its pods run as (its mesh identity).
+    #[serde(default)]
+    pub service_account: Option<String>,
     pub span: Span,
 }
 
@@ -168,6 +171,21 @@ pub struct Allow {
     pub cite: String,
     pub reason: Option<String>,
     pub exempt: Option<String>,
+    /// `paths`/`methods`: the HTTP requests the allow is limited to (istio only).
+    #[serde(default)]
+    pub l7: Option<L7>,
+}
+
+/// An allow's HTTP restriction: a request matches when its path matches one
+/// of `paths` (none: any path) and its method is one of `methods` (none: any).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct L7 {
+    /// Istio path patterns: exact, `prefix*`, `*suffix` or `*`.
+    pub paths: Vec<String>,
+    /// Upper-case HTTP methods, sorted.
+    pub methods: Vec<String>,
+    /// The `paths ... methods ...` part of the allow.
+    pub span: Span,
 }
 
 /// The stable identity of a statement whose source text is `text`: the same

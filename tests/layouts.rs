@@ -115,6 +115,7 @@ fn topology(view: &Ir) -> (Vec<Namespace>, Vec<TopoPod>, Ir, Ends) {
         pods: BTreeMap::new(),
         ports: BTreeMap::new(),
         resident: false,
+        service_account: None,
         span: Default::default(),
     };
     let taken: Vec<ipnet::IpNet> = view.atoms.iter().flat_map(|a| a.addrs.prefixes()).collect();

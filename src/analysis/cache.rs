@@ -222,6 +222,7 @@ pub fn open(path: &Path, fs: &dyn Fs, inputs: &[PathBuf]) -> io::Result<Option<C
         cite: String::new(),
         reason: None,
         exempt: None,
+        l7: None,
     };
     let ir = Ir {
         name: skel.name,

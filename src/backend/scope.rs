@@ -20,7 +20,7 @@ pub fn owns(target: Target, ir: &Ir, atom: AtomId) -> bool {
     let a = &ir.atoms[atom];
     let managed = !ir.is_unmanaged(atom);
     match target {
-        Target::K8s => ir.in_k8s(atom) && managed,
+        Target::K8s | Target::K8sAdmin | Target::Istio => ir.in_k8s(atom) && managed,
         Target::Iptables | Target::Nftables => a.has_addrs() && ir.site_of(atom).kind == SiteKind::Onprem,
         Target::Aws => ir.site_of(atom).kind == SiteKind::Aws && managed,
         Target::Gcp => ir.site_of(atom).kind == SiteKind::Gcp && managed,
@@ -34,7 +34,7 @@ pub fn owns(target: Target, ir: &Ir, atom: AtomId) -> bool {
 fn can_address(target: Target, ir: &Ir, owner: AtomId, peer: AtomId) -> bool {
     let p = &ir.atoms[peer];
     match target {
-        Target::K8s => ir.in_k8s(peer) || p.has_addrs(),
+        Target::K8s | Target::K8sAdmin | Target::Istio => ir.in_k8s(peer) || p.has_addrs(),
         Target::Iptables | Target::Nftables => p.has_addrs(),
         Target::Aws | Target::Gcp | Target::Azure => {
             p.has_addrs() || (ir.zone_of(peer).site == ir.zone_of(owner).site && !ir.is_unmanaged(peer))
@@ -91,7 +91,7 @@ pub fn flows(target: Target, ir: &Ir) -> Result<Vec<(AtomId, AtomId, &Flow)>, Ve
 fn e012(target: Target, ir: &Ir, allow: usize, owner: AtomId, peer: AtomId) -> Diagnostic {
     let (o, p) = (&ir.atoms[owner], &ir.atoms[peer]);
     let need = match target {
-        Target::K8s => "a namespace or addresses",
+        Target::K8s | Target::K8sAdmin | Target::Istio => "a namespace or addresses",
         Target::Iptables | Target::Nftables => "addresses (`cidr` on its zone or `hosts` on the service)",
         _ => "addresses, or a zone at the same site",
     };
@@ -114,6 +114,58 @@ fn e012(target: Target, ir: &Ir, allow: usize, owner: AtomId, peer: AtomId) -> D
     ))
 }
 
+/// E048 for each layout feature a mesh target (k8s-admin, istio) does not
+/// write yet: several clusters (their files would mix clusters), namespaces
+/// chosen by label, and zones that share a namespace by pod selector. Refusing is fail
+/// closed: a partial guardrail would look like a whole one.
+pub fn mesh_layout_limits(target: Target, ir: &Ir) -> Vec<Diagnostic> {
+    let mut out = vec![];
+    let name = target.as_str();
+    if let Some(c) = ir.layout.clusters.get(1) {
+        out.push(
+            Diagnostic::error(
+                "E048",
+                c.span,
+                format!("target {name} writes one set of files for one cluster, and this policy declares several"),
+            )
+            .with_help(format!(
+                "compile {name} from a policy per cluster (the zones of one cluster), or use the k8s target, which writes DIR/k8s/<cluster>/"
+            )),
+        );
+    }
+    for (z, zone) in ir.zones.iter().enumerate() {
+        // Unmanaged zones too: they are still peers, selected by these targets.
+        let l = ir.layout.zone(z);
+        if !l.ns_labels.is_empty() {
+            out.push(
+                Diagnostic::error("E048", zone.span, format!("target {name} cannot select the namespaces of `{}` by label", zone.name))
+                    .with_help("name the zone's namespaces (`namespace NS`) for this target; the k8s target selects them by label"),
+            );
+        }
+        if let Some(ns) = l.claims.keys().next() {
+            let why = if target == Target::Istio {
+                "names sources by namespace and service account"
+            } else {
+                "does not yet select the pods of a shared namespace exactly"
+            };
+            out.push(
+                Diagnostic::error(
+                    "E048",
+                    zone.span,
+                    format!(
+                        "target {name} {why}, and `{}` shares namespace `{ns}` with other zones by pod selector",
+                        zone.name
+                    ),
+                )
+                .with_help(format!(
+                    "give the zone a namespace of its own for {name}, or enforce it with the k8s target (which selects its pods exactly)"
+                )),
+            );
+        }
+    }
+    out
+}
+
 /// What each target would need to enforce a DNS-name peer (docs/language.md, "DNS names").
 fn dns_reason(target: Target) -> &'static str {
     match target {
@@ -124,6 +176,12 @@ fn dns_reason(target: Target) -> &'static str {
         Target::Aws => "a security group rule names CIDRs, prefix lists or security groups, never a DNS name",
         Target::Gcp => "a VPC firewall rule names source and destination ranges, never a DNS name",
         Target::Azure => "a network security group rule names prefixes or service tags, never a DNS name",
+        Target::K8sAdmin => {
+            "moat writes no `domainNames` egress peers (a ClusterNetworkPolicy v1alpha2 field that not every implementation supports)"
+        }
+        Target::Istio => {
+            "an AuthorizationPolicy matches the sources of requests to a workload; names of external destinations need a ServiceEntry and an egress gateway, which moat does not write"
+        }
     }
 }
 
@@ -149,7 +207,7 @@ fn dns_peer(target: Target, ir: &Ir, allow: usize, owner: AtomId, peer: AtomId, 
         d = d.with_note(format!("and {} more such flow(s) of this allow", flows - 1));
     }
     d
-    .with_note("none of moat's targets (k8s, iptables, nftables, aws, gcp, azure) can enforce DNS names; an egress proxy or a service mesh (e.g. an Istio ServiceEntry) can")
+    .with_note("none of moat's targets (k8s, iptables, nftables, aws, gcp, azure, k8s-admin, istio) can enforce DNS names; an egress proxy or a service mesh (e.g. an Istio ServiceEntry) can")
     .with_help(format!(
         "give `{}` the peer's addresses with `cidr` if they are fixed, or narrow the allow so this target's zones do not reach it",
         zone.name

@@ -8,6 +8,7 @@ pub mod crossings;
 pub mod dns;
 pub mod forbids;
 pub mod layout;
+pub mod mesh;
 pub mod model;
 pub mod names;
 pub mod ports;
@@ -342,6 +343,9 @@ fn service_atom(
     }
     namespaces.sort();
     namespaces.dedup();
+    if let Some(sa) = &s.service_account {
+        mesh::check_service_account(&interp(cell, &sa.node), sa.span, diags);
+    }
     for l in &s.pods {
         names::check_label(&l.node.key, &interp(cell, &l.node.value), l.span, diags);
     }
@@ -367,6 +371,7 @@ fn service_atom(
             .collect(),
         ports,
         resident: s.resident.is_some(),
+        service_account: s.service_account.as_ref().map(|n| interp(cell, &n.node)),
         span: s.span,
     }
 }
@@ -386,6 +391,7 @@ fn remainder_atom(z: &ZoneDef, zone: usize, namespaces: &[String]) -> Atom {
         pods: BTreeMap::new(),
         ports: BTreeMap::new(),
         resident: false,
+        service_account: None,
         span: z.decl.span,
     }
 }

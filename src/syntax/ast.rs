@@ -148,6 +148,9 @@ pub struct ServiceDecl {
     pub ports: Vec<PortDecl>,
     /// Span of the `resident` flag, if present.
     pub resident: Option<Span>,
+    /// `serviceaccount NAME`: the Kubernetes service account its pods run as
+    /// (their mesh identity, for the istio target).
+    pub service_account: Option<Name>,
     pub span: Span,
 }
 
@@ -198,6 +201,20 @@ pub struct Rule {
     pub ports: Option<Vec<Spanned<PortItem>>>,
     pub reason: Option<Name>,
     pub exempt: Option<Name>,
+    /// `paths "..." methods GET, ...` (allow only): HTTP requests it is limited to.
+    pub l7: Option<L7Decl>,
+    pub span: Span,
+}
+
+/// The L7 part of an allow: `paths "/a", "/b*"` and/or `methods GET, POST`.
+/// Only the istio target enforces it; the others enforce the ports alone (W017).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct L7Decl {
+    /// Request paths as written (exact, `prefix*`, `*suffix` or `*`).
+    pub paths: Vec<Name>,
+    /// HTTP methods as written (upper case).
+    pub methods: Vec<Name>,
+    /// From the first `paths`/`methods` keyword to the end of the last list.
     pub span: Span,
 }
 

@@ -6,7 +6,8 @@
 //! (`dmz` becomes `demilitarised`); inside a zone `cluster`, `cidr`,
 //! `namespace`, each `namespace ... pods` line, `namespaces`, `unmanaged`,
 //! then the services; inside a service `namespace`, `pods`, `hosts`, the
-//! ports, `resident`. A zone without services and a service are written on
+//! ports, `resident`, `serviceaccount`; in an allow the ports, then `paths`,
+//! then `methods`. A zone without services and a service are written on
 //! one line when that fits in 100 columns and no comment sits inside them.
 //! Top-level statements keep their order; a blank line from the source is
 //! kept (at most one), and blocks spanning lines are set off by blank lines.
@@ -304,6 +305,11 @@ impl Fmt<'_> {
         if let Some(r) = s.resident {
             body.push(Node::Leaf(self.unit("resident".into(), vec![r])));
         }
+        if let Some(sa) = &s.service_account {
+            body.push(Node::Leaf(
+                self.unit(format!("serviceaccount {}", ns_name(&sa.node)), vec![sa.span]),
+            ));
+        }
         Node::Block {
             header,
             body,
@@ -336,6 +342,18 @@ impl Fmt<'_> {
             let list: Vec<String> = ports.iter().map(|p| port_item(&p.node)).collect();
             text.push_str(&format!(" : {}", list.join(", ")));
             anchors.extend(ports.iter().map(|p| p.span));
+        }
+        if let Some(l7) = &r.l7 {
+            if !l7.paths.is_empty() {
+                let list: Vec<String> = l7.paths.iter().map(|p| string(&p.node)).collect();
+                text.push_str(&format!(" paths {}", list.join(", ")));
+                anchors.extend(l7.paths.iter().map(|p| p.span));
+            }
+            if !l7.methods.is_empty() {
+                let list: Vec<&str> = l7.methods.iter().map(|m| m.node.as_str()).collect();
+                text.push_str(&format!(" methods {}", list.join(", ")));
+                anchors.extend(l7.methods.iter().map(|m| m.span));
+            }
         }
         if let Some(reason) = &r.reason {
             text.push_str(&format!(" {}", string(&reason.node)));

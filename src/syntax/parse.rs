@@ -709,12 +709,13 @@ impl<'a> Parser<'a> {
             namespaces: vec![],
             ports: vec![],
             resident: None,
+            service_account: None,
             span: Span::default(),
         };
         while !self.eat('}') {
             self.block_stmt(
                 |p| p.service_stmt(&mut s),
-                &["hosts", "pods", "namespace", "port", "resident"],
+                &["hosts", "pods", "namespace", "port", "resident", "serviceaccount"],
                 "service",
             )?;
         }
@@ -743,10 +744,12 @@ impl<'a> Parser<'a> {
             });
         } else if self.keyword("resident") {
             s.resident = Some(self.span(start));
+        } else if self.keyword("serviceaccount") {
+            s.service_account = Some(self.ident_or_string("a service account name")?);
         } else {
             return self.keyword_error(
-                &["hosts", "pods", "namespace", "port", "resident"],
-                "`hosts`, `pods`, `namespace`, `port`, `resident` or `}`",
+                &["hosts", "pods", "namespace", "port", "resident", "serviceaccount"],
+                "`hosts`, `pods`, `namespace`, `port`, `resident`, `serviceaccount` or `}`",
             );
         }
         Ok(())
@@ -885,6 +888,14 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
+        let l7 = self.l7()?;
+        if l7.is_some() && kind == RuleKind::Forbid {
+            return Err(PErr {
+                pos: self.pos,
+                expected: "the next statement".into(),
+                help: Some("`paths` and `methods` narrow an allow; a forbid rules out whole ports".into()),
+            });
+        }
         let reason = if self.peek_char() == Some('"') {
             Some(self.string("a reason")?)
         } else {
@@ -909,8 +920,55 @@ impl<'a> Parser<'a> {
             ports,
             reason,
             exempt,
+            l7,
             span: self.span(start),
         })
+    }
+
+    /// l7 = { "paths" string { "," string } | "methods" method { "," method } }
+    fn l7(&mut self) -> PResult<Option<L7Decl>> {
+        let mut l7: Option<L7Decl> = None;
+        loop {
+            self.ws();
+            let start = self.pos;
+            let paths = if self.keyword("paths") {
+                true
+            } else if self.keyword("methods") {
+                false
+            } else {
+                break;
+            };
+            let d = l7.get_or_insert_with(|| L7Decl {
+                span: self.span(start),
+                ..L7Decl::default()
+            });
+            if paths {
+                let list = self.list(|p| p.string("a request path in quotes, e.g. \"/v1/*\""))?;
+                d.paths.extend(list);
+            } else {
+                let list = self.list(Self::method)?;
+                d.methods.extend(list);
+            }
+            d.span = self.span(d.span.start);
+        }
+        Ok(l7)
+    }
+
+    /// method = upper { upper }   (an HTTP method: GET, POST, ...)
+    fn method(&mut self) -> PResult<Name> {
+        self.ws();
+        let start = self.pos;
+        let n = self.rest().bytes().take_while(u8::is_ascii_uppercase).count();
+        if n == 0 {
+            return Err(PErr {
+                pos: self.pos,
+                expected: "an HTTP method in capitals (GET, POST, ...)".into(),
+                help: Some("methods are written as HTTP spells them: `methods GET, POST`".into()),
+            });
+        }
+        let name = self.rest()[..n].to_string();
+        self.advance(n);
+        Ok(Spanned::new(name, self.span(start)))
     }
 
     /// endpoint = segment { "." segment } ; segment = ident [ "*" ] (only the first may have "*")

@@ -146,6 +146,7 @@ impl IrBuilder {
                 cite: moat::ir::cite(&format!("t.moat allow {i}")),
                 reason: None,
                 exempt: exempt.clone(),
+                l7: None,
             });
             let flow = flows.entry((id(f), id(t))).or_default();
             flow.ports.union_with(p);
@@ -189,6 +190,7 @@ fn atom(
         pods,
         ports: BTreeMap::new(),
         resident,
+        service_account: None,
         span: Span::default(),
     }
 }

@@ -276,7 +276,7 @@ fn parse_line(line: &str) -> Option<(NcaEnd, NcaEnd, PortSet)> {
     ))
 }
 
-fn parse_end(s: &str) -> Option<NcaEnd> {
+pub fn parse_end(s: &str) -> Option<NcaEnd> {
     if let Some(pod) = s.strip_suffix("[Pod]") {
         let (ns, name) = pod.split_once('/')?;
         return Some(NcaEnd::Pod(ns.to_string(), name.to_string()));
@@ -471,7 +471,7 @@ pub enum Side {
 /// A policy per namespace that allows all of the other side (`ingress: [{}]`
 /// or `egress: [{}]`), so that one side's rules are checked on their own (a
 /// mistake on one side is otherwise hidden by the other side's rule).
-fn open_side(ir: &Ir, side: Side) -> String {
+pub fn open_side(ir: &Ir, side: Side) -> String {
     let (ty, key) = if side == Side::Ingress {
         ("Egress", "egress")
     } else {

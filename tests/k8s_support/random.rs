@@ -254,6 +254,8 @@ fn atom(
     pods: BTreeMap<String, String>,
     ports: BTreeMap<String, PortSet>,
 ) -> Atom {
+    // Every service runs as its own service account (its mesh identity).
+    let service_account = service.as_ref().map(|_| name.replace(['.', '_'], "-"));
     Atom {
         name,
         zone,
@@ -263,6 +265,7 @@ fn atom(
         pods,
         ports,
         resident: false,
+        service_account,
         span: Span::default(),
     }
 }
@@ -290,6 +293,7 @@ fn add_allow(ir: &mut Ir, r: &mut Rng) {
         cite: moat::ir::cite(&format!("rand.moat allow {id}")),
         reason: None,
         exempt: None,
+        l7: None,
     });
     for &f in &from {
         for &t in &to {
