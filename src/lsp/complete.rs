@@ -21,7 +21,7 @@ const ZONE: &[&str] = &[
     "service",
 ];
 /// Keywords of a service's body.
-const SERVICE: &[&str] = &["hosts", "pods", "namespace", "port", "resident"];
+const SERVICE: &[&str] = &["hosts", "pods", "namespace", "port", "resident", "serviceaccount"];
 /// Zone kinds, canonical spellings first.
 const KINDS: &[&str] = &["external", "demilitarised", "militarised", "dmz", "mz"];
 const SITE_KINDS: &[&str] = &["onprem", "aws", "gcp", "azure"];
