@@ -5,7 +5,8 @@
 # the CLI compiles the generated parser with the C compiler).
 # The CLI's npm package (`npm install` in grammar/tree-sitter-moat) fetches
 # its binary from GitHub at install time, which CI cannot reach; the same
-# CLI, same version, builds from crates.io into target/tree-sitter-cli.
+# CLI, same version, builds from crates.io into cargo's bin directory
+# (~/.cargo/bin, on PATH), once per machine: about 6-12 minutes on 2 cores.
 # Idempotent; apt-get update is done by .ci/run.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -17,5 +18,5 @@ if [ -n "$need" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need
 fi
 if ! command -v tree-sitter >/dev/null 2>&1 && [ ! -x target/tree-sitter-cli/bin/tree-sitter ]; then
-    cargo install --quiet --locked tree-sitter-cli@0.25.10 --root target/tree-sitter-cli
+    cargo install --quiet --locked tree-sitter-cli@0.25.10
 fi
