@@ -7,6 +7,13 @@
 //! compares that matrix with the policy's [`crate::ir::FlowMatrix`];
 //! `moat import` turns it into allow statements.
 
+pub mod aws;
+pub mod azure;
+pub mod cloud;
+pub mod cover;
+pub mod gcp;
+pub mod parse;
+
 use crate::diag::Diagnostic;
 use crate::ir::{AtomId, Ir};
 use crate::ports::PortSet;
