@@ -23,7 +23,8 @@ use crate::span::SourceMap;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-const WHAT: &str = "`aws ec2 describe-security-groups --output json` or `aws ec2 describe-network-interfaces --output json`";
+const WHAT: &str =
+    "`aws ec2 describe-security-groups --output json` or `aws ec2 describe-network-interfaces --output json`";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -143,7 +144,12 @@ pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
                             .with_help(format!("give the output of {WHAT}")),
                         );
                     }
-                    groups.extend(d.security_groups.unwrap_or_default().into_iter().map(|g| (*input, g)));
+                    groups.extend(
+                        d.security_groups
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|g| (*input, g)),
+                    );
                     interfaces.extend(
                         d.network_interfaces
                             .unwrap_or_default()
@@ -181,7 +187,10 @@ pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
                     Diagnostic::error(
                         parse::E_VALUE,
                         parse::whole(input),
-                        format!("network interface {} has address `{a}`, not an IP address", i.network_interface_id),
+                        format!(
+                            "network interface {} has address `{a}`, not an IP address",
+                            i.network_interface_id
+                        ),
                     )
                     .with_help("give the unchanged output of `aws ec2 describe-network-interfaces`"),
                 );
@@ -197,7 +206,10 @@ pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
     let mut rules = vec![];
     for (input, g) in &groups {
         let applies = carriers.get(&g.value.group_id).cloned().unwrap_or_default();
-        for (dir, list) in [(Dir::In, &g.value.ip_permissions), (Dir::Out, &g.value.ip_permissions_egress)] {
+        for (dir, list) in [
+            (Dir::In, &g.value.ip_permissions),
+            (Dir::Out, &g.value.ip_permissions_egress),
+        ] {
             for (k, p) in list.iter().enumerate() {
                 let ctx = Ctx {
                     ir,
@@ -221,7 +233,9 @@ pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
     warns.extend(parse::unplaced(
         ir,
         inputs,
-        cloud::covered(ir, SiteKind::Aws).into_iter().filter(|a| !placed.contains(a)),
+        cloud::covered(ir, SiteKind::Aws)
+            .into_iter()
+            .filter(|a| !placed.contains(a)),
         "no security group (no `moat:atom` tag, no network interface in its addresses)",
         "everything to and from it is taken as dropped",
     ));
@@ -269,7 +283,9 @@ impl Ctx<'_> {
             }
         }
         for g in &perm.user_id_group_pairs {
-            peers.push(Sel::Atoms(self.carriers.get(&g.group_id).cloned().unwrap_or_default()));
+            peers.push(Sel::Atoms(
+                self.carriers.get(&g.group_id).cloned().unwrap_or_default(),
+            ));
         }
         for pl in &perm.prefix_list_ids {
             warns.push(parse::unmodelled(
@@ -284,7 +300,13 @@ impl Ctx<'_> {
         let ports = match ports(&perm.ip_protocol, perm.from_port, perm.to_port) {
             Ok((ports, None)) => ports,
             Ok((ports, Some(what))) => {
-                warns.push(parse::unmodelled(sources, input, loc, what, "it is taken as letting all of it through"));
+                warns.push(parse::unmodelled(
+                    sources,
+                    input,
+                    loc,
+                    what,
+                    "it is taken as letting all of it through",
+                ));
                 ports
             }
             Err(msg) => {
@@ -312,7 +334,11 @@ impl Ctx<'_> {
             live: LiveRule {
                 span: parse::span_at(sources, input, loc),
                 object: Some(format!("{} {side}[{index}]", self.group.group_id)),
-                text: format!("{name} {side} {} {}", perm.ip_protocol, port_text(perm.from_port, perm.to_port)),
+                text: format!(
+                    "{name} {side} {} {}",
+                    perm.ip_protocol,
+                    port_text(perm.from_port, perm.to_port)
+                ),
             },
             applies: applies.clone(),
             dir,
@@ -347,9 +373,9 @@ fn ports(proto: &str, from: Option<i64>, to: Option<i64>) -> Result<(PortSet, Op
     let range = |p: Proto| -> Result<PortSet, String> {
         match (from, to) {
             (None, None) | (Some(-1), Some(-1)) | (Some(0), Some(65535)) => Ok(PortSet::proto(p)),
-            (Some(lo), Some(hi)) if (0..=65535).contains(&lo) && (lo..=65535).contains(&hi) => {
-                Ok(PortSet::range(p, PortRange::new(lo.max(1) as u16, hi.max(1) as u16)))
-            }
+            (Some(lo), Some(hi)) if (0..=65535).contains(&lo) && (lo..=65535).contains(&hi) => Ok(
+                PortSet::range(p, PortRange::new(lo.max(1) as u16, hi.max(1) as u16)),
+            ),
             _ => Err(format!("ports {from:?}-{to:?} are not a port range")),
         }
     };
@@ -367,7 +393,9 @@ fn ports(proto: &str, from: Option<i64>, to: Option<i64>) -> Result<(PortSet, Op
         "icmpv6" | "58" => icmp(Proto::Icmpv6, "ICMPv6"),
         other if other.parse::<u8>().is_ok() || other.chars().all(|c| c.is_ascii_alphanumeric()) => (
             PortSet::proto(Proto::Other),
-            Some(format!("IP protocol `{other}` (moat names tcp, udp, sctp, icmp, icmpv6; the rest is `other`)")),
+            Some(format!(
+                "IP protocol `{other}` (moat names tcp, udp, sctp, icmp, icmpv6; the rest is `other`)"
+            )),
         ),
         other => return Err(format!("`{other}` is not an IP protocol")),
     })

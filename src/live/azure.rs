@@ -202,11 +202,24 @@ impl Ctx<'_> {
         let name = &r.value.name;
         let rule: &Rule = r.value.properties.as_deref().unwrap_or(&r.value);
         let mut errs = vec![];
-        let bad = |m: String, help: &str| parse::bad_value(sources, input, loc, format!("NSG `{}` rule `{name}`: {m}", self.nsg), help);
+        let bad = |m: String, help: &str| {
+            parse::bad_value(
+                sources,
+                input,
+                loc,
+                format!("NSG `{}` rule `{name}`: {m}", self.nsg),
+                help,
+            )
+        };
         let dir = match rule.direction.as_deref() {
             Some("Inbound") => Dir::In,
             Some("Outbound") => Dir::Out,
-            other => return Err(vec![bad(format!("direction {other:?}"), "direction is Inbound or Outbound")]),
+            other => {
+                return Err(vec![bad(
+                    format!("direction {other:?}"),
+                    "direction is Inbound or Outbound",
+                )])
+            }
         };
         let allow = match rule.access.as_deref() {
             Some("Allow") => true,
@@ -214,7 +227,10 @@ impl Ctx<'_> {
             other => return Err(vec![bad(format!("access {other:?}"), "access is Allow or Deny")]),
         };
         let Some(priority) = rule.priority else {
-            return Err(vec![bad("no priority".into(), "every rule has a priority, 100 to 4096")]);
+            return Err(vec![bad(
+                "no priority".into(),
+                "every rule has a priority, 100 to 4096",
+            )]);
         };
         let source_ports: Vec<&String> = rule
             .source_port_range
@@ -240,12 +256,27 @@ impl Ctx<'_> {
         }
         let (ports, what) = match ports(rule) {
             Ok(p) => p,
-            Err(m) => return Err(vec![bad(m, "ports are `*`, a number or a range such as 8000-8080")]),
+            Err(m) => {
+                return Err(vec![bad(
+                    m,
+                    "ports are `*`, a number or a range such as 8000-8080",
+                )])
+            }
         };
         if let Some(w) = what {
-            warns.push(parse::unmodelled(sources, input, loc, w, "it is taken as every other protocol"));
+            warns.push(parse::unmodelled(
+                sources,
+                input,
+                loc,
+                w,
+                "it is taken as every other protocol",
+            ));
         }
-        let mut end = |side: &str, prefix: &Option<String>, prefixes: &[String], asgs: &[Id], warns: &mut Vec<Diagnostic>| {
+        let mut end = |side: &str,
+                       prefix: &Option<String>,
+                       prefixes: &[String],
+                       asgs: &[Id],
+                       warns: &mut Vec<Diagnostic>| {
             let mut out = vec![];
             for id in asgs {
                 let last = id.id.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
@@ -257,7 +288,11 @@ impl Ctx<'_> {
                             input,
                             loc,
                             format_args!("application security group `{}` ({side} of rule `{name}`)", id.id),
-                            if allow { "the allow is taken to match everyone" } else { "the deny is taken to match no one" },
+                            if allow {
+                                "the allow is taken to match everyone"
+                            } else {
+                                "the deny is taken to match no one"
+                            },
                         ));
                         if allow {
                             out.push(Sel::Any);
@@ -271,7 +306,9 @@ impl Ctx<'_> {
                     // Everything outside the virtual network: for a deny, exactly the other sites' atoms.
                     "Internet" if allow => out.push(Sel::Any),
                     "Internet" => out.push(Sel::Atoms(
-                        (0..self.ir.atoms.len()).filter(|a| !self.site_atoms.contains(a)).collect(),
+                        (0..self.ir.atoms.len())
+                            .filter(|a| !self.site_atoms.contains(a))
+                            .collect(),
                     )),
                     "VirtualNetwork" => out.push(Sel::Atoms(self.site_atoms.clone())),
                     other => match cloud::net(other) {
@@ -282,13 +319,20 @@ impl Ctx<'_> {
                                 input,
                                 loc,
                                 format_args!("service tag `{other}` ({side} of rule `{name}`)"),
-                                if allow { "the allow is taken to match everyone" } else { "the deny is taken to match no one" },
+                                if allow {
+                                    "the allow is taken to match everyone"
+                                } else {
+                                    "the deny is taken to match no one"
+                                },
                             ));
                             if allow {
                                 out.push(Sel::Any);
                             }
                         }
-                        None => errs.push(bad(format!("`{other}` is not an address prefix or service tag"), "give a CIDR, `*` or a service tag")),
+                        None => errs.push(bad(
+                            format!("`{other}` is not an address prefix or service tag"),
+                            "give a CIDR, `*` or a service tag",
+                        )),
                     },
                 }
             }
@@ -325,7 +369,9 @@ impl Ctx<'_> {
                         let addrs = super::cover::intervals(&self.ir.atoms[*a].addrs);
                         let n = super::cover::Iv::of(n);
                         let inside = !addrs.is_empty() && addrs.iter().all(|iv| iv.inside(&n));
-                        let touch = addrs.iter().any(|iv| iv.v6 == n.v6 && iv.lo <= n.hi && n.lo <= iv.hi);
+                        let touch = addrs
+                            .iter()
+                            .any(|iv| iv.v6 == n.v6 && iv.lo <= n.hi && n.lo <= iv.hi);
                         // a prefix holding part of an atom: an allow applies, a deny does not
                         inside || (touch && allow)
                     }
@@ -356,10 +402,19 @@ fn ports(r: &Rule) -> Result<(PortSet, Option<String>), String> {
         "*" | "Any" => return Ok((PortSet::any(), None)),
         "Tcp" => vec![Proto::Tcp],
         "Udp" => vec![Proto::Udp],
-        "Icmp" => return Ok((PortSet::proto(Proto::Icmp).union(&PortSet::proto(Proto::Icmpv6)), None)),
+        "Icmp" => {
+            return Ok((
+                PortSet::proto(Proto::Icmp).union(&PortSet::proto(Proto::Icmpv6)),
+                None,
+            ))
+        }
         other => return Ok((PortSet::proto(Proto::Other), Some(format!("protocol `{other}`")))),
     };
-    let ranges: Vec<&String> = r.destination_port_range.iter().chain(&r.destination_port_ranges).collect();
+    let ranges: Vec<&String> = r
+        .destination_port_range
+        .iter()
+        .chain(&r.destination_port_ranges)
+        .collect();
     let mut set = PortSet::empty();
     for p in protos {
         if ranges.is_empty() {
@@ -372,7 +427,9 @@ fn ports(r: &Rule) -> Result<(PortSet, Option<String>), String> {
             }
             let (lo, hi) = rg.split_once('-').unwrap_or((rg, rg));
             match (lo.trim().parse::<u16>(), hi.trim().parse::<u16>()) {
-                (Ok(lo), Ok(hi)) if lo <= hi => set.union_with(&PortSet::range(p, PortRange::new(lo.max(1), hi.max(1)))),
+                (Ok(lo), Ok(hi)) if lo <= hi => {
+                    set.union_with(&PortSet::range(p, PortRange::new(lo.max(1), hi.max(1))))
+                }
                 _ => return Err(format!("`{rg}` is not a port range")),
             }
         }

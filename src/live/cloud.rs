@@ -146,8 +146,8 @@ impl Firewall<'_> {
                 if !owned[s] && !owned[d] {
                     continue;
                 }
-                let inbound =
-                    owned[d].then(|| self.side(ir, d, s, Dir::In, by_owner.get(&(d, Dir::In)).unwrap_or(&none)));
+                let inbound = owned[d]
+                    .then(|| self.side(ir, d, s, Dir::In, by_owner.get(&(d, Dir::In)).unwrap_or(&none)));
                 let outbound = owned[s]
                     .then(|| self.side(ir, s, d, Dir::Out, by_owner.get(&(s, Dir::Out)).unwrap_or(&none)));
                 let sides: Vec<&Side> = inbound.iter().chain(outbound.iter()).collect();
@@ -194,7 +194,13 @@ impl Firewall<'_> {
         let cuts: Vec<Iv> = rules
             .iter()
             .flat_map(|&i| self.rules[i].peers.iter())
-            .filter_map(|s| if let Sel::Net(n) = s { Some(Iv::of(n)) } else { None })
+            .filter_map(|s| {
+                if let Sel::Net(n) = s {
+                    Some(Iv::of(n))
+                } else {
+                    None
+                }
+            })
             .collect();
         let addrs = cover::intervals(&ir.atoms[peer].addrs);
         let segs: Vec<Seg> = if addrs.is_empty() {

@@ -63,7 +63,11 @@ fn prefixes(iv: Iv) -> Vec<IpNet> {
     let mut lo = iv.lo;
     loop {
         // the largest aligned block at `lo` that does not pass `hi`
-        let mut size = if lo == 0 { bits } else { lo.trailing_zeros().min(bits) };
+        let mut size = if lo == 0 {
+            bits
+        } else {
+            lo.trailing_zeros().min(bits)
+        };
         while size > 0 && lo.checked_add(span(size)).is_none_or(|l| l > iv.hi) {
             size -= 1;
         }
@@ -105,10 +109,18 @@ pub fn split(ivs: &[Iv], cuts: &[Iv]) -> Vec<Iv> {
         }
         let mut lo = iv.lo;
         for e in edges {
-            out.push(Iv { v6: iv.v6, lo, hi: e - 1 });
+            out.push(Iv {
+                v6: iv.v6,
+                lo,
+                hi: e - 1,
+            });
             lo = e;
         }
-        out.push(Iv { v6: iv.v6, lo, hi: iv.hi });
+        out.push(Iv {
+            v6: iv.v6,
+            lo,
+            hi: iv.hi,
+        });
     }
     out
 }

@@ -28,7 +28,8 @@ use crate::span::SourceMap;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-const WHAT: &str = "`gcloud compute firewall-rules list --format=json` or `gcloud compute instances list --format=json`";
+const WHAT: &str =
+    "`gcloud compute firewall-rules list --format=json` or `gcloud compute instances list --format=json`";
 
 /// One element of either list: a firewall rule, or an instance (it has `networkInterfaces`).
 #[derive(Deserialize)]
@@ -121,7 +122,9 @@ pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
     }
     let mut listed_accounts: BTreeSet<String> = BTreeSet::new();
     for (_, it) in &items {
-        let Some(nics) = &it.value.network_interfaces else { continue };
+        let Some(nics) = &it.value.network_interfaces else {
+            continue;
+        };
         for nic in nics {
             for a in [&nic.network_i_p, &nic.ipv6_address] {
                 let Some(atom) = a.parse().ok().and_then(|ip| ir.atom_for_ip(ip)) else {
@@ -180,7 +183,10 @@ pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
         let allows = !fw.allowed.is_empty();
         // Service accounts no listed instance carries: an allow reaches every instance, a deny none.
         let unknown = |accounts: &[String], warns: &mut Vec<Diagnostic>| -> bool {
-            let missing: Vec<&String> = accounts.iter().filter(|s| !listed_accounts.contains(*s)).collect();
+            let missing: Vec<&String> = accounts
+                .iter()
+                .filter(|s| !listed_accounts.contains(*s))
+                .collect();
             if missing.is_empty() {
                 return false;
             }
@@ -190,7 +196,11 @@ pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
                 loc,
                 format_args!(
                     "service account(s) {} of firewall rule `{}` (no instance list carries them)",
-                    missing.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
+                    missing
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     fw.name
                 ),
                 if allows {
@@ -234,7 +244,8 @@ pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
                 .iter()
                 .copied()
                 .filter(|a| {
-                    carries_any(*a, &fw.source_tags, &fw.source_service_accounts) || (sources_unknown && allows)
+                    carries_any(*a, &fw.source_tags, &fw.source_service_accounts)
+                        || (sources_unknown && allows)
                 })
                 .collect();
             peers.push(Sel::Atoms(set));

@@ -12,6 +12,7 @@ pub mod azure;
 pub mod cloud;
 pub mod cover;
 pub mod gcp;
+pub mod k8s;
 pub mod parse;
 
 use crate::diag::Diagnostic;

@@ -41,7 +41,10 @@ fn offset_of(text: &str, line: usize, col: usize) -> usize {
     let mut off = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            return off + l.char_indices().nth(col.saturating_sub(1)).map_or(l.len(), |(b, _)| b);
+            return off
+                + l.char_indices()
+                    .nth(col.saturating_sub(1))
+                    .map_or(l.len(), |(b, _)| b);
         }
         off += l.len();
     }
@@ -107,8 +110,12 @@ fn located(
     let msg = e.to_string();
     let msg = msg.lines().next().unwrap_or("").trim();
     let kind = input.kind.as_str();
-    Diagnostic::error(code, span, format!("cannot read {kind} input `{}`: {msg}", input.path.display()))
-        .with_help(format!("give the output of {what}, unchanged"))
+    Diagnostic::error(
+        code,
+        span,
+        format!("cannot read {kind} input `{}`: {msg}", input.path.display()),
+    )
+    .with_help(format!("give the output of {what}, unchanged"))
 }
 
 /// A diagnostic for an invalid value at a location in the input.
