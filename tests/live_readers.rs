@@ -213,3 +213,210 @@ fn k8s_round_trip_every_example() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(checked >= 2, "only {checked} policies have k8s output");
 }
+
+/// The atom a resource of a cloud's Terraform JSON is about.
+fn hybrid() -> Ir {
+    ir_of(&common::root().join("fixtures/cloud/hybrid.moat"))
+}
+
+/// Reads the edited Terraform as live state and checks it against the oracle
+/// on the same edited objects: equal on every row the oracle decides (a row
+/// the live rules cover only in part is `partial` here and a problem there).
+/// Returns the rows that differ from the unedited output.
+fn seeded(ir: &Ir, t: Target, edit: impl Fn(&mut Value)) -> Vec<(AtomId, AtomId, PortSet, PortSet)> {
+    let out = emit(ir, t).expect("emits");
+    let base = cloud_support::json(&out, tf_path(t));
+    let mut tf = base.clone();
+    edit(&mut tf);
+    assert_ne!(tf, base, "the edit changed nothing");
+    let before = read_cloud(ir, t, &base);
+    let after = read_cloud(ir, t, &tf);
+    let (want, problems) = oracle(ir, t, &tf);
+    let mut plain = ports_of(&after);
+    plain.retain(|k, _| after[k].partial.is_none());
+    let mut want_plain = want.clone();
+    want_plain.retain(|k, _| !after.get(k).is_some_and(|f| f.partial.is_some()));
+    let d = differences(ir, &plain, &want_plain);
+    assert!(
+        d.is_empty(),
+        "{}: live and oracle differ:\n{}",
+        t.as_str(),
+        d.join("\n")
+    );
+    for ((f, to), flow) in &after {
+        if flow.partial.is_some() {
+            let name = &ir.atoms[*f].name;
+            let name2 = &ir.atoms[*to].name;
+            assert!(
+                problems.iter().any(|p| p.contains(&format!("`{name}`")) || p.contains(&format!("`{name2}`"))),
+                "{name} -> {name2} is partial here, but the oracle saw no rule covering part of it: {problems:?}"
+            );
+        }
+    }
+    let none = PortSet::empty();
+    let mut keys: Vec<(AtomId, AtomId)> = before.keys().chain(after.keys()).copied().collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| {
+            let b = before.get(&k).map_or(&none, |f| &f.ports);
+            let a = after.get(&k).map_or(&none, |f| &f.ports);
+            (a != b).then(|| (k.0, k.1, b.clone(), a.clone()))
+        })
+        .collect()
+}
+
+fn names(ir: &Ir, rows: &[(AtomId, AtomId, PortSet, PortSet)]) -> Vec<String> {
+    rows.iter()
+        .map(|(f, t, b, a)| format!("{} -> {}: {b} => {a}", ir.atoms[*f].name, ir.atoms[*t].name))
+        .collect()
+}
+
+#[test]
+fn aws_rule_for_everyone_gives_exactly_its_rows() {
+    let ir = hybrid();
+    let bastion = ir.atom_id("edge.bastion").expect("atom");
+    let key = bastion_group(&ir);
+    let rows = seeded(&ir, Target::Aws, |tf| {
+        tf["resource"]["aws_vpc_security_group_ingress_rule"]["hand_ssh"] = json!({
+            "security_group_id": format!("${{aws_security_group.{key}.id}}"),
+            "cidr_ipv4": "0.0.0.0/0", "ip_protocol": "tcp", "from_port": 22, "to_port": 22,
+        });
+    });
+    // Every atom reached over IPv4 (or without addresses) now gets tcp/22 into the bastion, and nothing else changed.
+    assert!(!rows.is_empty());
+    for (f, t, b, a) in &rows {
+        assert_eq!(*t, bastion, "{:?}", names(&ir, &rows));
+        assert_eq!(
+            a.subtract(b),
+            PortSet::range(moat::ports::Proto::Tcp, (22, 22).into()),
+            "{:?}",
+            names(&ir, &rows)
+        );
+        let _ = f;
+    }
+    let internet = ir.atom_id("internet").expect("atom");
+    assert!(rows.iter().any(|r| r.0 == internet), "{:?}", names(&ir, &rows));
+}
+
+/// The Terraform key of the group moat tags with `edge.bastion`.
+fn bastion_group(ir: &Ir) -> String {
+    let out = emit(ir, Target::Aws).expect("emits");
+    let tf = cloud_support::json(&out, "aws/main.tf.json");
+    tf["resource"]["aws_security_group"]
+        .as_object()
+        .and_then(|m| m.iter().find(|(_, g)| g["tags"]["moat:atom"] == "edge.bastion"))
+        .map(|(k, _)| k.clone())
+        .expect("a group for edge.bastion")
+}
+
+/// Widens the rule that lets `ops.monitor` (10.30.0.5/32) ping the edge.
+fn widen(tf: &mut Value, to: &str) {
+    let rules = tf["resource"]["aws_vpc_security_group_ingress_rule"]
+        .as_object_mut()
+        .expect("rules");
+    let r = rules
+        .values_mut()
+        .find(|r| r["cidr_ipv4"] == "10.30.0.5/32")
+        .expect("a rule for 10.30.0.5/32");
+    r["cidr_ipv4"] = json!(to);
+}
+
+#[test]
+fn aws_widened_cidr_gives_exactly_its_rows() {
+    let ir = hybrid();
+    let rows = seeded(&ir, Target::Aws, |tf| widen(tf, "10.30.0.0/16"));
+    // The rest of the ops zone (its remainder) now pings every edge atom; nothing else changes.
+    let ops = ir.atom_id("ops").expect("atom");
+    let edge: Vec<AtomId> = (0..ir.atoms.len())
+        .filter(|a| ir.zone_of(*a).name == "edge")
+        .collect();
+    let icmp = PortSet::proto(moat::ports::Proto::Icmp);
+    let got: Vec<(AtomId, AtomId)> = rows.iter().map(|r| (r.0, r.1)).collect();
+    let want: Vec<(AtomId, AtomId)> = edge.iter().map(|e| (ops, *e)).collect();
+    assert_eq!(got, want, "{:?}", names(&ir, &rows));
+    assert!(
+        rows.iter().all(|r| r.2.is_empty() && r.3 == icmp),
+        "{:?}",
+        names(&ir, &rows)
+    );
+    // Widened to part of the remainder only: the rows are partial, and name the part.
+    let out = emit(&ir, Target::Aws).expect("emits");
+    let mut tf = cloud_support::json(&out, "aws/main.tf.json");
+    widen(&mut tf, "10.30.128.0/17");
+    let live = read_cloud(&ir, Target::Aws, &tf);
+    for e in &edge {
+        let flow = live.get(&(ops, *e)).expect("a partial row");
+        assert_eq!(flow.ports, icmp);
+        let part = flow.partial.as_ref().expect("partial");
+        assert_eq!(part.from, vec!["10.30.128.0/17".to_string()]);
+        assert!(part.to.is_empty());
+    }
+    let (_, problems) = oracle(&ir, Target::Aws, &tf);
+    assert!(
+        problems.iter().any(|p| p.contains("cover only part of `ops`")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn gcp_deny_above_the_allows_gives_exactly_its_rows() {
+    let ir = hybrid();
+    let api = ir.atom_id("app.api").expect("atom");
+    let out = emit(&ir, Target::Gcp).expect("emits");
+    let tf = cloud_support::json(&out, "gcp/main.tf.json");
+    let tag = tf["locals"]["moat_tags"]["app.api"]
+        .as_str()
+        .expect("tag")
+        .to_string();
+    let network = tf["resource"]["google_compute_firewall"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .map(|r| r["network"].clone())
+        .expect("a rule");
+    let rows = seeded(&ir, Target::Gcp, |tf| {
+        tf["resource"]["google_compute_firewall"]["hand_deny"] = json!({
+            "name": "hand-deny", "network": network, "direction": "INGRESS", "priority": 900,
+            "target_tags": [tag], "source_ranges": ["10.10.0.0/16"], "deny": [{"protocol": "tcp"}],
+        });
+    });
+    // The edge's IPv4 hosts lose their TCP into the API; nothing else changes.
+    assert!(!rows.is_empty());
+    for (f, t, b, a) in &rows {
+        assert_eq!(*t, api, "{:?}", names(&ir, &rows));
+        assert!(ir.zone_of(*f).name == "edge", "{:?}", names(&ir, &rows));
+        assert!(a.is_subset(b) && !b.subtract(a).is_empty());
+    }
+}
+
+#[test]
+fn azure_deny_above_the_allows_gives_exactly_its_rows() {
+    let ir = hybrid();
+    let monitor = ir.atom_id("ops.monitor").expect("atom");
+    let rows = seeded(&ir, Target::Azure, |tf| {
+        let res = &mut tf["resource"];
+        let nsg = res["azurerm_network_security_group"]
+            .as_object()
+            .and_then(|m| m.iter().find(|(_, g)| g["tags"]["moat-zone"] == "ops"))
+            .map(|(k, _)| k.clone())
+            .expect("ops NSG");
+        let asg = res["azurerm_application_security_group"]
+            .as_object()
+            .and_then(|m| m.iter().find(|(_, g)| g["tags"]["moat-atom"] == "ops.monitor"))
+            .map(|(k, _)| k.clone())
+            .expect("monitor ASG");
+        res["azurerm_network_security_rule"]["hand_deny"] = json!({
+            "name": "hand-deny", "priority": 100, "direction": "Inbound", "access": "Deny",
+            "protocol": "*", "source_port_range": "*", "destination_port_range": "*",
+            "source_address_prefix": "*",
+            "destination_application_security_group_ids": [format!("${{azurerm_application_security_group.{asg}.id}}")],
+            "network_security_group_name": format!("${{azurerm_network_security_group.{nsg}.name}}"),
+        });
+    });
+    // Everything into the monitor is gone; nothing else changes.
+    assert!(!rows.is_empty());
+    for (_, t, _, a) in &rows {
+        assert_eq!(*t, monitor, "{:?}", names(&ir, &rows));
+        assert!(a.is_empty(), "{:?}", names(&ir, &rows));
+    }
+}
