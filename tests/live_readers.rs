@@ -420,3 +420,420 @@ fn azure_deny_above_the_allows_gives_exactly_its_rows() {
         assert!(a.is_empty(), "{:?}", names(&ir, &rows));
     }
 }
+
+/// `k8s/mz.yaml` of spec-example without the policy of `mz.kernel`.
+fn without_kernel_policy(out: &[Artefact]) -> Vec<(String, String)> {
+    out.iter()
+        .map(|a| {
+            if a.path != "k8s/mz.yaml" {
+                return (a.path.clone(), a.contents.clone());
+            }
+            let docs: Vec<Value> = serde_saphyr::from_multiple(&a.contents).expect("yaml");
+            let before = docs.len();
+            let kept: Vec<Value> = docs
+                .into_iter()
+                .filter(|d| d["metadata"]["annotations"]["moat.io/atom"] != "mz.kernel")
+                .collect();
+            assert_eq!(kept.len() + 1, before, "one policy for mz.kernel");
+            (
+                a.path.clone(),
+                serde_saphyr::to_string_multiple(&kept).expect("yaml"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn k8s_deleted_policy_gives_exactly_its_rows_as_nca_says() {
+    let ir = ir_of(&common::root().join("fixtures/good/spec-example.moat"));
+    let out = emit(&ir, Target::K8s).expect("emits");
+    let edited = without_kernel_policy(&out);
+    let pods = k8s_support::topology(&ir);
+    let topo = k8s_support::topology_yaml(&ir, &pods);
+    let read = |files: &[(String, String)]| {
+        let mut f: Vec<(&str, String)> = files.iter().map(|(p, c)| (p.as_str(), c.clone())).collect();
+        f.push(("topology.yaml", topo.clone()));
+        match live_support::read(&ir, LiveKind::K8s, live::k8s::read, &f) {
+            Ok((m, _)) => m,
+            Err(e) => panic!("{e:#?}"),
+        }
+    };
+    let orig: Vec<(String, String)> = out.iter().map(|a| (a.path.clone(), a.contents.clone())).collect();
+    let (before, after) = (read(&orig), read(&edited));
+    // Without nca: the kernel's pods stay isolated by the namespace's default deny,
+    // so exactly its two flows are gone.
+    let id = |n: &str| ir.atom_id(n).expect("atom");
+    let none = PortSet::empty();
+    let mut changed = vec![];
+    for k in before.keys().chain(after.keys()) {
+        let b = before.get(k).map_or(&none, |f| &f.ports);
+        let a = after.get(k).map_or(&none, |f| &f.ports);
+        if a != b && !changed.contains(k) {
+            assert!(a.is_empty(), "{k:?} gained {a}");
+            changed.push(*k);
+        }
+    }
+    changed.sort();
+    let mut want = vec![
+        (id("dmz.ingress"), id("mz.kernel")),
+        (id("mz.kernel"), id("mz.postgres")),
+    ];
+    want.sort();
+    assert_eq!(changed, want);
+    // nca, on the same pods and the edited policies, agrees on every pod-to-pod row.
+    if let Some(why) = k8s_support::missing_tools() {
+        return common::skip(&why);
+    }
+    let atom_of: BTreeMap<(String, String), AtomId> = pods
+        .iter()
+        .map(|p| ((p.namespace.clone(), p.name.clone()), p.atom))
+        .collect();
+    let nca_rows = |files: &[(String, String)]| {
+        let tmp = common::TempDir::new("live-k8s-nca");
+        let dir = tmp.path().join("in");
+        for (p, c) in files {
+            let f = dir.join(p);
+            std::fs::create_dir_all(f.parent().expect("parent")).expect("mkdir");
+            std::fs::write(f, c).expect("write");
+        }
+        std::fs::write(dir.join("topology.yaml"), &topo).expect("write");
+        let mut nca: BTreeMap<(AtomId, AtomId), PortSet> = BTreeMap::new();
+        for (s, d, conns) in k8s_support::run_nca(tmp.path()) {
+            if let (k8s_support::NcaEnd::Pod(a, b), k8s_support::NcaEnd::Pod(c, e)) = (s, d) {
+                let (Some(x), Some(y)) = (atom_of.get(&(a, b)), atom_of.get(&(c, e))) else {
+                    panic!("nca names a pod outside the topology");
+                };
+                if x != y {
+                    nca.entry((*x, *y)).or_default().union_with(&conns);
+                }
+            }
+        }
+        nca
+    };
+    let pod_atoms: Vec<AtomId> = (0..ir.atoms.len())
+        .filter(|a| live_support::pod_atom(&ir, *a))
+        .collect();
+    let pod_rows = |m: &LiveMatrix| {
+        let mut rows = ports_of(m);
+        rows.retain(|(f, t), _| f != t && pod_atoms.contains(f) && pod_atoms.contains(t));
+        rows
+    };
+    let (nca_before, nca_after) = (nca_rows(&orig), nca_rows(&edited));
+    assert!(!nca_before.is_empty(), "nca reports no connectivity at all");
+    for (live, nca) in [(&before, &nca_before), (&after, &nca_after)] {
+        let d = differences(&ir, &pod_rows(live), nca);
+        assert!(d.is_empty(), "live reader and nca differ:\n{}", d.join("\n"));
+    }
+}
+
+/// (code, file, line) of each rendered diagnostic.
+fn coded(rendered: &str) -> Vec<(String, String, u64)> {
+    let v: Value = serde_json::from_str(rendered).expect("diagnostics JSON");
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap_or("").to_string(),
+                d["file"].as_str().unwrap_or("").to_string(),
+                d["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+const HAND_K8S_POLICY: &str = r#"
+policy hand
+zone ext   : external { cidr 0.0.0.0/0 }
+zone front : dmz { namespace web  service site { pods app=site  port http tcp/8080 } }
+zone back  : mz  { namespace api  service svc  { pods app=api   port http tcp/9000 } }
+allow front.site -> back.svc : http
+"#;
+
+/// Written by hand, as an operator would: a default deny for `api`, its API
+/// open to the `web` namespace on the named port, and to part of 10/8.
+const HAND_NETPOLS: &str = r#"apiVersion: v1
+kind: List
+items:
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicy
+  metadata:
+    name: default-deny
+    namespace: api
+  spec:
+    podSelector: {}
+    policyTypes: [Ingress]
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicy
+  metadata:
+    name: allow-from-web
+    namespace: api
+  spec:
+    podSelector:
+      matchLabels: {app: api}
+    ingress:
+    - from:
+      - namespaceSelector:
+          matchLabels: {kubernetes.io/metadata.name: web}
+      ports:
+      - port: http
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicy
+  metadata:
+    name: allow-office
+    namespace: api
+  spec:
+    podSelector:
+      matchExpressions:
+      - {key: app, operator: In, values: [api, other]}
+    ingress:
+    - from:
+      - ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}
+      ports:
+      - {protocol: TCP, port: 9000, endPort: 9001}
+"#;
+
+#[test]
+fn k8s_hand_written_policies_are_evaluated_as_written() {
+    let ir = ir_str(HAND_K8S_POLICY);
+    let (m, warns) = live_support::read(
+        &ir,
+        LiveKind::K8s,
+        live::k8s::read,
+        &[("netpol.yaml", HAND_NETPOLS.to_string())],
+    )
+    .expect("reads");
+    assert!(warns.iter().all(|w| w.code != "W015"), "{warns:#?}");
+    let id = |n: &str| ir.atom_id(n).expect("atom");
+    let p = |s: &str| -> PortSet {
+        let c = moat::check_str(
+            "p.moat",
+            &format!("zone a : mz {{ cidr 10.9.0.0/24 }}\nallow a -> a : {s}\n"),
+        );
+        c.ir.expect("ports")
+            .flows
+            .values()
+            .next()
+            .expect("flow")
+            .ports
+            .clone()
+    };
+    let row = |f: &str, t: &str| {
+        m.get(&(id(f), id(t)))
+            .map(|x| x.ports.clone())
+            .unwrap_or_default()
+    };
+    // The named port resolves on the destination pod: tcp/9000.
+    assert_eq!(row("front.site", "back.svc"), p("tcp/9000"));
+    assert_eq!(row("front", "back.svc"), p("tcp/9000"));
+    let by = &m[&(id("front.site"), id("back.svc"))].by;
+    assert_eq!(by.len(), 1);
+    assert_eq!(by[0].0.object.as_deref(), Some("api/allow-from-web"));
+    // The default deny: nothing into the rest of `api`, nothing inside `api`.
+    assert!(row("front.site", "back").is_empty());
+    assert!(row("back", "back.svc").is_empty() && row("back.svc", "back.svc").is_empty());
+    // No policy selects `web`'s pods nor anyone's egress: open.
+    assert!(row("back.svc", "front.site").is_any());
+    assert!(row("ext", "front").is_any() && row("back", "ext").is_any());
+    // The ipBlock covers part of `ext`: a partial row naming that part.
+    let office = &m[&(id("ext"), id("back.svc"))];
+    assert_eq!(office.ports, p("tcp/9000-9001"));
+    let part = office.partial.as_ref().expect("partial");
+    assert_eq!(part.from, ["10.0.0.0/16", "10.2.0.0-10.255.255.255"]);
+    assert!(!m.contains_key(&(id("ext"), id("back"))));
+}
+
+const HAND_SG_POLICY: &str = r#"
+policy handsg
+site aws1 : aws { region "eu-west-1" vpc "vpc-1" }
+zone internet : external { cidr 0.0.0.0/0 }
+zone web : dmz @ aws1 {
+  cidr 10.0.0.0/16
+  service lb  { hosts 10.0.1.10    port https tcp/443 }
+  service app { hosts 10.0.2.0/24  port api tcp/8080 }
+}
+allow internet -> web.lb : https
+allow web.lb -> web.app : api
+"#;
+
+const HAND_SGS: &str = r#"{
+  "SecurityGroups": [
+    {
+      "GroupId": "sg-0lb", "GroupName": "lb", "VpcId": "vpc-1",
+      "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+      ],
+      "IpPermissionsEgress": [
+        {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+      ]
+    },
+    {
+      "GroupId": "sg-0app", "GroupName": "app", "VpcId": "vpc-1",
+      "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "UserIdGroupPairs": [{"GroupId": "sg-0lb"}]},
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}
+      ],
+      "IpPermissionsEgress": [
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [{"PrefixListId": "pl-s3"}]}
+      ]
+    }
+  ]
+}
+"#;
+
+const HAND_ENIS: &str = r#"{"NetworkInterfaces": [
+  {"NetworkInterfaceId": "eni-1", "PrivateIpAddress": "10.0.1.10", "Groups": [{"GroupId": "sg-0lb"}]},
+  {"NetworkInterfaceId": "eni-2", "PrivateIpAddresses": [{"PrivateIpAddress": "10.0.2.5"}], "Groups": [{"GroupId": "sg-0app"}]}
+]}"#;
+
+#[test]
+fn aws_hand_written_groups_are_evaluated_as_written() {
+    let ir = ir_str(HAND_SG_POLICY);
+    let (m, warns) = live_support::read(
+        &ir,
+        LiveKind::Aws,
+        live::aws::read,
+        &[
+            ("sgs.json", HAND_SGS.to_string()),
+            ("enis.json", HAND_ENIS.to_string()),
+        ],
+    )
+    .expect("reads");
+    let id = |n: &str| ir.atom_id(n).expect("atom");
+    let tcp = |lo: u16, hi: u16| PortSet::range(moat::ports::Proto::Tcp, (lo, hi).into());
+    let row = |f: &str, t: &str| {
+        m.get(&(id(f), id(t)))
+            .map(|x| x.ports.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(row("internet", "web.lb"), tcp(443, 443));
+    // Group reference and the hand-added SSH rule, which covers the load balancer's address.
+    assert_eq!(row("web.lb", "web.app"), tcp(22, 22).union(&tcp(8080, 8080)));
+    // The app's own egress is tcp/443 only: its SSH rule does not let it reach itself.
+    assert!(row("web.app", "web.app").is_empty());
+    // The prefix list is not modelled: taken as every address (W015), so the app reaches the lb on 443.
+    assert_eq!(row("web.app", "web.lb"), tcp(443, 443));
+    assert!(
+        warns
+            .iter()
+            .any(|w| w.code == "W015" && w.message.contains("pl-s3")),
+        "{warns:#?}"
+    );
+    // `web`'s remainder has no interface: no group, nothing in or out (W016 names it).
+    assert!(row("web", "web.lb").is_empty() && row("internet", "web").is_empty());
+    assert!(
+        warns
+            .iter()
+            .any(|w| w.code == "W016" && w.message.contains("web")),
+        "{warns:#?}"
+    );
+    // Every row names the rules behind it, at their line.
+    let by = &m[&(id("web.lb"), id("web.app"))].by;
+    let objects: Vec<&str> = by.iter().filter_map(|(r, _)| r.object.as_deref()).collect();
+    assert!(
+        objects.contains(&"sg-0app ingress[0]") && objects.contains(&"sg-0lb egress[0]"),
+        "{objects:?}"
+    );
+}
+
+#[test]
+fn bad_input_is_a_coded_error_with_its_line() {
+    let k8s = ir_str(HAND_K8S_POLICY);
+    let aws = ir_str(HAND_SG_POLICY);
+    let cases: Vec<(&Ir, LiveKind, Reader, &str, String, &str, u64)> = vec![
+        (&aws, LiveKind::Aws, live::aws::read, "cut.json", HAND_SGS[..300].to_string(), "E037", 0),
+        (
+            &aws,
+            LiveKind::Aws,
+            live::aws::read,
+            "shape.json",
+            "{\n  \"SecurityGroups\": [\n    {\"GroupId\": \"sg-1\", \"IpPermissions\": \"all\"}\n  ]\n}\n".into(),
+            "E038",
+            3,
+        ),
+        (&aws, LiveKind::Aws, live::aws::read, "other.json", "{\"Reservations\": []}".into(), "E038", 1),
+        (
+            &aws,
+            LiveKind::Aws,
+            live::aws::read,
+            "cidr.json",
+            HAND_SGS.replace("10.0.0.0/16", "10.0.0.0/33"),
+            "E039",
+            16,
+        ),
+        (&aws, LiveKind::Gcp, live::gcp::read, "obj.json", "{\"name\": \"x\"}".into(), "E038", 1),
+        (
+            &aws,
+            LiveKind::Gcp,
+            live::gcp::read,
+            "dir.json",
+            "[\n {\"name\": \"a\", \"network\": \"n\", \"direction\": \"SIDEWAYS\", \"allowed\": []}\n]".into(),
+            "E039",
+            2,
+        ),
+        (
+            &aws,
+            LiveKind::Azure,
+            live::azure::read,
+            "prio.json",
+            "[{\"name\": \"moat-handsg-web\",\n \"securityRules\": [\n  {\"name\": \"r\", \"direction\": \"Inbound\", \"access\": \"Allow\"}]}]".into(),
+            "E039",
+            3,
+        ),
+        (&k8s, LiveKind::K8s, live::k8s::read, "cut.yaml", HAND_NETPOLS[..400].to_string() + "\n  - [", "E037", 0),
+        (
+            &k8s,
+            LiveKind::K8s,
+            live::k8s::read,
+            "block.yaml",
+            HAND_NETPOLS.replace("cidr: 10.0.0.0/8", "cidr: banana"),
+            "E039",
+            0,
+        ),
+        (&k8s, LiveKind::K8s, live::k8s::read, "nokind.yaml", "metadata: {name: x}\n".into(), "E038", 1),
+    ];
+    for (ir, kind, reader, name, text, code, line) in cases {
+        let (m, rendered) = live_support::read_rendered(ir, kind, reader, &[(name, text)]);
+        assert!(m.is_none(), "{name}: read without errors");
+        let diags = coded(&rendered);
+        assert!(
+            diags
+                .iter()
+                .any(|(c, f, l)| c == code && f == name && *l >= 1 && (line == 0 || *l == line)),
+            "{name}: want {code} at line {line}, got {rendered}"
+        );
+    }
+}
+
+#[test]
+fn no_truncation_of_any_input_panics() {
+    let k8s = ir_str(HAND_K8S_POLICY);
+    let aws = ir_str(HAND_SG_POLICY);
+    let hybrid = hybrid();
+    let mut inputs: Vec<(&Ir, LiveKind, Reader, String)> = vec![
+        (&k8s, LiveKind::K8s, live::k8s::read, HAND_NETPOLS.to_string()),
+        (&aws, LiveKind::Aws, live::aws::read, HAND_SGS.to_string()),
+    ];
+    for t in [Target::Gcp, Target::Azure] {
+        let out = emit(&hybrid, t).expect("emits");
+        let text =
+            serde_json::to_string_pretty(&describe(t, &cloud_support::json(&out, tf_path(t)))).expect("json");
+        let (kind, reader, _) = kind_of(t);
+        inputs.push((&hybrid, kind, reader, text));
+    }
+    for (ir, kind, reader, text) in inputs {
+        let step = (text.len() / 60).max(1);
+        for cut in (1..text.len()).step_by(step) {
+            let Some(part) = text.get(..cut) else { continue };
+            let (m, rendered) = live_support::read_rendered(ir, kind, reader, &[("cut", part.to_string())]);
+            if m.is_none() {
+                let diags = coded(&rendered);
+                assert!(
+                    diags.iter().all(|(c, _, l)| c.starts_with("E03") && *l >= 1),
+                    "{} cut at {cut}: {rendered}",
+                    kind.as_str()
+                );
+            }
+        }
+    }
+}

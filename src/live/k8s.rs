@@ -657,6 +657,37 @@ impl Eval<'_> {
     }
 }
 
+/// One end of a cell: a pod, or a piece of an atom's addresses.
+enum Place<'p> {
+    Pod(&'p Pod),
+    Addr(Iv),
+}
+
+/// What one (from, to) of a row gets, and the rules that let it.
+struct Cell<'p> {
+    from: Place<'p>,
+    to: Place<'p>,
+    ports: PortSet,
+    by: Vec<(LiveRule, PortSet)>,
+}
+
+/// The places of a partial row: the pods by name, the addresses merged into ranges.
+fn places<'a, 'p: 'a>(it: impl Iterator<Item = &'a Place<'p>>) -> Vec<String> {
+    let mut pods = BTreeSet::new();
+    let mut ivs = vec![];
+    for p in it {
+        match p {
+            Place::Pod(p) => {
+                pods.insert(format!("pod {}/{}", p.namespace, p.name));
+            }
+            Place::Addr(iv) => ivs.push(*iv),
+        }
+    }
+    let mut out: Vec<String> = cover::merged(ivs).iter().map(Iv::text).collect();
+    out.extend(pods);
+    out
+}
+
 fn evaluate(
     ir: &Ir,
     sources: &SourceMap,
@@ -718,18 +749,18 @@ fn evaluate(
         });
     let mut out = LiveMatrix::new();
     // One cell: what each (from piece, to piece) gets; the row is their union.
-    let mut put = |key: (AtomId, AtomId), cells: Vec<(String, String, PortSet, Vec<(LiveRule, PortSet)>)>| {
+    let mut put = |key: (AtomId, AtomId), cells: Vec<Cell>| {
         let mut ports = PortSet::empty();
         for c in &cells {
-            ports.union_with(&c.2);
+            ports.union_with(&c.ports);
         }
         if ports.is_empty() {
             return;
         }
-        let whole = cells.iter().all(|c| c.2 == ports);
+        let whole = cells.iter().all(|c| c.ports == ports);
         let mut by: Vec<(LiveRule, PortSet)> = vec![];
-        for (_, _, _, b) in cells.iter() {
-            for (r, p) in b {
+        for c in &cells {
+            for (r, p) in &c.by {
                 match by.iter_mut().find(|(x, _)| x == r) {
                     Some((_, q)) => q.union_with(p),
                     None => by.push((r.clone(), p.clone())),
@@ -738,25 +769,14 @@ fn evaluate(
         }
         by.sort_by(|a, b| a.0.cmp(&b.0));
         let partial = (!whole).then(|| {
-            let mut from: Vec<String> = cells
-                .iter()
-                .filter(|c| !c.2.is_empty())
-                .map(|c| c.0.clone())
-                .collect();
-            let mut to: Vec<String> = cells
-                .iter()
-                .filter(|c| !c.2.is_empty())
-                .map(|c| c.1.clone())
-                .collect();
-            from.sort();
-            from.dedup();
-            to.sort();
-            to.dedup();
-            Partial { from, to }
+            let hit: Vec<&Cell> = cells.iter().filter(|c| !c.ports.is_empty()).collect();
+            Partial {
+                from: places(hit.iter().map(|c| &c.from)),
+                to: places(hit.iter().map(|c| &c.to)),
+            }
         });
         out.insert(key, LiveFlow { ports, by, partial });
     };
-    let pod_name = |p: &Pod| format!("pod {}/{}", p.namespace, p.name);
     for (&a, ps) in &by_atom {
         for (&b, qs) in &by_atom {
             let mut cells = vec![];
@@ -772,7 +792,12 @@ fn evaluate(
                         .map(|(r, x)| (r, x.intersect(&got)))
                         .filter(|(_, x)| !x.is_empty())
                         .collect();
-                    cells.push((pod_name(pp), pod_name(qq), got, by));
+                    cells.push(Cell {
+                        from: Place::Pod(pp),
+                        to: Place::Pod(qq),
+                        ports: got,
+                        by,
+                    });
                 }
             }
             put((a, b), cells);
@@ -788,12 +813,17 @@ fn evaluate(
                         } else {
                             ev.side(p, false, End::Addr(*piece), End::Pod(pp))
                         };
-                        let (f, t) = if egress {
-                            (pod_name(pp), piece.text())
+                        let (from, to) = if egress {
+                            (Place::Pod(pp), Place::Addr(*piece))
                         } else {
-                            (piece.text(), pod_name(pp))
+                            (Place::Addr(*piece), Place::Pod(pp))
                         };
-                        cells.push((f, t, got, by));
+                        cells.push(Cell {
+                            from,
+                            to,
+                            ports: got,
+                            by,
+                        });
                     }
                 }
                 put(if egress { (a, *x) } else { (*x, a) }, cells);
