@@ -235,7 +235,7 @@ fn seeded(ir: &Ir, t: Target, edit: impl Fn(&mut Value)) -> Vec<(AtomId, AtomId,
     let mut plain = ports_of(&after);
     plain.retain(|k, _| after[k].partial.is_none());
     let mut want_plain = want.clone();
-    want_plain.retain(|k, _| !after.get(k).is_some_and(|f| f.partial.is_some()));
+    want_plain.retain(|k, _| after.get(k).is_none_or(|f| f.partial.is_none()));
     let d = differences(ir, &plain, &want_plain);
     assert!(
         d.is_empty(),

@@ -76,6 +76,9 @@ struct EgressRule {
     ports: Option<Vec<PortDoc>>,
 }
 
+/// A rule's peers and ports, ingress or egress alike.
+type RuleDoc = (Option<Vec<PeerDoc>>, Option<Vec<PortDoc>>);
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PeerDoc {
@@ -458,80 +461,79 @@ fn policy(
             errs.push(bad(format!("policy type `{t}`")));
         }
     }
-    let rules =
-        |kind: &str, list: Vec<(Option<Vec<PeerDoc>>, Option<Vec<PortDoc>>)>, errs: &mut Vec<Diagnostic>| {
-            let mut out = vec![];
-            for (i, (peers, ports)) in list.into_iter().enumerate() {
-                let peers = peers.filter(|p| !p.is_empty()).map(|ps| {
-                    ps.into_iter()
-                        .filter_map(|p| match (p.ip_block, p.namespace_selector, p.pod_selector) {
-                            (Some(b), None, None) => {
-                                let cidr = b.cidr.parse::<IpNet>();
-                                let except: Result<Vec<IpNet>, _> =
-                                    b.except.iter().map(|e| e.parse::<IpNet>()).collect();
-                                match (cidr, except) {
-                                    (Ok(c), Ok(x)) => Some(Peer::Block(cover::block(&c.trunc(), &x))),
-                                    _ => {
-                                        errs.push(bad(format!(
-                                            "ipBlock `{}` (except {:?}) is not CIDRs",
-                                            b.cidr, b.except
-                                        )));
-                                        None
-                                    }
+    let rules = |kind: &str, list: Vec<RuleDoc>, errs: &mut Vec<Diagnostic>| {
+        let mut out = vec![];
+        for (i, (peers, ports)) in list.into_iter().enumerate() {
+            let peers = peers.filter(|p| !p.is_empty()).map(|ps| {
+                ps.into_iter()
+                    .filter_map(|p| match (p.ip_block, p.namespace_selector, p.pod_selector) {
+                        (Some(b), None, None) => {
+                            let cidr = b.cidr.parse::<IpNet>();
+                            let except: Result<Vec<IpNet>, _> =
+                                b.except.iter().map(|e| e.parse::<IpNet>()).collect();
+                            match (cidr, except) {
+                                (Ok(c), Ok(x)) => Some(Peer::Block(cover::block(&c.trunc(), &x))),
+                                _ => {
+                                    errs.push(bad(format!(
+                                        "ipBlock `{}` (except {:?}) is not CIDRs",
+                                        b.cidr, b.except
+                                    )));
+                                    None
                                 }
                             }
-                            (None, ns, pods) if ns.is_some() || pods.is_some() => {
-                                for s in ns.iter().chain(pods.iter()) {
-                                    check_selector(s, errs);
-                                }
-                                Some(Peer::Pods { namespaces: ns, pods })
-                            }
-                            _ => {
-                                errs.push(bad(format!(
-                                    "a peer of {kind}[{i}] holds an ipBlock with a selector, or nothing"
-                                )));
-                                None
-                            }
-                        })
-                        .collect()
-                });
-                let mut out_ports = vec![];
-                for p in ports.unwrap_or_default() {
-                    let Some(proto) = protocol(p.protocol.as_deref()) else {
-                        errs.push(bad(format!("protocol `{}`", p.protocol.unwrap_or_default())));
-                        continue;
-                    };
-                    match (&p.port, p.end_port) {
-                        (None, None) => out_ports.push(Port::Numbers(proto, PortRange::FULL)),
-                        (Some(serde_json::Value::String(n)), None) => {
-                            out_ports.push(Port::Named(proto, n.clone()))
                         }
-                        (Some(v), end) => match (v.as_u64(), end) {
-                            (Some(lo), None) if (1..=65535).contains(&lo) => {
-                                out_ports.push(Port::Numbers(proto, PortRange::new(lo as u16, lo as u16)))
+                        (None, ns, pods) if ns.is_some() || pods.is_some() => {
+                            for s in ns.iter().chain(pods.iter()) {
+                                check_selector(s, errs);
                             }
-                            (Some(lo), Some(hi))
-                                if (1..=65535).contains(&lo) && (lo..=65535).contains(&u64::from(hi)) =>
-                            {
-                                out_ports.push(Port::Numbers(proto, PortRange::new(lo as u16, hi as u16)))
-                            }
-                            _ => errs.push(bad(format!("port {v} (endPort {end:?})"))),
-                        },
-                        (None, Some(_)) => errs.push(bad("endPort without port".into())),
+                            Some(Peer::Pods { namespaces: ns, pods })
+                        }
+                        _ => {
+                            errs.push(bad(format!(
+                                "a peer of {kind}[{i}] holds an ipBlock with a selector, or nothing"
+                            )));
+                            None
+                        }
+                    })
+                    .collect()
+            });
+            let mut out_ports = vec![];
+            for p in ports.unwrap_or_default() {
+                let Some(proto) = protocol(p.protocol.as_deref()) else {
+                    errs.push(bad(format!("protocol `{}`", p.protocol.unwrap_or_default())));
+                    continue;
+                };
+                match (&p.port, p.end_port) {
+                    (None, None) => out_ports.push(Port::Numbers(proto, PortRange::FULL)),
+                    (Some(serde_json::Value::String(n)), None) => {
+                        out_ports.push(Port::Named(proto, n.clone()))
                     }
-                }
-                out.push(Rule {
-                    live: LiveRule {
-                        span: at,
-                        object: Some(object.clone()),
-                        text: format!("NetworkPolicy {object} {kind}[{i}]"),
+                    (Some(v), end) => match (v.as_u64(), end) {
+                        (Some(lo), None) if (1..=65535).contains(&lo) => {
+                            out_ports.push(Port::Numbers(proto, PortRange::new(lo as u16, lo as u16)))
+                        }
+                        (Some(lo), Some(hi))
+                            if (1..=65535).contains(&lo) && (lo..=65535).contains(&u64::from(hi)) =>
+                        {
+                            out_ports.push(Port::Numbers(proto, PortRange::new(lo as u16, hi as u16)))
+                        }
+                        _ => errs.push(bad(format!("port {v} (endPort {end:?})"))),
                     },
-                    peers,
-                    ports: out_ports,
-                });
+                    (None, Some(_)) => errs.push(bad("endPort without port".into())),
+                }
             }
-            out
-        };
+            out.push(Rule {
+                live: LiveRule {
+                    span: at,
+                    object: Some(object.clone()),
+                    text: format!("NetworkPolicy {object} {kind}[{i}]"),
+                },
+                peers,
+                ports: out_ports,
+            });
+        }
+        out
+    };
     let ingress = types.iter().any(|t| t == "Ingress").then(|| {
         let list = spec
             .ingress
