@@ -125,7 +125,8 @@ pub struct Firewall<'a> {
 }
 
 impl Firewall<'_> {
-    /// The live matrix over every pair with at least one end at a site of the cloud's kind.
+    /// The live matrix over every pair with at least one end at a site of the
+    /// cloud's kind: each has an entry, empty when the live state blocks it.
     pub fn evaluate(&self, ir: &Ir) -> LiveMatrix {
         let n = ir.atoms.len();
         let owned: Vec<bool> = (0..n).map(|a| ir.site_of(a).kind == self.kind).collect();
@@ -157,9 +158,7 @@ impl Firewall<'_> {
                     ports = ports.intersect(&side.some);
                     full = full.intersect(&side.full);
                 }
-                if ports.is_empty() {
-                    continue;
-                }
+                // An empty row stays: the live state blocks the pair (the scope convention).
                 let mut by: BTreeMap<usize, PortSet> = BTreeMap::new();
                 for side in &sides {
                     for (i, p) in &side.by {
@@ -169,7 +168,7 @@ impl Firewall<'_> {
                         }
                     }
                 }
-                let partial = (!ports.is_subset(&full)).then(|| Partial {
+                let partial = (!ports.is_empty() && !ports.is_subset(&full)).then(|| Partial {
                     from: texts(inbound.as_ref()),
                     to: texts(outbound.as_ref()),
                 });

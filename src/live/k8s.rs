@@ -756,7 +756,8 @@ fn evaluate(
         for c in &cells {
             ports.union_with(&c.ports);
         }
-        if ports.is_empty() {
+        // An empty row stays: the live state blocks the pair (the scope convention).
+        if cells.is_empty() {
             return;
         }
         let whole = cells.iter().all(|c| c.ports == ports);
@@ -770,7 +771,7 @@ fn evaluate(
             }
         }
         by.sort_by(|a, b| a.0.cmp(&b.0));
-        let partial = (!whole).then(|| {
+        let partial = (!whole && !ports.is_empty()).then(|| {
             let hit: Vec<&Cell> = cells.iter().filter(|c| !c.ports.is_empty()).collect();
             Partial {
                 from: places(hit.iter().map(|c| &c.from)),
