@@ -24,13 +24,18 @@ pub struct Args {
     /// netfilter targets: log dropped packets (rate-limited).
     #[arg(long)]
     pub log_drops: bool,
-    /// How to print diagnostics.
+    /// How to print diagnostics: human and json on stderr, a SARIF log on
+    /// stdout (needs --out, since without it the artefacts go to stdout).
     #[arg(long, value_enum, default_value = "human")]
     pub format: DiagFormat,
 }
 
 /// Runs `moat compile`.
 pub fn run(args: &Args) -> u8 {
+    if args.format == DiagFormat::Sarif && args.out.is_none() {
+        eprintln!("error: --format sarif writes the log to stdout: give --out DIR for the artefacts");
+        return TROUBLE;
+    }
     let targets = match parse_targets(&args.target) {
         Ok(t) => t,
         Err(msg) => {
