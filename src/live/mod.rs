@@ -97,6 +97,11 @@ pub struct Partial {
 }
 
 /// The live state's reachability: (from atom, to atom) -> what is let through.
+///
+/// Scope convention (drift relies on it): every pair the live input speaks for
+/// has an entry, also when nothing passes (empty `ports`: the live state blocks
+/// it); a pair with no entry is outside what the input configures, and drift
+/// does not compare it (a host ruleset says nothing about other hosts' flows).
 pub type LiveMatrix = BTreeMap<(AtomId, AtomId), LiveFlow>;
 
 /// What a reader gives back: the matrix and its warnings (constructs it could
