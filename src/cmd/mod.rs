@@ -4,6 +4,7 @@ pub mod audit;
 pub mod check;
 pub mod compile;
 pub mod diff;
+pub mod drift;
 pub mod fmt;
 pub mod graph;
 pub mod matrix;
