@@ -7,6 +7,7 @@ pub mod diff;
 pub mod drift;
 pub mod fmt;
 pub mod graph;
+pub mod import;
 pub mod matrix;
 pub mod query;
 

@@ -14,6 +14,7 @@ use crate::span::{SourceMap, Span};
 use std::collections::BTreeMap;
 
 pub mod compare;
+pub mod import;
 pub mod iptables;
 pub mod netfilter;
 pub mod nftables;
