@@ -19,6 +19,8 @@ use crate::ir::Ir;
 use crate::ports::{PortRange, PortSet, Proto};
 use crate::span::{SourceMap, Span};
 use serde_json::Value;
+
+mod text;
 use std::collections::BTreeMap;
 
 /// Reads every `nftables` input (one live state) and evaluates it over the atoms.
@@ -82,6 +84,10 @@ struct NamedSet<'v> {
 /// The filter rules of one `nft -j list ruleset` file.
 fn parse(text: &str, input: &LiveInput, warns: &mut Warnings) -> Result<Table, Diagnostic> {
     let file = input.file;
+    if !text.trim_start().starts_with('{') {
+        let (items, locs) = text::to_json(text, file)?;
+        return parse_items(&items, &locs, input, warns);
+    }
     let whole = Span::new(file, 0, 0);
     let doc: Value = serde_json::from_str(text).map_err(|e| {
         let at = offset(text, e.line(), e.column());
@@ -94,7 +100,23 @@ fn parse(text: &str, input: &LiveInput, warns: &mut Warnings) -> Result<Table, D
                 .with_help("give the output of `nft -j list ruleset`"),
         );
     };
-    let offsets = rule_offsets(text);
+    let locs: Vec<(usize, usize, Option<String>)> = rule_offsets(text)
+        .into_iter()
+        .map(|at| (at, at + 6, None))
+        .collect();
+    parse_items(items, &locs, input, warns)
+}
+
+/// The filter rules of the ruleset items (the JSON array, or text turned into
+/// it); `locs` holds each rule's byte range and, for text, its line.
+fn parse_items(
+    items: &[Value],
+    locs: &[(usize, usize, Option<String>)],
+    input: &LiveInput,
+    warns: &mut Warnings,
+) -> Result<Table, Diagnostic> {
+    let file = input.file;
+    let whole = Span::new(file, 0, 0);
     let mut t = Table {
         stem: stem(&input.path),
         ..Table::default()
@@ -187,9 +209,9 @@ fn parse(text: &str, input: &LiveInput, warns: &mut Warnings) -> Result<Table, D
     let mut n = 0;
     for item in items {
         let Some(o) = item.get("rule") else { continue };
-        let at = offsets.get(n).copied().unwrap_or(0);
+        let (at, end, line) = locs.get(n).cloned().unwrap_or((0, 0, None));
         n += 1;
-        let span = Span::new(file, at, at + 6);
+        let span = Span::new(file, at, end);
         let k = key(o);
         let chain_key = (
             k.0.clone(),
@@ -206,7 +228,7 @@ fn parse(text: &str, input: &LiveInput, warns: &mut Warnings) -> Result<Table, D
         t.rules.push(LiveRule {
             span,
             object: Some(format!("{} {} {} handle {handle}", k.0, k.1, chain_key.2)),
-            text: format!("rule {handle} of chain {}{comment}", chain_key.2),
+            text: line.unwrap_or_else(|| format!("rule {handle} of chain {}{comment}", chain_key.2)),
         });
         let live = t.rules.len() - 1;
         let ctx = Ctx {
