@@ -53,7 +53,8 @@ pub fn to_json(text: &str, file: usize) -> Result<(Vec<Value>, Locs), Diagnostic
             }
             (["}"], None) => return Err(err("a `}` too many")),
             // the commands of an `nft -f` script around its tables (moat's own files)
-            (["table", _, _] | ["delete" | "flush", ..], None) => {}
+            (["table", _, x] | ["delete" | "flush", _, _, x], None) if *x != "{" => {}
+            (["flush", "ruleset"], None) => {}
             (["table", fam, name, "{"], None) => stack.push(Block::Table(fam.to_string(), name.to_string())),
             (["table", name, "{"], None) => stack.push(Block::Table("ip".into(), name.to_string())),
             (["chain", name, "{"], Some(Block::Table(f, t))) => {
