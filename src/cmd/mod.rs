@@ -4,8 +4,10 @@ pub mod audit;
 pub mod check;
 pub mod compile;
 pub mod diff;
+pub mod drift;
 pub mod fmt;
 pub mod graph;
+pub mod import;
 pub mod matrix;
 pub mod query;
 
