@@ -115,6 +115,21 @@ pub const CODES: &[CodeInfo] = &[
         "Retype the string with visible characters only.",
     ),
     c(
+        "E037",
+        "a live input (k8s, aws, gcp, azure) is not JSON or YAML: truncated or mistyped (drift, import)",
+        "Give the complete output of the command the kind names (kubectl get netpol -A -o yaml, aws ec2 describe-security-groups, ...).",
+    ),
+    c(
+        "E038",
+        "a live input is JSON or YAML but not of the shape its kind reads (drift, import)",
+        "Give the unchanged output of the command for that kind, or use the KIND that matches the file.",
+    ),
+    c(
+        "E039",
+        "a value in a live input is invalid: a CIDR, port, protocol, direction or priority (drift, import)",
+        "Correct the value the message names; the cloud or the API server would reject it too.",
+    ),
+    c(
         "W001",
         "unused zone or service",
         "Remove the declaration, or write the allow that should use it.",
@@ -143,6 +158,16 @@ pub const CODES: &[CodeInfo] = &[
         "W006",
         "a comment holds a bidirectional-control or invisible character",
         "Retype the comment with visible characters only.",
+    ),
+    c(
+        "W015",
+        "a live construct moat does not evaluate (k8s, aws, gcp, azure); it is taken as letting more through",
+        "Check the named rule by hand; moat never reports less reachability than the live state may have.",
+    ),
+    c(
+        "W016",
+        "an atom (or a group) the live input places nowhere: no pod, group, tag or instance (drift, import)",
+        "Give the inputs that place it (all groups and interfaces, the pods), or ignore it when it is not deployed.",
     ),
 ];
 

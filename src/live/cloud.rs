@@ -171,6 +171,7 @@ impl Firewall<'_> {
                 let partial = (!ports.is_empty() && !ports.is_subset(&full)).then(|| Partial {
                     from: texts(inbound.as_ref()),
                     to: texts(outbound.as_ref()),
+                    ports: ports.subtract(&full),
                 });
                 out.insert(
                     (s, d),

@@ -761,6 +761,8 @@ fn evaluate(
             return;
         }
         let whole = cells.iter().all(|c| c.ports == ports);
+        // The ports every cell gets; the rest pass for only part of the pair.
+        let every = cells.iter().fold(ports.clone(), |acc, c| acc.intersect(&c.ports));
         let mut by: Vec<(LiveRule, PortSet)> = vec![];
         for c in &cells {
             for (r, p) in &c.by {
@@ -776,6 +778,7 @@ fn evaluate(
             Partial {
                 from: places(hit.iter().map(|c| &c.from)),
                 to: places(hit.iter().map(|c| &c.to)),
+                ports: ports.subtract(&every),
             }
         });
         out.insert(key, LiveFlow { ports, by, partial });

@@ -137,7 +137,10 @@ pub fn reader(kind: LiveKind) -> Option<Reader> {
     match kind {
         LiveKind::Nftables => Some(nftables::read),
         LiveKind::Iptables => Some(iptables::read),
-        LiveKind::K8s | LiveKind::Aws | LiveKind::Gcp | LiveKind::Azure => None,
+        LiveKind::K8s => Some(k8s::read),
+        LiveKind::Aws => Some(aws::read),
+        LiveKind::Gcp => Some(gcp::read),
+        LiveKind::Azure => Some(azure::read),
     }
 }
 
