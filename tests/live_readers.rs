@@ -162,6 +162,18 @@ fn clouds_round_trip_every_example() {
                     ));
                 }
             }
+            if t == Target::Aws {
+                // `terraform show -json` of the same objects reads the same.
+                let text = serde_json::to_string_pretty(&live_support::aws_state(&tf)).expect("json");
+                match live_support::read(&ir, LiveKind::Aws, live::aws::read, &[("state.json", text)]) {
+                    Ok((m, _)) if ports_of(&m) == ports_of(&got) => {}
+                    Ok((m, _)) => failures.push(format!(
+                        "{name}: the Terraform state reads otherwise:\n  {}",
+                        differences(&ir, &ports_of(&m), &ports_of(&got)).join("\n  ")
+                    )),
+                    Err(e) => failures.push(format!("{name}: state: {e:?}")),
+                }
+            }
             checked.push(name);
         }
     }
@@ -839,4 +851,54 @@ fn no_truncation_of_any_input_panics() {
             }
         }
     }
+}
+
+#[test]
+fn aws_terraform_state_inline_and_legacy_rules() {
+    let ir = ir_str(HAND_SG_POLICY);
+    let state = json!({"format_version": "1.0", "values": {"root_module": {"resources": [
+        {"address": "aws_security_group.lb", "type": "aws_security_group", "name": "lb",
+         "values": {"id": "sg-lb", "name": "lb", "tags": {"moat:atom": "web.lb"},
+           "ingress": [{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["0.0.0.0/0"],
+                        "ipv6_cidr_blocks": [], "security_groups": [], "self": false, "prefix_list_ids": []}],
+           "egress": [{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}]}},
+        {"address": "aws_security_group.app", "type": "aws_security_group", "name": "app",
+         "values": {"id": "sg-app", "name": "app", "tags": {"moat:atom": "web.app"},
+           "ingress": [{"protocol": "tcp", "from_port": 9000, "to_port": 9000, "self": true}], "egress": []}},
+        {"address": "aws_security_group_rule.app_from_lb", "type": "aws_security_group_rule", "name": "app_from_lb",
+         "values": {"type": "ingress", "security_group_id": "sg-app", "source_security_group_id": "sg-lb",
+                    "protocol": "tcp", "from_port": 8080, "to_port": 8080}}
+    ]}}});
+    let text = serde_json::to_string_pretty(&state).expect("json");
+    let (m, _) =
+        live_support::read(&ir, LiveKind::Aws, live::aws::read, &[("state.json", text)]).expect("reads");
+    let id = |n: &str| ir.atom_id(n).expect("atom");
+    let tcp = |p: u16| PortSet::range(moat::ports::Proto::Tcp, (p, p).into());
+    let row = |f: &str, t: &str| {
+        m.get(&(id(f), id(t)))
+            .map(|x| x.ports.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(row("internet", "web.lb"), tcp(443));
+    assert_eq!(row("web.lb", "web.app"), tcp(8080));
+    // `self`: the app's instances reach each other on 9000, but the app has no egress.
+    assert!(row("web.app", "web.app").is_empty());
+    let by = &m[&(id("web.lb"), id("web.app"))].by;
+    assert!(
+        by.iter()
+            .any(|(r, _)| r.object.as_deref() == Some("sg-app ingress[1]")),
+        "{by:?}"
+    );
+    // A rule on a group the state lacks: E039 at the rule.
+    let bad = serde_json::to_string_pretty(&json!({"values": {"root_module": {"resources": [
+        {"address": "aws_security_group_rule.x", "type": "aws_security_group_rule",
+         "values": {"type": "ingress", "security_group_id": "sg-gone", "protocol": "-1"}}]}}}))
+    .expect("json");
+    let (m, rendered) =
+        live_support::read_rendered(&ir, LiveKind::Aws, live::aws::read, &[("bad.json", bad)]);
+    assert!(m.is_none());
+    assert!(
+        coded(&rendered).iter().any(|(c, _, l)| c == "E039" && *l == 5),
+        "{rendered}"
+    );
 }

@@ -1,6 +1,9 @@
 //! `aws`: the output of `aws ec2 describe-security-groups` (and, beside it,
 //! `aws ec2 describe-network-interfaces`, which says which groups sit on
-//! which addresses).
+//! which addresses), or the state `terraform show -json` prints: its
+//! `aws_security_group` resources (with their inline `ingress`/`egress`),
+//! `aws_vpc_security_group_ingress_rule`/`_egress_rule` and
+//! `aws_security_group_rule` resources, in the root and child modules.
 //!
 //! Which atom's instances carry a group: the group's `moat:atom` tag (or
 //! `moat:members`, a zone's members group), as moat's own groups are tagged;
@@ -31,6 +34,32 @@ const WHAT: &str =
 struct Doc {
     security_groups: Option<Vec<Spanned<Group>>>,
     network_interfaces: Option<Vec<Spanned<Interface>>>,
+    /// `terraform show -json`: the state's resources.
+    #[serde(rename = "values")]
+    state: Option<StateValues>,
+}
+
+#[derive(Deserialize)]
+struct StateValues {
+    root_module: Module,
+}
+
+#[derive(Deserialize)]
+struct Module {
+    #[serde(default)]
+    resources: Vec<Spanned<Resource>>,
+    #[serde(default)]
+    child_modules: Vec<Module>,
+}
+
+#[derive(Deserialize)]
+struct Resource {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    values: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -131,13 +160,20 @@ pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
         match parse::documents::<Doc>(sources, input, WHAT) {
             Ok(docs) => {
                 for d in docs {
+                    if let Some(state) = d.state {
+                        match from_state(sources, input, state) {
+                            Ok(gs) => groups.extend(gs.into_iter().map(|g| (*input, g))),
+                            Err(e) => errs.extend(e),
+                        }
+                        continue;
+                    }
                     if d.security_groups.is_none() && d.network_interfaces.is_none() {
                         errs.push(
                             Diagnostic::error(
                                 parse::E_SHAPE,
                                 parse::whole(input),
                                 format!(
-                                    "aws input `{}` holds neither `SecurityGroups` nor `NetworkInterfaces`",
+                                    "aws input `{}` holds no `SecurityGroups`, `NetworkInterfaces` or Terraform state `values`",
                                     input.path.display()
                                 ),
                             )
@@ -399,4 +435,144 @@ fn ports(proto: &str, from: Option<i64>, to: Option<i64>) -> Result<(PortSet, Op
         ),
         other => return Err(format!("`{other}` is not an IP protocol")),
     })
+}
+
+/// A value placed at `loc`.
+fn spanned<T>(v: T, loc: serde_saphyr::Location) -> Spanned<T> {
+    Spanned::new(v, loc, loc)
+}
+
+/// The groups of a `terraform show -json` state, in the describe shape; each
+/// rule is placed at its resource in the file.
+fn from_state(
+    sources: &SourceMap,
+    input: &LiveInput,
+    state: StateValues,
+) -> Result<Vec<Spanned<Group>>, Vec<Diagnostic>> {
+    let mut resources = vec![];
+    let mut stack = vec![state.root_module];
+    while let Some(m) = stack.pop() {
+        resources.extend(m.resources);
+        stack.extend(m.child_modules);
+    }
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let strs = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    // One permission of a state rule: its cidrs, groups and ports.
+    let perm = |v: &serde_json::Value, own: &str, loc: serde_saphyr::Location| -> Permission {
+        let mut ip_ranges: Vec<String> = strs(&v["cidr_blocks"]);
+        ip_ranges.extend(v.get("cidr_ipv4").map(text).filter(|c| !c.is_empty()));
+        let mut v6: Vec<String> = strs(&v["ipv6_cidr_blocks"]);
+        v6.extend(v.get("cidr_ipv6").map(text).filter(|c| !c.is_empty()));
+        let mut groups: Vec<String> = strs(&v["security_groups"]);
+        for k in ["referenced_security_group_id", "source_security_group_id"] {
+            groups.extend(v.get(k).map(text).filter(|c| !c.is_empty()));
+        }
+        if v["self"].as_bool() == Some(true) {
+            groups.push(own.to_string());
+        }
+        let mut lists: Vec<String> = strs(&v["prefix_list_ids"]);
+        lists.extend(v.get("prefix_list_id").map(text).filter(|c| !c.is_empty()));
+        let proto = v
+            .get("ip_protocol")
+            .or_else(|| v.get("protocol"))
+            .map(text)
+            .unwrap_or_default();
+        let all = proto == "-1";
+        Permission {
+            ip_protocol: proto,
+            from_port: if all { None } else { v["from_port"].as_i64() },
+            to_port: if all { None } else { v["to_port"].as_i64() },
+            ip_ranges: ip_ranges
+                .into_iter()
+                .map(|c| spanned(V4Range { cidr_ip: c }, loc))
+                .collect(),
+            ipv6_ranges: v6
+                .into_iter()
+                .map(|c| spanned(V6Range { cidr_ipv6: c }, loc))
+                .collect(),
+            user_id_group_pairs: groups.into_iter().map(|g| GroupRef { group_id: g }).collect(),
+            prefix_list_ids: lists
+                .into_iter()
+                .map(|p| PrefixList { prefix_list_id: p })
+                .collect(),
+        }
+    };
+    let mut groups: BTreeMap<String, Spanned<Group>> = BTreeMap::new();
+    for r in resources.iter().filter(|r| r.value.ty == "aws_security_group") {
+        let v = &r.value.values;
+        let id = text(&v["id"]);
+        let id = if id.is_empty() {
+            r.value.address.clone()
+        } else {
+            id
+        };
+        let tags = v["tags"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, x)| Tag {
+                        key: k.clone(),
+                        value: text(x),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rules = |key: &str| -> Vec<Spanned<Permission>> {
+            v[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| spanned(perm(x, &id, r.referenced), r.referenced))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let g = Group {
+            group_id: id.clone(),
+            group_name: text(&v["name"]),
+            tags,
+            ip_permissions: rules("ingress"),
+            ip_permissions_egress: rules("egress"),
+        };
+        groups.insert(id.clone(), spanned(g, r.referenced));
+    }
+    let mut errs = vec![];
+    for r in &resources {
+        let v = &r.value.values;
+        let egress = match r.value.ty.as_str() {
+            "aws_vpc_security_group_ingress_rule" => false,
+            "aws_vpc_security_group_egress_rule" => true,
+            "aws_security_group_rule" => text(&v["type"]) == "egress",
+            _ => continue,
+        };
+        let owner = text(&v["security_group_id"]);
+        let Some(g) = groups.get_mut(&owner) else {
+            errs.push(parse::bad_value(
+                sources,
+                input,
+                &r.referenced,
+                format!(
+                    "rule `{}` is on security group `{owner}`, which the state does not hold",
+                    r.value.address
+                ),
+                "give the whole state (`terraform show -json` of the workspace that holds the groups)",
+            ));
+            continue;
+        };
+        let p = spanned(perm(v, &owner, r.referenced), r.referenced);
+        if egress {
+            g.value.ip_permissions_egress.push(p);
+        } else {
+            g.value.ip_permissions.push(p);
+        }
+    }
+    if errs.is_empty() {
+        Ok(groups.into_values().collect())
+    } else {
+        Err(errs)
+    }
 }

@@ -326,3 +326,39 @@ pub fn differences(
         })
         .collect()
 }
+
+/// `aws/main.tf.json` as `terraform show -json` prints its state once
+/// applied (the rule resources in a child module, as a module layout would put them).
+pub fn aws_state(tf: &Value) -> Value {
+    let mut groups = vec![];
+    for (k, g) in obj(&tf["resource"]["aws_security_group"]) {
+        groups.push(
+            json!({"address": format!("aws_security_group.{k}"), "mode": "managed",
+            "type": "aws_security_group", "name": k,
+            "values": {"id": format!("sg-{k}"), "name": g["name"], "tags": g["tags"], "vpc_id": "vpc-1",
+                       "ingress": [], "egress": []}}),
+        );
+    }
+    let mut rules = vec![];
+    for ty in [
+        "aws_vpc_security_group_ingress_rule",
+        "aws_vpc_security_group_egress_rule",
+    ] {
+        for (k, r) in obj(&tf["resource"][ty]) {
+            let mut v = r.clone();
+            let owner = tf_key(s(&r["security_group_id"]), "aws_security_group");
+            v["security_group_id"] = json!(format!("sg-{owner}"));
+            if let Some(g) = r.get("referenced_security_group_id") {
+                v["referenced_security_group_id"] =
+                    json!(format!("sg-{}", tf_key(s(g), "aws_security_group")));
+            }
+            rules.push(
+                json!({"address": format!("module.rules.{ty}.{k}"), "mode": "managed",
+                "type": ty, "name": k, "values": v}),
+            );
+        }
+    }
+    json!({"format_version": "1.0", "terraform_version": "1.9.0",
+           "values": {"root_module": {"resources": groups,
+               "child_modules": [{"address": "module.rules", "resources": rules}]}}})
+}
