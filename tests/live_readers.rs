@@ -902,3 +902,67 @@ fn aws_terraform_state_inline_and_legacy_rules() {
         "{rendered}"
     );
 }
+
+/// A policy of `n` services at an AWS site, and a describe-security-groups
+/// dump of `rules` rules spread over their groups (addresses and ports from
+/// a fixed pseudo-random sequence).
+fn large_aws(n: usize, rules: usize) -> (Ir, String) {
+    let mut p = String::from("policy big\nsite a : aws { region \"r\" vpc \"v\" }\nzone internet : external { cidr 0.0.0.0/0 }\nzone z : dmz @ a {\n  cidr 10.0.0.0/16\n");
+    for i in 0..n {
+        p.push_str(&format!(
+            "  service s{i} {{ hosts 10.0.{}.{}/28 port p tcp/{} }}\n",
+            i / 16,
+            (i % 16) * 16,
+            1000 + i
+        ));
+    }
+    p.push_str("}\nallow internet -> z.s0 : p\n");
+    let ir = ir_str(&p);
+    let mut x: u64 = 0x9E3779B97F4A7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut groups = vec![];
+    for i in 0..n {
+        let mut perms = vec![];
+        for _ in 0..rules / n {
+            let r = next();
+            let len = 24 + (r % 9) as u8;
+            let addr = std::net::Ipv4Addr::new(10, 0, ((r >> 8) % 4) as u8, ((r >> 16) % 256) as u8);
+            let net = ipnet::Ipv4Net::new(addr, len).expect("net").trunc();
+            let lo = 1 + ((r >> 24) % 60000) as i64;
+            perms.push(
+                json!({"IpProtocol": "tcp", "FromPort": lo, "ToPort": lo + ((r >> 40) % 100) as i64,
+                              "IpRanges": [{"CidrIp": net.to_string()}]}),
+            );
+        }
+        groups.push(json!({"GroupId": format!("sg-{i}"), "Tags": [{"Key": "moat:atom", "Value": format!("z.s{i}")}],
+                           "IpPermissions": perms, "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}));
+    }
+    (
+        ir,
+        serde_json::to_string_pretty(&json!({"SecurityGroups": groups})).expect("json"),
+    )
+}
+
+/// Speed on a 20 000-rule dump (run by hand: `cargo test --test live_readers -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn large_aws_dump_speed() {
+    for (n, rules) in [(50, 2_000), (50, 20_000), (200, 20_000)] {
+        let (ir, text) = large_aws(n, rules);
+        let t = std::time::Instant::now();
+        let (m, _) = live_support::read(&ir, LiveKind::Aws, live::aws::read, &[("big.json", text.clone())])
+            .expect("reads");
+        eprintln!(
+            "aws: {rules} rules, {n} groups, {} atoms, {} bytes: {:.2?} ({} rows)",
+            ir.atoms.len(),
+            text.len(),
+            t.elapsed(),
+            m.len()
+        );
+    }
+}

@@ -14,7 +14,7 @@
 use super::cover::{self, Iv};
 use super::{LiveFlow, LiveMatrix, LiveRule, Partial};
 use crate::ir::{AtomId, Ir, SiteKind};
-use crate::ports::{PortRange, PortSet, Proto};
+use crate::ports::{PortSet, Proto};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,43 +65,6 @@ impl Seg {
             Seg::Unknown { v6 } => v6,
         }
     }
-}
-
-fn feasible(proto: Proto, v6: bool) -> bool {
-    match proto {
-        Proto::Icmp => !v6,
-        Proto::Icmpv6 => v6,
-        _ => true,
-    }
-}
-
-/// Elementary (protocol, range) pieces that no rule's ports cut through.
-fn pieces<'r>(rules: impl Iterator<Item = &'r CRule>) -> Vec<(Proto, PortRange)> {
-    let mut cuts: BTreeMap<Proto, BTreeSet<u32>> = BTreeMap::new();
-    for r in rules {
-        for (p, rs) in r.ports.iter() {
-            let c = cuts.entry(p).or_default();
-            for rg in rs {
-                c.insert(u32::from(rg.lo));
-                c.insert(u32::from(rg.hi) + 1);
-            }
-        }
-    }
-    let mut out = vec![];
-    for proto in Proto::ALL {
-        if !proto.has_ports() {
-            out.push((proto, PortRange::FULL));
-            continue;
-        }
-        let mut c = cuts.remove(&proto).unwrap_or_default();
-        c.insert(1);
-        c.insert(65536);
-        let v: Vec<u32> = c.into_iter().collect();
-        for w in v.windows(2) {
-            out.push((proto, PortRange::new(w[0] as u16, (w[1] - 1) as u16)));
-        }
-    }
-    out
 }
 
 /// What one side (an owner's rules in one direction) lets through towards one peer.
@@ -189,8 +152,29 @@ impl Firewall<'_> {
         out
     }
 
-    /// What `owner`'s rules in `dir` let through towards `peer`.
+    /// What `owner`'s rules in `dir` let through towards `peer`: per piece of
+    /// the peer's addresses, the rules in evaluation order, each deciding the
+    /// ports no earlier rule decided; the default decides the rest.
     fn side(&self, ir: &Ir, owner: AtomId, peer: AtomId, dir: Dir, rules: &[usize]) -> Side {
+        let addrs = cover::intervals(&ir.atoms[peer].addrs);
+        // Only the rules that can match this peer at all.
+        let touches = |s: &Sel| match s {
+            Sel::Any => true,
+            Sel::Atoms(set) => set.contains(&peer),
+            Sel::Net(n) => {
+                let n = Iv::of(n);
+                if addrs.is_empty() {
+                    n.lo == 0 && n.hi == if n.v6 { u128::MAX } else { u128::from(u32::MAX) }
+                } else {
+                    addrs.iter().any(|a| a.v6 == n.v6 && a.lo <= n.hi && n.lo <= a.hi)
+                }
+            }
+        };
+        let rules: Vec<usize> = rules
+            .iter()
+            .copied()
+            .filter(|&i| self.rules[i].peers.iter().any(touches))
+            .collect();
         let cuts: Vec<Iv> = rules
             .iter()
             .flat_map(|&i| self.rules[i].peers.iter())
@@ -202,50 +186,55 @@ impl Firewall<'_> {
                 }
             })
             .collect();
-        let addrs = cover::intervals(&ir.atoms[peer].addrs);
         let segs: Vec<Seg> = if addrs.is_empty() {
             vec![Seg::Unknown { v6: false }, Seg::Unknown { v6: true }]
         } else {
             cover::split(&addrs, &cuts).into_iter().map(Seg::Addr).collect()
         };
+        let icmp = PortSet::proto(Proto::Icmp);
+        let icmp6 = PortSet::proto(Proto::Icmpv6);
         let mut side = Side {
             some: PortSet::empty(),
-            full: PortSet::empty(),
+            full: PortSet::any(),
             covered: vec![],
             by: BTreeMap::new(),
         };
-        let mut got: Vec<bool> = vec![false; segs.len()];
-        let mut partial = false;
-        for (proto, rg) in pieces(rules.iter().map(|&i| &self.rules[i])) {
-            let piece = PortSet::range(proto, rg);
-            let mut any = false;
-            let mut all = true;
-            let mut reachable = false;
-            for (k, seg) in segs.iter().enumerate() {
-                if !feasible(proto, seg.v6()) {
+        let mut reachable = PortSet::empty();
+        let mut got: Vec<bool> = Vec::with_capacity(segs.len());
+        for seg in &segs {
+            let feasible = PortSet::any().subtract(if seg.v6() { &icmp } else { &icmp6 });
+            let mut decided = PortSet::empty();
+            let mut allowed = PortSet::empty();
+            for &i in &rules {
+                let r = &self.rules[i];
+                if !r.peers.iter().any(|s| matches(s, peer, *seg)) {
                     continue;
                 }
-                reachable = true;
-                let (allowed, rule) = self.decide(rules, owner, peer, dir, *seg, proto, rg.lo);
-                if allowed {
-                    any = true;
-                    got[k] = true;
-                    if let Some(i) = rule {
-                        side.by.entry(i).or_default().union_with(&piece);
-                    }
-                } else {
-                    all = false;
+                let fresh = r.ports.subtract(&decided).intersect(&feasible);
+                if fresh.is_empty() {
+                    continue;
+                }
+                if r.allow {
+                    allowed.union_with(&fresh);
+                    side.by.entry(i).or_default().union_with(&fresh);
+                }
+                decided.union_with(&fresh);
+                if decided == feasible {
+                    break;
                 }
             }
-            if any {
-                side.some.union_with(&piece);
+            if (self.default)(owner, peer, dir) {
+                allowed.union_with(&feasible.subtract(&decided));
             }
-            if reachable && all {
-                side.full.union_with(&piece);
-            }
-            partial |= any && !all;
+            got.push(!allowed.is_empty());
+            side.some.union_with(&allowed);
+            side.full = side
+                .full
+                .intersect(&allowed.union(&PortSet::any().subtract(&feasible)));
+            reachable.union_with(&feasible);
         }
-        if partial {
+        side.full = side.full.intersect(&reachable);
+        if !side.some.is_subset(&side.full) {
             side.covered = segs
                 .iter()
                 .zip(&got)
@@ -256,27 +245,6 @@ impl Firewall<'_> {
                 .collect();
         }
         side
-    }
-
-    /// The first matching rule's verdict for one piece, or the default.
-    #[allow(clippy::too_many_arguments)]
-    fn decide(
-        &self,
-        rules: &[usize],
-        owner: AtomId,
-        peer: AtomId,
-        dir: Dir,
-        seg: Seg,
-        proto: Proto,
-        port: u16,
-    ) -> (bool, Option<usize>) {
-        for &i in rules {
-            let r = &self.rules[i];
-            if r.ports.contains(proto, port) && r.peers.iter().any(|s| matches(s, peer, seg)) {
-                return (r.allow, Some(i));
-            }
-        }
-        ((self.default)(owner, peer, dir), None)
     }
 }
 
