@@ -463,25 +463,28 @@ pub fn evaluate(ir: &Ir, tables: &[Table], spans: &[Span]) -> Evaluated {
         hosts: BTreeMap::new(),
     };
     let mut errs = vec![];
+    // A ruleset named host-ZONE is installed on that zone's hosts (its FORWARD
+    // chain is about traffic routed through a host, not between atoms); any
+    // other that filters FORWARD is the gateway (its INPUT and OUTPUT guard
+    // the gateway itself); one that filters only INPUT/OUTPUT is a host
+    // ruleset that must say which zone's hosts it is on.
     for (i, (t, span)) in tables.iter().zip(spans).enumerate() {
-        if t.filters(Hook::Forward) {
+        if let Some(z) = host_zone(ir, t) {
+            roles.hosts.entry(z).or_default().push(i);
+        } else if t.filters(Hook::Forward) {
             roles.gateways.push(i);
-        }
-        if t.filters(Hook::Input) || t.filters(Hook::Output) {
-            match host_zone(ir, t) {
-                Some(z) => roles.hosts.entry(z).or_default().push(i),
-                None => errs.push(
-                    Diagnostic::error(
-                        "E035",
-                        *span,
-                        format!(
-                            "host ruleset `{}` (it filters INPUT/OUTPUT): cannot tell which zone's hosts it is installed on",
-                            t.stem
-                        ),
-                    )
-                    .with_help("name the file host-ZONE after a zone of the policy (host-mz.v4.rules, host-mz.json, ...)"),
-                ),
-            }
+        } else if t.filters(Hook::Input) || t.filters(Hook::Output) {
+            errs.push(
+                Diagnostic::error(
+                    "E035",
+                    *span,
+                    format!(
+                        "host ruleset `{}` (it filters INPUT/OUTPUT, not FORWARD): cannot tell which zone's hosts it is installed on",
+                        t.stem
+                    ),
+                )
+                .with_help("name the file host-ZONE after a zone of the policy (host-mz.v4.rules, host-mz.json, ...)"),
+            );
         }
     }
     if !errs.is_empty() {
