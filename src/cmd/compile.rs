@@ -24,13 +24,18 @@ pub struct Args {
     /// netfilter targets: log dropped packets (rate-limited).
     #[arg(long)]
     pub log_drops: bool,
-    /// How to print diagnostics.
+    /// How to print diagnostics: human and json on stderr, a SARIF log on
+    /// stdout (needs --out, since without it the artefacts go to stdout).
     #[arg(long, value_enum, default_value = "human")]
     pub format: DiagFormat,
 }
 
 /// Runs `moat compile`.
 pub fn run(args: &Args) -> u8 {
+    if args.format == DiagFormat::Sarif && args.out.is_none() {
+        eprintln!("error: --format sarif writes the log to stdout: give --out DIR for the artefacts");
+        return TROUBLE;
+    }
     let targets = match parse_targets(&args.target) {
         Ok(t) => t,
         Err(msg) => {
@@ -75,9 +80,10 @@ pub fn run(args: &Args) -> u8 {
         log_drops: args.log_drops,
         threads,
     };
+    let ids = backend::sources::citations(ir);
     let mut sink = Sink::new(args);
     std::thread::scope(|s| {
-        let results = emit_in_parallel(s, ir, &opts, &queue);
+        let results = emit_in_parallel(s, ir, &c.sources, &ids, &opts, &queue);
         for msg in results {
             match msg {
                 Emitted::File(t, artefact) if !failed => sink.take(t, artefact),
@@ -126,6 +132,8 @@ impl backend::Sink for ToWriter<'_> {
 fn emit_in_parallel<'s, 'e: 's>(
     s: &'s std::thread::Scope<'s, 'e>,
     ir: &'e moat::ir::Ir,
+    sources: &'e moat::span::SourceMap,
+    ids: &'e std::collections::HashMap<&'e str, Vec<moat::ir::AllowId>>,
     opts: &'e EmitOptions,
     queue: &'e [Target],
 ) -> std::sync::mpsc::Receiver<Emitted> {
@@ -140,7 +148,9 @@ fn emit_in_parallel<'s, 'e: 's>(
         s.spawn(move || loop {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Some(&t) = queue.get(i) else { break };
-            let result = backend::emit_into(t, ir, opts, &mut ToWriter { target: t, tx: &tx }).map(|()| {
+            let mut sink = backend::sources::Recorder::new(ToWriter { target: t, tx: &tx }, ids);
+            let result = backend::emit_into(t, ir, opts, &mut sink).map(|()| {
+                sink.finish(ir, sources, t.as_str());
                 if t == Target::K8s {
                     backend::k8s::warnings(ir)
                 } else {
