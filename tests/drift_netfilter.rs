@@ -217,8 +217,22 @@ fn python() -> String {
 /// Probes tcp connections `(from key, to key, port)` with the gateway loaded
 /// from `rules`; true for each that connected.
 fn kernel_says(lab: &Lab, rules: &Path, probes: &[(usize, usize, u16)]) -> Vec<bool> {
+    kernel_says_with(lab, &[(lab.router.clone(), rules.to_path_buf())], probes)
+}
+
+/// [`kernel_says`] with `rules` loaded into each namespace given (all others flushed).
+fn kernel_says_with(
+    lab: &Lab,
+    load: &[(String, std::path::PathBuf)],
+    probes: &[(usize, usize, u16)],
+) -> Vec<bool> {
     lab.flush(&lab.router);
-    lab::in_ns(&lab.router, &["iptables-restore", &rules.display().to_string()]);
+    for h in lab.hosts.values() {
+        lab.flush(&h.ns);
+    }
+    for (ns, rules) in load {
+        lab::in_ns(ns, &["iptables-restore", &rules.display().to_string()]);
+    }
     let list: Vec<serde_json::Value> = probes
         .iter()
         .enumerate()
@@ -287,19 +301,8 @@ fn drift_rows(policy: &Path, dump: &Path) -> Vec<String> {
     rows
 }
 
-#[test]
-fn seeded_edits_give_exactly_the_changed_rows_and_the_kernel_agrees() {
-    if let Some(why) = lab_unavailable() {
-        return common::skip(&why);
-    }
-    let ir = ir_of("edited.moat", EDITED);
-    let dir = common::TempDir::new("drift-edit");
-    let policy = dir.path().join("edited.moat");
-    std::fs::write(&policy, EDITED).expect("write policy");
-    kernel_dumps(&compile(&ir, false), dir.path());
-    let base = std::fs::read_to_string(dir.path().join("iptables/gateway.v4.rules")).expect("dump");
-    assert!(drift_rows(&policy, &dir.path().join("iptables/gateway.v4.rules")).is_empty());
-
+/// The lab of the edit tests: one host per [`HOSTS`] entry, each serving the probed ports.
+fn edit_lab() -> Lab {
     let hosts: Vec<(usize, Option<std::net::Ipv4Addr>, Option<std::net::Ipv6Addr>)> = HOSTS
         .iter()
         .map(|(k, a)| (*k, Some(a.parse().expect("ip")), None))
@@ -312,7 +315,7 @@ fn seeded_edits_give_exactly_the_changed_rows_and_the_kernel_agrees() {
             serde_json::json!([
                 h.ns,
                 [h.addr(false).expect("v4").to_string()],
-                ["tcp/443", "tcp/5432", "tcp/8080"]
+                ["tcp/22", "tcp/443", "tcp/5432", "tcp/8080"]
             ])
         })
         .collect();
@@ -336,6 +339,23 @@ fn seeded_edits_give_exactly_the_changed_rows_and_the_kernel_agrees() {
         .expect("ready");
     assert_eq!(line.trim(), "ready");
 
+    lab
+}
+
+#[test]
+fn seeded_edits_give_exactly_the_changed_rows_and_the_kernel_agrees() {
+    if let Some(why) = lab_unavailable() {
+        return common::skip(&why);
+    }
+    let ir = ir_of("edited.moat", EDITED);
+    let dir = common::TempDir::new("drift-edit");
+    let policy = dir.path().join("edited.moat");
+    std::fs::write(&policy, EDITED).expect("write policy");
+    kernel_dumps(&compile(&ir, false), dir.path());
+    let base = std::fs::read_to_string(dir.path().join("iptables/gateway.v4.rules")).expect("dump");
+    assert!(drift_rows(&policy, &dir.path().join("iptables/gateway.v4.rules")).is_empty());
+
+    let lab = edit_lab();
     let anchor = "-A FORWARD -m conntrack --ctstate INVALID -j DROP\n";
     assert!(base.contains(anchor), "the dump has the conntrack rules first");
     let after = |extra: &str| base.replacen(anchor, &format!("{anchor}{extra}\n"), 1);
@@ -409,4 +429,194 @@ fn seeded_edits_give_exactly_the_changed_rows_and_the_kernel_agrees() {
             probes.len()
         ));
     }
+}
+
+#[test]
+fn foreign_ufw_host_ruleset_agrees_with_the_kernel() {
+    if let Some(why) = lab_unavailable() {
+        return common::skip(&why);
+    }
+    let ir = ir_of("edited.moat", EDITED);
+    let dir = common::TempDir::new("drift-ufw");
+    let policy = dir.path().join("edited.moat");
+    std::fs::write(&policy, EDITED).expect("write policy");
+    let ufw = common::root().join("fixtures/live/ufw/host-dmz.v4.rules");
+    let arg = format!("iptables:{}", ufw.display());
+    let rows = drift_rows(&policy, &ufw);
+    for want in [
+        "+ mz.app -> dmz.web tcp/22,443,8080",
+        "+ internet -> dmz.web tcp/22",
+        "+ internet -> dmz.mail tcp/22,443",
+        "+ dmz.web -> mz.db any/",
+    ] {
+        assert!(
+            rows.iter().any(|r| r == want),
+            "missing drift row {want}: {rows:#?}"
+        );
+    }
+    assert!(
+        !rows.iter().any(|r| r.starts_with("- ")),
+        "ufw blocks nothing the policy allows: {rows:#?}"
+    );
+    assert!(
+        rows.iter().any(|r| r == "+ dmz.mail -> dmz.web tcp/22,443"),
+        "8080 is open only from mz: {rows:#?}"
+    );
+    // the evaluator and the kernel agree probe by probe
+    let m = live(&ir, &[arg]);
+    let lab = edit_lab();
+    let dmz: Vec<(String, std::path::PathBuf)> = [0, 1]
+        .iter()
+        .map(|k| (lab.hosts[k].ns.clone(), ufw.clone()))
+        .collect();
+    let probes: Vec<(usize, usize, u16)> = vec![
+        (3, 0, 22),
+        (3, 0, 8080),
+        (3, 0, 5432),
+        (2, 1, 443),
+        (0, 2, 5432),
+        (1, 0, 8080),
+        (1, 0, 22),
+        (4, 1, 8080),
+        (5, 0, 137),
+    ];
+    let kernel = kernel_says_with(&lab, &dmz, &probes);
+    let atom = |k: usize| ["dmz.web", "dmz.mail", "mz.db", "mz.app", "mz", "mz"][k];
+    for (p, open) in probes.iter().zip(&kernel) {
+        let (f, t) = (
+            ir.atom_id(atom(p.0)).expect("atom"),
+            ir.atom_id(atom(p.1)).expect("atom"),
+        );
+        let says = m
+            .get(&(f, t))
+            .is_some_and(|l| l.ports.contains(moat::ports::Proto::Tcp, p.2));
+        assert_eq!(
+            says,
+            *open,
+            "evaluator and kernel disagree on {} -> {} tcp/{}",
+            atom(p.0),
+            atom(p.1),
+            p.2
+        );
+    }
+    assert!(kernel.iter().any(|o| *o) && kernel.iter().any(|o| !*o));
+    netfilter_support::report(&format!(
+        "drift ufw: {} rows, {} probes agree with the kernel",
+        rows.len(),
+        probes.len()
+    ));
+}
+
+#[test]
+fn foreign_aerleon_output_for_the_benchmark_policy() {
+    if let Some(why) = lab_unavailable() {
+        return common::skip(&why);
+    }
+    let aclgen = common::root().join(".venv-bench/bin/aclgen");
+    if !aclgen.is_file() {
+        return common::skip("Aerleon is not installed in .venv-bench (scripts/ci/install-perf.sh)");
+    }
+    let g = moat::gen::bench::generate(&moat::gen::bench::Shape {
+        zones: 60,
+        services: 60,
+        allows: 100,
+        ..moat::gen::bench::Shape::default()
+    });
+    let dir = common::TempDir::new("drift-aerleon");
+    let a = dir.path().join("aerleon");
+    for (rel, text) in [
+        ("def/NETWORK.net", &g.networks),
+        ("def/SERVICES.svc", &g.services),
+        ("pol/iptables.pol", &g.iptables_pol),
+    ] {
+        let p = a.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    std::fs::create_dir_all(a.join("out")).expect("mkdir");
+    let st = Command::new(&aclgen)
+        .args(["--base_directory", &a.join("pol").display().to_string()])
+        .args(["--definitions_directory", &a.join("def").display().to_string()])
+        .args(["--policy_file", &a.join("pol/iptables.pol").display().to_string()])
+        .args([
+            "--output_directory",
+            &a.join("out").display().to_string(),
+            "--max_renderers",
+            "1",
+        ])
+        .output()
+        .expect("aclgen");
+    assert!(
+        st.status.success(),
+        "aclgen: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    // Aerleon writes iptables commands (-P, -N, -A); iptables-restore wants a table
+    let cmds = std::fs::read_to_string(a.join("out/iptables")).expect("aerleon output");
+    let mut chains = vec![
+        ":INPUT ACCEPT [0:0]".to_string(),
+        ":OUTPUT ACCEPT [0:0]".to_string(),
+    ];
+    let mut rules = vec![];
+    for l in cmds.lines() {
+        if let Some(p) = l.strip_prefix("-P FORWARD ") {
+            chains.push(format!(":FORWARD {p} [0:0]"));
+        } else if let Some(c) = l.strip_prefix("-N ") {
+            chains.push(format!(":{c} - [0:0]"));
+        } else if l.starts_with("-A ") {
+            rules.push(l.to_string());
+        }
+    }
+    let restore = dir.path().join("aerleon.restore");
+    std::fs::write(
+        &restore,
+        format!("*filter\n{}\n{}\nCOMMIT\n", chains.join("\n"), rules.join("\n")),
+    )
+    .expect("write");
+    let lab = Lab::new(&[]);
+    lab::in_ns(&lab.router, &["iptables-restore", &restore.display().to_string()]);
+    let dump = dir.path().join("kernel/aerleon.v4.rules");
+    std::fs::create_dir_all(dump.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&dump, capture(&lab.router, &["iptables-save"])).expect("write dump");
+    let policy = dir.path().join("policy.moat");
+    std::fs::write(&policy, &g.moat).expect("write policy");
+    let arg = format!("iptables:{}", dump.display());
+    let (code, out, err) = moat_run(&["drift", policy.to_str().expect("path"), "--live", &arg]);
+    assert_eq!(
+        code, 0,
+        "Aerleon's ruleset drifts from the policy it was generated from:\n{out}\n{err}"
+    );
+    let zones = dir.path().join("zones.moat");
+    std::fs::write(&zones, zones_only("policy.moat", &g.moat)).expect("write zones");
+    let (code, imported, err) = moat_run(&["import", &arg, "--zones", zones.to_str().expect("path")]);
+    assert_eq!(code, 0, "import: {err}");
+    let ir = ir_of("policy.moat", &g.moat);
+    let back = ir_of(
+        "back.moat",
+        &format!("{}\n{imported}", zones_only("policy.moat", &g.moat)),
+    );
+    let m = live(&ir, &[arg]);
+    let names = |ir: &Ir, keep: &dyn Fn(&(usize, usize)) -> bool| -> BTreeMap<(String, String), String> {
+        ir.flows
+            .iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(&(f, t), fl)| {
+                (
+                    (ir.atoms[f].name.clone(), ir.atoms[t].name.clone()),
+                    fl.ports.to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        names(&back, &|_| true),
+        names(&ir, &|k| m.contains_key(k)),
+        "import does not reproduce the matrix"
+    );
+    netfilter_support::report(&format!(
+        "drift aerleon: {} rules from Aerleon, no drift over {} pairs; reimported by {} allows",
+        rules.len(),
+        m.len(),
+        imported.lines().filter(|l| l.starts_with("allow")).count()
+    ));
 }

@@ -80,9 +80,10 @@ pub fn run(args: &Args) -> u8 {
         log_drops: args.log_drops,
         threads,
     };
+    let ids = backend::sources::citations(ir);
     let mut sink = Sink::new(args);
     std::thread::scope(|s| {
-        let results = emit_in_parallel(s, ir, &opts, &queue);
+        let results = emit_in_parallel(s, ir, &c.sources, &ids, &opts, &queue);
         for msg in results {
             match msg {
                 Emitted::File(t, artefact) if !failed => sink.take(t, artefact),
@@ -131,6 +132,8 @@ impl backend::Sink for ToWriter<'_> {
 fn emit_in_parallel<'s, 'e: 's>(
     s: &'s std::thread::Scope<'s, 'e>,
     ir: &'e moat::ir::Ir,
+    sources: &'e moat::span::SourceMap,
+    ids: &'e std::collections::HashMap<&'e str, Vec<moat::ir::AllowId>>,
     opts: &'e EmitOptions,
     queue: &'e [Target],
 ) -> std::sync::mpsc::Receiver<Emitted> {
@@ -145,7 +148,9 @@ fn emit_in_parallel<'s, 'e: 's>(
         s.spawn(move || loop {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Some(&t) = queue.get(i) else { break };
-            let result = backend::emit_into(t, ir, opts, &mut ToWriter { target: t, tx: &tx }).map(|()| {
+            let mut sink = backend::sources::Recorder::new(ToWriter { target: t, tx: &tx }, ids);
+            let result = backend::emit_into(t, ir, opts, &mut sink).map(|()| {
+                sink.finish(ir, sources, t.as_str());
                 if t == Target::K8s {
                     backend::k8s::warnings(ir)
                 } else {

@@ -68,8 +68,16 @@ pub fn compare(ir: &Ir, live: &LiveMatrix, sources: &SourceMap) -> Drift {
         let skip = impossible(ir, f, t);
         let part = lf.partial.as_ref().map(|p| p.ports.clone()).unwrap_or_default();
         let full = lf.ports.subtract(&part);
-        let added = lf.ports.subtract(&flow.ports).subtract(&skip);
-        let removed = flow.ports.subtract(&full).subtract(&skip);
+        // what is everything that can flow between the two reads as `any`
+        let whole = |p: PortSet| {
+            if p.union(&skip).is_any() {
+                PortSet::any()
+            } else {
+                p
+            }
+        };
+        let added = whole(lf.ports.subtract(&flow.ports).subtract(&skip));
+        let removed = whole(flow.ports.subtract(&full).subtract(&skip));
         let (from, to) = (&ir.atoms[f].name, &ir.atoms[t].name);
         let fl = flags(ir, f, t);
         let (fz, tz) = (ir.zone_of(f).name.clone(), ir.zone_of(t).name.clone());

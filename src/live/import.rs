@@ -151,6 +151,25 @@ pub fn import(ir: &Ir, live: &LiveMatrix, sources: &SourceMap) -> Import {
         }
     }
     let mut warnings = vec![];
+    for (&(a, b), lf) in live {
+        let Some(p) = lf.partial.as_ref() else { continue };
+        let span = lf.by.first().map(|r| r.0.span).unwrap_or(ir.atoms[b].span);
+        warnings.push(
+            Diagnostic::warning(
+                "W014",
+                span,
+                format!(
+                    "live flow {} -> {} {} cannot be imported: the live state lets it through for only part of the pair (from {} to {})",
+                    ir.atoms[a].name,
+                    ir.atoms[b].name,
+                    p.ports,
+                    p.from.join(", "),
+                    p.to.join(", ")
+                ),
+            )
+            .with_help("declare a service for those addresses (hosts ...), then import again"),
+        );
+    }
     for (&(a, b), (ports, rules)) in &m {
         let left = ports.subtract(covered.get(&(a, b)).unwrap_or(&PortSet::empty()));
         if left.is_empty() {

@@ -476,6 +476,7 @@ impl Parser {
                         unknown.push(format!("address type `{w} LOCAL`"));
                     }
                 }
+                "--mark" | "--ctmark" => {}
                 "--comment" | "--log-prefix" | "--log-level" | "--reject-with" | "--log-uid"
                 | "--nflog-prefix" | "--nflog-group" | "--log-tcp-options" | "--log-ip-options"
                 | "--limit" | "--limit-burst" => {

@@ -149,9 +149,18 @@ pub fn parse_arg(arg: &str) -> Result<(LiveKind, PathBuf), Diagnostic> {
     let kinds: Vec<&str> = LiveKind::ALL.iter().map(|k| k.as_str()).collect();
     let help = format!("write --live KIND:PATH with KIND one of {}", kinds.join(", "));
     let Some((kind, path)) = arg.split_once(':') else {
-        return Err(
-            Diagnostic::error_nospan("E033", format!("`--live {arg}` names no kind")).with_help(help),
-        );
+        return Err(Diagnostic::error_nospan(
+            "E033",
+            format!(
+                "`--live {arg}` names no {}",
+                if LiveKind::parse(arg).is_some() {
+                    "path"
+                } else {
+                    "kind"
+                }
+            ),
+        )
+        .with_help(help));
     };
     match LiveKind::parse(kind) {
         Some(k) if !path.is_empty() => Ok((k, PathBuf::from(path))),

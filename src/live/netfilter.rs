@@ -202,123 +202,229 @@ impl Table {
     }
 }
 
-/// The packets of one (source piece, destination piece) of one family.
-#[derive(Clone, Copy)]
-struct Pkt {
+/// Destination pieces still under evaluation (indices into the family's
+/// pieces, ascending), each with the packets not yet decided.
+type Active = Vec<(usize, PortSet)>;
+
+/// One source piece walking a table, for many destination pieces at once.
+struct Walk<'a> {
+    t: &'a Table,
     fam: Family,
     src: (u128, u128),
-    dst: (u128, u128),
+    dests: &'a [Piece],
 }
 
-/// What a walk through chains decided.
+/// What the base chains accepted: per destination (index into the candidates' list), and who accepted it.
 #[derive(Default)]
-struct Outcome {
-    accepted: PortSet,
-    dropped: PortSet,
-    by: Vec<(usize, PortSet)>,
+struct Out {
+    accepted: BTreeMap<usize, PortSet>,
+    by: Vec<(usize, usize, PortSet)>,
 }
 
 const MAX_DEPTH: usize = 64;
 
-impl Table {
-    /// The ports of `set` a rule matches for `p`, or `None` when it does not match.
-    fn matches(&self, r: &Rule, p: &Pkt, set: &PortSet) -> Option<PortSet> {
-        if r.never || r.family.is_some_and(|f| f != p.fam) {
-            return None;
+/// Unions entries of the same destination; the result is sorted by destination.
+fn merge(mut v: Active) -> Active {
+    v.sort_by_key(|e| e.0);
+    let mut out: Active = Vec::with_capacity(v.len());
+    for (d, p) in v {
+        match out.last_mut() {
+            Some(last) if last.0 == d => last.1.union_with(&p),
+            _ => out.push((d, p)),
         }
-        let conservative_no = r.unknown && matches!(r.verdict, Verdict::Drop);
-        if conservative_no {
-            return None;
+    }
+    out
+}
+
+impl Walk<'_> {
+    /// False when the rule cannot match this source piece, whatever the destination.
+    fn may_match(&self, r: &Rule) -> bool {
+        if r.never || r.family.is_some_and(|f| f != self.fam) || (r.unknown && r.verdict == Verdict::Drop) {
+            return false;
         }
-        let mut got = set.clone();
+        r.clauses.iter().all(|c| {
+            c.iter()
+                .any(|t| t.src.as_ref().is_none_or(|s| s.holds(self.src.0, self.src.1)))
+        })
+    }
+
+    /// The ports of `set` a rule matches for destination `d`, or `None`.
+    fn matches(&self, r: &Rule, d: usize, set: &PortSet) -> Option<PortSet> {
+        let (lo, hi) = (self.dests[d].lo, self.dests[d].hi);
+        let mut got: Option<PortSet> = None;
         for clause in &r.clauses {
+            let cur = got.as_ref().unwrap_or(set);
             let mut alt = PortSet::empty();
+            let mut all = false;
             for t in clause {
-                if t.src.as_ref().is_some_and(|s| !s.holds(p.src.0, p.src.1))
-                    || t.dst.as_ref().is_some_and(|d| !d.holds(p.dst.0, p.dst.1))
+                if t.src.as_ref().is_some_and(|s| !s.holds(self.src.0, self.src.1))
+                    || t.dst.as_ref().is_some_and(|x| !x.holds(lo, hi))
                 {
                     continue;
                 }
                 match &t.ports {
                     None => {
-                        alt = got.clone();
+                        all = true;
                         break;
                     }
-                    Some(ports) => alt.union_with(&got.intersect(ports)),
+                    Some(ports) => alt.union_with(&cur.intersect(ports)),
                 }
             }
-            got = alt;
-            if got.is_empty() {
+            if all {
+                continue;
+            }
+            if alt.is_empty() {
                 return None;
             }
+            got = Some(alt);
         }
-        Some(got)
+        Some(got.unwrap_or_else(|| set.clone()))
     }
 
-    /// Walks chain `c` with the undecided packets `set`; returns those that
-    /// come back to the caller (RETURN, the end of the chain, or a goto's return).
-    fn walk(&self, c: usize, p: &Pkt, mut set: PortSet, out: &mut Outcome, depth: usize) -> PortSet {
-        if depth > MAX_DEPTH {
-            return set;
+    /// Splits the active destinations into (not matched, matched) by rule `r`.
+    /// A rule that names no destination matches every destination alike: the
+    /// common case of a dispatch rule is then a move, not a copy per destination.
+    fn split(&self, r: &Rule, active: Active) -> (Active, Active) {
+        let dst_free = r.clauses.iter().flatten().all(|t| t.dst.is_none());
+        if dst_free {
+            let mut ports: Option<PortSet> = None;
+            for clause in &r.clauses {
+                let mut alt = PortSet::empty();
+                let mut all = false;
+                for t in clause
+                    .iter()
+                    .filter(|t| t.src.as_ref().is_none_or(|x| x.holds(self.src.0, self.src.1)))
+                {
+                    match &t.ports {
+                        None => all = true,
+                        Some(p) => alt.union_with(p),
+                    }
+                }
+                if !all {
+                    ports = Some(ports.map_or(alt.clone(), |p| p.intersect(&alt)));
+                }
+            }
+            let Some(ports) = ports else {
+                return (vec![], active);
+            };
+            let mut next = Vec::with_capacity(active.len());
+            let mut matched = vec![];
+            for (d, set) in active {
+                let m = set.intersect(&ports);
+                if m.is_empty() {
+                    next.push((d, set));
+                    continue;
+                }
+                let rest = set.subtract(&m);
+                if !rest.is_empty() {
+                    next.push((d, rest));
+                }
+                matched.push((d, m));
+            }
+            return (next, matched);
         }
-        let mut back_total = PortSet::empty();
-        for r in &self.chains[c].rules {
-            if set.is_empty() {
+        let mut next: Active = Vec::with_capacity(active.len());
+        let mut matched: Active = vec![];
+        for (d, set) in active {
+            match self.matches(r, d, &set) {
+                None => next.push((d, set)),
+                Some(m) => {
+                    let rest = set.subtract(&m);
+                    if !rest.is_empty() {
+                        next.push((d, rest));
+                    }
+                    matched.push((d, m));
+                }
+            }
+        }
+        (next, matched)
+    }
+
+    /// Walks chain `c` with the undecided packets of each destination; returns
+    /// those that come back to the caller (RETURN, the chain's end, a goto's return).
+    fn walk(&self, c: usize, mut active: Active, out: &mut Out, depth: usize) -> Active {
+        if depth > MAX_DEPTH {
+            return active;
+        }
+        let rules = &self.t.chains[c].rules;
+        if !rules
+            .iter()
+            .any(|r| r.verdict != Verdict::Continue && self.may_match(r))
+        {
+            return active;
+        }
+        let mut back: Active = vec![];
+        for r in rules {
+            if active.is_empty() {
                 break;
             }
-            let Some(m) = self.matches(r, p, &set) else {
+            if r.verdict == Verdict::Continue || !self.may_match(r) {
                 continue;
-            };
-            match r.verdict {
-                Verdict::Continue => {}
-                Verdict::Accept => {
-                    out.accepted.union_with(&m);
-                    set = set.subtract(&m);
-                    out.by.push((r.live, m));
-                }
-                Verdict::Drop => {
-                    out.dropped.union_with(&m);
-                    set = set.subtract(&m);
-                }
-                Verdict::Return => {
-                    back_total.union_with(&m);
-                    set = set.subtract(&m);
-                }
-                Verdict::Jump(t) => {
-                    let back = self.walk(t, p, m.clone(), out, depth + 1);
-                    set = set.subtract(&m.subtract(&back));
-                }
-                Verdict::Goto(t) => {
-                    // what the goto target returns leaves this chain too
-                    let back = self.walk(t, p, m.clone(), out, depth + 1);
-                    back_total.union_with(&back);
-                    set = set.subtract(&m);
-                }
             }
+            let (mut next, matched) = self.split(r, active);
+            match r.verdict {
+                Verdict::Continue | Verdict::Drop => {}
+                Verdict::Accept => {
+                    for (d, m) in matched {
+                        out.accepted.entry(d).or_default().union_with(&m);
+                        out.by.push((d, r.live, m));
+                    }
+                }
+                Verdict::Return => back.extend(matched),
+                Verdict::Jump(t) => {
+                    let ret = self.walk(t, matched, out, depth + 1);
+                    next = if next.is_empty() {
+                        ret
+                    } else {
+                        next.extend(ret);
+                        merge(next)
+                    };
+                }
+                Verdict::Goto(t) => back.extend(self.walk(t, matched, out, depth + 1)),
+            }
+            active = next;
         }
-        set.union(&back_total)
+        active.extend(back);
+        merge(active)
     }
+}
 
-    /// What the table's base chains of `hook` let through for `p`: the packets
-    /// every one of them accepts, and the rules that accepted them. `None` when
-    /// the table has no base chain there.
-    fn hook(&self, hook: Hook, p: &Pkt) -> Option<(PortSet, Vec<(usize, PortSet)>)> {
-        let mut result: Option<PortSet> = None;
+/// What a table's base chains of a hook let through for one source piece and
+/// candidate destinations: per destination the packets every base chain
+/// accepts, and (destination, rule, ports) of the accepting rules; `None`
+/// when the table has no base chain there for the family.
+type HookResult = (BTreeMap<usize, PortSet>, Vec<(usize, usize, PortSet)>);
+
+impl Table {
+    fn hook(&self, hook: Hook, w: &Walk<'_>, cands: &[usize]) -> Option<HookResult> {
+        let mut result: Option<BTreeMap<usize, PortSet>> = None;
         let mut by = vec![];
         for b in self.bases.iter().filter(|b| b.hook == hook) {
-            if b.family.is_some_and(|f| f != p.fam) {
+            if b.family.is_some_and(|f| f != w.fam) {
                 continue;
             }
-            let mut out = Outcome::default();
-            let rest = self.walk(b.chain, p, PortSet::any(), &mut out, 0);
-            if b.accept && !rest.is_empty() {
-                out.accepted.union_with(&rest);
-                out.by.push((b.policy, rest));
+            let mut out = Out::default();
+            let start: Active = cands.iter().map(|d| (*d, PortSet::any())).collect();
+            let rest = w.walk(b.chain, start, &mut out, 0);
+            if b.accept {
+                for (d, p) in rest {
+                    out.accepted.entry(d).or_default().union_with(&p);
+                    out.by.push((d, b.policy, p));
+                }
             }
             by.extend(out.by);
             result = Some(match result {
                 None => out.accepted,
-                Some(r) => r.intersect(&out.accepted),
+                Some(mut r) => {
+                    r.retain(|d, p| match out.accepted.get(d) {
+                        Some(q) => {
+                            *p = p.intersect(q);
+                            !p.is_empty()
+                        }
+                        None => false,
+                    });
+                    r
+                }
             });
         }
         result.map(|r| (r, by))
@@ -340,6 +446,14 @@ struct Roles {
     hosts: BTreeMap<ZoneId, Vec<usize>>,
 }
 
+/// A piece of an atom's addresses in one family: no rule edge lies inside it.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    lo: u128,
+    hi: u128,
+    atom: AtomId,
+}
+
 /// Evaluates the tables of one live state (several inputs: a gateway and
 /// hosts, IPv4 and IPv6) over the policy's atoms; `spans` is where each
 /// table's input starts (for errors about the input as a whole).
@@ -349,51 +463,62 @@ pub fn evaluate(ir: &Ir, tables: &[Table], spans: &[Span]) -> Evaluated {
         hosts: BTreeMap::new(),
     };
     let mut errs = vec![];
+    // A ruleset named host-ZONE is installed on that zone's hosts (its FORWARD
+    // chain is about traffic routed through a host, not between atoms); any
+    // other that filters FORWARD is the gateway (its INPUT and OUTPUT guard
+    // the gateway itself); one that filters only INPUT/OUTPUT is a host
+    // ruleset that must say which zone's hosts it is on.
     for (i, (t, span)) in tables.iter().zip(spans).enumerate() {
-        if t.filters(Hook::Forward) {
+        if let Some(z) = host_zone(ir, t) {
+            roles.hosts.entry(z).or_default().push(i);
+        } else if t.filters(Hook::Forward) {
             roles.gateways.push(i);
-        }
-        if t.filters(Hook::Input) || t.filters(Hook::Output) {
-            match host_zone(ir, t) {
-                Some(z) => roles.hosts.entry(z).or_default().push(i),
-                None => errs.push(
-                    Diagnostic::error(
-                        "E035",
-                        *span,
-                        format!(
-                            "host ruleset `{}` (it filters INPUT/OUTPUT): cannot tell which zone's hosts it is installed on",
-                            t.stem
-                        ),
-                    )
-                    .with_help("name the file host-ZONE after a zone of the policy (host-mz.v4.rules, host-mz.json, ...)"),
-                ),
-            }
+        } else if t.filters(Hook::Input) || t.filters(Hook::Output) {
+            errs.push(
+                Diagnostic::error(
+                    "E035",
+                    *span,
+                    format!(
+                        "host ruleset `{}` (it filters INPUT/OUTPUT, not FORWARD): cannot tell which zone's hosts it is installed on",
+                        t.stem
+                    ),
+                )
+                .with_help("name the file host-ZONE after a zone of the policy (host-mz.v4.rules, host-mz.json, ...)"),
+            );
         }
     }
     if !errs.is_empty() {
         return Err(errs);
     }
     let edges = edges(tables);
-    let pieces: Vec<[Vec<(u128, u128)>; 2]> = ir
-        .atoms
-        .iter()
-        .map(|a| Family::ALL.map(|f| cut(&a.addrs.family(f.is_v6()).prefixes(), &edges[f as usize])))
-        .collect();
-    let mut matrix = BTreeMap::new();
-    let ev = Eval {
-        ir,
-        tables,
-        roles: &roles,
-        pieces: &pieces,
-    };
-    for from in 0..ir.atoms.len() {
-        for to in 0..ir.atoms.len() {
-            if let Some(flow) = ev.pair(from, to) {
-                matrix.insert((from, to), flow);
+    let mut agg: BTreeMap<(AtomId, AtomId), Agg> = BTreeMap::new();
+    for fam in Family::ALL {
+        let mut pieces: Vec<Piece> = vec![];
+        for (atom, a) in ir.atoms.iter().enumerate() {
+            for (lo, hi) in cut(&a.addrs.family(fam.is_v6()).prefixes(), &edges[fam as usize]) {
+                pieces.push(Piece { lo, hi, atom });
             }
         }
+        pieces.sort_by_key(|p| p.lo);
+        let ev = Eval {
+            ir,
+            tables,
+            roles: &roles,
+            fam,
+            pieces: &pieces,
+        };
+        ev.run(&mut agg);
     }
+    let matrix = agg
+        .into_iter()
+        .map(|(k, a)| (k, a.finish(fam_tables(tables))))
+        .collect();
     Ok((matrix, vec![]))
+}
+
+/// The tables' rules, for provenance.
+fn fam_tables(tables: &[Table]) -> &[Table] {
+    tables
 }
 
 /// The zone a host ruleset is for: its file is named `host-<zone>`.
@@ -453,65 +578,54 @@ fn cut(prefixes: &[IpNet], edges: &[u128]) -> Vec<(u128, u128)> {
     out
 }
 
-/// Everything the evaluation of one pair needs.
-struct Eval<'a> {
-    ir: &'a Ir,
-    tables: &'a [Table],
-    roles: &'a Roles,
-    pieces: &'a [[Vec<(u128, u128)>; 2]],
+/// How many piece pairs a pair's partial listing keeps per distinct outcome.
+const LISTED: usize = 32;
+
+/// One atom pair's evaluation, gathered over its piece pairs.
+#[derive(Default)]
+struct Agg {
+    union: PortSet,
+    full: Option<PortSet>,
+    by: BTreeMap<(usize, usize), PortSet>,
+    /// Distinct outcomes and (some of) the piece pairs that have each.
+    variants: Vec<(PortSet, Vec<String>, Vec<String>)>,
 }
 
-/// One piece pair's outcome: what passes, and which (table, rule) let it through.
-type PieceResult = (PortSet, Vec<((usize, usize), PortSet)>);
-
-impl Eval<'_> {
-    /// What the live state lets through from atom `from` to atom `to`, or
-    /// `None` when no input of it speaks for the pair.
-    fn pair(&self, from: AtomId, to: AtomId) -> Option<LiveFlow> {
-        let ir = self.ir;
-        let gw = !self.roles.gateways.is_empty()
-            && (scope::owns(Target::Iptables, ir, from) || scope::owns(Target::Iptables, ir, to));
-        let outs = self.roles.hosts.get(&ir.atoms[from].zone);
-        let ins = self.roles.hosts.get(&ir.atoms[to].zone);
-        if !gw && outs.is_none() && ins.is_none() {
-            return None;
-        }
-        let mut union = PortSet::empty();
-        let mut full: Option<PortSet> = None;
-        let mut by: BTreeMap<(usize, usize), PortSet> = BTreeMap::new();
-        let mut per_piece: Vec<(Family, (u128, u128), (u128, u128), PortSet)> = vec![];
-        for fam in Family::ALL {
-            for &src in &self.pieces[from][fam as usize] {
-                for &dst in &self.pieces[to][fam as usize] {
-                    let p = Pkt { fam, src, dst };
-                    let Some((got, rules)) = self.piece(&p, gw, outs, ins) else {
-                        continue;
-                    };
-                    let own = got.subtract(&foreign(fam));
-                    for (k, ps) in rules {
-                        let ps = ps.intersect(&own);
-                        if !ps.is_empty() {
-                            by.entry(k).or_default().union_with(&ps);
-                        }
-                    }
-                    union.union_with(&own);
-                    let with = got.union(&foreign(fam));
-                    full = Some(full.map_or(with.clone(), |f| f.intersect(&with)));
-                    per_piece.push((fam, src, dst, own));
-                }
+impl Agg {
+    fn add(&mut self, fam: Family, s: &Piece, d: &Piece, got: &PortSet) {
+        let own = got.subtract(&foreign(fam));
+        self.union.union_with(&own);
+        let with = got.union(&foreign(fam));
+        self.full = Some(self.full.take().map_or(with.clone(), |f| f.intersect(&with)));
+        let i = match self.variants.iter().position(|v| v.0 == own) {
+            Some(i) => i,
+            None => {
+                self.variants.push((own, vec![], vec![]));
+                self.variants.len() - 1
             }
+        };
+        let v = &mut self.variants[i];
+        let (a, b) = (show_range(fam, s.lo, s.hi), show_range(fam, d.lo, d.hi));
+        if v.1.len() < LISTED && !v.1.contains(&a) {
+            v.1.push(a);
         }
-        let full = full?;
-        let only_part = union.subtract(&full);
+        if v.2.len() < LISTED && !v.2.contains(&b) {
+            v.2.push(b);
+        }
+    }
+
+    fn finish(self, tables: &[Table]) -> LiveFlow {
+        let full = self.full.unwrap_or_default();
+        let only_part = self.union.subtract(&full);
         let partial = (!only_part.is_empty()).then(|| {
             let mut p = Partial {
                 ports: only_part.clone(),
                 ..Partial::default()
             };
-            for (fam, s, d, own) in &per_piece {
+            for (own, f, t) in &self.variants {
                 if own.intersects(&only_part) {
-                    p.from.push(show_range(*fam, s.0, s.1));
-                    p.to.push(show_range(*fam, d.0, d.1));
+                    p.from.extend(f.iter().cloned());
+                    p.to.extend(t.iter().cloned());
                 }
             }
             for v in [&mut p.from, &mut p.to] {
@@ -520,44 +634,115 @@ impl Eval<'_> {
             }
             p
         });
-        Some(LiveFlow {
-            ports: union,
-            by: by
+        let union = self.union;
+        LiveFlow {
+            by: self
+                .by
                 .into_iter()
-                .map(|((t, r), ps)| (self.tables[t].rules[r].clone(), ps))
+                .map(|((t, r), ps)| (tables[t].rules[r].clone(), ps.intersect(&union)))
+                .filter(|(_, ps)| !ps.is_empty())
                 .collect(),
+            ports: union,
             partial,
-        })
+        }
     }
+}
 
-    /// The packets of one piece pair every applicable ruleset lets through.
-    fn piece(
-        &self,
-        p: &Pkt,
-        gw: bool,
-        outs: Option<&Vec<usize>>,
-        ins: Option<&Vec<usize>>,
-    ) -> Option<PieceResult> {
-        let mut got: Option<PortSet> = None;
-        let mut rules = vec![];
-        let empty = vec![];
-        let steps = [
-            (if gw { &self.roles.gateways } else { &empty }, Hook::Forward),
-            (outs.unwrap_or(&empty), Hook::Output),
-            (ins.unwrap_or(&empty), Hook::Input),
-        ];
-        for (list, hook) in steps {
-            for &ti in list {
+/// Everything the evaluation of one family needs.
+struct Eval<'a> {
+    ir: &'a Ir,
+    tables: &'a [Table],
+    roles: &'a Roles,
+    fam: Family,
+    pieces: &'a [Piece],
+}
+
+impl Eval<'_> {
+    /// Evaluates every source piece against its candidate destinations.
+    fn run(&self, agg: &mut BTreeMap<(AtomId, AtomId), Agg>) {
+        let ir = self.ir;
+        let owned: Vec<bool> = (0..ir.atoms.len())
+            .map(|a| scope::owns(Target::Iptables, ir, a))
+            .collect();
+        let all: Vec<usize> = (0..self.pieces.len()).collect();
+        let to_owned: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|d| owned[self.pieces[*d].atom])
+            .collect();
+        let by_zone: BTreeMap<ZoneId, Vec<usize>> = self
+            .roles
+            .hosts
+            .keys()
+            .map(|z| {
+                (
+                    *z,
+                    all.iter()
+                        .copied()
+                        .filter(|d| ir.atoms[self.pieces[*d].atom].zone == *z)
+                        .collect(),
+                )
+            })
+            .collect();
+        let fam_ok = |ti: usize| self.tables[ti].families.contains(&self.fam);
+        for s in self.pieces {
+            let a = s.atom;
+            let mut got: BTreeMap<usize, PortSet> = BTreeMap::new();
+            let mut spoke: BTreeSet<usize> = BTreeSet::new();
+            let mut by: Vec<(usize, (usize, usize), PortSet)> = vec![];
+            let mut apply = |ti: usize, hook: Hook, cands: &[usize]| {
                 let t = &self.tables[ti];
-                if !t.families.contains(&p.fam) {
-                    continue;
+                let w = Walk {
+                    t,
+                    fam: self.fam,
+                    src: (s.lo, s.hi),
+                    dests: self.pieces,
+                };
+                let Some((acc, b)) = t.hook(hook, &w, cands) else {
+                    return;
+                };
+                for &d in cands {
+                    let p = acc.get(&d).cloned().unwrap_or_default();
+                    if spoke.insert(d) {
+                        got.insert(d, p);
+                    } else if let Some(g) = got.get_mut(&d) {
+                        *g = g.intersect(&p);
+                    }
                 }
-                if let Some((ports, b)) = t.hook(hook, p) {
-                    got = Some(got.map_or(ports.clone(), |g| g.intersect(&ports)));
-                    rules.extend(b.into_iter().map(|(r, ps)| ((ti, r), ps)));
+                by.extend(b.into_iter().map(|(d, r, ps)| (d, (ti, r), ps)));
+            };
+            if !self.roles.gateways.is_empty() {
+                let cands = if owned[a] { &all } else { &to_owned };
+                for &ti in self.roles.gateways.iter().filter(|t| fam_ok(**t)) {
+                    apply(ti, Hook::Forward, cands);
+                }
+            }
+            if let Some(ts) = self.roles.hosts.get(&ir.atoms[a].zone) {
+                for &ti in ts.iter().filter(|t| fam_ok(**t)) {
+                    apply(ti, Hook::Output, &all);
+                }
+            }
+            for (z, ts) in &self.roles.hosts {
+                for &ti in ts.iter().filter(|t| fam_ok(**t)) {
+                    apply(ti, Hook::Input, &by_zone[z]);
+                }
+            }
+            for (d, p) in &got {
+                let dp = &self.pieces[*d];
+                agg.entry((a, dp.atom)).or_default().add(self.fam, s, dp, p);
+            }
+            for (d, k, ps) in by {
+                let Some(g) = got.get(&d) else { continue };
+                let ps = ps.intersect(g);
+                if !ps.is_empty() {
+                    agg.entry((a, self.pieces[d].atom))
+                        .or_default()
+                        .by
+                        .entry(k)
+                        .or_default()
+                        .union_with(&ps);
                 }
             }
         }
-        got.map(|g| (g, rules))
     }
 }
