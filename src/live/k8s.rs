@@ -213,8 +213,9 @@ struct Live {
 /// The [`super::Reader`] of `k8s`: on the input's `Pod` objects when it has
 /// some, else on representative pods built from the policy.
 pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
+    let (inputs, mut warns) = manifests(inputs);
+    let inputs = &inputs[..];
     let live = load(sources, inputs)?;
-    let mut warns = vec![];
     let pods = if live.pods.is_empty() {
         representative_pods(ir)
     } else {
@@ -227,8 +228,43 @@ pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
 
 /// [`read`] on the pods of an inventory.
 pub fn read_on(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput], pods: &[Pod]) -> Evaluated {
-    let live = load(sources, inputs)?;
-    Ok(evaluate(ir, sources, inputs, &live, pods, vec![]))
+    let (inputs, warns) = manifests(inputs);
+    let live = load(sources, &inputs)?;
+    Ok(evaluate(ir, sources, &inputs, &live, pods, warns))
+}
+
+/// The inputs that can hold manifests: a file named `.yaml`, `.yml` or
+/// `.json`, or without an extension. Others (a directory of moat's output
+/// holds `sources.tsv`) are skipped, with a W015 unless moat wrote them.
+fn manifests<'a>(inputs: &[&'a LiveInput]) -> (Vec<&'a LiveInput>, Vec<Diagnostic>) {
+    let mut warns = vec![];
+    let mut out = vec![];
+    for i in inputs {
+        let ext = i
+            .path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            None | Some("yaml" | "yml" | "json") => out.push(*i),
+            _ if i
+                .path
+                .file_name()
+                .is_some_and(|n| n == crate::backend::sources::FILE) => {}
+            _ => warns.push(
+                Diagnostic::warning(
+                    parse::W_UNMODELLED,
+                    parse::whole(i),
+                    format!(
+                        "`{}` is not named .yaml, .yml or .json; it is skipped",
+                        i.path.display()
+                    ),
+                )
+                .with_help("rename the file, or leave it out of the directory given to --live k8s:"),
+            ),
+        }
+    }
+    (out, warns)
 }
 
 /// One pod per atom that selects pods and per namespace of it, labelled to
