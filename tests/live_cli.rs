@@ -139,3 +139,45 @@ fn drift_clouds() {
         }
     }
 }
+
+/// `moat drift` of hybrid.moat against one live file, from the crate root (stable paths).
+fn drift_rel(live: &str, format: &str) -> (i32, String, String) {
+    drift(Path::new("fixtures/cloud/hybrid.moat"), live, format)
+}
+
+#[test]
+fn bad_cloud_and_k8s_inputs_are_coded_errors_with_file_and_line() {
+    let cases = [
+        ("k8s", "k8s-truncated.yaml", "E037"),
+        ("k8s", "k8s-no-kind.yaml", "E038"),
+        ("k8s", "k8s-bad-ipblock.yaml", "E039"),
+        ("aws", "aws-truncated.json", "E037"),
+        ("aws", "aws-wrong-shape.json", "E038"),
+        ("gcp", "gcp-direction.json", "E039"),
+        ("azure", "azure-no-priority.json", "E039"),
+    ];
+    for (kind, name, code) in cases {
+        let (status, out, err) = drift_rel(&format!("{kind}:fixtures/live/kc-bad/{name}"), "text");
+        assert_eq!(status, 2, "{name}: {out}{err}");
+        assert!(out.is_empty(), "{name}: nothing on stdout: {out}");
+        assert!(
+            err.contains(&format!("error[{code}]")) && err.contains(&format!("fixtures/live/kc-bad/{name}:")),
+            "{name}: {err}"
+        );
+        insta::assert_snapshot!(format!("kc_bad_{}", name.replace(['.', '-'], "_")), err);
+    }
+}
+
+#[test]
+fn unmodelled_cloud_constructs_warn_and_err_towards_openings() {
+    let (status, out, err) = drift_rel("aws:fixtures/live/kc-good/aws-prefix-list.json", "text");
+    assert_eq!(status, 1, "{out}{err}");
+    assert!(err.contains("warning[W015]") && err.contains("pl-0app"), "{err}");
+    assert!(
+        err.contains("warning[W015]") && err.contains("ICMP type 8"),
+        "{err}"
+    );
+    assert!(err.contains("warning[W016]"), "{err}");
+    insta::assert_snapshot!("kc_unmodelled_warnings", err);
+    insta::assert_snapshot!("kc_unmodelled_text", out);
+}

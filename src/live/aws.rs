@@ -272,8 +272,8 @@ pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
         cloud::covered(ir, SiteKind::Aws)
             .into_iter()
             .filter(|a| !placed.contains(a)),
-        "no security group (no `moat:atom` tag, no network interface in its addresses)",
-        "everything to and from it is taken as dropped",
+        "no security group (no `moat:atom` tag, no network interface in their addresses)",
+        "everything to and from them is taken as dropped",
     ));
     let deny = |_: AtomId, _: AtomId, _: Dir| false;
     let fw = Firewall {

@@ -164,7 +164,7 @@ pub fn unplaced(
             W_UNPLACED,
             whole(first),
             format!(
-                "{} atom(s) have {lacks} in the {} input: {}; {taken}",
+                "{} atom(s) with {lacks} in the {} input: {}; {taken}",
                 names.len(),
                 first.kind.as_str(),
                 names.join(", ")
