@@ -966,3 +966,158 @@ fn large_aws_dump_speed() {
         );
     }
 }
+
+const HAND_GCP_POLICY: &str = r#"
+policy handgcp
+site g : gcp { project "p" region "r" network "prod" }
+zone internet : external { cidr 0.0.0.0/0 }
+zone web : dmz @ g {
+  cidr 10.1.0.0/16
+  service fe { hosts 10.1.0.0/24  port https tcp/443 }
+  service be { hosts 10.1.1.0/24  port api tcp/8080 }
+}
+allow internet -> web.fe : https
+allow web.fe -> web.be : api
+"#;
+
+/// Hand-written rules on network `prod` (and one on another network), with the
+/// instance list that says who carries which tag.
+const HAND_GCP_RULES: &str = r#"[
+  {"name": "fe-https", "network": "https://www.googleapis.com/compute/v1/projects/p/global/networks/prod",
+   "direction": "INGRESS", "priority": 1000, "sourceRanges": ["0.0.0.0/0"], "targetTags": ["frontend"],
+   "allowed": [{"IPProtocol": "tcp", "ports": ["443", "8000-8100"]}]},
+  {"name": "be-from-fe", "network": "https://www.googleapis.com/compute/v1/projects/p/global/networks/prod",
+   "direction": "INGRESS", "priority": 1000, "sourceTags": ["frontend"], "targetTags": ["backend"],
+   "allowed": [{"IPProtocol": "tcp", "ports": ["8080"]}]},
+  {"name": "no-8000s", "network": "https://www.googleapis.com/compute/v1/projects/p/global/networks/prod",
+   "direction": "INGRESS", "priority": 900, "sourceRanges": ["0.0.0.0/0"], "targetTags": ["frontend"],
+   "denied": [{"IPProtocol": "tcp", "ports": ["8000-8049"]}]},
+  {"name": "be-admin", "network": "https://www.googleapis.com/compute/v1/projects/p/global/networks/prod",
+   "direction": "INGRESS", "priority": 1000, "sourceRanges": ["10.1.0.0/16"],
+   "targetServiceAccounts": ["admin@p.iam.gserviceaccount.com"], "allowed": [{"IPProtocol": "tcp", "ports": ["22"]}]},
+  {"name": "other-net", "network": "https://www.googleapis.com/compute/v1/projects/p/global/networks/test",
+   "direction": "INGRESS", "priority": 1000, "sourceRanges": ["0.0.0.0/0"], "allowed": [{"IPProtocol": "all"}]},
+  {"name": "off", "network": "https://www.googleapis.com/compute/v1/projects/p/global/networks/prod",
+   "direction": "INGRESS", "priority": 1000, "sourceRanges": ["0.0.0.0/0"], "disabled": true,
+   "allowed": [{"IPProtocol": "all"}]}
+]"#;
+
+const HAND_GCP_INSTANCES: &str = r#"[
+  {"name": "fe-1", "tags": {"items": ["frontend"]},
+   "networkInterfaces": [{"networkIP": "10.1.0.5", "network": "https://www.googleapis.com/compute/v1/projects/p/global/networks/prod"}]},
+  {"name": "be-1", "tags": {"items": ["backend"]}, "serviceAccounts": [{"email": "svc@p.iam.gserviceaccount.com"}],
+   "networkInterfaces": [{"networkIP": "10.1.1.5", "network": "https://www.googleapis.com/compute/v1/projects/p/global/networks/prod"}]}
+]"#;
+
+#[test]
+fn gcp_hand_written_rules_with_priorities_denies_and_instances() {
+    let ir = ir_str(HAND_GCP_POLICY);
+    let (m, warns) = live_support::read(
+        &ir,
+        LiveKind::Gcp,
+        live::gcp::read,
+        &[
+            ("rules.json", HAND_GCP_RULES.to_string()),
+            ("instances.json", HAND_GCP_INSTANCES.to_string()),
+        ],
+    )
+    .expect("reads");
+    let id = |n: &str| ir.atom_id(n).expect("atom");
+    let tcp = |lo: u16, hi: u16| PortSet::range(moat::ports::Proto::Tcp, (lo, hi).into());
+    let row = |f: &str, t: &str| {
+        m.get(&(id(f), id(t)))
+            .map(|x| x.ports.clone())
+            .unwrap_or_default()
+    };
+    // The deny at 900 takes 8000-8049 out of the allow at 1000; the other network and the disabled rule do nothing.
+    assert_eq!(row("internet", "web.fe"), tcp(443, 443).union(&tcp(8050, 8100)));
+    // Source tags: the frontend's instances (placed by the instance list) reach the backend on 8080.
+    // The service account no listed instance carries: the allow is taken to reach every instance (W015).
+    assert_eq!(row("web.fe", "web.be"), tcp(22, 22).union(&tcp(8080, 8080)));
+    assert!(
+        warns
+            .iter()
+            .any(|w| w.code == "W015" && w.message.contains("admin@p")),
+        "{warns:#?}"
+    );
+    assert!(row("internet", "web.be").is_empty());
+    // Egress: GCP's implied allow.
+    assert!(row("web.be", "internet").is_any() || !row("web.be", "internet").is_empty());
+    let by = &m[&(id("internet"), id("web.fe"))].by;
+    assert!(
+        by.iter().all(|(r, _)| r.object.as_deref() == Some("fe-https")),
+        "{by:?}"
+    );
+}
+
+const HAND_AZ_POLICY: &str = r#"
+policy handaz
+site z : azure { region "r" resource_group "rg" }
+zone internet : external { cidr 0.0.0.0/0 }
+zone app : dmz @ z {
+  cidr 10.2.0.0/16
+  service web { hosts 10.2.0.4  port https tcp/443 }
+  service db  { hosts 10.2.1.4  port pg tcp/5432 }
+}
+allow internet -> app.web : https
+allow app.web -> app.db : pg
+"#;
+
+const HAND_NSGS: &str = r#"[
+  {"name": "app-nsg", "tags": {"moat-zone": "app"}, "securityRules": [
+    {"name": "https", "priority": 100, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
+     "sourceAddressPrefix": "Internet", "sourcePortRange": "*",
+     "destinationAddressPrefix": "10.2.0.4", "destinationPortRange": "443"},
+    {"name": "lb", "priority": 110, "direction": "Inbound", "access": "Allow", "protocol": "*",
+     "sourceAddressPrefix": "AzureLoadBalancer", "sourcePortRange": "*",
+     "destinationAddressPrefix": "*", "destinationPortRange": "*"},
+    {"name": "deny-db", "priority": 105, "direction": "Inbound", "access": "Deny", "protocol": "*",
+     "sourceAddressPrefix": "*", "sourcePortRange": "*",
+     "destinationApplicationSecurityGroups": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/applicationSecurityGroups/moat-handaz-app.db"}],
+     "destinationPortRanges": ["1-5431", "5433-65535"]}
+  ]}
+]"#;
+
+#[test]
+fn azure_hand_written_nsg_with_service_tags_and_defaults() {
+    let ir = ir_str(HAND_AZ_POLICY);
+    let (m, warns) = live_support::read(
+        &ir,
+        LiveKind::Azure,
+        live::azure::read,
+        &[("nsgs.json", HAND_NSGS.to_string())],
+    )
+    .expect("reads");
+    let id = |n: &str| ir.atom_id(n).expect("atom");
+    let tcp = |p: u16| PortSet::range(moat::ports::Proto::Tcp, (p, p).into());
+    let row = |f: &str, t: &str| {
+        m.get(&(id(f), id(t)))
+            .map(|x| x.ports.clone())
+            .unwrap_or_default()
+    };
+    // `AzureLoadBalancer` is not modelled: the allow is taken to match everyone (W015).
+    assert!(
+        warns
+            .iter()
+            .any(|w| w.code == "W015" && w.message.contains("AzureLoadBalancer")),
+        "{warns:#?}"
+    );
+    // (everything an IPv4 peer can send: no ICMPv6)
+    let v4_any = PortSet::any().subtract(&PortSet::proto(moat::ports::Proto::Icmpv6));
+    assert_eq!(row("internet", "app.web"), v4_any);
+    // The deny at 105 (before the load balancer's allow) leaves the database only tcp/5432 of
+    // TCP (`*` on some ports is TCP and UDP), and what has no ports (ICMP, other).
+    let db = row("app.web", "app.db");
+    assert!(
+        db.contains(moat::ports::Proto::Tcp, 5432) && !db.contains(moat::ports::Proto::Tcp, 22),
+        "{db}"
+    );
+    assert!(
+        db.intersect(&PortSet::proto(moat::ports::Proto::Tcp)) == tcp(5432),
+        "{db}"
+    );
+    assert!(
+        db.contains(moat::ports::Proto::Sctp, 22) && db.contains(moat::ports::Proto::Icmp, 0),
+        "{db}"
+    );
+}

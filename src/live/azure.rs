@@ -398,8 +398,16 @@ impl Ctx<'_> {
 
 /// The ports of a rule (`Icmp` is ICMP and ICMPv6 alike), and what is not modelled.
 fn ports(r: &Rule) -> Result<(PortSet, Option<String>), String> {
+    let ranges: Vec<&String> = r
+        .destination_port_range
+        .iter()
+        .chain(&r.destination_port_ranges)
+        .collect();
+    let every_port = ranges.iter().all(|p| p.as_str() == "*");
     let protos = match r.protocol.as_deref().unwrap_or("*") {
-        "*" | "Any" => return Ok((PortSet::any(), None)),
+        "*" | "Any" if every_port => return Ok((PortSet::any(), None)),
+        // Any protocol on some ports: the protocols with ports Azure filters, TCP and UDP.
+        "*" | "Any" => vec![Proto::Tcp, Proto::Udp],
         "Tcp" => vec![Proto::Tcp],
         "Udp" => vec![Proto::Udp],
         "Icmp" => {
