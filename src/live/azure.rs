@@ -14,7 +14,7 @@
 //! through, never less): other service tags and unknown ASGs (an allow is
 //! taken to match everyone, a deny no one), source port ranges (an allow
 //! is taken as every source port, a deny as matching nothing), protocols
-//! other than Tcp, Udp, Icmp (taken as `other`).
+//! other than Tcp, Udp, Icmp (an allow taken as `other`, a deny as matching nothing).
 
 use super::cloud::{self, CRule, Dir, Firewall, Sel};
 use super::parse::{self, Spanned};
@@ -264,13 +264,15 @@ impl Ctx<'_> {
             }
         };
         if let Some(w) = what {
-            warns.push(parse::unmodelled(
-                sources,
-                input,
-                loc,
-                w,
-                "it is taken as every other protocol",
-            ));
+            let taken = if allow {
+                "the allow is taken as every other protocol"
+            } else {
+                "the deny is taken to match nothing"
+            };
+            warns.push(parse::unmodelled(sources, input, loc, w, taken));
+            if !allow {
+                return Ok(None);
+            }
         }
         let mut end = |side: &str,
                        prefix: &Option<String>,
