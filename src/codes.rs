@@ -101,8 +101,8 @@ pub const CODES: &[CodeInfo] = &[
     ),
     c(
         "E017",
-        "a target cannot express an allow's protocol or ports, e.g. ICMP in a NetworkPolicy (compile)",
-        "Drop the target for that flow's ends, or change the allow's protocol to one the target supports.",
+        "a target cannot express part of an allow: a protocol or ports, e.g. ICMP in a NetworkPolicy, or a peer reached by DNS names (compile)",
+        "Drop the target for that flow's ends, change the allow's protocol to one the target supports, or give a DNS-name peer its addresses with `cidr`.",
     ),
     c(
         "E018",
@@ -113,6 +113,66 @@ pub const CODES: &[CodeInfo] = &[
         "E019",
         "a string holds a bidirectional-control, NUL, control or invisible character (Trojan Source)",
         "Retype the string with visible characters only.",
+    ),
+    c(
+        "E020",
+        "`--inventory`: a service's `pods` selector selects no workload in its namespaces (with the closest labels there)",
+        "Correct the selector to the labels the chart gives its pods (the help names the closest), or the service's namespace.",
+    ),
+    c(
+        "E021",
+        "two zones may claim the same pods of a shared namespace (`namespace NS pods SEL`), or a zone holds one whole and by selector",
+        "Give the zones' selectors a key on which their values differ (`stage=dmz`, `stage=mz`) or exclude each other (`stage!=dmz`).",
+    ),
+    c(
+        "E022",
+        "a zone with namespaces has no cluster the policy settles, or names a cluster at another site",
+        "Name the zone's cluster with `cluster NAME`, declared at the zone's site.",
+    ),
+    c(
+        "E023",
+        "a forbid between an `unmanaged` zone and a zone that enforces nothing either",
+        "Drop the forbid, or make one of its ends a managed zone that can enforce it.",
+    ),
+    c(
+        "E024",
+        "a namespace held by an unmanaged and a managed zone, or a zone choosing namespaces by label and by name",
+        "Give the unmanaged zone namespaces of its own, and choose a zone's namespaces either by label or by name.",
+    ),
+    c(
+        "E025",
+        "a pod selector that matches no pod, or a service's `pods` outside its zone's selector",
+        "Make the service's `pods` agree with its zone's selector for the namespace, and remove contradicting terms.",
+    ),
+    c(
+        "E026",
+        "an address range ends before it starts (`10.0.0.51-10.0.0.2`)",
+        "Write the lower address first; the help line shows the range with its ends swapped.",
+    ),
+    c(
+        "E027",
+        "an address range mixes IPv4 and IPv6, or an end is a CIDR",
+        "Write one range per address family, each end a single address (`10.0.0.2-10.0.0.51`).",
+    ),
+    c(
+        "E028",
+        "a malformed DNS name in `dns`",
+        "Write a fully qualified name such as `smtp.example.org` (labels of letters, digits and `-`); addresses go in `cidr`.",
+    ),
+    c(
+        "E029",
+        "`dns` in a zone that is not external, with namespaces, or one name in two zones",
+        "Keep DNS names in an external zone of their own, without namespaces, and name each once.",
+    ),
+    c(
+        "E030",
+        "`--inventory`: a file that cannot be read or is not YAML or JSON",
+        "Pass Kubernetes manifests: `kubectl get ns,deploy,sts,ds,pod -A -o yaml`, or `helm template` output.",
+    ),
+    c(
+        "E031",
+        "`--inventory`: a manifest of a kind moat reads has a malformed field (file and line)",
+        "Correct the field as Kubernetes writes it: string labels, `containerPort` 1-65535, protocol TCP, UDP or SCTP.",
     ),
     c(
         "E037",
@@ -158,6 +218,31 @@ pub const CODES: &[CodeInfo] = &[
         "W006",
         "a comment holds a bidirectional-control or invisible character",
         "Retype the comment with visible characters only.",
+    ),
+    c(
+        "W007",
+        "`--inventory`: a service port is no container port of the pods it selects (lists the ports they declare)",
+        "Correct the service's port to one its pods declare, or declare the port in the chart.",
+    ),
+    c(
+        "W008",
+        "`--inventory`: a namespace with workloads that no zone claims, or a workload in a zone's remainder",
+        "Claim the namespace in a zone, or give the workload a service; or explain in the policy why not.",
+    ),
+    c(
+        "W009",
+        "pods of a shared namespace may belong to no zone (the default deny isolates them)",
+        "Add a zone (or widen a selector) that claims the remaining pods, if they need any flow.",
+    ),
+    c(
+        "W010",
+        "namespaces chosen by label (`namespaces k=v`) get no NetworkPolicy: flows enforced at their peers only",
+        "Mark the zone `unmanaged` if that is intended, or name its namespaces so moat can lock them down.",
+    ),
+    c(
+        "W011",
+        "a zone reached by DNS names is in flows that no target can enforce (`compile` refuses them, E017)",
+        "Give the peer its addresses with `cidr` if they are fixed; the flows stay documented in `matrix`, `audit` and `query`.",
     ),
     c(
         "W015",

@@ -1,6 +1,6 @@
 //! `moat compile`: check, then write artefacts for the chosen targets.
 
-use super::{eprint_diags, load_ok, FAIL, OK, TROUBLE};
+use super::{eprint_diags, FAIL, OK, TROUBLE};
 use crate::DiagFormat;
 use moat::backend::{self, Artefact, EmitOptions, Target};
 use std::path::PathBuf;
@@ -28,6 +28,10 @@ pub struct Args {
     /// stdout (needs --out, since without it the artefacts go to stdout).
     #[arg(long, value_enum, default_value = "human")]
     pub format: DiagFormat,
+    /// Kubernetes manifests of what is deployed (YAML or JSON files or
+    /// directories): check the policy against them (E020, W007, W008).
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub inventory: Vec<PathBuf>,
 }
 
 /// Runs `moat compile`.
@@ -43,7 +47,7 @@ pub fn run(args: &Args) -> u8 {
             return TROUBLE;
         }
     };
-    let c = match load_ok(&args.files, args.format) {
+    let c = match super::load_ok_inventory(&args.files, &args.inventory, args.format) {
         Ok(c) => c,
         Err(code) => return code,
     };

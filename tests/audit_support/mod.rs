@@ -132,6 +132,8 @@ impl IrBuilder {
                     .filter(|&a| atoms[a].zone == zi && atoms[a].service.is_some())
                     .collect(),
                 remainder: id(&z.name),
+                dns: vec![],
+                cidr_ranges: vec![],
                 span: Span::default(),
             })
             .collect();
@@ -164,6 +166,7 @@ impl IrBuilder {
             allows,
             forbids: vec![],
             flows,
+            layout: Default::default(),
         }
     }
 }

@@ -357,7 +357,19 @@ pub fn compare(ir: &Ir, pods: &[TopoPod], lines: &[(NcaEnd, NcaEnd, PortSet)], s
             diffs.push(format!("nca reports a pod outside the topology: {p:?} => {q:?}"));
         }
     }
-    let want = |a: AtomId, b: AtomId| ir.flows.get(&(a, b)).map(|f| f.ports.clone()).unwrap_or_default();
+    // An `unmanaged` zone's pods get no policy of their own: a flow is
+    // enforced at its other end only, and a flow with neither end enforced
+    // (both unmanaged, or an unmanaged pod and an address) is open.
+    let pod_atom_ids: BTreeSet<AtomId> = pods.iter().map(|p| p.atom).collect();
+    let want = |a: AtomId, b: AtomId| {
+        let at_source = pod_atom_ids.contains(&a) && !ir.is_unmanaged(a) && side != Side::Ingress;
+        let at_dest = pod_atom_ids.contains(&b) && !ir.is_unmanaged(b) && side != Side::Egress;
+        if !(ir.is_unmanaged(a) || ir.is_unmanaged(b)) || at_source || at_dest {
+            ir.flows.get(&(a, b)).map(|f| f.ports.clone()).unwrap_or_default()
+        } else {
+            PortSet::any()
+        }
+    };
     for (pk, &pa) in &pod_atom {
         for (qk, &qa) in &pod_atom {
             if pk == qk {

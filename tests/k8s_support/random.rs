@@ -218,6 +218,8 @@ fn lower(specs: Vec<ZoneSpec>, r: &mut Rng, seed: u64) -> Ir {
                 .iter()
                 .position(|a| a.zone == zi && a.is_remainder())
                 .expect("remainder"),
+            dns: vec![],
+            cidr_ranges: vec![],
             span: Span::default(),
         })
         .collect();
@@ -235,6 +237,7 @@ fn lower(specs: Vec<ZoneSpec>, r: &mut Rng, seed: u64) -> Ir {
         allows: vec![],
         forbids: vec![],
         flows: BTreeMap::new(),
+        layout: Default::default(),
     };
     for _ in 0..3 + r.below(5) {
         add_allow(&mut ir, r);
