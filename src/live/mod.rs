@@ -197,7 +197,7 @@ pub fn read_all(ir: &Ir, sources: &mut SourceMap, args: &[String]) -> Evaluated 
             );
             continue;
         }
-        for file in files_of(&path) {
+        for file in files_of(&path, kind) {
             match std::fs::read(&file).map(String::from_utf8) {
                 Ok(Ok(text)) => {
                     let id = sources.add(file.display().to_string(), Some(&file), text);
@@ -262,8 +262,21 @@ fn readable() -> Vec<&'static str> {
         .collect()
 }
 
-/// A path's files: itself, or a directory's regular files (recursively), sorted.
-fn files_of(path: &std::path::Path) -> Vec<PathBuf> {
+/// Which files of a directory a kind reads (by extension; a file without one too).
+fn wanted(kind: LiveKind, p: &std::path::Path) -> bool {
+    let ext = p.extension().map(|e| e.to_string_lossy().to_lowercase());
+    let Some(ext) = ext else { return true };
+    let list: &[&str] = match kind {
+        LiveKind::Iptables => &["rules", "save", "txt", "v4", "v6", "ipset", "iptables"],
+        LiveKind::Nftables => &["nft", "json", "txt", "ruleset"],
+        _ => &["yaml", "yml", "json", "tf", "tfstate"],
+    };
+    list.contains(&ext.as_str())
+}
+
+/// A path's files: itself, or the files of a directory (recursively) that the
+/// kind reads ([`wanted`]: moat's own `sources.tsv` beside the rules is not one), sorted.
+fn files_of(path: &std::path::Path, kind: LiveKind) -> Vec<PathBuf> {
     if !path.is_dir() {
         return vec![path.to_path_buf()];
     }
@@ -275,7 +288,7 @@ fn files_of(path: &std::path::Path) -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else {
+            } else if wanted(kind, &p) {
                 out.push(p);
             }
         }
