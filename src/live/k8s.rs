@@ -149,6 +149,9 @@ pub struct Pod {
     pub labels: BTreeMap<String, String>,
     /// Container ports by name.
     pub named: BTreeMap<String, PortSet>,
+    /// In an `unmanaged` zone: moat writes no policy for it, so a pair that
+    /// only its (unselected, so open) side decides is not the input's to say.
+    pub unmanaged: bool,
 }
 
 impl Selector {
@@ -215,8 +218,11 @@ struct Live {
 pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
     let (inputs, mut warns) = manifests(inputs);
     let inputs = &inputs[..];
-    let live = load(sources, inputs)?;
+    let mut live = load(sources, inputs)?;
     let pods = if live.pods.is_empty() {
+        for (ns, labels) in representative_namespaces(ir) {
+            live.namespace_labels.entry(ns).or_insert(labels);
+        }
         representative_pods(ir)
     } else {
         let (pods, w) = place_pods(ir, inputs, &live.pods);
@@ -275,20 +281,49 @@ pub fn representative_pods(ir: &Ir) -> Vec<Pod> {
         let Ok(groups) = select::pod_groups(ir, a) else {
             continue;
         };
+        let zone = ir.atoms[a].zone;
         for g in groups {
             let Some(term) = g.terms.first() else { continue };
-            for ns in &g.namespaces {
+            // Namespaces chosen by label: one stands for them all.
+            let names = if g.ns_labels.is_empty() {
+                g.namespaces.clone()
+            } else {
+                vec![labelled_namespace(ir, zone)]
+            };
+            for ns in names {
                 out.push(Pod {
                     atom: a,
-                    namespace: ns.clone(),
+                    namespace: ns,
                     name: format!("{}-representative", ir.atoms[a].name.replace(['.', '_'], "-")),
                     labels: term.equal.clone(),
                     named: ir.atoms[a].ports.clone(),
+                    unmanaged: ir.layout.zone(zone).unmanaged,
                 });
             }
         }
     }
     out
+}
+
+/// The representative namespace of a zone whose namespaces are chosen by label.
+fn labelled_namespace(ir: &Ir, zone: usize) -> String {
+    format!(
+        "moat-representative-{}",
+        ir.zones[zone].name.replace(['.', '_'], "-")
+    )
+}
+
+/// The labels of the representative namespaces of zones whose namespaces are chosen by label.
+fn representative_namespaces(ir: &Ir) -> BTreeMap<String, BTreeMap<String, String>> {
+    (0..ir.zones.len())
+        .filter(|z| !ir.layout.zone(*z).ns_labels.is_empty())
+        .map(|z| {
+            let ns = labelled_namespace(ir, z);
+            let mut labels = ir.layout.zone(z).ns_labels.clone();
+            labels.insert(NAMESPACE_NAME_LABEL.to_string(), ns.clone());
+            (ns, labels)
+        })
+        .collect()
 }
 
 /// The atom a pod belongs to: the one service whose namespace it is in and
@@ -352,6 +387,7 @@ fn place_pods(
             name: meta.name.clone(),
             labels: meta.labels.clone(),
             named,
+            unmanaged: ir.layout.zone(ir.atoms[atom].zone).unmanaged,
         });
     }
     let mut warns = vec![];
@@ -667,6 +703,12 @@ impl Eval<'_> {
 
     /// What `pod`'s policies of one direction let through with `other`
     /// (`dest` is where named ports resolve), and which rules did.
+    /// True when the pod is in an `unmanaged` zone and no live policy
+    /// selects it in that direction: the input does not speak for what it lets through.
+    fn unmanaged_open(&self, pods: &[Pod], pod: usize, egress: bool) -> bool {
+        pods[pod].unmanaged && self.isolation[pod][usize::from(egress)].is_none()
+    }
+
     fn side(&self, pod: usize, egress: bool, other: End, dest: End) -> (PortSet, Vec<(LiveRule, PortSet)>) {
         let Some(policies) = &self.isolation[pod][usize::from(egress)] else {
             return (PortSet::any(), vec![]);
@@ -775,7 +817,9 @@ fn evaluate(
             Peer::Pods { .. } => vec![],
         })
         .collect();
-    // Address-only atoms, as pieces no block cuts through.
+    // Atoms reached by address (addresses, and no pod selector: a remainder
+    // whose zone's services take every pod has no members at all), as pieces
+    // no block cuts through.
     let addr_atoms: Vec<(AtomId, Vec<Iv>)> = (0..ir.atoms.len())
         .filter(|a| !pod_atoms.contains(a) && !select::selects_pods(ir, *a) && ir.atoms[*a].has_addrs())
         .map(|a| (a, cover::split(&cover::intervals(&ir.atoms[a].addrs), &cuts)))
@@ -825,6 +869,9 @@ fn evaluate(
             for &p in ps {
                 for &q in qs {
                     let (pp, qq) = (&pods[p], &pods[q]);
+                    if ev.unmanaged_open(pods, p, true) && ev.unmanaged_open(pods, q, false) {
+                        continue;
+                    }
                     let (e, mut eby) = ev.side(p, true, End::Pod(qq), End::Pod(qq));
                     let (i, iby) = ev.side(q, false, End::Pod(pp), End::Pod(qq));
                     let got = e.intersect(&i);
@@ -848,6 +895,9 @@ fn evaluate(
             for egress in [true, false] {
                 let mut cells = vec![];
                 for &p in ps {
+                    if ev.unmanaged_open(pods, p, egress) {
+                        continue;
+                    }
                     for piece in pieces {
                         let pp = &pods[p];
                         let (got, by) = if egress {

@@ -281,17 +281,32 @@ pub fn cloud_scope(ir: &Ir, kind: SiteKind) -> BTreeMap<(AtomId, AtomId), PortSe
 /// True when an atom stands for pods: it has namespaces and is a zone's
 /// remainder or a service with labels.
 pub fn pod_atom(ir: &Ir, a: AtomId) -> bool {
-    let at = &ir.atoms[a];
-    !at.namespaces.is_empty() && (at.service.is_none() || !at.pods.is_empty())
+    moat::backend::k8s::select::pod_groups(ir, a).is_ok_and(|g| g.iter().any(|g| !g.terms.is_empty()))
+}
+
+/// A pod atom whose zone moat manages (not `unmanaged`).
+pub fn managed_pod_atom(ir: &Ir, a: AtomId) -> bool {
+    pod_atom(ir, a) && !ir.layout.zone(ir.atoms[a].zone).unmanaged
 }
 
 /// The policy's matrix over the pairs NetworkPolicies decide: pod to pod,
-/// and pod to or from an atom reached by address only.
+/// and pod to or from an atom reached by address only, where a pod end is
+/// in a zone moat manages. A pod atom: an atom with pods that its selectors
+/// can match (a remainder whose zone's services take every pod has none).
 pub fn k8s_scope(ir: &Ir) -> BTreeMap<(AtomId, AtomId), PortSet> {
-    let addr_only = |a: AtomId| !pod_atom(ir, a) && !ir.atoms[a].addrs.is_empty();
+    // Reached by address: addresses, and no pods meant (not a remainder or a
+    // service with labels in Kubernetes; a remainder that can hold no pod has no members).
+    let k8s = |a: AtomId| {
+        let at = &ir.atoms[a];
+        (!at.namespaces.is_empty() || !ir.layout.zone(at.zone).ns_labels.is_empty())
+            && (at.service.is_none() || !at.pods.is_empty())
+    };
+    let addr_only = |a: AtomId| !k8s(a) && !ir.atoms[a].addrs.is_empty();
     let mut out = BTreeMap::new();
     for (&(f, t), flow) in &ir.flows {
-        let ok = (pod_atom(ir, f) && (pod_atom(ir, t) || addr_only(t))) || (addr_only(f) && pod_atom(ir, t));
+        // A pair some managed pod end decides (an unmanaged zone's pods are open).
+        let ok = (managed_pod_atom(ir, f) && (pod_atom(ir, t) || addr_only(t)))
+            || (managed_pod_atom(ir, t) && (pod_atom(ir, f) || addr_only(f)));
         if ok && !flow.ports.is_empty() {
             out.insert((f, t), flow.ports.clone());
         }
