@@ -210,6 +210,22 @@ fn k8s_round_trip_every_example() {
         if !d.is_empty() {
             failures.push(format!("{}:\n  {}", p.display(), d.join("\n  ")));
         }
+        // `kubectl get netpol -A -o json`: every document in one JSON `List`, read the same.
+        let items: Vec<Value> = files
+            .iter()
+            .filter(|(n, _)| n.ends_with(".yaml"))
+            .flat_map(|(_, t)| serde_saphyr::from_multiple::<Value>(t).expect("yaml"))
+            .collect();
+        let list = serde_json::to_string_pretty(&json!({"apiVersion": "v1", "kind": "List", "items": items}))
+            .expect("json");
+        match live_support::read(&ir, LiveKind::K8s, live::k8s::read, &[("netpol.json", list)]) {
+            Ok((m, _)) if ports_of(&m) == ports_of(&got) => {}
+            other => failures.push(format!(
+                "{}: the JSON List reads otherwise: {:?}",
+                p.display(),
+                other.err()
+            )),
+        }
         for ((f, t), flow) in &got {
             if flow.partial.is_some() {
                 failures.push(format!(
