@@ -175,6 +175,46 @@ pub const CODES: &[CodeInfo] = &[
         "Correct the field as Kubernetes writes it: string labels, `containerPort` 1-65535, protocol TCP, UDP or SCTP.",
     ),
     c(
+        "E032",
+        "a live input (iptables-save, nft ruleset) cannot be read: syntax, an unknown table, a truncated dump (drift, import)",
+        "Give the text the tool prints (iptables-save, nft -j list ruleset or nft list ruleset), whole; the message says which line is wrong.",
+    ),
+    c(
+        "E033",
+        "a `--live KIND:PATH` argument is malformed, or names a kind moat cannot read yet (drift, import)",
+        "Write KIND:PATH with a kind of the list the help gives.",
+    ),
+    c(
+        "E034",
+        "a live input file cannot be read (missing, unreadable, not UTF-8) (drift, import)",
+        "Check the path after KIND:, and give the dump as the tool printed it.",
+    ),
+    c(
+        "E035",
+        "a host ruleset (INPUT/OUTPUT only) does not say which zone's hosts it is on (drift, import)",
+        "Name the file host-ZONE after a zone of the policy (host-mz.v4.rules, host-mz.json).",
+    ),
+    c(
+        "E036",
+        "import cannot write its --out file",
+        "Check that the directory exists and is writable.",
+    ),
+    c(
+        "E037",
+        "a live input (k8s, aws, gcp, azure) is not JSON or YAML: truncated or mistyped (drift, import)",
+        "Give the complete output of the command the kind names (kubectl get netpol -A -o yaml, aws ec2 describe-security-groups, ...).",
+    ),
+    c(
+        "E038",
+        "a live input is JSON or YAML but not of the shape its kind reads (drift, import)",
+        "Give the unchanged output of the command for that kind, or use the KIND that matches the file.",
+    ),
+    c(
+        "E039",
+        "a value in a live input is invalid: a CIDR, port, protocol, direction or priority (drift, import)",
+        "Correct the value the message names; the cloud or the API server would reject it too.",
+    ),
+    c(
         "E040",
         "`methods` names no HTTP method",
         "Write the method as HTTP spells it, in capitals: GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, CONNECT or TRACE.",
@@ -273,6 +313,26 @@ pub const CODES: &[CodeInfo] = &[
         "W011",
         "a zone reached by DNS names is in flows that no target can enforce (`compile` refuses them, E017)",
         "Give the peer its addresses with `cidr` if they are fixed; the flows stay documented in `matrix`, `audit` and `query`.",
+    ),
+    c(
+        "W013",
+        "a live construct moat does not model (NAT, marks, an interface or unknown match): read as allowing at least what it may allow",
+        "Check the named rules by hand; drift reports the openings they may make.",
+    ),
+    c(
+        "W014",
+        "a live flow import cannot express (part of a pair, a zone's members outside its services, a protocol only `any` names)",
+        "Declare a service for those addresses, or write the allow by hand.",
+    ),
+    c(
+        "W015",
+        "a live construct moat does not evaluate (k8s, aws, gcp, azure); it is taken as letting more through",
+        "Check the named rule by hand; moat never reports less reachability than the live state may have.",
+    ),
+    c(
+        "W016",
+        "an atom (or a group) the live input places nowhere: no pod, group, tag or instance (drift, import)",
+        "Give the inputs that place it (all groups and interfaces, the pods), or ignore it when it is not deployed.",
     ),
     c(
         "W017",

@@ -42,6 +42,10 @@ enum Command {
     Query(cmd::query::Args),
     /// Semantic diff of two policies' matrices. Exit 0 same, 1 differ, 2 trouble.
     Diff(cmd::diff::Args),
+    /// Compare a deployed configuration's reachability with the policy's. Exit 0 same, 1 differ, 2 trouble.
+    Drift(cmd::drift::Args),
+    /// Write allow statements reproducing a live configuration over a policy's zones. Exit 0 all imported, 1 some not, 2 trouble.
+    Import(cmd::import::Args),
     /// Rewrite policies in the canonical layout (or, with --check, report files that differ).
     Fmt(cmd::fmt::Args),
     /// Draw zones, services and allowed flows (Graphviz DOT or Mermaid).
@@ -61,6 +65,8 @@ fn main() -> ExitCode {
         Command::Matrix(a) => cmd::matrix::run(&a),
         Command::Query(a) => cmd::query::run(&a),
         Command::Diff(a) => cmd::diff::run(&a),
+        Command::Drift(a) => cmd::drift::run(&a),
+        Command::Import(a) => cmd::import::run(&a),
         Command::Fmt(a) => cmd::fmt::run(&a),
         Command::Graph(a) => cmd::graph::run(&a),
         Command::Audit(a) => cmd::audit::run(&a),

@@ -97,10 +97,9 @@ enum GcpPeer<'p> {
     },
 }
 
-/// The parts of a generated name, joined by [`cloud::short_name`].
-type NameParts<'p> = Vec<&'p str>;
-
-fn terraform<'p>(plan: &'p Plan) -> Result<TfFile<TfProvider, TfResources<'p>, Locals>, Vec<Diagnostic>> {
+/// The network tags moat gives instances: the policy's tag, and each covered
+/// atom's tag (the live reader finds atoms by them too).
+pub fn network_tags(plan: &Plan) -> (String, BTreeMap<AtomId, String>) {
     let policy_tag = cloud::short_name(&["moat", plan.policy()], MAX_NAME);
     let tags = cloud::unique_short(
         plan.atoms
@@ -109,6 +108,14 @@ fn terraform<'p>(plan: &'p Plan) -> Result<TfFile<TfProvider, TfResources<'p>, L
             .collect(),
         MAX_NAME,
     );
+    (policy_tag, tags)
+}
+
+/// The parts of a generated name, joined by [`cloud::short_name`].
+type NameParts<'p> = Vec<&'p str>;
+
+fn terraform<'p>(plan: &'p Plan) -> Result<TfFile<TfProvider, TfResources<'p>, Locals>, Vec<Diagnostic>> {
+    let (policy_tag, tags) = network_tags(plan);
     let tag = |a: AtomId| tags.get(&a).cloned().unwrap_or_default();
     let providers = plan
         .sites

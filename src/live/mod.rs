@@ -7,11 +7,25 @@
 //! compares that matrix with the policy's [`crate::ir::FlowMatrix`];
 //! `moat import` turns it into allow statements.
 
+pub mod aws;
+pub mod azure;
+pub mod cloud;
+pub mod cover;
+pub mod gcp;
+pub mod k8s;
+pub mod parse;
+
 use crate::diag::Diagnostic;
 use crate::ir::{AtomId, Ir};
 use crate::ports::PortSet;
 use crate::span::{SourceMap, Span};
 use std::collections::BTreeMap;
+
+pub mod compare;
+pub mod import;
+pub mod iptables;
+pub mod netfilter;
+pub mod nftables;
 use std::path::PathBuf;
 
 /// The kinds of live input, as written before the `:` of `--live KIND:PATH`.
@@ -94,9 +108,18 @@ pub struct LiveFlow {
 pub struct Partial {
     pub from: Vec<String>,
     pub to: Vec<String>,
+    /// The ports of [`LiveFlow::ports`] that pass for only part of the pair
+    /// (added by drift-nf: drift needs them to report what the rest lacks;
+    /// the ports every part gets are `LiveFlow::ports` minus these).
+    pub ports: PortSet,
 }
 
 /// The live state's reachability: (from atom, to atom) -> what is let through.
+///
+/// Scope convention (drift relies on it): every pair the live input speaks for
+/// has an entry, also when nothing passes (empty `ports`: the live state blocks
+/// it); a pair with no entry is outside what the input configures, and drift
+/// does not compare it (a host ruleset says nothing about other hosts' flows).
 pub type LiveMatrix = BTreeMap<(AtomId, AtomId), LiveFlow>;
 
 /// What a reader gives back: the matrix and its warnings (constructs it could
@@ -106,3 +129,199 @@ pub type Evaluated = Result<(LiveMatrix, Vec<Diagnostic>), Vec<Diagnostic>>;
 /// The signature every reader module offers: evaluate all the inputs of its
 /// kind together (several `--live` arguments of one kind are one live state).
 pub type Reader = fn(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated;
+
+/// The reader for a kind, or `None` for a kind moat cannot read yet (drift and
+/// import then stop with a coded error naming the kind). Each reader module
+/// adds its arm here.
+pub fn reader(kind: LiveKind) -> Option<Reader> {
+    match kind {
+        LiveKind::Nftables => Some(nftables::read),
+        LiveKind::Iptables => Some(iptables::read),
+        LiveKind::K8s => Some(k8s::read),
+        LiveKind::Aws => Some(aws::read),
+        LiveKind::Gcp => Some(gcp::read),
+        LiveKind::Azure => Some(azure::read),
+    }
+}
+
+/// Splits `KIND:PATH` (E033 when the kind is unknown or the form is wrong).
+pub fn parse_arg(arg: &str) -> Result<(LiveKind, PathBuf), Diagnostic> {
+    let kinds: Vec<&str> = LiveKind::ALL.iter().map(|k| k.as_str()).collect();
+    let help = format!("write --live KIND:PATH with KIND one of {}", kinds.join(", "));
+    let Some((kind, path)) = arg.split_once(':') else {
+        return Err(Diagnostic::error_nospan(
+            "E033",
+            format!(
+                "`--live {arg}` names no {}",
+                if LiveKind::parse(arg).is_some() {
+                    "path"
+                } else {
+                    "kind"
+                }
+            ),
+        )
+        .with_help(help));
+    };
+    match LiveKind::parse(kind) {
+        Some(k) if !path.is_empty() => Ok((k, PathBuf::from(path))),
+        Some(_) => {
+            Err(Diagnostic::error_nospan("E033", format!("`--live {arg}` names no path")).with_help(help))
+        }
+        None => Err(Diagnostic::error_nospan("E033", format!("unknown live kind `{kind}`")).with_help(help)),
+    }
+}
+
+/// Reads every `--live KIND:PATH` into `sources` (a directory: each file in
+/// it, sorted by name) and evaluates them as one live state: each kind's
+/// reader evaluates its inputs together; where two kinds speak for one pair,
+/// a packet must pass both. Errors: E033 (the argument, or a kind moat cannot
+/// read yet), E034 (a file that cannot be read), and the readers' own.
+pub fn read_all(ir: &Ir, sources: &mut SourceMap, args: &[String]) -> Evaluated {
+    let mut errs = vec![];
+    let mut inputs: Vec<LiveInput> = vec![];
+    for arg in args {
+        let (kind, path) = match parse_arg(arg) {
+            Ok(x) => x,
+            Err(e) => {
+                errs.push(e);
+                continue;
+            }
+        };
+        if reader(kind).is_none() {
+            errs.push(
+                Diagnostic::error_nospan(
+                    "E033",
+                    format!("moat cannot read live `{}` state yet", kind.as_str()),
+                )
+                .with_help("readers exist for: ".to_string() + &readable().join(", ")),
+            );
+            continue;
+        }
+        for file in files_of(&path, kind) {
+            match std::fs::read(&file).map(String::from_utf8) {
+                Ok(Ok(text)) => {
+                    let id = sources.add(file.display().to_string(), Some(&file), text);
+                    inputs.push(LiveInput {
+                        kind,
+                        path: file,
+                        file: id,
+                    });
+                }
+                Ok(Err(_)) => errs.push(
+                    Diagnostic::error_nospan(
+                        "E034",
+                        format!("live input {} is not UTF-8 text", file.display()),
+                    )
+                    .with_help("give the text the tool printed (iptables-save, nft -j list ruleset, ...)"),
+                ),
+                Err(e) => errs.push(
+                    Diagnostic::error_nospan(
+                        "E034",
+                        format!("cannot read live input {}: {e}", file.display()),
+                    )
+                    .with_help("check the path after KIND:"),
+                ),
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    let mut merged: Option<LiveMatrix> = None;
+    let mut warns = vec![];
+    for kind in LiveKind::ALL {
+        let mine: Vec<&LiveInput> = inputs.iter().filter(|i| i.kind == kind).collect();
+        let Some(read) = reader(kind).filter(|_| !mine.is_empty()) else {
+            continue;
+        };
+        match read(ir, sources, &mine) {
+            Ok((m, w)) => {
+                warns.extend(w);
+                merged = Some(match merged {
+                    None => m,
+                    Some(prev) => merge(prev, m),
+                });
+            }
+            Err(e) => errs.extend(e),
+        }
+    }
+    if !errs.is_empty() {
+        crate::diag::sort(&mut errs);
+        return Err(errs);
+    }
+    crate::diag::sort(&mut warns);
+    Ok((merged.unwrap_or_default(), warns))
+}
+
+/// The kinds with a reader.
+fn readable() -> Vec<&'static str> {
+    LiveKind::ALL
+        .into_iter()
+        .filter(|k| reader(*k).is_some())
+        .map(LiveKind::as_str)
+        .collect()
+}
+
+/// Which files of a directory a kind reads (by extension; a file without one too).
+fn wanted(kind: LiveKind, p: &std::path::Path) -> bool {
+    let ext = p.extension().map(|e| e.to_string_lossy().to_lowercase());
+    let Some(ext) = ext else { return true };
+    let list: &[&str] = match kind {
+        LiveKind::Iptables => &["rules", "save", "txt", "v4", "v6", "ipset", "iptables"],
+        LiveKind::Nftables => &["nft", "json", "txt", "ruleset"],
+        _ => &["yaml", "yml", "json", "tf", "tfstate"],
+    };
+    list.contains(&ext.as_str())
+}
+
+/// A path's files: itself, or the files of a directory (recursively) that the
+/// kind reads ([`wanted`]: moat's own `sources.tsv` beside the rules is not one), sorted.
+fn files_of(path: &std::path::Path, kind: LiveKind) -> Vec<PathBuf> {
+    if !path.is_dir() {
+        return vec![path.to_path_buf()];
+    }
+    let mut out = vec![];
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if wanted(kind, &p) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Two kinds' matrices as one live state: a pair both speak for passes what both let through.
+fn merge(mut a: LiveMatrix, b: LiveMatrix) -> LiveMatrix {
+    for (k, fb) in b {
+        match a.get_mut(&k) {
+            None => {
+                a.insert(k, fb);
+            }
+            Some(fa) => {
+                let ports = fa.ports.intersect(&fb.ports);
+                fa.by.extend(fb.by);
+                fa.by.retain(|(_, p)| p.intersects(&ports));
+                fa.partial = match (fa.partial.take(), fb.partial) {
+                    (None, None) => None,
+                    (x, y) => {
+                        let mut p = x.or(y.clone()).unwrap_or_default();
+                        if let Some(y) = y {
+                            p.ports.union_with(&y.ports);
+                        }
+                        p.ports = p.ports.intersect(&ports);
+                        (!p.ports.is_empty()).then_some(p)
+                    }
+                };
+                fa.ports = ports;
+            }
+        }
+    }
+    a
+}

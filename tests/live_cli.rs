@@ -1,0 +1,183 @@
+//! `moat drift --live k8s:DIR | aws:FILE | gcp:FILE | azure:FILE` from the
+//! command line: moat's own output is no drift (exit 0), a hand edit is
+//! exactly its rows (exit 1), bad input is a coded error at its line (exit 2).
+
+mod common;
+mod live_support;
+
+use serde_json::{json, Value};
+use std::path::Path;
+
+fn drift(policy: &Path, live: &str, format: &str) -> (i32, String, String) {
+    let out = common::moat()
+        .arg("drift")
+        .arg(policy)
+        .args(["--live", live, "--format", format])
+        .output()
+        .expect("run moat");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn compile(policy: &Path, target: &str, out: &Path) {
+    let st = common::moat()
+        .arg("compile")
+        .arg(policy)
+        .args(["--target", target, "--out"])
+        .arg(out)
+        .output()
+        .expect("run moat");
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+}
+
+/// The (from, to) of each row of a JSON drift report's `added` or `removed`.
+fn rows(report: &str, key: &str) -> Vec<(String, String)> {
+    let v: Value = serde_json::from_str(report).expect("drift JSON");
+    v[key]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r["from"].as_str().unwrap_or("").into(),
+                r["to"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn drift_k8s_directory() {
+    let policy = common::root().join("fixtures/good/spec-example.moat");
+    let tmp = common::TempDir::new("live-cli-k8s");
+    compile(&policy, "k8s", tmp.path());
+    let dir = tmp.path().join("k8s");
+    let live = format!("k8s:{}", dir.display());
+    let (code, out, err) = drift(&policy, &live, "text");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("no drift"), "{out}");
+    // Delete the kernel's NetworkPolicy by hand.
+    let mz = dir.join("mz.yaml");
+    let text = std::fs::read_to_string(&mz).expect("read");
+    let kept: Vec<&str> = text
+        .split("\n---\n")
+        .filter(|d| !d.contains("moat.io/atom: mz.kernel"))
+        .collect();
+    assert_eq!(kept.len(), 2);
+    std::fs::write(&mz, kept.join("\n---\n")).expect("write");
+    let (code, out, err) = drift(&policy, &live, "json");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(rows(&out, "added").is_empty(), "{out}");
+    let want = [("dmz.ingress", "mz.kernel"), ("mz.kernel", "mz.postgres")];
+    let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    assert_eq!(rows(&out, "removed"), want, "{out}");
+    // Truncated: E037 at the file and line, exit 2.
+    std::fs::write(&mz, "kind: NetworkPolicy\nspec: [\n").expect("write");
+    let (code, out, err) = drift(&policy, &live, "text");
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("E037") && err.contains("mz.yaml:"), "{err}");
+}
+
+#[test]
+fn drift_clouds() {
+    let policy = common::root().join("fixtures/cloud/hybrid.moat");
+    let tmp = common::TempDir::new("live-cli-cloud");
+    for (target, kind) in [("aws", "aws"), ("gcp", "gcp"), ("azure", "azure")] {
+        compile(&policy, target, tmp.path());
+        let tf: Value = serde_json::from_str(
+            &std::fs::read_to_string(tmp.path().join(target).join("main.tf.json")).expect("read"),
+        )
+        .expect("json");
+        let shape = match target {
+            "aws" => live_support::aws_describe(&tf),
+            "gcp" => live_support::gcp_list(&tf),
+            _ => live_support::azure_list(&tf),
+        };
+        let file = tmp.path().join(format!("{target}-live.json"));
+        std::fs::write(&file, serde_json::to_string_pretty(&shape).expect("json")).expect("write");
+        let live = format!("{kind}:{}", file.display());
+        let (code, out, err) = drift(&policy, &live, "text");
+        assert_eq!(code, 0, "{target}: {out}{err}");
+        if target == "aws" {
+            // An SSH rule for 0.0.0.0/0 on the bastion's group.
+            let mut shape = shape;
+            let groups = shape["SecurityGroups"].as_array_mut().expect("groups");
+            let g = groups
+                .iter_mut()
+                .find(|g| {
+                    g["Tags"]
+                        .as_array()
+                        .is_some_and(|t| t.iter().any(|t| t["Value"] == "edge.bastion"))
+                })
+                .expect("bastion group");
+            g["IpPermissions"].as_array_mut().expect("rules").push(json!({
+                "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}));
+            std::fs::write(&file, serde_json::to_string_pretty(&shape).expect("json")).expect("write");
+            let (code, out, err) = drift(&policy, &live, "json");
+            assert_eq!(code, 1, "{out}{err}");
+            let added = rows(&out, "added");
+            assert!(
+                !added.is_empty() && added.iter().all(|(_, t)| t == "edge.bastion"),
+                "{out}"
+            );
+            assert!(
+                added.contains(&("internet".to_string(), "edge.bastion".to_string())),
+                "{out}"
+            );
+            assert!(rows(&out, "removed").is_empty(), "{out}");
+            std::fs::write(
+                &file,
+                "{\"SecurityGroups\": [\n  {\"GroupId\": \"sg-1\", \"IpPermissions\": \"all\"}\n]}",
+            )
+            .expect("write");
+            let (code, out, err) = drift(&policy, &live, "text");
+            assert_eq!(code, 2, "{out}{err}");
+            assert!(err.contains("E038") && err.contains("aws-live.json:"), "{err}");
+        }
+    }
+}
+
+/// `moat drift` of hybrid.moat against one live file, from the crate root (stable paths).
+fn drift_rel(live: &str, format: &str) -> (i32, String, String) {
+    drift(Path::new("fixtures/cloud/hybrid.moat"), live, format)
+}
+
+#[test]
+fn bad_cloud_and_k8s_inputs_are_coded_errors_with_file_and_line() {
+    let cases = [
+        ("k8s", "k8s-truncated.yaml", "E037"),
+        ("k8s", "k8s-no-kind.yaml", "E038"),
+        ("k8s", "k8s-bad-ipblock.yaml", "E039"),
+        ("aws", "aws-truncated.json", "E037"),
+        ("aws", "aws-wrong-shape.json", "E038"),
+        ("gcp", "gcp-direction.json", "E039"),
+        ("azure", "azure-no-priority.json", "E039"),
+    ];
+    for (kind, name, code) in cases {
+        let (status, out, err) = drift_rel(&format!("{kind}:fixtures/live/kc-bad/{name}"), "text");
+        assert_eq!(status, 2, "{name}: {out}{err}");
+        assert!(out.is_empty(), "{name}: nothing on stdout: {out}");
+        assert!(
+            err.contains(&format!("error[{code}]")) && err.contains(&format!("fixtures/live/kc-bad/{name}:")),
+            "{name}: {err}"
+        );
+        insta::assert_snapshot!(format!("kc_bad_{}", name.replace(['.', '-'], "_")), err);
+    }
+}
+
+#[test]
+fn unmodelled_cloud_constructs_warn_and_err_towards_openings() {
+    let (status, out, err) = drift_rel("aws:fixtures/live/kc-good/aws-prefix-list.json", "text");
+    assert_eq!(status, 1, "{out}{err}");
+    assert!(err.contains("warning[W015]") && err.contains("pl-0app"), "{err}");
+    assert!(
+        err.contains("warning[W015]") && err.contains("ICMP type 8"),
+        "{err}"
+    );
+    assert!(err.contains("warning[W016]"), "{err}");
+    insta::assert_snapshot!("kc_unmodelled_warnings", err);
+    insta::assert_snapshot!("kc_unmodelled_text", out);
+}
