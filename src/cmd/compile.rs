@@ -44,12 +44,11 @@ pub fn run(args: &Args) -> u8 {
     };
     let Some(ir) = c.ir.as_ref() else { return FAIL };
     let all = targets.is_none();
-    let targets = targets.unwrap_or_else(|| {
-        Target::ALL
-            .into_iter()
-            .filter(|t| backend::in_scope(*t, ir))
-            .collect()
-    });
+    let (targets, skipped): (Vec<Target>, Vec<Target>) = match targets {
+        Some(t) => (t, vec![]),
+        None => Target::ALL.into_iter().partition(|t| backend::in_scope(*t, ir)),
+    };
+
     let mut diags = c.diags.clone();
     let mut failed = false;
     let mut queue = vec![];
@@ -92,6 +91,9 @@ pub fn run(args: &Args) -> u8 {
     });
     moat::diag::sort(&mut diags);
     eprint_diags(&diags, &c.sources, args.format);
+    for t in &skipped {
+        eprintln!("note: --target all skips {}: {}", t.as_str(), scope_hint(*t));
+    }
     if failed {
         return FAIL;
     }
@@ -341,7 +343,9 @@ fn parse_targets(names: &[String]) -> Result<Option<Vec<Target>>, String> {
 fn scope_hint(t: Target) -> &'static str {
     match t {
         Target::K8s => "no zone or service has a Kubernetes namespace",
-        Target::Iptables | Target::Nftables => "no zone with addresses is at an onprem site",
+        Target::Iptables | Target::Nftables => {
+            "no zone other than an external one has addresses at an onprem site (a zone without `@SITE` is at the implicit onprem site)"
+        }
         Target::Aws => "no zone is at a site of kind aws (`site NAME : aws`)",
         Target::Gcp => "no zone is at a site of kind gcp (`site NAME : gcp`)",
         Target::Azure => "no zone is at a site of kind azure (`site NAME : azure`)",

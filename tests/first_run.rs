@@ -1,0 +1,80 @@
+//! What a new user trips over (issue 18): each test runs the built `moat`
+//! binary the way the README shows and checks what the user sees.
+
+mod common;
+
+use common::{moat, root, TempDir};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// Runs `moat ARGS` in `dir`.
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    moat().current_dir(dir).args(args).output().expect("run moat")
+}
+
+/// Runs `moat ARGS` in the crate root.
+fn run(args: &[&str]) -> Output {
+    run_in(&root(), args)
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("an exit code")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write policy");
+    p
+}
+
+/// Kubernetes zones only, plus the internet (at the implicit onprem site).
+const K8S_ONLY: &str = "zone internet : external { cidr 0.0.0.0/0 }
+zone dmz : demilitarised {
+  namespace dmz
+  service gw { pods app=gw port https tcp/443 }
+}
+zone app : militarised {
+  namespace app
+  service web { pods app=web port http tcp/80 }
+}
+allow internet -> dmz.gw : https
+allow dmz.gw -> app.web : http
+";
+
+// ---- item 1: --target all ------------------------------------------------
+
+#[test]
+fn target_all_compiles_only_what_the_policy_can_be_enforced_by() {
+    let t = TempDir::new("fr-all");
+    write(t.path(), "shop.moat", K8S_ONLY);
+    let o = run_in(t.path(), &["compile", "shop.moat", "--target", "all", "--out", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(t.path().join("out/k8s/dmz.yaml").is_file());
+    assert!(!t.path().join("out/iptables").exists());
+    let err = stderr(&o);
+    assert!(!err.contains("E012"), "{err}");
+    for skipped in ["iptables", "nftables", "aws", "gcp", "azure"] {
+        assert!(err.contains(&format!("skips {skipped}: ")), "no skip note for {skipped}:\n{err}");
+    }
+}
+
+#[test]
+fn e012_help_for_a_pod_only_peer_names_the_kubernetes_target() {
+    let t = TempDir::new("fr-e012");
+    let text = format!("{K8S_ONLY}zone dc : militarised {{ cidr 10.40.0.0/16 }}\nallow dc -> app.web : http\n");
+    write(t.path(), "shop.moat", &text);
+    let o = run_in(t.path(), &["compile", "shop.moat", "--target", "iptables"]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(err.contains("error[E012]"), "{err}");
+    assert!(err.contains("only Kubernetes can enforce this flow"), "{err}");
+    assert!(err.contains("only through the external zone `internet`"), "{err}");
+}
