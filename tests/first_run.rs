@@ -78,3 +78,32 @@ fn e012_help_for_a_pod_only_peer_names_the_kubernetes_target() {
     assert!(err.contains("only Kubernetes can enforce this flow"), "{err}");
     assert!(err.contains("only through the external zone `internet`"), "{err}");
 }
+
+// ---- item 3: --format json is one document -------------------------------
+
+fn one_json_document(o: &Output) -> serde_json::Value {
+    assert_eq!(stderr(o), "", "JSON mode writes nothing on stderr");
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", stdout(o)))
+}
+
+#[test]
+fn compile_json_is_one_document_with_the_summary_inside() {
+    let t = TempDir::new("fr-json");
+    write(t.path(), "shop.moat", K8S_ONLY);
+    let o = run_in(t.path(), &["compile", "shop.moat", "--target", "all", "--out", "out", "--format", "json"]);
+    assert_eq!(code(&o), 0);
+    let doc = one_json_document(&o);
+    assert_eq!(doc["wrote"]["files"], 2, "{doc}");
+    assert_eq!(doc["targets"], serde_json::json!(["k8s"]));
+    assert_eq!(doc["skipped"][0]["target"], "iptables");
+    assert!(doc["diagnostics"].as_array().is_some_and(|d| d.iter().all(|d| d["code"] == "W005")));
+    // the drift check and the listing without --out are documents too
+    let o = run_in(t.path(), &["compile", "shop.moat", "-t", "k8s", "--out", "out", "--check", "--format", "json"]);
+    assert_eq!(one_json_document(&o)["drift"], serde_json::json!([]));
+    let o = run_in(t.path(), &["compile", "shop.moat", "-t", "k8s", "--format", "json"]);
+    assert_eq!(one_json_document(&o)["files"][0]["path"], "k8s/app.yaml");
+    // errors, and a usage error
+    let o = run(&["compile", "fixtures/bad/E006-internet-to-mz.moat", "-t", "k8s", "--format", "json"]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(one_json_document(&o)["diagnostics"][0]["code"], "E006");
+}
