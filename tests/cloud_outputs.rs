@@ -106,7 +106,7 @@ fn naming_a_cloud_without_zones_is_an_error_and_all_skips_it() {
             .expect("run moat")
     };
     let o = run("azure", "x");
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("target azure has nothing to enforce"));
     assert!(!tmp.path().join("x").exists());
     let o = run("all", "y");

@@ -107,3 +107,51 @@ fn compile_json_is_one_document_with_the_summary_inside() {
     assert_eq!(code(&o), 1);
     assert_eq!(one_json_document(&o)["diagnostics"][0]["code"], "E006");
 }
+
+// ---- item 12: --out naming a file ----------------------------------------
+
+#[test]
+fn out_naming_an_existing_file_is_a_coded_usage_error() {
+    let t = TempDir::new("fr-outfile");
+    write(t.path(), "shop.moat", K8S_ONLY);
+    write(t.path(), "out", "not a directory\n");
+    let o = run_in(t.path(), &["compile", "shop.moat", "-t", "k8s", "--out", "out"]);
+    assert_eq!(code(&o), 2);
+    insta::assert_snapshot!("E045-out-is-a-file", stderr(&o));
+    assert_eq!(std::fs::read_to_string(t.path().join("out")).expect("read"), "not a directory\n");
+}
+
+// ---- item 13: exit codes -------------------------------------------------
+
+#[test]
+fn every_subcommand_help_lists_its_exit_codes() {
+    for sub in ["check", "compile", "matrix", "query", "diff", "fmt", "graph", "audit"] {
+        let o = run(&[sub, "--help"]);
+        assert_eq!(code(&o), 0);
+        let help = stdout(&o);
+        let codes = help.split_once("Exit codes:").map(|(_, c)| c.to_string()).unwrap_or_default();
+        for n in ["0 ", "1 ", "2 "] {
+            assert!(codes.contains(&format!("  {n}")), "`moat {sub} --help` lists no exit code {n}:\n{help}");
+        }
+    }
+}
+
+#[test]
+fn a_target_with_nothing_to_enforce_is_a_coded_usage_error() {
+    let t = TempDir::new("fr-gcp");
+    write(t.path(), "shop.moat", K8S_ONLY);
+    let o = run_in(t.path(), &["compile", "shop.moat", "--target", "gcp", "--out", "out"]);
+    assert_eq!(code(&o), 2);
+    insta::assert_snapshot!("E046-nothing-to-enforce", stderr(&o));
+    assert!(!t.path().join("out").exists());
+}
+
+#[test]
+fn a_syntax_error_exits_1_in_check_and_in_fmt() {
+    let t = TempDir::new("fr-syntax");
+    write(t.path(), "bad.moat", "zone a : external {\n");
+    assert_eq!(code(&run_in(t.path(), &["check", "bad.moat"])), 1);
+    assert_eq!(code(&run_in(t.path(), &["fmt", "bad.moat"])), 1);
+    assert_eq!(code(&run_in(t.path(), &["fmt", "--check", "bad.moat"])), 1);
+    assert_eq!(code(&run_in(t.path(), &["fmt", "missing.moat"])), 2);
+}

@@ -3,10 +3,12 @@
 use super::{eprint_diags, FAIL, OK, TROUBLE};
 use crate::DiagFormat;
 use moat::backend::{self, Artefact, EmitOptions, Target};
+use moat::diag::Diagnostic;
 use std::path::PathBuf;
 
 /// Arguments of `moat compile`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = super::exit_help::COMPILE)]
 pub struct Args {
     /// Policy files or directories; several form one policy.
     #[arg(required = true, value_name = "FILE")]
@@ -41,10 +43,13 @@ pub fn run(args: &Args) -> u8 {
             return report.finish(TROUBLE);
         }
     };
-    let c = super::load(&args.files);
-    if c.ir.is_none() || c.has_errors() {
+    let usage: Vec<Diagnostic> = args.out.as_deref().and_then(out_is_a_file).into_iter().collect();
+    let mut c = super::load(&args.files);
+    if c.ir.is_none() || c.has_errors() || !usage.is_empty() {
+        let trouble = c.io_failed || !usage.is_empty();
+        c.diags.extend(usage);
         report.diagnostics(&c.diags, &c.sources);
-        return report.finish(if c.io_failed { TROUBLE } else { FAIL });
+        return report.finish(if trouble { TROUBLE } else { FAIL });
     }
     let Some(ir) = c.ir.as_ref() else { return FAIL };
     let all = targets.is_none();
@@ -53,16 +58,15 @@ pub fn run(args: &Args) -> u8 {
         None => Target::ALL.into_iter().partition(|t| backend::in_scope(*t, ir)),
     };
     let mut diags = c.diags.clone();
-    let mut failed = false;
-    let mut queue = vec![];
-    for t in targets.iter().copied() {
-        if !all && !backend::in_scope(t, ir) {
-            report.error(&format!("target {} has nothing to enforce: {}", t.as_str(), scope_hint(t)));
-            failed = true;
-        } else {
-            queue.push(t);
-        }
+    let (queue, idle): (Vec<Target>, Vec<Target>) =
+        targets.iter().partition(|t| all || backend::in_scope(**t, ir));
+    if !idle.is_empty() {
+        diags.extend(idle.into_iter().map(nothing_to_enforce));
+        moat::diag::sort(&mut diags);
+        report.diagnostics(&diags, &c.sources);
+        return report.finish(TROUBLE);
     }
+    let mut failed = false;
     // A target compiled alone gets every core; several already share them.
     let threads = if queue.len() == 1 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -423,6 +427,34 @@ fn list_files(dir: &std::path::Path, rel: &std::path::Path, out: &mut std::colle
             );
         }
     }
+}
+
+/// E046: a target named on the command line has nothing to enforce (a usage error).
+fn nothing_to_enforce(t: Target) -> Diagnostic {
+    Diagnostic::error_nospan(
+        "E046",
+        format!("target {} has nothing to enforce: {}", t.as_str(), scope_hint(t)),
+    )
+    .with_help(format!(
+        "leave `{}` out of --target, or use `--target all`, which compiles only the targets the policy can be enforced by",
+        t.as_str()
+    ))
+}
+
+/// E045 when `--out` names something that exists and is not a directory.
+fn out_is_a_file(dir: &std::path::Path) -> Option<Diagnostic> {
+    let meta = std::fs::metadata(dir).ok()?;
+    (!meta.is_dir()).then(|| {
+        Diagnostic::error_nospan(
+            "E045",
+            format!("--out {} exists and is not a directory", dir.display()),
+        )
+        .with_help(format!(
+            "--out names the directory the target sub-directories (k8s/, iptables/, ...) go in: \
+             name a directory, e.g. `--out {}.d`, or remove the file",
+            dir.display()
+        ))
+    })
 }
 
 /// `None` means `all`.

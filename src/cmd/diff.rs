@@ -23,6 +23,7 @@ pub enum Format {
 
 /// Arguments of `moat diff`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = super::exit_help::DIFF)]
 pub struct Args {
     /// The old policy: a file, a directory or `REV:PATH` (e.g. `origin/main:policies`).
     #[arg(value_name = "OLD")]

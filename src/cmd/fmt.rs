@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// Arguments of `moat fmt`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = super::exit_help::FMT)]
 pub struct Args {
     /// Policy files, or directories (every `.moat` file below them).
     #[arg(required = true, value_name = "FILE")]
@@ -23,7 +24,8 @@ pub struct Args {
 }
 
 /// Runs `moat fmt`: 0 when done (or, with `--check`, nothing to change), 1 when
-/// `--check` finds files to change, 2 when a file cannot be read, parsed or written.
+/// a file has syntax errors or `--check` finds files to change, 2 when a file
+/// cannot be read or written.
 pub fn run(args: &Args) -> u8 {
     let mut files = vec![];
     for f in &args.files {
@@ -32,17 +34,20 @@ pub fn run(args: &Args) -> u8 {
             None => files.push(f.clone()),
         }
     }
-    let mut trouble = false;
+    let (mut trouble, mut syntax) = (false, false);
     let mut changed = 0usize;
     for f in &files {
         match one(f, args) {
             Ok(true) => changed += 1,
             Ok(false) => {}
-            Err(()) => trouble = true,
+            Err(Failure::Io) => trouble = true,
+            Err(Failure::Syntax) => syntax = true,
         }
     }
     if trouble {
         TROUBLE
+    } else if syntax {
+        FAIL
     } else if args.check && changed > 0 {
         eprintln!("{changed} file(s) not in the canonical layout; run `moat fmt` on them");
         FAIL
@@ -51,10 +56,18 @@ pub fn run(args: &Args) -> u8 {
     }
 }
 
+/// Why a file was not formatted: exit 1 for syntax errors (as `check`), 2 for I/O.
+enum Failure {
+    Syntax,
+    Io,
+}
+
 /// Formats one file; `Ok(true)` when its layout changed (or would change).
-fn one(path: &Path, args: &Args) -> Result<bool, ()> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| eprintln!("error: cannot read {}: {e}", path.display()))?;
+fn one(path: &Path, args: &Args) -> Result<bool, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        eprintln!("error: cannot read {}: {e}", path.display());
+        Failure::Io
+    })?;
     let formatted = match fmt::format(&text) {
         Ok(t) => t,
         Err(diags) => {
@@ -69,7 +82,7 @@ fn one(path: &Path, args: &Args) -> Result<bool, ()> {
                 .collect();
             print_diags(&diags, &sources, args.diagnostics);
             eprintln!("error: {} has syntax errors; not formatted", path.display());
-            return Err(());
+            return Err(Failure::Syntax);
         }
     };
     if formatted == text {
@@ -82,7 +95,10 @@ fn one(path: &Path, args: &Args) -> Result<bool, ()> {
     let tmp = path.with_extension("moat.fmt-tmp");
     std::fs::write(&tmp, &formatted)
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| eprintln!("error: cannot write {}: {e}", path.display()))?;
+        .map_err(|e| {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            Failure::Io
+        })?;
     eprintln!("formatted {}", path.display());
     Ok(true)
 }

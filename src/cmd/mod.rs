@@ -25,6 +25,25 @@ pub const FAIL: u8 = 1;
 /// Exit code: usage or I/O trouble.
 pub const TROUBLE: u8 = 2;
 
+/// The exit codes each sub-command's `--help` lists (README "Command line").
+/// The contract: 0 success, 1 the answer is "no" (the policy has errors, a
+/// query is denied, a diff differs, `--check` finds changes), 2 usage (a bad
+/// argument, E045, E046) or I/O trouble. Syntax errors are policy errors: 1.
+pub mod exit_help {
+    /// `moat check`.
+    pub const CHECK: &str = "Exit codes:\n  0  no errors (warnings do not fail)\n  1  the policy has errors (or warnings, with --deny-warnings)\n  2  usage error, or an input cannot be read";
+    /// `moat compile`.
+    pub const COMPILE: &str = "Exit codes:\n  0  artefacts written or listed (with --check: no drift)\n  1  the policy has errors, a target cannot express it, or --check found drift\n  2  usage error (unknown target, E045 --out is a file, E046 a target with nothing to enforce), or I/O trouble";
+    /// `moat matrix`, `graph`, `audit`.
+    pub const REPORT: &str = "Exit codes:\n  0  printed\n  1  the policy has errors\n  2  usage error, or an input cannot be read";
+    /// `moat query`.
+    pub const QUERY: &str = "Exit codes:\n  0  allowed\n  1  denied\n  2  usage error, an unknown endpoint, an input cannot be read, or the policy has errors";
+    /// `moat diff`.
+    pub const DIFF: &str = "Exit codes:\n  0  the two policies allow the same flows\n  1  they differ\n  2  usage error, an input cannot be read, or a side has errors";
+    /// `moat fmt`.
+    pub const FMT: &str = "Exit codes:\n  0  formatted (with --check: nothing to change)\n  1  a file has syntax errors (not formatted), or --check found files to change\n  2  usage error, or a file cannot be read or written";
+}
+
 /// `--all-warnings`: the human rendering shows every warning instead of the
 /// first [`diag::WARNINGS_SHOWN_PER_CODE`] of each code.
 pub static ALL_WARNINGS: AtomicBool = AtomicBool::new(false);

@@ -15,6 +15,7 @@ pub enum Format {
 
 /// Arguments of `moat query`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = super::exit_help::QUERY)]
 pub struct Args {
     #[command(flatten)]
     pub policy: super::PolicyArgs,
