@@ -155,3 +155,22 @@ fn a_syntax_error_exits_1_in_check_and_in_fmt() {
     assert_eq!(code(&run_in(t.path(), &["fmt", "--check", "bad.moat"])), 1);
     assert_eq!(code(&run_in(t.path(), &["fmt", "missing.moat"])), 2);
 }
+
+// ---- item 16: mermaid keeps site and resident; audit counts read right ----
+
+#[test]
+fn mermaid_graph_shows_the_site_and_the_resident_marker() {
+    let o = run(&["graph", "fixtures/good/spec-example.moat", "--format", "mermaid"]);
+    assert_eq!(code(&o), 0);
+    let g = stdout(&o);
+    assert!(g.contains("subgraph z2[\"mz (militarised) @ blr-dc\"]"), "{g}");
+    assert!(g.contains("[[\"postgres<br/>resident\"]]") && g.contains("class a5 resident"), "{g}");
+}
+
+#[test]
+fn audit_summary_uses_the_singular_for_one() {
+    let o = run(&["audit", "fixtures/good/spec-example.moat"]);
+    let text = stdout(&o);
+    assert!(text.contains("; 1 resident service; 1 forbid, holding"), "{text}");
+    assert!(!text.contains("1 resident services") && !text.contains("1 forbids"), "{text}");
+}
