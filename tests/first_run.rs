@@ -174,3 +174,36 @@ fn audit_summary_uses_the_singular_for_one() {
     assert!(text.contains("; 1 resident service; 1 forbid, holding"), "{text}");
     assert!(!text.contains("1 resident services") && !text.contains("1 forbids"), "{text}");
 }
+
+// ---- item 11: fmt - ------------------------------------------------------
+
+/// Runs `moat ARGS` in the crate root with `input` on standard input.
+fn run_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = moat()
+        .current_dir(root())
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run moat");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("wait for moat")
+}
+
+#[test]
+fn fmt_dash_formats_standard_input_to_standard_output() {
+    let messy = "zone   a : external {cidr 10.0.0.0/8}\n";
+    let o = run_stdin(&["fmt", "-"], messy);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let canonical = moat::syntax::fmt::format(messy).expect("parses");
+    assert_eq!(stdout(&o), canonical);
+    let o = run_stdin(&["fmt", "--check", "-"], messy);
+    assert_eq!((code(&o), stdout(&o).as_str()), (1, "<stdin>\n"));
+    let o = run_stdin(&["fmt", "--check", "-"], &canonical);
+    assert_eq!((code(&o), stdout(&o).as_str()), (0, ""));
+    let o = run_stdin(&["fmt", "-"], "zone a : external {\n");
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("<stdin>:"), "{}", stderr(&o));
+}

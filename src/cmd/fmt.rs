@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug)]
 #[command(after_help = super::exit_help::FMT)]
 pub struct Args {
-    /// Policy files, or directories (every `.moat` file below them).
+    /// Policy files, or directories (every `.moat` file below them); `-` reads
+    /// standard input and writes the formatted text to standard output.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Write nothing; list the files whose layout differs and exit 1 if there are any.
@@ -29,6 +30,10 @@ pub struct Args {
 pub fn run(args: &Args) -> u8 {
     let mut files = vec![];
     for f in &args.files {
+        if f.as_os_str() == "-" {
+            files.push(f.clone());
+            continue;
+        }
         match moat::load::Disk.moat_files_in(f) {
             Some(list) => files.extend(list),
             None => files.push(f.clone()),
@@ -62,17 +67,32 @@ enum Failure {
     Io,
 }
 
-/// Formats one file; `Ok(true)` when its layout changed (or would change).
-fn one(path: &Path, args: &Args) -> Result<bool, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        eprintln!("error: cannot read {}: {e}", path.display());
+/// Formats standard input to standard output (`moat fmt -`), as rustfmt and
+/// gofmt do; with `--check` prints nothing but `<stdin>` when it would change.
+fn stdin(args: &Args) -> Result<bool, Failure> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
+        eprintln!("error: cannot read standard input: {e}");
         Failure::Io
     })?;
-    let formatted = match fmt::format(&text) {
-        Ok(t) => t,
+    let formatted = formatted(Path::new("<stdin>"), &text, args)?;
+    if args.check {
+        if formatted != text {
+            super::out("<stdin>\n");
+        }
+    } else {
+        super::out(&formatted);
+    }
+    Ok(formatted != text)
+}
+
+/// The text in the canonical layout, or its syntax errors printed.
+fn formatted(path: &Path, text: &str, args: &Args) -> Result<String, Failure> {
+    match fmt::format(text) {
+        Ok(t) => Ok(t),
         Err(diags) => {
             let mut sources = SourceMap::new();
-            let id = sources.add(path.display().to_string(), Some(path), text.clone());
+            let id = sources.add(path.display().to_string(), Some(path), text.to_string());
             let diags: Vec<_> = diags
                 .into_iter()
                 .map(|mut d| {
@@ -82,9 +102,21 @@ fn one(path: &Path, args: &Args) -> Result<bool, Failure> {
                 .collect();
             print_diags(&diags, &sources, args.diagnostics);
             eprintln!("error: {} has syntax errors; not formatted", path.display());
-            return Err(Failure::Syntax);
+            Err(Failure::Syntax)
         }
-    };
+    }
+}
+
+/// Formats one file; `Ok(true)` when its layout changed (or would change).
+fn one(path: &Path, args: &Args) -> Result<bool, Failure> {
+    if path.as_os_str() == "-" {
+        return stdin(args);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        eprintln!("error: cannot read {}: {e}", path.display());
+        Failure::Io
+    })?;
+    let formatted = formatted(path, &text, args)?;
     if formatted == text {
         return Ok(false);
     }
