@@ -106,11 +106,20 @@ pub fn load(fs: &dyn Fs, inputs: &[PathBuf]) -> Loaded {
 /// Parses one in-memory text as a whole policy (includes are not followed).
 pub fn load_str(name: &str, text: &str) -> Loaded {
     let mut out = Loaded::default();
+    let text = without_bom(text);
     let id = out.sources.add(name, None, text.to_string());
     let (file, diags) = parse::parse_file(text, id);
     out.files.push((id, file));
     out.diags.extend(diags);
     out
+}
+
+/// The UTF-8 byte-order mark, which some editors put at the start of a file.
+pub const BOM: &str = "\u{feff}";
+
+/// `text` without a leading byte-order mark.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
 }
 
 struct Loader<'a> {
@@ -142,6 +151,12 @@ impl Loader<'_> {
         let bytes = match self.fs.read(path) {
             Ok(b) => b,
             Err(e) => return self.unreadable(path, from, &e),
+        };
+        // A UTF-8 byte-order mark is not part of the text: dropped before
+        // anything counts columns or shows a line.
+        let bytes = match bytes.strip_prefix(BOM.as_bytes()) {
+            Some(rest) => rest.to_vec(),
+            None => bytes,
         };
         let (text, utf8_err) = match String::from_utf8(bytes) {
             Ok(t) => (t, None),

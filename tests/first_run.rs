@@ -207,3 +207,23 @@ fn fmt_dash_formats_standard_input_to_standard_output() {
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("<stdin>:"), "{}", stderr(&o));
 }
+
+// ---- item 5: a UTF-8 byte-order mark -------------------------------------
+
+#[test]
+fn a_byte_order_mark_is_dropped_before_columns_are_counted() {
+    let t = TempDir::new("fr-bom");
+    write(t.path(), "bom.moat", "\u{feff}zone a : external { cidr 10.0.0.0/33 }\n");
+    let o = run_in(t.path(), &["check", "bom.moat"]);
+    let err = stderr(&o);
+    assert!(err.contains("bom.moat:1:26"), "{err}");
+    assert!(err.contains("1 │ zone a"), "the line is shown without the mark:\n{err}");
+    assert!(!err.contains('\u{fffd}') && !err.contains('\u{feff}'), "{err}");
+    let o = run_in(t.path(), &["check", "bom.moat", "--format", "json"]);
+    let diags: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(diags[0]["column"], 26);
+    // the library entry point agrees
+    let c = moat::check_str("bom.moat", "\u{feff}zone a : external { cidr 10.0.0.0/33 }\n");
+    let span = c.diags[0].span.expect("a span");
+    assert_eq!(c.sources.file(span.file).line_col(span.start), (1, 26));
+}

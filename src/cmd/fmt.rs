@@ -86,8 +86,10 @@ fn stdin(args: &Args) -> Result<bool, Failure> {
     Ok(formatted != text)
 }
 
-/// The text in the canonical layout, or its syntax errors printed.
+/// The text in the canonical layout (without a byte-order mark), or its
+/// syntax errors printed.
 fn formatted(path: &Path, text: &str, args: &Args) -> Result<String, Failure> {
+    let text = moat::load::without_bom(text);
     match fmt::format(text) {
         Ok(t) => Ok(t),
         Err(diags) => {
