@@ -227,3 +227,17 @@ fn a_byte_order_mark_is_dropped_before_columns_are_counted() {
     let span = c.diags[0].span.expect("a span");
     assert_eq!(c.sources.file(span.file).line_col(span.start), (1, 26));
 }
+
+// ---- item 9: an empty policy ---------------------------------------------
+
+#[test]
+fn an_empty_file_warns_that_the_policy_declares_no_zones() {
+    let t = TempDir::new("fr-empty");
+    write(t.path(), "empty.moat", "");
+    let o = run_in(t.path(), &["check", "empty.moat"]);
+    assert_eq!(code(&o), 0);
+    let err = stderr(&o);
+    assert!(err.contains("warning[W021]") && err.contains("empty.moat:1:1"), "{err}");
+    assert!(!err.contains("no findings"), "{err}");
+    assert_eq!(code(&run_in(t.path(), &["check", "--deny-warnings", "empty.moat"])), 1);
+}

@@ -39,8 +39,24 @@ pub fn check(
     if quality_warnings && !syntax_failed && !diags.iter().any(Diagnostic::is_error) {
         warnings::check(&ir, &model, &mut diags);
     }
+    if !syntax_failed && model.zones.is_empty() && !diags.iter().any(Diagnostic::is_error) {
+        if let Some((file, _)) = files.first() {
+            diags.push(no_zones(*file));
+        }
+    }
     let ok = !syntax_failed && !diags.iter().any(Diagnostic::is_error);
     (ok.then_some(ir), diags)
+}
+
+/// W021: a policy without zones (an empty file, or only comments) allows
+/// nothing and compiles to deny-everything: most likely the wrong file.
+fn no_zones(file: FileId) -> Diagnostic {
+    Diagnostic::warning(
+        "W021",
+        crate::span::Span::new(file, 0, 0),
+        "the policy declares no zones: it allows nothing, and every target compiles to deny-everything",
+    )
+    .with_help("declare zones (`zone NAME : external|demilitarised|militarised { … }`), or check that this is the policy you meant")
 }
 
 /// Lowers sites, zones and services into the IR's sorted tables, with each
