@@ -241,3 +241,21 @@ fn an_empty_file_warns_that_the_policy_declares_no_zones() {
     assert!(!err.contains("no findings"), "{err}");
     assert_eq!(code(&run_in(t.path(), &["check", "--deny-warnings", "empty.moat"])), 1);
 }
+
+// ---- item 6: `a->b` ------------------------------------------------------
+
+#[test]
+fn an_arrow_without_spaces_gets_a_hint_that_dash_is_part_of_a_name() {
+    let c = moat::check_str(
+        "arrow.moat",
+        "zone internet : external { cidr 0.0.0.0/0 }\n\
+         zone dmz : dmz { cidr 10.0.0.0/8 service web { hosts 10.0.0.1 port http tcp/80 } }\n\
+         allow internet->dmz.web:http\n",
+    );
+    assert_eq!(c.diags.len(), 1, "{:?}", c.diags);
+    assert_eq!(c.diags[0].code, "E001");
+    assert_eq!(
+        c.diags[0].help.as_deref(),
+        Some("`-` may be part of a name: `internet-` was read as one name, followed by `>`; put a space before the arrow: `internet ->`")
+    );
+}
