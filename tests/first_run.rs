@@ -259,3 +259,18 @@ fn an_arrow_without_spaces_gets_a_hint_that_dash_is_part_of_a_name() {
         Some("`-` may be part of a name: `internet-` was read as one name, followed by `>`; put a space before the arrow: `internet ->`")
     );
 }
+
+// ---- item 7: a cache with a bad magic ------------------------------------
+
+#[test]
+fn a_cache_file_with_a_bad_magic_is_a_coded_warning_then_rebuilt() {
+    let t = TempDir::new("fr-cache");
+    std::fs::copy(root().join("fixtures/good/spec-example.moat"), t.path().join("p.moat")).expect("copy");
+    write(t.path(), "q.cache", "this is not a moat query cache\n");
+    let query = ["query", "p.moat", "--from", "internet", "--to", "dmz.ingress", "--port", "tcp/443", "--cache", "q.cache"];
+    let o = run_in(t.path(), &query);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    insta::assert_snapshot!("W020-bad-cache-magic", stderr(&o));
+    let o = run_in(t.path(), &query);
+    assert_eq!((code(&o), stderr(&o).as_str()), (0, ""), "the rebuilt cache is used silently");
+}

@@ -99,6 +99,17 @@ pub fn print_diags(diags: &[Diagnostic], sources: &SourceMap, format: DiagFormat
     }
 }
 
+/// Prints one diagnostic that has no source (a damaged cache) on stderr, in
+/// `format`, without the closing summary line.
+pub fn eprint_note(d: Diagnostic, format: DiagFormat) {
+    let sources = SourceMap::new();
+    let one = [d];
+    match format {
+        DiagFormat::Human => eprint!("{}", diag::render_human(&one, &sources, std::io::stderr().is_terminal())),
+        DiagFormat::Json => eprintln!("{}", diag::render_json(&one, &sources)),
+    }
+}
+
 /// Prints diagnostics to stderr only (for commands whose stdout is data).
 pub fn eprint_diags(diags: &[Diagnostic], sources: &SourceMap, format: DiagFormat) {
     match format {

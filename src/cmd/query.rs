@@ -2,6 +2,7 @@
 
 use super::{load_ok_with, FAIL, OK, TROUBLE};
 use moat::analysis::{cache, query};
+use moat::diag::Diagnostic;
 use moat::ir::{AtomId, Ir};
 use moat::ports::Proto;
 use std::path::PathBuf;
@@ -56,11 +57,11 @@ pub fn run(args: &Args) -> u8 {
                 };
                 match cached.load_flow(from, to) {
                     Ok(()) => return answer(&cached.ir, from, to, (proto, port), args.format),
-                    Err(e) => eprintln!("warning: the query cache {} is damaged or unreadable ({e}); checking the policy and rebuilding it", path.display()),
+                    Err(e) => super::eprint_note(damaged_cache(path, &e), args.policy.diagnostics),
                 }
             }
             Ok(None) => {} // missing, or built from other inputs: check and rebuild
-            Err(e) => eprintln!("warning: the query cache {} is damaged or unreadable ({e}); checking the policy and rebuilding it", path.display()),
+            Err(e) => super::eprint_note(damaged_cache(path, &e), args.policy.diagnostics),
         }
     }
     let c = match load_ok_with(
@@ -73,7 +74,12 @@ pub fn run(args: &Args) -> u8 {
     let Some(ir) = &c.ir else { return TROUBLE };
     if let Some(path) = &args.cache {
         if let Err(e) = cache::write(path, &moat::load::Disk, &args.policy.files, &c.sources, ir) {
-            eprintln!("warning: cannot write the query cache {}: {e}", path.display());
+            let d = Diagnostic::warning_nospan(
+                "W022",
+                format!("cannot write the query cache {}: {e}", path.display()),
+            )
+            .with_help("the answer is right; point --cache at a writable place to make later queries fast");
+            super::eprint_note(d, args.policy.diagnostics);
         }
     }
     let code = match endpoints(ir, args) {
@@ -82,6 +88,15 @@ pub fn run(args: &Args) -> u8 {
     };
     super::release(c);
     code
+}
+
+/// W020: the `--cache` file is not a moat query cache, or is damaged.
+fn damaged_cache(path: &std::path::Path, e: &std::io::Error) -> Diagnostic {
+    Diagnostic::warning_nospan(
+        "W020",
+        format!("the query cache {} is damaged or unreadable ({e}); checking the policy and rebuilding it", path.display()),
+    )
+    .with_help("nothing to do if this is the cache moat wrote; otherwise point --cache at a file of its own")
 }
 
 /// `--from` and `--to` resolved, or the exit code after saying why not.
