@@ -274,3 +274,41 @@ fn a_cache_file_with_a_bad_magic_is_a_coded_warning_then_rebuilt() {
     let o = run_in(t.path(), &query);
     assert_eq!((code(&o), stderr(&o).as_str()), (0, ""), "the rebuilt cache is used silently");
 }
+
+// ---- item 4: help texts fit the policy -----------------------------------
+
+const TENANTS: &str = "zone shared : militarised { cidr 10.0.0.0/16 service db { hosts 10.0.0.5 port pg tcp/5432 } }
+cells tenant[1..2] in 10.64.0.0/12 each /16 {
+  zone app : militarised { cidr +0.0.0.0/16
+    service api { hosts +0.0.0.10 port http tcp/8080 } }
+}
+";
+
+fn help_of(c: &moat::Checked, code: &str) -> String {
+    c.diags
+        .iter()
+        .find(|d| d.code == code)
+        .and_then(|d| d.help.clone())
+        .unwrap_or_else(|| panic!("no {code} with a help in {:?}", c.diags))
+}
+
+#[test]
+fn e011_help_names_the_policys_own_cells_block() {
+    let c = moat::check_str("t.moat", &format!("{TENANTS}allow tenant1.app.api -> tenant2.app.api : http\n"));
+    let help = help_of(&c, "E011");
+    assert!(help.contains("`tenant*.`") && !help.contains("`cell*.`"), "{help}");
+}
+
+#[test]
+fn e002_help_mentions_cells_only_when_the_policy_has_them() {
+    let c = moat::check_str("t.moat", &format!("{TENANTS}allow tenant1.app.api -> qqqqqqqqqqqq : http\n"));
+    assert_eq!(
+        help_of(&c, "E002"),
+        "endpoints are zones (`shared`) or services (`shared.db`); cells are reached as `tenant1.app` or `tenant*.app`"
+    );
+    let c = moat::check_str(
+        "p.moat",
+        "zone dmz : dmz { cidr 10.0.0.0/8 service web { hosts 10.0.0.1 port http tcp/80 } }\nallow dmz -> qqqqqqqqqqq : http\n",
+    );
+    assert_eq!(help_of(&c, "E002"), "endpoints are zones (`dmz`) or services (`dmz.web`)");
+}
