@@ -312,3 +312,28 @@ fn e002_help_mentions_cells_only_when_the_policy_has_them() {
     );
     assert_eq!(help_of(&c, "E002"), "endpoints are zones (`dmz`) or services (`dmz.web`)");
 }
+
+// ---- item 22: the diff --help example works here --------------------------
+
+#[test]
+fn diff_help_example_works_on_this_repository() {
+    let help = stdout(&run(&["diff", "--help"]));
+    let example = help
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("moat diff "))
+        .unwrap_or_else(|| panic!("no example in `moat diff --help`:\n{help}"));
+    // `origin/main` may not exist in a checkout; HEAD always does
+    let args: Vec<String> = example
+        .split_whitespace()
+        .skip(1)
+        .map(|a| a.replace("origin/main:", "HEAD:"))
+        .collect();
+    if common::missing_tool("git").is_some() || !root().join(".git").exists() {
+        return common::skip("not a git checkout");
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&args);
+    assert!(matches!(code(&o), 0 | 1), "`{example}` (on HEAD) fails:\n{}", stderr(&o));
+    assert!(stderr(&o).lines().count() < 20, "{}", stderr(&o));
+}

@@ -39,7 +39,7 @@ pub mod exit_help {
     /// `moat query`.
     pub const QUERY: &str = "Exit codes:\n  0  allowed\n  1  denied\n  2  usage error, an unknown endpoint, an input cannot be read, or the policy has errors";
     /// `moat diff`.
-    pub const DIFF: &str = "Exit codes:\n  0  the two policies allow the same flows\n  1  they differ\n  2  usage error, an input cannot be read, or a side has errors";
+    pub const DIFF: &str = "Example (one policy of this repository against the same file on main):\n  moat diff origin/main:policies/mosip.moat policies/mosip.moat\n\nA directory is one policy made of all its files: `policies/` holds three independent\npolicies, so name one file (or --old/--new for the files of one policy).\n\nExit codes:\n  0  the two policies allow the same flows\n  1  they differ\n  2  usage error, an input cannot be read, or a side has errors";
     /// `moat fmt`.
     pub const FMT: &str = "Exit codes:\n  0  formatted (with --check: nothing to change)\n  1  a file has syntax errors (not formatted), or --check found files to change\n  2  usage error, or a file cannot be read or written";
 }
