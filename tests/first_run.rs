@@ -337,3 +337,20 @@ fn diff_help_example_works_on_this_repository() {
     assert!(matches!(code(&o), 0 | 1), "`{example}` (on HEAD) fails:\n{}", stderr(&o));
     assert!(stderr(&o).lines().count() < 20, "{}", stderr(&o));
 }
+
+// ---- item 14: where W005 comes from --------------------------------------
+
+#[test]
+fn check_help_and_readme_say_w005_comes_from_compile() {
+    let help = stdout(&run(&["check", "--help"]));
+    assert!(help.contains("W005") && help.contains("moat compile"), "{help}");
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    assert!(readme.contains("a policy can check clean and still warn W005 when compiled to `k8s`"));
+    // and it is so: check is clean, compile warns
+    let t = TempDir::new("fr-w005");
+    write(t.path(), "shop.moat", K8S_ONLY);
+    let o = run_in(t.path(), &["check", "shop.moat"]);
+    assert!(stderr(&o).contains("no findings"), "{}", stderr(&o));
+    let o = run_in(t.path(), &["compile", "shop.moat", "-t", "k8s"]);
+    assert!(stderr(&o).contains("warning[W005]"), "{}", stderr(&o));
+}

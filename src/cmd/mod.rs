@@ -31,7 +31,7 @@ pub const TROUBLE: u8 = 2;
 /// argument, E045, E046) or I/O trouble. Syntax errors are policy errors: 1.
 pub mod exit_help {
     /// `moat check`.
-    pub const CHECK: &str = "Exit codes:\n  0  no errors (warnings do not fail)\n  1  the policy has errors (or warnings, with --deny-warnings)\n  2  usage error, or an input cannot be read";
+    pub const CHECK: &str = "`check` runs the language checks. What a target cannot express or warns about (E012,\nE013, E017, and W005: a Kubernetes namespace that can reach no DNS) is found by\n`moat compile --target ...`, for the targets it compiles.\n\nExit codes:\n  0  no errors (warnings do not fail)\n  1  the policy has errors (or warnings, with --deny-warnings)\n  2  usage error, or an input cannot be read";
     /// `moat compile`.
     pub const COMPILE: &str = "Exit codes:\n  0  artefacts written or listed (with --check: no drift)\n  1  the policy has errors, a target cannot express it, or --check found drift\n  2  usage error (unknown target, E045 --out is a file, E046 a target with nothing to enforce), or I/O trouble";
     /// `moat matrix`, `graph`, `audit`.
