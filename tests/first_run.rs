@@ -354,3 +354,21 @@ fn check_help_and_readme_say_w005_comes_from_compile() {
     let o = run_in(t.path(), &["compile", "shop.moat", "-t", "k8s"]);
     assert!(stderr(&o).contains("warning[W005]"), "{}", stderr(&o));
 }
+
+// ---- item 15: diff flags the ways out ------------------------------------
+
+#[test]
+fn diff_flags_a_new_flow_to_the_internet_as_to_external() {
+    let t = TempDir::new("fr-exfil");
+    let old = "zone internet : external { cidr 0.0.0.0/0 }\nzone mz : militarised { cidr 10.20.0.0/16\n  service db { hosts 10.20.0.5 port pg tcp/5432 } }\nzone dmz : dmz { cidr 10.10.0.0/16 }\nallow dmz -> mz.db : pg\n";
+    write(t.path(), "old.moat", old);
+    write(t.path(), "new.moat", &format!("{old}allow dmz -> internet : tcp/443\n"));
+    let o = run_in(t.path(), &["diff", "old.moat", "new.moat", "--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let d: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let added = d["added"].as_array().expect("added rows");
+    assert_eq!(added.len(), 1, "{d}");
+    assert_eq!(d["details"][0]["flags"], serde_json::json!(["to-external"]), "{d}");
+    let o = run_in(t.path(), &["diff", "old.moat", "new.moat"]);
+    assert!(stdout(&o).contains("1 opens a path to an external zone"), "{}", stdout(&o));
+}

@@ -41,7 +41,7 @@ pub fn summary(d: &Diff) -> String {
             plural(d.reclassified.len(), "zone", "zones")
         ));
     }
-    let flagged: Vec<String> = [Flag::IntoMilitarised, Flag::OutOfMilitarised, Flag::FromExternal]
+    let flagged: Vec<String> = [Flag::IntoMilitarised, Flag::OutOfMilitarised, Flag::FromExternal, Flag::ToExternal]
         .into_iter()
         .filter_map(|f| {
             let n = d.added_with(f);
