@@ -372,3 +372,49 @@ fn diff_flags_a_new_flow_to_the_internet_as_to_external() {
     let o = run_in(t.path(), &["diff", "old.moat", "new.moat"]);
     assert!(stdout(&o).contains("1 opens a path to an external zone"), "{}", stdout(&o));
 }
+
+// ---- item 10: query --port NAME and --from PREFIX ------------------------
+
+const EXAMPLE: &str = "fixtures/good/spec-example.moat";
+
+#[test]
+fn query_accepts_a_port_name_of_the_destination() {
+    let o = run(&["query", EXAMPLE, "--from", "internet", "--to", "dmz.ingress", "--port", "https"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("allow\ninternet -> dmz.ingress on tcp/443\n"), "{}", stdout(&o));
+    let o = run(&["query", EXAMPLE, "--from", "internet", "--to", "mz.kernel", "--port", "https"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("`mz.kernel` declares no port `https` (it declares api)"), "{}", stderr(&o));
+}
+
+#[test]
+fn query_from_a_prefix_answers_for_every_address_and_says_where_it_differs() {
+    let q = |from: &str, format: &str| {
+        run(&["query", EXAMPLE, "--from", from, "--to", "mz.kernel", "--port", "api", "--format", format])
+    };
+    let o = q("10.10.0.8/30", "text");
+    assert_eq!(code(&o), 1, "denied for some addresses: {}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.starts_with("deny\n10.10.0.8/30 -> mz.kernel: the answer differs within the range\n"), "{text}");
+    assert!(text.contains("  10.10.0.8/31 (dmz) -> mz.kernel: deny\n"), "{text}");
+    assert!(text.contains("  10.10.0.10/32, 10.10.0.11/32 (dmz.ingress) -> mz.kernel: allow\n"), "{text}");
+    let j: serde_json::Value = serde_json::from_str(&stdout(&q("10.10.0.8/30", "json"))).expect("json");
+    assert_eq!((j["verdict"].as_str(), j["differs"].as_bool()), (Some("deny"), Some(true)), "{j}");
+    // a prefix inside one service is that service
+    let o = q("10.10.0.10/31", "text");
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).starts_with("allow\ndmz.ingress -> mz.kernel on tcp/8080\n"), "{}", stdout(&o));
+    // a prefix on the destination side too
+    let o = run(&["query", EXAMPLE, "--from", "mz.kernel", "--to", "10.20.5.8/30", "--port", "tcp/5432"]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("  mz.kernel -> 10.20.5.10/32 (mz.postgres): allow\n"), "{}", stdout(&o));
+    // addresses in no zone are denied, and said so
+    let t = TempDir::new("fr-prefix");
+    write(t.path(), "p.moat", "zone a : dmz { cidr 10.0.0.0/24 }\nzone b : mz { cidr 10.0.1.0/24 }\nallow a -> b : tcp/80\n");
+    let o = run_in(t.path(), &["query", "p.moat", "--from", "10.0.0.0/22", "--to", "b", "--port", "tcp/80"]);
+    assert_eq!(code(&o), 1);
+    let text = stdout(&o);
+    assert!(text.contains("  10.0.0.0/24 (a) -> b: allow\n"), "{text}");
+    assert!(text.contains("  10.0.1.0/24 (b) -> b: deny\n"), "{text}");
+    assert!(text.contains("  from 10.0.2.0/23: no zone holds these addresses: deny\n"), "{text}");
+}

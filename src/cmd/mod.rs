@@ -37,7 +37,7 @@ pub mod exit_help {
     /// `moat matrix`, `graph`, `audit`.
     pub const REPORT: &str = "Exit codes:\n  0  printed\n  1  the policy has errors\n  2  usage error, or an input cannot be read";
     /// `moat query`.
-    pub const QUERY: &str = "Exit codes:\n  0  allowed\n  1  denied\n  2  usage error, an unknown endpoint, an input cannot be read, or the policy has errors";
+    pub const QUERY: &str = "Exit codes:\n  0  allowed (for every address, when --from or --to is a prefix)\n  1  denied (for some address)\n  2  usage error, an unknown endpoint, an input cannot be read, or the policy has errors";
     /// `moat diff`.
     pub const DIFF: &str = "Example (one policy of this repository against the same file on main):\n  moat diff origin/main:policies/mosip.moat policies/mosip.moat\n\nA directory is one policy made of all its files: `policies/` holds three independent\npolicies, so name one file (or --old/--new for the files of one policy).\n\nExit codes:\n  0  the two policies allow the same flows\n  1  they differ\n  2  usage error, an input cannot be read, or a side has errors";
     /// `moat fmt`.
