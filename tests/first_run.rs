@@ -418,3 +418,39 @@ fn query_from_a_prefix_answers_for_every_address_and_says_where_it_differs() {
     assert!(text.contains("  10.0.1.0/24 (b) -> b: deny\n"), "{text}");
     assert!(text.contains("  from 10.0.2.0/23: no zone holds these addresses: deny\n"), "{text}");
 }
+
+// ---- item 2: source references do not depend on the spelling ---------------
+
+#[test]
+fn source_references_do_not_depend_on_how_the_path_was_spelled() {
+    let t = TempDir::new("fr-spelling");
+    let policy = write(t.path(), "shop.moat", K8S_ONLY);
+    let o = run_in(t.path(), &["compile", "shop.moat", "-t", "k8s", "--out", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let yaml = std::fs::read_to_string(t.path().join("out/k8s/dmz.yaml")).expect("artefact");
+    assert!(yaml.contains("shop.moat:"), "{yaml}");
+    let out = t.path().join("out");
+    for (cwd, spelled) in [
+        (t.path().to_path_buf(), "./shop.moat".to_string()),
+        (t.path().to_path_buf(), format!("../{}/shop.moat", t.path().file_name().expect("name").to_string_lossy())),
+        (root(), policy.display().to_string()),
+    ] {
+        let o = run_in(&cwd, &["compile", &spelled, "-t", "k8s", "--out", &out.display().to_string(), "--check"]);
+        assert_eq!(code(&o), 0, "`{spelled}` in {}: {}{}", cwd.display(), stdout(&o), stderr(&o));
+    }
+}
+
+#[test]
+fn inside_a_git_work_tree_sources_are_cited_from_its_top() {
+    let t = TempDir::new("fr-gitroot");
+    std::fs::create_dir_all(t.path().join(".git")).expect("a .git marker");
+    std::fs::create_dir_all(t.path().join("net")).expect("mkdir");
+    write(t.path(), "net/shop.moat", K8S_ONLY);
+    let a = run_in(&t.path().join("net"), &["compile", "shop.moat", "-t", "k8s"]);
+    let b = run_in(t.path(), &["compile", "net/shop.moat", "-t", "k8s"]);
+    assert_eq!(code(&a), 0, "{}", stderr(&a));
+    assert_eq!(stdout(&a), stdout(&b));
+    assert!(stdout(&a).contains("net/shop.moat:10"), "{}", stdout(&a));
+    // diagnostics keep the path as typed, so that it opens from where the user is
+    assert!(stderr(&a).contains("┌─ shop.moat:"), "{}", stderr(&a));
+}
