@@ -194,8 +194,8 @@ fn artefact_paths_that_leave_the_output_directory_write_nothing() {
 /// A policy with something in scope for every target.
 pub const EVERY_TARGET: &str = r#"policy everywhere "in scope for every target"
 site dc : onprem
-site cloud : aws { region "ap-south-1" vpc "vpc-0abc" }
-site g : gcp { project "p" region "asia-south1" network "prod" }
+site cloud : aws { region "ap-south-1" vpc "vpc-0abc1234" }
+site g : gcp { project "shop-prod" region "asia-south1" network "prod" }
 site az : azure { region "centralindia" resource_group "rg" }
 zone internet : external { cidr 0.0.0.0/0 }
 zone dmz : demilitarised @ dc { cidr 10.10.0.0/16 namespace dmz

@@ -1,7 +1,7 @@
 //! Name resolution, the checks of spec §5, and lowering to the IR.
 //! One concern per module: `model` (declarations, cells), `addresses`,
 //! `ports`, `rules` (endpoints and the flow matrix), `crossings` (E006, E010,
-//! E011, W003, W004), `forbids` (E007), `warnings` (W001, W002).
+//! E011, W003, W004), `forbids` (E007), `warnings` (W001, W002), `sites` (E047).
 
 pub mod addresses;
 pub mod crossings;
@@ -10,6 +10,7 @@ pub mod model;
 pub mod names;
 pub mod ports;
 pub mod rules;
+pub mod sites;
 pub mod warnings;
 
 use crate::diag::Diagnostic;
