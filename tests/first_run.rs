@@ -454,3 +454,36 @@ fn inside_a_git_work_tree_sources_are_cited_from_its_top() {
     // diagnostics keep the path as typed, so that it opens from where the user is
     assert!(stderr(&a).contains("┌─ shop.moat:"), "{}", stderr(&a));
 }
+
+// ---- item 21: skips show under plain `cargo test`; the README's E013 is real --
+
+/// Not run by itself: `a_skip_reason_shows_under_plain_cargo_test` runs it
+/// in a child test process, with libtest's output capture on.
+#[test]
+#[ignore = "run by a_skip_reason_shows_under_plain_cargo_test"]
+fn skipping_demo() {
+    common::skip("the demo always skips");
+}
+
+#[test]
+fn a_skip_reason_shows_under_plain_cargo_test() {
+    let exe = std::env::current_exe().expect("this test binary");
+    let o = std::process::Command::new(exe)
+        .args(["--ignored", "--exact", "skipping_demo", "--test-threads", "1"])
+        .env_remove("MOAT_FULL_TESTS")
+        .output()
+        .expect("run the test binary");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(all.contains("SKIPPED: skipping_demo: the demo always skips"), "the skip line was captured:\n{all}");
+}
+
+#[test]
+fn readme_shows_the_real_e013_output_and_how_to_install() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let o = run(&["compile", "fixtures/cloud/oversized.moat", "--target", "aws"]);
+    assert_eq!(code(&o), 1);
+    let shown = format!("$ moat compile fixtures/cloud/oversized.moat --target aws\n{}", stderr(&o));
+    assert!(readme.contains(&shown), "README's E013 transcript is not what moat prints:\n{shown}");
+    assert!(readme.contains("cargo install --path ."));
+}
