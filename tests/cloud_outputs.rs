@@ -228,7 +228,7 @@ fn aws_quota_counts_group_references_in_both_families() {
             .join(", ")
     };
     let policy = format!(
-        "site c : aws {{ region \"eu-west-1\" vpc \"vpc-1\" }}\n\
+        "site c : aws {{ region \"eu-west-1\" vpc \"vpc-0a1b2c3d\" }}\n\
          zone ext : external {{ cidr 192.0.2.0/24, 2001:db8::/32 }}\n\
          zone app : mz @ c {{ cidr 10.0.0.0/16\n\
            service api {{ hosts 10.0.1.0/24  port all tcp/2000-2100 }}\n\

@@ -487,3 +487,20 @@ fn readme_shows_the_real_e013_output_and_how_to_install() {
     assert!(readme.contains(&shown), "README's E013 transcript is not what moat prints:\n{shown}");
     assert!(readme.contains("cargo install --path ."));
 }
+
+// ---- item 8: fmt keeps the author's block layout; shipped policies are clean --
+
+#[test]
+fn fmt_keeps_a_multi_line_service_block_multi_line() {
+    let text = "zone dmz : demilitarised {\n  cidr 10.10.0.0/16\n  service web {\n    hosts 10.10.0.10\n    port http tcp/80\n    port https tcp/443\n  }\n  service db { hosts 10.10.0.20 port pg tcp/5432 }\n}\n";
+    assert_eq!(moat::syntax::fmt::format(text).expect("parses"), text);
+    // a one-line block stays one line, even past 100 columns: no statement moves
+    let wide = format!("zone z : militarised {{ cidr 10.0.0.0/8 namespace {} }}\n", vec!["ns"; 40].join(", "));
+    assert_eq!(moat::syntax::fmt::format(&wide).expect("parses"), wide);
+}
+
+#[test]
+fn every_shipped_policy_is_fmt_clean() {
+    let o = run(&["fmt", "--check", "policies", "fixtures/good"]);
+    assert_eq!(code(&o), 0, "run `moat fmt policies fixtures/good`; not clean:\n{}{}", stdout(&o), stderr(&o));
+}
