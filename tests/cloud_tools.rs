@@ -27,6 +27,7 @@ fn examples() -> Vec<PathBuf> {
         std::fs::read_to_string(p).is_ok_and(|t| [": aws", ": gcp", ": azure"].iter().any(|k| t.contains(k)))
     });
     v.push(root().join("fixtures/cloud/hybrid.moat"));
+    v.push(root().join("fixtures/cloud/health-probes.moat"));
     v.sort();
     v
 }
