@@ -32,7 +32,11 @@ pub trait Fs {
 /// directory of the first input (a directory input: itself). Canonical.
 pub fn policy_root(first_input: &Path) -> Option<PathBuf> {
     let canon = std::fs::canonicalize(first_input).ok()?;
-    let start = if canon.is_dir() { canon.clone() } else { canon.parent()?.to_path_buf() };
+    let start = if canon.is_dir() {
+        canon.clone()
+    } else {
+        canon.parent()?.to_path_buf()
+    };
     let git = start.ancestors().find(|d| d.join(".git").exists());
     Some(git.unwrap_or(&start).to_path_buf())
 }
@@ -43,7 +47,9 @@ pub fn relative_to(root: &Path, path: &Path) -> String {
     let (r, p): (Vec<_>, Vec<_>) = (root.components().collect(), path.components().collect());
     let common = r.iter().zip(&p).take_while(|(a, b)| a == b).count();
     let ups = std::iter::repeat_n("..".to_string(), r.len() - common);
-    let downs = p[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned());
+    let downs = p[common..]
+        .iter()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
     ups.chain(downs).collect::<Vec<_>>().join("/")
 }
 

@@ -277,7 +277,9 @@ fn health_probes_are_allowed_explicitly() {
     let opts = moat::backend::EmitOptions::default();
     let gcp = moat::backend::emit(Target::Gcp, &ir, &opts).expect("gcp");
     let gcp = cloud_support::json(&gcp, "gcp/main.tf.json");
-    let rules = gcp["resource"]["google_compute_firewall"].as_object().expect("firewalls");
+    let rules = gcp["resource"]["google_compute_firewall"]
+        .as_object()
+        .expect("firewalls");
     assert!(
         rules.values().any(|r| {
             let src = r["source_ranges"].as_array().cloned().unwrap_or_default();
@@ -287,7 +289,9 @@ fn health_probes_are_allowed_explicitly() {
     );
     let azure = moat::backend::emit(Target::Azure, &ir, &opts).expect("azure");
     let azure = cloud_support::json(&azure, "azure/main.tf.json");
-    let rules = azure["resource"]["azurerm_network_security_rule"].as_object().expect("rules");
+    let rules = azure["resource"]["azurerm_network_security_rule"]
+        .as_object()
+        .expect("rules");
     let probe = rules
         .values()
         .find(|r| r["source_address_prefix"] == "AzureLoadBalancer")
@@ -299,7 +303,10 @@ fn health_probes_are_allowed_explicitly() {
         .filter_map(|r| r["priority"].as_u64())
         .min()
         .expect("an inbound deny-all");
-    assert!(probe["priority"].as_u64().expect("priority") < deny, "the probe rule comes after the deny-all");
+    assert!(
+        probe["priority"].as_u64().expect("priority") < deny,
+        "the probe rule comes after the deny-all"
+    );
     // without the allow, the probe address is only `internet`'s: no tag
     let text = std::fs::read_to_string(&p).expect("fixture").replace(
         "allow azure-lb -> api.app : https \"Azure load-balancer health probes\"\n",
@@ -307,5 +314,7 @@ fn health_probes_are_allowed_explicitly() {
     );
     let c = moat::check_str("no-probes.moat", &text);
     let azure = moat::backend::emit(Target::Azure, c.ir.as_ref().expect("ir"), &opts).expect("azure");
-    assert!(!cloud_support::json(&azure, "azure/main.tf.json").to_string().contains("AzureLoadBalancer"));
+    assert!(!cloud_support::json(&azure, "azure/main.tf.json")
+        .to_string()
+        .contains("AzureLoadBalancer"));
 }

@@ -154,7 +154,10 @@ fn iptables_restore_noflush_replaces_a_previous_version() {
     for (name, zone) in [("old.rules", "old"), ("new.rules", "new")] {
         let p = dir.path().join(name);
         std::fs::write(&p, rules(zone)).expect("write");
-        let out = in_ns(&lab.router, &["iptables-restore", "--noflush", &p.display().to_string()]);
+        let out = in_ns(
+            &lab.router,
+            &["iptables-restore", "--noflush", &p.display().to_string()],
+        );
         assert!(
             out.status.success(),
             "{name}: {}",
@@ -165,9 +168,21 @@ fn iptables_restore_noflush_replaces_a_previous_version() {
         String::from_utf8_lossy(&in_ns(&lab.router, &["iptables-save", "-t", "filter"]).stdout).into_owned();
     // the entry chain now dispatches to the new pair only (the old pair's
     // chain stays behind, unreferenced: --noflush never deletes a chain)
-    assert!(saved.contains("-j b>new") && !saved.contains("-j b>old"), "{saved}");
-    assert_eq!(saved.matches("-A moat-forward -m conntrack --ctstate INVALID -j DROP").count(), 1, "{saved}");
-    assert!(saved.contains("-A moat-forward -m comment --comment \"routed traffic no allow covers\" -j DROP"), "{saved}");
+    assert!(
+        saved.contains("-j b>new") && !saved.contains("-j b>old"),
+        "{saved}"
+    );
+    assert_eq!(
+        saved
+            .matches("-A moat-forward -m conntrack --ctstate INVALID -j DROP")
+            .count(),
+        1,
+        "{saved}"
+    );
+    assert!(
+        saved.contains("-A moat-forward -m comment --comment \"routed traffic no allow covers\" -j DROP"),
+        "{saved}"
+    );
 }
 
 #[test]

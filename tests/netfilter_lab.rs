@@ -96,7 +96,12 @@ fn output_in(ns: &str, argv: &[&str]) -> String {
         .args(argv)
         .output()
         .expect("run nsenter");
-    assert!(out.status.success(), "`{}` failed: {}", argv.join(" "), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "`{}` failed: {}",
+        argv.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -110,7 +115,8 @@ fn lab_gateway_rulesets_keep_the_firewalls_own_rules() {
     if let Some(why) = lab_unavailable() {
         return common::skip(&why);
     }
-    let text = std::fs::read_to_string(common::root().join("fixtures/good/spec-example.moat")).expect("fixture");
+    let text =
+        std::fs::read_to_string(common::root().join("fixtures/good/spec-example.moat")).expect("fixture");
     let arts = netfilter_support::compile(&ir_of("spec-example.moat", &text), false);
     let dir = common::TempDir::new("nf-keep");
     for (path, contents) in &arts {
@@ -126,7 +132,10 @@ fn lab_gateway_rulesets_keep_the_firewalls_own_rules() {
     sh("iptables -P INPUT DROP");
     let file = dir.path().join("iptables/gateway.v4.rules");
     for _ in 0..2 {
-        for (i, c) in load_commands(Setup::IptablesGateway, "iptables-restore", &file).iter().enumerate() {
+        for (i, c) in load_commands(Setup::IptablesGateway, "iptables-restore", &file)
+            .iter()
+            .enumerate()
+        {
             // the FORWARD jump is installed once, as the file's header says
             if i == 0 || !output_in(&ns, &["iptables", "-S", "FORWARD"]).contains("-j moat-forward") {
                 sh(c);
@@ -134,10 +143,22 @@ fn lab_gateway_rulesets_keep_the_firewalls_own_rules() {
         }
     }
     let saved = output_in(&ns, &["iptables-save", "-t", "filter"]);
-    assert!(saved.contains(":INPUT DROP"), "the INPUT policy was reset:\n{saved}");
-    assert!(saved.contains("-A INPUT -p tcp -m tcp --dport 2222 -m comment --comment hardening -j DROP"), "{saved}");
+    assert!(
+        saved.contains(":INPUT DROP"),
+        "the INPUT policy was reset:\n{saved}"
+    );
+    assert!(
+        saved.contains("-A INPUT -p tcp -m tcp --dport 2222 -m comment --comment hardening -j DROP"),
+        "{saved}"
+    );
     assert_eq!(saved.matches("-A FORWARD -j moat-forward").count(), 1, "{saved}");
-    assert_eq!(saved.matches("-A moat-forward -m conntrack --ctstate INVALID -j DROP").count(), 1, "reloaded, not appended:\n{saved}");
+    assert_eq!(
+        saved
+            .matches("-A moat-forward -m conntrack --ctstate INVALID -j DROP")
+            .count(),
+        1,
+        "reloaded, not appended:\n{saved}"
+    );
     // nftables: another table survives loading table inet moat, twice
     sh("nft add table inet hardening");
     sh("nft add chain inet hardening input { type filter hook input priority 0 ; policy drop ; }");
@@ -147,7 +168,13 @@ fn lab_gateway_rulesets_keep_the_firewalls_own_rules() {
         sh(&format!("nft -f {}", nft.display()));
     }
     let ruleset = output_in(&ns, &["nft", "list", "ruleset"]);
-    assert!(ruleset.contains("table inet hardening") && ruleset.contains("tcp dport 22 accept"), "{ruleset}");
+    assert!(
+        ruleset.contains("table inet hardening") && ruleset.contains("tcp dport 22 accept"),
+        "{ruleset}"
+    );
     assert!(ruleset.contains("table inet moat"), "{ruleset}");
-    assert!(output_in(&ns, &["iptables-save", "-t", "filter"]).contains("--comment hardening"), "nft -f wiped the iptables rules");
+    assert!(
+        output_in(&ns, &["iptables-save", "-t", "filter"]).contains("--comment hardening"),
+        "nft -f wiped the iptables rules"
+    );
 }

@@ -399,12 +399,10 @@ fn empty_policy_iptables_denies_by_default() {
             .lines()
             .filter(|l| l.starts_with(":INPUT") || l.starts_with(":FORWARD") || l.starts_with(":OUTPUT"))
             .collect();
-        let forward_or_input_drop = text
-            .lines()
-            .any(|l| {
-                l.starts_with(":INPUT DROP")
-                    || l == "-A moat-forward -m comment --comment \"routed traffic no allow covers\" -j DROP"
-            });
+        let forward_or_input_drop = text.lines().any(|l| {
+            l.starts_with(":INPUT DROP")
+                || l == "-A moat-forward -m comment --comment \"routed traffic no allow covers\" -j DROP"
+        });
         assert!(
             forward_or_input_drop,
             "{path}: no chain with policy DROP: {chains:?}\n{text}"

@@ -394,9 +394,17 @@ pub fn summary(r: &Report) -> String {
         "{} ({}); {}; {}; {}; {}; {forbids}",
         count(zones, "zone", "zones"),
         kinds.join(", "),
-        count(r.crossings.len(), "zone-to-zone crossing", "zone-to-zone crossings"),
+        count(
+            r.crossings.len(),
+            "zone-to-zone crossing",
+            "zone-to-zone crossings"
+        ),
         count(r.exemptions.len(), "exemption", "exemptions"),
-        count(r.any_port_crossings.len(), "crossing on any port", "crossings on any port"),
+        count(
+            r.any_port_crossings.len(),
+            "crossing on any port",
+            "crossings on any port"
+        ),
         count(r.resident_services.len(), "resident service", "resident services"),
     )
 }

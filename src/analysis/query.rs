@@ -164,7 +164,9 @@ pub enum PortArg {
 /// Parses `tcp/5432`, `icmp` or a port name (`https`).
 pub fn port_arg(text: &str) -> Result<PortArg, String> {
     let is_name = text.starts_with(|c: char| c.is_ascii_lowercase())
-        && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !text.contains('/') && Proto::parse(text).is_none() && is_name {
         return Ok(PortArg::Named(text.to_string()));
     }
@@ -182,9 +184,16 @@ pub fn resolve_port(ir: &Ir, to: AtomId, arg: &PortArg) -> Result<(Proto, u16), 
     let Some(set) = atom.ports.get(name) else {
         let known: Vec<&str> = atom.ports.keys().map(String::as_str).collect();
         return Err(if known.is_empty() {
-            format!("`{}` declares no named ports: give `PROTO/PORT`, e.g. `tcp/443`", atom.name)
+            format!(
+                "`{}` declares no named ports: give `PROTO/PORT`, e.g. `tcp/443`",
+                atom.name
+            )
         } else {
-            format!("`{}` declares no port `{name}` (it declares {})", atom.name, known.join(", "))
+            format!(
+                "`{}` declares no port `{name}` (it declares {})",
+                atom.name,
+                known.join(", ")
+            )
         });
     };
     let parts: Vec<(Proto, &[PortRange])> = set.iter().collect();
@@ -194,10 +203,12 @@ pub fn resolve_port(ir: &Ir, to: AtomId, arg: &PortArg) -> Result<(Proto, u16), 
         _ => Err(format!(
             "port `{name}` of `{}` is {set}, not one port: give one, e.g. `--port {}`",
             atom.name,
-            parts.first().map_or("tcp/443".to_string(), |(p, rs)| match rs.first() {
-                Some(r) => format!("{p}/{}", r.lo),
-                None => p.to_string(),
-            })
+            parts
+                .first()
+                .map_or("tcp/443".to_string(), |(p, rs)| match rs.first() {
+                    Some(r) => format!("{p}/{}", r.lo),
+                    None => p.to_string(),
+                })
         )),
     }
 }
@@ -229,7 +240,10 @@ pub fn side(ir: &Ir, text: &str) -> Result<Side, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not an atom, an address or a CIDR prefix"))?;
     if net.trunc() != net {
-        return Err(format!("`{text}` has host bits set: did you mean `{}`?", net.trunc()));
+        return Err(format!(
+            "`{text}` has host bits set: did you mean `{}`?",
+            net.trunc()
+        ));
     }
     let s = spread(ir, net);
     match (s.shares.as_slice(), s.outside.is_empty()) {
@@ -384,7 +398,10 @@ pub fn range_to_text(r: &RangeAnswer) -> String {
     }
     for (side, v) in [("from", &r.from_outside), ("to", &r.to_outside)] {
         if !v.is_empty() {
-            out.push_str(&format!("  {side} {}: no zone holds these addresses: deny\n", v.join(", ")));
+            out.push_str(&format!(
+                "  {side} {}: no zone holds these addresses: deny\n",
+                v.join(", ")
+            ));
         }
     }
     out

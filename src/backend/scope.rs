@@ -100,7 +100,10 @@ fn e012_help(target: Target, ir: &Ir, owner: AtomId, peer: AtomId, need: &str) -
     let netfilter = matches!(target, Target::Iptables | Target::Nftables);
     if netfilter && p.has_namespaces() && !p.has_addrs() {
         let via = if ir.zone_of(owner).kind == ZoneKind::External {
-            format!(" (the firewall is in scope only through the external zone `{}`)", ir.zone_of(owner).name)
+            format!(
+                " (the firewall is in scope only through the external zone `{}`)",
+                ir.zone_of(owner).name
+            )
         } else {
             String::new()
         };
@@ -111,5 +114,8 @@ fn e012_help(target: Target, ir: &Ir, owner: AtomId, peer: AtomId, need: &str) -
             p.name, p.name
         );
     }
-    format!("give `{}` {need}, or narrow the allow so it does not reach it", p.name)
+    format!(
+        "give `{}` {need}, or narrow the allow so it does not reach it",
+        p.name
+    )
 }

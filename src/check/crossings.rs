@@ -73,9 +73,9 @@ pub fn check(ir: &Ir, allows: &[AllowPairs], diags: &mut Vec<Diagnostic>) {
             );
             match exempt {
                 Some(_) => waived.push(format!("E011 ({msg})")),
-                None => diags.push(
-                    Diagnostic::error("E011", span, msg).with_help(cross_cell_help(ir, *f, *t)),
-                ),
+                None => {
+                    diags.push(Diagnostic::error("E011", span, msg).with_help(cross_cell_help(ir, *f, *t)))
+                }
             }
         }
         if ap.any {

@@ -310,19 +310,24 @@ fn unknown(ir: &Ir, full: &str, span: Span) -> Diagnostic {
 /// What an endpoint looks like, with this policy's own names: a zone and a
 /// service of it, and the cells only when the policy has cells.
 fn endpoint_help(ir: &Ir) -> String {
-    let plain = ir.zones.iter().find(|z| z.cell.is_none() && !z.services.is_empty());
+    let plain = ir
+        .zones
+        .iter()
+        .find(|z| z.cell.is_none() && !z.services.is_empty());
     let mut help = match plain {
         Some(z) => format!(
             "endpoints are zones (`{}`) or services (`{}`)",
-            z.name,
-            ir.atoms[z.services[0]].name
+            z.name, ir.atoms[z.services[0]].name
         ),
         None => "endpoints are zones (`ZONE`) or services (`ZONE.SERVICE`)".to_string(),
     };
     if let Some(z) = ir.zones.iter().find(|z| z.cell.is_some()) {
         if let Some(c) = &z.cell {
             let local = z.name.strip_prefix(&format!("{}.", c.cell)).unwrap_or(&z.name);
-            help.push_str(&format!("; cells are reached as `{}.{local}` or `{}*.{local}`", c.cell, c.block));
+            help.push_str(&format!(
+                "; cells are reached as `{}.{local}` or `{}*.{local}`",
+                c.cell, c.block
+            ));
         }
     }
     help

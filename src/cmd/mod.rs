@@ -35,7 +35,8 @@ pub mod exit_help {
     /// `moat compile`.
     pub const COMPILE: &str = "Exit codes:\n  0  artefacts written or listed (with --check: no drift)\n  1  the policy has errors, a target cannot express it, or --check found drift\n  2  usage error (unknown target, E045 --out is a file, E046 a target with nothing to enforce), or I/O trouble";
     /// `moat matrix`, `graph`, `audit`.
-    pub const REPORT: &str = "Exit codes:\n  0  printed\n  1  the policy has errors\n  2  usage error, or an input cannot be read";
+    pub const REPORT: &str =
+        "Exit codes:\n  0  printed\n  1  the policy has errors\n  2  usage error, or an input cannot be read";
     /// `moat query`.
     pub const QUERY: &str = "Exit codes:\n  0  allowed (for every address, when --from or --to is a prefix)\n  1  denied (for some address)\n  2  usage error, an unknown endpoint, an input cannot be read, or the policy has errors";
     /// `moat diff`.
@@ -105,7 +106,10 @@ pub fn eprint_note(d: Diagnostic, format: DiagFormat) {
     let sources = SourceMap::new();
     let one = [d];
     match format {
-        DiagFormat::Human => eprint!("{}", diag::render_human(&one, &sources, std::io::stderr().is_terminal())),
+        DiagFormat::Human => eprint!(
+            "{}",
+            diag::render_human(&one, &sources, std::io::stderr().is_terminal())
+        ),
         DiagFormat::Json => eprintln!("{}", diag::render_json(&one, &sources)),
     }
 }

@@ -107,7 +107,10 @@ fn load_pairs(cached: &mut cache::Cached, from: &Side, to: &Side) -> std::io::Re
 fn damaged_cache(path: &std::path::Path, e: &std::io::Error) -> Diagnostic {
     Diagnostic::warning_nospan(
         "W020",
-        format!("the query cache {} is damaged or unreadable ({e}); checking the policy and rebuilding it", path.display()),
+        format!(
+            "the query cache {} is damaged or unreadable ({e}); checking the policy and rebuilding it",
+            path.display()
+        ),
     )
     .with_help("nothing to do if this is the cache moat wrote; otherwise point --cache at a file of its own")
 }
