@@ -151,10 +151,24 @@ impl Atom {
 pub struct Allow {
     /// The whole statement.
     pub span: Span,
-    /// `file:line` of the statement, for comments in artefacts.
+    /// `file:line` of the statement, for diagnostics and reports.
     pub loc: String,
+    /// The statement's stable identity, `allow#` and ten hex digits of a hash
+    /// of its text: what artefacts cite, so that moving or reordering
+    /// statements changes no rule ([`cite`]; `sources.tsv` maps it back to `loc`).
+    #[serde(default)]
+    pub cite: String,
     pub reason: Option<String>,
     pub exempt: Option<String>,
+}
+
+/// The stable identity of a statement whose source text is `text`: the same
+/// for the same statement wherever it stands (whitespace runs count as one
+/// space), different for a different statement.
+pub fn cite(text: &str) -> String {
+    let normal: Vec<&str> = text.split_whitespace().collect();
+    let h = crate::analysis::cache::hash(normal.join(" ").as_bytes());
+    format!("allow#{:010x}", h & 0xff_ffff_ffff)
 }
 
 /// One `forbid` statement, expanded to atom pairs.

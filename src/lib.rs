@@ -8,6 +8,7 @@ pub mod addr;
 pub mod analysis;
 pub mod backend;
 pub mod check;
+pub mod codes;
 pub mod diag;
 pub mod gen;
 pub mod gitfs;
@@ -16,6 +17,7 @@ pub mod live;
 pub mod load;
 pub mod output;
 pub mod ports;
+pub mod sarif;
 pub mod span;
 pub mod syntax;
 

@@ -26,6 +26,8 @@ struct Cli {
 pub enum DiagFormat {
     Human,
     Json,
+    /// A SARIF 2.1.0 log on stdout, for code-scanning services (check, compile).
+    Sarif,
 }
 
 #[derive(Subcommand)]

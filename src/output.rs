@@ -335,6 +335,29 @@ mod test_hooks {
     pub fn after_write() {}
 }
 
+/// Writes one file all-or-nothing: the text goes to a temporary file beside
+/// `path`, is synced, and is renamed over `path`; on failure `path` is as it was.
+pub fn write_file(path: &Path, text: &str) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.moat-tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

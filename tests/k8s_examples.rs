@@ -111,7 +111,9 @@ fn compile_writes_the_proved_files() {
             std::fs::read_dir(dir.path().join("k8s"))
                 .expect("k8s dir")
                 .count(),
-            moat::backend::k8s::namespaces(&ir).len()
+            // One file per namespace, and the sources table.
+            moat::backend::k8s::namespaces(&ir).len() + 1
         );
+        assert!(dir.path().join("k8s/sources.tsv").is_file());
     }
 }

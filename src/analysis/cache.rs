@@ -220,6 +220,7 @@ pub fn open(path: &Path, fs: &dyn Fs, inputs: &[PathBuf]) -> io::Result<Option<C
     let placeholder = Allow {
         span: Default::default(),
         loc: String::new(),
+        cite: String::new(),
         reason: None,
         exempt: None,
     };

@@ -4,5 +4,6 @@ pub mod audit;
 pub mod cache;
 pub mod diff;
 pub mod graph;
+pub mod html;
 pub mod matrix;
 pub mod query;

@@ -425,17 +425,33 @@ fn limits(plan: &Plan, pending: &[Pending]) -> Vec<Diagnostic> {
     out
 }
 
-/// Names and numbers the rules per NSG and direction (100, 101, ... in key
-/// order), adds the deny-all rules at 4096, and stores them by resource name.
+/// Names and numbers the rules per NSG and direction, adds the deny-all
+/// rules at 4096, and stores them by resource name.
+///
+/// The allow rules' order does not matter (they only allow, above the
+/// deny-all), so a rule's priority comes from a hash of its key: 100 + the
+/// hash modulo the 3996 priorities below the deny-all, or the next free one
+/// when taken (rules in key order). Adding or removing a rule then leaves the
+/// other rules' priorities as they were, except where two hashes collide.
 fn number<'p>(plan: &'p Plan, mut pending: Vec<Pending<'p>>, out: &mut BTreeMap<String, NsgRule<'p>>) {
     pending.sort_by(|a, b| (a.zone, a.dir, &a.key).cmp(&(b.zone, b.dir, &b.key)));
-    let mut next: BTreeMap<(ZoneId, Direction), u32> = BTreeMap::new();
+    let slots = DENY_PRIORITY - FIRST_PRIORITY;
+    let mut taken: BTreeMap<(ZoneId, Direction), std::collections::BTreeSet<u32>> = BTreeMap::new();
     let mut all: Vec<(Key, NsgRule)> = vec![];
     for p in pending {
-        let n = next.entry((p.zone, p.dir)).or_insert(FIRST_PRIORITY);
+        let used = taken.entry((p.zone, p.dir)).or_default();
+        let text: Vec<&str> = p.key.iter().map(|k| k.as_ref()).collect();
+        let mut n = (crate::analysis::cache::hash(text.join("\u{1f}").as_bytes()) % u64::from(slots)) as u32;
+        // E013 keeps an NSG at MAX_RULES_PER_NSG rules, far fewer than the
+        // slots; the bound only makes the search finite whatever the input.
+        let mut probes = 0;
+        while used.contains(&n) && probes < slots {
+            n = (n + 1) % slots;
+            probes += 1;
+        }
+        used.insert(n);
         let mut rule = p.rule;
-        rule.priority = *n;
-        *n += 1;
+        rule.priority = FIRST_PRIORITY + n;
         all.push((p.key, rule));
     }
     for z in &plan.zones {

@@ -284,7 +284,7 @@ impl<'a> Plan<'a> {
     /// characters, keeping only characters `ok` accepts (others become `_`):
     /// as many locations as fit, then `(+N more)`.
     pub fn describe(&self, allows: &[AllowId], max: usize, ok: fn(char) -> bool) -> String {
-        let locs: Vec<&str> = allows.iter().map(|a| self.ir.allows[*a].loc.as_str()).collect();
+        let locs: Vec<&str> = allows.iter().map(|a| self.ir.allows[*a].cite.as_str()).collect();
         fit_locs(format!("moat {}: allow ", self.policy()), &locs, max, ok)
     }
 

@@ -469,7 +469,7 @@ fn push_locs(out: &mut String, ir: &Ir, allows: &[AllowId]) {
     const FEW: usize = 16;
     let mut seen: Vec<&str> = Vec::with_capacity(allows.len().min(FEW));
     let mut many: BTreeSet<&str> = BTreeSet::new();
-    for loc in allows.iter().map(|&a| ir.allows[a].loc.as_str()) {
+    for loc in allows.iter().map(|&a| ir.allows[a].cite.as_str()) {
         let first = if allows.len() > FEW {
             many.insert(loc)
         } else if seen.contains(&loc) {

@@ -10,6 +10,7 @@ pub mod k8s;
 pub mod netfilter;
 pub mod nftables;
 pub mod scope;
+pub mod sources;
 
 use crate::diag::Diagnostic;
 use crate::ir::Ir;

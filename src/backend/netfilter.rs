@@ -285,7 +285,7 @@ impl<'ir> Model<'ir> {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&self.ir.allows[*a].loc);
+            out.push_str(&self.ir.allows[*a].cite);
             if out.len() - start > max {
                 break;
             }

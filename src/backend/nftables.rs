@@ -400,12 +400,9 @@ fn set_head(s: &mut String, name: &str, key: &str) {
     );
 }
 
-/// Drops the last element's comma and closes the set.
+/// Closes the set. Every element, the last too, ends in a comma (nft accepts
+/// it), so that adding or removing an element changes its own line only.
 fn set_tail(s: &mut String) {
-    if s.ends_with(",\n") {
-        s.truncate(s.len() - 2);
-        s.push('\n');
-    }
     s.push_str("\t\t}\n\t}\n");
 }
 

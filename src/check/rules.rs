@@ -38,6 +38,7 @@ pub fn build<'a>(
             ir.allows.push(Allow {
                 span: r.span,
                 loc: sources.location(r.span),
+                cite: crate::ir::cite(sources.snippet(r.span)),
                 reason: text(&r.reason),
                 exempt: text(&r.exempt),
             });

@@ -29,12 +29,18 @@ pub struct Args {
     /// human: diagnostics and notes on stderr. json: one JSON document on
     /// stdout (`diagnostics`, `targets`, `skipped`, then `wrote`, `drift` or,
     /// without --out, `files`; `errors`; `exit`) and nothing on stderr.
+    /// sarif: a SARIF log on stdout (needs --out, since without it the
+    /// artefacts go to stdout).
     #[arg(long, value_enum, default_value = "human")]
     pub format: DiagFormat,
 }
 
 /// Runs `moat compile`.
 pub fn run(args: &Args) -> u8 {
+    if args.format == DiagFormat::Sarif && args.out.is_none() {
+        eprintln!("error: --format sarif writes the log to stdout: give --out DIR for the artefacts");
+        return TROUBLE;
+    }
     let mut report = Report::new(args.format);
     let targets = match parse_targets(&args.target) {
         Ok(t) => t,
@@ -77,9 +83,10 @@ pub fn run(args: &Args) -> u8 {
         log_drops: args.log_drops,
         threads,
     };
+    let ids = backend::sources::citations(ir);
     let mut sink = Sink::new(args);
     std::thread::scope(|s| {
-        let results = emit_in_parallel(s, ir, &opts, &queue);
+        let results = emit_in_parallel(s, ir, &c.sources, &ids, &opts, &queue);
         for msg in results {
             match msg {
                 Emitted::File(t, artefact) if !failed => sink.take(t, artefact, &mut report),
@@ -109,12 +116,14 @@ pub fn run(args: &Args) -> u8 {
 /// at the end (`diagnostics`, `targets`, `skipped`, then `wrote`, `drift`,
 /// `files` or `error`), and nothing else on either stream.
 struct Report {
+    format: DiagFormat,
     json: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Report {
     fn new(format: DiagFormat) -> Report {
         Report {
+            format,
             json: (format == DiagFormat::Json).then(serde_json::Map::new),
         }
     }
@@ -140,7 +149,7 @@ impl Report {
 
     fn diagnostics(&mut self, diags: &[moat::diag::Diagnostic], sources: &moat::span::SourceMap) {
         match &mut self.json {
-            None => eprint_diags(diags, sources, DiagFormat::Human),
+            None => eprint_diags(diags, sources, self.format),
             Some(_) => {
                 let value = serde_json::from_str(&moat::diag::render_json(diags, sources))
                     .unwrap_or(serde_json::Value::Null);
@@ -209,6 +218,8 @@ impl backend::Sink for ToWriter<'_> {
 fn emit_in_parallel<'s, 'e: 's>(
     s: &'s std::thread::Scope<'s, 'e>,
     ir: &'e moat::ir::Ir,
+    sources: &'e moat::span::SourceMap,
+    ids: &'e std::collections::HashMap<&'e str, Vec<moat::ir::AllowId>>,
     opts: &'e EmitOptions,
     queue: &'e [Target],
 ) -> std::sync::mpsc::Receiver<Emitted> {
@@ -223,7 +234,9 @@ fn emit_in_parallel<'s, 'e: 's>(
         s.spawn(move || loop {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Some(&t) = queue.get(i) else { break };
-            let result = backend::emit_into(t, ir, opts, &mut ToWriter { target: t, tx: &tx }).map(|()| {
+            let mut sink = backend::sources::Recorder::new(ToWriter { target: t, tx: &tx }, ids);
+            let result = backend::emit_into(t, ir, opts, &mut sink).map(|()| {
+                sink.finish(ir, sources, t.as_str());
                 if t == Target::K8s {
                     backend::k8s::warnings(ir)
                 } else {

@@ -41,8 +41,8 @@ pub struct Args {
     /// Report format: `json` is spec §6's `{"added": [...], "removed": [...]}`.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// How to print diagnostics (on stderr).
-    #[arg(long, value_enum, default_value = "human")]
+    /// How to print diagnostics (on stderr): human or json.
+    #[arg(long, default_value = "human", value_parser = super::stderr_format)]
     pub diagnostics: DiagFormat,
 }
 
@@ -84,7 +84,7 @@ pub fn run(args: &Args) -> u8 {
 }
 
 /// The IR of a side that loaded and checked; otherwise prints why not.
-fn usable(which: &str, side: Result<Checked, Vec<String>>, format: DiagFormat) -> Option<Ir> {
+pub(super) fn usable(which: &str, side: Result<Checked, Vec<String>>, format: DiagFormat) -> Option<Ir> {
     match side {
         Err(messages) => {
             for m in messages {
@@ -107,7 +107,7 @@ fn usable(which: &str, side: Result<Checked, Vec<String>>, format: DiagFormat) -
 
 /// Loads and checks one side; on trouble, the messages to print (the checked
 /// policy itself when it has errors, so that its diagnostics can be printed).
-fn side(which: &str, inputs: &[String]) -> Result<Checked, Vec<String>> {
+pub(super) fn side(which: &str, inputs: &[String]) -> Result<Checked, Vec<String>> {
     let revs: Vec<Option<(&str, &str)>> = inputs.iter().map(|i| GitFs::split_arg(i)).collect();
     let checked = match revs.first().copied().flatten() {
         None if revs.iter().all(Option::is_none) => {

@@ -19,8 +19,8 @@ pub struct Args {
     /// Write nothing; list the files whose layout differs and exit 1 if there are any.
     #[arg(long)]
     pub check: bool,
-    /// How to print diagnostics (syntax errors).
-    #[arg(long, value_enum, default_value = "human")]
+    /// How to print diagnostics (syntax errors): human or json.
+    #[arg(long, default_value = "human", value_parser = super::stderr_format)]
     pub diagnostics: DiagFormat,
 }
 

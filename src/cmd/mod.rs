@@ -64,9 +64,22 @@ pub struct PolicyArgs {
     /// Policy files or directories; several form one policy.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// How to print diagnostics (on stderr).
-    #[arg(long, value_enum, default_value = "human")]
+    /// How to print diagnostics (on stderr): human or json.
+    #[arg(long, default_value = "human", value_parser = stderr_format)]
     pub diagnostics: DiagFormat,
+}
+
+/// The diagnostic formats of a data command, whose stdout is its data: a
+/// SARIF log belongs on stdout, so it is offered by `check` and `compile` only.
+pub fn stderr_format(s: &str) -> Result<DiagFormat, String> {
+    match s {
+        "human" => Ok(DiagFormat::Human),
+        "json" => Ok(DiagFormat::Json),
+        _ => Err(format!(
+            "`{s}` is not a diagnostics format of this command: use human or json \
+             (SARIF logs come from `moat check` and `moat compile --format sarif`)"
+        )),
+    }
 }
 
 /// Loads and checks the files from disk.
@@ -97,6 +110,7 @@ pub fn print_diags(diags: &[Diagnostic], sources: &SourceMap, format: DiagFormat
             }
         }
         DiagFormat::Json => out(&format!("{}\n", diag::render_json(diags, sources))),
+        DiagFormat::Sarif => out(&moat::sarif::render(diags, sources)),
     }
 }
 
@@ -110,7 +124,8 @@ pub fn eprint_note(d: Diagnostic, format: DiagFormat) {
             "{}",
             diag::render_human(&one, &sources, std::io::stderr().is_terminal())
         ),
-        DiagFormat::Json => eprintln!("{}", diag::render_json(&one, &sources)),
+        // a note outside the command's findings: plain JSON on stderr, also for sarif
+        DiagFormat::Json | DiagFormat::Sarif => eprintln!("{}", diag::render_json(&one, &sources)),
     }
 }
 
@@ -119,6 +134,8 @@ pub fn eprint_diags(diags: &[Diagnostic], sources: &SourceMap, format: DiagForma
     match format {
         DiagFormat::Human => print_diags(diags, sources, format),
         DiagFormat::Json => eprintln!("{}", diag::render_json(diags, sources)),
+        // A SARIF log is the command's report, meant to be captured: stdout.
+        DiagFormat::Sarif => print_diags(diags, sources, format),
     }
 }
 

@@ -141,6 +141,7 @@ impl IrBuilder {
             allows.push(Allow {
                 span: Span::default(),
                 loc: format!("t.moat:{}", i + 1),
+                cite: moat::ir::cite(&format!("t.moat allow {i}")),
                 reason: None,
                 exempt: exempt.clone(),
             });

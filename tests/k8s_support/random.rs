@@ -284,6 +284,7 @@ fn add_allow(ir: &mut Ir, r: &mut Rng) {
     ir.allows.push(Allow {
         span: Span::default(),
         loc: format!("rand.moat:{}", id + 1),
+        cite: moat::ir::cite(&format!("rand.moat allow {id}")),
         reason: None,
         exempt: None,
     });
