@@ -281,7 +281,7 @@ pub const CODES: &[CodeInfo] = &[
     ),
     c(
         "W005",
-        "a Kubernetes namespace's pods can reach no DNS port (compile)",
+        "a Kubernetes namespace's pods can reach no DNS port (compile `--target k8s`, not `check`)",
         "Allow the namespace's zone to reach the cluster DNS service on udp/53 and tcp/53.",
     ),
     c(

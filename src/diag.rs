@@ -44,6 +44,11 @@ impl Diagnostic {
         Diagnostic::new(code, Severity::Error, None, message)
     }
 
+    /// A warning that has no position in any policy file (a damaged cache).
+    pub fn warning_nospan(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic::new(code, Severity::Warning, None, message)
+    }
+
     fn new(code: &'static str, severity: Severity, span: Option<Span>, message: impl Into<String>) -> Self {
         Diagnostic {
             code,

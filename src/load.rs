@@ -20,6 +20,37 @@ pub trait Fs {
     fn display(&self, path: &Path) -> String {
         path.display().to_string()
     }
+    /// The policy's root for the first input, when artefacts should cite
+    /// files relative to it; `None` cites them as [`Fs::display`] shows them.
+    fn root(&self, _first_input: &Path) -> Option<PathBuf> {
+        None
+    }
+}
+
+/// The policy's root on disk: the top of the git work tree that holds the
+/// first input (the nearest directory above it with a `.git`), or else the
+/// directory of the first input (a directory input: itself). Canonical.
+pub fn policy_root(first_input: &Path) -> Option<PathBuf> {
+    let canon = std::fs::canonicalize(first_input).ok()?;
+    let start = if canon.is_dir() {
+        canon.clone()
+    } else {
+        canon.parent()?.to_path_buf()
+    };
+    let git = start.ancestors().find(|d| d.join(".git").exists());
+    Some(git.unwrap_or(&start).to_path_buf())
+}
+
+/// `path` (canonical) relative to `root`, `/`-separated, with `..` steps
+/// when it lies outside.
+pub fn relative_to(root: &Path, path: &Path) -> String {
+    let (r, p): (Vec<_>, Vec<_>) = (root.components().collect(), path.components().collect());
+    let common = r.iter().zip(&p).take_while(|(a, b)| a == b).count();
+    let ups = std::iter::repeat_n("..".to_string(), r.len() - common);
+    let downs = p[common..]
+        .iter()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
+    ups.chain(downs).collect::<Vec<_>>().join("/")
 }
 
 /// The ordinary file system.
@@ -67,6 +98,10 @@ impl Fs for Disk {
     fn identity(&self, path: &Path) -> PathBuf {
         std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
     }
+
+    fn root(&self, first_input: &Path) -> Option<PathBuf> {
+        policy_root(first_input)
+    }
 }
 
 /// All files of one policy, parsed.
@@ -86,6 +121,7 @@ pub fn load(fs: &dyn Fs, inputs: &[PathBuf]) -> Loaded {
         out: Loaded::default(),
         seen: BTreeSet::new(),
         stack: vec![],
+        root: inputs.first().and_then(|i| fs.root(i)),
     };
     for input in inputs {
         match fs.moat_files_in(input) {
@@ -106,11 +142,20 @@ pub fn load(fs: &dyn Fs, inputs: &[PathBuf]) -> Loaded {
 /// Parses one in-memory text as a whole policy (includes are not followed).
 pub fn load_str(name: &str, text: &str) -> Loaded {
     let mut out = Loaded::default();
+    let text = without_bom(text);
     let id = out.sources.add(name, None, text.to_string());
     let (file, diags) = parse::parse_file(text, id);
     out.files.push((id, file));
     out.diags.extend(diags);
     out
+}
+
+/// The UTF-8 byte-order mark, which some editors put at the start of a file.
+pub const BOM: &str = "\u{feff}";
+
+/// `text` without a leading byte-order mark.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
 }
 
 struct Loader<'a> {
@@ -119,6 +164,8 @@ struct Loader<'a> {
     seen: BTreeSet<PathBuf>,
     /// The include chain being loaded: (identity, name as given).
     stack: Vec<(PathBuf, String)>,
+    /// What artefacts cite files relative to ([`Fs::root`]).
+    root: Option<PathBuf>,
 }
 
 impl Loader<'_> {
@@ -143,6 +190,12 @@ impl Loader<'_> {
             Ok(b) => b,
             Err(e) => return self.unreadable(path, from, &e),
         };
+        // A UTF-8 byte-order mark is not part of the text: dropped before
+        // anything counts columns or shows a line.
+        let bytes = match bytes.strip_prefix(BOM.as_bytes()) {
+            Some(rest) => rest.to_vec(),
+            None => bytes,
+        };
         let (text, utf8_err) = match String::from_utf8(bytes) {
             Ok(t) => (t, None),
             Err(e) => {
@@ -151,6 +204,9 @@ impl Loader<'_> {
             }
         };
         let fid = self.out.sources.add(self.fs.display(path), Some(path), text);
+        if let Some(root) = &self.root {
+            self.out.sources.set_origin(fid, relative_to(root, &id));
+        }
         if let Some(pos) = utf8_err {
             self.out.diags.push(
                 Diagnostic::error(

@@ -52,6 +52,10 @@ pub struct SourceFile {
     pub name: String,
     /// The path used to resolve relative includes, if the file lives on disk.
     pub path: Option<PathBuf>,
+    /// The name artefacts cite (`file:line`): the path relative to the
+    /// policy's root (README "Source references"), whatever the spelling on
+    /// the command line and the working directory. `None`: [`Self::name`].
+    pub origin: Option<String>,
     pub text: String,
     line_starts: Vec<usize>,
     /// (byte offset, characters before it) about every [`MARK_EVERY`] bytes,
@@ -152,6 +156,7 @@ impl SourceMap {
         self.files.push(SourceFile {
             name: name.into(),
             path: path.map(Path::to_path_buf),
+            origin: None,
             char_marks: char_marks(&text),
             text,
             line_starts,
@@ -169,13 +174,22 @@ impl SourceMap {
         &self.files
     }
 
-    /// `file:line` of a span, the form every artefact uses to point back at the policy.
+    /// Sets the name artefacts cite for file `id` ([`SourceFile::origin`]).
+    pub fn set_origin(&mut self, id: FileId, origin: String) {
+        if let Some(f) = self.files.get_mut(id) {
+            f.origin = Some(origin);
+        }
+    }
+
+    /// `file:line` of a span, the form every artefact uses to point back at
+    /// the policy; the file is named relative to the policy's root.
     pub fn location(&self, span: Span) -> String {
         let f = self.file(span.file);
+        let name = f.origin.as_deref().unwrap_or(&f.name);
         // called once per allow: plain pushes, not the formatting machinery
         let line = f.line(span.start).to_string();
-        let mut loc = String::with_capacity(f.name.len() + 1 + line.len());
-        loc.push_str(&f.name);
+        let mut loc = String::with_capacity(name.len() + 1 + line.len());
+        loc.push_str(name);
         loc.push(':');
         loc.push_str(&line);
         loc

@@ -191,7 +191,11 @@ fn cli_check_and_rewrite() {
     assert_eq!(o.status.code(), Some(0));
     std::fs::write(&p, "zone a : external {\n").expect("write");
     let o = moat().arg("fmt").arg(&p).output().expect("run");
-    assert_eq!(o.status.code(), Some(2), "syntax errors: not formatted");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "syntax errors: not formatted (exit 1, as `check`)"
+    );
     assert_eq!(
         std::fs::read_to_string(&p).expect("read"),
         "zone a : external {\n"

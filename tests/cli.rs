@@ -501,13 +501,13 @@ fn query_places_addresses_by_the_most_specific_range() {
     let hand = "fixtures/good/hand-matrix.moat";
     let q =
         |from: &str, to: &str, port: &str| run(&["query", hand, "--from", from, "--to", to, "--port", port]);
-    // 10.30.0.9 is in ops, 10.20.0.5 is mz.db: allowed by lines 37 and 38 (tcp 80-95)
+    // 10.30.0.9 is in ops, 10.20.0.5 is mz.db: allowed by lines 41 and 42 (tcp 80-95)
     let o = q("10.30.0.9", "10.20.0.5", "tcp/85");
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("hand-matrix.moat:37"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("hand-matrix.moat:41"), "{}", stdout(&o));
     let o = q("10.30.0.9", "10.20.0.5", "tcp/93");
     assert_eq!(code(&o), 0);
-    assert!(stdout(&o).contains("hand-matrix.moat:38"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("hand-matrix.moat:42"), "{}", stdout(&o));
     // 10.30.1.9 is outside ops' /24: the internet (carve-out), which may not reach mz
     assert_eq!(code(&q("10.30.1.9", "10.20.0.5", "tcp/85")), 1);
     // a remainder address of dmz is not dmz.web

@@ -106,7 +106,7 @@ fn naming_a_cloud_without_zones_is_an_error_and_all_skips_it() {
             .expect("run moat")
     };
     let o = run("azure", "x");
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("target azure has nothing to enforce"));
     assert!(!tmp.path().join("x").exists());
     let o = run("all", "y");
@@ -230,7 +230,7 @@ fn aws_quota_counts_group_references_in_both_families() {
             .join(", ")
     };
     let policy = format!(
-        "site c : aws {{ region \"eu-west-1\" vpc \"vpc-1\" }}\n\
+        "site c : aws {{ region \"eu-west-1\" vpc \"vpc-0a1b2c3d\" }}\n\
          zone ext : external {{ cidr 192.0.2.0/24, 2001:db8::/32 }}\n\
          zone app : mz @ c {{ cidr 10.0.0.0/16\n\
            service api {{ hosts 10.0.1.0/24  port all tcp/2000-2100 }}\n\

@@ -278,4 +278,57 @@ fn address_ranges_are_enforced_exactly() {
         assert!(moat::backend::in_scope(t, &ir), "{} has no scope", t.as_str());
         assert_exact("ranges.moat", &ir, t);
     }
+/// Health probes are allowed only where the policy says so: the GCP rule
+/// admits the probe ranges, the Azure rule the `AzureLoadBalancer` tag, and
+/// the evaluator reads back exactly the matrix (probes included, nothing more).
+#[test]
+fn health_probes_are_allowed_explicitly() {
+    let p = common::root().join("fixtures/cloud/health-probes.moat");
+    let ir = ir_of(&p);
+    for t in [Target::Gcp, Target::Azure] {
+        assert_exact("health-probes.moat", &ir, t);
+    }
+    let opts = moat::backend::EmitOptions::default();
+    let gcp = moat::backend::emit(Target::Gcp, &ir, &opts).expect("gcp");
+    let gcp = cloud_support::json(&gcp, "gcp/main.tf.json");
+    let rules = gcp["resource"]["google_compute_firewall"]
+        .as_object()
+        .expect("firewalls");
+    assert!(
+        rules.values().any(|r| {
+            let src = r["source_ranges"].as_array().cloned().unwrap_or_default();
+            src.contains(&"35.191.0.0/16".into()) && src.contains(&"130.211.0.0/22".into())
+        }),
+        "no GCP rule admits the probe ranges: {gcp}"
+    );
+    let azure = moat::backend::emit(Target::Azure, &ir, &opts).expect("azure");
+    let azure = cloud_support::json(&azure, "azure/main.tf.json");
+    let rules = azure["resource"]["azurerm_network_security_rule"]
+        .as_object()
+        .expect("rules");
+    let probe = rules
+        .values()
+        .find(|r| r["source_address_prefix"] == "AzureLoadBalancer")
+        .unwrap_or_else(|| panic!("no NSG rule for AzureLoadBalancer: {azure}"));
+    assert_eq!(probe["access"], "Allow");
+    let deny = rules
+        .values()
+        .filter(|r| r["access"] == "Deny" && r["direction"] == "Inbound")
+        .filter_map(|r| r["priority"].as_u64())
+        .min()
+        .expect("an inbound deny-all");
+    assert!(
+        probe["priority"].as_u64().expect("priority") < deny,
+        "the probe rule comes after the deny-all"
+    );
+    // without the allow, the probe address is only `internet`'s: no tag
+    let text = std::fs::read_to_string(&p).expect("fixture").replace(
+        "allow azure-lb -> api.app : https \"Azure load-balancer health probes\"\n",
+        "",
+    );
+    let c = moat::check_str("no-probes.moat", &text);
+    let azure = moat::backend::emit(Target::Azure, c.ir.as_ref().expect("ir"), &opts).expect("azure");
+    assert!(!cloud_support::json(&azure, "azure/main.tf.json")
+        .to_string()
+        .contains("AzureLoadBalancer"));
 }

@@ -28,6 +28,7 @@ fn examples() -> Vec<PathBuf> {
     });
     v.push(root().join("fixtures/cloud/hybrid.moat"));
     v.push(root().join("fixtures/layouts/ranges.moat")); // address ranges, as the clouds' prefixes
+    v.push(root().join("fixtures/cloud/health-probes.moat"));
     v.sort();
     v
 }

@@ -45,7 +45,7 @@ fn log_drops_adds_rate_limited_logging() {
     let ipt = &arts["iptables/gateway.v4.rules"];
     assert!(
         ipt.contains(
-            "-A FORWARD -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix \"moat FORWARD drop: \""
+            "-A moat-forward -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix \"moat FORWARD drop: \""
         ),
         "{ipt}"
     );
@@ -141,7 +141,7 @@ fn nft_file_reloads_over_a_previous_version_in_one_transaction() {
 }
 
 #[test]
-fn iptables_restore_replaces_a_previous_version() {
+fn iptables_restore_noflush_replaces_a_previous_version() {
     if let Some(why) = lab_unavailable() {
         return common::skip(&why);
     }
@@ -154,7 +154,10 @@ fn iptables_restore_replaces_a_previous_version() {
     for (name, zone) in [("old.rules", "old"), ("new.rules", "new")] {
         let p = dir.path().join(name);
         std::fs::write(&p, rules(zone)).expect("write");
-        let out = in_ns(&lab.router, &["iptables-restore", &p.display().to_string()]);
+        let out = in_ns(
+            &lab.router,
+            &["iptables-restore", "--noflush", &p.display().to_string()],
+        );
         assert!(
             out.status.success(),
             "{name}: {}",
@@ -163,8 +166,23 @@ fn iptables_restore_replaces_a_previous_version() {
     }
     let saved =
         String::from_utf8_lossy(&in_ns(&lab.router, &["iptables-save", "-t", "filter"]).stdout).into_owned();
-    assert!(saved.contains(":b>new") && !saved.contains("old"), "{saved}");
-    assert!(saved.contains(":FORWARD DROP"), "{saved}");
+    // the entry chain now dispatches to the new pair only (the old pair's
+    // chain stays behind, unreferenced: --noflush never deletes a chain)
+    assert!(
+        saved.contains("-j b>new") && !saved.contains("-j b>old"),
+        "{saved}"
+    );
+    assert_eq!(
+        saved
+            .matches("-A moat-forward -m conntrack --ctstate INVALID -j DROP")
+            .count(),
+        1,
+        "{saved}"
+    );
+    assert!(
+        saved.contains("-A moat-forward -m comment --comment \"routed traffic no allow covers\" -j DROP"),
+        "{saved}"
+    );
 }
 
 #[test]

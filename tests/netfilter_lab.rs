@@ -174,4 +174,92 @@ fn lab_address_ranges() {
         t.allowed, t.blocked
     ));
     assert_eq!((t.allowed, t.blocked), (4 * 24, 4 * 16));
+/// Runs `argv` in network namespace `ns` and returns its standard output.
+fn output_in(ns: &str, argv: &[&str]) -> String {
+    let out = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{ns}"))
+        .args(argv)
+        .output()
+        .expect("run nsenter");
+    assert!(
+        out.status.success(),
+        "`{}` failed: {}",
+        argv.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The gateway rulesets manage only their own chains (iptables) or table
+/// (nftables): loaded twice on a firewall that has its own hardening, as
+/// docs/netfilter.md says, they keep its INPUT rule and policy, and the
+/// FORWARD jump is there once.
+#[test]
+fn lab_gateway_rulesets_keep_the_firewalls_own_rules() {
+    use netfilter_support::{lab::Lab, load_commands, Setup};
+    if let Some(why) = lab_unavailable() {
+        return common::skip(&why);
+    }
+    let text =
+        std::fs::read_to_string(common::root().join("fixtures/good/spec-example.moat")).expect("fixture");
+    let arts = netfilter_support::compile(&ir_of("spec-example.moat", &text), false);
+    let dir = common::TempDir::new("nf-keep");
+    for (path, contents) in &arts {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, contents).expect("write artefact");
+    }
+    let lab = Lab::new(&[(0, Some("10.10.0.10".parse().expect("ip")), None)]);
+    let ns = lab.router.clone();
+    let sh = |cmd: &str| netfilter_support::lab::in_ns(&ns, &cmd.split(' ').collect::<Vec<_>>());
+    // iptables: the firewall's own hardening, then the gateway file, twice
+    sh("iptables -A INPUT -p tcp --dport 2222 -m comment --comment hardening -j DROP");
+    sh("iptables -P INPUT DROP");
+    let file = dir.path().join("iptables/gateway.v4.rules");
+    for _ in 0..2 {
+        for (i, c) in load_commands(Setup::IptablesGateway, "iptables-restore", &file)
+            .iter()
+            .enumerate()
+        {
+            // the FORWARD jump is installed once, as the file's header says
+            if i == 0 || !output_in(&ns, &["iptables", "-S", "FORWARD"]).contains("-j moat-forward") {
+                sh(c);
+            }
+        }
+    }
+    let saved = output_in(&ns, &["iptables-save", "-t", "filter"]);
+    assert!(
+        saved.contains(":INPUT DROP"),
+        "the INPUT policy was reset:\n{saved}"
+    );
+    assert!(
+        saved.contains("-A INPUT -p tcp -m tcp --dport 2222 -m comment --comment hardening -j DROP"),
+        "{saved}"
+    );
+    assert_eq!(saved.matches("-A FORWARD -j moat-forward").count(), 1, "{saved}");
+    assert_eq!(
+        saved
+            .matches("-A moat-forward -m conntrack --ctstate INVALID -j DROP")
+            .count(),
+        1,
+        "reloaded, not appended:\n{saved}"
+    );
+    // nftables: another table survives loading table inet moat, twice
+    sh("nft add table inet hardening");
+    sh("nft add chain inet hardening input { type filter hook input priority 0 ; policy drop ; }");
+    sh("nft add rule inet hardening input tcp dport 22 accept");
+    let nft = dir.path().join("nftables/gateway.nft");
+    for _ in 0..2 {
+        sh(&format!("nft -f {}", nft.display()));
+    }
+    let ruleset = output_in(&ns, &["nft", "list", "ruleset"]);
+    assert!(
+        ruleset.contains("table inet hardening") && ruleset.contains("tcp dport 22 accept"),
+        "{ruleset}"
+    );
+    assert!(ruleset.contains("table inet moat"), "{ruleset}");
+    assert!(
+        output_in(&ns, &["iptables-save", "-t", "filter"]).contains("--comment hardening"),
+        "nft -f wiped the iptables rules"
+    );
 }

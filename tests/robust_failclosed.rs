@@ -194,8 +194,8 @@ fn artefact_paths_that_leave_the_output_directory_write_nothing() {
 /// A policy with something in scope for every target.
 pub const EVERY_TARGET: &str = r#"policy everywhere "in scope for every target"
 site dc : onprem
-site cloud : aws { region "ap-south-1" vpc "vpc-0abc" }
-site g : gcp { project "p" region "asia-south1" network "prod" }
+site cloud : aws { region "ap-south-1" vpc "vpc-0abc1234" }
+site g : gcp { project "shop-prod" region "asia-south1" network "prod" }
 site az : azure { region "centralindia" resource_group "rg" }
 zone internet : external { cidr 0.0.0.0/0 }
 zone dmz : demilitarised @ dc { cidr 10.10.0.0/16 namespace dmz
@@ -401,9 +401,10 @@ fn empty_policy_iptables_denies_by_default() {
             .lines()
             .filter(|l| l.starts_with(":INPUT") || l.starts_with(":FORWARD") || l.starts_with(":OUTPUT"))
             .collect();
-        let forward_or_input_drop = text
-            .lines()
-            .any(|l| l.starts_with(":FORWARD DROP") || l.starts_with(":INPUT DROP"));
+        let forward_or_input_drop = text.lines().any(|l| {
+            l.starts_with(":INPUT DROP")
+                || l == "-A moat-forward -m comment --comment \"routed traffic no allow covers\" -j DROP"
+        });
         assert!(
             forward_or_input_drop,
             "{path}: no chain with policy DROP: {chains:?}\n{text}"

@@ -523,17 +523,35 @@ pub fn summary(r: &Report) -> String {
         .map(|g| format!("{} {}", g.zones.len(), g.kind))
         .collect();
     let holding = r.forbids.iter().filter(|f| f.holds).count();
+    let zones = r.zones.iter().map(|g| g.zones.len()).sum::<usize>();
+    let forbids = match (r.forbids.len(), holding) {
+        (1, 1) => "1 forbid, holding".to_string(),
+        (1, _) => "1 forbid, not holding".to_string(),
+        (n, h) if h == n => format!("{n} forbids, all holding"),
+        (n, h) => format!("{n} forbids, only {h} holding"),
+    };
     format!(
-        "{} zones ({}); {} zone-to-zone crossings; {} exemptions; {} crossings on any port; {} resident services; {} forbids, {} holding",
-        r.zones.iter().map(|g| g.zones.len()).sum::<usize>(),
+        "{} ({}); {}; {}; {}; {}; {forbids}",
+        count(zones, "zone", "zones"),
         kinds.join(", "),
-        r.crossings.len(),
-        r.exemptions.len(),
-        r.any_port_crossings.len(),
-        r.resident_services.len(),
-        r.forbids.len(),
-        if holding == r.forbids.len() { "all".to_string() } else { format!("only {holding}") }
+        count(
+            r.crossings.len(),
+            "zone-to-zone crossing",
+            "zone-to-zone crossings"
+        ),
+        count(r.exemptions.len(), "exemption", "exemptions"),
+        count(
+            r.any_port_crossings.len(),
+            "crossing on any port",
+            "crossings on any port"
+        ),
+        count(r.resident_services.len(), "resident service", "resident services"),
     )
+}
+
+/// `1 forbid`, `2 forbids`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn or_dash(s: &str) -> String {

@@ -194,7 +194,8 @@ pub struct Cached {
 }
 
 /// Opens the cache at `path` if it exists and was built from exactly these
-/// inputs as they are now; `Ok(None)` when it is missing or stale.
+/// inputs as they are now; `Ok(None)` when it is missing or stale, an error
+/// when it is not a moat query cache (bad magic) or is damaged.
 pub fn open(path: &Path, fs: &dyn Fs, inputs: &[PathBuf]) -> io::Result<Option<Cached>> {
     let mut file = match File::open(path) {
         Ok(f) => f,
@@ -203,7 +204,10 @@ pub fn open(path: &Path, fs: &dyn Fs, inputs: &[PathBuf]) -> io::Result<Option<C
     };
     let mut magic = vec![0u8; MAGIC.len()];
     if file.read_exact(&mut magic).is_err() || magic != MAGIC {
-        return Ok(None);
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "no moat query cache header: another file, or another cache format",
+        ));
     }
     let head: Header = serde_json::from_slice(&read_part(&mut file)?)?;
     let files: Vec<PathBuf> = head.files.iter().map(|(p, _, _)| p.clone()).collect();

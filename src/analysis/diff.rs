@@ -38,6 +38,8 @@ pub enum Flag {
     OutOfMilitarised,
     /// From an external zone into another zone.
     FromExternal,
+    /// From another zone to an external one: a way out (exfiltration).
+    ToExternal,
 }
 
 impl Flag {
@@ -47,6 +49,7 @@ impl Flag {
             Flag::IntoMilitarised => "into-militarised",
             Flag::OutOfMilitarised => "out-of-militarised",
             Flag::FromExternal => "from-external",
+            Flag::ToExternal => "to-external",
         }
     }
 
@@ -56,6 +59,7 @@ impl Flag {
             Flag::IntoMilitarised => "into a militarised zone",
             Flag::OutOfMilitarised => "out of a militarised zone",
             Flag::FromExternal => "from an external zone",
+            Flag::ToExternal => "to an external zone (a way out: exfiltration)",
         }
     }
 }
@@ -229,6 +233,9 @@ pub fn flags(ir: &Ir, f: AtomId, t: AtomId) -> Vec<Flag> {
     }
     if kf == ZoneKind::External {
         out.push(Flag::FromExternal);
+    }
+    if kt == ZoneKind::External {
+        out.push(Flag::ToExternal);
     }
     out
 }

@@ -137,12 +137,7 @@ pub fn to_dot(ir: &Ir) -> String {
     out.push_str("  edge [fontname=\"Helvetica\", fontsize=9, color=\"#555555\"];\n");
     for (zi, z) in ir.zones.iter().enumerate() {
         let (fill, border, style) = dot_style(z.kind);
-        let site = &ir.sites[z.site];
-        let at = if site.span.is_some() {
-            format!(" @ {}", site.name)
-        } else {
-            String::new()
-        };
+        let at = site_suffix(ir, z);
         out.push_str(&format!("  subgraph cluster_{zi} {{\n"));
         out.push_str(&format!(
             "    label={}; style={}; fillcolor={}; color={};\n",
@@ -203,16 +198,23 @@ pub fn to_mermaid(ir: &Ir) -> String {
     let d = edges::drawing(ir);
     let show = shown(ir, &d);
     let mut out = String::from("flowchart LR\n");
+    let mut residents = vec![];
     for (zi, z) in ir.zones.iter().enumerate() {
         out.push_str(&format!(
-            "  subgraph z{zi}[\"{} ({})\"]\n",
+            "  subgraph z{zi}[\"{} ({}){}\"]\n",
             z.name,
-            z.kind.as_str()
+            z.kind.as_str(),
+            site_suffix(ir, z)
         ));
         for a in drawn_members(ir, &show, zi) {
-            let label = atom_label(ir, &d, a, "<br/>");
+            let mut label = atom_label(ir, &d, a, "<br/>");
             let node = if ir.atoms[a].is_remainder() {
                 format!("([\"{label}\"])")
+            } else if ir.atoms[a].resident {
+                // Mermaid has no double border: the marker is in the label, and a class.
+                label.push_str("<br/>resident");
+                residents.push(a);
+                format!("[[\"{label}\"]]")
             } else {
                 format!("[\"{label}\"]")
             };
@@ -240,5 +242,21 @@ pub fn to_mermaid(ir: &Ir) -> String {
     for i in exempt_links {
         out.push_str(&format!("  linkStyle {i} stroke:#d00000,stroke-width:3px\n"));
     }
+    if !residents.is_empty() {
+        out.push_str("  classDef resident stroke-width:3px\n");
+        for a in residents {
+            out.push_str(&format!("  class a{a} resident\n"));
+        }
+    }
     out
+}
+
+/// ` @ SITE` for a zone at a declared site; nothing at the implicit one.
+fn site_suffix(ir: &Ir, z: &crate::ir::Zone) -> String {
+    let site = &ir.sites[z.site];
+    if site.span.is_some() {
+        format!(" @ {}", site.name)
+    } else {
+        String::new()
+    }
 }

@@ -167,3 +167,257 @@ pub fn to_text(a: &Answer) -> String {
     }
     out
 }
+
+/// A `--port` argument: a protocol with a port, or the name of a port the
+/// destination declares (`https`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortArg {
+    Number(Proto, u16),
+    Named(String),
+}
+
+/// Parses `tcp/5432`, `icmp` or a port name (`https`).
+pub fn port_arg(text: &str) -> Result<PortArg, String> {
+    let is_name = text.starts_with(|c: char| c.is_ascii_lowercase())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !text.contains('/') && Proto::parse(text).is_none() && is_name {
+        return Ok(PortArg::Named(text.to_string()));
+    }
+    port_spec(text).map(|(p, n)| PortArg::Number(p, n))
+}
+
+/// The protocol and port of `arg` for a flow to `to`: a name is looked up in
+/// the ports `to` declares, and must be one port.
+pub fn resolve_port(ir: &Ir, to: AtomId, arg: &PortArg) -> Result<(Proto, u16), String> {
+    let name = match arg {
+        PortArg::Number(p, n) => return Ok((*p, *n)),
+        PortArg::Named(name) => name,
+    };
+    let atom = &ir.atoms[to];
+    let Some(set) = atom.ports.get(name) else {
+        let known: Vec<&str> = atom.ports.keys().map(String::as_str).collect();
+        return Err(if known.is_empty() {
+            format!(
+                "`{}` declares no named ports: give `PROTO/PORT`, e.g. `tcp/443`",
+                atom.name
+            )
+        } else {
+            format!(
+                "`{}` declares no port `{name}` (it declares {})",
+                atom.name,
+                known.join(", ")
+            )
+        });
+    };
+    let parts: Vec<(Proto, &[PortRange])> = set.iter().collect();
+    match parts.as_slice() {
+        [(p, [])] if !p.has_ports() => Ok((*p, 0)),
+        [(p, [r])] if r.lo == r.hi => Ok((*p, r.lo)),
+        _ => Err(format!(
+            "port `{name}` of `{}` is {set}, not one port: give one, e.g. `--port {}`",
+            atom.name,
+            parts
+                .first()
+                .map_or("tcp/443".to_string(), |(p, rs)| match rs.first() {
+                    Some(r) => format!("{p}/{}", r.lo),
+                    None => p.to_string(),
+                })
+        )),
+    }
+}
+
+/// One side of a query: an atom, or an address prefix whose addresses
+/// belong to several atoms (or to none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Side {
+    Atom(AtomId),
+    Range(Spread),
+}
+
+/// How a prefix divides among the atoms: each atom's share as prefixes, and
+/// the part no zone holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spread {
+    pub net: ipnet::IpNet,
+    pub shares: Vec<(AtomId, Vec<ipnet::IpNet>)>,
+    pub outside: Vec<ipnet::IpNet>,
+}
+
+/// Resolves `--from`/`--to`: an atom name, an address, or a prefix
+/// (`10.1.0.0/16`). A prefix held by one atom alone is that atom.
+pub fn side(ir: &Ir, text: &str) -> Result<Side, String> {
+    if !text.contains('/') {
+        return endpoint(ir, text).map(Side::Atom);
+    }
+    let net: ipnet::IpNet = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not an atom, an address or a CIDR prefix"))?;
+    if net.trunc() != net {
+        return Err(format!(
+            "`{text}` has host bits set: did you mean `{}`?",
+            net.trunc()
+        ));
+    }
+    let s = spread(ir, net);
+    match (s.shares.as_slice(), s.outside.is_empty()) {
+        ([(a, _)], true) => Ok(Side::Atom(*a)),
+        ([], _) => Err(format!("no zone holds any address of {net}")),
+        _ => Ok(Side::Range(s)),
+    }
+}
+
+fn spread(ir: &Ir, net: ipnet::IpNet) -> Spread {
+    let mut shares = vec![];
+    let mut covered = vec![];
+    for (id, a) in ir.atoms.iter().enumerate() {
+        if !a.addrs.include.iter().any(|r| crate::addr::overlaps(r, &net)) {
+            continue;
+        }
+        let part: Vec<ipnet::IpNet> = a
+            .addrs
+            .prefixes()
+            .into_iter()
+            .filter_map(|q| {
+                if net.contains(&q) {
+                    Some(q)
+                } else {
+                    q.contains(&net).then_some(net)
+                }
+            })
+            .collect();
+        if !part.is_empty() {
+            covered.extend(part.iter().copied());
+            shares.push((id, part));
+        }
+    }
+    let outside = if covered.contains(&net) {
+        vec![]
+    } else {
+        crate::addr::AddrSet::new(vec![net], covered).prefixes()
+    };
+    Spread { net, shares, outside }
+}
+
+impl Side {
+    /// The atoms of this side, each with the addresses it stands for (none for an atom side).
+    pub fn atoms(&self) -> Vec<(AtomId, Vec<ipnet::IpNet>)> {
+        match self {
+            Side::Atom(a) => vec![(*a, vec![])],
+            Side::Range(s) => s.shares.clone(),
+        }
+    }
+
+    fn label(&self, ir: &Ir) -> String {
+        match self {
+            Side::Atom(a) => ir.atoms[*a].name.clone(),
+            Side::Range(s) => s.net.to_string(),
+        }
+    }
+
+    fn outside(&self) -> Vec<String> {
+        match self {
+            Side::Atom(_) => vec![],
+            Side::Range(s) => s.outside.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// One pair of a range query: the addresses it covers on each side, and its answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Part {
+    pub from_addresses: Vec<String>,
+    pub to_addresses: Vec<String>,
+    #[serde(flatten)]
+    pub answer: Answer,
+}
+
+/// The answer for every address of a prefix: allowed only when every part
+/// is allowed and every address is in some zone; `differs` when the parts
+/// disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RangeAnswer {
+    pub verdict: &'static str,
+    pub differs: bool,
+    pub from: String,
+    pub to: String,
+    pub parts: Vec<Part>,
+    /// Addresses of `--from` / `--to` that no zone holds (nothing allows them).
+    pub from_outside: Vec<String>,
+    pub to_outside: Vec<String>,
+}
+
+/// Answers a query whose ends may be prefixes, one part per pair of atoms.
+/// `port` gives the protocol and port of a flow to an atom.
+pub fn query_range(
+    ir: &Ir,
+    from: &Side,
+    to: &Side,
+    port: impl Fn(AtomId) -> Result<(Proto, u16), String>,
+) -> Result<RangeAnswer, String> {
+    let mut parts = vec![];
+    for (f, fa) in from.atoms() {
+        for (t, ta) in to.atoms() {
+            let (proto, p) = port(t)?;
+            let text = |v: &[ipnet::IpNet]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+            parts.push(Part {
+                from_addresses: text(&fa),
+                to_addresses: text(&ta),
+                answer: query(ir, f, t, proto, p),
+            });
+        }
+    }
+    let (from_outside, to_outside) = (from.outside(), to.outside());
+    let allowed = parts.iter().filter(|p| p.answer.verdict == "allow").count();
+    let outside = !from_outside.is_empty() || !to_outside.is_empty();
+    let all = allowed == parts.len() && !outside;
+    Ok(RangeAnswer {
+        verdict: if all { "allow" } else { "deny" },
+        differs: !(all || allowed == 0),
+        from: from.label(ir),
+        to: to.label(ir),
+        parts,
+        from_outside,
+        to_outside,
+    })
+}
+
+/// The human form of a range answer: the verdict, whether it differs
+/// within the range, then each part with its reasons.
+pub fn range_to_text(r: &RangeAnswer) -> String {
+    let mut out = format!("{}\n{} -> {}", r.verdict, r.from, r.to);
+    out.push_str(if r.differs {
+        ": the answer differs within the range\n"
+    } else {
+        ": the same answer for every address\n"
+    });
+    let addrs = |v: &[String], name: &str| {
+        if v.is_empty() {
+            name.to_string()
+        } else {
+            format!("{} ({name})", v.join(", "))
+        }
+    };
+    for p in &r.parts {
+        let a = &p.answer;
+        out.push_str(&format!(
+            "  {} -> {}: {}\n",
+            addrs(&p.from_addresses, &a.from),
+            addrs(&p.to_addresses, &a.to),
+            a.verdict
+        ));
+        for line in to_text(a).lines().skip(2) {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    for (side, v) in [("from", &r.from_outside), ("to", &r.to_outside)] {
+        if !v.is_empty() {
+            out.push_str(&format!(
+                "  {side} {}: no zone holds these addresses: deny\n",
+                v.join(", ")
+            ));
+        }
+    }
+    out
+}

@@ -305,6 +305,13 @@ fn icmp_symmetric(ports: &PortSet) -> bool {
     ports.get(Proto::Icmp).is_some() == ports.get(Proto::Icmpv6).is_some()
 }
 
+/// The address Azure's load-balancer health probes come from (the host's
+/// virtual IP, docs/cloud.md "Health probes"): a source of exactly this
+/// address is written as the service tag [`AZURE_LB_TAG`].
+pub const AZURE_LB_PROBE: &str = "168.63.129.16/32";
+/// The service tag that stands for [`AZURE_LB_PROBE`] in an NSG rule.
+pub const AZURE_LB_TAG: &str = "AzureLoadBalancer";
+
 /// Fills the source (or destination) of a rule; returns how many addresses it uses.
 fn set_end<'p>(plan: &Plan, rule: &mut NsgRule<'p>, end: &AzPeer<'p>, source: bool) -> usize {
     match (end, source) {
@@ -314,6 +321,9 @@ fn set_end<'p>(plan: &Plan, rule: &mut NsgRule<'p>, end: &AzPeer<'p>, source: bo
         }
         (AzPeer::Any, true) => rule.source_address_prefix = Some("*".into()),
         (AzPeer::Any, false) => rule.destination_address_prefix = Some("*".into()),
+        (AzPeer::Prefixes([one]), true) if one == AZURE_LB_PROBE => {
+            rule.source_address_prefix = Some(AZURE_LB_TAG.into())
+        }
         (AzPeer::Prefixes([one]), true) => rule.source_address_prefix = Some(one.clone()),
         (AzPeer::Prefixes([one]), false) => rule.destination_address_prefix = Some(one.clone()),
         (AzPeer::Prefixes(n), true) => rule.source_address_prefixes = Some(n),

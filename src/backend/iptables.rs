@@ -24,6 +24,8 @@ use std::fmt::Write as _;
 
 /// iptables chain names are at most 28 characters.
 const MAX_CHAIN: usize = 28;
+/// The gateway's entry chain: FORWARD jumps to it (docs/netfilter.md, "Loading").
+pub const GATEWAY_CHAIN: &str = "moat-forward";
 /// `-m comment` holds at most 255 bytes.
 const MAX_COMMENT: usize = 240;
 /// iptables-restore rejects a parameter of 1024 characters or more.
@@ -455,13 +457,13 @@ fn render(
             .filter_map(|i| Some((*i, jumps.of[*i].as_deref()?)))
             .collect(),
     };
-    let (builtins, hooks): (_, &[Hook]) = match rs.mode {
-        Mode::Gateway => (
-            [("INPUT", "ACCEPT"), ("FORWARD", "DROP"), ("OUTPUT", "ACCEPT")],
-            &[("FORWARD", None, None)],
-        ),
+    // The gateway file manages only its own chains (loaded with `--noflush`,
+    // entered from FORWARD by one jump): the firewall's INPUT, OUTPUT and
+    // other rules stay as they are. A host file is the host's whole table.
+    let (builtins, hooks): (&[(&str, &str)], &[Hook]) = match rs.mode {
+        Mode::Gateway => (&[], &[(GATEWAY_CHAIN, None, None)]),
         Mode::Host(z) => (
-            [("INPUT", "DROP"), ("FORWARD", "ACCEPT"), ("OUTPUT", "DROP")],
+            &[("INPUT", "DROP"), ("FORWARD", "ACCEPT"), ("OUTPUT", "DROP")],
             &[("INPUT", None, Some(z)), ("OUTPUT", Some(z), None)],
         ),
     };
@@ -479,6 +481,9 @@ fn render(
     for (name, policy) in builtins {
         let _ = writeln!(s, ":{name} {policy} [0:0]");
     }
+    if matches!(rs.mode, Mode::Gateway) {
+        let _ = writeln!(s, ":{GATEWAY_CHAIN} - [0:0]");
+    }
     for (i, _) in &shown {
         let _ = writeln!(s, ":{} - [0:0]", pairs.all[*i].chain);
     }
@@ -495,8 +500,15 @@ fn render(
                 s.push_str(line);
             }
         }
+        let seen = if hook == GATEWAY_CHAIN { "FORWARD" } else { hook };
         if opts.log_drops {
-            let _ = writeln!(s, "-A {hook} -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix \"moat {hook} drop: \"");
+            let _ = writeln!(s, "-A {hook} -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix \"moat {seen} drop: \"");
+        }
+        if hook == GATEWAY_CHAIN {
+            let _ = writeln!(
+                s,
+                "-A {hook} -m comment --comment \"routed traffic no allow covers\" -j DROP"
+            );
         }
     }
     for (i, _) in &shown {
@@ -516,11 +528,27 @@ fn header(m: &Model<'_>, rs: &Ruleset<'_>, fam: Family, s: &mut String) {
     for line in m.header(rs, &what) {
         let _ = writeln!(s, "# {line}");
     }
-    let _ = writeln!(
-        s,
-        "# Load (replaces the whole filter table in one step): {tool} < {file}"
-    );
-    let _ = writeln!(s, "# Check without loading: {tool} --test {file}");
+    match rs.mode {
+        Mode::Gateway => {
+            let cmd = tool.trim_end_matches("-restore");
+            let _ = writeln!(
+                s,
+                "# Load (flushes and refills moat's own chains only; the rest of the filter table stays): {tool} --noflush < {file}"
+            );
+            let _ = writeln!(
+                s,
+                "# Then, once, send routed traffic to them: {cmd} -C FORWARD -j {GATEWAY_CHAIN} 2>/dev/null || {cmd} -I FORWARD 1 -j {GATEWAY_CHAIN}"
+            );
+            let _ = writeln!(s, "# Check without loading: {tool} --test --noflush {file}");
+        }
+        Mode::Host(_) => {
+            let _ = writeln!(
+                s,
+                "# Load (replaces the whole filter table in one step): {tool} < {file}"
+            );
+            let _ = writeln!(s, "# Check without loading: {tool} --test {file}");
+        }
+    }
     s.push_str("*filter\n");
 }
 

@@ -4,11 +4,14 @@
 
 use super::Target;
 use crate::diag::Diagnostic;
-use crate::ir::{AtomId, Flow, Ir, SiteKind};
+use crate::ir::{AtomId, Flow, Ir, SiteKind, ZoneKind};
 
-/// True when the target owns at least one atom, so its scope is not empty.
+/// True when the target owns at least one atom of a zone that is not
+/// external, so it has something to protect. An external zone alone (the
+/// `internet`, at the implicit onprem site) puts no firewall in scope: it is
+/// the other end of the flows, not what the firewall stands in front of.
 pub fn has_scope(target: Target, ir: &Ir) -> bool {
-    (0..ir.atoms.len()).any(|a| owns(target, ir, a))
+    (0..ir.atoms.len()).any(|a| owns(target, ir, a) && ir.zone_of(a).kind != ZoneKind::External)
 }
 
 /// True when `atom` is an end that puts a flow in the target's scope. An
@@ -108,10 +111,35 @@ fn e012(target: Target, ir: &Ir, allow: usize, owner: AtomId, peer: AtomId) -> D
         ),
     )
     .with_label(p.span, format!("`{}` is declared here", p.name))
-    .with_help(format!(
+    .with_help(e012_help(target, ir, owner, peer, need))
+}
+
+/// The E012 help for the case at hand: a pod-only peer seen from a Linux
+/// firewall that is in scope only because of an external zone is enforced by
+/// Kubernetes alone; otherwise the peer needs the mapping.
+fn e012_help(target: Target, ir: &Ir, owner: AtomId, peer: AtomId, need: &str) -> String {
+    let p = &ir.atoms[peer];
+    let netfilter = matches!(target, Target::Iptables | Target::Nftables);
+    if netfilter && p.has_namespaces() && !p.has_addrs() {
+        let via = if ir.zone_of(owner).kind == ZoneKind::External {
+            format!(
+                " (the firewall is in scope only through the external zone `{}`)",
+                ir.zone_of(owner).name
+            )
+        } else {
+            String::new()
+        };
+        return format!(
+            "`{}` has pods but no addresses, so only Kubernetes can enforce this flow{via}: compile with \
+             `--target k8s` (or `all`, which skips what it cannot enforce), or give `{}` {need} if a Linux firewall \
+             must enforce it too",
+            p.name, p.name
+        );
+    }
+    format!(
         "give `{}` {need}, or narrow the allow so it does not reach it",
         p.name
-    ))
+    )
 }
 
 /// E048 for each layout feature a mesh target (k8s-admin, istio) does not

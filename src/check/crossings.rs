@@ -73,10 +73,9 @@ pub fn check(ir: &Ir, allows: &[AllowPairs], diags: &mut Vec<Diagnostic>) {
             );
             match exempt {
                 Some(_) => waived.push(format!("E011 ({msg})")),
-                None => diags.push(
-                    Diagnostic::error("E011", span, msg)
-                        .with_help("cells are isolated: use `cell*.` on both sides to pair each cell with itself, or go through a shared zone"),
-                ),
+                None => {
+                    diags.push(Diagnostic::error("E011", span, msg).with_help(cross_cell_help(ir, *f, *t)))
+                }
             }
         }
         if ap.any {
@@ -140,4 +139,22 @@ pub fn residency(ir: &Ir, f: AtomId, t: AtomId) -> bool {
 /// Both ends in cells, and not the same cell.
 pub fn cross_cell(ir: &Ir, f: AtomId, t: AtomId) -> bool {
     matches!((&ir.zone_of(f).cell, &ir.zone_of(t).cell), (Some(a), Some(b)) if a != b)
+}
+
+/// The E011 help, naming the cells blocks of the two ends (`tenant*.`).
+fn cross_cell_help(ir: &Ir, from: AtomId, to: AtomId) -> String {
+    let block = |a: AtomId| ir.atoms[a].zone;
+    let blocks: Vec<&str> = [from, to]
+        .iter()
+        .filter_map(|a| ir.zones[block(*a)].cell.as_ref().map(|c| c.block.as_str()))
+        .collect();
+    match blocks.as_slice() {
+        [a, b] if a == b => format!(
+            "cells are isolated: use `{a}*.` on both sides to pair each cell with itself, or go through a shared zone"
+        ),
+        [a, b] => format!(
+            "cells are isolated: `{a}` and `{b}` are different cells blocks; go through a shared zone, or add `exempt \"<waiver>\"`"
+        ),
+        _ => "cells are isolated: go through a shared zone".to_string(),
+    }
 }

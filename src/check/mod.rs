@@ -1,7 +1,7 @@
 //! Name resolution, the checks of spec §5, and lowering to the IR.
 //! One concern per module: `model` (declarations, cells), `addresses`,
 //! `ports`, `rules` (endpoints and the flow matrix), `crossings` (E006, E010,
-//! E011, W003, W004), `forbids` (E007), `warnings` (W001, W002).
+//! E011, W003, W004), `forbids` (E007), `warnings` (W001, W002), `sites` (E047).
 
 pub mod addresses;
 pub mod crossings;
@@ -14,6 +14,7 @@ pub mod names;
 pub mod ports;
 pub mod ranges;
 pub mod rules;
+pub mod sites;
 pub mod warnings;
 
 use crate::diag::Diagnostic;
@@ -45,8 +46,24 @@ pub fn check(
         warnings::check(&ir, &model, &mut diags);
         dns::unenforceable(&ir, &model, &mut diags);
     }
+    if !syntax_failed && model.zones.is_empty() && !diags.iter().any(Diagnostic::is_error) {
+        if let Some((file, _)) = files.first() {
+            diags.push(no_zones(*file));
+        }
+    }
     let ok = !syntax_failed && !diags.iter().any(Diagnostic::is_error);
     (ok.then_some(ir), diags)
+}
+
+/// W021: a policy without zones (an empty file, or only comments) allows
+/// nothing and compiles to deny-everything: most likely the wrong file.
+fn no_zones(file: FileId) -> Diagnostic {
+    Diagnostic::warning(
+        "W021",
+        crate::span::Span::new(file, 0, 0),
+        "the policy declares no zones: it allows nothing, and every target compiles to deny-everything",
+    )
+    .with_help("declare zones (`zone NAME : external|demilitarised|militarised { … }`), or check that this is the policy you meant")
 }
 
 /// Lowers sites, zones and services into the IR's sorted tables, with each

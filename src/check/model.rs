@@ -140,6 +140,7 @@ fn site(m: &mut Model, s: &ast::SiteDecl, spans: &mut BTreeMap<String, Span>, di
         return;
     }
     spans.insert(s.name.node.clone(), s.name.span);
+    super::sites::check(kind, &s.props, diags);
     let props = s
         .props
         .iter()

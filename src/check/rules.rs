@@ -307,7 +307,33 @@ fn unknown(ir: &Ir, full: &str, span: Span) -> Diagnostic {
     let mut d = Diagnostic::error("E002", span, format!("unknown zone or service `{full}`"));
     d = match closest(full, &names) {
         Some(c) => d.with_help(format!("did you mean `{c}`?")),
-        None => d.with_help("endpoints are zones (`mz`) or services (`mz.kernel`); cells are reached as `cell2.mz` or `cell*.mz`"),
+        None => d.with_help(endpoint_help(ir)),
     };
     d
+}
+
+/// What an endpoint looks like, with this policy's own names: a zone and a
+/// service of it, and the cells only when the policy has cells.
+fn endpoint_help(ir: &Ir) -> String {
+    let plain = ir
+        .zones
+        .iter()
+        .find(|z| z.cell.is_none() && !z.services.is_empty());
+    let mut help = match plain {
+        Some(z) => format!(
+            "endpoints are zones (`{}`) or services (`{}`)",
+            z.name, ir.atoms[z.services[0]].name
+        ),
+        None => "endpoints are zones (`ZONE`) or services (`ZONE.SERVICE`)".to_string(),
+    };
+    if let Some(z) = ir.zones.iter().find(|z| z.cell.is_some()) {
+        if let Some(c) = &z.cell {
+            let local = z.name.strip_prefix(&format!("{}.", c.cell)).unwrap_or(&z.name);
+            help.push_str(&format!(
+                "; cells are reached as `{}.{local}` or `{}*.{local}`",
+                c.cell, c.block
+            ));
+        }
+    }
+    help
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 /// Arguments of `moat check`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = super::exit_help::CHECK)]
 pub struct Args {
     /// Policy files or directories; several form one policy.
     #[arg(required = true, value_name = "FILE")]

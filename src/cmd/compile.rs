@@ -3,17 +3,17 @@
 use super::{eprint_diags, FAIL, OK, TROUBLE};
 use crate::DiagFormat;
 use moat::backend::{self, Artefact, EmitOptions, Target};
+use moat::diag::Diagnostic;
 use std::path::PathBuf;
 
 /// Arguments of `moat compile`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = super::exit_help::COMPILE)]
 pub struct Args {
     /// Policy files or directories; several form one policy.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Targets, comma-separated: k8s, iptables, nftables, aws, gcp, azure,
-    /// k8s-admin, istio, or all (every target in scope but k8s-admin and
-    /// istio, which join `all` only when named too: `all,istio`).
+    /// Targets, comma-separated: k8s, iptables, nftables, aws, gcp, azure, or all.
     #[arg(long, short, value_delimiter = ',', required = true)]
     pub target: Vec<String>,
     /// Output directory; without it the artefacts are listed on stdout.
@@ -26,14 +26,17 @@ pub struct Args {
     /// netfilter targets: log dropped packets (rate-limited).
     #[arg(long)]
     pub log_drops: bool,
+    /// human: diagnostics and notes on stderr. json: one JSON document on
+    /// stdout (`diagnostics`, `targets`, `skipped`, then `wrote`, `drift` or,
+    /// without --out, `files`; `errors`; `exit`) and nothing on stderr.
+    /// sarif: a SARIF log on stdout (needs --out, since without it the
+    /// artefacts go to stdout).
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: DiagFormat,
     /// k8s-admin: compile the allows as Admin-tier Accept rules too, rather
     /// than leave them to the namespaced NetworkPolicies of the k8s target.
     #[arg(long)]
     pub admin_allows: bool,
-    /// How to print diagnostics: human and json on stderr, a SARIF log on
-    /// stdout (needs --out, since without it the artefacts go to stdout).
-    #[arg(long, value_enum, default_value = "human")]
-    pub format: DiagFormat,
     /// Kubernetes manifests of what is deployed (YAML or JSON files or
     /// directories): check the policy against them (E020, W007, W008).
     #[arg(long, num_args = 1.., value_name = "PATH")]
@@ -46,41 +49,46 @@ pub fn run(args: &Args) -> u8 {
         eprintln!("error: --format sarif writes the log to stdout: give --out DIR for the artefacts");
         return TROUBLE;
     }
+    let mut report = Report::new(args.format);
     let targets = match parse_targets(&args.target) {
         Ok(t) => t,
         Err(msg) => {
-            eprintln!("error: {msg}");
-            return TROUBLE;
+            report.error(&msg);
+            return report.finish(TROUBLE);
         }
     };
-    let c = match super::load_ok_inventory(&args.files, &args.inventory, args.format) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let usage: Vec<Diagnostic> = args.out.as_deref().and_then(out_is_a_file).into_iter().collect();
+    let mut c = super::load(&args.files);
+    if !args.inventory.is_empty() {
+        moat::check_inventory(&mut c, &args.inventory);
+    }
+    if c.ir.is_none() || c.has_errors() || !usage.is_empty() {
+        let trouble = c.io_failed || !usage.is_empty();
+        c.diags.extend(usage);
+        report.diagnostics(&c.diags, &c.sources);
+        return report.finish(if trouble { TROUBLE } else { FAIL });
+    }
     let Some(ir) = c.ir.as_ref() else { return FAIL };
     let all = targets.is_none();
-    let targets = targets.unwrap_or_else(|| {
-        Target::ALL
+    // `all` is every target in scope, except the opt-in ones (k8s-admin,
+    // istio) unless they are named beside it.
+    let (targets, skipped): (Vec<Target>, Vec<Target>) = match targets {
+        Some(t) => (t, vec![]),
+        None => Target::ALL
             .into_iter()
             .filter(|t| !Target::OPT_IN.contains(t) || args.target.iter().any(|n| n == t.as_str()))
-            .filter(|t| backend::in_scope(*t, ir))
-            .collect()
-    });
+            .partition(|t| backend::in_scope(*t, ir)),
+    };
     let mut diags = c.diags.clone();
-    let mut failed = false;
-    let mut queue = vec![];
-    for t in targets.iter().copied() {
-        if !all && !backend::in_scope(t, ir) {
-            eprintln!(
-                "error: target {} has nothing to enforce: {}",
-                t.as_str(),
-                scope_hint(t)
-            );
-            failed = true;
-        } else {
-            queue.push(t);
-        }
+    let (queue, idle): (Vec<Target>, Vec<Target>) =
+        targets.iter().partition(|t| all || backend::in_scope(**t, ir));
+    if !idle.is_empty() {
+        diags.extend(idle.into_iter().map(nothing_to_enforce));
+        moat::diag::sort(&mut diags);
+        report.diagnostics(&diags, &c.sources);
+        return report.finish(TROUBLE);
     }
+    let mut failed = false;
     // A target compiled alone gets every core; several already share them.
     let threads = if queue.len() == 1 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -98,7 +106,7 @@ pub fn run(args: &Args) -> u8 {
         let results = emit_in_parallel(s, ir, &c.sources, &ids, &opts, &queue);
         for msg in results {
             match msg {
-                Emitted::File(t, artefact) if !failed => sink.take(t, artefact),
+                Emitted::File(t, artefact) if !failed => sink.take(t, artefact, &mut report),
                 Emitted::File(..) => {} // a target failed: nothing will be written
                 Emitted::Done(Ok(warnings)) => diags.extend(warnings),
                 Emitted::Done(Err(errors)) => {
@@ -109,14 +117,97 @@ pub fn run(args: &Args) -> u8 {
         }
     });
     moat::diag::sort(&mut diags);
-    eprint_diags(&diags, &c.sources, args.format);
+    report.diagnostics(&diags, &c.sources);
+    report.targets(&queue, &skipped);
     if failed {
-        return FAIL;
+        return report.finish(FAIL);
     }
     let names: Vec<&str> = targets.iter().map(|t| t.as_str()).collect();
-    let code = sink.finish(args, &names, &targets);
+    let code = sink.finish(args, &names, &targets, &mut report);
     super::release(c);
-    code
+    report.finish(code)
+}
+
+/// What `compile` tells its user besides the artefacts: in human mode lines
+/// on stderr as they come; with `--format json` one JSON document on stdout
+/// at the end (`diagnostics`, `targets`, `skipped`, then `wrote`, `drift`,
+/// `files` or `error`), and nothing else on either stream.
+struct Report {
+    format: DiagFormat,
+    json: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Report {
+    fn new(format: DiagFormat) -> Report {
+        Report {
+            format,
+            json: (format == DiagFormat::Json).then(serde_json::Map::new),
+        }
+    }
+
+    fn set(&mut self, key: &str, value: serde_json::Value) {
+        if let Some(doc) = &mut self.json {
+            doc.insert(key.to_string(), value);
+        }
+    }
+
+    /// A failure that stops the command (usage, I/O), without a position.
+    fn error(&mut self, msg: &str) {
+        match &mut self.json {
+            None => eprintln!("error: {msg}"),
+            Some(doc) => {
+                let errors = doc.entry("errors").or_insert_with(|| serde_json::json!([]));
+                if let Some(list) = errors.as_array_mut() {
+                    list.push(serde_json::Value::String(msg.to_string()));
+                }
+            }
+        }
+    }
+
+    fn diagnostics(&mut self, diags: &[moat::diag::Diagnostic], sources: &moat::span::SourceMap) {
+        match &mut self.json {
+            None => eprint_diags(diags, sources, self.format),
+            Some(_) => {
+                let value = serde_json::from_str(&moat::diag::render_json(diags, sources))
+                    .unwrap_or(serde_json::Value::Null);
+                self.set("diagnostics", value);
+            }
+        }
+    }
+
+    /// The targets compiled, and those `all` skipped with the reason.
+    fn targets(&mut self, compiled: &[Target], skipped: &[Target]) {
+        if self.json.is_none() {
+            for t in skipped {
+                eprintln!("note: --target all skips {}: {}", t.as_str(), scope_hint(*t));
+            }
+            return;
+        }
+        let names: Vec<&str> = compiled.iter().map(|t| t.as_str()).collect();
+        self.set("targets", serde_json::json!(names));
+        let skipped: Vec<_> = skipped
+            .iter()
+            .map(|t| serde_json::json!({ "target": t.as_str(), "reason": scope_hint(*t) }))
+            .collect();
+        self.set("skipped", serde_json::Value::Array(skipped));
+    }
+
+    /// A closing human line (`wrote 8 file(s) to out`), or its JSON field.
+    fn summary(&mut self, human: &str, key: &str, value: serde_json::Value) {
+        if self.json.is_none() {
+            eprintln!("{human}");
+        }
+        self.set(key, value);
+    }
+
+    fn finish(self, code: u8) -> u8 {
+        if let Some(mut doc) = self.json {
+            doc.insert("exit".to_string(), serde_json::json!(code));
+            let text = serde_json::to_string_pretty(&serde_json::Value::Object(doc)).unwrap_or_default();
+            super::out(&format!("{text}\n"));
+        }
+        code
+    }
 }
 
 /// What the emitting threads report: each file as soon as it is complete,
@@ -163,7 +254,11 @@ fn emit_in_parallel<'s, 'e: 's>(
             let mut sink = backend::sources::Recorder::new(ToWriter { target: t, tx: &tx }, ids);
             let result = backend::emit_into(t, ir, opts, &mut sink).map(|()| {
                 sink.finish(ir, sources, t.as_str());
-                backend::warnings(t, ir)
+                if t == Target::K8s {
+                    backend::k8s::warnings(ir)
+                } else {
+                    vec![]
+                }
             });
             if tx.send(Emitted::Done(result)).is_err() {
                 break;
@@ -203,7 +298,7 @@ impl Sink {
 
     /// One file: staged, compared, or kept for stdout. After a failed write
     /// the rest are only counted (the commit will not happen).
-    fn take(&mut self, t: Target, artefact: Artefact) {
+    fn take(&mut self, t: Target, artefact: Artefact, report: &mut Report) {
         self.count += 1;
         let one = std::slice::from_ref(&artefact);
         let failed = match (&mut self.writer, &mut self.drift, &self.dir) {
@@ -211,7 +306,7 @@ impl Sink {
             (Some(w), _, Some(dir)) => w
                 .stage(one)
                 .err()
-                .map(|e| format!("error: cannot write to {}: {e}", dir.display())),
+                .map(|e| format!("cannot write to {}: {e}", dir.display())),
             (None, Some(d), Some(dir)) => {
                 d.compare(dir, one);
                 None
@@ -222,34 +317,46 @@ impl Sink {
             }
         };
         if let Some(msg) = failed {
-            eprintln!("{msg}");
+            report.error(&msg);
             self.broken = true;
         }
     }
 
-    fn finish(self, args: &Args, names: &[&str], targets: &[Target]) -> u8 {
+    fn finish(self, args: &Args, names: &[&str], targets: &[Target], report: &mut Report) -> u8 {
         if self.broken {
             return TROUBLE;
         }
         let Some(dir) = &args.out else {
             let mut all = self.stdout;
             all.sort();
-            for (_, a) in &all {
-                super::out(&format!("==> {} <==\n{}\n", a.path, a.contents));
+            if report.json.is_some() {
+                let files: Vec<_> = all
+                    .iter()
+                    .map(|(_, a)| serde_json::json!({ "path": a.path, "contents": a.contents }))
+                    .collect();
+                report.set("files", serde_json::Value::Array(files));
+            } else {
+                for (_, a) in &all {
+                    super::out(&format!("==> {} <==\n{}\n", a.path, a.contents));
+                }
             }
             return OK;
         };
         if let Some(d) = self.drift {
-            return d.report(args, dir, targets);
+            return d.report(args, dir, targets, report);
         }
         let Some(w) = self.writer else { return TROUBLE };
         match w.commit(names) {
             Ok(()) => {
-                eprintln!("wrote {} file(s) to {}", self.count, dir.display());
+                report.summary(
+                    &format!("wrote {} file(s) to {}", self.count, dir.display()),
+                    "wrote",
+                    serde_json::json!({ "files": self.count, "dir": dir.display().to_string() }),
+                );
                 OK
             }
             Err(e) => {
-                eprintln!("error: cannot write to {}: {e}", dir.display());
+                report.error(&format!("cannot write to {}: {e}", dir.display()));
                 TROUBLE
             }
         }
@@ -277,7 +384,7 @@ impl Drift {
 
     /// Adds the extra files, in the sub-directories of the compiled targets
     /// (every target's with `all`), and reports.
-    fn report(mut self, args: &Args, dir: &std::path::Path, targets: &[Target]) -> u8 {
+    fn report(mut self, args: &Args, dir: &std::path::Path, targets: &[Target], report: &mut Report) -> u8 {
         let all = args.target.iter().any(|t| t == "all");
         let owned: Vec<Target> = if all {
             let named = |t: &Target| args.target.iter().any(|n| n == t.as_str());
@@ -300,20 +407,37 @@ impl Drift {
         drift.sort_by(|a, b| a[9..].cmp(&b[9..]));
         drift.extend(extra);
         if drift.is_empty() {
-            eprintln!(
-                "ok: the {} file(s) under {} are what the policy compiles to",
-                self.compared.len(),
-                dir.display()
+            report.summary(
+                &format!(
+                    "ok: the {} file(s) under {} are what the policy compiles to",
+                    self.compared.len(),
+                    dir.display()
+                ),
+                "drift",
+                serde_json::json!([]),
             );
             return OK;
         }
-        for d in &drift {
-            super::out(&format!("{d}\n"));
+        if report.json.is_none() {
+            for d in &drift {
+                super::out(&format!("{d}\n"));
+            }
         }
-        eprintln!(
-            "error: {} file(s) under {} drifted from the policy (run without --check to rewrite them)",
-            drift.len(),
-            dir.display()
+        let rows: Vec<_> = drift
+            .iter()
+            .map(|d| {
+                let (change, path) = d.split_once(':').unwrap_or((d, ""));
+                serde_json::json!({ "change": change, "path": path.trim_start() })
+            })
+            .collect();
+        report.summary(
+            &format!(
+                "error: {} file(s) under {} drifted from the policy (run without --check to rewrite them)",
+                drift.len(),
+                dir.display()
+            ),
+            "drift",
+            serde_json::Value::Array(rows),
         );
         FAIL
     }
@@ -337,6 +461,34 @@ fn list_files(dir: &std::path::Path, rel: &std::path::Path, out: &mut std::colle
             );
         }
     }
+}
+
+/// E046: a target named on the command line has nothing to enforce (a usage error).
+fn nothing_to_enforce(t: Target) -> Diagnostic {
+    Diagnostic::error_nospan(
+        "E046",
+        format!("target {} has nothing to enforce: {}", t.as_str(), scope_hint(t)),
+    )
+    .with_help(format!(
+        "leave `{}` out of --target, or use `--target all`, which compiles only the targets the policy can be enforced by",
+        t.as_str()
+    ))
+}
+
+/// E045 when `--out` names something that exists and is not a directory.
+fn out_is_a_file(dir: &std::path::Path) -> Option<Diagnostic> {
+    let meta = std::fs::metadata(dir).ok()?;
+    (!meta.is_dir()).then(|| {
+        Diagnostic::error_nospan(
+            "E045",
+            format!("--out {} exists and is not a directory", dir.display()),
+        )
+        .with_help(format!(
+            "--out names the directory the target sub-directories (k8s/, iptables/, ...) go in: \
+             name a directory, e.g. `--out {}.d`, or remove the file",
+            dir.display()
+        ))
+    })
 }
 
 /// The target names, for messages.
@@ -366,7 +518,9 @@ fn parse_targets(names: &[String]) -> Result<Option<Vec<Target>>, String> {
 fn scope_hint(t: Target) -> &'static str {
     match t {
         Target::K8s => "no zone or service has a Kubernetes namespace",
-        Target::Iptables | Target::Nftables => "no zone with addresses is at an onprem site",
+        Target::Iptables | Target::Nftables => {
+            "no zone other than an external one has addresses at an onprem site (a zone without `@SITE` is at the implicit onprem site)"
+        }
         Target::Aws => "no zone is at a site of kind aws (`site NAME : aws`)",
         Target::Gcp => "no zone is at a site of kind gcp (`site NAME : gcp`)",
         Target::Azure => "no zone is at a site of kind azure (`site NAME : azure`)",

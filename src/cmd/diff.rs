@@ -23,8 +23,10 @@ pub enum Format {
 
 /// Arguments of `moat diff`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = super::exit_help::DIFF)]
 pub struct Args {
-    /// The old policy: a file, a directory or `REV:PATH` (e.g. `origin/main:policies`).
+    /// The old policy: a file, a directory (one policy made of all its files) or
+    /// `REV:PATH` read from git (e.g. `origin/main:policies/mosip.moat`).
     #[arg(value_name = "OLD")]
     pub old_pos: Option<String>,
     /// The new policy, in the same forms.

@@ -14,6 +14,7 @@ pub enum Format {
 
 /// Arguments of `moat matrix`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = super::exit_help::REPORT)]
 pub struct Args {
     #[command(flatten)]
     pub policy: super::PolicyArgs,

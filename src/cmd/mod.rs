@@ -28,6 +28,26 @@ pub const FAIL: u8 = 1;
 /// Exit code: usage or I/O trouble.
 pub const TROUBLE: u8 = 2;
 
+/// The exit codes each sub-command's `--help` lists (README "Command line").
+/// The contract: 0 success, 1 the answer is "no" (the policy has errors, a
+/// query is denied, a diff differs, `--check` finds changes), 2 usage (a bad
+/// argument, E045, E046) or I/O trouble. Syntax errors are policy errors: 1.
+pub mod exit_help {
+    /// `moat check`.
+    pub const CHECK: &str = "`check` runs the language checks. What a target cannot express or warns about (E012,\nE013, E017, and W005: a Kubernetes namespace that can reach no DNS) is found by\n`moat compile --target ...`, for the targets it compiles.\n\nExit codes:\n  0  no errors (warnings do not fail)\n  1  the policy has errors (or warnings, with --deny-warnings)\n  2  usage error, or an input cannot be read";
+    /// `moat compile`.
+    pub const COMPILE: &str = "Exit codes:\n  0  artefacts written or listed (with --check: no drift)\n  1  the policy has errors, a target cannot express it, or --check found drift\n  2  usage error (unknown target, E045 --out is a file, E046 a target with nothing to enforce), or I/O trouble";
+    /// `moat matrix`, `graph`, `audit`.
+    pub const REPORT: &str =
+        "Exit codes:\n  0  printed\n  1  the policy has errors\n  2  usage error, or an input cannot be read";
+    /// `moat query`.
+    pub const QUERY: &str = "Exit codes:\n  0  allowed (for every address, when --from or --to is a prefix)\n  1  denied (for some address)\n  2  usage error, an unknown endpoint, an input cannot be read, or the policy has errors";
+    /// `moat diff`.
+    pub const DIFF: &str = "Example (one policy of this repository against the same file on main):\n  moat diff origin/main:policies/mosip.moat policies/mosip.moat\n\nA directory is one policy made of all its files: `policies/` holds three independent\npolicies, so name one file (or --old/--new for the files of one policy).\n\nExit codes:\n  0  the two policies allow the same flows\n  1  they differ\n  2  usage error, an input cannot be read, or a side has errors";
+    /// `moat fmt`.
+    pub const FMT: &str = "Exit codes:\n  0  formatted (with --check: nothing to change)\n  1  a file has syntax errors (not formatted), or --check found files to change\n  2  usage error, or a file cannot be read or written";
+}
+
 /// `--all-warnings`: the human rendering shows every warning instead of the
 /// first [`diag::WARNINGS_SHOWN_PER_CODE`] of each code.
 pub static ALL_WARNINGS: AtomicBool = AtomicBool::new(false);
@@ -97,6 +117,21 @@ pub fn print_diags(diags: &[Diagnostic], sources: &SourceMap, format: DiagFormat
     }
 }
 
+/// Prints one diagnostic that has no source (a damaged cache) on stderr, in
+/// `format`, without the closing summary line.
+pub fn eprint_note(d: Diagnostic, format: DiagFormat) {
+    let sources = SourceMap::new();
+    let one = [d];
+    match format {
+        DiagFormat::Human => eprint!(
+            "{}",
+            diag::render_human(&one, &sources, std::io::stderr().is_terminal())
+        ),
+        // a note outside the command's findings: plain JSON on stderr, also for sarif
+        DiagFormat::Json | DiagFormat::Sarif => eprintln!("{}", diag::render_json(&one, &sources)),
+    }
+}
+
 /// Prints diagnostics to stderr only (for commands whose stdout is data).
 pub fn eprint_diags(diags: &[Diagnostic], sources: &SourceMap, format: DiagFormat) {
     match format {
@@ -133,20 +168,6 @@ pub fn release<T>(value: T) {
 /// Loads and checks; on errors prints them and returns the exit code to use.
 pub fn load_ok(files: &[PathBuf], format: DiagFormat) -> Result<Checked, u8> {
     load_ok_with(load(files), format)
-}
-
-/// [`load_ok`], then the policy checked against the inventory at
-/// `inventory` when any is given (`--inventory`).
-pub fn load_ok_inventory(
-    files: &[PathBuf],
-    inventory: &[PathBuf],
-    format: DiagFormat,
-) -> Result<Checked, u8> {
-    let mut c = load(files);
-    if !inventory.is_empty() {
-        moat::check_inventory(&mut c, inventory);
-    }
-    load_ok_with(c, format)
 }
 
 /// [`load_ok`] for a policy already loaded and checked.

@@ -1,9 +1,10 @@
 //! `moat query`: allowed or denied, and why.
 
 use super::{load_ok_with, FAIL, OK, TROUBLE};
+use moat::analysis::query::{PortArg, Side};
 use moat::analysis::{cache, query};
-use moat::ir::{AtomId, Ir};
-use moat::ports::Proto;
+use moat::diag::Diagnostic;
+use moat::ir::Ir;
 use std::path::PathBuf;
 
 /// Output formats of `moat query`.
@@ -15,16 +16,20 @@ pub enum Format {
 
 /// Arguments of `moat query`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = super::exit_help::QUERY)]
 pub struct Args {
     #[command(flatten)]
     pub policy: super::PolicyArgs,
-    /// Source: an atom (`mz.kernel`, or a zone for its remainder) or an IP address.
+    /// Source: an atom (`mz.kernel`, or a zone for its remainder), an IP
+    /// address, or a prefix (`10.1.0.0/16`: answered for every address in it,
+    /// saying where the answer differs).
     #[arg(long)]
     pub from: String,
-    /// Destination: an atom or an IP address.
+    /// Destination: an atom, an IP address or a prefix.
     #[arg(long)]
     pub to: String,
-    /// The port: `tcp/5432`, `udp/53`, `icmp`.
+    /// The port: `tcp/5432`, `udp/53`, `icmp`, or a port name the destination
+    /// declares (`https`).
     #[arg(long)]
     pub port: String,
     /// Output format.
@@ -39,7 +44,7 @@ pub struct Args {
 
 /// Runs `moat query`: exit 0 allowed, 1 denied, 2 trouble.
 pub fn run(args: &Args) -> u8 {
-    let (proto, port) = match query::port_spec(&args.port) {
+    let port = match query::port_arg(&args.port) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: --port: {e}");
@@ -49,17 +54,17 @@ pub fn run(args: &Args) -> u8 {
     if let Some(path) = &args.cache {
         match cache::open(path, &moat::load::Disk, &args.policy.files) {
             Ok(Some(mut cached)) => {
-                let (from, to) = match endpoints(&cached.ir, args) {
+                let (from, to) = match sides(&cached.ir, args) {
                     Ok(ends) => ends,
                     Err(code) => return code,
                 };
-                match cached.load_flow(from, to) {
-                    Ok(()) => return answer(&cached.ir, from, to, (proto, port), args.format),
-                    Err(e) => eprintln!("warning: the query cache {} is damaged or unreadable ({e}); checking the policy and rebuilding it", path.display()),
+                match load_pairs(&mut cached, &from, &to) {
+                    Ok(()) => return answer(&cached.ir, &from, &to, &port, args.format),
+                    Err(e) => super::eprint_note(damaged_cache(path, &e), args.policy.diagnostics),
                 }
             }
             Ok(None) => {} // missing, or built from other inputs: check and rebuild
-            Err(e) => eprintln!("warning: the query cache {} is damaged or unreadable ({e}); checking the policy and rebuilding it", path.display()),
+            Err(e) => super::eprint_note(damaged_cache(path, &e), args.policy.diagnostics),
         }
     }
     let c = match load_ok_with(
@@ -72,20 +77,47 @@ pub fn run(args: &Args) -> u8 {
     let Some(ir) = &c.ir else { return TROUBLE };
     if let Some(path) = &args.cache {
         if let Err(e) = cache::write(path, &moat::load::Disk, &args.policy.files, &c.sources, ir) {
-            eprintln!("warning: cannot write the query cache {}: {e}", path.display());
+            let d = Diagnostic::warning_nospan(
+                "W022",
+                format!("cannot write the query cache {}: {e}", path.display()),
+            )
+            .with_help("the answer is right; point --cache at a writable place to make later queries fast");
+            super::eprint_note(d, args.policy.diagnostics);
         }
     }
-    let code = match endpoints(ir, args) {
-        Ok((from, to)) => answer(ir, from, to, (proto, port), args.format),
+    let code = match sides(ir, args) {
+        Ok((from, to)) => answer(ir, &from, &to, &port, args.format),
         Err(code) => code,
     };
     super::release(c);
     code
 }
 
+/// Loads from the cache the flow of every pair of atoms the query asks about.
+fn load_pairs(cached: &mut cache::Cached, from: &Side, to: &Side) -> std::io::Result<()> {
+    for (f, _) in from.atoms() {
+        for (t, _) in to.atoms() {
+            cached.load_flow(f, t)?;
+        }
+    }
+    Ok(())
+}
+
+/// W020: the `--cache` file is not a moat query cache, or is damaged.
+fn damaged_cache(path: &std::path::Path, e: &std::io::Error) -> Diagnostic {
+    Diagnostic::warning_nospan(
+        "W020",
+        format!(
+            "the query cache {} is damaged or unreadable ({e}); checking the policy and rebuilding it",
+            path.display()
+        ),
+    )
+    .with_help("nothing to do if this is the cache moat wrote; otherwise point --cache at a file of its own")
+}
+
 /// `--from` and `--to` resolved, or the exit code after saying why not.
-fn endpoints(ir: &Ir, args: &Args) -> Result<(AtomId, AtomId), u8> {
-    match (query::endpoint(ir, &args.from), query::endpoint(ir, &args.to)) {
+fn sides(ir: &Ir, args: &Args) -> Result<(Side, Side), u8> {
+    match (query::side(ir, &args.from), query::side(ir, &args.to)) {
         (Ok(f), Ok(t)) => Ok((f, t)),
         (f, t) => {
             for e in [
@@ -102,19 +134,46 @@ fn endpoints(ir: &Ir, args: &Args) -> Result<(AtomId, AtomId), u8> {
     }
 }
 
-/// Prints the answer; exit 0 allowed, 1 denied.
-fn answer(ir: &Ir, from: AtomId, to: AtomId, (proto, port): (Proto, u16), format: Format) -> u8 {
-    let answer = query::query(ir, from, to, proto, port);
-    match format {
-        Format::Text => super::out(&query::to_text(&answer)),
-        Format::Json => super::out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&answer).unwrap_or_default()
-        )),
-    }
-    if answer.verdict == "allow" {
+/// Prints the answer; exit 0 allowed (for every address of a prefix), 1 denied.
+fn answer(ir: &Ir, from: &Side, to: &Side, port: &PortArg, format: Format) -> u8 {
+    let verdict = match (from, to) {
+        (Side::Atom(f), Side::Atom(t)) => {
+            let (proto, p) = match query::resolve_port(ir, *t, port) {
+                Ok(pp) => pp,
+                Err(e) => return port_error(&e),
+            };
+            let a = query::query(ir, *f, *t, proto, p);
+            super::out(&match format {
+                Format::Text => query::to_text(&a),
+                Format::Json => pretty(&a),
+            });
+            a.verdict
+        }
+        _ => {
+            let r = match query::query_range(ir, from, to, |t| query::resolve_port(ir, t, port)) {
+                Ok(r) => r,
+                Err(e) => return port_error(&e),
+            };
+            super::out(&match format {
+                Format::Text => query::range_to_text(&r),
+                Format::Json => pretty(&r),
+            });
+            r.verdict
+        }
+    };
+    if verdict == "allow" {
         OK
     } else {
         FAIL
     }
+}
+
+fn port_error(e: &str) -> u8 {
+    eprintln!("error: --port: {e}");
+    TROUBLE
+}
+
+/// An answer as pretty JSON, with a final newline.
+fn pretty(v: &impl serde::Serialize) -> String {
+    format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default())
 }

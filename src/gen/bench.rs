@@ -122,7 +122,7 @@ pub fn generate(s: &Shape) -> Generated {
         moat.push_str(concat!(
             "site dc   : onprem\n",
             "site aws1 : aws   { region \"ap-south-1\" vpc \"vpc-0abc1234\" }\n",
-            "site gcp1 : gcp   { project \"bench\" region \"asia-south1\" network \"bench-vpc\" }\n",
+            "site gcp1 : gcp   { project \"moat-bench\" region \"asia-south1\" network \"bench-vpc\" }\n",
             "site az1  : azure { region \"centralindia\" resource_group \"bench-rg\" }\n\n",
         ));
     }

@@ -7,8 +7,10 @@
 //! `namespace`, each `namespace ... pods` line, `namespaces`, `unmanaged`,
 //! then the services; inside a service `namespace`, `pods`, `hosts`, the
 //! ports, `resident`, `serviceaccount`; in an allow the ports, then `paths`,
-//! then `methods`. A zone without services and a service are written on
-//! one line when that fits in 100 columns and no comment sits inside them.
+//! then `methods`. The author's block layout is kept: a zone without
+//! services or a service written on one line stays on one line (however
+//! wide: formatting never moves a statement to another line), and a block
+//! written over several lines keeps one declaration per line.
 //! Top-level statements keep their order; a blank line from the source is
 //! kept (at most one), and blocks spanning lines are set off by blank lines.
 //!
@@ -22,9 +24,6 @@ use super::parse;
 use crate::diag::Diagnostic;
 use crate::ir::ZoneKind;
 use crate::span::{Span, Spanned};
-
-/// Widest single-line block, indentation included.
-const WIDTH: usize = 100;
 
 /// The canonical layout of `text`, or its syntax errors (then nothing is formatted).
 pub fn format(text: &str) -> Result<String, Vec<Diagnostic>> {
@@ -227,7 +226,9 @@ impl Fmt<'_> {
         }
         self.layout(&z.layout, &mut body);
         body.extend(z.services.iter().map(|s| self.service(s)));
-        let inline = z.services.is_empty();
+        // The author's block layout is kept: a block written over several
+        // lines stays so (one declaration per line).
+        let inline = z.services.is_empty() && same_line(self.src, z.span.start, z.span.end);
         Node::Block {
             header,
             body,
@@ -314,7 +315,7 @@ impl Fmt<'_> {
             header,
             body,
             close: self.close(s.span),
-            inline: true,
+            inline: same_line(self.src, s.span.start, s.span.end),
         }
     }
 
@@ -432,7 +433,7 @@ impl Fmt<'_> {
 
     /// True when a block must span lines: a comment inside it, a nested
     /// block, or a line too wide.
-    fn one_line(&self, node: &Node, indent: usize) -> Option<String> {
+    fn one_line(&self, node: &Node) -> Option<String> {
         let Node::Block {
             header,
             body,
@@ -456,14 +457,15 @@ impl Fmt<'_> {
             parts.push(u.text.clone());
         }
         parts.push("}".into());
-        let line = parts.join(" ");
-        (indent * 2 + line.len() <= WIDTH).then_some(line)
+        // The author wrote the block on one line: it stays one line, however
+        // wide, so that formatting never moves a statement to another line.
+        Some(parts.join(" "))
     }
 
     fn render_list(&self, nodes: &[Node], indent: usize, out: &mut Out) {
         let mut prev_multi = false;
         for (k, n) in nodes.iter().enumerate() {
-            let one = self.one_line(n, indent);
+            let one = self.one_line(n);
             let multi = matches!(n, Node::Block { .. }) && one.is_none();
             let force = indent == 0 && k > 0 && (multi || prev_multi);
             out.at_start = k == 0;

@@ -874,6 +874,22 @@ impl<'a> Parser<'a> {
     fn rule(&mut self, start: usize, kind: RuleKind) -> PResult<Rule> {
         let from = self.list(Self::endpoint)?;
         if !self.eat_str("->") {
+            if self.rest().starts_with('>') && self.src[..self.pos].ends_with('-') {
+                // `a->b`: the `-` was taken as the last character of the name `a-`.
+                let name_start = self.src[..self.pos]
+                    .rfind(|c: char| c.is_whitespace() || c == ',')
+                    .map_or(0, |i| i + 1);
+                let name = &self.src[name_start..self.pos];
+                return Err(PErr {
+                    pos: self.pos,
+                    expected: "`->` between the sources and the destinations".into(),
+                    help: Some(format!(
+                        "`-` may be part of a name: `{}` was read as one name, followed by `>`; put a space before the arrow: `{} ->`",
+                        crate::syntax::text::visible(name),
+                        crate::syntax::text::visible(name.trim_end_matches('-'))
+                    )),
+                });
+            }
             return self.err("`->` between the sources and the destinations");
         }
         let to = self.list(Self::endpoint)?;

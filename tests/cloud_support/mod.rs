@@ -869,6 +869,10 @@ pub fn azure(ir: &Ir, v: &Value) -> Model {
             for p in prefixes {
                 match p.as_str() {
                     "*" | "Any" => out.push(Sel::Any),
+                    // the service tag of the load-balancer probes' one address
+                    moat::backend::azure::AZURE_LB_TAG => {
+                        out.extend(net(moat::backend::azure::AZURE_LB_PROBE, problems).map(Sel::Cidr))
+                    }
                     _ => out.extend(net(&p, problems).map(Sel::Cidr)),
                 }
             }

@@ -11,11 +11,19 @@ pub fn full_tests() -> bool {
 
 /// Skips the calling test with a printed reason, or panics under `MOAT_FULL_TESTS=1`.
 /// Use as `if let Some(why) = missing(...) { return skip(&why); }`.
+///
+/// The reason is written to the process's standard error directly, not with
+/// `eprintln!`: libtest captures the print macros of a passing test, so a
+/// skip would be invisible under plain `cargo test`; a write to the stream
+/// itself is not captured.
 pub fn skip(reason: &str) {
+    use std::io::Write;
     if full_tests() {
         panic!("MOAT_FULL_TESTS=1 but this test would skip: {reason}");
     }
-    eprintln!("SKIPPED: {reason}");
+    let name = std::thread::current().name().unwrap_or("a test").to_string();
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "SKIPPED: {name}: {reason}");
 }
 
 /// `Some(reason)` when `tool` is not on PATH.

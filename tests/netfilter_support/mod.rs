@@ -512,7 +512,7 @@ fn load(lab: &Lab, ir: &Ir, dir: &Path, setup: Setup) -> Vec<String> {
         let cmds: Vec<String> = files
             .into_iter()
             .filter(|f| f.1.is_file())
-            .map(|(t, f)| format!("{t} {}", f.display()))
+            .flat_map(|(t, f)| load_commands(setup, t, &f))
             .collect();
         if !cmds.is_empty() {
             jobs.push((ns, cmds));
@@ -524,6 +524,22 @@ fn load(lab: &Lab, ir: &Ir, dir: &Path, setup: Setup) -> Vec<String> {
         }
     });
     jobs.into_iter().map(|(ns, _)| ns).collect()
+}
+
+/// The commands that load one file, as docs/netfilter.md ("Loading") says:
+/// an iptables gateway file with `--noflush`, then the one jump from FORWARD
+/// to its entry chain; every other file as it is.
+pub fn load_commands(setup: Setup, tool: &str, file: &Path) -> Vec<String> {
+    match setup {
+        Setup::IptablesGateway => {
+            let cmd = tool.trim_end_matches("-restore");
+            vec![
+                format!("{tool} --noflush {}", file.display()),
+                format!("{cmd} -I FORWARD 1 -j {}", moat::backend::iptables::GATEWAY_CHAIN),
+            ]
+        }
+        _ => vec![format!("{tool} {}", file.display())],
+    }
 }
 
 /// Runs the probes, all at once from one client process; results by index.

@@ -41,13 +41,18 @@ pub fn summary(d: &Diff) -> String {
             plural(d.reclassified.len(), "zone", "zones")
         ));
     }
-    let flagged: Vec<String> = [Flag::IntoMilitarised, Flag::OutOfMilitarised, Flag::FromExternal]
-        .into_iter()
-        .filter_map(|f| {
-            let n = d.added_with(f);
-            (n > 0).then(|| format!("{} {}", plural(n, "opens a path", "open a path"), f.phrase()))
-        })
-        .collect();
+    let flagged: Vec<String> = [
+        Flag::IntoMilitarised,
+        Flag::OutOfMilitarised,
+        Flag::FromExternal,
+        Flag::ToExternal,
+    ]
+    .into_iter()
+    .filter_map(|f| {
+        let n = d.added_with(f);
+        (n > 0).then(|| format!("{} {}", plural(n, "opens a path", "open a path"), f.phrase()))
+    })
+    .collect();
     if !flagged.is_empty() {
         s.push_str(&format!("; of the added rows, {}", flagged.join(", ")));
     }
