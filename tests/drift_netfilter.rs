@@ -144,7 +144,7 @@ fn round_trip_every_example_policy_through_the_kernel() {
             assert_eq!(code, 0, "{name} {kind}: import lost something:\n{err}");
             let back_text = format!("{}\n{imported}", zones_only(name, &text));
             let back = ir_of("back.moat", &back_text);
-            let m = live(&ir, &[arg.clone()]);
+            let m = live(&ir, std::slice::from_ref(&arg));
             let want: BTreeMap<(String, String), String> = ir
                 .flows
                 .iter()
@@ -365,7 +365,9 @@ fn seeded_edits_give_exactly_the_changed_rows_and_the_kernel_agrees() {
     };
     let accept = "-A FORWARD -s 10.1.0.20/32 -d 10.2.0.5/32 -p tcp -m tcp --dport 5432 -j ACCEPT";
     let drop_mail = "-A FORWARD -s 10.1.0.20/32 -j DROP";
-    let cases: Vec<(&str, String, Vec<&str>, Vec<(usize, usize, u16, bool)>)> = vec![
+    // (what, edited dump, expected rows, probes (from, to, port, open))
+    type Case<'a> = (&'a str, String, Vec<&'a str>, Vec<(usize, usize, u16, bool)>);
+    let cases: Vec<Case> = vec![
         (
             "an extra ACCEPT",
             after(accept),
