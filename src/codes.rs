@@ -101,8 +101,8 @@ pub const CODES: &[CodeInfo] = &[
     ),
     c(
         "E017",
-        "a target cannot express an allow's protocol or ports, e.g. ICMP in a NetworkPolicy (compile)",
-        "Drop the target for that flow's ends, or change the allow's protocol to one the target supports.",
+        "a target cannot express part of an allow: a protocol or ports, e.g. ICMP in a NetworkPolicy, or a peer reached by DNS names (compile)",
+        "Drop the target for that flow's ends, change the allow's protocol to one the target supports, or give a DNS-name peer its addresses with `cidr`.",
     ),
     c(
         "E018",
@@ -115,6 +115,109 @@ pub const CODES: &[CodeInfo] = &[
         "Retype the string with visible characters only.",
     ),
     c(
+        "E020",
+        "`--inventory`: a service's `pods` selector selects no workload in its namespaces (with the closest labels there)",
+        "Correct the selector to the labels the chart gives its pods (the help names the closest), or the service's namespace.",
+    ),
+    c(
+        "E021",
+        "two zones may claim the same pods of a shared namespace (`namespace NS pods SEL`), or a zone holds one whole and by selector",
+        "Give the zones' selectors a key on which their values differ (`stage=dmz`, `stage=mz`) or exclude each other (`stage!=dmz`).",
+    ),
+    c(
+        "E022",
+        "a zone with namespaces has no cluster the policy settles, or names a cluster at another site",
+        "Name the zone's cluster with `cluster NAME`, declared at the zone's site.",
+    ),
+    c(
+        "E023",
+        "a forbid between an `unmanaged` zone and a zone that enforces nothing either",
+        "Drop the forbid, or make one of its ends a managed zone that can enforce it.",
+    ),
+    c(
+        "E024",
+        "a namespace held by an unmanaged and a managed zone, or a zone choosing namespaces by label and by name",
+        "Give the unmanaged zone namespaces of its own, and choose a zone's namespaces either by label or by name.",
+    ),
+    c(
+        "E025",
+        "a pod selector that matches no pod, or a service's `pods` outside its zone's selector",
+        "Make the service's `pods` agree with its zone's selector for the namespace, and remove contradicting terms.",
+    ),
+    c(
+        "E026",
+        "an address range ends before it starts (`10.0.0.51-10.0.0.2`)",
+        "Write the lower address first; the help line shows the range with its ends swapped.",
+    ),
+    c(
+        "E027",
+        "an address range mixes IPv4 and IPv6, or an end is a CIDR",
+        "Write one range per address family, each end a single address (`10.0.0.2-10.0.0.51`).",
+    ),
+    c(
+        "E028",
+        "a malformed DNS name in `dns`",
+        "Write a fully qualified name such as `smtp.example.org` (labels of letters, digits and `-`); addresses go in `cidr`.",
+    ),
+    c(
+        "E029",
+        "`dns` in a zone that is not external, with namespaces, or one name in two zones",
+        "Keep DNS names in an external zone of their own, without namespaces, and name each once.",
+    ),
+    c(
+        "E030",
+        "`--inventory`: a file that cannot be read or is not YAML or JSON",
+        "Pass Kubernetes manifests: `kubectl get ns,deploy,sts,ds,pod -A -o yaml`, or `helm template` output.",
+    ),
+    c(
+        "E031",
+        "`--inventory`: a manifest of a kind moat reads has a malformed field (file and line)",
+        "Correct the field as Kubernetes writes it: string labels, `containerPort` 1-65535, protocol TCP, UDP or SCTP.",
+    ),
+    c(
+        "E040",
+        "`methods` names no HTTP method",
+        "Write the method as HTTP spells it, in capitals: GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, CONNECT or TRACE.",
+    ),
+    c(
+        "E041",
+        "a `paths` pattern Istio cannot match (not `/...`, `prefix*`, `*suffix` or `*`)",
+        "Write an exact path (`/v1/status`), a prefix (`/v1/*`), a suffix (`*/swagger-ui.html`) or `*`.",
+    ),
+    c(
+        "E042",
+        "a `serviceaccount` is not a valid Kubernetes name",
+        "Use the service account's Kubernetes name: lower-case letters, digits, `-` and `.` (a DNS subdomain).",
+    ),
+    c(
+        "E043",
+        "target istio cannot express a flow: pods it cannot tell apart, too many ports (compile)",
+        "Give every service with pods in the zone a `serviceaccount NAME`, allow the whole zone, or narrow the ports.",
+    ),
+    c(
+        "E044",
+        "target k8s-admin cannot express an accepted allow's protocol, e.g. ICMP (compile)",
+        "Name TCP, UDP or SCTP ports (or `any`), or compile without `--admin-allows` and leave the allow to the k8s target.",
+    ),
+    c(
+        "E045",
+        "`compile --out` names an existing file, not a directory (usage, exit 2)",
+        "Give --out a directory (it is created if missing), or remove the file that has its name.",
+    ),
+    c(
+        "E046",
+        "`compile --target` names a target with nothing to enforce in this policy (usage, exit 2)",
+        "Drop the target, use `--target all` (it skips targets with nothing to enforce), or give the policy zones at a site of that kind.",
+    ),
+    c(
+        "E047",
+        "a cloud site property has a shape the cloud rejects (AWS `vpc`, GCP `project`, Azure `resource_group`)",
+        "Write the property as the cloud names it: `vpc-` and 8 or 17 hex digits; a GCP project id of 6-30 lower-case letters, digits and `-`; an Azure resource group of 1-90 letters, digits, `._-()`, not ending in `.`.",
+    ),
+    c(
+        "E048",
+        "target k8s-admin or istio cannot write this deployment layout: several clusters, namespaces chosen by label, or (istio) a namespace shared by pod selector (compile)",
+        "Compile the mesh target from a policy per cluster and with named namespaces, or leave those zones to the k8s target.",
         "E032",
         "a live input (iptables-save, nft ruleset) cannot be read: syntax, an unknown table, a truncated dump (drift, import)",
         "Give the text the tool prints (iptables-save, nft -j list ruleset or nft list ruleset), whole; the message says which line is wrong.",
@@ -170,14 +273,67 @@ pub const CODES: &[CodeInfo] = &[
         "Retype the comment with visible characters only.",
     ),
     c(
-        "W013",
-        "a live construct moat does not model (NAT, marks, an interface or unknown match): read as allowing at least what it may allow",
-        "Check the named rules by hand; drift reports the openings they may make.",
+        "W007",
+        "`--inventory`: a service port is no container port of the pods it selects (lists the ports they declare)",
+        "Correct the service's port to one its pods declare, or declare the port in the chart.",
+    ),
+    c(
+        "W008",
+        "`--inventory`: a namespace with workloads that no zone claims, or a workload in a zone's remainder",
+        "Claim the namespace in a zone, or give the workload a service; or explain in the policy why not.",
+    ),
+    c(
+        "W009",
+        "pods of a shared namespace may belong to no zone (the default deny isolates them)",
+        "Add a zone (or widen a selector) that claims the remaining pods, if they need any flow.",
+    ),
+    c(
+        "W010",
+        "namespaces chosen by label (`namespaces k=v`) get no NetworkPolicy: flows enforced at their peers only",
+        "Mark the zone `unmanaged` if that is intended, or name its namespaces so moat can lock them down.",
+    ),
+    c(
+        "W011",
+        "a zone reached by DNS names is in flows that no target can enforce (`compile` refuses them, E017)",
+        "Give the peer its addresses with `cidr` if they are fixed; the flows stay documented in `matrix`, `audit` and `query`.",
     ),
     c(
         "W014",
         "a live flow import cannot express (part of a pair, a zone's members outside its services, a protocol only `any` names)",
         "Declare a service for those addresses, or write the allow by hand.",
+    ),
+    c(
+        "W017",
+        "an allow's `paths`/`methods` are enforced at L4 only by this target (all but istio; compile)",
+        "Compile and deploy the istio target too; the other targets enforce the allow's ports.",
+    ),
+    c(
+        "W018",
+        "istio: the root namespace's pods that no service selects are not governed (compile)",
+        "Declare a service for each workload of the mesh root namespace; the k8s target still enforces the zone's flows.",
+    ),
+    c(
+        "W019",
+        "k8s-admin leaves a guarantee to the k8s target: ingress from addresses, a forbid's ICMP (compile)",
+        "Deploy the k8s target beside k8s-admin: its default deny covers what the Admin tier cannot match.",
+    ),
+    c(
+        "W020",
+        "the `query --cache` file is not a moat query cache (bad magic) or is damaged: it is rebuilt",
+        "Nothing to do if the file is moat's; point --cache at a file of its own otherwise.",
+    ),
+    c(
+        "W021",
+        "the policy declares no zones (an empty file, or only comments)",
+        "Declare the zones and allows, or check that the right file was given.",
+    ),
+    c(
+        "W022",
+        "the `query --cache` file cannot be written (the answer is still given)",
+        "Point --cache at a writable path.",
+        "W013",
+        "a live construct moat does not model (NAT, marks, an interface or unknown match): read as allowing at least what it may allow",
+        "Check the named rules by hand; drift reports the openings they may make.",
     ),
 ];
 

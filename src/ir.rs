@@ -94,6 +94,14 @@ pub struct Zone {
     pub services: Vec<AtomId>,
     /// The atom standing for the zone's members in none of its services.
     pub remainder: AtomId,
+    /// The DNS names of an external zone (`dns "..."`), lower case, sorted; no
+    /// target built in can enforce them (E017).
+    #[serde(default)]
+    pub dns: Vec<String>,
+    /// The address ranges among the zone's `cidr`, as (first, last) addresses
+    /// (their prefixes are in `cidrs`): for showing them as written.
+    #[serde(default)]
+    pub cidr_ranges: Vec<(std::net::IpAddr, std::net::IpAddr)>,
     pub span: Span,
 }
 
@@ -126,6 +134,9 @@ pub struct Atom {
     /// Declared named ports.
     pub ports: BTreeMap<String, PortSet>,
     pub resident: bool,
+    /// `serviceaccount NAME`: the service account its pods run as (its mesh identity).
+    #[serde(default)]
+    pub service_account: Option<String>,
     pub span: Span,
 }
 
@@ -160,6 +171,21 @@ pub struct Allow {
     pub cite: String,
     pub reason: Option<String>,
     pub exempt: Option<String>,
+    /// `paths`/`methods`: the HTTP requests the allow is limited to (istio only).
+    #[serde(default)]
+    pub l7: Option<L7>,
+}
+
+/// An allow's HTTP restriction: a request matches when its path matches one
+/// of `paths` (none: any path) and its method is one of `methods` (none: any).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct L7 {
+    /// Istio path patterns: exact, `prefix*`, `*suffix` or `*`.
+    pub paths: Vec<String>,
+    /// Upper-case HTTP methods, sorted.
+    pub methods: Vec<String>,
+    /// The `paths ... methods ...` part of the allow.
+    pub span: Span,
 }
 
 /// The stable identity of a statement whose source text is `text`: the same
@@ -228,6 +254,103 @@ pub struct Ir {
     pub allows: Vec<Allow>,
     pub forbids: Vec<Forbid>,
     pub flows: FlowMatrix,
+    /// Clusters, shared namespaces, unmanaged zones and namespaces by label
+    /// (issue 12). Default (empty) when the policy uses none of them.
+    pub layout: Layout,
+}
+
+/// The deployment layout of a policy: what `cluster`, `namespace NS pods SEL`,
+/// `namespaces k=v` and `unmanaged` declare.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Layout {
+    /// Sorted by name.
+    pub clusters: Vec<Cluster>,
+    /// Per zone (index = ZoneId); empty when no zone uses a layout statement.
+    pub zones: Vec<ZoneLayout>,
+}
+
+/// A Kubernetes cluster at a site (`cluster NAME @ SITE`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cluster {
+    pub name: String,
+    pub site: SiteId,
+    pub span: Span,
+}
+
+/// Index into [`Layout::clusters`].
+pub type ClusterId = usize;
+
+/// The layout of one zone.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ZoneLayout {
+    /// The cluster of its namespaces (named, or the only one at its site).
+    pub cluster: Option<ClusterId>,
+    /// `unmanaged`: nothing is enforced at this zone's own members.
+    pub unmanaged: bool,
+    /// Namespaces (among the zone's) of which only some pods are members.
+    pub claims: BTreeMap<String, PodSelector>,
+    /// `namespaces k=v`: the zone's namespaces are chosen by these labels.
+    pub ns_labels: BTreeMap<String, String>,
+}
+
+/// A pod selector: every `equal` label AND, for each `not_in` key, the pod
+/// lacks the key or has none of the values (Kubernetes `NotIn`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+pub struct PodSelector {
+    pub equal: BTreeMap<String, String>,
+    pub not_in: BTreeMap<String, std::collections::BTreeSet<String>>,
+}
+
+impl PodSelector {
+    /// True when no two pods' label sets could match both selectors:
+    /// some key has two different required values, or a required value the
+    /// other excludes (`NotIn`).
+    pub fn disjoint(&self, other: &PodSelector) -> bool {
+        let one_way = |a: &PodSelector, b: &PodSelector| {
+            a.equal.iter().any(|(k, v)| {
+                b.equal.get(k).is_some_and(|w| w != v) || b.not_in.get(k).is_some_and(|vs| vs.contains(v))
+            })
+        };
+        one_way(self, other) || one_way(other, self)
+    }
+
+    /// Both selectors at once, or `None` when no pod can match both.
+    pub fn and(&self, other: &PodSelector) -> Option<PodSelector> {
+        if self.disjoint(other) {
+            return None;
+        }
+        let mut out = self.clone();
+        out.equal
+            .extend(other.equal.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for (k, vs) in &other.not_in {
+            out.not_in
+                .entry(k.clone())
+                .or_default()
+                .extend(vs.iter().cloned());
+        }
+        // A required value already excludes every other: `NotIn` on its key says nothing more.
+        out.not_in.retain(|k, _| !out.equal.contains_key(k));
+        Some(out)
+    }
+
+    /// True when it selects every pod.
+    pub fn is_all(&self) -> bool {
+        self.equal.is_empty() && self.not_in.is_empty()
+    }
+}
+
+static NO_LAYOUT: ZoneLayout = ZoneLayout {
+    cluster: None,
+    unmanaged: false,
+    claims: BTreeMap::new(),
+    ns_labels: BTreeMap::new(),
+};
+
+impl Layout {
+    /// The layout of zone `z` (the default when the policy uses none).
+    pub fn zone(&self, z: ZoneId) -> &ZoneLayout {
+        self.zones.get(z).unwrap_or(&NO_LAYOUT)
+    }
 }
 
 impl Ir {
@@ -244,6 +367,16 @@ impl Ir {
     /// The site an atom sits at.
     pub fn site_of(&self, atom: AtomId) -> &Site {
         &self.sites[self.zone_of(atom).site]
+    }
+
+    /// True when the atom's zone is `unmanaged` (nothing enforced at its own members).
+    pub fn is_unmanaged(&self, atom: AtomId) -> bool {
+        self.layout.zone(self.atoms[atom].zone).unmanaged
+    }
+
+    /// True when the atom has a Kubernetes mapping: namespaces by name or by label.
+    pub fn in_k8s(&self, atom: AtomId) -> bool {
+        self.atoms[atom].has_namespaces() || !self.layout.zone(self.atoms[atom].zone).ns_labels.is_empty()
     }
 
     /// The atom holding address `ip` (most specific range wins), if any.

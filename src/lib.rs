@@ -12,6 +12,7 @@ pub mod codes;
 pub mod diag;
 pub mod gen;
 pub mod gitfs;
+pub mod inventory;
 pub mod ir;
 pub mod live;
 pub mod load;
@@ -87,4 +88,32 @@ fn finish(loaded: load::Loaded, quality_warnings: bool) -> Checked {
         diags,
         io_failed: loaded.io_failed,
     }
+}
+
+/// Checks a loaded policy against the inventory read from `paths`
+/// (`--inventory`): adds the reader's errors (E030, E031) and the checks'
+/// findings (E020, W007, W008) to `c.diags`, and drops the IR when there are
+/// errors now, so that nothing is written. Returns the inventory when it
+/// could be read.
+pub fn check_inventory(c: &mut Checked, paths: &[PathBuf]) -> Option<inventory::Inventory> {
+    let read = inventory::read(&mut c.sources, paths);
+    let inv = match read {
+        Ok((inv, warnings)) => {
+            c.diags.extend(warnings);
+            if let Some(ir) = &c.ir {
+                c.diags.extend(inventory::check::check(ir, &inv));
+            }
+            Some(inv)
+        }
+        Err(errors) => {
+            c.io_failed |= errors.iter().any(|d| d.span.is_none());
+            c.diags.extend(errors);
+            None
+        }
+    };
+    diag::sort(&mut c.diags);
+    if c.has_errors() {
+        c.ir = None;
+    }
+    inv
 }

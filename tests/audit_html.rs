@@ -221,14 +221,12 @@ fn against_an_older_version_the_changes_lead_and_are_highlighted() {
         return skip(&why);
     }
     let tmp = TempDir::new("audit-html-against");
-    let new = tmp.path().join("mosip.moat");
-    let mut text = std::fs::read_to_string(root().join("policies/mosip.moat")).expect("policy");
-    text.push_str(
-        "\nallow dmz-regproc.regproc-status -> mz-app.syncdata : http \"status checks read the sync data\"\n",
-    );
+    let new = tmp.path().join("hybrid.moat");
+    let mut text = std::fs::read_to_string(root().join("fixtures/cloud/hybrid.moat")).expect("policy");
+    text.push_str("\nallow ops.monitor -> app.worker : jobs \"the monitor runs jobs\"\n");
     std::fs::write(&new, text).expect("write");
     let new_arg = new.display().to_string();
-    let seen = check_page(&new_arg, "mosip-against", Some("policies/mosip.moat"));
+    let seen = check_page(&new_arg, "hybrid-against", Some("fixtures/cloud/hybrid.moat"));
     let changes = strings(&seen["changeRows"]);
     assert_eq!(changes, vec!["added"], "the one added row");
     let added: Vec<&Value> = seen["crossingRows"]
@@ -238,8 +236,8 @@ fn against_an_older_version_the_changes_lead_and_are_highlighted() {
         .filter(|r| r["added"] == true)
         .collect();
     assert_eq!(added.len(), 1, "one highlighted crossing");
-    assert_eq!(added[0]["from"], "dmz-regproc.regproc-status");
-    assert_eq!(added[0]["to"], "mz-app.syncdata");
+    assert_eq!(added[0]["from"], "ops.monitor");
+    assert_eq!(added[0]["to"], "app.worker");
 }
 
 #[test]

@@ -40,6 +40,9 @@ fn examples() -> Vec<std::path::PathBuf> {
     // `internet` stays exactly 0.0.0.0/0 for checkov), which makes their
     // instances, wherever they really are, part of `internet` too.
     v.push(root.join("fixtures/cloud/hybrid.moat"));
+    // an unmanaged zone at an aws site: no group of its own, its flows
+    // enforced by the managed group at the other end (issue 12 item 3)
+    v.push(root.join("fixtures/good/layout-unmanaged.moat"));
     v
 }
 
@@ -262,4 +265,17 @@ fn random_addressless_policies_are_enforced_exactly() {
 
 fn ir_has_flows(ir: &Ir) -> bool {
     !ir.flows.is_empty()
+}
+
+/// Address ranges (issue 12 item 5) reach every cloud as the exact prefixes of
+/// the range: the read-back evaluator finds the matrix, and no rule covers
+/// only part of a range's atom or spills past it.
+#[test]
+fn address_ranges_are_enforced_exactly() {
+    let path = common::root().join("fixtures/layouts/ranges.moat");
+    let ir = ir_of(&path);
+    for t in CLOUDS {
+        assert!(moat::backend::in_scope(t, &ir), "{} has no scope", t.as_str());
+        assert_exact("ranges.moat", &ir, t);
+    }
 }

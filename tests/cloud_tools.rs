@@ -17,7 +17,7 @@ use std::process::{Command, Output};
 /// configuration, which is not part of this output.
 const SKIPPED_CHECKS: &str = "CKV2_AWS_5";
 
-/// The example policies with a cloud site, and the cloud fixture.
+/// The example policies with a cloud site, the cloud fixture and the ranges fixture.
 fn examples() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("policies"))
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
@@ -27,6 +27,7 @@ fn examples() -> Vec<PathBuf> {
         std::fs::read_to_string(p).is_ok_and(|t| [": aws", ": gcp", ": azure"].iter().any(|k| t.contains(k)))
     });
     v.push(root().join("fixtures/cloud/hybrid.moat"));
+    v.push(root().join("fixtures/layouts/ranges.moat")); // address ranges, as the clouds' prefixes
     v.sort();
     v
 }

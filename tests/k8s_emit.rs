@@ -251,7 +251,11 @@ fn compile_writes_one_file_per_namespace() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files, ["a.yaml", "a2.yaml", "b.yaml", "kube-system.yaml"]);
+    // One file per namespace, and the table of where each rule comes from.
+    assert_eq!(
+        files,
+        ["a.yaml", "a2.yaml", "b.yaml", "kube-system.yaml", "sources.tsv"]
+    );
     let stderr = String::from_utf8_lossy(&res.stderr);
     assert_eq!(stderr.matches("W005").count(), 1, "{stderr}");
     assert!(
@@ -269,8 +273,9 @@ zone b : mz { namespace b }
 allow a -> b : tcp/9
 ";
     let y = yaml(text, "b");
+    let cite = moat::ir::cite("allow a -> b : tcp/9");
     assert!(
-        y.contains("ingress from zone a (every member) tcp/9: t.moat:5"),
+        y.contains(&format!("ingress from zone a (every member) tcp/9: {cite}")),
         "{y}"
     );
     let rule = "  - from:\n    - namespaceSelector:\n        matchExpressions:\n        - key: kubernetes.io/metadata.name\n          operator: In\n          values:\n          - a\n          - a2\n      podSelector: {}\n    ports:";

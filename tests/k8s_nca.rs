@@ -140,3 +140,27 @@ allow gw, dmz-regproc, mz-app, mz-data -> kube.dns : dns, dnstcp
 fn mosip_like_policy_matches_nca() {
     prove_text("mosiplike", MOSIP_LIKE);
 }
+
+/// Address ranges reach NetworkPolicies as ipBlock prefixes (issue 12 item 5):
+/// nca's connectivity, address by address, must equal the matrix, so the
+/// prefixes cover exactly the range (its ends in, its neighbours out), for
+/// egress to a range, ingress from one, and a range zone carved out of an
+/// external zone.
+const RANGES: &str = r#"
+policy ranges
+zone internet : external { cidr 0.0.0.0/0 }
+zone lan : dmz { cidr 10.2.0.0/24, fd00:2::/64
+  service nfs { hosts 10.2.0.2-10.2.0.51, fd00:2::2-fd00:2::33  port nfs tcp/2049 } }
+zone office : mz { cidr 10.3.0.10-10.3.0.99 }
+zone apps : dmz { namespace apps
+  service api { pods app=api  port http tcp/8080  port https tcp/8443 } }
+allow office -> apps.api : http
+allow internet -> apps.api : https
+allow apps -> lan.nfs : nfs
+allow lan.nfs -> apps.api : http
+"#;
+
+#[test]
+fn address_ranges_match_nca() {
+    prove_text("ranges", RANGES);
+}

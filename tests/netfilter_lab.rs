@@ -9,9 +9,12 @@ mod netfilter_support;
 
 use moat::backend::{self, Target};
 use moat::gen::random_policy;
+use moat::ports::Proto;
 use netfilter_support::{
-    check_policy, examples, ir_of, lab_unavailable, names_policy, random_options, report, Counts,
+    check_policy, compile, examples, ir_of, lab_unavailable, names_policy, random_options, report, run_lab,
+    Counts, Plan, Probe, TWIN,
 };
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 fn sum(v: &[Counts]) -> Counts {
     v.iter().fold(Counts::default(), |a, c| Counts {
@@ -87,4 +90,88 @@ fn lab_random_policies() {
         t.allowed, t.blocked
     ));
     assert!(t.allowed > 0 && t.blocked > 0);
+}
+
+/// Address ranges are enforced exactly (issue 12 item 5): in both families,
+/// hosts at both ends of a range and one inside it connect, both ways, and hosts just outside it
+/// (one below the first address, one above the last, in the same zone) are
+/// blocked, by all four rulesets. Lab hosts are keyed by atom id, plus
+/// `2 * TWIN` (and `4 * TWIN`) for a zone's further hosts.
+#[test]
+fn lab_address_ranges() {
+    if let Some(why) = lab_unavailable() {
+        return common::skip(&why);
+    }
+    let ir = ir_of(
+        "ranges.moat",
+        "zone lan : dmz { cidr 10.2.0.0/24, fd00:2::/64\n\
+           service nfs { hosts 10.2.0.2-10.2.0.51, fd00:2::2-fd00:2::33 port nfs tcp/2049 } }\n\
+         zone office : mz { cidr 10.3.0.10-10.3.0.99, fd00:3::10-fd00:3::99 }\n\
+         allow office -> lan.nfs : nfs\n\
+         allow lan.nfs -> office : tcp/22\n",
+    );
+    let id = |n: &str| ir.atom_id(n).expect("atom");
+    let (lan, nfs, office) = (id("lan"), id("lan.nfs"), id("office"));
+    let second = |a: usize| a + 2 * TWIN;
+    let host = |key: usize, v4: &str, v6: &str| {
+        let v4: Ipv4Addr = v4.parse().expect("v4");
+        let v6: Ipv6Addr = v6.parse().expect("v6");
+        (key, Some(v4), Some(v6))
+    };
+    let hosts = vec![
+        host(office, "10.3.0.10", "fd00:3::10"),
+        host(second(office), "10.3.0.99", "fd00:3::99"),
+        host(nfs, "10.2.0.2", "fd00:2::2"),
+        host(second(nfs), "10.2.0.51", "fd00:2::33"),
+        host(nfs + 4 * TWIN, "10.2.0.27", "fd00:2::1a"),
+        host(lan, "10.2.0.1", "fd00:2::1"),
+        host(second(lan), "10.2.0.52", "fd00:2::34"),
+    ];
+    let probes = |from: &[usize], to: &[usize], port: u16| {
+        let mut v = vec![];
+        for (&f, &t, v6) in from
+            .iter()
+            .flat_map(|f| to.iter().flat_map(move |t| [(f, t, false), (f, t, true)]))
+        {
+            v.push(Probe {
+                from: f,
+                to: t,
+                v6,
+                proto: Proto::Tcp,
+                port,
+            });
+        }
+        v
+    };
+    let (offices, ends, outside) = (
+        [office, second(office)],
+        [nfs, second(nfs), nfs + 4 * TWIN],
+        [lan, second(lan)],
+    );
+    let mut allowed = probes(&offices, &ends, 2049);
+    allowed.extend(probes(&ends, &offices, 22));
+    let mut forbidden = probes(&offices, &outside, 2049);
+    forbidden.extend(probes(&outside, &offices, 22));
+    let plan = Plan {
+        hosts,
+        allowed,
+        forbidden_gateway: forbidden.clone(),
+        forbidden_host: forbidden,
+        unprobed: 0,
+    };
+    let arts = compile(&ir, false);
+    let nft = &arts["nftables/gateway.nft"];
+    assert!(
+        nft.contains("10.2.0.2-10.2.0.51") && nft.contains("fd00:3::10-fd00:3::99"),
+        "{nft}"
+    );
+    let ipt = &arts["iptables/gateway.v4.rules"];
+    assert!(ipt.contains("--dst-range 10.2.0.2-10.2.0.51"), "{ipt}");
+    let counts = run_lab("ranges", &ir, &arts, &plan);
+    let t = sum(&counts.iter().map(|(_, c)| *c).collect::<Vec<_>>());
+    report(&format!(
+        "lab ranges: {} probes at the ends and the middle of ranges connected, {} just outside blocked over 4 rulesets",
+        t.allowed, t.blocked
+    ));
+    assert_eq!((t.allowed, t.blocked), (4 * 24, 4 * 16));
 }

@@ -275,7 +275,7 @@ fn mosip_must_allow() {
     assert!(tcp(
         &ir,
         "mz-app.regproc-group6",
-        "dmz-regproc.regproc-pktserver",
+        "dmz-pktserver.regproc-pktserver",
         8082
     ));
     // Every MOSIP namespace -> config-server 51000 and Keycloak 8080.
@@ -307,7 +307,7 @@ fn mosip_postgres_only_from_db_owners() {
         "mz-app.prereg-application",
         "mz-app.resident",
         "mz-app.regproc-group5",
-        "dmz-regproc.regproc-group1",
+        "dmz-receiver.regproc-group1",
     ] {
         assert!(sources.contains(&owner), "{owner} must reach postgres");
     }
@@ -317,7 +317,7 @@ fn mosip_postgres_only_from_db_owners() {
         "mz-app.websub",
         "mz-app.print",
         "mz-app.config-server",
-        "dmz-regproc.regproc-camel",
+        "dmz-camel.regproc-camel",
         "mz-app",
     ] {
         assert!(
@@ -367,10 +367,15 @@ fn mosip_must_deny() {
             );
         }
     }
-    // Only keymanager and IDA reach the HSM, each its own partition.
+    // Only keymanager and IDA (with their key-generation Jobs) reach the HSM,
+    // each its own partition.
     for &(f, t) in ir.flows.keys() {
         match name(&ir, t) {
-            "hsm.softhsm-kernel" => assert_eq!(name(&ir, f), "mz-app.keymanager"),
+            "hsm.softhsm-kernel" => assert!(
+                ["mz-app.keymanager", "mz-app.kernel-keygen"].contains(&name(&ir, f)),
+                "{} -> softhsm-kernel",
+                name(&ir, f)
+            ),
             "hsm.softhsm-ida" => assert!(
                 name(&ir, f).starts_with("mz-app.ida-"),
                 "{} -> softhsm-ida",
@@ -381,7 +386,11 @@ fn mosip_must_deny() {
         }
     }
     // DMZ regproc pods never reach idrepo, ida (but ida-internal) or minio directly.
-    for from in zone_atoms(&ir, "dmz-regproc") {
+    let dmz: Vec<AtomId> = ["dmz-receiver", "dmz-pktserver", "dmz-status", "dmz-camel"]
+        .iter()
+        .flat_map(|z| zone_atoms(&ir, z))
+        .collect();
+    for from in dmz {
         for to in [
             "mz-app.identity",
             "mz-app.vid",
@@ -396,7 +405,7 @@ fn mosip_must_deny() {
     }
     assert!(tcp(
         &ir,
-        "dmz-regproc.regproc-group1",
+        "dmz-receiver.regproc-group1",
         "mz-app.ida-internal",
         8093
     ));
@@ -659,7 +668,7 @@ fn mosip_matrix_json_has_the_spec_shape() {
     );
     assert_eq!(
         row("dmz-edge.bastion", "dmz-edge.nginx-internal", "tcp").map(|r| r["ports"].clone()),
-        Some(serde_json::json!("22,443,5432,9000,61616"))
+        Some(serde_json::json!("22,443,5432,61616"))
     );
     assert_eq!(
         row("mz-nodes.nodes", "mz-nodes.nodes", "tcp").map(|r| r["ports"].clone()),

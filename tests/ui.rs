@@ -6,7 +6,10 @@
 //!
 //! A fixture names what it tests in a leading comment and lists the expected
 //! codes (with repeats, in any order) on a line `# expect: E002 E002`.
-//! Files below `fixtures/bad/includes/` are parts of other fixtures, not fixtures.
+//! A line `# inventory: PATH...` checks the fixture against those manifests
+//! (`--inventory`, paths relative to the crate root).
+//! Files below `fixtures/bad/includes/` and `fixtures/bad/inventory/` are
+//! parts of other fixtures, not fixtures.
 
 mod common;
 
@@ -45,6 +48,16 @@ fn expected_codes(path: &Path) -> Vec<String> {
     codes
 }
 
+/// The paths on the fixture's `# inventory:` line, if it has one.
+fn inventory(path: &Path) -> Vec<PathBuf> {
+    let bytes = std::fs::read(common::root().join(path)).expect("read fixture");
+    let text = String::from_utf8_lossy(&bytes);
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("# inventory:"))
+        .map(|l| l.split_whitespace().map(PathBuf::from).collect())
+        .unwrap_or_default()
+}
+
 fn stem(path: &Path) -> String {
     path.file_stem()
         .expect("a file stem")
@@ -61,9 +74,19 @@ fn redact(s: &str) -> String {
         .replace(&format!("{}/", root.display()), "[ROOT]/")
 }
 
+/// The fixture checked as `moat check` does it (with its inventory, if any).
+fn checked(path: &Path) -> moat::Checked {
+    let mut checked = moat::check_paths(&moat::load::Disk, &[path.to_path_buf()]);
+    let inventory = inventory(path);
+    if !inventory.is_empty() {
+        moat::check_inventory(&mut checked, &inventory);
+    }
+    checked
+}
+
 /// The snapshot body: each loaded file's source, then the rendered diagnostics.
 fn render(path: &Path) -> String {
-    let checked = moat::check_paths(&moat::load::Disk, &[path.to_path_buf()]);
+    let checked = checked(path);
     let mut out = String::new();
     for f in checked.sources.files() {
         out.push_str(&format!("----- SOURCE {}\n{}", f.name, f.text));
@@ -106,6 +129,7 @@ fn check_json(path: &Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
         .args(["check", "--format", "json"])
         .arg(path)
         .args(extra)
+        .args(inventory_args(path))
         .output()
         .expect("run moat");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -116,6 +140,17 @@ fn check_json(path: &Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
         .unwrap_or_else(|| panic!("{}: not a JSON array: {v}", path.display()))
         .clone();
     (out.status.code().expect("exit code"), arr)
+}
+
+/// `--inventory PATH...` for a fixture with an `# inventory:` line.
+fn inventory_args(path: &Path) -> Vec<String> {
+    let paths = inventory(path);
+    if paths.is_empty() {
+        return vec![];
+    }
+    std::iter::once("--inventory".to_string())
+        .chain(paths.iter().map(|p| p.display().to_string()))
+        .collect()
 }
 
 #[test]
@@ -182,8 +217,9 @@ fn every_front_end_code_has_a_fixture() {
     let named: BTreeSet<String> = fixtures().iter().map(|p| stem(p)[..4].to_string()).collect();
     let codes = (1..=11)
         .chain(14..=16)
+        .chain(21..=25)
         .map(|n| format!("E{n:03}"))
-        .chain((1..=4).map(|n| format!("W{n:03}")));
+        .chain((1..=4).chain(9..=10).map(|n| format!("W{n:03}")));
     let missing: Vec<String> = codes.filter(|c| !named.contains(c)).collect();
     assert!(missing.is_empty(), "no fixture for {missing:?}");
     // and each fixture expects (at least) the code in its name
@@ -218,12 +254,13 @@ fn every_snapshot_has_its_fixture() {
 #[test]
 fn the_binary_prints_what_the_snapshots_hold() {
     for path in fixtures() {
-        let checked = moat::check_paths(&moat::load::Disk, std::slice::from_ref(&path));
+        let checked = checked(&path);
         let lib = moat::diag::render_human(&checked.diags, &checked.sources, false);
         let out = common::moat()
             .current_dir(common::root())
             .arg("check")
             .arg(&path)
+            .args(inventory_args(&path))
             .output()
             .expect("run moat");
         let stderr = String::from_utf8_lossy(&out.stderr);

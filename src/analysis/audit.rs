@@ -24,6 +24,38 @@ pub struct Report {
     pub any_port_crossings: Vec<PairFlow>,
     pub resident_services: Vec<Resident>,
     pub forbids: Vec<ForbidProof>,
+    /// Zones marked `unmanaged`: moat writes nothing for their own members.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<Unmanaged>,
+    /// With `--inventory`: each workload, its atom and its allowed flows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workloads: Option<Vec<WorkloadFlows>>,
+}
+
+/// An unmanaged zone, and the flows to and from it that only its peers enforce.
+#[derive(Debug, Serialize)]
+pub struct Unmanaged {
+    pub zone: String,
+    pub namespaces: Vec<String>,
+    pub cidrs: Vec<String>,
+    /// Allowed flows with an end in the zone (each enforced at its other end only).
+    pub flows: Vec<PairFlow>,
+}
+
+/// One workload of the inventory, the atom it belongs to and that atom's flows.
+#[derive(Debug, Serialize)]
+pub struct WorkloadFlows {
+    /// `namespace/name`.
+    pub workload: String,
+    pub kind: String,
+    /// `inventory.yaml:12`.
+    pub source: String,
+    /// `None`: its namespace is in no zone.
+    pub atom: Option<String>,
+    /// Flows into the atom.
+    pub inbound: Vec<PairFlow>,
+    /// Flows out of the atom.
+    pub outbound: Vec<PairFlow>,
 }
 
 /// The zones of one kind.
@@ -40,6 +72,12 @@ pub struct ZoneInfo {
     pub site: String,
     pub site_kind: &'static str,
     pub cidrs: Vec<String>,
+    /// The address ranges among the cidrs, as `FIRST-LAST` (their prefixes are in `cidrs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<String>,
+    /// DNS names of an external zone (no target enforces them: E017 at compile).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
     pub namespaces: Vec<String>,
     pub services: Vec<String>,
 }
@@ -123,7 +161,40 @@ pub fn report(ir: &Ir) -> Report {
             .collect(),
         resident_services: residents(ir),
         forbids: ir.forbids.iter().map(|fb| proof(ir, fb)).collect(),
+        unmanaged: unmanaged(ir),
+        workloads: None,
     }
+}
+
+/// The inventory section: every workload, its atom and the atom's allowed
+/// flows in and out, in inventory order.
+pub fn workloads(
+    ir: &Ir,
+    inv: &crate::inventory::Inventory,
+    sources: &crate::span::SourceMap,
+) -> Vec<WorkloadFlows> {
+    inv.workloads
+        .iter()
+        .map(|w| {
+            let atom = crate::inventory::check::atom_of(ir, inv, w);
+            let flows = |inbound: bool| -> Vec<PairFlow> {
+                let Some(a) = atom else { return vec![] };
+                ir.flows
+                    .iter()
+                    .filter(|(&(f, t), _)| if inbound { t == a } else { f == a })
+                    .map(|(&(f, t), fl)| pair(ir, f, t, fl))
+                    .collect()
+            };
+            WorkloadFlows {
+                workload: format!("{}/{}", w.namespace, w.name),
+                kind: w.kind.clone(),
+                source: sources.location(w.span),
+                atom: atom.map(|a| ir.atoms[a].name.clone()),
+                inbound: flows(true),
+                outbound: flows(false),
+            }
+        })
+        .collect()
 }
 
 fn pair(ir: &Ir, f: AtomId, t: AtomId, flow: &Flow) -> PairFlow {
@@ -153,9 +224,26 @@ fn zones(ir: &Ir) -> Vec<ZoneGroup> {
                     site: ir.sites[z.site].name.clone(),
                     site_kind: ir.sites[z.site].kind.as_str(),
                     cidrs: z.cidrs.iter().map(ToString::to_string).collect(),
+                    ranges: z.cidr_ranges.iter().map(|(a, b)| format!("{a}-{b}")).collect(),
+                    dns: z.dns.clone(),
                     namespaces: z.namespaces.clone(),
                     services: z.services.iter().map(|s| ir.atoms[*s].name.clone()).collect(),
                 })
+                .collect(),
+        })
+        .collect()
+}
+
+fn unmanaged(ir: &Ir) -> Vec<Unmanaged> {
+    (ir.zones.iter().enumerate())
+        .filter(|(z, _)| ir.layout.zone(*z).unmanaged)
+        .map(|(zi, z)| Unmanaged {
+            zone: z.name.clone(),
+            namespaces: z.namespaces.clone(),
+            cidrs: z.cidrs.iter().map(ToString::to_string).collect(),
+            flows: (ir.flows.iter())
+                .filter(|(&(f, t), _)| ir.atoms[f].zone == zi || ir.atoms[t].zone == zi)
+                .map(|(&(f, t), fl)| pair(ir, f, t, fl))
                 .collect(),
         })
         .collect()
@@ -296,7 +384,7 @@ pub fn to_doc(r: &Report, md: bool) -> String {
                 g.kind.to_string(),
                 z.name.clone(),
                 format!("{} ({})", z.site, z.site_kind),
-                or_dash(&z.cidrs.join(", ")),
+                or_dash(&addresses(z)),
                 or_dash(&z.namespaces.join(", ")),
                 or_dash(&z.services.join(", ")),
             ]
@@ -372,7 +460,59 @@ pub fn to_doc(r: &Report, md: bool) -> String {
     if r.forbids.is_empty() {
         d.para("none");
     }
+    if !r.unmanaged.is_empty() {
+        d.h(2, "Unmanaged zones (enforced only at their managed peers)");
+        let rows = r.unmanaged.iter().map(|u| {
+            let flows: Vec<String> = u
+                .flows
+                .iter()
+                .map(|p| format!("{} -> {} {}", p.from, p.to, p.ports))
+                .collect();
+            vec![
+                u.zone.clone(),
+                or_dash(&u.namespaces.join(", ")),
+                or_dash(&u.cidrs.join(", ")),
+                or_dash(&flows.join("; ")),
+            ]
+        });
+        d.table(
+            &["zone", "namespaces", "cidr", "flows its peers enforce"],
+            rows.collect(),
+        );
+    }
+    if let Some(ws) = &r.workloads {
+        workloads_doc(&mut d, ws);
+    }
     d.s
+}
+
+/// The inventory section of the text and Markdown reports.
+fn workloads_doc(d: &mut Doc, ws: &[WorkloadFlows]) {
+    d.h(2, "Workloads of the inventory and their flows");
+    let side = |flows: &[PairFlow], inbound: bool| -> String {
+        let parts: Vec<String> = flows
+            .iter()
+            .map(|p| {
+                let peer = if inbound { &p.from } else { &p.to };
+                format!("{peer} {}", p.ports)
+            })
+            .collect();
+        or_dash(&parts.join("; "))
+    };
+    let rows = ws.iter().map(|w| {
+        vec![
+            w.workload.clone(),
+            w.kind.clone(),
+            w.atom.clone().unwrap_or_else(|| "(no zone: denied)".to_string()),
+            side(&w.inbound, true),
+            side(&w.outbound, false),
+            w.source.clone(),
+        ]
+    });
+    d.table(
+        &["workload", "kind", "atom", "from", "to", "source"],
+        rows.collect(),
+    );
 }
 
 /// One line of counts: zones by kind, crossings, exemptions, `any` crossings, residents, forbids.
@@ -501,4 +641,27 @@ impl Doc {
         }
         self.s.push('\n');
     }
+}
+
+/// A zone's addresses for the table: its ranges as written and the cidrs outside
+/// them, then its DNS names (`dns a, b`).
+fn addresses(z: &ZoneInfo) -> String {
+    let ranges: Vec<(std::net::IpAddr, std::net::IpAddr)> = z
+        .ranges
+        .iter()
+        .filter_map(|r| r.split_once('-'))
+        .filter_map(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        .collect();
+    let inside = |c: &String| {
+        c.parse::<ipnet::IpNet>().is_ok_and(|n| {
+            ranges
+                .iter()
+                .any(|(a, b)| *a <= n.network() && n.broadcast() <= *b)
+        })
+    };
+    let mut shown: Vec<&str> = z.ranges.iter().map(String::as_str).collect();
+    shown.extend(z.cidrs.iter().filter(|c| !inside(c)).map(String::as_str));
+    let dns = (!z.dns.is_empty()).then(|| format!("dns {}", z.dns.join(", ")));
+    let cidrs = (!shown.is_empty()).then(|| shown.join(", "));
+    cidrs.into_iter().chain(dns).collect::<Vec<_>>().join("; ")
 }

@@ -11,7 +11,7 @@
 //! ```text
 //! "moat-query-cache 1\n"
 //! u64 len, header JSON      moat version, inputs, every source file's path, length and hash
-//! u64 len, skeleton JSON    name, title, sites, zones, atoms, forbids, number of allows
+//! u64 len, skeleton JSON    name, title, sites, zones, atoms, forbids, number of allows, layout
 //! u64 n, n x flow entry     (from u32, to u32, offset u64, length u32), sorted by (from, to)
 //! u64 n, n x allow entry    (offset u64, length u32), by allow id
 //! blobs                     offsets count from here
@@ -58,6 +58,8 @@ struct Skeleton {
     atoms: Vec<crate::ir::Atom>,
     forbids: Vec<Forbid>,
     n_allows: usize,
+    #[serde(default)]
+    layout: crate::ir::Layout,
 }
 
 /// FNV-1a over little-endian 8-byte words (and the tail bytes), with the length.
@@ -128,6 +130,7 @@ pub fn write(path: &Path, fs: &dyn Fs, inputs: &[PathBuf], sources: &SourceMap, 
         atoms: ir.atoms.clone(),
         forbids: ir.forbids.clone(),
         n_allows: ir.allows.len(),
+        layout: ir.layout.clone(),
     };
     let skel = serde_json::to_vec(&skel)?;
     let mut blobs: Vec<u8> = vec![];
@@ -219,6 +222,7 @@ pub fn open(path: &Path, fs: &dyn Fs, inputs: &[PathBuf]) -> io::Result<Option<C
         cite: String::new(),
         reason: None,
         exempt: None,
+        l7: None,
     };
     let ir = Ir {
         name: skel.name,
@@ -229,6 +233,7 @@ pub fn open(path: &Path, fs: &dyn Fs, inputs: &[PathBuf]) -> io::Result<Option<C
         allows: vec![placeholder; skel.n_allows],
         forbids: skel.forbids,
         flows: Default::default(),
+        layout: skel.layout,
     };
     Ok(Some(Cached {
         file,

@@ -89,7 +89,7 @@ fn q(s: &str) -> String {
     )
 }
 
-/// A node's label: the service name (or `zone (rest)`), then its notes.
+/// A node's label: the service name (or `zone (rest)`), a zone's DNS names, then its notes.
 fn atom_label(ir: &Ir, d: &Drawing, a: AtomId, sep: &str) -> String {
     let atom = &ir.atoms[a];
     let mut label = match &atom.service {
@@ -97,6 +97,11 @@ fn atom_label(ir: &Ir, d: &Drawing, a: AtomId, sep: &str) -> String {
         None if ir.zones[atom.zone].services.is_empty() => atom.name.clone(),
         None => format!("{} (rest)", atom.name),
     };
+    let dns = &ir.zones[atom.zone].dns;
+    if atom.service.is_none() && !dns.is_empty() {
+        label.push_str(sep);
+        label.push_str(&format!("dns {}", dns.join(", ")));
+    }
     for n in d.notes.get(&a).into_iter().flatten() {
         label.push_str(sep);
         label.push_str(n);

@@ -5,20 +5,35 @@ use crate::ports::{PortRange, PortSet, Proto};
 use serde::Serialize;
 use std::net::IpAddr;
 
-/// Resolves an endpoint: an atom name (a zone name means its remainder) or an IP address.
+/// Resolves an endpoint: an atom name (a zone name means its remainder), an IP
+/// address, or a DNS name that an external zone declares (`dns "..."`).
 pub fn endpoint(ir: &Ir, text: &str) -> Result<AtomId, String> {
     if let Ok(ip) = text.parse::<IpAddr>() {
         return ir
             .atom_for_ip(ip)
             .ok_or_else(|| format!("no zone holds the address {ip}"));
     }
-    ir.atom_id(text).ok_or_else(|| {
+    ir.atom_id(text).or_else(|| dns_zone(ir, text)).ok_or_else(|| {
         let names: Vec<&str> = ir.atoms.iter().map(|a| a.name.as_str()).collect();
         match crate::syntax::parse::closest(text, &names) {
             Some(c) => format!("unknown zone or service `{text}`; did you mean `{c}`?"),
             None => format!("unknown zone or service `{text}`"),
         }
     })
+}
+
+/// The remainder of the zone that declares DNS name `text`, or a wildcard `*.domain` over it.
+fn dns_zone(ir: &Ir, text: &str) -> Option<AtomId> {
+    let name = text.strip_suffix('.').unwrap_or(text).to_ascii_lowercase();
+    let covers = |d: &String| {
+        *d == name
+            || d.strip_prefix('*')
+                .is_some_and(|dot_domain| name.ends_with(dot_domain) && name.len() > dot_domain.len())
+    };
+    ir.zones
+        .iter()
+        .find(|z| z.dns.iter().any(covers))
+        .map(|z| z.remainder)
 }
 
 /// Parses `tcp/5432`, `udp/53`, `icmp`: a protocol and, where it has ports, one port.

@@ -160,13 +160,14 @@ impl<'a> Plan<'a> {
         let sites: Vec<SiteId> = (0..ir.sites.len())
             .filter(|s| Some(ir.sites[*s].kind) == kind && ir.zones.iter().any(|z| z.site == *s))
             .collect();
+        // An unmanaged zone gets no group: peers name it by its addresses.
         let zones: Vec<ZoneId> = (0..ir.zones.len())
-            .filter(|z| sites.contains(&ir.zones[*z].site))
+            .filter(|z| sites.contains(&ir.zones[*z].site) && !ir.layout.zone(*z).unmanaged)
             .collect();
         let covered: Vec<bool> = ir
             .atoms
             .iter()
-            .map(|a| sites.contains(&ir.zones[a.zone].site))
+            .map(|a| zones.binary_search(&a.zone).is_ok())
             .collect();
         let atoms: Vec<AtomId> = (0..ir.atoms.len()).filter(|a| covered[*a]).collect();
         let own: Vec<Prefixes> = ir

@@ -1,5 +1,6 @@
 //! The k8s target: `networking.k8s.io/v1` NetworkPolicies, one multi-document
-//! YAML file per namespace (`k8s/<namespace>.yaml`).
+//! YAML file per namespace (`k8s/<namespace>.yaml`; `k8s/<cluster>/<namespace>.yaml`
+//! when the policy declares clusters).
 //!
 //! Every namespace gets a default deny (ingress and egress). Every in-scope
 //! flow then becomes an ingress rule on the destination's pods and an egress
@@ -9,6 +10,7 @@
 //! (file:line) it enforces in its annotations.
 
 mod check;
+pub mod clusters;
 pub mod model;
 pub mod names;
 mod rules;
@@ -48,6 +50,38 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
 /// [`emit`], handing each namespace's file to `sink` as soon as it is
 /// serialised. Every E012/E013/E017 is found before the first file.
 pub fn emit_into(ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(), Vec<Diagnostic>> {
+    if ir.layout.clusters.is_empty() {
+        return emit_cluster(ir, opts, "k8s", sink);
+    }
+    // One directory per cluster (`k8s/<cluster>/<namespace>.yaml`): each
+    // cluster is compiled from a view where the other clusters' atoms are
+    // reached by their addresses only, which is all a NetworkPolicy of this
+    // cluster can name of them.
+    let errs = clusters::cross_cluster_errors(ir);
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    let mut staged = vec![];
+    let mut errs = vec![];
+    for (c, cluster) in ir.layout.clusters.iter().enumerate() {
+        let view = clusters::view(ir, c);
+        if let Err(e) = emit_cluster(&view, opts, &format!("k8s/{}", cluster.name), &mut staged) {
+            errs.extend(e);
+        }
+    }
+    if !errs.is_empty() {
+        crate::diag::sort(&mut errs);
+        return Err(errs);
+    }
+    for a in staged {
+        sink.put(a);
+    }
+    Ok(())
+}
+
+/// [`emit_into`] for the namespaces of one cluster (or of the only, unnamed
+/// one), their files under `dir`.
+fn emit_cluster(ir: &Ir, opts: &EmitOptions, dir: &str, sink: &mut dyn Sink) -> Result<(), Vec<Diagnostic>> {
     let mut errs = check::errors(ir);
     let flows = match scope::flows(Target::K8s, ir) {
         Ok(f) => f,
@@ -91,7 +125,7 @@ pub fn emit_into(ir: &Ir, opts: &EmitOptions, sink: &mut dyn Sink) -> Result<(),
                 let mut docs = vec![default_deny(ir, &ns)];
                 docs.extend(finish(ir, &ns, ns_drafts, bodies));
                 let file = serialise(&ns, &docs).map(|contents| Artefact {
-                    path: format!("k8s/{ns}.yaml"),
+                    path: format!("{dir}/{ns}.yaml"),
                     contents,
                 });
                 if tx.send(file).is_err() {
@@ -125,10 +159,15 @@ fn serialise(ns: &str, docs: &[NetworkPolicy]) -> Result<String, Vec<Diagnostic>
     })
 }
 
-/// Every namespace of every zone and atom, sorted.
+/// Every namespace of every managed zone and atom, sorted: each gets a
+/// default deny. (An unmanaged zone's namespaces get nothing.)
 pub fn namespaces(ir: &Ir) -> BTreeSet<String> {
-    let zones = ir.zones.iter().flat_map(|z| z.namespaces.iter());
-    let atoms = ir.atoms.iter().flat_map(|a| a.namespaces.iter());
+    let zones = (ir.zones.iter().enumerate())
+        .filter(|(z, _)| !ir.layout.zone(*z).unmanaged)
+        .flat_map(|(_, z)| z.namespaces.iter());
+    let atoms = (ir.atoms.iter().enumerate())
+        .filter(|(a, _)| !ir.is_unmanaged(*a))
+        .flat_map(|(_, a)| a.namespaces.iter());
     zones.chain(atoms).cloned().collect()
 }
 
@@ -209,11 +248,12 @@ fn owner_rules<'a>(
 ) -> OwnerRules<'a> {
     // (subject, egress?) -> the atoms at the other end, with their flows.
     let mut sides: BTreeMap<(AtomId, bool), Vec<(AtomId, &Flow)>> = BTreeMap::new();
+    let subject = |a: AtomId| groups.contains_key(&a) && is_subject(ir, a);
     for &(from, to, flow) in flows {
-        if groups.contains_key(&to) {
+        if subject(to) {
             sides.entry((to, false)).or_default().push((from, flow));
         }
-        if groups.contains_key(&from) {
+        if subject(from) {
             sides.entry((from, true)).or_default().push((to, flow));
         }
     }
@@ -236,6 +276,13 @@ fn owner_rules<'a>(
         .collect()
 }
 
+/// True when policies are written for the atom's pods: it has namespaces by
+/// name and its zone is managed (an unmanaged zone, and one whose namespaces
+/// its labels choose, are selected only as peers).
+fn is_subject(ir: &Ir, atom: AtomId) -> bool {
+    ir.atoms[atom].has_namespaces() && !ir.is_unmanaged(atom)
+}
+
 /// The policies each namespace needs, by namespace: one per owner and
 /// selector there (`(owner, selector index, selector)`).
 fn drafts<'n>(
@@ -248,10 +295,17 @@ fn drafts<'n>(
         match *owner {
             Owner::Zone(z) => {
                 let namespaces: BTreeSet<&str> = ir.zones[z].namespaces.iter().map(String::as_str).collect();
+                let claims = &ir.layout.zone(z).claims;
                 for ns in namespaces {
-                    out.entry(ns)
-                        .or_default()
-                        .push((*owner, 0, LabelSelector::default()));
+                    // every member there: the whole namespace, or the zone's share of it
+                    let selector = claims.get(ns).map_or_else(LabelSelector::default, |c| {
+                        select::PodTerm {
+                            equal: c.equal.clone(),
+                            not_in: c.not_in.clone(),
+                        }
+                        .selector()
+                    });
+                    out.entry(ns).or_default().push((*owner, 0, selector));
                 }
             }
             Owner::Atom(a) => {
@@ -277,8 +331,9 @@ type Draft = (Owner, usize, LabelSelector);
 
 /// Moves the rules that every pod atom of a zone has (same direction, peers
 /// and ports) to the zone: one policy with `podSelector: {}` in each of its
-/// namespaces holds them once. Every pod there is in one of those atoms, and
-/// no other zone shares the namespace (E012), so this allows the same flows.
+/// namespaces (its selector where it shares one) holds them once. Every pod
+/// there is in one of those atoms, and no other zone shares those pods (E012,
+/// E021), so this allows the same flows.
 fn hoist<'a>(
     ir: &Ir,
     per_atom: &mut BTreeMap<AtomId, Vec<(bool, Rule<'a>)>>,

@@ -6,7 +6,9 @@ pub mod azure;
 pub mod cloud;
 pub mod gcp;
 pub mod iptables;
+pub mod istio;
 pub mod k8s;
+pub mod k8s_admin;
 pub mod netfilter;
 pub mod nftables;
 pub mod scope;
@@ -24,18 +26,29 @@ pub enum Target {
     Aws,
     Gcp,
     Azure,
+    /// ClusterNetworkPolicies (guardrails); opt-in, see [`Target::OPT_IN`].
+    K8sAdmin,
+    /// Istio AuthorizationPolicies; opt-in, see [`Target::OPT_IN`].
+    Istio,
 }
 
 impl Target {
     /// Every target, in output order.
-    pub const ALL: [Target; 6] = [
+    pub const ALL: [Target; 8] = [
         Target::K8s,
         Target::Iptables,
         Target::Nftables,
         Target::Aws,
         Target::Gcp,
         Target::Azure,
+        Target::K8sAdmin,
+        Target::Istio,
     ];
+
+    /// The targets `--target all` compiles only when they are named too
+    /// (`--target all,istio`): they add a layer beside the k8s target rather
+    /// than enforce a site on their own.
+    pub const OPT_IN: [Target; 2] = [Target::K8sAdmin, Target::Istio];
 
     /// The name used on the command line and as the output sub-directory.
     pub fn as_str(self) -> &'static str {
@@ -46,6 +59,8 @@ impl Target {
             Target::Aws => "aws",
             Target::Gcp => "gcp",
             Target::Azure => "azure",
+            Target::K8sAdmin => "k8s-admin",
+            Target::Istio => "istio",
         }
     }
 
@@ -72,6 +87,8 @@ pub struct EmitOptions {
     /// to a target compiled alone: with several targets, they already run
     /// side by side, and more threads only cost memory.
     pub threads: usize,
+    /// k8s-admin: the allows as Admin-tier `Accept` rules too (`--admin-allows`).
+    pub admin_allows: bool,
 }
 
 /// Compiles the IR for one target. Errors (E012, E013, ...) come back before
@@ -84,6 +101,8 @@ pub fn emit(target: Target, ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>
         Target::Aws => aws::emit(ir, opts),
         Target::Gcp => gcp::emit(ir, opts),
         Target::Azure => azure::emit(ir, opts),
+        Target::K8sAdmin => k8s_admin::emit(ir, opts),
+        Target::Istio => istio::emit(ir, opts),
     }?;
     out.sort();
     Ok(out)
@@ -115,7 +134,7 @@ pub fn emit_into(
         Target::K8s => k8s::emit_into(ir, opts, sink),
         Target::Iptables => iptables::emit_into(ir, opts, sink),
         Target::Nftables => nftables::emit_into(ir, opts, sink),
-        Target::Aws | Target::Gcp | Target::Azure => {
+        Target::Aws | Target::Gcp | Target::Azure | Target::K8sAdmin | Target::Istio => {
             for a in emit(target, ir, opts)? {
                 sink.put(a);
             }
@@ -128,4 +147,48 @@ pub fn emit_into(
 /// `--target all` compiles exactly the targets for which this holds.
 pub fn in_scope(target: Target, ir: &Ir) -> bool {
     scope::has_scope(target, ir)
+}
+
+/// The warnings a target adds when it compiles: W017 for each allow whose
+/// `paths`/`methods` it enforces at L4 only (every target but istio), and
+/// the target's own (W005, W018, W019).
+pub fn warnings(target: Target, ir: &Ir) -> Vec<Diagnostic> {
+    let mut out = match target {
+        Target::K8s => k8s::warnings(ir),
+        Target::Istio => istio::warnings(ir),
+        Target::K8sAdmin => k8s_admin::warnings(ir),
+        _ => vec![],
+    };
+    if target != Target::Istio {
+        out.extend(l4_only(target, ir));
+    }
+    out
+}
+
+/// W017 at each allow with `paths`/`methods` that has a flow in the target's scope.
+fn l4_only(target: Target, ir: &Ir) -> Vec<Diagnostic> {
+    let mut hit = std::collections::BTreeSet::new();
+    for (&(from, to), flow) in &ir.flows {
+        if !scope::owns(target, ir, from) && !scope::owns(target, ir, to) {
+            continue;
+        }
+        hit.extend(
+            flow.allow_ids()
+                .into_iter()
+                .filter(|&a| ir.allows[a].l7.is_some()),
+        );
+    }
+    hit.into_iter()
+        .filter_map(|a| {
+            let l7 = ir.allows[a].l7.as_ref()?;
+            Some(
+                Diagnostic::warning(
+                    "W017",
+                    l7.span,
+                    format!("target {}: `paths`/`methods` are enforced at L4 only (the allow's ports); only the istio target enforces them", target.as_str()),
+                )
+                .with_help("the HTTP restriction holds where the istio target is deployed too (`--target ...,istio`)"),
+            )
+        })
+        .collect()
 }

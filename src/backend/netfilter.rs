@@ -227,7 +227,8 @@ impl<'ir> Model<'ir> {
 
     /// The rulesets to emit: the gateway (when any flow is in scope) and one per
     /// zone that owns an atom (has addresses and sits at an onprem site), except
-    /// external zones: their hosts (the internet) are not ours to configure.
+    /// external zones (their hosts, the internet, are not ours to configure)
+    /// and unmanaged ones (moat is told not to configure them).
     pub fn rulesets(&self) -> Vec<Ruleset<'_>> {
         let mut out = vec![];
         if !self.grants.is_empty() {
@@ -254,7 +255,8 @@ impl<'ir> Model<'ir> {
                 .into_iter()
                 .filter(|a| self.owned[*a])
                 .collect();
-            if atoms.is_empty() || zone.kind == ZoneKind::External {
+            // An unmanaged zone's hosts are not ours to configure either.
+            if atoms.is_empty() || zone.kind == ZoneKind::External || self.ir.layout.zone(zid).unmanaged {
                 continue;
             }
             out.push(Ruleset {

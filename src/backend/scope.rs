@@ -1,5 +1,6 @@
 //! Which flows each target enforces (spec §6, "a flow is in scope when"), and
-//! E012 for in-scope flows whose other end the target cannot address.
+//! E012 for in-scope flows whose other end the target cannot address, E017 for
+//! in-scope flows with an end reached by DNS names (no target built in matches names).
 
 use super::Target;
 use crate::diag::Diagnostic;
@@ -10,26 +11,33 @@ pub fn has_scope(target: Target, ir: &Ir) -> bool {
     (0..ir.atoms.len()).any(|a| owns(target, ir, a))
 }
 
-/// True when `atom` is an end that puts a flow in the target's scope.
+/// True when `atom` is an end that puts a flow in the target's scope. An
+/// atom of an `unmanaged` zone is none for k8s and the clouds (nothing is
+/// written for it there: its flows are enforced at its managed peers); the
+/// netfilter targets keep it (their gateway filters every flow between
+/// zones) but write no host ruleset for it ([`super::netfilter`]).
 pub fn owns(target: Target, ir: &Ir, atom: AtomId) -> bool {
     let a = &ir.atoms[atom];
+    let managed = !ir.is_unmanaged(atom);
     match target {
-        Target::K8s => a.has_namespaces(),
+        Target::K8s | Target::K8sAdmin | Target::Istio => ir.in_k8s(atom) && managed,
         Target::Iptables | Target::Nftables => a.has_addrs() && ir.site_of(atom).kind == SiteKind::Onprem,
-        Target::Aws => ir.site_of(atom).kind == SiteKind::Aws,
-        Target::Gcp => ir.site_of(atom).kind == SiteKind::Gcp,
-        Target::Azure => ir.site_of(atom).kind == SiteKind::Azure,
+        Target::Aws => ir.site_of(atom).kind == SiteKind::Aws && managed,
+        Target::Gcp => ir.site_of(atom).kind == SiteKind::Gcp && managed,
+        Target::Azure => ir.site_of(atom).kind == SiteKind::Azure && managed,
     }
 }
 
-/// True when the target can express `peer` as the other end of a flow with `owner`.
+/// True when the target can express `peer` as the other end of a flow with
+/// `owner`. A cloud names a peer at the owner's site by its group, which an
+/// unmanaged peer does not have: it needs addresses.
 fn can_address(target: Target, ir: &Ir, owner: AtomId, peer: AtomId) -> bool {
     let p = &ir.atoms[peer];
     match target {
-        Target::K8s => p.has_namespaces() || p.has_addrs(),
+        Target::K8s | Target::K8sAdmin | Target::Istio => ir.in_k8s(peer) || p.has_addrs(),
         Target::Iptables | Target::Nftables => p.has_addrs(),
         Target::Aws | Target::Gcp | Target::Azure => {
-            p.has_addrs() || ir.zone_of(peer).site == ir.zone_of(owner).site
+            p.has_addrs() || (ir.zone_of(peer).site == ir.zone_of(owner).site && !ir.is_unmanaged(peer))
         }
     }
 }
@@ -39,9 +47,18 @@ fn can_address(target: Target, ir: &Ir, owner: AtomId, peer: AtomId) -> bool {
 pub fn flows(target: Target, ir: &Ir) -> Result<Vec<(AtomId, AtomId, &Flow)>, Vec<Diagnostic>> {
     let mut out = vec![];
     let mut errs = vec![];
+    // per allow: its first flow with a DNS-name end, and how many it has
+    let mut dns_flows: std::collections::BTreeMap<usize, (AtomId, AtomId, usize)> = Default::default();
     for (&(from, to), flow) in &ir.flows {
         let (of, ot) = (owns(target, ir, from), owns(target, ir, to));
         if !of && !ot {
+            continue;
+        }
+        if let Some(peer) = [to, from].into_iter().find(|a| !ir.zone_of(*a).dns.is_empty()) {
+            let owner = if peer == to { from } else { to };
+            for id in flow.allow_ids() {
+                dns_flows.entry(id).or_insert((owner, peer, 0)).2 += 1;
+            }
             continue;
         }
         let ok = (!of || can_address(target, ir, from, to)) && (!ot || can_address(target, ir, to, from));
@@ -58,6 +75,11 @@ pub fn flows(target: Target, ir: &Ir) -> Result<Vec<(AtomId, AtomId, &Flow)>, Ve
             errs.push(e012(target, ir, id, owner, peer));
         }
     }
+    errs.extend(
+        dns_flows
+            .into_iter()
+            .map(|(id, (owner, peer, n))| dns_peer(target, ir, id, owner, peer, n)),
+    );
     if errs.is_empty() {
         Ok(out)
     } else {
@@ -69,7 +91,7 @@ pub fn flows(target: Target, ir: &Ir) -> Result<Vec<(AtomId, AtomId, &Flow)>, Ve
 fn e012(target: Target, ir: &Ir, allow: usize, owner: AtomId, peer: AtomId) -> Diagnostic {
     let (o, p) = (&ir.atoms[owner], &ir.atoms[peer]);
     let need = match target {
-        Target::K8s => "a namespace or addresses",
+        Target::K8s | Target::K8sAdmin | Target::Istio => "a namespace or addresses",
         Target::Iptables | Target::Nftables => "addresses (`cidr` on its zone or `hosts` on the service)",
         _ => "addresses, or a zone at the same site",
     };
@@ -89,5 +111,105 @@ fn e012(target: Target, ir: &Ir, allow: usize, owner: AtomId, peer: AtomId) -> D
     .with_help(format!(
         "give `{}` {need}, or narrow the allow so it does not reach it",
         p.name
+    ))
+}
+
+/// E048 for each layout feature a mesh target (k8s-admin, istio) does not
+/// write yet: several clusters (their files would mix clusters), namespaces
+/// chosen by label, and zones that share a namespace by pod selector. Refusing is fail
+/// closed: a partial guardrail would look like a whole one.
+pub fn mesh_layout_limits(target: Target, ir: &Ir) -> Vec<Diagnostic> {
+    let mut out = vec![];
+    let name = target.as_str();
+    if let Some(c) = ir.layout.clusters.get(1) {
+        out.push(
+            Diagnostic::error(
+                "E048",
+                c.span,
+                format!("target {name} writes one set of files for one cluster, and this policy declares several"),
+            )
+            .with_help(format!(
+                "compile {name} from a policy per cluster (the zones of one cluster), or use the k8s target, which writes DIR/k8s/<cluster>/"
+            )),
+        );
+    }
+    for (z, zone) in ir.zones.iter().enumerate() {
+        // Unmanaged zones too: they are still peers, selected by these targets.
+        let l = ir.layout.zone(z);
+        if !l.ns_labels.is_empty() {
+            out.push(
+                Diagnostic::error("E048", zone.span, format!("target {name} cannot select the namespaces of `{}` by label", zone.name))
+                    .with_help("name the zone's namespaces (`namespace NS`) for this target; the k8s target selects them by label"),
+            );
+        }
+        if let Some(ns) = l.claims.keys().next() {
+            let why = if target == Target::Istio {
+                "names sources by namespace and service account"
+            } else {
+                "does not yet select the pods of a shared namespace exactly"
+            };
+            out.push(
+                Diagnostic::error(
+                    "E048",
+                    zone.span,
+                    format!(
+                        "target {name} {why}, and `{}` shares namespace `{ns}` with other zones by pod selector",
+                        zone.name
+                    ),
+                )
+                .with_help(format!(
+                    "give the zone a namespace of its own for {name}, or enforce it with the k8s target (which selects its pods exactly)"
+                )),
+            );
+        }
+    }
+    out
+}
+
+/// What each target would need to enforce a DNS-name peer (docs/language.md, "DNS names").
+fn dns_reason(target: Target) -> &'static str {
+    match target {
+        Target::K8s => "a NetworkPolicy peer is a pod, a namespace or an ipBlock, never a name",
+        Target::Iptables | Target::Nftables => {
+            "netfilter matches addresses; names resolved when the rules load go stale as the peer's addresses change"
+        }
+        Target::Aws => "a security group rule names CIDRs, prefix lists or security groups, never a DNS name",
+        Target::Gcp => "a VPC firewall rule names source and destination ranges, never a DNS name",
+        Target::Azure => "a network security group rule names prefixes or service tags, never a DNS name",
+        Target::K8sAdmin => {
+            "moat writes no `domainNames` egress peers (a ClusterNetworkPolicy v1alpha2 field that not every implementation supports)"
+        }
+        Target::Istio => {
+            "an AuthorizationPolicy matches the sources of requests to a workload; names of external destinations need a ServiceEntry and an egress gateway, which moat does not write"
+        }
+    }
+}
+
+/// E017 at an allow with `flows` in-scope flows to or from a DNS-name zone; names the first.
+fn dns_peer(target: Target, ir: &Ir, allow: usize, owner: AtomId, peer: AtomId, flows: usize) -> Diagnostic {
+    let (o, p) = (&ir.atoms[owner], &ir.atoms[peer]);
+    let zone = ir.zone_of(peer);
+    let mut d = Diagnostic::error(
+        "E017",
+        ir.allows[allow].span,
+        format!(
+            "target {} cannot express the flow between `{}` and `{}`: `{}` is reached by DNS names ({})",
+            target.as_str(),
+            o.name,
+            p.name,
+            zone.name,
+            zone.dns.join(", ")
+        ),
+    )
+    .with_label(zone.span, format!("`{}` names its DNS peers here", zone.name))
+    .with_note(format!("{}: {}", target.as_str(), dns_reason(target)));
+    if flows > 1 {
+        d = d.with_note(format!("and {} more such flow(s) of this allow", flows - 1));
+    }
+    d
+    .with_note("none of moat's targets (k8s, iptables, nftables, aws, gcp, azure, k8s-admin, istio) can enforce DNS names; an egress proxy or a service mesh (e.g. an Istio ServiceEntry) can")
+    .with_help(format!(
+        "give `{}` the peer's addresses with `cidr` if they are fixed, or narrow the allow so this target's zones do not reach it",
+        zone.name
     ))
 }

@@ -11,6 +11,9 @@ use std::net::IpAddr;
 
 /// Parses an absolute address or CIDR; a bare address is a single host.
 pub fn parse_net(text: &str) -> Result<IpNet, String> {
+    if text.contains('-') {
+        return Err(format!("`{text}` is an address range; a CIDR is needed here"));
+    }
     let (addr, len) = match text.split_once('/') {
         Some((a, l)) => (a, Some(l)),
         None => (text, None),
@@ -210,17 +213,26 @@ fn overlap_check(
 }
 
 /// E005 for service hosts outside every cidr of their zone.
+/// `ranges` are the address ranges among the hosts, as written, by span: a
+/// range is several prefixes with one span, reported once and named as written.
 pub fn hosts_inside_zone(
     zone_name: &str,
     zone_cidrs: &[IpNet],
     hosts: &[(IpNet, Span)],
+    ranges: &[(Span, &str)],
     zone_span: Span,
     diags: &mut Vec<Diagnostic>,
 ) {
-    for (h, span) in hosts {
-        if zone_cidrs.iter().any(|c| c.contains(h)) {
+    let mut reported: Option<Span> = None;
+    for (net, span) in hosts {
+        if zone_cidrs.iter().any(|c| c.contains(net)) || reported == Some(*span) {
             continue;
         }
+        reported = Some(*span);
+        let h = match ranges.iter().find(|(s, _)| s == span) {
+            Some((_, text)) => format!("{net} (of the range {text})"),
+            None => net.to_string(),
+        };
         let msg = if zone_cidrs.is_empty() {
             format!("service hosts {h} given, but zone `{zone_name}` has no cidr")
         } else {

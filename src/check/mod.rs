@@ -5,10 +5,14 @@
 
 pub mod addresses;
 pub mod crossings;
+pub mod dns;
 pub mod forbids;
+pub mod layout;
+pub mod mesh;
 pub mod model;
 pub mod names;
 pub mod ports;
+pub mod ranges;
 pub mod rules;
 pub mod warnings;
 
@@ -36,8 +40,10 @@ pub fn check(
     let resolved = rules::build(sources, &model, &mut ir, &mut diags);
     crossings::check(&ir, &resolved, &mut diags);
     forbids::check(&ir, &mut diags);
+    layout::forbids(&ir, &mut diags);
     if quality_warnings && !syntax_failed && !diags.iter().any(Diagnostic::is_error) {
         warnings::check(&ir, &model, &mut diags);
+        dns::unenforceable(&ir, &model, &mut diags);
     }
     let ok = !syntax_failed && !diags.iter().any(Diagnostic::is_error);
     (ok.then_some(ir), diags)
@@ -74,6 +80,7 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
     let mut zones = vec![];
     let mut atoms = vec![];
     let mut ranges = vec![];
+    let mut dns_decls = vec![];
     for (zi, z) in zdefs.iter().enumerate() {
         let site = sites.iter().position(|s| s.name == z.site).unwrap_or(0);
         let before = diags.len();
@@ -87,13 +94,14 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
             atom: remainder,
             is_service: false,
         }));
-        let namespaces: Vec<String> = z
+        let ns_lits: Vec<&ast::Name> = z
             .decl
             .namespaces
             .iter()
-            .map(|n| interp(z.cell.as_ref(), &n.node))
+            .chain(z.decl.layout.claims.iter().flat_map(|c| &c.namespaces))
             .collect();
-        for (ns, lit) in namespaces.iter().zip(&z.decl.namespaces) {
+        let namespaces: Vec<String> = ns_lits.iter().map(|n| interp(z.cell.as_ref(), &n.node)).collect();
+        for (ns, lit) in namespaces.iter().zip(&ns_lits) {
             names::check_namespace(ns, lit.span, diags);
         }
         let nets: Vec<_> = cidrs.iter().map(|c| c.0).collect();
@@ -109,7 +117,13 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
             services.push(id);
             let hosts = addr_list(z, &s.hosts, diags);
             if cidrs_ok {
-                addresses::hosts_inside_zone(&z.name, &nets, &hosts, z.decl.name.span, diags);
+                let written: Vec<_> = s
+                    .hosts
+                    .iter()
+                    .filter(|l| ranges::is_range(&l.node.text))
+                    .map(|l| (l.span, l.node.text.as_str()))
+                    .collect();
+                addresses::hosts_inside_zone(&z.name, &nets, &hosts, &written, z.decl.name.span, diags);
             }
             ranges.extend(hosts.iter().map(|(net, span)| Range {
                 net: *net,
@@ -122,6 +136,11 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
         }
         services.sort_unstable();
         atoms.push((remainder, remainder_atom(z, zi, &namespaces)));
+        let dns_written = zone_dns(z);
+        let in_cluster =
+            !namespaces.is_empty() || !z.decl.layout.claims.is_empty() || !z.decl.layout.ns_labels.is_empty();
+        let dns = dns::zone_names(&z.name, z.kind, in_cluster, &dns_written, diags);
+        dns_decls.push((z.name.as_str(), dns_written));
         zones.push(Zone {
             name: z.name.clone(),
             kind: z.kind,
@@ -131,11 +150,16 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
             cell: z.cell.as_ref().map(|c| c.cell.clone()),
             services,
             remainder,
+            dns,
+            cidr_ranges: range_ends(&z.decl.cidrs, &cidrs),
             span: z.decl.span,
         });
     }
+    let dns_decls: Vec<(&str, &[_])> = dns_decls.iter().map(|(z, n)| (*z, n.as_slice())).collect();
+    dns::unique_across_zones(&dns_decls, diags);
     atoms.sort_by_key(|(i, _)| *i);
     let mut atoms: Vec<Atom> = atoms.into_iter().map(|(_, a)| a).collect();
+    let layout = layout::build(m, &zdefs, &zones, &atoms, diags);
     let external: Vec<bool> = zones.iter().map(|z| z.kind == ZoneKind::External).collect();
     let names: Vec<String> = zones.iter().map(|z| z.name.clone()).collect();
     let sets = addresses::atom_addresses(&ranges, &external, &names, atoms.len(), diags);
@@ -155,6 +179,7 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
         allows: vec![],
         forbids: vec![],
         flows: BTreeMap::new(),
+        layout,
     }
 }
 
@@ -176,6 +201,30 @@ fn atom_names(zones: &[&ZoneDef]) -> Vec<(String, usize, Option<String>)> {
     v
 }
 
+/// The (first, last) addresses of each range literal among `lits`, from its prefixes in `nets`.
+fn range_ends(
+    lits: &[crate::span::Spanned<ast::AddrLit>],
+    nets: &[(ipnet::IpNet, crate::span::Span)],
+) -> Vec<(std::net::IpAddr, std::net::IpAddr)> {
+    lits.iter()
+        .filter(|l| ranges::is_range(&l.node.text))
+        .filter_map(|l| {
+            let mut of = nets.iter().filter(|(_, s)| *s == l.span).map(|(n, _)| n);
+            let first = of.next()?;
+            Some((first.network(), of.next_back().unwrap_or(first).broadcast()))
+        })
+        .collect()
+}
+
+/// The zone's DNS names as written (`{cell}` interpolated), with their spans.
+fn zone_dns(z: &ZoneDef) -> Vec<(String, crate::span::Span)> {
+    z.decl
+        .dns
+        .iter()
+        .map(|n| (interp(z.cell.as_ref(), &n.node), n.span))
+        .collect()
+}
+
 fn zone_cidrs(z: &ZoneDef, diags: &mut Vec<Diagnostic>) -> Vec<(ipnet::IpNet, crate::span::Span)> {
     addr_list(z, &z.decl.cidrs, diags)
 }
@@ -188,6 +237,10 @@ fn addr_list(
 ) -> Vec<(ipnet::IpNet, crate::span::Span)> {
     let mut out = vec![];
     for lit in lits {
+        if ranges::is_range(&lit.node.text) {
+            range_lit(z, lit, &mut out, diags);
+            continue;
+        }
         let parsed = if lit.node.relative {
             match z.cell.as_ref().map(|c| c.block) {
                 None => Err((
@@ -217,6 +270,38 @@ fn addr_list(
     }
     // A cells block repeats one declaration per cell: report each address error once.
     out
+}
+
+/// Appends the prefixes of one address range `FIRST-LAST` (E015, E016, E026, E027).
+fn range_lit(
+    z: &ZoneDef,
+    lit: &crate::span::Spanned<ast::AddrLit>,
+    out: &mut Vec<(ipnet::IpNet, crate::span::Span)>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let block = match (lit.node.relative, z.cell.as_ref().map(|c| c.block)) {
+        (false, _) => None,
+        (true, Some(Some(block))) => Some(block),
+        (true, Some(None)) => return, // the block itself is invalid, already reported
+        (true, None) => {
+            diags.push(
+                Diagnostic::error(
+                    "E016",
+                    lit.span,
+                    format!(
+                        "`+{}` is relative, but zone `{}` is not in a cells block",
+                        lit.node.text, z.name
+                    ),
+                )
+                .with_help("keep relative addresses inside the cell's block"),
+            );
+            return;
+        }
+    };
+    match ranges::parse_range(&lit.node.text, block, lit.span) {
+        Ok(nets) => out.extend(nets.into_iter().map(|n| (n, lit.span))),
+        Err(d) => diags.push(d),
+    }
 }
 
 fn service_atom(
@@ -258,6 +343,9 @@ fn service_atom(
     }
     namespaces.sort();
     namespaces.dedup();
+    if let Some(sa) = &s.service_account {
+        mesh::check_service_account(&interp(cell, &sa.node), sa.span, diags);
+    }
     for l in &s.pods {
         names::check_label(&l.node.key, &interp(cell, &l.node.value), l.span, diags);
     }
@@ -283,6 +371,7 @@ fn service_atom(
             .collect(),
         ports,
         resident: s.resident.is_some(),
+        service_account: s.service_account.as_ref().map(|n| interp(cell, &n.node)),
         span: s.span,
     }
 }
@@ -302,6 +391,7 @@ fn remainder_atom(z: &ZoneDef, zone: usize, namespaces: &[String]) -> Atom {
         pods: BTreeMap::new(),
         ports: BTreeMap::new(),
         resident: false,
+        service_account: None,
         span: z.decl.span,
     }
 }

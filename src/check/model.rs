@@ -76,6 +76,8 @@ pub struct Model<'a> {
     pub allows: Vec<RuleDef<'a>>,
     pub forbids: Vec<RuleDef<'a>>,
     pub cells: Vec<CellsDef>,
+    /// `cluster NAME @ SITE` declarations, in source order (duplicates: E003).
+    pub clusters: Vec<&'a ast::ClusterDecl>,
     /// Number of allow statements (AllowIds are 0..n_allows).
     pub n_allows: usize,
     pub n_forbids: usize,
@@ -101,6 +103,13 @@ pub fn collect<'a>(files: &'a [(usize, ast::File)], diags: &mut Vec<Diagnostic>)
         });
     }
     m.sites.sort_by(|a, b| a.name.cmp(&b.name));
+    for (_, f) in files {
+        for item in &f.items {
+            if let Item::Cluster(c) = item {
+                super::layout::cluster(&mut m, c, diags);
+            }
+        }
+    }
     for (_, f) in files {
         for item in &f.items {
             top_item(&mut m, item, diags);
@@ -165,7 +174,7 @@ fn top_item<'a>(m: &mut Model<'a>, item: &'a Item, diags: &mut Vec<Diagnostic>) 
         Item::Zone(z) => zone(m, z, None, diags),
         Item::Rule(r) => rule(m, r, None),
         Item::Cells(c) => cells(m, c, diags),
-        Item::Include(_) | Item::Site(_) => {}
+        Item::Include(_) | Item::Site(_) | Item::Cluster(_) => {}
     }
 }
 

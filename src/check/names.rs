@@ -38,7 +38,7 @@ pub fn dns_label_problem(s: &str) -> Option<String> {
 }
 
 /// Why `s` is not a DNS subdomain (a label key's prefix), if it is not.
-fn dns_subdomain_problem(s: &str) -> Option<String> {
+pub fn dns_subdomain_problem(s: &str) -> Option<String> {
     if s.len() > MAX_SUBDOMAIN {
         return Some(format!(
             "prefix is {} bytes long, over the limit of {MAX_SUBDOMAIN}",

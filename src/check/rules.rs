@@ -41,6 +41,10 @@ pub fn build<'a>(
                 cite: crate::ir::cite(sources.snippet(r.span)),
                 reason: text(&r.reason),
                 exempt: text(&r.exempt),
+                l7: r
+                    .l7
+                    .as_ref()
+                    .and_then(|d| super::mesh::lower(d, def.cell.as_ref(), diags)),
             });
             let any = r
                 .ports

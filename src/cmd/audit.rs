@@ -1,7 +1,8 @@
 //! `moat audit`: the auditor's report (zones, crossings, exemptions, `any`
-//! crossings, resident services, forbids with their proofs).
+//! crossings, resident services, forbids with their proofs; with
+//! `--inventory`, each deployed workload and its flows).
 
-use super::{load_ok, FAIL, OK, TROUBLE};
+use super::{FAIL, OK, TROUBLE};
 use moat::analysis::{audit, diff, html};
 use std::path::PathBuf;
 
@@ -31,6 +32,11 @@ pub struct Args {
     /// and highlight the crossings the change adds.
     #[arg(long, value_name = "OLD")]
     pub against: Option<String>,
+    /// Kubernetes manifests of what is deployed (YAML or JSON files or
+    /// directories): check the policy against them (E020, W007, W008),
+    /// and list each workload with its atom and allowed flows.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub inventory: Vec<PathBuf>,
 }
 
 /// Runs `moat audit`: exit 0 with the report, 1 when the policy has errors, 2 on I/O trouble.
@@ -39,7 +45,13 @@ pub fn run(args: &Args) -> u8 {
         eprintln!("error: --against is for --format html; for the diff alone use `moat diff OLD NEW`");
         return TROUBLE;
     }
-    let c = match load_ok(&args.policy.files, args.policy.diagnostics) {
+    let mut c = super::load(&args.policy.files);
+    let inv = if args.inventory.is_empty() {
+        None
+    } else {
+        moat::check_inventory(&mut c, &args.inventory)
+    };
+    let c = match super::load_ok_with(c, args.policy.diagnostics) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -54,7 +66,11 @@ pub fn run(args: &Args) -> u8 {
             }
         }
     };
-    let r = audit::report(ir);
+    let mut r = audit::report(ir);
+    if let Some(inv) = &inv {
+        super::eprint_diags(&c.diags, &c.sources, args.policy.diagnostics);
+        r.workloads = Some(audit::workloads(ir, inv, &c.sources));
+    }
     let text = match args.format {
         Format::Json => format!("{}\n", audit::to_json(&r)),
         Format::Text => audit::to_doc(&r, false),

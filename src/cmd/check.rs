@@ -16,11 +16,18 @@ pub struct Args {
     /// Treat warnings as errors (exit 1 when there are any).
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Kubernetes manifests of what is deployed (YAML or JSON files or
+    /// directories): check the policy against them (E020, W007, W008).
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub inventory: Vec<PathBuf>,
 }
 
 /// Runs `moat check`.
 pub fn run(args: &Args) -> u8 {
-    let c = load(&args.files);
+    let mut c = load(&args.files);
+    if !args.inventory.is_empty() {
+        moat::check_inventory(&mut c, &args.inventory);
+    }
     print_diags(&c.diags, &c.sources, args.format);
     let code = verdict(args, &c);
     super::release(c);

@@ -1,6 +1,6 @@
 //! `moat compile`: check, then write artefacts for the chosen targets.
 
-use super::{eprint_diags, load_ok, FAIL, OK, TROUBLE};
+use super::{eprint_diags, FAIL, OK, TROUBLE};
 use crate::DiagFormat;
 use moat::backend::{self, Artefact, EmitOptions, Target};
 use std::path::PathBuf;
@@ -11,7 +11,9 @@ pub struct Args {
     /// Policy files or directories; several form one policy.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Targets, comma-separated: k8s, iptables, nftables, aws, gcp, azure, or all.
+    /// Targets, comma-separated: k8s, iptables, nftables, aws, gcp, azure,
+    /// k8s-admin, istio, or all (every target in scope but k8s-admin and
+    /// istio, which join `all` only when named too: `all,istio`).
     #[arg(long, short, value_delimiter = ',', required = true)]
     pub target: Vec<String>,
     /// Output directory; without it the artefacts are listed on stdout.
@@ -24,10 +26,18 @@ pub struct Args {
     /// netfilter targets: log dropped packets (rate-limited).
     #[arg(long)]
     pub log_drops: bool,
+    /// k8s-admin: compile the allows as Admin-tier Accept rules too, rather
+    /// than leave them to the namespaced NetworkPolicies of the k8s target.
+    #[arg(long)]
+    pub admin_allows: bool,
     /// How to print diagnostics: human and json on stderr, a SARIF log on
     /// stdout (needs --out, since without it the artefacts go to stdout).
     #[arg(long, value_enum, default_value = "human")]
     pub format: DiagFormat,
+    /// Kubernetes manifests of what is deployed (YAML or JSON files or
+    /// directories): check the policy against them (E020, W007, W008).
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub inventory: Vec<PathBuf>,
 }
 
 /// Runs `moat compile`.
@@ -43,7 +53,7 @@ pub fn run(args: &Args) -> u8 {
             return TROUBLE;
         }
     };
-    let c = match load_ok(&args.files, args.format) {
+    let c = match super::load_ok_inventory(&args.files, &args.inventory, args.format) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -52,6 +62,7 @@ pub fn run(args: &Args) -> u8 {
     let targets = targets.unwrap_or_else(|| {
         Target::ALL
             .into_iter()
+            .filter(|t| !Target::OPT_IN.contains(t) || args.target.iter().any(|n| n == t.as_str()))
             .filter(|t| backend::in_scope(*t, ir))
             .collect()
     });
@@ -79,6 +90,7 @@ pub fn run(args: &Args) -> u8 {
     let opts = EmitOptions {
         log_drops: args.log_drops,
         threads,
+        admin_allows: args.admin_allows,
     };
     let ids = backend::sources::citations(ir);
     let mut sink = Sink::new(args);
@@ -151,11 +163,7 @@ fn emit_in_parallel<'s, 'e: 's>(
             let mut sink = backend::sources::Recorder::new(ToWriter { target: t, tx: &tx }, ids);
             let result = backend::emit_into(t, ir, opts, &mut sink).map(|()| {
                 sink.finish(ir, sources, t.as_str());
-                if t == Target::K8s {
-                    backend::k8s::warnings(ir)
-                } else {
-                    vec![]
-                }
+                backend::warnings(t, ir)
             });
             if tx.send(Emitted::Done(result)).is_err() {
                 break;
@@ -272,7 +280,11 @@ impl Drift {
     fn report(mut self, args: &Args, dir: &std::path::Path, targets: &[Target]) -> u8 {
         let all = args.target.iter().any(|t| t == "all");
         let owned: Vec<Target> = if all {
-            Target::ALL.to_vec()
+            let named = |t: &Target| args.target.iter().any(|n| n == t.as_str());
+            Target::ALL
+                .into_iter()
+                .filter(|t| !Target::OPT_IN.contains(t) || named(t))
+                .collect()
         } else {
             targets.to_vec()
         };
@@ -327,21 +339,24 @@ fn list_files(dir: &std::path::Path, rel: &std::path::Path, out: &mut std::colle
     }
 }
 
+/// The target names, for messages.
+const TARGET_LIST: &str = "k8s, iptables, nftables, aws, gcp, azure, k8s-admin, istio or all";
+
 /// `None` means `all`.
 fn parse_targets(names: &[String]) -> Result<Option<Vec<Target>>, String> {
     if names.iter().any(|n| n == "all") {
-        return Ok(None);
+        // Opt-in targets named beside `all` are checked by name here.
+        return match names.iter().find(|n| *n != "all" && Target::parse(n).is_none()) {
+            Some(n) => Err(format!("unknown target `{n}` (expected {})", TARGET_LIST)),
+            None => Ok(None),
+        };
     }
     let mut out = vec![];
     for n in names {
         match Target::parse(n) {
             Some(t) if !out.contains(&t) => out.push(t),
             Some(_) => {}
-            None => {
-                return Err(format!(
-                    "unknown target `{n}` (expected k8s, iptables, nftables, aws, gcp, azure or all)"
-                ))
-            }
+            None => return Err(format!("unknown target `{n}` (expected {})", TARGET_LIST)),
         }
     }
     out.sort();
@@ -355,5 +370,6 @@ fn scope_hint(t: Target) -> &'static str {
         Target::Aws => "no zone is at a site of kind aws (`site NAME : aws`)",
         Target::Gcp => "no zone is at a site of kind gcp (`site NAME : gcp`)",
         Target::Azure => "no zone is at a site of kind azure (`site NAME : azure`)",
+        Target::K8sAdmin | Target::Istio => "no zone or service has a Kubernetes namespace",
     }
 }

@@ -36,7 +36,7 @@ pub struct Args {
     /// One more input of the new policy (repeatable).
     #[arg(long = "new", value_name = "INPUT")]
     pub new: Vec<String>,
-    /// Report format: `json` is spec §6's `{"added": [...], "removed": [...]}`.
+    /// Report format: `json` is `{"added": [...], "removed": [...]}` (docs/language.md §7).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// How to print diagnostics (on stderr): human or json.

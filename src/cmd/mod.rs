@@ -134,6 +134,20 @@ pub fn load_ok(files: &[PathBuf], format: DiagFormat) -> Result<Checked, u8> {
     load_ok_with(load(files), format)
 }
 
+/// [`load_ok`], then the policy checked against the inventory at
+/// `inventory` when any is given (`--inventory`).
+pub fn load_ok_inventory(
+    files: &[PathBuf],
+    inventory: &[PathBuf],
+    format: DiagFormat,
+) -> Result<Checked, u8> {
+    let mut c = load(files);
+    if !inventory.is_empty() {
+        moat::check_inventory(&mut c, inventory);
+    }
+    load_ok_with(c, format)
+}
+
 /// [`load_ok`] for a policy already loaded and checked.
 pub fn load_ok_with(c: Checked, format: DiagFormat) -> Result<Checked, u8> {
     if c.ir.is_none() || c.has_errors() {

@@ -26,6 +26,7 @@ pub enum Item {
     Zone(Box<ZoneDecl>),
     Rule(Rule),
     Cells(Box<CellsDecl>),
+    Cluster(Box<ClusterDecl>),
 }
 
 impl Item {
@@ -38,6 +39,7 @@ impl Item {
             Item::Zone(x) => x.span,
             Item::Rule(x) => x.span,
             Item::Cells(x) => x.span,
+            Item::Cluster(x) => x.span,
         }
     }
 }
@@ -77,10 +79,59 @@ pub struct ZoneDecl {
     pub cidrs: Vec<Spanned<AddrLit>>,
     pub namespaces: Vec<Name>,
     pub services: Vec<ServiceDecl>,
+    /// `dns "www.example.org", ...`: the DNS names of an external peer, as written.
+    pub dns: Vec<Name>,
+    /// Deployment layout (issue 12): `cluster`, `namespace NS pods SEL`,
+    /// `namespaces k=v`, `unmanaged`.
+    pub layout: ZoneLayoutDecl,
     pub span: Span,
 }
 
-/// An address or CIDR as written; `+A/L` is relative to the enclosing cell's block.
+/// `cluster NAME @ SITE` (top level): a Kubernetes cluster at a site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterDecl {
+    pub name: Name,
+    pub site: Name,
+    pub span: Span,
+}
+
+/// The deployment-layout statements of a zone, in the order written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ZoneLayoutDecl {
+    /// `cluster NAME`: the cluster the zone's namespaces are in.
+    pub cluster: Option<Name>,
+    /// `namespace NS pods SEL`: the zone's members in NS are the pods matching SEL.
+    pub claims: Vec<NsClaim>,
+    /// `namespaces k=v, ...`: the zone's namespaces are those with these labels.
+    pub ns_labels: Vec<Spanned<Label>>,
+    /// Span of the `unmanaged` flag, if present.
+    pub unmanaged: Option<Span>,
+}
+
+impl ZoneLayoutDecl {
+    /// True when the zone uses none of the layout statements.
+    pub fn is_empty(&self) -> bool {
+        *self == ZoneLayoutDecl::default()
+    }
+}
+
+/// `namespace NS {, NS} pods MATCH {, MATCH}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NsClaim {
+    pub namespaces: Vec<Name>,
+    pub pods: Vec<Spanned<PodMatch>>,
+    pub span: Span,
+}
+
+/// `key=value`, or `key!=value` (the pod lacks the key or has another value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodMatch {
+    pub key: String,
+    pub value: String,
+    pub negated: bool,
+}
+
+/// An address, CIDR or range `FIRST-LAST` as written; `+A/L` is relative to the enclosing cell's block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddrLit {
     pub text: String,
@@ -97,6 +148,9 @@ pub struct ServiceDecl {
     pub ports: Vec<PortDecl>,
     /// Span of the `resident` flag, if present.
     pub resident: Option<Span>,
+    /// `serviceaccount NAME`: the Kubernetes service account its pods run as
+    /// (their mesh identity, for the istio target).
+    pub service_account: Option<Name>,
     pub span: Span,
 }
 
@@ -147,6 +201,20 @@ pub struct Rule {
     pub ports: Option<Vec<Spanned<PortItem>>>,
     pub reason: Option<Name>,
     pub exempt: Option<Name>,
+    /// `paths "..." methods GET, ...` (allow only): HTTP requests it is limited to.
+    pub l7: Option<L7Decl>,
+    pub span: Span,
+}
+
+/// The L7 part of an allow: `paths "/a", "/b*"` and/or `methods GET, POST`.
+/// Only the istio target enforces it; the others enforce the ports alone (W017).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct L7Decl {
+    /// Request paths as written (exact, `prefix*`, `*suffix` or `*`).
+    pub paths: Vec<Name>,
+    /// HTTP methods as written (upper case).
+    pub methods: Vec<Name>,
+    /// From the first `paths`/`methods` keyword to the end of the last list.
     pub span: Span,
 }
 

@@ -3,9 +3,11 @@
 //!
 //! Layout: two-space indentation; one statement per line; single spaces
 //! between tokens and `, ` in lists; zone kinds in their canonical spelling
-//! (`dmz` becomes `demilitarised`); inside a zone `cidr`, then `namespace`,
+//! (`dmz` becomes `demilitarised`); inside a zone `cluster`, `cidr`,
+//! `namespace`, each `namespace ... pods` line, `namespaces`, `unmanaged`,
 //! then the services; inside a service `namespace`, `pods`, `hosts`, the
-//! ports, `resident`. A zone without services and a service are written on
+//! ports, `resident`, `serviceaccount`; in an allow the ports, then `paths`,
+//! then `methods`. A zone without services and a service are written on
 //! one line when that fits in 100 columns and no comment sits inside them.
 //! Top-level statements keep their order; a blank line from the source is
 //! kept (at most one), and blocks spanning lines are set off by blank lines.
@@ -173,6 +175,10 @@ impl Fmt<'_> {
             Item::Zone(z) => self.zone(z),
             Item::Rule(r) => Node::Leaf(self.rule(r)),
             Item::Cells(c) => self.cells(c),
+            Item::Cluster(c) => Node::Leaf(self.unit(
+                format!("cluster {} @ {}", c.name.node, c.site.node),
+                vec![kw(c.span), c.name.span, c.site.span],
+            )),
         }
     }
 
@@ -203,6 +209,9 @@ impl Fmt<'_> {
         anchors.extend(z.site.as_ref().map(|s| s.span));
         let header = self.unit(format!("zone {} : {kind}{site}", z.name.node), anchors);
         let mut body = vec![];
+        if let Some(c) = &z.layout.cluster {
+            body.push(Node::Leaf(self.unit(format!("cluster {}", c.node), vec![c.span])));
+        }
         if !z.cidrs.is_empty() {
             let list: Vec<String> = z.cidrs.iter().map(|a| addr(&a.node)).collect();
             body.push(Node::Leaf(self.unit(
@@ -213,6 +222,10 @@ impl Fmt<'_> {
         if !z.namespaces.is_empty() {
             body.push(Node::Leaf(self.namespaces(&z.namespaces)));
         }
+        if !z.dns.is_empty() {
+            body.push(Node::Leaf(self.dns(&z.dns)));
+        }
+        self.layout(&z.layout, &mut body);
         body.extend(z.services.iter().map(|s| self.service(s)));
         let inline = z.services.is_empty();
         Node::Block {
@@ -220,6 +233,38 @@ impl Fmt<'_> {
             body,
             close: self.close(z.span),
             inline,
+        }
+    }
+
+    fn dns(&mut self, names: &[Name]) -> usize {
+        let list: Vec<String> = names.iter().map(|n| string(&n.node)).collect();
+        self.unit(
+            format!("dns {}", list.join(", ")),
+            names.iter().map(|n| n.span).collect(),
+        )
+    }
+
+    /// The layout statements after `namespace`: each claim, `namespaces`, `unmanaged`.
+    fn layout(&mut self, l: &ZoneLayoutDecl, body: &mut Vec<Node>) {
+        for c in &l.claims {
+            let names: Vec<String> = c.namespaces.iter().map(|n| ns_name(&n.node)).collect();
+            let pods: Vec<String> = c.pods.iter().map(|m| pod_match(&m.node)).collect();
+            let mut anchors: Vec<Span> = c.namespaces.iter().map(|n| n.span).collect();
+            anchors.extend(c.pods.iter().map(|m| m.span));
+            body.push(Node::Leaf(self.unit(
+                format!("namespace {} pods {}", names.join(", "), pods.join(", ")),
+                anchors,
+            )));
+        }
+        if !l.ns_labels.is_empty() {
+            let list: Vec<String> = l.ns_labels.iter().map(|x| label(&x.node)).collect();
+            body.push(Node::Leaf(self.unit(
+                format!("namespaces {}", list.join(", ")),
+                l.ns_labels.iter().map(|x| x.span).collect(),
+            )));
+        }
+        if let Some(u) = l.unmanaged {
+            body.push(Node::Leaf(self.unit("unmanaged".into(), vec![u])));
         }
     }
 
@@ -260,6 +305,11 @@ impl Fmt<'_> {
         if let Some(r) = s.resident {
             body.push(Node::Leaf(self.unit("resident".into(), vec![r])));
         }
+        if let Some(sa) = &s.service_account {
+            body.push(Node::Leaf(
+                self.unit(format!("serviceaccount {}", ns_name(&sa.node)), vec![sa.span]),
+            ));
+        }
         Node::Block {
             header,
             body,
@@ -292,6 +342,18 @@ impl Fmt<'_> {
             let list: Vec<String> = ports.iter().map(|p| port_item(&p.node)).collect();
             text.push_str(&format!(" : {}", list.join(", ")));
             anchors.extend(ports.iter().map(|p| p.span));
+        }
+        if let Some(l7) = &r.l7 {
+            if !l7.paths.is_empty() {
+                let list: Vec<String> = l7.paths.iter().map(|p| string(&p.node)).collect();
+                text.push_str(&format!(" paths {}", list.join(", ")));
+                anchors.extend(l7.paths.iter().map(|p| p.span));
+            }
+            if !l7.methods.is_empty() {
+                let list: Vec<&str> = l7.methods.iter().map(|m| m.node.as_str()).collect();
+                text.push_str(&format!(" methods {}", list.join(", ")));
+                anchors.extend(l7.methods.iter().map(|m| m.span));
+            }
         }
         if let Some(reason) = &r.reason {
             text.push_str(&format!(" {}", string(&reason.node)));
@@ -536,6 +598,18 @@ fn label(l: &Label) -> String {
     )
 }
 
+fn pod_match(m: &PodMatch) -> String {
+    let l = label(&Label {
+        key: m.key.clone(),
+        value: m.value.clone(),
+    });
+    if m.negated {
+        l.replacen('=', "!=", 1)
+    } else {
+        l
+    }
+}
+
 fn addr(a: &AddrLit) -> String {
     format!("{}{}", if a.relative { "+" } else { "" }, a.text)
 }
@@ -566,5 +640,20 @@ mod tests {
             "# head\npolicy p \"T\"\n\nzone mz : militarised {\n  namespace mz                              # ns\n  service k { pods app=k port api tcp/80 }  # after k\n  # before close\n}\n\nallow mz.k -> mz.k : api  # why\n# tail\n"
         );
         assert_eq!(fmt(&out), out);
+    }
+
+    #[test]
+    fn layout_statements_have_one_place() {
+        let src = "cluster c@s\nzone d:dmz{unmanaged namespaces team=a,x=\"y z\" namespace r pods k!=v,app=b cluster c namespace w}\n";
+        let out = fmt(src);
+        assert_eq!(
+            out,
+            "cluster c @ s\n\nzone d : demilitarised {\n  cluster c\n  namespace w\n  namespace r pods k!=v, app=b\n  namespaces team=a, x=\"y z\"\n  unmanaged\n}\n"
+        );
+        assert_eq!(fmt(&out), out);
+        assert_eq!(
+            fmt("zone k:mz{namespace a unmanaged}\n"),
+            "zone k : militarised { namespace a unmanaged }\n"
+        );
     }
 }

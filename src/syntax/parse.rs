@@ -14,7 +14,20 @@ use nom::sequence::pair;
 use nom::{IResult, Parser as _};
 
 /// Keywords that start a top-level statement (used to resume after an error).
-const TOP_KEYWORDS: [&str; 7] = ["policy", "include", "site", "zone", "allow", "forbid", "cells"];
+const TOP_KEYWORDS: [&str; 8] = [
+    "policy", "include", "site", "zone", "allow", "forbid", "cells", "cluster",
+];
+
+/// The statements of a zone body (the layout ones are `cluster`, `namespaces`, `unmanaged`).
+const ZONE_KEYWORDS: [&str; 7] = [
+    "cidr",
+    "namespace",
+    "namespaces",
+    "cluster",
+    "unmanaged",
+    "dns",
+    "service",
+];
 
 /// Parses one file into its syntax tree and the syntax errors found.
 pub fn parse_file(text: &str, file: FileId) -> (File, Vec<Diagnostic>) {
@@ -437,7 +450,7 @@ impl<'a> Parser<'a> {
             return self.err(if in_cells {
                 "`zone`, `allow`, `forbid` or `}`"
             } else {
-                "a statement (`policy`, `include`, `site`, `zone`, `allow`, `forbid` or `cells`)"
+                "a statement (`policy`, `include`, `site`, `cluster`, `zone`, `allow`, `forbid` or `cells`)"
             });
         };
         let allowed: &[&str] = if in_cells {
@@ -472,6 +485,7 @@ impl<'a> Parser<'a> {
             "zone" => Item::Zone(Box::new(self.zone(start)?)),
             "allow" => Item::Rule(self.rule(start, RuleKind::Allow)?),
             "forbid" => Item::Rule(self.rule(start, RuleKind::Forbid)?),
+            "cluster" => Item::Cluster(Box::new(self.cluster(start)?)),
             _ => Item::Cells(Box::new(self.cells(start)?)),
         })
     }
@@ -533,33 +547,89 @@ impl<'a> Parser<'a> {
             cidrs: vec![],
             namespaces: vec![],
             services: vec![],
+            dns: vec![],
+            layout: ZoneLayoutDecl::default(),
             span: Span::default(),
         };
         while !self.eat('}') {
-            self.block_stmt(|p| p.zone_stmt(&mut z), &["cidr", "namespace", "service"], "zone")?;
+            self.block_stmt(|p| p.zone_stmt(&mut z), &ZONE_KEYWORDS, "zone")?;
         }
         z.span = self.span(start);
         Ok(z)
     }
 
-    /// zone_stmt = "cidr" addr_list | "namespace" ns_list | service
+    /// zone_stmt = "cidr" addr_list | "namespace" ns_list [ "pods" pod_match_list ]
+    ///           | dns | layout_stmt | service
     fn zone_stmt(&mut self, z: &mut ZoneDecl) -> PResult<()> {
         let start = self.pos;
-        if self.keyword("cidr") {
+        if self.keyword("dns") {
+            z.dns.extend(self.dns_names()?);
+        } else if self.keyword("cidr") {
             z.cidrs.extend(self.list(Self::addr)?);
         } else if self.keyword("namespace") {
-            z.namespaces
-                .extend(self.list(|p| p.ident_or_string("a namespace name"))?);
+            let names = self.list(|p| p.ident_or_string("a namespace name"))?;
+            if self.keyword("pods") {
+                let pods = self.list(Self::pod_match)?;
+                z.layout.claims.push(NsClaim {
+                    namespaces: names,
+                    pods,
+                    span: self.span(start),
+                });
+            } else {
+                z.namespaces.extend(names);
+            }
         } else if self.keyword("service") {
             let s = self.service(start)?;
             z.services.push(s);
-        } else {
+        } else if !self.layout_stmt(start, &mut z.layout)? {
             return self.keyword_error(
-                &["cidr", "namespace", "service"],
-                "`cidr`, `namespace`, `service` or `}`",
+                &ZONE_KEYWORDS,
+                "`cidr`, `namespace`, `namespaces`, `cluster`, `unmanaged`, `dns`, `service` or `}`",
             );
         }
         Ok(())
+    }
+
+    /// dns = "dns" string { "," string }   (the DNS names of an external zone; checked later, E028)
+    fn dns_names(&mut self) -> PResult<Vec<Name>> {
+        self.list(|p| {
+            if p.peek_char() == Some('"') {
+                p.string("a DNS name in quotes")
+            } else {
+                Err(PErr {
+                    pos: p.pos,
+                    expected: "a DNS name in quotes".into(),
+                    help: Some("write DNS names as strings: `dns \"www.example.org\"`".into()),
+                })
+            }
+        })
+    }
+
+    /// layout_stmt = "cluster" ident | "namespaces" label_list | "unmanaged"
+    /// (issue 12); false when none of them comes next.
+    fn layout_stmt(&mut self, start: usize, l: &mut ZoneLayoutDecl) -> PResult<bool> {
+        if self.keyword("cluster") {
+            l.cluster = Some(self.ident("a cluster name")?);
+        } else if self.keyword("namespaces") {
+            l.ns_labels.extend(self.list(Self::label)?);
+        } else if self.keyword("unmanaged") {
+            l.unmanaged = Some(self.span(start));
+        } else {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// cluster = "cluster" ident "@" ident
+    fn cluster(&mut self, start: usize) -> PResult<ClusterDecl> {
+        let name = self.ident("a cluster name")?;
+        self.expect('@', "`@` and the site the cluster runs at")?;
+        let site = self.ident("a site name")?;
+        Ok(ClusterDecl {
+            name,
+            site,
+            span: self.span(start),
+        })
     }
 
     /// Parses one statement of a block; on a syntax error reports it and skips
@@ -639,12 +709,13 @@ impl<'a> Parser<'a> {
             namespaces: vec![],
             ports: vec![],
             resident: None,
+            service_account: None,
             span: Span::default(),
         };
         while !self.eat('}') {
             self.block_stmt(
                 |p| p.service_stmt(&mut s),
-                &["hosts", "pods", "namespace", "port", "resident"],
+                &["hosts", "pods", "namespace", "port", "resident", "serviceaccount"],
                 "service",
             )?;
         }
@@ -673,10 +744,12 @@ impl<'a> Parser<'a> {
             });
         } else if self.keyword("resident") {
             s.resident = Some(self.span(start));
+        } else if self.keyword("serviceaccount") {
+            s.service_account = Some(self.ident_or_string("a service account name")?);
         } else {
             return self.keyword_error(
-                &["hosts", "pods", "namespace", "port", "resident"],
-                "`hosts`, `pods`, `namespace`, `port`, `resident` or `}`",
+                &["hosts", "pods", "namespace", "port", "resident", "serviceaccount"],
+                "`hosts`, `pods`, `namespace`, `port`, `resident`, `serviceaccount` or `}`",
             );
         }
         Ok(())
@@ -691,7 +764,7 @@ impl<'a> Parser<'a> {
         Ok(out)
     }
 
-    /// addr = [ "+" ] address [ "/" digits ]
+    /// addr = [ "+" ] addr_chars [ "-" addr_chars ]   (an address, a CIDR, or a range FIRST-LAST)
     fn addr(&mut self) -> PResult<Spanned<AddrLit>> {
         self.ws();
         let start = self.pos;
@@ -699,31 +772,77 @@ impl<'a> Parser<'a> {
         let Some(t) = self.lex(addr_lexeme) else {
             return self.err("an IPv4 or IPv6 address or CIDR");
         };
-        Ok(Spanned::new(
-            AddrLit {
-                text: t.node,
-                relative,
-            },
-            self.span(start),
-        ))
+        let mut text = t.node;
+        if let Some(last) = self.range_end()? {
+            text = format!("{text}-{last}");
+        }
+        Ok(Spanned::new(AddrLit { text, relative }, self.span(start)))
+    }
+
+    /// The `- LAST` of an address range `FIRST-LAST`, if one follows (blanks allowed around `-`).
+    fn range_end(&mut self) -> PResult<Option<String>> {
+        let save = (self.pos, self.end);
+        if !self.eat_str("-") {
+            return Ok(None);
+        }
+        if self.rest().starts_with('>') {
+            (self.pos, self.end) = save; // `->` is no range
+            return Ok(None);
+        }
+        match self.lex(addr_lexeme) {
+            Some(last) => Ok(Some(last.node)),
+            None => Err(PErr {
+                pos: self.pos,
+                expected: "the last address of the range after `-`".into(),
+                help: Some("an address range is written `10.0.0.2-10.0.0.51`".into()),
+            }),
+        }
     }
 
     /// label = label_key "=" ( label_value | string )
     fn label(&mut self) -> PResult<Spanned<Label>> {
+        let m = self.key_value(false)?;
+        let PodMatch { key, value, .. } = m.node;
+        Ok(Spanned::new(Label { key, value }, m.span))
+    }
+
+    /// pod_match = label_key ( "=" | "!=" ) ( label_value | string )
+    fn pod_match(&mut self) -> PResult<Spanned<PodMatch>> {
+        self.key_value(true)
+    }
+
+    /// A label `key=value`, or with `negation` also `key!=value`.
+    fn key_value(&mut self, negation: bool) -> PResult<Spanned<PodMatch>> {
         self.ws();
         let start = self.pos;
         let Some(key) = self.lex(label_key_lexeme) else {
-            return self.err("a pod label `key=value`");
+            return self.err(if negation {
+                "a pod label `key=value` or `key!=value`"
+            } else {
+                "a pod label `key=value`"
+            });
         };
-        if !self.eat_str("=") {
-            return self.err("`=` and the label value");
+        let negated = negation && self.eat_str("!=");
+        if !negated && !self.eat_str("=") {
+            return self.err(if negation {
+                "`=` or `!=` and the label value"
+            } else {
+                "`=` and the label value"
+            });
         }
         let value = if self.rest().starts_with('"') {
             self.string("a label value")?.node
         } else {
             self.lex(label_value_lexeme).map(|v| v.node).unwrap_or_default()
         };
-        Ok(Spanned::new(Label { key: key.node, value }, self.span(start)))
+        Ok(Spanned::new(
+            PodMatch {
+                key: key.node,
+                value,
+                negated,
+            },
+            self.span(start),
+        ))
     }
 
     /// port_item = "any" | proto [ "/" digits [ "-" digits ] ] | ident
@@ -769,6 +888,14 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
+        let l7 = self.l7()?;
+        if l7.is_some() && kind == RuleKind::Forbid {
+            return Err(PErr {
+                pos: self.pos,
+                expected: "the next statement".into(),
+                help: Some("`paths` and `methods` narrow an allow; a forbid rules out whole ports".into()),
+            });
+        }
         let reason = if self.peek_char() == Some('"') {
             Some(self.string("a reason")?)
         } else {
@@ -793,8 +920,55 @@ impl<'a> Parser<'a> {
             ports,
             reason,
             exempt,
+            l7,
             span: self.span(start),
         })
+    }
+
+    /// l7 = { "paths" string { "," string } | "methods" method { "," method } }
+    fn l7(&mut self) -> PResult<Option<L7Decl>> {
+        let mut l7: Option<L7Decl> = None;
+        loop {
+            self.ws();
+            let start = self.pos;
+            let paths = if self.keyword("paths") {
+                true
+            } else if self.keyword("methods") {
+                false
+            } else {
+                break;
+            };
+            let d = l7.get_or_insert_with(|| L7Decl {
+                span: self.span(start),
+                ..L7Decl::default()
+            });
+            if paths {
+                let list = self.list(|p| p.string("a request path in quotes, e.g. \"/v1/*\""))?;
+                d.paths.extend(list);
+            } else {
+                let list = self.list(Self::method)?;
+                d.methods.extend(list);
+            }
+            d.span = self.span(d.span.start);
+        }
+        Ok(l7)
+    }
+
+    /// method = upper { upper }   (an HTTP method: GET, POST, ...)
+    fn method(&mut self) -> PResult<Name> {
+        self.ws();
+        let start = self.pos;
+        let n = self.rest().bytes().take_while(u8::is_ascii_uppercase).count();
+        if n == 0 {
+            return Err(PErr {
+                pos: self.pos,
+                expected: "an HTTP method in capitals (GET, POST, ...)".into(),
+                help: Some("methods are written as HTTP spells them: `methods GET, POST`".into()),
+            });
+        }
+        let name = self.rest()[..n].to_string();
+        self.advance(n);
+        Ok(Spanned::new(name, self.span(start)))
     }
 
     /// endpoint = segment { "." segment } ; segment = ident [ "*" ] (only the first may have "*")

@@ -132,6 +132,8 @@ impl IrBuilder {
                     .filter(|&a| atoms[a].zone == zi && atoms[a].service.is_some())
                     .collect(),
                 remainder: id(&z.name),
+                dns: vec![],
+                cidr_ranges: vec![],
                 span: Span::default(),
             })
             .collect();
@@ -144,6 +146,7 @@ impl IrBuilder {
                 cite: moat::ir::cite(&format!("t.moat allow {i}")),
                 reason: None,
                 exempt: exempt.clone(),
+                l7: None,
             });
             let flow = flows.entry((id(f), id(t))).or_default();
             flow.ports.union_with(p);
@@ -164,6 +167,7 @@ impl IrBuilder {
             allows,
             forbids: vec![],
             flows,
+            layout: Default::default(),
         }
     }
 }
@@ -186,6 +190,7 @@ fn atom(
         pods,
         ports: BTreeMap::new(),
         resident,
+        service_account: None,
         span: Span::default(),
     }
 }

@@ -58,10 +58,11 @@ pub struct Model {
     pub problems: Vec<String>,
 }
 
-/// The atoms a target covers (zones at sites of its kind).
+/// The atoms a target covers (zones at sites of its kind, except unmanaged
+/// ones: their instances get nothing of moat's, and are peers by address).
 pub fn covered(ir: &Ir, kind: SiteKind) -> BTreeSet<AtomId> {
     (0..ir.atoms.len())
-        .filter(|a| ir.site_of(*a).kind == kind)
+        .filter(|a| ir.site_of(*a).kind == kind && !ir.is_unmanaged(*a))
         .collect()
 }
 

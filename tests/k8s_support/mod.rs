@@ -276,7 +276,7 @@ fn parse_line(line: &str) -> Option<(NcaEnd, NcaEnd, PortSet)> {
     ))
 }
 
-fn parse_end(s: &str) -> Option<NcaEnd> {
+pub fn parse_end(s: &str) -> Option<NcaEnd> {
     if let Some(pod) = s.strip_suffix("[Pod]") {
         let (ns, name) = pod.split_once('/')?;
         return Some(NcaEnd::Pod(ns.to_string(), name.to_string()));
@@ -357,7 +357,19 @@ pub fn compare(ir: &Ir, pods: &[TopoPod], lines: &[(NcaEnd, NcaEnd, PortSet)], s
             diffs.push(format!("nca reports a pod outside the topology: {p:?} => {q:?}"));
         }
     }
-    let want = |a: AtomId, b: AtomId| ir.flows.get(&(a, b)).map(|f| f.ports.clone()).unwrap_or_default();
+    // An `unmanaged` zone's pods get no policy of their own: a flow is
+    // enforced at its other end only, and a flow with neither end enforced
+    // (both unmanaged, or an unmanaged pod and an address) is open.
+    let pod_atom_ids: BTreeSet<AtomId> = pods.iter().map(|p| p.atom).collect();
+    let want = |a: AtomId, b: AtomId| {
+        let at_source = pod_atom_ids.contains(&a) && !ir.is_unmanaged(a) && side != Side::Ingress;
+        let at_dest = pod_atom_ids.contains(&b) && !ir.is_unmanaged(b) && side != Side::Egress;
+        if !(ir.is_unmanaged(a) || ir.is_unmanaged(b)) || at_source || at_dest {
+            ir.flows.get(&(a, b)).map(|f| f.ports.clone()).unwrap_or_default()
+        } else {
+            PortSet::any()
+        }
+    };
     for (pk, &pa) in &pod_atom {
         for (qk, &qa) in &pod_atom {
             if pk == qk {
@@ -459,7 +471,7 @@ pub enum Side {
 /// A policy per namespace that allows all of the other side (`ingress: [{}]`
 /// or `egress: [{}]`), so that one side's rules are checked on their own (a
 /// mistake on one side is otherwise hidden by the other side's rule).
-fn open_side(ir: &Ir, side: Side) -> String {
+pub fn open_side(ir: &Ir, side: Side) -> String {
     let (ty, key) = if side == Side::Ingress {
         ("Egress", "egress")
     } else {

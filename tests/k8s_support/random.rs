@@ -218,6 +218,8 @@ fn lower(specs: Vec<ZoneSpec>, r: &mut Rng, seed: u64) -> Ir {
                 .iter()
                 .position(|a| a.zone == zi && a.is_remainder())
                 .expect("remainder"),
+            dns: vec![],
+            cidr_ranges: vec![],
             span: Span::default(),
         })
         .collect();
@@ -235,6 +237,7 @@ fn lower(specs: Vec<ZoneSpec>, r: &mut Rng, seed: u64) -> Ir {
         allows: vec![],
         forbids: vec![],
         flows: BTreeMap::new(),
+        layout: Default::default(),
     };
     for _ in 0..3 + r.below(5) {
         add_allow(&mut ir, r);
@@ -251,6 +254,8 @@ fn atom(
     pods: BTreeMap<String, String>,
     ports: BTreeMap<String, PortSet>,
 ) -> Atom {
+    // Every service runs as its own service account (its mesh identity).
+    let service_account = service.as_ref().map(|_| name.replace(['.', '_'], "-"));
     Atom {
         name,
         zone,
@@ -260,6 +265,7 @@ fn atom(
         pods,
         ports,
         resident: false,
+        service_account,
         span: Span::default(),
     }
 }
@@ -287,6 +293,7 @@ fn add_allow(ir: &mut Ir, r: &mut Rng) {
         cite: moat::ir::cite(&format!("rand.moat allow {id}")),
         reason: None,
         exempt: None,
+        l7: None,
     });
     for &f in &from {
         for &t in &to {

@@ -204,7 +204,8 @@ impl Plan {
         }
         let allowed: Vec<Probe> = allowed.into_iter().collect();
         let owned = |a: AtomId| scope::owns(Target::Iptables, ir, a);
-        let guarded = |a: AtomId| owned(a) && ir.zone_of(a).kind != ZoneKind::External;
+        // host mode: external and unmanaged zones' hosts get no ruleset
+        let guarded = |a: AtomId| owned(a) && ir.zone_of(a).kind != ZoneKind::External && !ir.is_unmanaged(a);
         let atoms: Vec<AtomId> = hosts.iter().map(|h| h.0).filter(|k| *k < TWIN).collect();
         let sample = |keep: &dyn Fn(AtomId) -> bool| {
             forbidden(
@@ -418,9 +419,9 @@ fn describe(ir: &Ir, lab: &Lab, p: &Probe) -> String {
     };
     format!(
         "{} ({}) -> {} ({}) {what}",
-        ir.atoms[p.from].name,
+        ir.atoms[p.from % TWIN].name,
         addr(src_key(p)),
-        ir.atoms[p.to].name,
+        ir.atoms[p.to % TWIN].name,
         addr(p.to)
     )
 }

@@ -40,7 +40,7 @@ pub fn errors(ir: &Ir) -> Vec<Diagnostic> {
         for end in [from, to] {
             let a = &ir.atoms[end];
             // Without addresses either, scope::flows already reports E012.
-            if !a.pods.is_empty() && !a.has_namespaces() && a.has_addrs() {
+            if !a.pods.is_empty() && !ir.in_k8s(end) && a.has_addrs() {
                 errs.extend(
                     flow.allow_ids()
                         .into_iter()
@@ -107,11 +107,15 @@ fn pods_without_namespace(ir: &Ir, id: AllowId, atom: AtomId) -> Diagnostic {
 /// namespace of two zones leaves its pods in no defined zone.
 fn bad_namespaces(ir: &Ir) -> Vec<Diagnostic> {
     let mut out = vec![];
-    let mut owner: BTreeMap<&str, usize> = BTreeMap::new();
+    // The same name in two clusters is two namespaces; two zones that share
+    // one through pod selectors were proved disjoint by the checker (E021).
+    let mut owner: BTreeMap<(Option<usize>, &str), usize> = BTreeMap::new();
+    let claimed = |z: usize, ns: &str| ir.layout.zone(z).claims.contains_key(ns);
     for (zi, z) in ir.zones.iter().enumerate() {
         for ns in &z.namespaces {
-            let first = *owner.entry(ns.as_str()).or_insert(zi);
-            if first != zi {
+            let key = (ir.layout.zone(zi).cluster, ns.as_str());
+            let first = *owner.entry(key).or_insert(zi);
+            if first != zi && !(claimed(first, ns) && claimed(zi, ns)) {
                 let other = &ir.zones[first];
                 out.push(
                     Diagnostic::error(

@@ -117,6 +117,11 @@ pub fn rules<'a>(ir: &Ir, ends: &[(AtomId, &'a Flow)], table: &'a PeerTable) -> 
             );
         }
     }
+    // An end with no peers has no members (a shared-namespace zone's remainder
+    // that its services cover, an atom without pods or addresses): its rule
+    // allows nothing, and written out it would be `to: []`, which Kubernetes
+    // reads as every peer.
+    out.retain(|r| !r.peers.is_empty());
     out
 }
 
@@ -124,23 +129,56 @@ pub fn rules<'a>(ir: &Ir, ends: &[(AtomId, &'a Flow)], table: &'a PeerTable) -> 
 /// namespaces, and the address blocks of its atoms without pods (by atom).
 fn zone_peers(ir: &Ir, zone: ZoneId) -> Vec<Peer> {
     let z = &ir.zones[zone];
-    let mut out = vec![];
-    if !z.namespaces.is_empty() {
-        let mut ns = z.namespaces.clone();
-        ns.sort();
-        ns.dedup();
-        out.push(Peer {
-            namespace_selector: Some(select::namespace_selector(&ns)),
-            pod_selector: Some(LabelSelector::default()),
+    let mut out = member_selectors(ir, zone)
+        .into_iter()
+        .map(|(namespaces, pods)| Peer {
+            namespace_selector: Some(namespaces),
+            pod_selector: Some(pods),
             ip_block: None,
-        });
-    }
+        })
+        .collect::<Vec<_>>();
     let mut atoms: Vec<AtomId> = z.services.iter().copied().chain([z.remainder]).collect();
     atoms.sort_unstable();
     for atom in atoms {
         if !select::selects_pods(ir, atom) {
             out.extend(address_peers(&ir.atoms[atom].addrs));
         }
+    }
+    out
+}
+
+/// Every member pod of a zone as (namespace selector, pod selector) pairs:
+/// `podSelector: {}` in the namespaces it holds whole, its selector in each
+/// namespace it shares, `podSelector: {}` in the namespaces its labels choose.
+pub fn member_selectors(ir: &Ir, zone: ZoneId) -> Vec<(LabelSelector, LabelSelector)> {
+    let z = &ir.zones[zone];
+    let layout = ir.layout.zone(zone);
+    if !layout.ns_labels.is_empty() {
+        let ns = LabelSelector {
+            match_labels: layout.ns_labels.clone(),
+            match_expressions: vec![],
+        };
+        return vec![(ns, LabelSelector::default())];
+    }
+    let mut ns = z.namespaces.clone();
+    ns.sort();
+    ns.dedup();
+    let (shared, whole): (Vec<String>, Vec<String>) =
+        ns.into_iter().partition(|n| layout.claims.contains_key(n));
+    let mut out = vec![];
+    if !whole.is_empty() {
+        out.push((select::namespace_selector(&whole), LabelSelector::default()));
+    }
+    for n in shared {
+        let c = &layout.claims[&n];
+        let term = PodTerm {
+            equal: c.equal.clone(),
+            not_in: c.not_in.clone(),
+        };
+        out.push((
+            select::namespace_selector(std::slice::from_ref(&n)),
+            term.selector(),
+        ));
     }
     out
 }
@@ -156,15 +194,15 @@ fn peers(ir: &Ir, atom: AtomId, groups: &BTreeMap<AtomId, Vec<PodGroup>>) -> Vec
     }
     for g in groups.get(&atom).map(Vec::as_slice).unwrap_or_default() {
         for term in &g.terms {
-            out.push(pod_peer(&g.namespaces, term));
+            out.push(pod_peer(g, term));
         }
     }
     out
 }
 
-fn pod_peer(namespaces: &[String], term: &PodTerm) -> Peer {
+fn pod_peer(group: &PodGroup, term: &PodTerm) -> Peer {
     Peer {
-        namespace_selector: Some(select::namespace_selector(namespaces)),
+        namespace_selector: Some(group.namespace_selector()),
         pod_selector: Some(term.selector()),
         ip_block: None,
     }

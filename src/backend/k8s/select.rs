@@ -9,7 +9,7 @@
 //! requirements (NotIn also matches pods without the key).
 
 use super::model::{LabelSelector, Requirement};
-use crate::ir::{AtomId, Ir};
+use crate::ir::{AtomId, Ir, PodSelector};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The label that Kubernetes puts on every namespace, holding its name.
@@ -45,12 +45,46 @@ impl PodTerm {
     }
 }
 
+impl PodTerm {
+    /// The term AND a zone's claim on a namespace, `None` when no pod matches both.
+    pub fn and(&self, claim: Option<&PodSelector>) -> Option<PodTerm> {
+        let Some(claim) = claim else {
+            return Some(self.clone());
+        };
+        let own = PodSelector {
+            equal: self.equal.clone(),
+            not_in: self.not_in.clone(),
+        };
+        own.and(claim).map(|s| PodTerm {
+            equal: s.equal,
+            not_in: s.not_in,
+        })
+    }
+}
+
 /// The pods of an atom in some namespaces: any pod of those namespaces that
 /// matches one of the terms. An empty `terms` list selects nothing.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PodGroup {
     pub namespaces: Vec<String>,
+    /// When not empty, the namespaces are those with these labels
+    /// (`namespaces k=v`) and `namespaces` is empty: moat cannot name them.
+    pub ns_labels: BTreeMap<String, String>,
     pub terms: Vec<PodTerm>,
+}
+
+impl PodGroup {
+    /// The group's namespaces as a `namespaceSelector`.
+    pub fn namespace_selector(&self) -> LabelSelector {
+        if self.ns_labels.is_empty() {
+            namespace_selector(&self.namespaces)
+        } else {
+            LabelSelector {
+                match_labels: self.ns_labels.clone(),
+                match_expressions: vec![],
+            }
+        }
+    }
 }
 
 /// An atom whose remainder needs more than [`MAX_TERMS`] selectors.
@@ -64,51 +98,79 @@ pub struct TooManyTerms {
 /// or the remainder of a zone with namespaces. Other atoms are reached by address only.
 pub fn selects_pods(ir: &Ir, atom: AtomId) -> bool {
     let a = &ir.atoms[atom];
-    a.has_namespaces() && (a.is_remainder() || !a.pods.is_empty())
+    ir.in_k8s(atom) && (a.is_remainder() || !a.pods.is_empty())
 }
 
-/// The atom's pods, grouped by namespaces that share the same selectors.
+/// The atom's pods, grouped by namespaces that share the same selectors. In a
+/// namespace that its zone shares (`namespace NS pods SEL`), every term is
+/// ANDed with the zone's selector there.
 pub fn pod_groups(ir: &Ir, atom: AtomId) -> Result<Vec<PodGroup>, TooManyTerms> {
     let a = &ir.atoms[atom];
     if !selects_pods(ir, atom) {
         return Ok(vec![]);
     }
-    if !a.is_remainder() {
-        let term = PodTerm {
-            equal: a.pods.clone(),
-            not_in: BTreeMap::new(),
+    let layout = ir.layout.zone(a.zone);
+    if !layout.ns_labels.is_empty() {
+        let terms = if a.is_remainder() {
+            remainder_terms(ir, atom, None)?
+        } else {
+            vec![PodTerm {
+                equal: a.pods.clone(),
+                not_in: BTreeMap::new(),
+            }]
         };
         return Ok(vec![PodGroup {
-            namespaces: sorted(&a.namespaces),
-            terms: vec![term],
+            namespaces: vec![],
+            ns_labels: layout.ns_labels.clone(),
+            terms,
         }]);
     }
     let mut by_terms: BTreeMap<Vec<PodTerm>, Vec<String>> = BTreeMap::new();
     for ns in sorted(&a.namespaces) {
-        let terms = remainder_terms(ir, atom, &ns)?;
+        let terms = if a.is_remainder() {
+            remainder_terms(ir, atom, Some(&ns))?
+        } else {
+            let own = PodTerm {
+                equal: a.pods.clone(),
+                not_in: BTreeMap::new(),
+            };
+            own.and(layout.claims.get(&ns)).into_iter().collect()
+        };
         if !terms.is_empty() {
             by_terms.entry(terms).or_default().push(ns);
         }
     }
     Ok(by_terms
         .into_iter()
-        .map(|(terms, namespaces)| PodGroup { namespaces, terms })
+        .map(|(terms, namespaces)| PodGroup {
+            namespaces,
+            ns_labels: BTreeMap::new(),
+            terms,
+        })
         .collect())
 }
 
-/// The remainder of the atom's zone in one namespace: the pods no service there selects.
-fn remainder_terms(ir: &Ir, atom: AtomId, ns: &str) -> Result<Vec<PodTerm>, TooManyTerms> {
+/// The remainder of the atom's zone in one namespace (or in its namespaces
+/// chosen by label): its members there that no service selects.
+fn remainder_terms(ir: &Ir, atom: AtomId, ns: Option<&str>) -> Result<Vec<PodTerm>, TooManyTerms> {
     let zone = &ir.zones[ir.atoms[atom].zone];
     let services: Vec<BTreeMap<String, String>> = zone
         .services
         .iter()
-        .filter(|&&s| selects_pods(ir, s) && ir.atoms[s].namespaces.iter().any(|n| n == ns))
+        .filter(|&&s| {
+            selects_pods(ir, s) && ns.is_none_or(|ns| ir.atoms[s].namespaces.iter().any(|n| n == ns))
+        })
         .map(|&s| ir.atoms[s].pods.clone())
         .collect();
-    let terms = unmatched(&services);
+    let mut terms = unmatched(&services);
+    if let Some(claim) = ns.and_then(|ns| ir.layout.zone(ir.atoms[atom].zone).claims.get(ns)) {
+        terms = terms.iter().filter_map(|t| t.and(Some(claim))).collect();
+        terms.sort();
+        terms.dedup();
+    }
     if terms.len() > MAX_TERMS {
         return Err(TooManyTerms {
-            namespace: ns.to_string(),
+            namespace: ns.unwrap_or("(chosen by label)").to_string(),
             terms: terms.len(),
         });
     }

@@ -1,0 +1,604 @@
+//! The istio target: `security.istio.io/v1` AuthorizationPolicies, one
+//! multi-document YAML file per managed namespace (`istio/<namespace>.yaml`).
+//!
+//! Every namespace gets an allow-nothing default (`spec: {}`), except the mesh
+//! root namespace (`istio-system`), where a selector-less policy would apply
+//! to the whole mesh: there each service gets its own policy instead. Every
+//! service with pods then gets an ALLOW policy (selector = its pods) whose
+//! rules name the sources of its in-scope flows: a whole zone by its
+//! namespaces, a service by its service account (`principals`), a zone's
+//! remainder by its namespaces less its services' accounts (`notPrincipals`),
+//! an address-only atom by `ipBlocks` (the connection's source address; not
+//! `remoteIpBlocks`, which trusts `X-Forwarded-For`). Istio governs TCP only:
+//! the UDP and SCTP parts of a flow are left to the k8s target, and named in
+//! each policy's `moat.io/not-enforced` annotation. An allow's `paths` and
+//! `methods` become the rule's `to.operation`.
+
+pub mod model;
+
+use super::k8s::model::ObjectMeta;
+use super::k8s::{names, select, ALLOWS_ANNOTATION, ATOM_ANNOTATION, MANAGED_BY, RULES_ANNOTATION};
+use super::{scope, Artefact, EmitOptions, Target};
+use crate::diag::Diagnostic;
+use crate::ir::{AllowId, AtomId, Flow, Ir, ZoneId};
+use crate::ports::{PortRange, PortSet, Proto};
+use model::{
+    AuthorizationPolicy, Operation, PolicyRule, PolicySpec, Source, SourceEntry, To, WorkloadSelector,
+};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The mesh root namespace: a policy there without a selector applies mesh-wide.
+pub const ROOT_NAMESPACE: &str = "istio-system";
+/// The SPIFFE trust domain of the principals.
+pub const TRUST_DOMAIN: &str = "cluster.local";
+/// The name of the per-namespace allow-nothing default.
+pub const ALLOW_NOTHING: &str = "moat-allow-nothing";
+/// Annotation: the parts of the flows this policy does not govern, and why.
+pub const NOT_ENFORCED_ANNOTATION: &str = "moat.io/not-enforced";
+/// The most single ports (or excluded ports) one rule lists; beyond: E043.
+pub const MAX_PORTS: u32 = 256;
+
+/// What one rule allows: TCP ports (`None`: every TCP port) and the allow
+/// whose `paths`/`methods` restrict it (`None`: no HTTP restriction).
+type Grant = (Option<Vec<PortRange>>, Option<AllowId>);
+
+/// The grants of one source, with the allows behind each.
+type Grants = BTreeMap<Grant, BTreeSet<AllowId>>;
+
+/// Compiles the policy to AuthorizationPolicies, or returns every E012/E043.
+pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
+    let limits = scope::mesh_layout_limits(Target::Istio, ir);
+    if !limits.is_empty() {
+        return Err(limits);
+    }
+    let flows = scope::flows(Target::Istio, ir)?;
+    let mut errs = vec![];
+    let mut by_dst: BTreeMap<AtomId, Vec<(AtomId, &Flow)>> = BTreeMap::new();
+    for &(from, to, flow) in &flows {
+        if select::selects_pods(ir, to) {
+            by_dst.entry(to).or_default().push((from, flow));
+        }
+    }
+    let mut docs: BTreeMap<String, Vec<AuthorizationPolicy>> = BTreeMap::new();
+    let managed = super::k8s::namespaces(ir);
+    for ns in &managed {
+        let list = docs.entry(ns.clone()).or_default();
+        if ns != ROOT_NAMESPACE {
+            list.push(allow_nothing(ir, ns));
+        }
+    }
+    for dst in (0..ir.atoms.len()).filter(|&a| select::selects_pods(ir, a)) {
+        let ends = by_dst.get(&dst).map(Vec::as_slice).unwrap_or_default();
+        let (rules, lines, notes) = rules(ir, dst, ends, &mut errs);
+        let a = &ir.atoms[dst];
+        for ns in &a.namespaces {
+            let selector = if a.is_remainder() {
+                if rules.is_empty() {
+                    continue;
+                }
+                let shared = ir.zones[a.zone]
+                    .services
+                    .iter()
+                    .any(|&s| select::selects_pods(ir, s) && ir.atoms[s].namespaces.contains(ns));
+                if ns == ROOT_NAMESPACE {
+                    continue; // W018 (see `warnings`)
+                }
+                if shared && !covered(ir, dst, ns, ends) {
+                    errs.push(e043_remainder(ir, dst, ns, ends));
+                    continue;
+                }
+                None
+            } else {
+                if rules.is_empty() && notes.is_empty() && ns != ROOT_NAMESPACE {
+                    continue;
+                }
+                Some(WorkloadSelector {
+                    match_labels: a.pods.clone(),
+                })
+            };
+            let what = if a.is_remainder() {
+                format!("{} (zone members in none of its services)", a.name)
+            } else {
+                a.name.clone()
+            };
+            let mut annotations = BTreeMap::from([
+                (ATOM_ANNOTATION, Cow::Owned(what)),
+                (
+                    ALLOWS_ANNOTATION,
+                    Cow::Owned(allow_locs(ir, &rules_allows(&lines))),
+                ),
+                (RULES_ANNOTATION, Cow::Owned(render_lines(ir, &lines))),
+            ]);
+            if !notes.is_empty() {
+                annotations.insert(NOT_ENFORCED_ANNOTATION, Cow::Owned(notes.join("\n")));
+            }
+            if rules.is_empty() {
+                let why = if notes.is_empty() {
+                    "allow nothing: no flow reaches these pods (the mesh root namespace takes no selector-less default)"
+                } else {
+                    "allow nothing over TCP: only the flows of moat.io/not-enforced reach these pods"
+                };
+                annotations.insert("moat.io/description", Cow::Borrowed(why));
+            }
+            if selector.is_none() && a.is_remainder() {
+                annotations.insert(
+                    "moat.io/description",
+                    Cow::Borrowed("no selector: every pod of the namespace; its services have every grant of this policy too"),
+                );
+            }
+            let base = if a.is_remainder() {
+                names::dns_label(&format!("moat-{}-others", a.name))
+            } else {
+                names::dns_label(&format!("moat-{}", a.name))
+            };
+            docs.entry(ns.clone()).or_default().push(AuthorizationPolicy {
+                api_version: "security.istio.io/v1",
+                kind: "AuthorizationPolicy",
+                metadata: meta(base, ns, annotations),
+                spec: PolicySpec {
+                    selector,
+                    action: Some("ALLOW"),
+                    rules: rules.clone(),
+                },
+            });
+        }
+    }
+    if !errs.is_empty() {
+        crate::diag::sort(&mut errs);
+        errs.dedup();
+        return Err(errs);
+    }
+    let mut out = vec![];
+    for (ns, mut list) in docs {
+        unique_names(&mut list);
+        list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        let contents = serde_saphyr::to_string_multiple(&list).map_err(|e| {
+            vec![Diagnostic::error_nospan(
+                "E043",
+                format!("cannot serialise the AuthorizationPolicies of namespace `{ns}`: {e}"),
+            )]
+        })?;
+        out.push(Artefact {
+            path: format!("istio/{ns}.yaml"),
+            contents,
+        });
+    }
+    Ok(out)
+}
+
+/// One rule before it is written: its sources' names, the sources, the allows behind it.
+type GrantRule = (Vec<String>, Vec<Source>, BTreeSet<AllowId>);
+
+/// One rule's annotation line: the sources' names, what it allows, the allows behind it.
+type Line = (String, String, BTreeSet<AllowId>);
+
+/// The rules of destination `dst` from the sources in `ends`, their
+/// annotation lines, and notes on what Istio leaves to the k8s target.
+fn rules(
+    ir: &Ir,
+    dst: AtomId,
+    ends: &[(AtomId, &Flow)],
+    errs: &mut Vec<Diagnostic>,
+) -> (Vec<PolicyRule>, Vec<Line>, Vec<String>) {
+    let mut notes = vec![];
+    let mut per_source: BTreeMap<AtomId, Grants> = BTreeMap::new();
+    for &(src, flow) in ends {
+        let (grants, other) = grants(ir, flow);
+        if !other.is_empty() {
+            notes.push(format!(
+                "{other} from {}: left to the k8s target (Istio governs TCP only)",
+                ir.atoms[src].name
+            ));
+        }
+        if !grants.is_empty() {
+            per_source.insert(src, grants);
+        }
+    }
+    // Sources whose whole zone has the same grants are named by the zone.
+    let mut groups: BTreeMap<&Grants, Vec<(String, Vec<Source>)>> = BTreeMap::new();
+    let mut done: BTreeSet<AtomId> = BTreeSet::new();
+    for (zi, z) in ir.zones.iter().enumerate() {
+        let atoms: Vec<AtomId> = z.services.iter().copied().chain([z.remainder]).collect();
+        let Some(first) = per_source.get(&z.remainder) else {
+            continue;
+        };
+        if z.namespaces.is_empty() || atoms.iter().any(|a| per_source.get(a) != Some(first)) {
+            continue;
+        }
+        groups
+            .entry(first)
+            .or_default()
+            .push((format!("zone {} (every member)", z.name), zone_sources(ir, zi)));
+        done.extend(atoms);
+    }
+    for (src, g) in &per_source {
+        if done.contains(src) {
+            continue;
+        }
+        match atom_sources(ir, *src) {
+            Ok(sources) => groups
+                .entry(g)
+                .or_default()
+                .push((ir.atoms[*src].name.clone(), sources)),
+            Err(why) => errs.push(e043_source(ir, *src, dst, g, &why)),
+        }
+    }
+    // One rule per grant: every source that has it.
+    let mut by_grant: BTreeMap<&Grant, GrantRule> = BTreeMap::new();
+    for (grants, sources) in &groups {
+        for (grant, allows) in grants.iter() {
+            let e = by_grant.entry(grant).or_default();
+            for (name, s) in sources {
+                e.0.push(name.clone());
+                e.1.extend(s.iter().cloned());
+            }
+            e.2.extend(allows);
+        }
+    }
+    let mut out = vec![];
+    let mut lines = vec![];
+    for ((ports, l7), (names, sources, allows)) in by_grant {
+        let operation = match operation(ir, ports.as_deref(), *l7) {
+            Ok(op) => op,
+            Err(d) => {
+                errs.push(d.with_note(format!("in the rules of `{}`", ir.atoms[dst].name)));
+                continue;
+            }
+        };
+        let what = describe(ir, ports.as_deref(), *l7);
+        lines.push((format!("from {}", names.join(", ")), what, allows));
+        out.push(PolicyRule {
+            from: sources.into_iter().map(|source| SourceEntry { source }).collect(),
+            to: operation
+                .map(|operation| vec![To { operation }])
+                .unwrap_or_default(),
+        });
+    }
+    (out, lines, notes)
+}
+
+/// True when every service with pods of the remainder's zone in `ns` has
+/// every grant the remainder has, from the same sources: then one policy
+/// without selector (every pod of the namespace) gives the remainder its
+/// grants and the services nothing they do not have already.
+fn covered(ir: &Ir, remainder: AtomId, ns: &str, ends: &[(AtomId, &Flow)]) -> bool {
+    let z = &ir.zones[ir.atoms[remainder].zone];
+    let services: Vec<AtomId> = z
+        .services
+        .iter()
+        .copied()
+        .filter(|&s| select::selects_pods(ir, s) && ir.atoms[s].namespaces.iter().any(|n| n == ns))
+        .collect();
+    ends.iter().all(|&(src, flow)| {
+        let (want, _) = grants(ir, flow);
+        services.iter().all(|&svc| {
+            let Some(f) = ir.flows.get(&(src, svc)) else {
+                return want.is_empty();
+            };
+            let (have, _) = grants(ir, f);
+            want.keys()
+                .all(|g| have.contains_key(g) || have.keys().any(|h| h.1.is_none() && covers(&h.0, &g.0)))
+        })
+    })
+}
+
+/// True when the TCP ports `have` include `want` (`None`: every TCP port).
+fn covers(have: &Option<Vec<PortRange>>, want: &Option<Vec<PortRange>>) -> bool {
+    let set = |r: &Option<Vec<PortRange>>| match r {
+        None => PortSet::proto(Proto::Tcp),
+        Some(rs) => {
+            let mut s = PortSet::empty();
+            for x in rs {
+                s.union_with(&PortSet::range(Proto::Tcp, *x));
+            }
+            s
+        }
+    };
+    set(want).is_subset(&set(have))
+}
+
+/// The TCP grants of a flow (the contributions without `paths`/`methods`
+/// merged, each one with them on its own), and the rest of its ports.
+fn grants(ir: &Ir, flow: &Flow) -> (Grants, PortSet) {
+    let tcp_all = PortSet::proto(Proto::Tcp);
+    let mut plain = PortSet::empty();
+    let mut plain_allows = BTreeSet::new();
+    let mut out = Grants::new();
+    for (allow, ports) in &flow.by {
+        let tcp = ports.intersect(&tcp_all);
+        if tcp.is_empty() {
+            continue;
+        }
+        if ir.allows[*allow].l7.is_some() {
+            out.entry((tcp_ranges(&tcp), Some(*allow)))
+                .or_default()
+                .insert(*allow);
+        } else {
+            plain.union_with(&tcp);
+            plain_allows.insert(*allow);
+        }
+    }
+    if !plain.is_empty() {
+        out.insert((tcp_ranges(&plain), None), plain_allows);
+    }
+    (out, flow.ports.subtract(&tcp_all))
+}
+
+/// The TCP port ranges of a set, `None` for every TCP port.
+fn tcp_ranges(tcp: &PortSet) -> Option<Vec<PortRange>> {
+    let ranges = tcp.get(Proto::Tcp).unwrap_or_default();
+    (ranges != [PortRange::FULL]).then(|| ranges.to_vec())
+}
+
+/// The sources that stand for every member of a zone: its namespaces, and
+/// the addresses of its members without pods.
+fn zone_sources(ir: &Ir, zone: ZoneId) -> Vec<Source> {
+    let z = &ir.zones[zone];
+    let mut ns = z.namespaces.clone();
+    ns.sort();
+    ns.dedup();
+    let mut out = vec![Source {
+        namespaces: ns,
+        ..Source::default()
+    }];
+    for &a in z.services.iter().chain([&z.remainder]) {
+        if !select::selects_pods(ir, a) && ir.atoms[a].has_addrs() {
+            out.push(address_source(ir, a));
+        }
+    }
+    out
+}
+
+/// The sources that stand for one atom, or why Istio cannot tell its pods apart.
+fn atom_sources(ir: &Ir, atom: AtomId) -> Result<Vec<Source>, String> {
+    let a = &ir.atoms[atom];
+    if !select::selects_pods(ir, atom) {
+        return Ok(vec![address_source(ir, atom)]);
+    }
+    if !a.is_remainder() {
+        let Some(sa) = &a.service_account else {
+            return Err(format!(
+                "`{}` has no `serviceaccount`, and its namespaces hold other pods",
+                a.name
+            ));
+        };
+        return Ok(vec![Source {
+            principals: a.namespaces.iter().map(|ns| principal(ns, sa)).collect(),
+            ..Source::default()
+        }]);
+    }
+    let mut not = vec![];
+    for &s in &ir.zones[a.zone].services {
+        let svc = &ir.atoms[s];
+        if !select::selects_pods(ir, s) {
+            continue;
+        }
+        let Some(sa) = &svc.service_account else {
+            return Err(format!(
+                "its zone's service `{}` has no `serviceaccount`, so the pods of no service cannot be told apart from it",
+                svc.name
+            ));
+        };
+        not.extend(
+            svc.namespaces
+                .iter()
+                .filter(|ns| a.namespaces.contains(ns))
+                .map(|ns| principal(ns, sa)),
+        );
+    }
+    not.sort();
+    not.dedup();
+    Ok(vec![Source {
+        namespaces: a.namespaces.clone(),
+        not_principals: not,
+        ..Source::default()
+    }])
+}
+
+fn address_source(ir: &Ir, atom: AtomId) -> Source {
+    let addrs = &ir.atoms[atom].addrs;
+    Source {
+        ip_blocks: addrs.include.iter().map(ToString::to_string).collect(),
+        not_ip_blocks: addrs.except.iter().map(ToString::to_string).collect(),
+        ..Source::default()
+    }
+}
+
+/// `cluster.local/ns/<ns>/sa/<sa>`.
+pub fn principal(ns: &str, sa: &str) -> String {
+    format!("{TRUST_DOMAIN}/ns/{ns}/sa/{sa}")
+}
+
+/// The rule's `to.operation`: its ports (or excluded ports) and the allow's
+/// paths and methods; `None` when it allows every TCP request.
+fn operation(
+    ir: &Ir,
+    ports: Option<&[PortRange]>,
+    l7: Option<AllowId>,
+) -> Result<Option<Operation>, Diagnostic> {
+    let mut op = Operation::default();
+    if let Some(ranges) = ports {
+        let count: u32 = ranges.iter().map(|r| r.len()).sum();
+        if count <= MAX_PORTS {
+            op.ports = singles(ranges);
+        } else {
+            let rest = complement(ranges);
+            if rest.iter().map(|r| r.len()).sum::<u32>() > MAX_PORTS {
+                let at = l7.map_or_else(Default::default, |a| ir.allows[a].span);
+                return Err(Diagnostic::error(
+                    "E043",
+                    at,
+                    format!("target istio cannot express {count} TCP ports in one rule: an AuthorizationPolicy lists single ports (at most {MAX_PORTS} here, or all but {MAX_PORTS})"),
+                )
+                .with_help("narrow the port range, or leave this flow to the k8s target"));
+            }
+            op.not_ports = singles(&rest);
+        }
+    }
+    if let Some(a) = l7.and_then(|a| ir.allows[a].l7.as_ref()) {
+        op.paths = a.paths.clone();
+        op.methods = a.methods.clone();
+    }
+    Ok((op != Operation::default()).then_some(op))
+}
+
+fn singles(ranges: &[PortRange]) -> Vec<String> {
+    ranges
+        .iter()
+        .flat_map(|r| r.lo..=r.hi)
+        .map(|p| p.to_string())
+        .collect()
+}
+
+/// The TCP ports 1-65535 not in `ranges` (sorted, disjoint).
+fn complement(ranges: &[PortRange]) -> Vec<PortRange> {
+    let mut out = vec![];
+    let mut next: u32 = 1;
+    for r in ranges {
+        if u32::from(r.lo) > next {
+            out.push(PortRange::new(next as u16, r.lo - 1));
+        }
+        next = u32::from(r.hi) + 1;
+    }
+    if next <= 65535 {
+        out.push(PortRange::new(next as u16, 65535));
+    }
+    out
+}
+
+fn describe(ir: &Ir, ports: Option<&[PortRange]>, l7: Option<AllowId>) -> String {
+    let mut s = match ports {
+        None => "tcp".to_string(),
+        Some(r) => format!("tcp/{}", crate::ports::ranges_to_string(r)),
+    };
+    if let Some(l) = l7.and_then(|a| ir.allows[a].l7.as_ref()) {
+        if !l.paths.is_empty() {
+            s.push_str(&format!(" paths {}", l.paths.join(", ")));
+        }
+        if !l.methods.is_empty() {
+            s.push_str(&format!(" methods {}", l.methods.join(", ")));
+        }
+    }
+    s
+}
+
+/// The rules annotation: one line per rule, with the allows behind it (their citations).
+fn render_lines(ir: &Ir, lines: &[Line]) -> String {
+    lines
+        .iter()
+        .map(|(from, what, allows)| {
+            let ids: Vec<AllowId> = allows.iter().copied().collect();
+            format!("{from} {what}: {}", allow_locs(ir, &ids))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn rules_allows(lines: &[Line]) -> Vec<AllowId> {
+    let all: BTreeSet<AllowId> = lines.iter().flat_map(|(_, _, a)| a.iter().copied()).collect();
+    all.into_iter().collect()
+}
+
+/// The citation (`allow#...`) of each allow, comma-separated, each once.
+fn allow_locs(ir: &Ir, allows: &[AllowId]) -> String {
+    let mut seen = BTreeSet::new();
+    allows
+        .iter()
+        .map(|&a| ir.allows[a].cite.as_str())
+        .filter(|l| seen.insert(*l))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn allow_nothing<'a>(ir: &Ir, ns: &'a str) -> AuthorizationPolicy<'a> {
+    let note = format!(
+        "allow nothing for policy {}: only the requests of the other moat policies in this namespace are allowed",
+        ir.name
+    );
+    AuthorizationPolicy {
+        api_version: "security.istio.io/v1",
+        kind: "AuthorizationPolicy",
+        metadata: meta(
+            ALLOW_NOTHING.to_string(),
+            ns,
+            BTreeMap::from([("moat.io/description", Cow::Owned(note))]),
+        ),
+        spec: PolicySpec::default(),
+    }
+}
+
+fn meta<'a>(name: String, ns: &'a str, annotations: BTreeMap<&'static str, Cow<'a, str>>) -> ObjectMeta<'a> {
+    ObjectMeta {
+        name,
+        namespace: ns,
+        labels: BTreeMap::from([MANAGED_BY]),
+        annotations,
+    }
+}
+
+/// Gives policies whose DNS names collide (or take the default's) a hashed name.
+fn unique_names(list: &mut [AuthorizationPolicy]) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for p in list.iter() {
+        *seen.entry(p.metadata.name.clone()).or_default() += 1;
+    }
+    for p in list.iter_mut() {
+        let n = &p.metadata.name;
+        let atom = p.metadata.annotations.get(ATOM_ANNOTATION).map(|c| c.to_string());
+        if let Some(key) = atom {
+            if seen[n.as_str()] > 1 || n == ALLOW_NOTHING {
+                p.metadata.name = names::with_hash(n, &key);
+            }
+        }
+    }
+}
+
+fn e043_source(ir: &Ir, src: AtomId, dst: AtomId, grants: &Grants, why: &str) -> Diagnostic {
+    let allow = grants.values().flatten().next().copied().unwrap_or_default();
+    let s = &ir.atoms[src];
+    Diagnostic::error(
+        "E043",
+        ir.allows[allow].span,
+        format!(
+            "target istio cannot tell the pods of `{}` (the source of a flow to `{}`) from others: {why}",
+            s.name, ir.atoms[dst].name
+        ),
+    )
+    .with_label(s.span, format!("`{}` is declared here", s.name))
+    .with_help("give every service with pods in that zone a `serviceaccount NAME` (its pods' Kubernetes service account), or allow the whole zone")
+}
+
+fn e043_remainder(ir: &Ir, dst: AtomId, ns: &str, ends: &[(AtomId, &Flow)]) -> Diagnostic {
+    let allow = ends
+        .iter()
+        .flat_map(|(_, f)| f.allow_ids())
+        .min()
+        .unwrap_or_default();
+    let a = &ir.atoms[dst];
+    Diagnostic::error(
+        "E043",
+        ir.allows[allow].span,
+        format!(
+            "target istio cannot select the pods of `{}` in namespace `{ns}`: a workload selector has no `NotIn`, so the zone's members in none of its services cannot be told from its services' pods",
+            a.name
+        ),
+    )
+    .with_label(a.span, format!("zone `{}` is declared here", a.name))
+    .with_help("allow the flow to the zone's services by name, or to the whole zone")
+}
+
+/// W018 for the mesh root namespace: the pods there that no service selects
+/// are not governed by the istio target (a policy for them would need no selector).
+pub fn warnings(ir: &Ir) -> Vec<Diagnostic> {
+    let mut out = vec![];
+    for z in &ir.zones {
+        if z.namespaces.iter().any(|n| n == ROOT_NAMESPACE) {
+            out.push(
+                Diagnostic::warning("W018", z.span, format!("target istio: the pods of `{ROOT_NAMESPACE}` that no service of `{}` selects are not governed by an AuthorizationPolicy (a policy without selector in the mesh root namespace would apply to the whole mesh)", z.name))
+                    .with_help("declare a service for each workload of the root namespace; the k8s target still enforces the zone's flows"),
+            );
+        }
+    }
+    out
+}
