@@ -175,6 +175,31 @@ pub const CODES: &[CodeInfo] = &[
         "Correct the field as Kubernetes writes it: string labels, `containerPort` 1-65535, protocol TCP, UDP or SCTP.",
     ),
     c(
+        "E032",
+        "a live input (iptables-save, nft ruleset) cannot be read: syntax, an unknown table, a truncated dump (drift, import)",
+        "Give the text the tool prints (iptables-save, nft -j list ruleset or nft list ruleset), whole; the message says which line is wrong.",
+    ),
+    c(
+        "E033",
+        "a `--live KIND:PATH` argument is malformed, or names a kind moat cannot read yet (drift, import)",
+        "Write KIND:PATH with a kind of the list the help gives.",
+    ),
+    c(
+        "E034",
+        "a live input file cannot be read (missing, unreadable, not UTF-8) (drift, import)",
+        "Check the path after KIND:, and give the dump as the tool printed it.",
+    ),
+    c(
+        "E035",
+        "a host ruleset (INPUT/OUTPUT only) does not say which zone's hosts it is on (drift, import)",
+        "Name the file host-ZONE after a zone of the policy (host-mz.v4.rules, host-mz.json).",
+    ),
+    c(
+        "E036",
+        "import cannot write its --out file",
+        "Check that the directory exists and is writable.",
+    ),
+    c(
         "E040",
         "`methods` names no HTTP method",
         "Write the method as HTTP spells it, in capitals: GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, CONNECT or TRACE.",
@@ -218,29 +243,6 @@ pub const CODES: &[CodeInfo] = &[
         "E048",
         "target k8s-admin or istio cannot write this deployment layout: several clusters, namespaces chosen by label, or (istio) a namespace shared by pod selector (compile)",
         "Compile the mesh target from a policy per cluster and with named namespaces, or leave those zones to the k8s target.",
-        "E032",
-        "a live input (iptables-save, nft ruleset) cannot be read: syntax, an unknown table, a truncated dump (drift, import)",
-        "Give the text the tool prints (iptables-save, nft -j list ruleset or nft list ruleset), whole; the message says which line is wrong.",
-    ),
-    c(
-        "E033",
-        "a `--live KIND:PATH` argument is malformed, or names a kind moat cannot read yet (drift, import)",
-        "Write KIND:PATH with a kind of the list the help gives.",
-    ),
-    c(
-        "E034",
-        "a live input file cannot be read (missing, unreadable, not UTF-8) (drift, import)",
-        "Check the path after KIND:, and give the dump as the tool printed it.",
-    ),
-    c(
-        "E035",
-        "a host ruleset (INPUT/OUTPUT only) does not say which zone's hosts it is on (drift, import)",
-        "Name the file host-ZONE after a zone of the policy (host-mz.v4.rules, host-mz.json).",
-    ),
-    c(
-        "E036",
-        "import cannot write its --out file",
-        "Check that the directory exists and is writable.",
     ),
     c(
         "W001",
@@ -298,6 +300,11 @@ pub const CODES: &[CodeInfo] = &[
         "Give the peer its addresses with `cidr` if they are fixed; the flows stay documented in `matrix`, `audit` and `query`.",
     ),
     c(
+        "W013",
+        "a live construct moat does not model (NAT, marks, an interface or unknown match): read as allowing at least what it may allow",
+        "Check the named rules by hand; drift reports the openings they may make.",
+    ),
+    c(
         "W014",
         "a live flow import cannot express (part of a pair, a zone's members outside its services, a protocol only `any` names)",
         "Declare a service for those addresses, or write the allow by hand.",
@@ -331,9 +338,6 @@ pub const CODES: &[CodeInfo] = &[
         "W022",
         "the `query --cache` file cannot be written (the answer is still given)",
         "Point --cache at a writable path.",
-        "W013",
-        "a live construct moat does not model (NAT, marks, an interface or unknown match): read as allowing at least what it may allow",
-        "Check the named rules by hand; drift reports the openings they may make.",
     ),
 ];
 
