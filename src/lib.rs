@@ -16,6 +16,7 @@ pub mod inventory;
 pub mod ir;
 pub mod live;
 pub mod load;
+pub mod lsp;
 pub mod output;
 pub mod ports;
 pub mod sarif;
@@ -62,7 +63,23 @@ pub fn check_str(name: &str, text: &str) -> Checked {
     finish(load::load_str(name, text), true)
 }
 
+/// [`check_paths`], also returning the syntax trees of the files it read
+/// (for tools that look at the source: the language server).
+pub fn check_paths_with_syntax(
+    fs: &dyn load::Fs,
+    inputs: &[PathBuf],
+) -> (Checked, Vec<(span::FileId, syntax::ast::File)>) {
+    finish_with_syntax(load::load(fs, inputs), true)
+}
+
 fn finish(loaded: load::Loaded, quality_warnings: bool) -> Checked {
+    finish_with_syntax(loaded, quality_warnings).0
+}
+
+fn finish_with_syntax(
+    loaded: load::Loaded,
+    quality_warnings: bool,
+) -> (Checked, Vec<(span::FileId, syntax::ast::File)>) {
     let mut diags = loaded.diags;
     let ir = if diags.iter().any(Diagnostic::is_error) && loaded.files.is_empty() {
         None
@@ -82,12 +99,13 @@ fn finish(loaded: load::Loaded, quality_warnings: bool) -> Checked {
     } else {
         ir
     };
-    Checked {
+    let checked = Checked {
         sources: loaded.sources,
         ir,
         diags,
         io_failed: loaded.io_failed,
-    }
+    };
+    (checked, loaded.files)
 }
 
 /// Checks a loaded policy against the inventory read from `paths`

@@ -52,6 +52,8 @@ enum Command {
     Graph(cmd::graph::Args),
     /// The audit report: crossings, exemptions, resident services, forbids and their proofs.
     Audit(cmd::audit::Args),
+    /// The language server for editors (LSP on stdin/stdout; docs/editors.md).
+    Lsp(cmd::lsp::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Fmt(a) => cmd::fmt::run(&a),
         Command::Graph(a) => cmd::graph::run(&a),
         Command::Audit(a) => cmd::audit::run(&a),
+        Command::Lsp(a) => cmd::lsp::run(&a),
     };
     ExitCode::from(code)
 }

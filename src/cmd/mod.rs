@@ -8,6 +8,7 @@ pub mod drift;
 pub mod fmt;
 pub mod graph;
 pub mod import;
+pub mod lsp;
 pub mod matrix;
 pub mod query;
 
