@@ -278,6 +278,8 @@ fn address_ranges_are_enforced_exactly() {
         assert!(moat::backend::in_scope(t, &ir), "{} has no scope", t.as_str());
         assert_exact("ranges.moat", &ir, t);
     }
+}
+
 /// Health probes are allowed only where the policy says so: the GCP rule
 /// admits the probe ranges, the Azure rule the `AzureLoadBalancer` tag, and
 /// the evaluator reads back exactly the matrix (probes included, nothing more).

@@ -144,7 +144,7 @@ fn round_trip_every_example_policy_through_the_kernel() {
             assert_eq!(code, 0, "{name} {kind}: import lost something:\n{err}");
             let back_text = format!("{}\n{imported}", zones_only(name, &text));
             let back = ir_of("back.moat", &back_text);
-            let m = live(&ir, &[arg.clone()]);
+            let m = live(&ir, std::slice::from_ref(&arg));
             let want: BTreeMap<(String, String), String> = ir
                 .flows
                 .iter()
@@ -156,9 +156,15 @@ fn round_trip_every_example_policy_through_the_kernel() {
                     )
                 })
                 .collect();
+            // (flows of atoms without addresses, which a zone endpoint also
+            // names, have no hosts: only the pairs in scope are compared)
             let got: BTreeMap<(String, String), String> = back
                 .flows
                 .iter()
+                .filter(|(&(f, t), _)| {
+                    let (a, b) = (ir.atom_id(&back.atoms[f].name), ir.atom_id(&back.atoms[t].name));
+                    a.zip(b).is_some_and(|k| m.contains_key(&k))
+                })
                 .map(|(&(f, t), fl)| {
                     (
                         (back.atoms[f].name.clone(), back.atoms[t].name.clone()),
@@ -365,7 +371,9 @@ fn seeded_edits_give_exactly_the_changed_rows_and_the_kernel_agrees() {
     };
     let accept = "-A FORWARD -s 10.1.0.20/32 -d 10.2.0.5/32 -p tcp -m tcp --dport 5432 -j ACCEPT";
     let drop_mail = "-A FORWARD -s 10.1.0.20/32 -j DROP";
-    let cases: Vec<(&str, String, Vec<&str>, Vec<(usize, usize, u16, bool)>)> = vec![
+    // (what, edited dump, expected rows, probes (from, to, port, open))
+    type Case<'a> = (&'a str, String, Vec<&'a str>, Vec<(usize, usize, u16, bool)>);
+    let cases: Vec<Case> = vec![
         (
             "an extra ACCEPT",
             after(accept),

@@ -174,6 +174,8 @@ fn lab_address_ranges() {
         t.allowed, t.blocked
     ));
     assert_eq!((t.allowed, t.blocked), (4 * 24, 4 * 16));
+}
+
 /// Runs `argv` in network namespace `ns` and returns its standard output.
 fn output_in(ns: &str, argv: &[&str]) -> String {
     let out = std::process::Command::new("nsenter")

@@ -84,9 +84,15 @@ pub fn import(ir: &Ir, live: &LiveMatrix, sources: &SourceMap) -> Import {
             End::Zone(z) => {
                 let zone = &ir.zones[z];
                 let mut v: Vec<AtomId> = zone.services.iter().copied().chain([zone.remainder]).collect();
-                if !v.iter().all(|a| seen.contains(a)) {
+                // a member with no addresses has no hosts a firewall could
+                // filter: naming the zone gives it only flows nobody sends
+                let vacuous = |a: &AtomId| {
+                    !seen.contains(a) && !ir.atoms[*a].has_addrs() && !ir.atoms[*a].has_namespaces()
+                };
+                if !v.iter().all(|a| seen.contains(a) || vacuous(a)) {
                     return vec![];
                 }
+                v.retain(|a| seen.contains(a));
                 v.sort_unstable();
                 v.dedup();
                 v
@@ -117,6 +123,14 @@ pub fn import(ir: &Ir, live: &LiveMatrix, sources: &SourceMap) -> Import {
                         shared = Some(shared.map_or(p.clone(), |s| s.intersect(&p)));
                     }
                 }
+                // a service named as destination takes only the ports it declares (E008)
+                let shared = match te {
+                    End::Atom(b) if !ir.atoms[b].ports.is_empty() => {
+                        let declared: Vec<&PortSet> = ir.atoms[b].ports.values().collect();
+                        shared.map(|s| s.intersect(&PortSet::union_all(&declared)))
+                    }
+                    _ => shared,
+                };
                 let Some(shared) = shared.filter(|s| !s.is_empty() && !fa.is_empty() && !ta.is_empty())
                 else {
                     continue;
@@ -176,7 +190,9 @@ pub fn import(ir: &Ir, live: &LiveMatrix, sources: &SourceMap) -> Import {
             continue;
         }
         let span = rules.first().map(|r| r.span).unwrap_or(ir.atoms[b].span);
-        let why = if ir.atoms[a].is_remainder() || ir.atoms[b].is_remainder() {
+        let why = if !ir.atoms[b].is_remainder() && !ir.atoms[b].ports.is_empty() {
+            "the ports are not all declared by the destination service, and not every member of its zone gets them"
+        } else if ir.atoms[a].is_remainder() || ir.atoms[b].is_remainder() {
             "an allow names whole zones or services, and the live state treats the members of the zone outside its services differently from the rest of the zone"
         } else {
             "no allow can name it"

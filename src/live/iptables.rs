@@ -732,7 +732,9 @@ fn ipsets(
     file: usize,
     sets: &mut BTreeMap<String, (Family, Option<Ranges>)>,
 ) -> Result<(), Diagnostic> {
-    let mut adds: BTreeMap<String, (Vec<(u128, u128)>, Vec<(u128, u128)>)> = BTreeMap::new();
+    // per set: the entries added, and those added with `nomatch`
+    type Entries = (Vec<(u128, u128)>, Vec<(u128, u128)>);
+    let mut adds: BTreeMap<String, Entries> = BTreeMap::new();
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let start = offset;

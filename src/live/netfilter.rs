@@ -509,16 +509,8 @@ pub fn evaluate(ir: &Ir, tables: &[Table], spans: &[Span]) -> Evaluated {
         };
         ev.run(&mut agg);
     }
-    let matrix = agg
-        .into_iter()
-        .map(|(k, a)| (k, a.finish(fam_tables(tables))))
-        .collect();
+    let matrix = agg.into_iter().map(|(k, a)| (k, a.finish(tables))).collect();
     Ok((matrix, vec![]))
-}
-
-/// The tables' rules, for provenance.
-fn fam_tables(tables: &[Table]) -> &[Table] {
-    tables
 }
 
 /// The zone a host ruleset is for: its file is named `host-<zone>`.

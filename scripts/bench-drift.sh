@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Benchmark of `moat drift` on a 20k-rule dump (docs/performance.md, docs/drift.md).
+# Builds the benchmark policy with 4,300 allows (200 zones x 4 CIDRs, 200
+# services), compiles its iptables and nftables gateway rulesets (about 21,000
+# iptables rules), and times `moat drift` reading each back, RUNS times.
+# Usage: scripts/bench-drift.sh [RUNS]   (release build; results on stdout)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${1:-3}
+cargo build --release --quiet --bin moat --example benchgen --manifest-path "$ROOT/Cargo.toml"
+MOAT=$ROOT/target/release/moat
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+"$ROOT/target/release/examples/benchgen" "$W" --allows 4300 > /dev/null
+"$MOAT" compile "$W/policy.moat" --target iptables,nftables --out "$W/out" > /dev/null
+RULES=$(grep -c '^-A' "$W/out/iptables/gateway.v4.rules")
+echo "dump: $RULES iptables rules ($(du -h "$W/out/iptables/gateway.v4.rules" | cut -f1)), nft $(du -h "$W/out/nftables/gateway.nft" | cut -f1)"
+for kind in iptables nftables; do
+  case $kind in
+    iptables) live="iptables:$W/out/iptables/gateway.v4.rules" ;;
+    nftables) live="nftables:$W/out/nftables/gateway.nft" ;;
+  esac
+  for i in $(seq "$RUNS"); do
+    sync
+    /usr/bin/time -f "$kind run $i: %e s wall, %U s user, %M KB max RSS" "$MOAT" drift "$W/policy.moat" --live "$live" > "$W/drift.out"
+    head -c 120 "$W/drift.out"; echo
+  done
+done
