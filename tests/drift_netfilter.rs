@@ -54,11 +54,42 @@ fn kernel_dumps(arts: &BTreeMap<String, String>, dir: &Path) {
             .to_string();
         lab.flush(&ns);
         let (dump, out) = if path.starts_with("iptables/") && name.ends_with(".v6.rules") {
-            lab::in_ns(&ns, &["ip6tables-restore", &file]);
+            if name.starts_with("gateway") {
+                lab::in_ns(&ns, &["ip6tables-restore", "--noflush", &file]);
+                lab::in_ns(
+                    &ns,
+                    &[
+                        "ip6tables",
+                        "-I",
+                        "FORWARD",
+                        "1",
+                        "-j",
+                        moat::backend::iptables::GATEWAY_CHAIN,
+                    ],
+                );
+            } else {
+                lab::in_ns(&ns, &["ip6tables-restore", &file]);
+            }
             (
                 capture(&ns, &["ip6tables-save"]),
                 dir.join("iptables").join(&name),
             )
+        } else if path.starts_with("iptables/") && name.starts_with("gateway") {
+            // As docs/netfilter.md loads it: moat's own chains, then the one
+            // jump from FORWARD.
+            lab::in_ns(&ns, &["iptables-restore", "--noflush", &file]);
+            lab::in_ns(
+                &ns,
+                &[
+                    "iptables",
+                    "-I",
+                    "FORWARD",
+                    "1",
+                    "-j",
+                    moat::backend::iptables::GATEWAY_CHAIN,
+                ],
+            );
+            (capture(&ns, &["iptables-save"]), dir.join("iptables").join(&name))
         } else if path.starts_with("iptables/") {
             lab::in_ns(&ns, &["iptables-restore", &file]);
             (capture(&ns, &["iptables-save"]), dir.join("iptables").join(&name))
@@ -362,15 +393,15 @@ fn seeded_edits_give_exactly_the_changed_rows_and_the_kernel_agrees() {
     assert!(drift_rows(&policy, &dir.path().join("iptables/gateway.v4.rules")).is_empty());
 
     let lab = edit_lab();
-    let anchor = "-A FORWARD -m conntrack --ctstate INVALID -j DROP\n";
+    let anchor = "-A moat-forward -m conntrack --ctstate INVALID -j DROP\n";
     assert!(base.contains(anchor), "the dump has the conntrack rules first");
     let after = |extra: &str| base.replacen(anchor, &format!("{anchor}{extra}\n"), 1);
     let commit_at_end = |extra: &str| {
         let i = base.rfind("COMMIT").expect("COMMIT");
         format!("{}{extra}\n{}", &base[..i], &base[i..])
     };
-    let accept = "-A FORWARD -s 10.1.0.20/32 -d 10.2.0.5/32 -p tcp -m tcp --dport 5432 -j ACCEPT";
-    let drop_mail = "-A FORWARD -s 10.1.0.20/32 -j DROP";
+    let accept = "-A moat-forward -s 10.1.0.20/32 -d 10.2.0.5/32 -p tcp -m tcp --dport 5432 -j ACCEPT";
+    let drop_mail = "-A moat-forward -s 10.1.0.20/32 -j DROP";
     // (what, edited dump, expected rows, probes (from, to, port, open))
     type Case<'a> = (&'a str, String, Vec<&'a str>, Vec<(usize, usize, u16, bool)>);
     let cases: Vec<Case> = vec![
@@ -382,7 +413,7 @@ fn seeded_edits_give_exactly_the_changed_rows_and_the_kernel_agrees() {
         ),
         (
             "a DROP above an allowed flow",
-            after("-A FORWARD -s 10.1.0.10/32 -d 10.2.0.6/32 -p tcp -m tcp --dport 8080 -j DROP"),
+            after("-A moat-forward -s 10.1.0.10/32 -d 10.2.0.6/32 -p tcp -m tcp --dport 8080 -j DROP"),
             vec!["- dmz.web -> mz.app tcp/8080"],
             vec![(0, 3, 8080, false), (3, 2, 5432, true)],
         ),

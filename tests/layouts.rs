@@ -501,13 +501,13 @@ fn unmanaged_zones_get_nothing_of_their_own() {
 fn unmanaged_zones_in_every_cloud_are_enforced_exactly() {
     let text =
         std::fs::read_to_string(common::root().join("fixtures/good/layout-unmanaged.moat")).expect("read");
-    let aws = r#"site cloud : aws { region "ap-south-1"  vpc "vpc-0abc" }"#;
+    let aws = r#"site cloud : aws { region "ap-south-1"  vpc "vpc-0a1b2c3d" }"#;
     assert!(text.contains(aws));
     for (t, site) in [
         (Target::Aws, aws),
         (
             Target::Gcp,
-            r#"site cloud : gcp { project "p" region "asia-south1" network "n" }"#,
+            r#"site cloud : gcp { project "shop-prod" region "asia-south1" network "n" }"#,
         ),
         (
             Target::Azure,

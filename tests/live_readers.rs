@@ -676,7 +676,7 @@ fn k8s_hand_written_policies_are_evaluated_as_written() {
 
 const HAND_SG_POLICY: &str = r#"
 policy handsg
-site aws1 : aws { region "eu-west-1" vpc "vpc-1" }
+site aws1 : aws { region "eu-west-1" vpc "vpc-0a1b2c3d" }
 zone internet : external { cidr 0.0.0.0/0 }
 zone web : dmz @ aws1 {
   cidr 10.0.0.0/16
@@ -985,7 +985,7 @@ fn large_aws_dump_speed() {
 
 const HAND_GCP_POLICY: &str = r#"
 policy handgcp
-site g : gcp { project "p" region "r" network "prod" }
+site g : gcp { project "shop-prod" region "r" network "prod" }
 zone internet : external { cidr 0.0.0.0/0 }
 zone web : dmz @ g {
   cidr 10.1.0.0/16
@@ -1111,12 +1111,16 @@ fn azure_hand_written_nsg_with_service_tags_and_defaults() {
             .map(|x| x.ports.clone())
             .unwrap_or_default()
     };
-    // `AzureLoadBalancer` is not modelled: the allow is taken to match everyone (W015).
+    // `AzureLoadBalancer` is the health probes' one address (168.63.129.16,
+    // part of `internet`): modelled, no W015, and the row is partial.
     assert!(
-        warns
-            .iter()
-            .any(|w| w.code == "W015" && w.message.contains("AzureLoadBalancer")),
+        !warns.iter().any(|w| w.message.contains("AzureLoadBalancer")),
         "{warns:#?}"
+    );
+    let probe = m.get(&(id("internet"), id("app.web"))).expect("the probe's row");
+    assert!(
+        probe.partial.is_some(),
+        "only the probe address gets the load balancer's allow: {probe:?}"
     );
     // (everything an IPv4 peer can send: no ICMPv6)
     let v4_any = PortSet::any().subtract(&PortSet::proto(moat::ports::Proto::Icmpv6));

@@ -53,8 +53,8 @@ fn policy(text: &str, prop: &str) -> String {
     format!(
         r#"policy inj {text}
 site dc : onprem
-site cloud : aws {{ region "ap-south-1" vpc {prop} }}
-site g : gcp {{ project {prop} region "asia-south1" network {prop} }}
+site cloud : aws {{ region {prop} vpc "vpc-0a1b2c3d" }}
+site g : gcp {{ project "shop-prod" region "asia-south1" network {prop} }}
 site az : azure {{ region "centralindia" resource_group {prop} }}
 zone internet : external {{ cidr 0.0.0.0/0 }}
 zone dmz : demilitarised @ dc {{ cidr 10.10.0.0/16 namespace dmz
@@ -92,16 +92,12 @@ fn compile(text: &str) -> Outcome {
     match r.code() {
         0 => Outcome::Files(read_tree(&dir)),
         1 => {
-            let json = r
-                .stderr
-                .lines()
-                .skip_while(|l| !l.starts_with('['))
-                .collect::<Vec<_>>()
-                .join("\n");
-            let codes = serde_json::from_str::<serde_json::Value>(&json)
+            // `compile --format json` prints one document on stdout; its
+            // `diagnostics` are the array of `check --format json`.
+            let codes = serde_json::from_str::<serde_json::Value>(&r.stdout)
                 .ok()
                 .and_then(|v| {
-                    v.as_array().map(|a| {
+                    v["diagnostics"].as_array().map(|a| {
                         a.iter()
                             .filter(|d| d["severity"] == "error")
                             .filter_map(|d| d["code"].as_str().map(str::to_string))

@@ -254,11 +254,7 @@ fn emit_in_parallel<'s, 'e: 's>(
             let mut sink = backend::sources::Recorder::new(ToWriter { target: t, tx: &tx }, ids);
             let result = backend::emit_into(t, ir, opts, &mut sink).map(|()| {
                 sink.finish(ir, sources, t.as_str());
-                if t == Target::K8s {
-                    backend::k8s::warnings(ir)
-                } else {
-                    vec![]
-                }
+                backend::warnings(t, ir)
             });
             if tx.send(Emitted::Done(result)).is_err() {
                 break;

@@ -10,7 +10,8 @@
 //! atoms at the same site) in, everything out. Service tags: `*`, `Any` and
 //! `Internet` as every address (`Internet` is all outside the virtual
 //! network; no moat atom is told apart by it), `VirtualNetwork` as the
-//! atoms at the NSG's site. Not modelled (W015, each taken as letting more
+//! atoms at the NSG's site, `AzureLoadBalancer` as the health probes'
+//! address 168.63.129.16/32. Not modelled (W015, each taken as letting more
 //! through, never less): other service tags and unknown ASGs (an allow is
 //! taken to match everyone, a deny no one), source port ranges (an allow
 //! is taken as every source port, a deny as matching nothing), protocols
@@ -313,6 +314,13 @@ impl Ctx<'_> {
                             .collect(),
                     )),
                     "VirtualNetwork" => out.push(Sel::Atoms(self.site_atoms.clone())),
+                    // The health probes' source: one documented address.
+                    crate::backend::azure::AZURE_LB_TAG => {
+                        match cloud::net(crate::backend::azure::AZURE_LB_PROBE) {
+                            Some(n) => out.push(Sel::Net(n)),
+                            None => out.push(Sel::Any),
+                        }
+                    }
                     other => match cloud::net(other) {
                         Some(n) => out.push(Sel::Net(n)),
                         None if other.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') => {

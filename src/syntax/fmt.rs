@@ -646,7 +646,8 @@ mod tests {
 
     #[test]
     fn layout_statements_have_one_place() {
-        let src = "cluster c@s\nzone d:dmz{unmanaged namespaces team=a,x=\"y z\" namespace r pods k!=v,app=b cluster c namespace w}\n";
+        // A block written over several lines: one declaration per line, in their place.
+        let src = "cluster c@s\nzone d:dmz{\nunmanaged namespaces team=a,x=\"y z\" namespace r pods k!=v,app=b cluster c namespace w}\n";
         let out = fmt(src);
         assert_eq!(
             out,
