@@ -500,15 +500,12 @@ fn rules_allows(lines: &[Line]) -> Vec<AllowId> {
     all.into_iter().collect()
 }
 
-/// The citation (`allow#...`) of each allow, comma-separated, each once.
+/// The citation (`allow#...`) of each allow, comma-separated, each once,
+/// as the k8s target writes them.
 fn allow_locs(ir: &Ir, allows: &[AllowId]) -> String {
-    let mut seen = BTreeSet::new();
-    allows
-        .iter()
-        .map(|&a| ir.allows[a].cite.as_str())
-        .filter(|l| seen.insert(*l))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut out = String::new();
+    super::k8s::push_locs(&mut out, ir, allows);
+    out
 }
 
 fn allow_nothing<'a>(ir: &Ir, ns: &'a str) -> AuthorizationPolicy<'a> {

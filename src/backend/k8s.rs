@@ -519,7 +519,7 @@ fn meta<'a>(name: String, ns: &'a str, annotations: BTreeMap<&'static str, Cow<'
 
 /// Appends `file:line` of each allow to `out`, comma-separated, in allow
 /// order, each location once.
-fn push_locs(out: &mut String, ir: &Ir, allows: &[AllowId]) {
+pub(super) fn push_locs(out: &mut String, ir: &Ir, allows: &[AllowId]) {
     // Most rules name a few allows: a scan of those seen beats a set.
     const FEW: usize = 16;
     let mut seen: Vec<&str> = Vec::with_capacity(allows.len().min(FEW));
