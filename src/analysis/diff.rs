@@ -18,6 +18,13 @@
 //! address set, namespaces or pod selector) is listed under `readdressed`:
 //! its flows may read the same, yet now reach other machines. It counts as a
 //! difference (exit 1).
+//!
+//! Relaying out: a zone present on both sides whose deployment layout changed
+//! (its cluster, `unmanaged`, namespaces chosen by label, the pods it claims
+//! in a shared namespace, its services' `serviceaccount`) is listed under
+//! `relaid`: the matrix may be the same, yet the rules are written into
+//! another cluster, no longer enforced at the zone, or match other pods or
+//! mesh identities. It counts as a difference (exit 1).
 
 use super::matrix::{pair_rows, Row};
 use crate::ir::{AtomId, Ir, ZoneKind};
@@ -89,6 +96,16 @@ pub struct Diff {
     pub readdressed: Vec<Readdressed>,
     /// Zones present on both sides whose kind changed: `(zone, old kind, new kind)`.
     pub reclassified: Vec<(String, ZoneKind, ZoneKind)>,
+    /// Zones present on both sides whose deployment layout changed.
+    pub relaid: Vec<Relaid>,
+}
+
+/// A zone whose deployment layout changed, with both descriptions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Relaid {
+    pub zone: String,
+    pub old: String,
+    pub new: String,
 }
 
 /// An atom whose members changed, with both descriptions.
@@ -106,6 +123,7 @@ impl Diff {
             && self.removed.is_empty()
             && self.readdressed.is_empty()
             && self.reclassified.is_empty()
+            && self.relaid.is_empty()
     }
 
     /// The number of added rows carrying `flag`.
@@ -153,9 +171,70 @@ pub fn diff(old: &Ir, new: &Ir) -> Diff {
             (nz.kind != z.kind).then(|| (name.to_string(), z.kind, nz.kind))
         })
         .collect();
+    out.relaid = relaid(old, new, &map);
     out.added.sort_by(|a, b| a.row.cmp(&b.row));
     out.removed.sort_by(|a, b| a.row.cmp(&b.row));
     out
+}
+
+/// The zones of both sides (OLD's under NEW's names) whose layout reads differently.
+fn relaid(old: &Ir, new: &Ir, ren: &BTreeMap<&str, &str>) -> Vec<Relaid> {
+    let mut out: Vec<Relaid> = old
+        .zones
+        .iter()
+        .enumerate()
+        .filter_map(|(oz, z)| {
+            let name = ren.get(z.name.as_str()).copied().unwrap_or(&z.name);
+            let nz = new.zones.iter().position(|n| n.name == name)?;
+            let (o, n) = (layout_text(old, oz), layout_text(new, nz));
+            (o != n).then(|| Relaid {
+                zone: name.to_string(),
+                old: o,
+                new: n,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.zone.cmp(&b.zone));
+    out
+}
+
+/// One zone's deployment layout in words: `cluster hq @ dc1; unmanaged; ...`.
+fn layout_text(ir: &Ir, z: crate::ir::ZoneId) -> String {
+    let lay = ir.layout.zones.get(z).cloned().unwrap_or_default();
+    let mut parts = vec![];
+    if let Some(c) = lay.cluster.and_then(|c| ir.layout.clusters.get(c)) {
+        parts.push(format!("cluster {} @ {}", c.name, ir.sites[c.site].name));
+    }
+    if lay.unmanaged {
+        parts.push("unmanaged".to_string());
+    }
+    if !lay.ns_labels.is_empty() {
+        let kv: Vec<String> = lay.ns_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.push(format!("namespaces {}", kv.join(",")));
+    }
+    for (ns, sel) in &lay.claims {
+        parts.push(format!("namespace {ns} pods {}", selector_text(sel)));
+    }
+    for &s in &ir.zones[z].services {
+        if let Some(sa) = &ir.atoms[s].service_account {
+            parts.push(format!("{} serviceaccount {sa}", ir.atoms[s].name));
+        }
+    }
+    if parts.is_empty() {
+        "no layout statement".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// `app=a,tier!=b,tier!=c`: a pod selector as the language writes it.
+fn selector_text(sel: &crate::ir::PodSelector) -> String {
+    let eq = sel.equal.iter().map(|(k, v)| format!("{k}={v}"));
+    let ne = sel
+        .not_in
+        .iter()
+        .flat_map(|(k, vs)| vs.iter().map(move |v| format!("{k}!={v}")));
+    eq.chain(ne).collect::<Vec<_>>().join(",")
 }
 
 /// One policy seen under the names of the diff (OLD's renamed atoms under NEW's names).

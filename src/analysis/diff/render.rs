@@ -1,6 +1,6 @@
 //! The text, JSON and Markdown forms of a [`Diff`].
 
-use super::{row_ports, Diff, DiffRow, Flag, Readdressed};
+use super::{row_ports, Diff, DiffRow, Flag, Readdressed, Relaid};
 use crate::analysis::matrix::Row;
 use crate::ir::{Ir, ZoneKind};
 use crate::ports::PortSet;
@@ -39,6 +39,12 @@ pub fn summary(d: &Diff) -> String {
         s.push_str(&format!(
             ", {} of another kind",
             plural(d.reclassified.len(), "zone", "zones")
+        ));
+    }
+    if !d.relaid.is_empty() {
+        s.push_str(&format!(
+            ", {} laid out anew",
+            plural(d.relaid.len(), "zone", "zones")
         ));
     }
     let flagged: Vec<String> = [
@@ -96,6 +102,14 @@ pub fn to_text(d: &Diff) -> String {
     for (z, o, n) in &d.reclassified {
         out.push_str(&format!("zone {z} is now {} (was {})\n", n.as_str(), o.as_str()));
     }
+    if !d.relaid.is_empty() {
+        out.push_str(
+            "laid out anew (same flows, written to other clusters, namespaces, pods or identities):\n",
+        );
+        for r in &d.relaid {
+            out.push_str(&format!("  ~ {}: {} -> {}\n", r.zone, r.old, r.new));
+        }
+    }
     if !d.renamed.is_empty() {
         out.push_str("renamed (same addresses, namespaces and pods; compared under the new name):\n");
         for (o, n) in &d.renamed {
@@ -112,6 +126,7 @@ struct JsonDiff<'a> {
     renamed: Vec<JsonRename<'a>>,
     readdressed: &'a [Readdressed],
     reclassified: Vec<JsonKind<'a>>,
+    relaid: &'a [Relaid],
     details: Vec<JsonDetail<'a>>,
     summary: String,
 }
@@ -167,6 +182,7 @@ pub fn to_json(d: &Diff) -> String {
                 new: n.as_str(),
             })
             .collect(),
+        relaid: &d.relaid,
         details: d
             .added
             .iter()
@@ -204,18 +220,15 @@ pub fn to_markdown(d: &Diff, old: &Ir, new: &Ir) -> String {
         }
         out.push('\n');
     }
-    if !d.readdressed.is_empty() {
-        out.push_str("**Readdressed** (same name, other members; every flow of the atom now reaches these):\n\n| atom | old members | new members |\n|---|---|---|\n");
-        for r in &d.readdressed {
-            out.push_str(&format!(
-                "| `{}` | {} | {} |\n",
-                r.atom,
-                cell(&r.old),
-                cell(&r.new)
-            ));
-        }
-        out.push('\n');
-    }
+    let readdressed = d
+        .readdressed
+        .iter()
+        .map(|r| (r.atom.as_str(), r.old.as_str(), r.new.as_str()));
+    out.push_str(&old_new_table(
+        "**Readdressed** (same name, other members; every flow of the atom now reaches these):",
+        "| atom | old members | new members |",
+        readdressed,
+    ));
     for (z, o, n) in &d.reclassified {
         out.push_str(&format!(
             "Zone `{z}` is now **{}** (was {}).\n\n",
@@ -223,6 +236,15 @@ pub fn to_markdown(d: &Diff, old: &Ir, new: &Ir) -> String {
             o.as_str()
         ));
     }
+    let relaid = d
+        .relaid
+        .iter()
+        .map(|r| (r.zone.as_str(), r.old.as_str(), r.new.as_str()));
+    out.push_str(&old_new_table(
+        "**Laid out anew** (same flows; the rules go to another cluster, namespace, pods or identity):",
+        "| zone | old layout | new layout |",
+        relaid,
+    ));
     if !d.renamed.is_empty() {
         out.push_str("Renamed with the same addresses (compared under the new name): ");
         let list: Vec<String> = d.renamed.iter().map(|(o, n)| format!("`{o}` → `{n}`")).collect();
@@ -235,6 +257,21 @@ pub fn to_markdown(d: &Diff, old: &Ir, new: &Ir) -> String {
         out.push_str("```\n");
     }
     out
+}
+
+/// A Markdown table of `(name, old, new)` rows under `title`, or nothing without rows.
+fn old_new_table<'a>(
+    title: &str,
+    header: &str,
+    rows: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+) -> String {
+    let body: String = rows
+        .map(|(name, old, new)| format!("| `{name}` | {} | {} |\n", cell(old), cell(new)))
+        .collect();
+    if body.is_empty() {
+        return String::new();
+    }
+    format!("{title}\n\n{header}\n|---|---|---|\n{body}\n")
 }
 
 /// A zone-level Mermaid flowchart: NEW's zone-to-zone edges in grey, added
