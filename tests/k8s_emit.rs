@@ -90,6 +90,36 @@ allow a -> b.p : x
 }
 
 #[test]
+fn w005_judges_each_cluster_on_its_own() {
+    // `app` exists in both clusters; only cluster a's reaches a resolver. A
+    // name-only check would take a's DNS flow for b's namespace too.
+    let text = "site dc : onprem
+cluster a @ dc
+cluster b @ dc
+zone kube-a : mz @ dc { cluster a  cidr 10.1.0.0/24  namespace kube-system  service dns { pods k8s-app=kube-dns hosts 10.1.0.10 port dns udp/53 } }
+zone app-a : mz @ dc { cluster a  cidr 10.1.1.0/24  namespace app }
+zone app-b : mz @ dc { cluster b  cidr 10.2.1.0/24  namespace app }
+allow app-a -> kube-a.dns : dns
+allow app-a -> app-b : tcp/80
+";
+    let ir = ir_of(text);
+    let warned: Vec<String> = backend::k8s::warnings(&ir)
+        .iter()
+        .map(|d| format!("{} {}", d.code, d.message))
+        .collect();
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.starts_with("W005 cluster `b`, namespace `app`")),
+        "{warned:#?}"
+    );
+    assert!(
+        !warned.iter().any(|w| w.contains("cluster `a`, namespace `app`")),
+        "{warned:#?}"
+    );
+}
+
+#[test]
 fn w005_when_a_namespace_reaches_no_port_53() {
     let text = format!(
         "{DNS}zone a : mz {{ namespace a }}

@@ -202,7 +202,21 @@ fn no_pods(ir: &Ir, id: AllowId, end: AtomId, peer: AtomId) -> Diagnostic {
 /// W005 for every namespace whose pods reach no TCP or UDP port 53 (the
 /// default deny restricts every namespace's egress, DNS included). The
 /// namespaces that serve port 53 to others are the resolver's own, and not warned about.
+/// With clusters, each cluster's namespaces are judged on their own: a
+/// `kube-system` that resolves in one cluster says nothing of another's.
 pub fn warnings(ir: &Ir) -> Vec<Diagnostic> {
+    if ir.layout.clusters.is_empty() {
+        return dns_warnings(ir, None);
+    }
+    let mut out: Vec<Diagnostic> = (ir.layout.clusters.iter().enumerate())
+        .flat_map(|(c, cluster)| dns_warnings(&super::clusters::view(ir, c), Some(&cluster.name)))
+        .collect();
+    crate::diag::sort(&mut out);
+    out
+}
+
+/// [`warnings`] for the namespaces of one cluster's view (`cluster` names it in the message).
+fn dns_warnings(ir: &Ir, cluster: Option<&str>) -> Vec<Diagnostic> {
     let Ok(flows) = scope::flows(Target::K8s, ir) else {
         return vec![];
     };
@@ -231,8 +245,9 @@ pub fn warnings(ir: &Ir) -> Vec<Diagnostic> {
         let Some(&span) = declared.get(ns.as_str()) else {
             continue;
         };
+        let place = cluster.map_or(String::new(), |c| format!("cluster `{c}`, "));
         out.push(
-            Diagnostic::warning("W005", span, format!("namespace `{ns}`: egress is denied by default and no flow reaches UDP or TCP port 53, so its pods cannot resolve names"))
+            Diagnostic::warning("W005", span, format!("{place}namespace `{ns}`: egress is denied by default and no flow reaches UDP or TCP port 53, so its pods cannot resolve names"))
                 .with_help(format!("allow the zone of `{ns}` to the cluster DNS (e.g. `allow ZONE -> kube-system.dns : dns`), if its pods use names")),
         );
     }
