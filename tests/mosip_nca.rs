@@ -279,7 +279,7 @@ fn mosip_cells_allow_every_required_flow_keep_every_forbid_and_keep_the_cells_ap
     if let Some(why) = k8s_support::missing_tools() {
         return common::skip(&why);
     }
-    let (mut problems, inv, pairs) = findings_of(&CELLS, 30, 500);
+    let (mut problems, inv, pairs) = findings_of(&CELLS, 30, 200);
     // cell isolation: no connection at all from a pod of one cell to a pod of another
     let cells: BTreeSet<&str> = inv.workloads.iter().filter_map(|w| cell_of(&w.namespace)).collect();
     assert!(cells.len() >= 2, "the inventory has {} cells", cells.len());
