@@ -32,6 +32,7 @@ the rest. `helm template` of the same charts gives the same labels and
 ports (helm is not needed here; install it and compare if in doubt).
 
 Usage: scripts/mosip-inventory.py > fixtures/inventory/mosip-1.2.0.1.yaml
+       scripts/mosip-inventory.py --cells 2 > fixtures/inventory/mosip-cells-1.2.0.1.yaml
 """
 
 import os
@@ -232,7 +233,39 @@ class Chart:
         tpl = text[text.index("template:", text.index("spec:")) :]
         labels = self.pod_labels(path, tpl)
         ports = self.ports(tpl)
-        return {"kind": kind, "name": name, "labels": labels, "ports": ports, "template": path}
+        sa = self.service_account(tpl)
+        return {"kind": kind, "name": name, "labels": labels, "ports": ports, "template": path, "sa": sa}
+
+    def service_account(self, tpl):
+        """The pod template's `serviceAccountName`, or None when it sets none.
+
+        Every MOSIP chart that sets one calls its `X.serviceAccountName` helper
+        (templates/_helpers.tpl). The helpers come in two shapes, both read
+        here: bitnami-style `default (printf "%s<SUFFIX>" (include
+        "common.names.fullname" .)) .Values.serviceAccount.name` (SUFFIX is ""
+        in most charts and "-foo" in some), and `helm create`'s `default
+        (include "X.fullname" .) .Values.serviceAccount.name`; both under `if
+        .Values.serviceAccount.create`, else the name or "default"."""
+        m = re.search(r'serviceAccountName:\s*\{\{-?\s*(?:template|include) "([\w.-]+)\.serviceAccountName"', tpl)
+        if not m:
+            lit = re.search(r"serviceAccountName:\s*([a-z0-9][a-z0-9.-]*)\s*$", tpl, re.M)
+            return lit.group(1) if lit else None
+        helpers = show(HELM, f"{self.dir}/templates/_helpers.tpl")
+        d = re.search(r'define "' + re.escape(m.group(1)) + r'\.serviceAccountName"(.*?)\{\{-?\s*end\s*-?\}\}\s*\{\{-?\s*end', helpers, re.S)
+        if not d:
+            raise ValueError(f"no helper {m.group(1)}.serviceAccountName")
+        body = d.group(1)
+        named = lookup(self.values, "serviceAccount.name")
+        if not lookup(self.values, "serviceAccount.create"):
+            return str(named or "default")
+        if named:
+            return str(named)
+        pf = re.search(r'printf "%s([\w-]*)" \(include "common\.names\.fullname" \.\)', body)
+        if pf:
+            return self.fullname() + pf.group(1)
+        if re.search(r'default \(include "[\w.-]+\.fullname" \.\)', body):
+            return self.fullname()
+        raise ValueError(f"serviceAccountName helper not understood: {body.strip()}")
 
     def pod_labels(self, path, tpl):
         lines = tpl.splitlines()
@@ -411,11 +444,14 @@ def dump(obj, comment):
     return "---\n" + "\n".join(lines) + "\n" + yaml.safe_dump(obj, sort_keys=False, width=200)
 
 
-def workload_obj(ns, kind, name, labels, ports):
+def workload_obj(ns, kind, name, labels, ports, sa=None):
     container = {"name": name}
     if ports:
         container["ports"] = ports
-    pod = {"metadata": {"labels": labels}, "spec": {"containers": [container]}}
+    spec = {"containers": [container]}
+    if sa:
+        spec = {"serviceAccountName": sa, **spec}
+    pod = {"metadata": {"labels": labels}, "spec": spec}
     meta = {"name": name, "namespace": ns}
     if kind == "CronJob":
         spec = {"jobTemplate": {"spec": {"template": pod}}}
@@ -430,14 +466,66 @@ def ns_obj(name, labels):
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
+# ------------------------------------------------------------------ layouts
+#
+# `--cells N`: the registration-processor cell of MOSIP 1.1.5's cell-based
+# deployment architecture (mosip/documentation@1.1.5:docs/Cell-Based-Deployment-
+# Architecture.md and docs/_images/reg_processor/registration_processor_cell_arch.png),
+# installed with the 1.2.0.1 charts and install scripts. Read in the drawing:
+# each cell has a DMZ half (packet landing zone, the DMZ registration-processor
+# stages, an antivirus, the IAM provider Keycloak) and an MZ half (the other
+# regproc stages, kernel services, ID repository services, an antivirus);
+# "ABIS, ABIS Queue, Registration Process DB, ID Repository HDFS/CEPH cluster,
+# ID Repository DB" and the HSM are shared by all cells. Design choices [I]:
+# one Kubernetes cluster; cell i installs each per-cell release, unchanged, into
+# the namespace `cell<i>-<NS>` (so labels and ports are the charts' own); the
+# cell's antivirus is the one clamav release MOSIP installs (the drawing's two
+# are one service in 1.2.0.1); packetmanager, datashare, keymanager, the config
+# server and the Kafka event bus go with the cell (the stages' own helpers:
+# "hardware and software within a cell is fixed (canned)"); Postgres (regproc and
+# ID repository DBs), MinIO (both object stores), ActiveMQ (the ABIS queue),
+# SoftHSM, the mock ABIS, artifactory, the Istio gateways and CoreDNS are shared.
+# The namespaces of MOSIP modules the drawing does not show (pre-registration,
+# resident, IDA, PMS, admin, websub, print, monitoring, logging) are left out.
+CELL_NAMESPACES = ["regproc", "kernel", "keymanager", "idrepo", "packetmanager", "datashare",
+                   "keycloak", "clamav", "kafka", "config-server"]
+CELL_SHARED = ["postgres", "minio", "activemq", "softhsm", "abis", "artifactory",
+               "istio-system", "kube-system"]
+
+
+def placement(ns, cells):
+    """The namespaces a release installed into `ns` goes to in this layout."""
+    if cells is None:
+        return [ns]
+    if ns in CELL_NAMESPACES:
+        return [f"cell{i}-{ns}" for i in range(1, cells + 1)]
+    return [ns] if ns in CELL_SHARED else []
+
+
+def arguments(argv):
+    cells = None
+    if argv[:1] == ["--cells"] and len(argv) == 2 and argv[1].isdigit() and int(argv[1]) > 0:
+        cells = int(argv[1])
+    elif argv:
+        sys.exit("usage: mosip-inventory.py [--cells N]")
+    return cells
+
+
 def main():
+    cells = arguments(sys.argv[1:])
     dirs = chart_dirs()
     docs = []
     namespaces = {}
     skipped = []
+    left_out = set()
     for script, ns, release, chart, values, sets, labels in installs():
-        if ns not in namespaces:
-            namespaces[ns] = (labels, cite(INFRA, script))
+        targets = placement(ns, cells)
+        if not targets:
+            left_out.add(ns)
+            continue
+        for t in targets:
+            if t not in namespaces:
+                namespaces[t] = (labels, cite(INFRA, script))
         if chart is None or not chart.startswith("mosip/"):
             if chart and not chart.startswith("chart/"):
                 skipped.append(f"{chart} ({release}, {script}): from the table of charts outside the mirrors")
@@ -451,12 +539,15 @@ def main():
         d, meta = dirs[cname]
         c = Chart(d, meta, release, values, sets)
         for w in c.workloads(skipped):
-            src = [
-                f"{w['kind']} of release {release} (chart {cname}) in namespace {ns}:",
-                f"  {cite(INFRA, script)}",
-                f"  {cite(HELM, w['template'])} with {cite(HELM, d + '/values.yaml')}",
-            ]
-            docs.append(dump(workload_obj(ns, w["kind"], w["name"], w["labels"], w["ports"]), src))
+            for t in targets:
+                src = [
+                    f"{w['kind']} of release {release} (chart {cname}) in namespace {t}:",
+                    f"  {cite(INFRA, script)}" + ("" if t == ns else f" (namespace {ns}; per-cell copy)"),
+                    f"  {cite(HELM, w['template'])} with {cite(HELM, d + '/values.yaml')}",
+                ]
+                if w["sa"]:
+                    src.append(f"  serviceAccountName: {cite(HELM, d + '/templates/_helpers.tpl')} (X.serviceAccountName)")
+                docs.append(dump(workload_obj(t, w["kind"], w["name"], w["labels"], w["ports"], w["sa"]), src))
     for ns, kind, name, labels, ports, src in THIRD_PARTY:
         ps = []
         for number, pname, proto in ports:
@@ -466,12 +557,30 @@ def main():
             if proto != "TCP":
                 p["protocol"] = proto
             ps.append(p)
-        docs.append(dump(workload_obj(ns, kind, name, labels, ps), [f"{kind} {ns}/{name}: {src}"]))
-        namespaces.setdefault(ns, ({}, THIRD_PARTY_NAMESPACES.get(ns, src)))
-    head = [
-        "# The inventory of a MOSIP 1.2.0.1 cluster (V3 install) as MOSIP's charts and",
-        "# install scripts render it: namespaces, pod-template labels, container ports.",
-        "# Generated by scripts/mosip-inventory.py from mosip-infra, mosip-helm and",
+        targets = placement(ns, cells)
+        if not targets:
+            left_out.add(ns)
+        for t in targets:
+            copy = "" if t == ns else f" (namespace {ns}; per-cell copy)"
+            docs.append(dump(workload_obj(t, kind, name, labels, ps), [f"{kind} {t}/{name}: {src}{copy}"]))
+            namespaces.setdefault(t, ({}, THIRD_PARTY_NAMESPACES.get(ns, src)))
+    if cells is None:
+        head = [
+            "# The inventory of a MOSIP 1.2.0.1 cluster (V3 install) as MOSIP's charts and",
+            "# install scripts render it: namespaces, pod-template labels, container ports.",
+            "# Generated by scripts/mosip-inventory.py from mosip-infra, mosip-helm and",
+        ]
+    else:
+        head = [
+            f"# The inventory of a cell-based MOSIP registration processor ({cells} cells) as",
+            "# MOSIP 1.2.0.1's charts and install scripts render it, placed as the 1.1.5 cell",
+            "# drawing says (see the layouts section of scripts/mosip-inventory.py): cell i",
+            "# holds a copy of each per-cell release in namespace cell<i>-<NS>; the shared",
+            "# releases are installed once. Left out (not in the cell drawing):",
+            "#   " + ", ".join(sorted(left_out)),
+            f"# Generated by scripts/mosip-inventory.py --cells {cells} from mosip-infra, mosip-helm and",
+        ]
+    head += [
         "# k8s-infra at tag v1.2.0.1; every object cites its source. Do not edit by hand.",
         "#",
         "# Not rendered (named here so that nothing is silently missing):",

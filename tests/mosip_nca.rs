@@ -1,12 +1,14 @@
-//! `policies/mosip.moat` on a real MOSIP 1.2.0.1 cluster, proved with IBM's
-//! network-config-analyzer: the policy checks clean against the inventory
-//! (`fixtures/inventory/mosip-1.2.0.1.yaml`, the pods MOSIP's charts render),
-//! is compiled to k8s, and nca, given the inventory's pods and the generated
-//! NetworkPolicies, finds
-//! - every flow of `fixtures/inventory/mosip-required-flows.tsv` (derived
-//!   from MOSIP's configuration, with citations) allowed, and
+//! The MOSIP example policies on real MOSIP 1.2.0.1 clusters, proved with
+//! IBM's network-config-analyzer: each policy checks clean against its
+//! inventory (the pods MOSIP's charts render, placed as the policy's layout
+//! says), is compiled to k8s, and nca, given the inventory's pods and the
+//! generated NetworkPolicies, finds
+//! - every flow of the policy's required-flows table (derived from MOSIP's
+//!   configuration, with citations) allowed,
 //! - every forbid holding: no connection between two inventory pods whose
-//!   atoms a forbid covers, on a forbidden port.
+//!   atoms a forbid covers, on a forbidden port, and
+//! - for the cells (`policies/mosip-cells.moat`), no connection at all
+//!   between a pod of one cell and a pod of another.
 
 mod common;
 mod k8s_support;
@@ -18,8 +20,24 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-const INVENTORY: &str = "fixtures/inventory/mosip-1.2.0.1.yaml";
-const REQUIRED: &str = "fixtures/inventory/mosip-required-flows.tsv";
+/// A policy, its inventory and its table of required flows.
+struct Case {
+    policy: &'static str,
+    inventory: &'static str,
+    required: &'static str,
+}
+
+const MOSIP: Case = Case {
+    policy: "mosip.moat",
+    inventory: "fixtures/inventory/mosip-1.2.0.1.yaml",
+    required: "fixtures/inventory/mosip-required-flows.tsv",
+};
+
+const CELLS: Case = Case {
+    policy: "mosip-cells.moat",
+    inventory: "fixtures/inventory/mosip-cells-1.2.0.1.yaml",
+    required: "fixtures/inventory/mosip-cells-required-flows.tsv",
+};
 
 /// One row of the required-flows table.
 struct Required {
@@ -31,8 +49,8 @@ struct Required {
     key: String,
 }
 
-fn required() -> Vec<Required> {
-    let text = std::fs::read_to_string(common::root().join(REQUIRED)).expect("read the table");
+fn required(table: &str) -> Vec<Required> {
+    let text = std::fs::read_to_string(common::root().join(table)).expect("read the table");
     let split = |s: &str| -> (String, String) {
         let (ns, name) = s
             .split_once('/')
@@ -44,7 +62,7 @@ fn required() -> Vec<Required> {
         .filter(|(_, l)| !l.starts_with('#') && !l.starts_with("from\t") && !l.trim().is_empty())
         .map(|(i, l)| {
             let cols: Vec<&str> = l.split('\t').collect();
-            assert_eq!(cols.len(), 5, "{REQUIRED}:{}: five columns", i + 1);
+            assert_eq!(cols.len(), 5, "{table}:{}: five columns", i + 1);
             let (proto, port) = cols[2].split_once('/').expect("proto/port");
             Required {
                 line: i + 1,
@@ -126,9 +144,9 @@ fn key(w: &Workload) -> (String, String) {
 }
 
 /// The checked policy, its inventory, and nca's connectivity on them.
-fn prove(replicated: &BTreeSet<(String, String)>) -> (Ir, Inventory, PodPairs) {
-    let mut c = moat::check_paths(&moat::load::Disk, &[common::policy("mosip.moat")]);
-    let inv = moat::check_inventory(&mut c, &[common::root().join(INVENTORY)]).expect("the inventory reads");
+fn prove(case: &Case, replicated: &BTreeSet<(String, String)>) -> (Ir, Inventory, PodPairs) {
+    let mut c = moat::check_paths(&moat::load::Disk, &[common::policy(case.policy)]);
+    let inv = moat::check_inventory(&mut c, &[common::root().join(case.inventory)]).expect("the inventory reads");
     let findings: Vec<String> = c
         .diags
         .iter()
@@ -136,7 +154,9 @@ fn prove(replicated: &BTreeSet<(String, String)>) -> (Ir, Inventory, PodPairs) {
         .collect();
     assert!(
         findings.is_empty(),
-        "mosip.moat is not clean against the inventory:\n{}",
+        "{} is not clean against {}:\n{}",
+        case.policy,
+        case.inventory,
         findings.join("\n")
     );
     let ir = c.ir.expect("an IR");
@@ -154,26 +174,25 @@ fn prove(replicated: &BTreeSet<(String, String)>) -> (Ir, Inventory, PodPairs) {
     (ir, inv, pairs)
 }
 
-#[test]
-fn mosip_allows_every_required_flow_and_keeps_every_forbid_on_the_inventory() {
-    if let Some(why) = k8s_support::missing_tools() {
-        return common::skip(&why);
-    }
-    let rows = required();
+/// Proves `case` (see the module comment) and returns the problems found,
+/// with nca's connectivity and the inventory for further checks.
+fn findings_of(case: &Case, min_rows: usize, min_forbid_pairs: usize) -> (Vec<String>, Inventory, PodPairs) {
+    let rows = required(case.required);
     let replicated: BTreeSet<(String, String)> = rows
         .iter()
         .filter(|r| r.from == r.to)
         .map(|r| r.from.clone())
         .collect();
-    let (ir, inv, pairs) = prove(&replicated);
+    let (ir, inv, pairs) = prove(case, &replicated);
     let known: BTreeMap<(String, String), &Workload> = inv.workloads.iter().map(|w| (key(w), w)).collect();
     let mut problems = vec![];
-    assert!(rows.len() >= 40, "the table has {} rows", rows.len());
+    assert!(rows.len() >= min_rows, "{} has {} rows", case.required, rows.len());
     for r in &rows {
         for end in [&r.from, &r.to] {
             if !known.contains_key(end) {
                 problems.push(format!(
-                    "{REQUIRED}:{}: {}/{} is not in the inventory",
+                    "{}:{}: {}/{} is not in the inventory",
+                    case.required,
                     r.line, end.0, end.1
                 ));
             }
@@ -189,7 +208,8 @@ fn mosip_allows_every_required_flow_and_keeps_every_forbid_on_the_inventory() {
             .is_some_and(|p| p.contains(r.proto, r.port));
         if !ok {
             problems.push(format!(
-                "{REQUIRED}:{}: {}/{} -> {}/{} {}/{} ({}) is blocked",
+                "{}:{}: {}/{} -> {}/{} {}/{} ({}) is blocked",
+                case.required,
                 r.line, r.from.0, r.from.1, r.to.0, r.to.1, r.proto, r.port, r.key
             ));
         }
@@ -230,10 +250,55 @@ fn mosip_allows_every_required_flow_and_keeps_every_forbid_on_the_inventory() {
             }
         }
     }
-    if checked < 100 {
+    if checked < min_forbid_pairs {
         problems.push(format!(
             "only {checked} inventory pod pairs are covered by forbids"
         ));
+    }
+    (problems, inv, pairs)
+}
+
+#[test]
+fn mosip_allows_every_required_flow_and_keeps_every_forbid_on_the_inventory() {
+    if let Some(why) = k8s_support::missing_tools() {
+        return common::skip(&why);
+    }
+    let (problems, _, _) = findings_of(&MOSIP, 40, 100);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The cell a namespace of the cells inventory belongs to (`cell2-kernel` is
+/// in cell2), or None for a shared namespace.
+fn cell_of(namespace: &str) -> Option<&str> {
+    let (cell, _) = namespace.split_once('-')?;
+    (cell.starts_with("cell") && cell[4..].parse::<u32>().is_ok()).then_some(cell)
+}
+
+#[test]
+fn mosip_cells_allow_every_required_flow_keep_every_forbid_and_keep_the_cells_apart() {
+    if let Some(why) = k8s_support::missing_tools() {
+        return common::skip(&why);
+    }
+    let (mut problems, inv, pairs) = findings_of(&CELLS, 30, 200);
+    // cell isolation: no connection at all from a pod of one cell to a pod of another
+    let cells: BTreeSet<&str> = inv.workloads.iter().filter_map(|w| cell_of(&w.namespace)).collect();
+    assert!(cells.len() >= 2, "the inventory has {} cells", cells.len());
+    let across = inv
+        .workloads
+        .iter()
+        .flat_map(|a| inv.workloads.iter().map(move |b| (a, b)))
+        .filter(|(a, b)| matches!((cell_of(&a.namespace), cell_of(&b.namespace)), (Some(x), Some(y)) if x != y))
+        .count();
+    assert!(across >= 1000, "only {across} pod pairs across cells");
+    for ((from, to), ports) in &pairs {
+        if let (Some(a), Some(b)) = (cell_of(&from.0), cell_of(&to.0)) {
+            if a != b && !ports.is_empty() {
+                problems.push(format!(
+                    "cells not isolated: {}/{} -> {}/{} on {ports}",
+                    from.0, from.1, to.0, to.1
+                ));
+            }
+        }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
