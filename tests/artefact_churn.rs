@@ -18,9 +18,24 @@ type Units = BTreeMap<String, String>;
 /// (k8s-admin and istio need namespaces of their own, which mosip's shared
 /// `regproc` namespace is not: E048).
 const POLICIES: [(&str, &str, &str, &[&str]); 3] = [
-    ("hybrid", "fixtures/cloud/hybrid.moat", "all", &["aws", "azure", "gcp", "iptables", "nftables"]),
-    ("mosip", "policies/mosip.moat", "all", &["iptables", "k8s", "nftables"]),
-    ("guards", "fixtures/mesh/guards.moat", "all,k8s-admin,istio", &["istio", "k8s", "k8s-admin"]),
+    (
+        "hybrid",
+        "fixtures/cloud/hybrid.moat",
+        "all",
+        &["aws", "azure", "gcp", "iptables", "nftables"],
+    ),
+    (
+        "mosip",
+        "policies/mosip.moat",
+        "all",
+        &["iptables", "k8s", "nftables"],
+    ),
+    (
+        "guards",
+        "fixtures/mesh/guards.moat",
+        "all,k8s-admin,istio",
+        &["istio", "k8s", "k8s-admin"],
+    ),
 ];
 
 fn compile(dir: &Path, targets: &str, policy_text: &str, out: &str) -> BTreeMap<String, String> {
@@ -305,12 +320,17 @@ fn check_policy(name: &str, policy: &str, targets: &str, dirs: &[&str]) {
         .filter(|(f, t)| f.starts_with("k8s-admin/") && moved_files.get(*f) != Some(*t))
         .filter(|(_, t)| mask_forbid_lines(t).1)
         .count();
-    eprintln!("{name}: known gap: moving statements changes {gap} k8s-admin file(s) in their forbid citations only");
+    eprintln!(
+        "{name}: known gap: moving statements changes {gap} k8s-admin file(s) in their forbid citations only"
+    );
     let swapped = with_lines(policy, |l| l.swap(allows[1], allows[2]));
     let swapped_files = compile(tmp.path(), targets, &swapped, "swapped");
     let swapped_units = units(&swapped_files);
     let c = changed(&base_units, &swapped_units);
-    assert!(c.is_empty(), "{name}: reordering statements changed artefacts: {c:#?}");
+    assert!(
+        c.is_empty(),
+        "{name}: reordering statements changed artefacts: {c:#?}"
+    );
     sources_resolve(&swapped_files, &swapped);
     eprintln!(
         "{name}: moving and reordering statements: per target: {}",

@@ -11,7 +11,15 @@ fn query(dir: &std::path::Path, extra: &[&str]) -> (Option<i32>, String, String)
     let out = moat()
         .arg("query")
         .arg(root().join("fixtures/cloud/hybrid.moat"))
-        .args(["--from", "edge.lb", "--to", "app.api", "--port", "tcp/8080", "--artefacts"])
+        .args([
+            "--from",
+            "edge.lb",
+            "--to",
+            "app.api",
+            "--port",
+            "tcp/8080",
+            "--artefacts",
+        ])
         .arg(dir)
         .args(extra)
         .output()
@@ -34,7 +42,11 @@ fn query_lists_the_artefacts_that_enforce_each_allow() {
         .arg(&out)
         .output()
         .expect("moat runs");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
 
     let (code, json, err) = query(&out, &["--format", "json"]);
     assert_eq!(code, Some(0), "{err}");
@@ -45,9 +57,18 @@ fn query_lists_the_artefacts_that_enforce_each_allow() {
     let e = &enforced[0];
     let cite = e["allow"].as_str().expect("a citation");
     assert!(cite.starts_with("allow#"), "{cite}");
-    assert!(e["location"].as_str().expect("a location").ends_with("hybrid.moat:40"), "{e}");
+    assert!(
+        e["location"]
+            .as_str()
+            .expect("a location")
+            .ends_with("hybrid.moat:40"),
+        "{e}"
+    );
     let files = e["artefacts"].as_array().expect("artefacts");
-    let targets: Vec<&str> = files.iter().map(|f| f["target"].as_str().expect("a target")).collect();
+    let targets: Vec<&str> = files
+        .iter()
+        .map(|f| f["target"].as_str().expect("a target"))
+        .collect();
     // edge is in AWS, app in GCP: both clouds enforce the flow.
     for t in ["aws", "gcp"] {
         assert!(targets.contains(&t), "{t} missing: {json}");
@@ -55,7 +76,9 @@ fn query_lists_the_artefacts_that_enforce_each_allow() {
     // Every file listed exists and cites the allow; no other file does.
     let mut citing = 0;
     for f in files {
-        let path = out.join(f["target"].as_str().expect("a target")).join(f["file"].as_str().expect("a file"));
+        let path = out
+            .join(f["target"].as_str().expect("a target"))
+            .join(f["file"].as_str().expect("a file"));
         let text = std::fs::read_to_string(&path).expect("the listed artefact exists");
         assert!(text.contains(cite), "{} does not cite {cite}", path.display());
         citing += 1;
@@ -67,7 +90,9 @@ fn query_lists_the_artefacts_that_enforce_each_allow() {
             let p = entry.expect("an entry").path();
             if p.is_dir() {
                 stack.push(p);
-            } else if !p.ends_with("sources.tsv") && std::fs::read_to_string(&p).is_ok_and(|t| t.contains(cite)) {
+            } else if !p.ends_with("sources.tsv")
+                && std::fs::read_to_string(&p).is_ok_and(|t| t.contains(cite))
+            {
                 all += 1;
             }
         }
@@ -88,7 +113,9 @@ fn query_lists_the_artefacts_that_enforce_each_allow() {
     let plain = moat()
         .arg("query")
         .arg(root().join("fixtures/cloud/hybrid.moat"))
-        .args(["--from", "edge.lb", "--to", "app.api", "--port", "tcp/8080", "--format", "json"])
+        .args([
+            "--from", "edge.lb", "--to", "app.api", "--port", "tcp/8080", "--format", "json",
+        ])
         .output()
         .expect("moat runs");
     assert!(!String::from_utf8_lossy(&plain.stdout).contains("enforced_by"));
@@ -96,5 +123,8 @@ fn query_lists_the_artefacts_that_enforce_each_allow() {
     // A directory moat did not write is trouble, and says what to do.
     let (code, _, err) = query(tmp.path(), &[]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("sources.tsv") && err.contains("moat compile --out"), "{err}");
+    assert!(
+        err.contains("sources.tsv") && err.contains("moat compile --out"),
+        "{err}"
+    );
 }

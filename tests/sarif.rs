@@ -235,14 +235,23 @@ fn drift_rows_are_results_located_at_the_live_rule_or_the_allow() {
     for r in results {
         let rule = &rules[r["ruleIndex"].as_u64().expect("a number") as usize];
         assert_eq!(rule["id"], r["ruleId"]);
-        assert!(rule["help"]["text"].as_str().is_some_and(|t| t.len() > 20), "{rule}");
+        assert!(
+            rule["help"]["text"].as_str().is_some_and(|t| t.len() > 20),
+            "{rule}"
+        );
     }
     // The extra opening is located at line 8 of the live dump, the rule that lets it through.
     let loc = &added[0]["locations"][0]["physicalLocation"];
-    assert_eq!(loc["artifactLocation"]["uri"], "fixtures/live/good/remainder-only.rules");
+    assert_eq!(
+        loc["artifactLocation"]["uri"],
+        "fixtures/live/good/remainder-only.rules"
+    );
     assert_eq!(loc["region"]["startLine"], 8);
     assert_eq!(added[0]["properties"]["partial"], true);
-    assert_eq!(added[0]["level"], "warning", "out of a militarised zone is a warning");
+    assert_eq!(
+        added[0]["level"], "warning",
+        "out of a militarised zone is a warning"
+    );
     // What the live state blocks is located at the allow it does not honour.
     let lines: Vec<&Value> = removed
         .iter()
@@ -259,8 +268,11 @@ fn drift_rows_are_results_located_at_the_live_rule_or_the_allow() {
     let tmp = TempDir::new("sarif-drift");
     let forbid_policy = tmp.path().join("policy.moat");
     let text = std::fs::read_to_string(root().join(policy)).expect("the policy");
-    std::fs::write(&forbid_policy, format!("{text}forbid internet -> mz : any \"the core stays inside\"\n"))
-        .expect("file I/O");
+    std::fs::write(
+        &forbid_policy,
+        format!("{text}forbid internet -> mz : any \"the core stays inside\"\n"),
+    )
+    .expect("file I/O");
     let rules_file = tmp.path().join("gateway.rules");
     std::fs::write(
         &rules_file,
@@ -287,13 +299,25 @@ fn drift_rows_are_results_located_at_the_live_rule_or_the_allow() {
         .collect();
     assert_eq!(into_mz.len(), 1, "{opened}");
     assert_eq!(into_mz[0]["level"], "error");
-    let related = into_mz[0]["relatedLocations"].as_array().expect("the forbid is related");
-    assert_eq!(related[0]["physicalLocation"]["region"]["startLine"], 12, "{opened}");
+    let related = into_mz[0]["relatedLocations"]
+        .as_array()
+        .expect("the forbid is related");
+    assert_eq!(
+        related[0]["physicalLocation"]["region"]["startLine"], 12,
+        "{opened}"
+    );
 
     // Every log, with a W013 warning among the results too, is valid SARIF.
     let (_, none) = drift("iptables:fixtures/live/good/unmodelled.rules");
-    assert!(none.contains("\"ruleId\": \"W013\""), "the reader's warnings are results: {none}");
-    match schema_errors(&[("drift".into(), both), ("forbid".into(), opened), ("unmodelled".into(), none)]) {
+    assert!(
+        none.contains("\"ruleId\": \"W013\""),
+        "the reader's warnings are results: {none}"
+    );
+    match schema_errors(&[
+        ("drift".into(), both),
+        ("forbid".into(), opened),
+        ("unmodelled".into(), none),
+    ]) {
         Ok(errors) => assert!(errors.is_empty(), "invalid SARIF:\n{}", errors.join("\n")),
         Err(why) => skip(&why),
     }

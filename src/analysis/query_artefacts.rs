@@ -52,7 +52,8 @@ pub fn read(dir: &Path) -> Result<Table, String> {
     let mut table = Table::new();
     for target in targets {
         let path = dir.join(&target).join(crate::backend::sources::FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         for (n, line) in text.lines().enumerate() {
             if line.starts_with('#') || line.starts_with("file\t") || line.is_empty() {
                 continue;
@@ -63,7 +64,13 @@ pub fn read(dir: &Path) -> Result<Table, String> {
                     target: target.clone(),
                     file: file.to_string(),
                 }),
-                _ => return Err(format!("{}:{}: not a row of file, allow, location, statement", path.display(), n + 1)),
+                _ => {
+                    return Err(format!(
+                        "{}:{}: not a row of file, allow, location, statement",
+                        path.display(),
+                        n + 1
+                    ))
+                }
             }
         }
     }
@@ -93,7 +100,11 @@ pub fn to_text(dir: &Path, list: &[Enforced]) -> String {
     }
     let mut out = format!("enforced in {}:\n", dir.display());
     for e in list {
-        let files: Vec<String> = e.artefacts.iter().map(|a| format!("{}/{}", a.target, a.file)).collect();
+        let files: Vec<String> = e
+            .artefacts
+            .iter()
+            .map(|a| format!("{}/{}", a.target, a.file))
+            .collect();
         let what = if files.is_empty() {
             "no artefact cites it (compiled from another version of the policy?)".to_string()
         } else {

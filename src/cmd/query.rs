@@ -146,8 +146,16 @@ fn sides(ir: &Ir, args: &Args) -> Result<(Side, Side), u8> {
 }
 
 /// Prints the answer; exit 0 allowed (for every address of a prefix), 1 denied.
-fn answer(ir: &Ir, from: &Side, to: &Side, port: &PortArg, args: &Args, table: &Option<query_artefacts::Table>) -> u8 {
-    let enforced = |allows: Vec<(String, String)>| table.as_ref().map(|t| query_artefacts::enforced(t, &allows));
+fn answer(
+    ir: &Ir,
+    from: &Side,
+    to: &Side,
+    port: &PortArg,
+    args: &Args,
+    table: &Option<query_artefacts::Table>,
+) -> u8 {
+    let enforced =
+        |allows: Vec<(String, String)>| table.as_ref().map(|t| query_artefacts::enforced(t, &allows));
     let (verdict, text, json) = match (from, to) {
         (Side::Atom(f), Side::Atom(t)) => {
             let (proto, p) = match query::resolve_port(ir, *t, port) {
@@ -156,7 +164,11 @@ fn answer(ir: &Ir, from: &Side, to: &Side, port: &PortArg, args: &Args, table: &
             };
             let a = query::query(ir, *f, *t, proto, p);
             let e = enforced(cited(&a.allows));
-            (a.verdict, with_artefacts(query::to_text(&a), args, &e), pretty(&a, e.as_deref()))
+            (
+                a.verdict,
+                with_artefacts(query::to_text(&a), args, &e),
+                pretty(&a, e.as_deref()),
+            )
         }
         _ => {
             let r = match query::query_range(ir, from, to, |t| query::resolve_port(ir, t, port)) {
@@ -170,7 +182,11 @@ fn answer(ir: &Ir, from: &Side, to: &Side, port: &PortArg, args: &Args, table: &
                 }
             }
             let e = enforced(allows);
-            (r.verdict, with_artefacts(query::range_to_text(&r), args, &e), pretty(&r, e.as_deref()))
+            (
+                r.verdict,
+                with_artefacts(query::range_to_text(&r), args, &e),
+                pretty(&r, e.as_deref()),
+            )
         }
     };
     super::out(&match args.format {
@@ -214,6 +230,9 @@ fn pretty(v: &impl serde::Serialize, enforced: Option<&[query_artefacts::Enforce
         #[serde(skip_serializing_if = "Option::is_none")]
         enforced_by: Option<&'a [query_artefacts::Enforced]>,
     }
-    let v = WithArtefacts { answer: v, enforced_by: enforced };
+    let v = WithArtefacts {
+        answer: v,
+        enforced_by: enforced,
+    };
     format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
 }

@@ -108,14 +108,14 @@ impl Ctx<'_> {
 
     fn added(&self, r: &DriftRow, rule_index: usize) -> Value {
         let (rules, forbids) = match self.pair(r) {
-            Some((f, t, ports)) => (
-                self.live_rules(f, t, &ports),
-                self.forbids(f, t, &ports),
-            ),
+            Some((f, t, ports)) => (self.live_rules(f, t, &ports), self.forbids(f, t, &ports)),
             None => (vec![], vec![]),
         };
         let serious = !forbids.is_empty()
-            || r.row.flags.iter().any(|f| matches!(f, Flag::IntoMilitarised | Flag::FromExternal));
+            || r.row
+                .flags
+                .iter()
+                .any(|f| matches!(f, Flag::IntoMilitarised | Flag::FromExternal));
         let mut text = format!(
             "the live state lets through {}, which the policy does not allow",
             flow(r)
@@ -132,7 +132,13 @@ impl Ctx<'_> {
             text.push_str(&format!("; it crosses the forbid at {loc}"));
             related.push((*span, "the forbid this flow crosses".to_string()));
         }
-        let mut res = self.result(ADDED, rule_index, r, text, if serious { "error" } else { "warning" });
+        let mut res = self.result(
+            ADDED,
+            rule_index,
+            r,
+            text,
+            if serious { "error" } else { "warning" },
+        );
         if let Some(first) = rules.first() {
             let mut loc = json!({"physicalLocation": physical(first.span, self.sources)});
             if let Some(o) = &first.object {
@@ -154,7 +160,10 @@ impl Ctx<'_> {
                     .filter(|(_, p)| p.intersects(&ports))
                     .map(|(a, _)| {
                         let a = &self.ir.allows[*a];
-                        (a.span, format!("the allow the live state does not honour ({})", a.cite))
+                        (
+                            a.span,
+                            format!("the allow the live state does not honour ({})", a.cite),
+                        )
                     })
                     .collect();
                 v.dedup();
