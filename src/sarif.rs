@@ -14,34 +14,64 @@ use crate::span::{SourceMap, Span};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+mod drift;
+
+pub use drift::render_drift;
+
 /// The SARIF log of `diags`, pretty-printed, ending in a newline.
 pub fn render(diags: &[Diagnostic], sources: &SourceMap) -> String {
-    let mut rules: BTreeMap<&str, usize> = BTreeMap::new();
-    for d in diags {
-        let next = rules.len();
-        rules.entry(d.code).or_insert(next);
+    let mut log = Log::default();
+    log.diagnostics(diags, sources);
+    log.finish()
+}
+
+/// A log being built: its rules (by id, in order of first use) and results.
+#[derive(Default)]
+struct Log {
+    rule_index: BTreeMap<String, usize>,
+    rules: Vec<Value>,
+    results: Vec<Value>,
+}
+
+impl Log {
+    /// The index of rule `id`, adding it (built by `make`) on first use.
+    fn rule(&mut self, id: &str, make: impl FnOnce() -> Value) -> usize {
+        if let Some(&i) = self.rule_index.get(id) {
+            return i;
+        }
+        let i = self.rules.len();
+        self.rule_index.insert(id.to_string(), i);
+        self.rules.push(make());
+        i
     }
-    // Rule indices follow first occurrence; list the rules in that order.
-    let mut ordered: Vec<(&str, usize)> = rules.iter().map(|(c, i)| (*c, *i)).collect();
-    ordered.sort_by_key(|(_, i)| *i);
-    let rule_objs: Vec<Value> = ordered.iter().map(|(code, _)| rule(code)).collect();
-    let results: Vec<Value> = diags.iter().map(|d| result(d, rules[d.code], sources)).collect();
-    let log = json!({
-        "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "moat",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rule_objs,
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
-    });
-    let mut s = serde_json::to_string_pretty(&log).expect("a JSON value always serialises");
-    s.push('\n');
-    s
+
+    /// Adds a result per diagnostic, and a rule per code.
+    fn diagnostics(&mut self, diags: &[Diagnostic], sources: &SourceMap) {
+        for d in diags {
+            let i = self.rule(d.code, || rule(d.code));
+            self.results.push(result(d, i, sources));
+        }
+    }
+
+    /// The log, pretty-printed, ending in a newline.
+    fn finish(self) -> String {
+        let log = json!({
+            "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {"driver": {
+                    "name": "moat",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "rules": self.rules,
+                }},
+                "columnKind": "unicodeCodePoints",
+                "results": self.results,
+            }],
+        });
+        let mut s = serde_json::to_string_pretty(&log).expect("a JSON value always serialises");
+        s.push('\n');
+        s
+    }
 }
 
 fn rule(code: &str) -> Value {

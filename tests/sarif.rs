@@ -208,3 +208,117 @@ fn sarif_is_refused_where_stdout_is_data() {
     assert_eq!(code, Some(2));
     assert!(err.contains("moat check"), "{err}");
 }
+
+/// `moat drift --format sarif`: a result per drift row, in both directions,
+/// located at the live rule (added) or at the allow it lacks (removed).
+#[test]
+fn drift_rows_are_results_located_at_the_live_rule_or_the_allow() {
+    let policy = "fixtures/live/policy.moat";
+    let drift = |live: &str| {
+        let out = moat()
+            .args(["drift", policy, "--live", live, "--format", "sarif"])
+            .current_dir(root())
+            .output()
+            .expect("the command runs");
+        let text = String::from_utf8(out.stdout).expect("well-formed output");
+        (out.status.code(), text)
+    };
+    let (code, both) = drift("iptables:fixtures/live/good/remainder-only.rules");
+    assert_eq!(code, Some(1), "drift exits 1 when it finds rows");
+    let log: Value = serde_json::from_str(&both).expect("well-formed output");
+    let run = &log["runs"][0];
+    let results = run["results"].as_array().expect("an array");
+    let by_rule = |id: &str| -> Vec<&Value> { results.iter().filter(|r| r["ruleId"] == id).collect() };
+    let (added, removed) = (by_rule("drift-added"), by_rule("drift-removed"));
+    assert_eq!((added.len(), removed.len()), (1, 2), "{both}");
+    let rules = run["tool"]["driver"]["rules"].as_array().expect("an array");
+    for r in results {
+        let rule = &rules[r["ruleIndex"].as_u64().expect("a number") as usize];
+        assert_eq!(rule["id"], r["ruleId"]);
+        assert!(
+            rule["help"]["text"].as_str().is_some_and(|t| t.len() > 20),
+            "{rule}"
+        );
+    }
+    // The extra opening is located at line 8 of the live dump, the rule that lets it through.
+    let loc = &added[0]["locations"][0]["physicalLocation"];
+    assert_eq!(
+        loc["artifactLocation"]["uri"],
+        "fixtures/live/good/remainder-only.rules"
+    );
+    assert_eq!(loc["region"]["startLine"], 8);
+    assert_eq!(added[0]["properties"]["partial"], true);
+    assert_eq!(
+        added[0]["level"], "warning",
+        "out of a militarised zone is a warning"
+    );
+    // What the live state blocks is located at the allow it does not honour.
+    let lines: Vec<&Value> = removed
+        .iter()
+        .map(|r| {
+            let loc = &r["locations"][0]["physicalLocation"];
+            assert_eq!(loc["artifactLocation"]["uri"], policy);
+            &loc["region"]["startLine"]
+        })
+        .collect();
+    assert_eq!(lines, [9, 11]);
+
+    // An opening from the internet into the militarised zone, across a
+    // forbid: an error, with the forbid as a related location.
+    let tmp = TempDir::new("sarif-drift");
+    let forbid_policy = tmp.path().join("policy.moat");
+    let text = std::fs::read_to_string(root().join(policy)).expect("the policy");
+    std::fs::write(
+        &forbid_policy,
+        format!("{text}forbid internet -> mz : any \"the core stays inside\"\n"),
+    )
+    .expect("file I/O");
+    let rules_file = tmp.path().join("gateway.rules");
+    std::fs::write(
+        &rules_file,
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+         -A FORWARD -d 10.2.0.5/32 -p tcp -m tcp --dport 5432 -j ACCEPT\nCOMMIT\n",
+    )
+    .expect("file I/O");
+    let out = moat()
+        .arg("drift")
+        .arg(&forbid_policy)
+        .arg("--live")
+        .arg(format!("iptables:{}", rules_file.display()))
+        .args(["--format", "sarif"])
+        .output()
+        .expect("the command runs");
+    assert_eq!(out.status.code(), Some(1));
+    let opened = String::from_utf8(out.stdout).expect("well-formed output");
+    let log: Value = serde_json::from_str(&opened).expect("well-formed output");
+    let into_mz: Vec<&Value> = log["runs"][0]["results"]
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter(|r| r["ruleId"] == "drift-added" && r["properties"]["from"] == "internet")
+        .collect();
+    assert_eq!(into_mz.len(), 1, "{opened}");
+    assert_eq!(into_mz[0]["level"], "error");
+    let related = into_mz[0]["relatedLocations"]
+        .as_array()
+        .expect("the forbid is related");
+    assert_eq!(
+        related[0]["physicalLocation"]["region"]["startLine"], 12,
+        "{opened}"
+    );
+
+    // Every log, with a W013 warning among the results too, is valid SARIF.
+    let (_, none) = drift("iptables:fixtures/live/good/unmodelled.rules");
+    assert!(
+        none.contains("\"ruleId\": \"W013\""),
+        "the reader's warnings are results: {none}"
+    );
+    match schema_errors(&[
+        ("drift".into(), both),
+        ("forbid".into(), opened),
+        ("unmodelled".into(), none),
+    ]) {
+        Ok(errors) => assert!(errors.is_empty(), "invalid SARIF:\n{}", errors.join("\n")),
+        Err(why) => skip(&why),
+    }
+}

@@ -7,3 +7,4 @@ pub mod graph;
 pub mod html;
 pub mod matrix;
 pub mod query;
+pub mod query_artefacts;

@@ -60,6 +60,9 @@ pub fn port_spec(text: &str) -> Result<(Proto, u16), String> {
 pub struct Cite {
     pub loc: String,
     pub reason: Option<String>,
+    /// An allow's stable citation (`allow#…`), for `--artefacts`; not in the JSON answer.
+    #[serde(skip)]
+    pub cite: Option<String>,
 }
 
 /// The answer to a query.
@@ -97,6 +100,7 @@ pub fn query(ir: &Ir, from: AtomId, to: AtomId, proto: Proto, port: u16) -> Answ
         .map(|f| Cite {
             loc: f.loc.clone(),
             reason: f.reason.clone(),
+            cite: None,
         })
         .collect();
     let allowed = !ids.is_empty();
@@ -111,6 +115,7 @@ pub fn query(ir: &Ir, from: AtomId, to: AtomId, proto: Proto, port: u16) -> Answ
             .map(|a| Cite {
                 loc: ir.allows[*a].loc.clone(),
                 reason: ir.allows[*a].reason.clone(),
+                cite: Some(ir.allows[*a].cite.clone()),
             })
             .collect(),
         forbids,

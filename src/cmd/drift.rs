@@ -11,6 +11,8 @@ pub enum Format {
     Text,
     Json,
     Markdown,
+    /// A SARIF 2.1.0 log: each row a result, the readers' warnings too.
+    Sarif,
 }
 
 /// Arguments of `moat drift`.
@@ -23,7 +25,8 @@ pub struct Args {
     /// PATH a file or a directory). Repeatable: all of them are one live state.
     #[arg(long = "live", required = true, value_name = "KIND:PATH")]
     pub live: Vec<String>,
-    /// Report format: `json` is `moat diff`'s `{"added": [...], "removed": [...]}`.
+    /// Report format: `json` is `moat diff`'s `{"added": [...], "removed": [...]}`;
+    /// `sarif` a SARIF 2.1.0 log for code scanning.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// How to print diagnostics (on stderr).
@@ -52,6 +55,7 @@ pub fn run(args: &Args) -> u8 {
         Format::Text => super::out(&compare::to_text(&d)),
         Format::Json => super::out(&format!("{}\n", compare::to_json(&d))),
         Format::Markdown => super::out(&compare::to_markdown(&d)),
+        Format::Sarif => super::out(&moat::sarif::render_drift(&ir, &m, &d, &warns, &checked.sources)),
     }
     let code = if d.is_empty() { OK } else { FAIL };
     super::release((ir, checked, m, d));

@@ -2,7 +2,7 @@
 
 use super::{load_ok_with, FAIL, OK, TROUBLE};
 use moat::analysis::query::{PortArg, Side};
-use moat::analysis::{cache, query};
+use moat::analysis::{cache, query, query_artefacts};
 use moat::diag::Diagnostic;
 use moat::ir::Ir;
 use std::path::PathBuf;
@@ -40,6 +40,10 @@ pub struct Args {
     /// input changed).
     #[arg(long, value_name = "FILE")]
     pub cache: Option<PathBuf>,
+    /// A directory `moat compile --out` wrote: also list, for each allow of
+    /// the answer, the artefacts that enforce it (from DIR/<target>/sources.tsv).
+    #[arg(long, value_name = "DIR")]
+    pub artefacts: Option<PathBuf>,
 }
 
 /// Runs `moat query`: exit 0 allowed, 1 denied, 2 trouble.
@@ -51,6 +55,13 @@ pub fn run(args: &Args) -> u8 {
             return TROUBLE;
         }
     };
+    let table = match args.artefacts.as_deref().map(query_artefacts::read).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: --artefacts: {e}");
+            return TROUBLE;
+        }
+    };
     if let Some(path) = &args.cache {
         match cache::open(path, &moat::load::Disk, &args.policy.files) {
             Ok(Some(mut cached)) => {
@@ -59,7 +70,7 @@ pub fn run(args: &Args) -> u8 {
                     Err(code) => return code,
                 };
                 match load_pairs(&mut cached, &from, &to) {
-                    Ok(()) => return answer(&cached.ir, &from, &to, &port, args.format),
+                    Ok(()) => return answer(&cached.ir, &from, &to, &port, args, &table),
                     Err(e) => super::eprint_note(damaged_cache(path, &e), args.policy.diagnostics),
                 }
             }
@@ -86,7 +97,7 @@ pub fn run(args: &Args) -> u8 {
         }
     }
     let code = match sides(ir, args) {
-        Ok((from, to)) => answer(ir, &from, &to, &port, args.format),
+        Ok((from, to)) => answer(ir, &from, &to, &port, args, &table),
         Err(code) => code,
     };
     super::release(c);
@@ -135,32 +146,53 @@ fn sides(ir: &Ir, args: &Args) -> Result<(Side, Side), u8> {
 }
 
 /// Prints the answer; exit 0 allowed (for every address of a prefix), 1 denied.
-fn answer(ir: &Ir, from: &Side, to: &Side, port: &PortArg, format: Format) -> u8 {
-    let verdict = match (from, to) {
+fn answer(
+    ir: &Ir,
+    from: &Side,
+    to: &Side,
+    port: &PortArg,
+    args: &Args,
+    table: &Option<query_artefacts::Table>,
+) -> u8 {
+    let enforced =
+        |allows: Vec<(String, String)>| table.as_ref().map(|t| query_artefacts::enforced(t, &allows));
+    let (verdict, text, json) = match (from, to) {
         (Side::Atom(f), Side::Atom(t)) => {
             let (proto, p) = match query::resolve_port(ir, *t, port) {
                 Ok(pp) => pp,
                 Err(e) => return port_error(&e),
             };
             let a = query::query(ir, *f, *t, proto, p);
-            super::out(&match format {
-                Format::Text => query::to_text(&a),
-                Format::Json => pretty(&a),
-            });
-            a.verdict
+            let e = enforced(cited(&a.allows));
+            (
+                a.verdict,
+                with_artefacts(query::to_text(&a), args, &e),
+                pretty(&a, e.as_deref()),
+            )
         }
         _ => {
             let r = match query::query_range(ir, from, to, |t| query::resolve_port(ir, t, port)) {
                 Ok(r) => r,
                 Err(e) => return port_error(&e),
             };
-            super::out(&match format {
-                Format::Text => query::range_to_text(&r),
-                Format::Json => pretty(&r),
-            });
-            r.verdict
+            let mut allows = vec![];
+            for c in r.parts.iter().flat_map(|p| cited(&p.answer.allows)) {
+                if !allows.contains(&c) {
+                    allows.push(c);
+                }
+            }
+            let e = enforced(allows);
+            (
+                r.verdict,
+                with_artefacts(query::range_to_text(&r), args, &e),
+                pretty(&r, e.as_deref()),
+            )
         }
     };
+    super::out(&match args.format {
+        Format::Text => text,
+        Format::Json => json,
+    });
     if verdict == "allow" {
         OK
     } else {
@@ -168,12 +200,39 @@ fn answer(ir: &Ir, from: &Side, to: &Side, port: &PortArg, format: Format) -> u8
     }
 }
 
+/// The text answer, followed by the artefacts enforcing its allows when asked for.
+fn with_artefacts(text: String, args: &Args, enforced: &Option<Vec<query_artefacts::Enforced>>) -> String {
+    match (enforced, &args.artefacts) {
+        (Some(e), Some(dir)) => text + &query_artefacts::to_text(dir, e),
+        _ => text,
+    }
+}
+
+/// The (citation, location) of each allow cited in an answer.
+fn cited(allows: &[query::Cite]) -> Vec<(String, String)> {
+    allows
+        .iter()
+        .filter_map(|c| c.cite.clone().map(|id| (id, c.loc.clone())))
+        .collect()
+}
+
 fn port_error(e: &str) -> u8 {
     eprintln!("error: --port: {e}");
     TROUBLE
 }
 
-/// An answer as pretty JSON, with a final newline.
-fn pretty(v: &impl serde::Serialize) -> String {
-    format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default())
+/// An answer as pretty JSON, with `enforced_by` when `--artefacts` was given, and a final newline.
+fn pretty(v: &impl serde::Serialize, enforced: Option<&[query_artefacts::Enforced]>) -> String {
+    #[derive(serde::Serialize)]
+    struct WithArtefacts<'a, T: serde::Serialize> {
+        #[serde(flatten)]
+        answer: &'a T,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        enforced_by: Option<&'a [query_artefacts::Enforced]>,
+    }
+    let v = WithArtefacts {
+        answer: v,
+        enforced_by: enforced,
+    };
+    format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
 }
