@@ -146,7 +146,8 @@ fn key(w: &Workload) -> (String, String) {
 /// The checked policy, its inventory, and nca's connectivity on them.
 fn prove(case: &Case, replicated: &BTreeSet<(String, String)>) -> (Ir, Inventory, PodPairs) {
     let mut c = moat::check_paths(&moat::load::Disk, &[common::policy(case.policy)]);
-    let inv = moat::check_inventory(&mut c, &[common::root().join(case.inventory)]).expect("the inventory reads");
+    let inv =
+        moat::check_inventory(&mut c, &[common::root().join(case.inventory)]).expect("the inventory reads");
     let findings: Vec<String> = c
         .diags
         .iter()
@@ -186,14 +187,18 @@ fn findings_of(case: &Case, min_rows: usize, min_forbid_pairs: usize) -> (Vec<St
     let (ir, inv, pairs) = prove(case, &replicated);
     let known: BTreeMap<(String, String), &Workload> = inv.workloads.iter().map(|w| (key(w), w)).collect();
     let mut problems = vec![];
-    assert!(rows.len() >= min_rows, "{} has {} rows", case.required, rows.len());
+    assert!(
+        rows.len() >= min_rows,
+        "{} has {} rows",
+        case.required,
+        rows.len()
+    );
     for r in &rows {
         for end in [&r.from, &r.to] {
             if !known.contains_key(end) {
                 problems.push(format!(
                     "{}:{}: {}/{} is not in the inventory",
-                    case.required,
-                    r.line, end.0, end.1
+                    case.required, r.line, end.0, end.1
                 ));
             }
         }
@@ -209,8 +214,7 @@ fn findings_of(case: &Case, min_rows: usize, min_forbid_pairs: usize) -> (Vec<St
         if !ok {
             problems.push(format!(
                 "{}:{}: {}/{} -> {}/{} {}/{} ({}) is blocked",
-                case.required,
-                r.line, r.from.0, r.from.1, r.to.0, r.to.1, r.proto, r.port, r.key
+                case.required, r.line, r.from.0, r.from.1, r.to.0, r.to.1, r.proto, r.port, r.key
             ));
         }
     }
@@ -281,13 +285,19 @@ fn mosip_cells_allow_every_required_flow_keep_every_forbid_and_keep_the_cells_ap
     }
     let (mut problems, inv, pairs) = findings_of(&CELLS, 30, 200);
     // cell isolation: no connection at all from a pod of one cell to a pod of another
-    let cells: BTreeSet<&str> = inv.workloads.iter().filter_map(|w| cell_of(&w.namespace)).collect();
+    let cells: BTreeSet<&str> = inv
+        .workloads
+        .iter()
+        .filter_map(|w| cell_of(&w.namespace))
+        .collect();
     assert!(cells.len() >= 2, "the inventory has {} cells", cells.len());
     let across = inv
         .workloads
         .iter()
         .flat_map(|a| inv.workloads.iter().map(move |b| (a, b)))
-        .filter(|(a, b)| matches!((cell_of(&a.namespace), cell_of(&b.namespace)), (Some(x), Some(y)) if x != y))
+        .filter(
+            |(a, b)| matches!((cell_of(&a.namespace), cell_of(&b.namespace)), (Some(x), Some(y)) if x != y),
+        )
         .count();
     assert!(across >= 1000, "only {across} pod pairs across cells");
     for ((from, to), ports) in &pairs {

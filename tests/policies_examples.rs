@@ -483,8 +483,18 @@ fn cells_are_isolated_and_pair_with_themselves() {
             8081
         ));
         // Shared resources.
-        assert!(tcp(&ir, &format!("{c}.mz.keymanager"), "shared.softhsm-kernel", 5666));
-        assert!(tcp(&ir, &format!("{c}.mz.regproc-group3"), "shared.activemq", 61616));
+        assert!(tcp(
+            &ir,
+            &format!("{c}.mz.keymanager"),
+            "shared.softhsm-kernel",
+            5666
+        ));
+        assert!(tcp(
+            &ir,
+            &format!("{c}.mz.regproc-group3"),
+            "shared.activemq",
+            61616
+        ));
         assert!(tcp(&ir, &format!("{c}.mz.identity"), "shared.postgres", 5432));
         assert!(tcp(
             &ir,
@@ -493,7 +503,13 @@ fn cells_are_isolated_and_pair_with_themselves() {
             5432
         ));
         // The DMZ half never reaches keys, object stores, the ABIS queue or ABIS.
-        for zone in ["dmz-receiver", "dmz-pktserver", "dmz-status", "dmz-camel", "dmz-iam"] {
+        for zone in [
+            "dmz-receiver",
+            "dmz-pktserver",
+            "dmz-status",
+            "dmz-camel",
+            "dmz-iam",
+        ] {
             for from in zone_atoms(&ir, &format!("{c}.{zone}")) {
                 for to in [
                     "shared.softhsm-kernel",
