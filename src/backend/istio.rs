@@ -285,7 +285,11 @@ fn rules(
     let mut out = vec![];
     let mut lines = vec![];
     for ((ports, l7), (names, sources, allows)) in by_grant {
-        let operation = match operation(ir, ports.as_deref(), *l7) {
+        let at = allows
+            .iter()
+            .next()
+            .map_or_else(Default::default, |&a| ir.allows[a].span);
+        let operation = match operation(ir, ports.as_deref(), *l7, at) {
             Ok(op) => op,
             Err(d) => {
                 errs.push(d.with_note(format!("in the rules of `{}`", ir.atoms[dst].name)));
@@ -489,6 +493,7 @@ fn operation(
     ir: &Ir,
     ports: Option<&[PortRange]>,
     l7: Option<AllowId>,
+    at: crate::span::Span,
 ) -> Result<Option<Operation>, Diagnostic> {
     let mut op = Operation::default();
     if let Some(ranges) = ports {
@@ -498,7 +503,6 @@ fn operation(
         } else {
             let rest = complement(ranges);
             if rest.iter().map(|r| r.len()).sum::<u32>() > MAX_PORTS {
-                let at = l7.map_or_else(Default::default, |a| ir.allows[a].span);
                 return Err(Diagnostic::error(
                     "E043",
                     at,
