@@ -232,7 +232,7 @@ pub const CODES: &[CodeInfo] = &[
     c(
         "E043",
         "target istio cannot express a flow: pods it cannot tell apart, too many ports (compile)",
-        "Give every service with pods in the zone a `serviceaccount NAME`, allow the whole zone, or narrow the ports.",
+        "Allow the zone's services by name or the whole zone, or narrow the ports.",
     ),
     c(
         "E044",
@@ -256,8 +256,8 @@ pub const CODES: &[CodeInfo] = &[
     ),
     c(
         "E048",
-        "target k8s-admin or istio cannot write this deployment layout: several clusters, namespaces chosen by label, or (istio) a namespace shared by pod selector (compile)",
-        "Compile the mesh target from a policy per cluster and with named namespaces, or leave those zones to the k8s target.",
+        "target istio cannot name pods of this deployment layout: a source whose namespaces are chosen by label, a zone's remainder in a shared namespace, or a share selected with `!=` (compile)",
+        "Name the zone's namespaces, select its share with `key=value`, allow its services by name, or leave those flows to the k8s target.",
     ),
     c(
         "W001",
@@ -363,6 +363,11 @@ pub const CODES: &[CodeInfo] = &[
         "W022",
         "the `query --cache` file cannot be written (the answer is still given)",
         "Point --cache at a writable path.",
+    ),
+    c(
+        "W025",
+        "istio names a service without `serviceaccount` by its namespaces: every pod there gets its grants in the mesh (compile)",
+        "Give the service its pods' account with `serviceaccount NAME`; the k8s target still selects its pods exactly.",
     ),
 ];
 

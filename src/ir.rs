@@ -192,9 +192,18 @@ pub struct L7 {
 /// for the same statement wherever it stands (whitespace runs count as one
 /// space), different for a different statement.
 pub fn cite(text: &str) -> String {
+    cite_as("allow", text)
+}
+
+/// [`cite`] for a `forbid` statement: `forbid#` and ten hex digits.
+pub fn forbid_cite(text: &str) -> String {
+    cite_as("forbid", text)
+}
+
+fn cite_as(kind: &str, text: &str) -> String {
     let normal: Vec<&str> = text.split_whitespace().collect();
     let h = crate::analysis::cache::hash(normal.join(" ").as_bytes());
-    format!("allow#{:010x}", h & 0xff_ffff_ffff)
+    format!("{kind}#{:010x}", h & 0xff_ffff_ffff)
 }
 
 /// One `forbid` statement, expanded to atom pairs.
@@ -202,6 +211,10 @@ pub fn cite(text: &str) -> String {
 pub struct Forbid {
     pub span: Span,
     pub loc: String,
+    /// The statement's stable identity, `forbid#` and ten hex digits
+    /// ([`forbid_cite`]): what the k8s-admin target cites.
+    #[serde(default)]
+    pub cite: String,
     pub reason: Option<String>,
     /// The (from, to) atom pairs and ports it forbids.
     pub pairs: Vec<(AtomId, AtomId, PortSet)>,

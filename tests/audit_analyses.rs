@@ -202,6 +202,7 @@ fn audit_lists_exemptions_any_crossings_residents_and_proves_forbids() {
     ir.forbids.push(moat::ir::Forbid {
         span: Default::default(),
         loc: "t.moat:9".into(),
+        cite: String::new(),
         reason: Some("only the kernel talks to the database".into()),
         pairs: vec![(dmz, pg, PortSet::any()), (dmz, kernel, tcp(5432, 5432))],
     });

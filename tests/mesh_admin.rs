@@ -21,6 +21,11 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+fn checked(path: &str) -> Ir {
+    let c = moat::check_paths(&moat::load::Disk, &[std::path::PathBuf::from(path)]);
+    c.ir.unwrap_or_else(|| panic!("{path}: {:#?}", c.diags))
+}
+
 fn ir_of(text: &str) -> Ir {
     let c = moat::check_str("admin.moat", text);
     c.ir.unwrap_or_else(|| panic!("{:#?}", c.diags))
@@ -495,14 +500,24 @@ fn forbidden(ir: &Ir, s: &End, d: &End) -> bool {
 /// minutes in a debug build).
 fn cases() -> Vec<(String, Ir)> {
     let mut out = vec![("guards".to_string(), ir_of(GUARDS))];
-    // Examples whose zones share a namespace by pod selector are refused
-    // (E048, tests/mesh_layouts.rs), so they are no semantic case.
     out.extend(
         mesh_support::examples()
             .into_iter()
             .filter(|(n, _)| n.ends_with("/mosip.moat"))
             .filter(|(_, ir)| (0..ir.zones.len()).all(|z| ir.layout.zone(z).claims.is_empty())),
     );
+    // Each cluster of a policy with two (its directory is the output for
+    // this view: tests/mesh_layouts.rs). Shared namespaces are schema-checked
+    // only: the test topology (k8s_support::topology) does not give pods
+    // their zone's share labels, so a sweep over it would judge pods that
+    // belong to another zone.
+    let clusters = checked("fixtures/good/layout-clusters.moat");
+    for (c, cluster) in clusters.layout.clusters.iter().enumerate() {
+        out.push((
+            format!("cluster-{}", cluster.name),
+            mesh_support::cluster_view(&clusters, c),
+        ));
+    }
     out.extend((0..3u64).map(|s| (format!("random-{s}"), k8s_support::random::random_ir(s))));
     out
 }
@@ -583,11 +598,13 @@ fn every_object_matches_the_cluster_network_policy_schema() {
         return common::skip(&why);
     }
     let mut cases = cases();
-    cases.extend(
-        mesh_support::examples()
-            .into_iter()
-            .filter(|(_, ir)| (0..ir.zones.len()).all(|z| ir.layout.zone(z).claims.is_empty())),
-    );
+    cases.extend(mesh_support::examples());
+    for path in [
+        "fixtures/mesh/shared.moat",
+        "fixtures/good/layout-shared-namespace.moat",
+    ] {
+        cases.push((path.to_string(), checked(path)));
+    }
     // One validator run over every case's files, each under its own directory.
     let mut all = vec![];
     for (i, (name, ir)) in cases.iter().enumerate() {

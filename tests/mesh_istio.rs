@@ -13,6 +13,11 @@ use moat::backend::Target;
 use moat::ir::Ir;
 use moat::ports::{PortSet, Proto};
 
+fn checked(path: &str) -> Ir {
+    let c = moat::check_paths(&moat::load::Disk, &[std::path::PathBuf::from(path)]);
+    c.ir.unwrap_or_else(|| panic!("{path}: {:#?}", c.diags))
+}
+
 fn ir_of(text: &str) -> Ir {
     let c = moat::check_str("mesh.moat", text);
     c.ir.unwrap_or_else(|| panic!("{:#?}", c.diags))
@@ -63,6 +68,9 @@ fn every_object_matches_the_authorization_policy_schema() {
             .map(|(n, ir)| (n, mesh_support::meshed(ir))),
     );
     cases.extend((0..6u64).map(|s| (format!("random-{s}"), k8s_support::random::random_ir(s))));
+    cases.push(("shared".to_string(), checked("fixtures/mesh/shared.moat")));
+    let clusters = mesh_support::meshed(checked("fixtures/good/layout-clusters.moat"));
+    cases.push(("clusters".to_string(), clusters));
     // One validator run over every case's files, each under its own directory.
     let mut all = vec![];
     let mut checked = 0;
@@ -83,26 +91,35 @@ fn every_object_matches_the_authorization_policy_schema() {
     assert!(checked >= 6, "only {checked} policies compiled for istio");
 }
 
-/// The examples as written name no service accounts: istio refuses them with
-/// E043 (it cannot tell their pods apart), and nothing else; an example whose
-/// zones share a namespace by pod selector gets E048 (istio names sources by
-/// namespace and account), with or without accounts.
+/// The examples as written name no service accounts: istio names those
+/// services by their namespaces (W025 for each) and compiles them; an example
+/// whose zones share a namespace with a `!=` selector gets E048 (a workload
+/// selector has `matchLabels` only), with or without accounts.
 #[test]
-fn examples_without_service_accounts_get_e043_only() {
+fn examples_compile_without_service_accounts_with_w025() {
     for (name, ir) in mesh_support::examples() {
-        let shared = (0..ir.zones.len()).any(|z| !ir.layout.zone(z).claims.is_empty());
+        let not_in =
+            (0..ir.zones.len()).any(|z| ir.layout.zone(z).claims.values().any(|c| !c.not_in.is_empty()));
+        let w025 = |ir: &Ir| {
+            moat::backend::warnings(Target::Istio, ir)
+                .iter()
+                .filter(|d| d.code == "W025")
+                .count()
+        };
         match mesh_support::emit(Target::Istio, &ir, false) {
-            Ok(_) => assert!(!shared, "{name}: compiled despite a shared namespace"),
-            Err(e) if shared => assert!(e.iter().all(|m| m.starts_with("E048")), "{name}: {e:#?}"),
-            Err(e) => assert!(e.iter().all(|m| m.starts_with("E043")), "{name}: {e:#?}"),
+            Ok(_) => assert!(!not_in, "{name}: compiled despite a `!=` share"),
+            Err(e) if not_in => assert!(e.iter().all(|m| m.starts_with("E048")), "{name}: {e:#?}"),
+            Err(e) => panic!("{name}: {e:#?}"),
         }
-        if shared {
+        if not_in {
             continue;
         }
+        assert!(w025(&ir) > 0, "{name}: services without accounts, but no W025");
         let meshed = mesh_support::meshed(ir);
         if let Err(e) = mesh_support::emit(Target::Istio, &meshed, false) {
             panic!("{name} with service accounts: {e:#?}");
         }
+        assert_eq!(w025(&meshed), 0, "{name} with service accounts");
     }
 }
 
@@ -192,18 +209,25 @@ fn paths_and_methods_become_the_operation_and_w017_elsewhere() {
 
 #[test]
 fn pods_istio_cannot_tell_apart_are_e043() {
-    // A service without a service account, sharing its namespace.
+    // A service without a service account, sharing its namespace ...
     let no_sa = r#"
 zone a : dmz { namespace a
   service x { pods app=x  port http tcp/80 }
   service y { pods app=y  serviceaccount y  port http tcp/80 } }
 allow a.x -> a.y : http
 "#;
-    let e = mesh_support::emit(Target::Istio, &ir_of(no_sa), false).expect_err("E043");
+    // ... is named by its namespace, with W025.
+    let ir = ir_of(no_sa);
+    let files = mesh_support::emit(Target::Istio, &ir, false).expect("no account: namespaces");
     assert!(
-        e.iter()
-            .any(|m| m.starts_with("E043") && m.contains("`a.x` has no `serviceaccount`")),
-        "{e:#?}"
+        files[0].contents.contains("namespaces:\n        - a"),
+        "{}",
+        files[0].contents
+    );
+    let w = moat::backend::warnings(Target::Istio, &ir);
+    assert!(
+        w.iter().any(|d| d.code == "W025" && d.message.contains("`a.x`")),
+        "{w:#?}"
     );
     // The remainder of a namespace with services, as a destination: fine
     // while its services have its grants too (one policy without selector)...
@@ -402,6 +426,12 @@ fn nca_connectivity_equals_the_matrix_on_examples_and_random_policies() {
             .map(|(n, ir)| (n.replace(['/', '.'], "-"), mesh_support::meshed(ir))),
     );
     cases.extend((0..10u64).map(|s| (format!("random-{s}"), k8s_support::random::random_ir(s))));
+    // Not here yet: the shared namespace (the test topology does not give
+    // pods their zone's share labels) and each cluster's view of
+    // layout-clusters.moat (its unmanaged `kube-system` zones, which istio
+    // does not govern, are judged by `prove` as governed). Both are
+    // schema-checked above, and tests/mesh_layouts.rs checks each cluster's
+    // directory against its view.
     let (mut proved, mut refused, mut failures) = (0, vec![], vec![]);
     for (name, ir) in &cases {
         match prove(name, ir) {

@@ -16,6 +16,7 @@
 
 pub mod model;
 
+use super::k8s::clusters;
 use super::k8s::model::ObjectMeta;
 use super::k8s::{names, select, ALLOWS_ANNOTATION, ATOM_ANNOTATION, MANAGED_BY, RULES_ANNOTATION};
 use super::{scope, Artefact, EmitOptions, Target};
@@ -46,12 +47,33 @@ type Grant = (Option<Vec<PortRange>>, Option<AllowId>);
 /// The grants of one source, with the allows behind each.
 type Grants = BTreeMap<Grant, BTreeSet<AllowId>>;
 
-/// Compiles the policy to AuthorizationPolicies, or returns every E012/E043.
+/// Compiles the policy to AuthorizationPolicies, or returns every
+/// E012/E043/E048. With clusters, each gets `istio/<cluster>/` from the view
+/// the k8s target uses ([`clusters::view`]): the other clusters' atoms are
+/// sources by address (`ipBlocks`), and a flow whose foreign end has none is E012.
 pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
-    let limits = scope::mesh_layout_limits(Target::Istio, ir);
-    if !limits.is_empty() {
-        return Err(limits);
+    if ir.layout.clusters.is_empty() {
+        return emit_cluster(ir, "istio");
     }
+    let mut out = vec![];
+    let mut errs = vec![];
+    for (c, cluster) in ir.layout.clusters.iter().enumerate() {
+        match emit_cluster(&clusters::view(ir, c), &format!("istio/{}", cluster.name)) {
+            Ok(files) => out.extend(files),
+            Err(e) => errs.extend(e),
+        }
+    }
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        crate::diag::sort(&mut errs);
+        errs.dedup();
+        Err(errs)
+    }
+}
+
+/// [`emit`] for the namespaces of one cluster (or of the only, unnamed one), its files under `dir`.
+fn emit_cluster(ir: &Ir, dir: &str) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
     let flows = scope::flows(Target::Istio, ir)?;
     let mut errs = vec![];
     let mut by_dst: BTreeMap<AtomId, Vec<(AtomId, &Flow)>> = BTreeMap::new();
@@ -84,18 +106,34 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
                 if ns == ROOT_NAMESPACE {
                     continue; // W018 (see `warnings`)
                 }
-                if shared && !covered(ir, dst, ns, ends) {
-                    errs.push(e043_remainder(ir, dst, ns, ends));
-                    continue;
+                // In a shared namespace the zone's members there are its
+                // selector (`key=value` only): the policy selects them, not the namespace.
+                let claim = ir.layout.zone(a.zone).claims.get(ns);
+                let covers = !shared || covered(ir, dst, ns, ends);
+                match claim {
+                    Some(c) if !c.not_in.is_empty() || !covers => {
+                        errs.push(scope::e048_shared_remainder(ir, dst, ns));
+                        continue;
+                    }
+                    None if !covers => {
+                        errs.push(e043_remainder(ir, dst, ns, ends));
+                        continue;
+                    }
+                    _ => claim.map(|c| WorkloadSelector {
+                        match_labels: c.equal.clone(),
+                    }),
                 }
-                None
             } else {
                 if rules.is_empty() && notes.is_empty() && ns != ROOT_NAMESPACE {
                     continue;
                 }
-                Some(WorkloadSelector {
-                    match_labels: a.pods.clone(),
-                })
+                match workload_labels(ir, dst, ns) {
+                    Ok(labels) => Some(WorkloadSelector { match_labels: labels }),
+                    Err(d) => {
+                        errs.push(d);
+                        continue;
+                    }
+                }
             };
             let what = if a.is_remainder() {
                 format!("{} (zone members in none of its services)", a.name)
@@ -120,6 +158,12 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
                     "allow nothing over TCP: only the flows of moat.io/not-enforced reach these pods"
                 };
                 annotations.insert("moat.io/description", Cow::Borrowed(why));
+            }
+            if a.is_remainder() && selector.is_some() {
+                annotations.insert(
+                    "moat.io/description",
+                    Cow::Borrowed("the zone's members in this shared namespace; its services there have every grant of this policy too"),
+                );
             }
             if selector.is_none() && a.is_remainder() {
                 annotations.insert(
@@ -160,7 +204,7 @@ pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnosti
             )]
         })?;
         out.push(Artefact {
-            path: format!("istio/{ns}.yaml"),
+            path: format!("{dir}/{ns}.yaml"),
             contents,
         });
     }
@@ -203,7 +247,9 @@ fn rules(
         let Some(first) = per_source.get(&z.remainder) else {
             continue;
         };
-        if z.namespaces.is_empty() || atoms.iter().any(|a| per_source.get(a) != Some(first)) {
+        // A zone sharing a namespace is not all of it: its members are named one by one.
+        let shares = !ir.layout.zone(zi).claims.is_empty();
+        if shares || z.namespaces.is_empty() || atoms.iter().any(|a| per_source.get(a) != Some(first)) {
             continue;
         }
         groups
@@ -221,7 +267,7 @@ fn rules(
                 .entry(g)
                 .or_default()
                 .push((ir.atoms[*src].name.clone(), sources)),
-            Err(why) => errs.push(e043_source(ir, *src, dst, g, &why)),
+            Err(d) => errs.push(*d),
         }
     }
     // One rule per grant: every source that has it.
@@ -239,7 +285,11 @@ fn rules(
     let mut out = vec![];
     let mut lines = vec![];
     for ((ports, l7), (names, sources, allows)) in by_grant {
-        let operation = match operation(ir, ports.as_deref(), *l7) {
+        let at = allows
+            .iter()
+            .next()
+            .map_or_else(Default::default, |&a| ir.allows[a].span);
+        let operation = match operation(ir, ports.as_deref(), *l7, at) {
             Ok(op) => op,
             Err(d) => {
                 errs.push(d.with_note(format!("in the rules of `{}`", ir.atoms[dst].name)));
@@ -350,23 +400,36 @@ fn zone_sources(ir: &Ir, zone: ZoneId) -> Vec<Source> {
     out
 }
 
-/// The sources that stand for one atom, or why Istio cannot tell its pods apart.
-fn atom_sources(ir: &Ir, atom: AtomId) -> Result<Vec<Source>, String> {
+/// The sources that stand for one atom, or why Istio cannot tell its pods
+/// apart. A service without `serviceaccount` is named by its namespaces
+/// (every pod there: W025 says so), and a remainder by its namespaces less
+/// the accounts of its zone's services that have one.
+fn atom_sources(ir: &Ir, atom: AtomId) -> Result<Vec<Source>, Box<Diagnostic>> {
     let a = &ir.atoms[atom];
     if !select::selects_pods(ir, atom) {
         return Ok(vec![address_source(ir, atom)]);
     }
+    let layout = ir.layout.zone(a.zone);
+    if !layout.ns_labels.is_empty() {
+        return Err(Box::new(scope::e048_labelled_source(ir, atom)));
+    }
+    let mut namespaces = a.namespaces.clone();
+    namespaces.sort();
+    namespaces.dedup();
     if !a.is_remainder() {
         let Some(sa) = &a.service_account else {
-            return Err(format!(
-                "`{}` has no `serviceaccount`, and its namespaces hold other pods",
-                a.name
-            ));
+            return Ok(vec![Source {
+                namespaces,
+                ..Source::default()
+            }]);
         };
         return Ok(vec![Source {
-            principals: a.namespaces.iter().map(|ns| principal(ns, sa)).collect(),
+            principals: namespaces.iter().map(|ns| principal(ns, sa)).collect(),
             ..Source::default()
         }]);
+    }
+    if let Some(ns) = a.namespaces.iter().find(|ns| layout.claims.contains_key(*ns)) {
+        return Err(Box::new(scope::e048_shared_remainder(ir, atom, ns)));
     }
     let mut not = vec![];
     for &s in &ir.zones[a.zone].services {
@@ -374,11 +437,9 @@ fn atom_sources(ir: &Ir, atom: AtomId) -> Result<Vec<Source>, String> {
         if !select::selects_pods(ir, s) {
             continue;
         }
+        // A service without account is admitted with the rest (W025).
         let Some(sa) = &svc.service_account else {
-            return Err(format!(
-                "its zone's service `{}` has no `serviceaccount`, so the pods of no service cannot be told apart from it",
-                svc.name
-            ));
+            continue;
         };
         not.extend(
             svc.namespaces
@@ -390,10 +451,26 @@ fn atom_sources(ir: &Ir, atom: AtomId) -> Result<Vec<Source>, String> {
     not.sort();
     not.dedup();
     Ok(vec![Source {
-        namespaces: a.namespaces.clone(),
+        namespaces,
         not_principals: not,
         ..Source::default()
     }])
+}
+
+/// A service's workload selector in `ns`: its `pods`, and its zone's
+/// selector there when the zone shares the namespace (E048 when that
+/// selector excludes values: a workload selector has `matchLabels` only).
+fn workload_labels(ir: &Ir, service: AtomId, ns: &str) -> Result<BTreeMap<String, String>, Diagnostic> {
+    let a = &ir.atoms[service];
+    let Some(claim) = ir.layout.zone(a.zone).claims.get(ns) else {
+        return Ok(a.pods.clone());
+    };
+    if !claim.not_in.is_empty() {
+        return Err(scope::e048_not_in(ir, service, ns));
+    }
+    let mut labels = a.pods.clone();
+    labels.extend(claim.equal.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(labels)
 }
 
 fn address_source(ir: &Ir, atom: AtomId) -> Source {
@@ -416,6 +493,7 @@ fn operation(
     ir: &Ir,
     ports: Option<&[PortRange]>,
     l7: Option<AllowId>,
+    at: crate::span::Span,
 ) -> Result<Option<Operation>, Diagnostic> {
     let mut op = Operation::default();
     if let Some(ranges) = ports {
@@ -425,7 +503,6 @@ fn operation(
         } else {
             let rest = complement(ranges);
             if rest.iter().map(|r| r.len()).sum::<u32>() > MAX_PORTS {
-                let at = l7.map_or_else(Default::default, |a| ir.allows[a].span);
                 return Err(Diagnostic::error(
                     "E043",
                     at,
@@ -551,21 +628,6 @@ fn unique_names(list: &mut [AuthorizationPolicy]) {
     }
 }
 
-fn e043_source(ir: &Ir, src: AtomId, dst: AtomId, grants: &Grants, why: &str) -> Diagnostic {
-    let allow = grants.values().flatten().next().copied().unwrap_or_default();
-    let s = &ir.atoms[src];
-    Diagnostic::error(
-        "E043",
-        ir.allows[allow].span,
-        format!(
-            "target istio cannot tell the pods of `{}` (the source of a flow to `{}`) from others: {why}",
-            s.name, ir.atoms[dst].name
-        ),
-    )
-    .with_label(s.span, format!("`{}` is declared here", s.name))
-    .with_help("give every service with pods in that zone a `serviceaccount NAME` (its pods' Kubernetes service account), or allow the whole zone")
-}
-
 fn e043_remainder(ir: &Ir, dst: AtomId, ns: &str, ends: &[(AtomId, &Flow)]) -> Diagnostic {
     let allow = ends
         .iter()
@@ -588,7 +650,7 @@ fn e043_remainder(ir: &Ir, dst: AtomId, ns: &str, ends: &[(AtomId, &Flow)]) -> D
 /// W018 for the mesh root namespace: the pods there that no service selects
 /// are not governed by the istio target (a policy for them would need no selector).
 pub fn warnings(ir: &Ir) -> Vec<Diagnostic> {
-    let mut out = vec![];
+    let mut out = unnamed_sources(ir);
     for z in &ir.zones {
         if z.namespaces.iter().any(|n| n == ROOT_NAMESPACE) {
             out.push(
@@ -598,4 +660,46 @@ pub fn warnings(ir: &Ir) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// W025 at each service with pods and no `serviceaccount` that is the source
+/// of a TCP flow to pods this target governs: Istio admits it by its
+/// namespaces, so every pod there (and, for a remainder of its zone, the
+/// service's pods too) gets the service's grants in the mesh.
+fn unnamed_sources(ir: &Ir) -> Vec<Diagnostic> {
+    let tcp = PortSet::proto(Proto::Tcp);
+    let mut seen = BTreeSet::new();
+    for (&(from, to), flow) in &ir.flows {
+        let a = &ir.atoms[from];
+        let governed = select::selects_pods(ir, to) && scope::owns(Target::Istio, ir, to);
+        if governed
+            && !a.is_remainder()
+            && a.service_account.is_none()
+            && select::selects_pods(ir, from)
+            && !flow.ports.intersect(&tcp).is_empty()
+        {
+            seen.insert(from);
+        }
+    }
+    seen.into_iter()
+        .map(|s| {
+            let a = &ir.atoms[s];
+            let mut ns = a.namespaces.clone();
+            ns.sort();
+            ns.dedup();
+            Diagnostic::warning(
+                "W025",
+                a.span,
+                format!(
+                    "target istio names `{}` by its namespace(s) ({}): it has no `serviceaccount`, so every pod there is admitted where it is",
+                    a.name,
+                    ns.join(", ")
+                ),
+            )
+            .with_help(format!(
+                "give `{}` its pods' service account (`serviceaccount NAME`) so Istio admits its pods only; the k8s target still selects them exactly",
+                a.name
+            ))
+        })
+        .collect()
 }

@@ -20,6 +20,7 @@
 
 pub mod model;
 
+use super::k8s::clusters;
 use super::k8s::model::LabelSelector;
 use super::k8s::select::{self, namespace_selector, PodGroup};
 use super::k8s::{names, protocol_name, MANAGED_BY};
@@ -74,12 +75,37 @@ struct Draft {
     line: String,
 }
 
-/// Compiles the guardrails, or returns every E012/E013/E044 found.
+/// Compiles the guardrails, or returns every E012/E013/E044 found. With
+/// clusters, each gets its own `k8s-admin/<cluster>/` from the view the k8s
+/// target uses ([`clusters::view`]): the other clusters' atoms are peers by
+/// address only (egress `networks`), and a flow whose foreign end has none is E012.
 pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
-    let limits = scope::mesh_layout_limits(Target::K8sAdmin, ir);
-    if !limits.is_empty() {
-        return Err(limits);
+    if ir.layout.clusters.is_empty() {
+        return emit_cluster(ir, opts, "k8s-admin");
     }
+    let mut out = vec![];
+    let mut errs = vec![];
+    for (c, cluster) in ir.layout.clusters.iter().enumerate() {
+        match emit_cluster(
+            &clusters::view(ir, c),
+            opts,
+            &format!("k8s-admin/{}", cluster.name),
+        ) {
+            Ok(files) => out.extend(files),
+            Err(e) => errs.extend(e),
+        }
+    }
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        crate::diag::sort(&mut errs);
+        errs.dedup();
+        Err(errs)
+    }
+}
+
+/// [`emit`] for the namespaces of one cluster (or of the only, unnamed one), its files under `dir`.
+fn emit_cluster(ir: &Ir, opts: &EmitOptions, dir: &str) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
     let flows = scope::flows(Target::K8sAdmin, ir)?;
     let mut errs = vec![];
     let mut groups: BTreeMap<AtomId, Vec<PodGroup>> = BTreeMap::new();
@@ -136,9 +162,11 @@ pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic
     objects.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     let mut out = vec![];
     if !objects.is_empty() {
-        out.push(file("k8s-admin/admin.yaml", &objects)?);
+        out.push(file(&format!("{dir}/admin.yaml"), &objects)?);
     }
-    out.push(file("k8s-admin/baseline.yaml", &[baseline(ir)])?);
+    if let Some(b) = baseline(ir) {
+        out.push(file(&format!("{dir}/baseline.yaml"), &[b])?);
+    }
     Ok(out)
 }
 
@@ -191,7 +219,7 @@ fn drafts(
                 peers,
                 protocols,
                 kind: "forbid",
-                line: format!("{} {}: {}", direction(egress, ir, peer), matchable, f.loc),
+                line: format!("{} {}: {}", direction(egress, ir, peer), matchable, f.cite),
             });
         }
     }
@@ -318,7 +346,7 @@ fn pods_of(g: &PodGroup) -> Vec<NamespacedPod> {
     g.terms
         .iter()
         .map(|t| NamespacedPod {
-            namespace_selector: namespace_selector(&g.namespaces),
+            namespace_selector: g.namespace_selector(),
             pod_selector: t.selector(),
         })
         .collect()
@@ -513,8 +541,13 @@ fn meta(name: String, annotations: [(&'static str, String); 2]) -> ClusterMeta {
 }
 
 /// The Baseline-tier default deny of every managed namespace.
-fn baseline(ir: &Ir) -> ClusterNetworkPolicy {
+/// `None` when the cluster has no managed namespace by name (those chosen by
+/// label get no default deny, as in the k8s target: W010).
+fn baseline(ir: &Ir) -> Option<ClusterNetworkPolicy> {
     let ns: Vec<String> = super::k8s::namespaces(ir).into_iter().collect();
+    if ns.is_empty() {
+        return None;
+    }
     let all_pods = Peer {
         namespaces: Some(LabelSelector::default()),
         ..Peer::default()
@@ -523,7 +556,7 @@ fn baseline(ir: &Ir) -> ClusterNetworkPolicy {
         networks: vec!["0.0.0.0/0".into(), "::/0".into()],
         ..Peer::default()
     };
-    ClusterNetworkPolicy {
+    Some(ClusterNetworkPolicy {
         api_version: "policy.networking.k8s.io/v1alpha2",
         kind: "ClusterNetworkPolicy",
         metadata: meta(
@@ -553,7 +586,7 @@ fn baseline(ir: &Ir) -> ClusterNetworkPolicy {
                 protocols: vec![],
             }],
         },
-    }
+    })
 }
 
 /// Gives objects whose DNS names collide a hashed name.
@@ -621,6 +654,23 @@ fn forbid_warnings(ir: &Ir) -> Vec<Diagnostic> {
                     format!("target k8s-admin: `{}` -> `{}` is denied by the k8s target only: a ClusterNetworkPolicy (v1alpha2) cannot match ingress from addresses", ir.atoms[*a].name, ir.atoms[*b].name),
                 )
                 .with_help("compile the k8s target beside k8s-admin (its default deny covers this direction)"),
+            );
+        }
+        let cluster = |a: AtomId| ir.layout.zone(ir.atoms[a].zone).cluster;
+        let unnamed = f.pairs.iter().find(|(a, b, _)| {
+            ir.in_k8s(*a)
+                && ir.in_k8s(*b)
+                && cluster(*a) != cluster(*b)
+                && !(ir.atoms[*a].has_addrs() && ir.atoms[*b].has_addrs())
+        });
+        if let Some((a, b, _)) = unnamed {
+            out.push(
+                Diagnostic::warning(
+                    "W019",
+                    f.span,
+                    format!("target k8s-admin: `{}` -> `{}` crosses clusters and an end has no addresses: a ClusterNetworkPolicy names the other cluster's pods by `networks` only, so this forbid is denied by the k8s target's default deny only", ir.atoms[*a].name, ir.atoms[*b].name),
+                )
+                .with_help("give both ends addresses (`hosts`, or `cidr` on the zone) for the Admin tier to deny it, and compile the k8s target beside k8s-admin"),
             );
         }
         if let Some((_, _, ports)) = pod_pair {

@@ -142,56 +142,62 @@ fn e012_help(target: Target, ir: &Ir, owner: AtomId, peer: AtomId, need: &str) -
     )
 }
 
-/// E048 for each layout feature a mesh target (k8s-admin, istio) does not
-/// write yet: several clusters (their files would mix clusters), namespaces
-/// chosen by label, and zones that share a namespace by pod selector. Refusing is fail
-/// closed: a partial guardrail would look like a whole one.
-pub fn mesh_layout_limits(target: Target, ir: &Ir) -> Vec<Diagnostic> {
-    let mut out = vec![];
-    let name = target.as_str();
-    if let Some(c) = ir.layout.clusters.get(1) {
-        out.push(
-            Diagnostic::error(
-                "E048",
-                c.span,
-                format!("target {name} writes one set of files for one cluster, and this policy declares several"),
-            )
-            .with_help(format!(
-                "compile {name} from a policy per cluster (the zones of one cluster), or use the k8s target, which writes DIR/k8s/<cluster>/"
-            )),
-        );
-    }
-    for (z, zone) in ir.zones.iter().enumerate() {
-        // Unmanaged zones too: they are still peers, selected by these targets.
-        let l = ir.layout.zone(z);
-        if !l.ns_labels.is_empty() {
-            out.push(
-                Diagnostic::error("E048", zone.span, format!("target {name} cannot select the namespaces of `{}` by label", zone.name))
-                    .with_help("name the zone's namespaces (`namespace NS`) for this target; the k8s target selects them by label"),
-            );
-        }
-        if let Some(ns) = l.claims.keys().next() {
-            let why = if target == Target::Istio {
-                "names sources by namespace and service account"
-            } else {
-                "does not yet select the pods of a shared namespace exactly"
-            };
-            out.push(
-                Diagnostic::error(
-                    "E048",
-                    zone.span,
-                    format!(
-                        "target {name} {why}, and `{}` shares namespace `{ns}` with other zones by pod selector",
-                        zone.name
-                    ),
-                )
-                .with_help(format!(
-                    "give the zone a namespace of its own for {name}, or enforce it with the k8s target (which selects its pods exactly)"
-                )),
-            );
-        }
-    }
-    out
+/// E048 (istio): a source whose zone chooses its namespaces by label. An
+/// AuthorizationPolicy names a source by namespace name or by principal
+/// (`cluster.local/ns/<ns>/sa/<sa>`, a name too): neither can say "the
+/// namespaces with these labels".
+pub fn e048_labelled_source(ir: &Ir, atom: AtomId) -> Diagnostic {
+    let a = &ir.atoms[atom];
+    let zone = ir.zone_of(atom);
+    Diagnostic::error(
+        "E048",
+        zone.span,
+        format!(
+            "target istio cannot name `{}` as a source: `{}` chooses its namespaces by label, and an AuthorizationPolicy names source namespaces (and service accounts) by namespace name only",
+            a.name, zone.name
+        ),
+    )
+    .with_help(format!(
+        "name the namespaces of `{}` (`namespace NS, ...`) to compile istio, or leave its flows to the k8s target (which selects them by label)",
+        zone.name
+    ))
+}
+
+/// E048 (istio): the members of a zone in a namespace it shares that are in
+/// none of its services. A workload selector (and a source) cannot say
+/// "these pods less those": only `matchLabels`, and namespaces whole.
+pub fn e048_shared_remainder(ir: &Ir, atom: AtomId, ns: &str) -> Diagnostic {
+    let zone = ir.zone_of(atom);
+    Diagnostic::error(
+        "E048",
+        zone.span,
+        format!(
+            "target istio cannot select the members of `{}` in namespace `{ns}`, which it shares with other zones by pod selector: a workload selector has `matchLabels` only, and a source names namespaces whole",
+            zone.name
+        ),
+    )
+    .with_help(format!(
+        "allow the flows to and from the services of `{}` by name (each with `serviceaccount`), or leave them to the k8s target, which selects the shared namespace's pods exactly",
+        zone.name
+    ))
+}
+
+/// E048 (istio): a service in a namespace its zone holds with a `!=`
+/// selector, which a workload selector (`matchLabels` only) cannot write.
+pub fn e048_not_in(ir: &Ir, service: AtomId, ns: &str) -> Diagnostic {
+    let zone = ir.zone_of(service);
+    Diagnostic::error(
+        "E048",
+        zone.span,
+        format!(
+            "target istio cannot select `{}` in namespace `{ns}`: `{}` holds its share of it with `!=`, and a workload selector has `matchLabels` only",
+            ir.atoms[service].name, zone.name
+        ),
+    )
+    .with_help(format!(
+        "select the share of `{}` with `key=value` (label its pods, e.g. `namespace {ns} pods k=v`), or leave it to the k8s target (which writes `NotIn`)",
+        zone.name
+    ))
 }
 
 /// What each target would need to enforce a DNS-name peer (docs/language.md, "DNS names").

@@ -5,7 +5,8 @@
 //! statement changes only the rules that enforce it. This table maps the
 //! identities back: for every artefact file, each allow it cites, with the
 //! statement's `file:line` and text. Moving statements changes this file
-//! alone.
+//! alone. The k8s-admin target's denies cite forbids the same way
+//! (`forbid#`, [`crate::ir::forbid_cite`]): their rows are in the same column.
 //!
 //! It is tab-separated text, not JSON, on purpose: `kubectl apply -f DIR/k8s/`
 //! reads every `.json` and `.yaml` file of a directory as manifests, and a
@@ -21,6 +22,8 @@ pub const FILE: &str = "sources.tsv";
 
 /// The prefix of every citation in artefacts.
 const PREFIX: &str = "allow#";
+/// The prefix of a forbid's citation (the k8s-admin target's denies).
+const FORBID_PREFIX: &str = "forbid#";
 /// Hex digits after the prefix.
 const DIGITS: usize = 10;
 
@@ -29,6 +32,8 @@ pub struct Recorder<'a, S: Sink> {
     inner: S,
     ids: &'a HashMap<&'a str, Vec<AllowId>>,
     cited: BTreeMap<String, BTreeSet<AllowId>>,
+    /// The forbids (`forbid#...`, by the k8s-admin target) each file cites.
+    forbids: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The allows of `ir` by citation (a citation names several allows only when
@@ -47,6 +52,7 @@ impl<'a, S: Sink> Recorder<'a, S> {
             inner,
             ids,
             cited: BTreeMap::new(),
+            forbids: BTreeMap::new(),
         }
     }
 
@@ -69,6 +75,12 @@ impl<'a, S: Sink> Recorder<'a, S> {
                 ));
             }
         }
+        for (file, cites) in &self.forbids {
+            for f in ir.forbids.iter().filter(|f| cites.contains(&f.cite)) {
+                let text: Vec<&str> = sources.snippet(f.span).split_whitespace().collect();
+                s.push_str(&format!("{file}\t{}\t{}\t{}\n", f.cite, f.loc, text.join(" ")));
+            }
+        }
         self.inner.put(Artefact {
             path: format!("{dir}/{FILE}"),
             contents: s,
@@ -79,27 +91,34 @@ impl<'a, S: Sink> Recorder<'a, S> {
 
 impl<S: Sink> Sink for Recorder<'_, S> {
     fn put(&mut self, artefact: Artefact) {
-        let mut found = BTreeSet::new();
         let text = artefact.contents.as_str();
-        let mut rest = text;
-        while let Some(i) = rest.find(PREFIX) {
-            let tail = &rest[i + PREFIX.len()..];
-            let hex = tail.get(..DIGITS).unwrap_or("");
-            if hex.len() == DIGITS && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                let cite = &rest[i..i + PREFIX.len() + DIGITS];
-                if let Some(ids) = self.ids.get(cite) {
-                    found.extend(ids.iter().copied());
-                }
-            }
-            rest = &rest[i + PREFIX.len()..];
+        let found: BTreeSet<AllowId> = cites_in(text, PREFIX)
+            .filter_map(|c| self.ids.get(c))
+            .flatten()
+            .copied()
+            .collect();
+        let forbids: BTreeSet<String> = cites_in(text, FORBID_PREFIX).map(str::to_string).collect();
+        let file = artefact
+            .path
+            .split_once('/')
+            .map_or(artefact.path.as_str(), |(_, f)| f);
+        if !forbids.is_empty() {
+            self.forbids.entry(file.to_string()).or_default().extend(forbids);
         }
         if !found.is_empty() {
-            let file = artefact
-                .path
-                .split_once('/')
-                .map_or(artefact.path.as_str(), |(_, f)| f);
             self.cited.entry(file.to_string()).or_default().extend(found);
         }
         self.inner.put(artefact);
     }
+}
+
+/// Every citation `prefix` + [`DIGITS`] hex digits in `text`, in order.
+fn cites_in<'t>(text: &'t str, prefix: &'t str) -> impl Iterator<Item = &'t str> + 't {
+    text.match_indices(prefix).filter_map(move |(i, _)| {
+        let cite = text.get(i..i + prefix.len() + DIGITS)?;
+        cite[prefix.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit())
+            .then_some(cite)
+    })
 }

@@ -76,6 +76,7 @@ pub fn build<'a>(
             ir.forbids.push(Forbid {
                 span: r.span,
                 loc: sources.location(r.span),
+                cite: crate::ir::forbid_cite(sources.snippet(r.span)),
                 reason: r.reason.as_ref().map(|s| interp(def.cell.as_ref(), &s.node)),
                 pairs: vec![],
             });

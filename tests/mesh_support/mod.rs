@@ -90,6 +90,17 @@ pub fn meshed(mut ir: Ir) -> Ir {
     ir
 }
 
+/// The policy as cluster `c` sees it, without clusters: what the
+/// per-cluster directory of a mesh target must equal.
+pub fn cluster_view(ir: &Ir, c: usize) -> Ir {
+    let mut v = moat::backend::k8s::clusters::view(ir, c);
+    v.layout.clusters.clear();
+    for z in &mut v.layout.zones {
+        z.cluster = None;
+    }
+    v
+}
+
 /// The example policies (every `.moat` directly in `policies/`, by path
 /// relative to the repository root), checked.
 pub fn examples() -> Vec<(String, Ir)> {
