@@ -72,47 +72,12 @@ fn compile(dir: &Path, targets: &str, policy_text: &str, out: &str) -> BTreeMap<
     files
 }
 
-/// KNOWN GAP: k8s-admin's Deny rules cite their forbid by `file:line`
-/// (forbids have no stable identity yet), so moving a forbid changes them.
-/// The test masks those line numbers and prints how many files it spared.
-fn mask_forbid_lines(text: &str) -> (String, bool) {
-    let mut masked = false;
-    let out: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if !l.contains(" Deny: ") {
-                return l.to_string();
-            }
-            let mut out = String::new();
-            let mut rest = l;
-            while let Some(i) = rest.find("policy.moat:") {
-                let (head, tail) = rest.split_at(i + "policy.moat:".len());
-                out.push_str(head);
-                let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
-                out.push('N');
-                masked |= digits > 0;
-                rest = &tail[digits..];
-            }
-            out.push_str(rest);
-            out
-        })
-        .collect();
-    (out.join("\n"), masked)
-}
-
 fn units(files: &BTreeMap<String, String>) -> Units {
     let mut u = Units::new();
     for (file, text) in files {
         if file.ends_with("sources.tsv") {
             continue;
         }
-        let masked;
-        let text = if file.starts_with("k8s-admin/") {
-            masked = mask_forbid_lines(text).0;
-            &masked
-        } else {
-            text
-        };
         if file.ends_with(".json") {
             // Terraform JSON (`resource.TYPE.NAME`) or CloudFormation (`Resources.ID`).
             let v: serde_json::Value = serde_json::from_str(text).expect("JSON");
@@ -265,16 +230,18 @@ fn sources_resolve(files: &BTreeMap<String, String>, policy: &str) {
                 .expect("file:line")
                 .parse()
                 .expect("a line");
-            assert!(
-                lines[line - 1].starts_with("allow"),
-                "{file}: {} is no allow",
-                cols[2]
-            );
-            assert_eq!(
-                cite(cols[3]),
-                cols[1],
-                "{file}: the citation is the hash of the statement"
-            );
+            let statement = lines[line - 1];
+            let want = if statement.starts_with("forbid") {
+                moat::ir::forbid_cite(cols[3])
+            } else {
+                assert!(
+                    statement.starts_with("allow"),
+                    "{file}: {} is no allow or forbid",
+                    cols[2]
+                );
+                cite(cols[3])
+            };
+            assert_eq!(want, cols[1], "{file}: the citation is the hash of the statement");
         }
     }
     assert!(tables > 0, "no sources.tsv written");
@@ -315,14 +282,6 @@ fn check_policy(name: &str, policy: &str, targets: &str, dirs: &[&str]) {
         0
     );
     sources_resolve(&moved_files, &moved);
-    let gap = base
-        .iter()
-        .filter(|(f, t)| f.starts_with("k8s-admin/") && moved_files.get(*f) != Some(*t))
-        .filter(|(_, t)| mask_forbid_lines(t).1)
-        .count();
-    eprintln!(
-        "{name}: known gap: moving statements changes {gap} k8s-admin file(s) in their forbid citations only"
-    );
     let swapped = with_lines(policy, |l| l.swap(allows[1], allows[2]));
     let swapped_files = compile(tmp.path(), targets, &swapped, "swapped");
     let swapped_units = units(&swapped_files);
