@@ -260,6 +260,11 @@ pub const CODES: &[CodeInfo] = &[
         "Compile the mesh target from a policy per cluster and with named namespaces, or leave those zones to the k8s target.",
     ),
     c(
+        "E055",
+        "an external zone's cidr or service hosts lie inside a `cells` block (the block belongs to its cells)",
+        "Give the external zone addresses outside the cells block (a zone holding the whole block carves it out), or make it a demilitarised or militarised zone.",
+    ),
+    c(
         "W001",
         "unused zone or service",
         "Remove the declaration, or write the allow that should use it.",
