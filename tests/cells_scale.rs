@@ -74,16 +74,22 @@ fn query_of_an_unclaimed_address_names_no_zone() {
             .arg(&p)
             .output()
             .expect("moat query");
-        (o.status.code(), String::from_utf8_lossy(&o.stdout).to_string())
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.code(), text)
     };
     let (code, out) = run("192.0.2.1");
     assert_eq!(code, Some(0), "{out}");
     let (code, out) = run("10.0.4.5");
-    assert_ne!(
+    assert_eq!(
         code,
-        Some(0),
-        "an unclaimed address of the block must not reach the gateway: {out}"
+        Some(2),
+        "an unclaimed address of the block belongs to no zone: {out}"
     );
+    assert!(out.contains("no zone holds the address 10.0.4.5"), "{out}");
 }
 
 /// An external zone strictly around the block is fine (the regression policy);

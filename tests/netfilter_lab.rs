@@ -336,7 +336,7 @@ fn lab_cells_block_unclaimed_addresses_reach_nothing() {
     let counts = run_lab("cells", &ir, &arts, &plan);
     let t = sum(&counts.iter().map(|(_, c)| *c).collect::<Vec<_>>());
     report(&format!(
-        "lab cells: {} probes from internet connected, {} from unclaimed block addresses blocked over 4 rulesets",
+        "lab cells: {} allowed probes connected, {} forbidden ones (mostly from unclaimed block addresses) blocked over 4 rulesets",
         t.allowed, t.blocked
     ));
     assert_eq!((t.allowed, t.blocked), (4 * 3, 4 * 6));
