@@ -260,6 +260,11 @@ pub const CODES: &[CodeInfo] = &[
         "Name the zone's namespaces, select its share with `key=value`, allow its services by name, or leave those flows to the k8s target.",
     ),
     c(
+        "E055",
+        "an external zone's cidr or service hosts lie inside a `cells` block (the block belongs to its cells)",
+        "Give the external zone addresses outside the cells block (a zone holding the whole block carves it out), or make it a demilitarised or militarised zone.",
+    ),
+    c(
         "W001",
         "unused zone or service",
         "Remove the declaration, or write the allow that should use it.",

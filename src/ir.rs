@@ -124,7 +124,8 @@ pub struct Atom {
     pub service: Option<String>,
     /// Exactly the addresses that belong to this atom: for a service its hosts;
     /// for a remainder the zone's ranges minus its services' hosts and minus
-    /// every more specific zone inside it (the external carve-out).
+    /// every more specific zone inside it (the external carve-out), where the
+    /// zones inside a `cells` block are carved out as that whole block.
     pub addrs: AddrSet,
     /// Kubernetes namespaces the atom's pods live in (service: its own or the zone's).
     pub namespaces: Vec<String>,

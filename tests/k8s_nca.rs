@@ -164,3 +164,24 @@ allow lan.nfs -> apps.api : http
 fn address_ranges_match_nca() {
     prove_text("ranges", RANGES);
 }
+
+/// Cells whose block holds addresses no zone claims (issue 17): the external
+/// zone carves out the whole block, so nca's connectivity from `internet`
+/// must still equal the matrix, and the unclaimed addresses reach no pod.
+const CELLS: &str = r#"
+policy cells
+zone internet : external { cidr 0.0.0.0/0 }
+cells c[1..3] in 10.0.0.0/8 each /20 {
+  zone edge : demilitarised { cidr +0.0.0.0/22  namespace "{cell}-edge"
+    service gw { pods app=gw  port http tcp/8080 } }
+  zone app : militarised { cidr +0.0.8.0/22  namespace "{cell}-app"
+    service db { pods app=db  port pg tcp/5432 } }
+  allow edge.gw -> app.db : pg
+}
+allow internet -> c*.edge.gw : http
+"#;
+
+#[test]
+fn cells_with_unclaimed_addresses_match_nca() {
+    prove_text("cells", CELLS);
+}

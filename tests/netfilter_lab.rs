@@ -265,3 +265,79 @@ fn lab_gateway_rulesets_keep_the_firewalls_own_rules() {
         "nft -f wiped the iptables rules"
     );
 }
+
+/// A cells block belongs to its cells as a whole (issue 17): `internet`
+/// carves out the whole block, so addresses of the block that no zone claims
+/// (between a cell's zones, and past the last cell) reach no cell, while
+/// `internet` still reaches every cell's gateway, by all four rulesets.
+#[test]
+fn lab_cells_block_unclaimed_addresses_reach_nothing() {
+    if let Some(why) = lab_unavailable() {
+        return common::skip(&why);
+    }
+    let ir = ir_of(
+        "cells.moat",
+        "zone internet : external { cidr 0.0.0.0/0 }\n\
+         cells c[1..3] in 10.0.0.0/8 each /20 {\n\
+           zone edge : demilitarised { cidr +0.0.0.0/22\n\
+             service gw { hosts +0.0.0.10 port http tcp/8080 } }\n\
+           zone app : militarised { cidr +0.0.8.0/22\n\
+             service db { hosts +0.0.8.20 port pg tcp/5432 } }\n\
+           allow edge.gw -> app.db : pg\n\
+         }\n\
+         allow internet -> c*.edge.gw : http\n",
+    );
+    let id = |n: &str| ir.atom_id(n).expect("atom");
+    let (internet, gw1, gw3, db1) = (
+        id("internet"),
+        id("c1.edge.gw"),
+        id("c3.edge.gw"),
+        id("c1.app.db"),
+    );
+    // Unclaimed hosts sit with `internet`'s key (no host ruleset of their own).
+    let (between, past) = (internet + 2 * TWIN, internet + 4 * TWIN);
+    let host = |key: usize, v4: &str| (key, Some(v4.parse::<Ipv4Addr>().expect("v4")), None);
+    let hosts = vec![
+        host(internet, "192.0.2.1"),
+        host(between, "10.0.4.5"),
+        host(past, "10.0.48.5"),
+        host(gw1, "10.0.0.10"),
+        host(gw3, "10.0.32.10"),
+        host(db1, "10.0.8.20"),
+    ];
+    let probe = |from: usize, to: usize, port: u16| Probe {
+        from,
+        to,
+        v6: false,
+        proto: Proto::Tcp,
+        port,
+    };
+    let allowed = vec![
+        probe(internet, gw1, 8080),
+        probe(internet, gw3, 8080),
+        probe(gw1, db1, 5432),
+    ];
+    let forbidden = vec![
+        probe(between, gw1, 8080),
+        probe(between, gw3, 8080),
+        probe(past, gw1, 8080),
+        probe(past, gw3, 8080),
+        probe(between, db1, 5432),
+        probe(internet, db1, 5432),
+    ];
+    let plan = Plan {
+        hosts,
+        allowed,
+        forbidden_gateway: forbidden.clone(),
+        forbidden_host: forbidden,
+        unprobed: 0,
+    };
+    let arts = compile(&ir, false);
+    let counts = run_lab("cells", &ir, &arts, &plan);
+    let t = sum(&counts.iter().map(|(_, c)| *c).collect::<Vec<_>>());
+    report(&format!(
+        "lab cells: {} allowed probes connected, {} forbidden ones (mostly from unclaimed block addresses) blocked over 4 rulesets",
+        t.allowed, t.blocked
+    ));
+    assert_eq!((t.allowed, t.blocked), (4 * 3, 4 * 6));
+}

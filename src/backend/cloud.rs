@@ -481,14 +481,19 @@ fn filled(ir: &Ir, covered: &[AtomId], own: &[Prefixes], peer: AtomId) -> AddrSe
             }
         }
     }
-    // The holes that stay: each hole minus the covered addresses in it.
+    // The holes that stay: each hole the covered addresses do not fill
+    // completely stays whole. Cutting the covered addresses out of it would be
+    // exact too, but a cells block with addresses no zone claims would then
+    // cost a prefix per cell in every rule that names the peer.
     let mut holes = vec![];
     for h in &a.except {
         if fill.iter().any(|f| f.contains(h)) {
             continue;
         }
         let within: Vec<IpNet> = fill.iter().filter(|f| h.contains(*f)).copied().collect();
-        holes.extend(AddrSet::new(vec![*h], within).prefixes());
+        if within.is_empty() || !AddrSet::new(vec![*h], within).prefixes().is_empty() {
+            holes.push(*h);
+        }
     }
     AddrSet::new(a.include.clone(), holes)
 }

@@ -122,15 +122,22 @@ pub struct Range {
 const MAX_EQUAL_RANGES: usize = 8;
 
 /// The outcome of the address pass: each atom's address set.
+///
+/// `blocks` are the address blocks of the `cells` statements. A block belongs
+/// to its cells as a whole: an external zone holding it carves out the block
+/// once, not each zone inside it, so addresses of the block that no zone
+/// claims belong to no atom.
 pub fn atom_addresses(
     ranges: &[Range],
     zone_external: &[bool],
     zone_names: &[String],
+    blocks: &[IpNet],
     n_atoms: usize,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<AddrSet> {
     let mut include: Vec<Vec<IpNet>> = vec![vec![]; n_atoms];
     let mut except: Vec<Vec<IpNet>> = vec![vec![]; n_atoms];
+    let mut blocks_out: BTreeSet<(usize, IpNet)> = BTreeSet::new();
     let mut dropped: Vec<BTreeSet<IpNet>> = vec![BTreeSet::new(); n_atoms];
     let mut sorted: Vec<&Range> = ranges.iter().collect();
     // Containers first: by family, network address, then shorter prefix; zones before services.
@@ -149,7 +156,19 @@ pub fn atom_addresses(
             let strict = s.net.prefix_len() < r.net.prefix_len();
             overlap_check(s, r, strict, zone_external, zone_names, &mut reported, diags);
             if strict {
-                except[s.atom].push(r.net);
+                match enclosing_block(blocks, &r.net).filter(|b| {
+                    zone_external[s.zone]
+                        && !zone_external[r.zone]
+                        && s.net.prefix_len() < b.prefix_len()
+                        && s.net.contains(b)
+                }) {
+                    Some(b) => {
+                        if blocks_out.insert((s.atom, b)) {
+                            except[s.atom].push(b);
+                        }
+                    }
+                    None => except[s.atom].push(r.net),
+                }
             } else if !s.is_service && r.is_service && s.zone == r.zone {
                 dropped[s.atom].insert(s.net); // a service covering a whole cidr of its zone
             }
@@ -171,6 +190,49 @@ pub fn atom_addresses(
             AddrSet::new(inc, std::mem::take(&mut except[a]))
         })
         .collect()
+}
+
+/// The largest cells block holding `net`, if any.
+fn enclosing_block(blocks: &[IpNet], net: &IpNet) -> Option<IpNet> {
+    blocks
+        .iter()
+        .filter(|b| b.contains(net))
+        .min_by_key(|b| b.prefix_len())
+        .copied()
+}
+
+/// E055 for an external zone's cidr or service hosts inside a cells block: the
+/// block belongs to its cells as a whole, and an external zone holding it only
+/// carves it out whole.
+pub fn external_in_cells(
+    ranges: &[Range],
+    zone_external: &[bool],
+    zone_names: &[String],
+    blocks: &[(IpNet, Span)],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut reported = BTreeSet::new();
+    for r in ranges.iter().filter(|r| zone_external[r.zone]) {
+        let Some((block, span)) = blocks.iter().find(|(b, _)| b.contains(&r.net)) else {
+            continue;
+        };
+        if !reported.insert(r.span) {
+            continue; // a cells block repeating one zone: report it once
+        }
+        let what = if r.is_service { "service hosts" } else { "cidr" };
+        diags.push(
+            Diagnostic::error(
+                "E055",
+                r.span,
+                format!(
+                    "external zone `{}` has {what} {} inside the cells block {block}",
+                    zone_names[r.zone], r.net
+                ),
+            )
+            .with_label(*span, format!("the cells block {block} is declared here"))
+            .with_help("a cells block belongs to its cells: give the external zone addresses outside the block, or make the zone demilitarised or militarised"),
+        );
+    }
 }
 
 /// E004 when `inner` lies in `outer` and that is not an external zone holding another zone.

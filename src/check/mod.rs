@@ -179,7 +179,10 @@ fn declarations(m: &Model, diags: &mut Vec<Diagnostic>) -> Ir {
     let layout = layout::build(m, &zdefs, &zones, &atoms, diags);
     let external: Vec<bool> = zones.iter().map(|z| z.kind == ZoneKind::External).collect();
     let names: Vec<String> = zones.iter().map(|z| z.name.clone()).collect();
-    let sets = addresses::atom_addresses(&ranges, &external, &names, atoms.len(), diags);
+    let blocks: Vec<_> = m.cells.iter().filter_map(|c| c.block).collect();
+    addresses::external_in_cells(&ranges, &external, &names, &blocks, diags);
+    let nets: Vec<_> = blocks.iter().map(|(b, _)| *b).collect();
+    let sets = addresses::atom_addresses(&ranges, &external, &names, &nets, atoms.len(), diags);
     for (a, s) in atoms.iter_mut().zip(sets) {
         a.addrs = s;
     }

@@ -65,6 +65,9 @@ pub struct CellsDef {
     pub name: String,
     pub cells: Vec<String>,
     pub span: Span,
+    /// The whole address block (`in CIDR`) and where it is written; `None` when
+    /// it is malformed or the cells do not fit it (already E015 / E016).
+    pub block: Option<(IpNet, Span)>,
 }
 
 /// Everything declared in the policy.
@@ -279,6 +282,10 @@ fn cells<'a>(m: &mut Model<'a>, c: &'a ast::CellsDecl, diags: &mut Vec<Diagnosti
         name: c.name.node.clone(),
         cells: names.clone(),
         span: c.span,
+        block: blocks
+            .as_ref()
+            .and_then(|_| parse_net(&c.block.node.text).ok())
+            .map(|b| (b, c.block.span)),
     });
     for item in &c.items {
         for (i, cell) in names.iter().enumerate() {
