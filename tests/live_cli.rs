@@ -181,3 +181,158 @@ fn unmodelled_cloud_constructs_warn_and_err_towards_openings() {
     insta::assert_snapshot!("kc_unmodelled_warnings", err);
     insta::assert_snapshot!("kc_unmodelled_text", out);
 }
+
+const MOSIP_INVENTORY: &str = "fixtures/inventory/mosip-1.2.0.1.yaml";
+
+/// `moat drift mosip.moat --live k8s:DIR --inventory INV --format json`.
+fn drift_mosip_inventory(dir: &Path) -> (i32, String, String) {
+    let out = common::moat()
+        .arg("drift")
+        .arg(common::root().join("policies/mosip.moat"))
+        .arg("--live")
+        .arg(format!("k8s:{}", dir.display()))
+        .args(["--format", "json", "--inventory"])
+        .arg(common::root().join(MOSIP_INVENTORY))
+        .output()
+        .expect("run moat");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Edits one document of a multi-document YAML file: the one holding `marker`.
+fn edit_doc(file: &Path, marker: &str, edit: impl Fn(&str) -> Option<String>) {
+    let text = std::fs::read_to_string(file).expect("read");
+    let docs: Vec<String> = text
+        .split("\n---\n")
+        .filter_map(|d| {
+            if d.contains(marker) {
+                edit(d)
+            } else {
+                Some(d.to_string())
+            }
+        })
+        .collect();
+    assert_ne!(docs.join("\n---\n"), text, "{marker}: the edit changed nothing");
+    std::fs::write(file, docs.join("\n---\n")).expect("write");
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+/// The `details` entries of a JSON drift report: (from, to, partial, pods listed).
+fn details(report: &str) -> Vec<(String, String, bool, Vec<String>)> {
+    let v: Value = serde_json::from_str(report).expect("drift JSON");
+    let names = |x: &Value| -> Vec<String> {
+        x.as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    v["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| {
+            let mut pods = names(&d["addresses"]["from"]);
+            pods.extend(names(&d["addresses"]["to"]));
+            (
+                d["from"].as_str().unwrap_or("").into(),
+                d["to"].as_str().unwrap_or("").into(),
+                d["partial"] == true,
+                pods,
+            )
+        })
+        .collect()
+}
+
+/// `--inventory`: MOSIP's NetworkPolicies as moat compiles them, evaluated on
+/// the pods MOSIP's charts render, are exactly the policy; three hand edits
+/// give exactly their rows, a narrowed selector partial rows naming the pod
+/// still let through.
+#[test]
+fn drift_k8s_on_the_mosip_inventory() {
+    let tmp = common::TempDir::new("live-cli-mosip-inv");
+    compile(&common::root().join("policies/mosip.moat"), "k8s", tmp.path());
+    let dir = tmp.path().join("k8s");
+    let (code, out, err) = drift_mosip_inventory(&dir);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(rows(&out, "added"), vec![], "{out}");
+    assert_eq!(rows(&out, "removed"), vec![], "{out}");
+
+    // 1. Delete clamav's own NetworkPolicy: the namespace's default deny and
+    // the zone's policy stay, so exactly the four ingress flows it carried go.
+    edit_doc(&dir.join("clamav.yaml"), "name: moat-mz-data-clamav\n", |_| None);
+    let (code, out, err) = drift_mosip_inventory(&dir);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(rows(&out, "added"), vec![], "{out}");
+    let clamav = [
+        ("dmz-receiver.regproc-group1", "mz-data.clamav"),
+        ("mz-app.packetmanager", "mz-data.clamav"),
+        ("mz-app.prereg-application", "mz-data.clamav"),
+        ("mz-app.resident", "mz-data.clamav"),
+    ];
+    assert_eq!(rows(&out, "removed"), pairs(&clamav), "{out}");
+
+    // 2. Widen notifier's selector to otpmanager's pods too: otpmanager gets
+    // notifier's egress. Only the flows to addresses open (towards pods the
+    // other end's ingress still names notifier alone).
+    edit_doc(&dir.join("kernel.yaml"), "name: moat-mz-app-notifier\n", |d| {
+        Some(d.replacen(
+            "  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: notifier\n",
+            "  podSelector:\n    matchExpressions:\n    - key: app.kubernetes.io/name\n      operator: In\n      values: [notifier, otpmanager]\n",
+            1,
+        ))
+    });
+    let (code, out, err) = drift_mosip_inventory(&dir);
+    assert_eq!(code, 1, "{out}{err}");
+    let opened = [
+        ("mz-app.otpmanager", "dmz-edge.egress-proxy"),
+        ("mz-app.otpmanager", "dmz-edge.mail-relay"),
+    ];
+    assert_eq!(rows(&out, "added"), pairs(&opened), "{out}");
+    assert_eq!(rows(&out, "removed"), pairs(&clamav), "{out}");
+
+    // 3. Narrow activemq's selector to the master: the slave (the same atom,
+    // mz-data.activemq) loses its flows, so each of the atom's rows holds for
+    // part of it only: partial, naming the master pod.
+    edit_doc(
+        &dir.join("activemq.yaml"),
+        "moat.io/atom: mz-data.activemq\n",
+        |d| {
+            Some(d.replacen(
+                "      app: activemq-artemis\n",
+                "      app: activemq-artemis\n      component: master\n",
+                1,
+            ))
+        },
+    );
+    let (code, out, err) = drift_mosip_inventory(&dir);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(rows(&out, "added"), pairs(&opened), "{out}");
+    let master = "pod activemq/activemq-activemq-artemis-master".to_string();
+    let narrowed = [
+        ("mock-abis.mock-abis", "mz-data.activemq"),
+        ("mock-abis.mock-mv", "mz-data.activemq"),
+        ("mz-app.regproc-group3", "mz-data.activemq"),
+        ("mz-data.activemq", "mz-data.activemq"),
+        ("mz-ingress.internal-gw", "mz-data.activemq"),
+    ];
+    let mut removed = pairs(&clamav);
+    removed.extend(pairs(&narrowed));
+    removed.sort();
+    assert_eq!(rows(&out, "removed"), removed, "{out}");
+    for (from, to, partial, pods) in details(&out) {
+        let is_narrowed = narrowed.iter().any(|(a, b)| *a == from && *b == to);
+        assert_eq!(partial, is_narrowed, "{from} -> {to}: {out}");
+        if is_narrowed {
+            assert!(pods.contains(&master), "{from} -> {to} lists {pods:?}");
+            assert!(
+                pods.iter().all(|p| !p.contains("slave")),
+                "{from} -> {to} lists {pods:?}"
+            );
+        }
+    }
+}

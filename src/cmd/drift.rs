@@ -29,6 +29,11 @@ pub struct Args {
     /// `sarif` a SARIF 2.1.0 log for code scanning.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Kubernetes manifests of what is deployed (YAML or JSON files or
+    /// directories): evaluate `--live k8s:` on their pods instead of
+    /// representative ones (the policy is checked against them first).
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub inventory: Vec<PathBuf>,
     /// How to print diagnostics (on stderr).
     #[arg(long, value_enum, default_value = "human")]
     pub diagnostics: DiagFormat,
@@ -37,12 +42,17 @@ pub struct Args {
 /// Runs `moat drift`: exit 0 same, 1 differ, 2 trouble (a policy with errors, unreadable live input).
 pub fn run(args: &Args) -> u8 {
     let mut checked = moat::check_paths_without_quality_warnings(&moat::load::Disk, &args.files);
+    let inv = if args.inventory.is_empty() {
+        None
+    } else {
+        moat::check_inventory(&mut checked, &args.inventory)
+    };
     let Some(ir) = checked.ir.take().filter(|_| !checked.has_errors()) else {
         eprint_diags(&checked.diags, &checked.sources, args.diagnostics);
         eprintln!("error: the policy does not check; nothing to compare");
         return TROUBLE;
     };
-    let (m, warns) = match live::read_all(&ir, &mut checked.sources, &args.live) {
+    let (m, warns) = match live::read_all_on(&ir, &mut checked.sources, &args.live, inv.as_ref()) {
         Ok(x) => x,
         Err(errs) => {
             eprint_diags(&errs, &checked.sources, args.diagnostics);
@@ -58,6 +68,6 @@ pub fn run(args: &Args) -> u8 {
         Format::Sarif => super::out(&moat::sarif::render_drift(&ir, &m, &d, &warns, &checked.sources)),
     }
     let code = if d.is_empty() { OK } else { FAIL };
-    super::release((ir, checked, m, d));
+    super::release((ir, checked, m, d, inv));
     code
 }

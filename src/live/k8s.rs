@@ -26,6 +26,7 @@ use super::parse::{self, Spanned};
 use super::{Evaluated, LiveFlow, LiveInput, LiveMatrix, LiveRule, Partial};
 use crate::backend::k8s::select::{self, NAMESPACE_NAME_LABEL};
 use crate::diag::Diagnostic;
+use crate::inventory::Inventory;
 use crate::ir::{AtomId, Ir};
 use crate::ports::{PortRange, PortSet, Proto};
 use crate::span::SourceMap;
@@ -232,11 +233,63 @@ pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
     Ok(evaluate(ir, sources, inputs, &live, &pods, warns))
 }
 
-/// [`read`] on the pods of an inventory.
-pub fn read_on(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput], pods: &[Pod]) -> Evaluated {
-    let (inputs, warns) = manifests(inputs);
-    let live = load(sources, &inputs)?;
-    Ok(evaluate(ir, sources, &inputs, &live, pods, warns))
+/// [`read`] on the pods of an inventory (`--inventory`): one pod per workload,
+/// with its pod-template labels and named container ports, placed in the atom
+/// that `check --inventory` gives it; the inventory's Namespace objects give
+/// namespaces their labels (the live input's own Pod objects are not used).
+/// Workloads no zone claims are left out, with a W016 naming them.
+pub fn read_inventory(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput], inv: &Inventory) -> Evaluated {
+    let (inputs, mut warns) = manifests(inputs);
+    let mut live = load(sources, &inputs)?;
+    for ns in &inv.namespaces {
+        let mut labels = ns.labels.clone();
+        labels.insert(NAMESPACE_NAME_LABEL.to_string(), ns.name.clone());
+        live.namespace_labels.insert(ns.name.clone(), labels);
+    }
+    let mut pods = vec![];
+    let mut lost = vec![];
+    for w in &inv.workloads {
+        let Some(atom) = crate::inventory::check::atom_of(ir, inv, w) else {
+            lost.push(format!("{}/{}", w.namespace, w.name));
+            continue;
+        };
+        let mut named: BTreeMap<String, PortSet> = BTreeMap::new();
+        for p in w.ports.iter().filter(|p| p.number > 0) {
+            if let Some(n) = &p.name {
+                named
+                    .entry(n.clone())
+                    .or_default()
+                    .union_with(&PortSet::range(p.protocol, PortRange::new(p.number, p.number)));
+            }
+        }
+        pods.push(Pod {
+            atom,
+            namespace: w.namespace.clone(),
+            name: w.name.clone(),
+            labels: w.pod_labels.clone(),
+            named,
+            unmanaged: ir.layout.zone(ir.atoms[atom].zone).unmanaged,
+        });
+    }
+    warns.extend(lost_pods(&inputs, &lost, "workload(s) of the inventory"));
+    Ok(evaluate(ir, sources, &inputs, &live, &pods, warns))
+}
+
+/// W016 for pods (or workloads) that belong to no one atom of the policy.
+fn lost_pods(inputs: &[&LiveInput], lost: &[String], what: &str) -> Option<Diagnostic> {
+    let first = inputs.first().filter(|_| !lost.is_empty())?;
+    Some(
+        Diagnostic::warning(
+            parse::W_UNPLACED,
+            parse::whole(first),
+            format!(
+                "{} {what} belong to no one atom of the policy (no zone has their namespace, or two services select them): {}; they are left out",
+                lost.len(),
+                lost.join(", ")
+            ),
+        )
+        .with_help("give the zones these namespaces, or make the services' labels tell the pods apart"),
+    )
 }
 
 /// The inputs that can hold manifests: a file named `.yaml`, `.yml` or
@@ -390,21 +443,7 @@ fn place_pods(
             unmanaged: ir.layout.zone(ir.atoms[atom].zone).unmanaged,
         });
     }
-    let mut warns = vec![];
-    if let (false, Some(first)) = (lost.is_empty(), inputs.first()) {
-        warns.push(
-            Diagnostic::warning(
-                parse::W_UNPLACED,
-                parse::whole(first),
-                format!(
-                    "{} pod(s) belong to no one atom of the policy (no zone has their namespace, or two services select them): {}; they are left out",
-                    lost.len(),
-                    lost.join(", ")
-                ),
-            )
-            .with_help("give the zones these namespaces, or make the services' labels tell the pods apart"),
-        );
-    }
+    let warns = lost_pods(inputs, &lost, "pod(s)").into_iter().collect();
     (out, warns)
 }
 

@@ -177,6 +177,18 @@ pub fn parse_arg(arg: &str) -> Result<(LiveKind, PathBuf), Diagnostic> {
 /// a packet must pass both. Errors: E033 (the argument, or a kind moat cannot
 /// read yet), E034 (a file that cannot be read), and the readers' own.
 pub fn read_all(ir: &Ir, sources: &mut SourceMap, args: &[String]) -> Evaluated {
+    read_all_on(ir, sources, args, None)
+}
+
+/// [`read_all`], with the k8s inputs evaluated on the pods of `inventory`
+/// when there is one (`--inventory`), instead of the input's Pod objects or
+/// representative pods.
+pub fn read_all_on(
+    ir: &Ir,
+    sources: &mut SourceMap,
+    args: &[String],
+    inventory: Option<&crate::inventory::Inventory>,
+) -> Evaluated {
     let mut errs = vec![];
     let mut inputs: Vec<LiveInput> = vec![];
     for arg in args {
@@ -234,7 +246,11 @@ pub fn read_all(ir: &Ir, sources: &mut SourceMap, args: &[String]) -> Evaluated 
         let Some(read) = reader(kind).filter(|_| !mine.is_empty()) else {
             continue;
         };
-        match read(ir, sources, &mine) {
+        let got = match inventory {
+            Some(inv) if kind == LiveKind::K8s => k8s::read_inventory(ir, sources, &mine, inv),
+            _ => read(ir, sources, &mine),
+        };
+        match got {
             Ok((m, w)) => {
                 warns.extend(w);
                 merged = Some(match merged {
