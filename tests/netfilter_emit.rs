@@ -347,17 +347,26 @@ fn iptables_remainders_cost_one_rule_per_match() {
     let arts = compile(&ir, false);
     let v4 = &arts["iptables/gateway.v4.rules"];
     let rules: Vec<&str> = v4.lines().filter(|l| l.starts_with("-A dmz>mz ")).collect();
-    let accepts: Vec<&str> = rules.iter().copied().filter(|l| l.ends_with("-j ACCEPT")).collect();
+    let accepts: Vec<&str> = rules
+        .iter()
+        .copied()
+        .filter(|l| l.ends_with("-j ACCEPT"))
+        .collect();
     assert_eq!(accepts.len(), 4, "one rule per atom pair:\n{v4}");
     assert!(!v4.contains("iprange"), "{v4}");
     assert!(
         accepts
             .iter()
-            .any(|l| l.starts_with("-A dmz>mz -p tcp --dport 22 -m comment --comment \"dmz -> mz tcp/22: allow#")),
+            .any(|l| l
+                .starts_with("-A dmz>mz -p tcp --dport 22 -m comment --comment \"dmz -> mz tcp/22: allow#")),
         "{v4}"
     );
     // the services leave before the remainders' rules: web as a source, db as a destination twice
-    let returns: Vec<&str> = rules.iter().copied().filter(|l| l.ends_with("-j RETURN")).collect();
+    let returns: Vec<&str> = rules
+        .iter()
+        .copied()
+        .filter(|l| l.ends_with("-j RETURN"))
+        .collect();
     assert_eq!(
         returns,
         [
@@ -367,7 +376,10 @@ fn iptables_remainders_cost_one_rule_per_match() {
         ],
         "{v4}"
     );
-    assert!(v4.contains("-A moat-forward -s 10.1.0.0/22 -d 10.2.0.0/22 -m comment"), "{v4}");
+    assert!(
+        v4.contains("-A moat-forward -s 10.1.0.0/22 -d 10.2.0.0/22 -m comment"),
+        "{v4}"
+    );
 }
 
 #[test]

@@ -326,7 +326,15 @@ fn returns<'s>(
 
 /// The ACCEPT rules of one grant: each protocol/port match once per
 /// combination of address words (`words`, each ending at the next of `ends`).
-fn grant_rules(out: &mut String, m: &Model<'_>, chain: &str, g: &Grant, words: &str, ends: &[usize], fam: Family) {
+fn grant_rules(
+    out: &mut String,
+    m: &Model<'_>,
+    chain: &str,
+    g: &Grant,
+    words: &str,
+    ends: &[usize],
+    fam: Family,
+) {
     let (mut tail, mut comment) = (String::new(), String::new());
     let (from, to) = (&m.ir.atoms[g.from].name, &m.ir.atoms[g.to].name);
     for e in &g.entries {
@@ -383,7 +391,12 @@ fn returns_bound(m: &Model<'_>, p: &Pair<'_>, sides: &[Vec<Addrs>], line: usize)
     };
     let widest = |atoms: &mut dyn Iterator<Item = AtomId>| {
         atoms
-            .map(|a| (sides[a].len().max(1), sides[a].iter().map(text).max().unwrap_or(0)))
+            .map(|a| {
+                (
+                    sides[a].len().max(1),
+                    sides[a].iter().map(text).max().unwrap_or(0),
+                )
+            })
             .fold((1, 0), |(n, t), (n2, t2)| (n.max(n2), t.max(t2)))
     };
     let (src_n, src_t) = widest(&mut p.grants.iter().map(|g| g.from));
@@ -391,7 +404,9 @@ fn returns_bound(m: &Model<'_>, p: &Pair<'_>, sides: &[Vec<Addrs>], line: usize)
         m.ir.zones[z]
             .services
             .iter()
-            .map(|s| sides[*s].len() * src_n * (line + 48 + src_t + sides[*s].iter().map(text).max().unwrap_or(0)))
+            .map(|s| {
+                sides[*s].len() * src_n * (line + 48 + src_t + sides[*s].iter().map(text).max().unwrap_or(0))
+            })
             .sum()
     };
     let mut sources: Vec<AtomId> = p.grants.iter().map(|g| g.from).collect();
