@@ -15,7 +15,8 @@
 #   aerleon aclgen iptables | aclgen k8s | aclcheck (one query)
 # Aerleon runs for N <= MOAT_BENCH_AERLEON_MAX (default 20000: at 200,000
 # terms one run takes many minutes). Aerleon is installed, pinned, into the
-# virtualenv .venv-bench. Results: target/bench/results.md (plus raw/).
+# virtualenv .venv-bench. Results: target/bench/results.md (plus raw/), and
+# the growth curves target/bench/growth-{time,memory}.svg (scripts/plot_perf.py).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -126,4 +127,6 @@ for n in $NS; do
 done
 echo "end $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/raw/machine.txt"
 python3 "$ROOT/scripts/bench_report.py" "$OUT" > "$OUT/results.md"
+# the growth curves (docs/perf/growth-*.svg are these, copied from a full run)
+python3 "$ROOT/scripts/plot_perf.py" "$RESULTS" "$OUT"
 cat "$OUT/results.md"

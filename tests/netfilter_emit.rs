@@ -333,6 +333,56 @@ fn carve_outs_stay_compact() {
 }
 
 #[test]
+fn iptables_remainders_cost_one_rule_per_match() {
+    // Each zone's remainder is its /22 minus a service host: two ranges. Matched
+    // by address, remainder -> remainder took four `-m iprange` rules; classified
+    // (the jump brings dmz -> mz packets, the services RETURN first) it takes one
+    // rule without addresses.
+    let ir = ir_of(
+        "classify.moat",
+        "zone dmz : dmz { cidr 10.1.0.0/22 service web { hosts 10.1.0.10 port https tcp/443 } }\n\
+         zone mz : mz { cidr 10.2.0.0/22 service db { hosts 10.2.0.20 port pg tcp/5432 } }\n\
+         allow dmz -> mz : tcp/22\n",
+    );
+    let arts = compile(&ir, false);
+    let v4 = &arts["iptables/gateway.v4.rules"];
+    let rules: Vec<&str> = v4.lines().filter(|l| l.starts_with("-A dmz>mz ")).collect();
+    let accepts: Vec<&str> = rules
+        .iter()
+        .copied()
+        .filter(|l| l.ends_with("-j ACCEPT"))
+        .collect();
+    assert_eq!(accepts.len(), 4, "one rule per atom pair:\n{v4}");
+    assert!(!v4.contains("iprange"), "{v4}");
+    assert!(
+        accepts
+            .iter()
+            .any(|l| l
+                .starts_with("-A dmz>mz -p tcp --dport 22 -m comment --comment \"dmz -> mz tcp/22: allow#")),
+        "{v4}"
+    );
+    // the services leave before the remainders' rules: web as a source, db as a destination twice
+    let returns: Vec<&str> = rules
+        .iter()
+        .copied()
+        .filter(|l| l.ends_with("-j RETURN"))
+        .collect();
+    assert_eq!(
+        returns,
+        [
+            "-A dmz>mz -s 10.1.0.10/32 -d 10.2.0.20/32 -m comment --comment \"mz.db is not mz's remainder\" -j RETURN",
+            "-A dmz>mz -s 10.1.0.10/32 -m comment --comment \"dmz.web is not dmz's remainder\" -j RETURN",
+            "-A dmz>mz -d 10.2.0.20/32 -m comment --comment \"mz.db is not mz's remainder\" -j RETURN",
+        ],
+        "{v4}"
+    );
+    assert!(
+        v4.contains("-A moat-forward -s 10.1.0.0/22 -d 10.2.0.0/22 -m comment"),
+        "{v4}"
+    );
+}
+
+#[test]
 fn addressless_peer_is_e012_and_namespace_only_flows_are_out_of_scope() {
     let ir = ir_of(
         "scope.moat",

@@ -77,7 +77,7 @@ fn family_files(
         pair_rules(s, m, &pairs.all[i], &sides.one, fam);
         at[i] = start..s.len();
     };
-    let bound = |i: usize| rules_bound(&pairs.all[i], &sides.one);
+    let bound = |i: usize| rules_bound(m, &pairs.all[i], &sides.one);
     let source = match gateway.first() {
         Some(gw) => render(m, gw, pairs, &jumps, opts, &bound, &mut rules_once),
         None => {
@@ -211,15 +211,9 @@ fn chain_name(ir: &Ir, from: ZoneId, to: ZoneId) -> String {
     }
 }
 
-/// The jumps to a pair's chain by the pair's addresses, each line without its `-A HOOK`.
+/// The jumps to a pair's chain by the whole addresses of its two zones (the
+/// chain classifies by atom itself), each line without its `-A HOOK`.
 fn dispatch(m: &Model<'_>, p: &Pair<'_>, sides: &mut Sides, fam: Family) -> String {
-    let ends = |end: fn(&Grant) -> AtomId| -> Vec<AtomId> {
-        let mut v: Vec<AtomId> = p.grants.iter().map(|g| end(g)).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
-    let (froms, tos) = (ends(|g| g.from), ends(|g| g.to));
     let mut tail = String::from(" -m comment --comment \"");
     push_quoted(
         &mut tail,
@@ -231,8 +225,8 @@ fn dispatch(m: &Model<'_>, p: &Pair<'_>, sides: &mut Sides, fam: Family) -> Stri
     );
     let _ = writeln!(tail, "\" -j {}", p.chain);
     let mut out = String::new();
-    let src = sides.of(m, froms, fam).to_vec();
-    for_each_address_match(&src, sides.of(m, tos, fam), |words| {
+    let src = sides.of(m, m.zone_atoms(p.from), fam).to_vec();
+    for_each_address_match(Some(&src), Some(sides.of(m, m.zone_atoms(p.to), fam)), |words| {
         out.push_str(words);
         out.push_str(&tail);
     });
@@ -241,49 +235,130 @@ fn dispatch(m: &Model<'_>, p: &Pair<'_>, sides: &mut Sides, fam: Family) -> Stri
 
 /// Appends the rules of one pair's chain in one family, given each atom's
 /// address arguments there (none when no grant has addresses at both ends).
+///
+/// The chain classifies before it matches: the jump brought only packets from
+/// the source zone to the destination zone, so a remainder needs no address
+/// match once its zone's services have left. Source blocks come services
+/// first, each rule matching the service's addresses; then every service of
+/// the source zone RETURNs, and the remainder's rules match no source. Inside
+/// a block the rules to the destination's services come first; before the
+/// rules to the destination's remainder, the services RETURN (no later rule of
+/// the chain can accept a packet from this block's source to them).
 fn pair_rules(out: &mut String, m: &Model<'_>, p: &Pair<'_>, sides: &[Vec<Addrs>], fam: Family) {
-    // Each (source, destination) combination's words, one after the other.
-    let (mut words, mut ends): (String, Vec<usize>) = (String::new(), vec![]);
-    let (mut tail, mut comment) = (String::new(), String::new());
-    for g in &p.grants {
-        let (src, dst) = (&sides[g.from], &sides[g.to]);
-        if src.is_empty() || dst.is_empty() {
-            continue;
+    let (zf, zt) = (&m.ir.zones[p.from], &m.ir.zones[p.to]);
+    let mut grants: Vec<&Grant> = p
+        .grants
+        .iter()
+        .copied()
+        .filter(|g| !sides[g.from].is_empty() && !sides[g.to].is_empty())
+        .collect();
+    // services first, each source's grants to services first: the order of the blocks
+    grants.sort_by_key(|g| (g.from == zf.remainder, g.from, g.to == zt.remainder, g.to));
+    let mut rest = &grants[..];
+    while let Some(first) = rest.first() {
+        let n = rest.iter().take_while(|g| g.from == first.from).count();
+        let (block, tail) = rest.split_at(n);
+        rest = tail;
+        let src = (first.from != zf.remainder).then(|| &sides[first.from][..]);
+        if src.is_none() {
+            returns(out, m, &p.chain, zf, sides, |s| (Some(s), None));
         }
+        source_block(out, m, p, zt, block, src, sides, fam);
+    }
+}
+
+/// The rules of one source atom's grants in a pair's chain (`src`: its
+/// address arguments, `None` for its zone's remainder).
+#[allow(clippy::too_many_arguments)]
+fn source_block(
+    out: &mut String,
+    m: &Model<'_>,
+    p: &Pair<'_>,
+    zt: &crate::ir::Zone,
+    block: &[&Grant],
+    src: Option<&[Addrs]>,
+    sides: &[Vec<Addrs>],
+    fam: Family,
+) {
+    let (mut words, mut ends): (String, Vec<usize>) = (String::new(), vec![]);
+    for g in block {
+        let dst = if g.to == zt.remainder {
+            returns(out, m, &p.chain, zt, sides, |d| (src, Some(d)));
+            None
+        } else {
+            Some(&sides[g.to][..])
+        };
         words.clear();
         ends.clear();
         for_each_address_match(src, dst, |w| {
             words.push_str(w);
             ends.push(words.len());
         });
-        let (from, to) = (&m.ir.atoms[g.from].name, &m.ir.atoms[g.to].name);
-        for e in &g.entries {
-            for_each_match(&e.what, &e.allows, fam, |args, what, allows| {
-                comment.clear();
-                comment.extend([from.as_str(), " -> ", to.as_str(), " ", what, ": "]);
-                m.push_locs(&mut comment, allows, MAX_COMMENT);
-                tail.clear();
-                tail.push_str(args);
-                tail.push_str(" -m comment --comment \"");
-                push_quoted(&mut tail, &comment, MAX_COMMENT);
-                tail.push_str("\" -j ACCEPT\n");
-                let mut start = 0;
-                for end in &ends {
-                    let a = &words[start..*end];
-                    start = *end;
-                    out.push_str("-A ");
-                    out.push_str(&p.chain);
-                    out.push_str(a);
-                    out.push_str(&tail);
-                }
-            });
+        grant_rules(out, m, &p.chain, g, &words, &ends, fam);
+    }
+}
+
+/// The RETURNs of a zone's services (in `sides`), each matched as `ends(service)`
+/// gives: they take the services' packets out before the zone's remainder's
+/// rules, which match no address of that zone.
+fn returns<'s>(
+    out: &mut String,
+    m: &Model<'_>,
+    chain: &str,
+    zone: &crate::ir::Zone,
+    sides: &'s [Vec<Addrs>],
+    ends: impl Fn(&'s [Addrs]) -> (Option<&'s [Addrs]>, Option<&'s [Addrs]>),
+) {
+    for s in &zone.services {
+        if *s == zone.remainder || sides[*s].is_empty() {
+            continue;
         }
+        let (src, dst) = ends(&sides[*s]);
+        let mut tail = String::from(" -m comment --comment \"");
+        let note = format!("{} is not {}'s remainder", m.ir.atoms[*s].name, zone.name);
+        push_quoted(&mut tail, &note, MAX_COMMENT);
+        tail.push_str("\" -j RETURN\n");
+        for_each_address_match(src, dst, |w| {
+            out.extend(["-A ", chain, w, &tail]);
+        });
+    }
+}
+
+/// The ACCEPT rules of one grant: each protocol/port match once per
+/// combination of address words (`words`, each ending at the next of `ends`).
+fn grant_rules(
+    out: &mut String,
+    m: &Model<'_>,
+    chain: &str,
+    g: &Grant,
+    words: &str,
+    ends: &[usize],
+    fam: Family,
+) {
+    let (mut tail, mut comment) = (String::new(), String::new());
+    let (from, to) = (&m.ir.atoms[g.from].name, &m.ir.atoms[g.to].name);
+    for e in &g.entries {
+        for_each_match(&e.what, &e.allows, fam, |args, what, allows| {
+            comment.clear();
+            comment.extend([from.as_str(), " -> ", to.as_str(), " ", what, ": "]);
+            m.push_locs(&mut comment, allows, MAX_COMMENT);
+            tail.clear();
+            tail.push_str(args);
+            tail.push_str(" -m comment --comment \"");
+            push_quoted(&mut tail, &comment, MAX_COMMENT);
+            tail.push_str("\" -j ACCEPT\n");
+            let mut start = 0;
+            for end in ends {
+                out.extend(["-A ", chain, &words[start..*end], &tail]);
+                start = *end;
+            }
+        });
     }
 }
 
 /// An upper bound on the length of a pair's rules (each line's comment is at
 /// most [`MAX_COMMENT`] bytes, a `multiport` match holds at least 7 ranges).
-fn rules_bound(p: &Pair<'_>, sides: &[Vec<Addrs>]) -> usize {
+fn rules_bound(m: &Model<'_>, p: &Pair<'_>, sides: &[Vec<Addrs>]) -> usize {
     let line = "-A ".len() + p.chain.len() + " -m comment --comment \"\" -j ACCEPT\n".len() + MAX_COMMENT;
     let text = |a: &Addrs| match a {
         Addrs::Nets(t) | Addrs::Range(t) => t.len(),
@@ -304,7 +379,39 @@ fn rules_bound(p: &Pair<'_>, sides: &[Vec<Addrs>]) -> usize {
             };
             g.entries.iter().map(per_entry).sum::<usize>()
         })
-        .sum()
+        .sum::<usize>()
+        + returns_bound(m, p, sides, line)
+}
+
+/// An upper bound on the length of a pair's RETURN rules: at most one per
+/// (source block, service of either zone, address combination).
+fn returns_bound(m: &Model<'_>, p: &Pair<'_>, sides: &[Vec<Addrs>], line: usize) -> usize {
+    let text = |a: &Addrs| match a {
+        Addrs::Nets(t) | Addrs::Range(t) => t.len(),
+    };
+    let widest = |atoms: &mut dyn Iterator<Item = AtomId>| {
+        atoms
+            .map(|a| {
+                (
+                    sides[a].len().max(1),
+                    sides[a].iter().map(text).max().unwrap_or(0),
+                )
+            })
+            .fold((1, 0), |(n, t), (n2, t2)| (n.max(n2), t.max(t2)))
+    };
+    let (src_n, src_t) = widest(&mut p.grants.iter().map(|g| g.from));
+    let services = |z: ZoneId| -> usize {
+        m.ir.zones[z]
+            .services
+            .iter()
+            .map(|s| {
+                sides[*s].len() * src_n * (line + 48 + src_t + sides[*s].iter().map(text).max().unwrap_or(0))
+            })
+            .sum()
+    };
+    let mut sources: Vec<AtomId> = p.grants.iter().map(|g| g.from).collect();
+    sources.dedup();
+    services(p.from) + sources.len() * services(p.to)
 }
 
 /// Calls `f` with the protocol/port arguments of an entry (each rule's, with a
@@ -406,28 +513,33 @@ fn addrs(ivs: &[Interval]) -> Vec<Addrs> {
 
 /// Calls `f` with the match words (each with a leading space) of every (source,
 /// destination) combination: `-s`/`-d` for prefix lists, `-m iprange
-/// --src-range`/`--dst-range` for ranges.
-fn for_each_address_match(src: &[Addrs], dst: &[Addrs], mut f: impl FnMut(&str)) {
+/// --src-range`/`--dst-range` for ranges; a side that is `None` matches no address.
+fn for_each_address_match(src: Option<&[Addrs]>, dst: Option<&[Addrs]>, mut f: impl FnMut(&str)) {
     let mut words = String::new();
-    for s in src {
-        for d in dst {
+    for s in each(src) {
+        for d in each(dst) {
             words.clear();
             for (side, flag) in [(s, "-s"), (d, "-d")] {
-                if let Addrs::Nets(n) = side {
+                if let Some(Addrs::Nets(n)) = side {
                     words.extend([" ", flag, " ", n]);
                 }
             }
-            if matches!(s, Addrs::Range(_)) || matches!(d, Addrs::Range(_)) {
+            if matches!(s, Some(Addrs::Range(_))) || matches!(d, Some(Addrs::Range(_))) {
                 words.push_str(" -m iprange");
             }
             for (side, flag) in [(s, "--src-range"), (d, "--dst-range")] {
-                if let Addrs::Range(r) = side {
+                if let Some(Addrs::Range(r)) = side {
                     words.extend([" ", flag, " ", r]);
                 }
             }
             f(&words);
         }
     }
+}
+
+/// The address arguments of one side, one by one; `[None]` for no address match.
+fn each(side: Option<&[Addrs]>) -> Vec<Option<&Addrs>> {
+    side.map_or(vec![None], |s| s.iter().map(Some).collect())
 }
 
 /// A built-in chain that dispatches to the pairs, with the source zone or
