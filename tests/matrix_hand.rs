@@ -185,12 +185,13 @@ fn addresses_land_in_the_most_specific_atom_and_internet_is_carved_out() {
         ("10.64.128.10", "cell1.edge.gw"),
         ("10.65.0.10", "cell2.app.worker"),
         ("10.65.200.1", "cell2.edge"),
-        // beyond the two cells the block is nobody's: internet
-        ("10.66.0.10", "internet"),
     ];
     for (ip, atom) in cases {
         assert_eq!(at(ip).as_deref(), Some(atom), "{ip}");
     }
+    // beyond the two cells the block still belongs to the cells as a whole
+    // (the external zone's carve-out removes the whole block): nobody's
+    assert_eq!(at("10.66.0.10"), None, "10.66.0.10 lies in the cells block");
     // each address is in exactly one atom
     for (ip, _) in cases {
         let ip: IpAddr = ip.parse().expect("an address");
