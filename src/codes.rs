@@ -259,6 +259,7 @@ pub const CODES: &[CodeInfo] = &[
         "target k8s-admin or istio cannot write this deployment layout: several clusters, namespaces chosen by label, or (istio) a namespace shared by pod selector (compile)",
         "Compile the mesh target from a policy per cluster and with named namespaces, or leave those zones to the k8s target.",
     ),
+    c("E062", "`--inventory CLUSTER=PATH` names a cluster the policy does not declare", "Name one of the policy's `cluster NAME @ SITE` declarations, or pass the inventory as a bare PATH (it then stands for every cluster)."),
     c(
         "W001",
         "unused zone or service",
