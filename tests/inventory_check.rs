@@ -164,9 +164,9 @@ fn check_clusters(policy: &str, args: &[&str]) -> (i32, String) {
     );
     let auth = deployment("kernel", "authmanager", "app: auth", "{containerPort: 9191}");
     let extra = deployment("kube-system", "metrics-server", "k8s-app: metrics-server", "");
-    std::fs::write(dir.path().join("onprem.yaml"), [dns.clone(), auth].concat()).unwrap();
-    std::fs::write(dir.path().join("cloud.yaml"), [dns, extra].concat()).unwrap();
-    std::fs::write(dir.path().join("p.moat"), policy).unwrap();
+    std::fs::write(dir.path().join("onprem.yaml"), [dns.clone(), auth].concat()).expect("write");
+    std::fs::write(dir.path().join("cloud.yaml"), [dns, extra].concat()).expect("write");
+    std::fs::write(dir.path().join("p.moat"), policy).expect("write");
     let mut cmd = common::moat();
     cmd.arg("check").arg(dir.path().join("p.moat"));
     for a in args {
