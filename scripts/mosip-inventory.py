@@ -33,6 +33,8 @@ ports (helm is not needed here; install it and compare if in doubt).
 
 Usage: scripts/mosip-inventory.py > fixtures/inventory/mosip-1.2.0.1.yaml
        scripts/mosip-inventory.py --cells 2 > fixtures/inventory/mosip-cells-1.2.0.1.yaml
+       scripts/mosip-inventory.py --hybrid onprem > fixtures/inventory/mosip-hybrid-onprem-1.2.0.1.yaml
+       scripts/mosip-inventory.py --hybrid cloud > fixtures/inventory/mosip-hybrid-cloud-1.2.0.1.yaml
 """
 
 import os
@@ -493,8 +495,49 @@ CELL_SHARED = ["postgres", "minio", "activemq", "softhsm", "abis", "artifactory"
                "istio-system", "kube-system"]
 
 
-def placement(ns, cells):
+# `--hybrid onprem|cloud`: one of the two clusters of MOSIP 1.1.5's hybrid
+# deployment architecture (mosip/documentation@1.1.5:docs/Deployment-Architectures.md
+# and docs/_images/arch_diagrams/hybrid_architecture.png), installed with the
+# 1.2.0.1 charts and install scripts. Read in the drawing: the cloud runs the
+# stateless front services (resident services, pre-registration, IDA "with its
+# own HSM" and its own config server, admin, PMS, most regproc stages, the
+# kernel services other than the key manager and the ID generator, a virus
+# scanner, print); on-premise keep the ID repository, the kernel key manager
+# with its HSM and the ID generator, the packet manager, datashare, the
+# registration config server, the regproc virus scanners, ABIS, the object
+# stores and the databases. Design choices [I]: each site is one Kubernetes
+# cluster; a release goes, unchanged (same namespace, labels and ports), to the
+# cluster the drawing puts it in; config-server, clamav, artifactory (every Java
+# service fetches from it at start) and CoreDNS are installed in both; the
+# kernel namespace is split by release (idgenerator on-prem, the rest in the
+# cloud), softhsm likewise (softhsm-kernel on-prem, softhsm-ida in the cloud);
+# websub, its Kafka, Keycloak and the ABIS queue (ActiveMQ) stay on-prem with
+# the services that use them; the cloud's databases and event bus are managed
+# (RDS, MSK: not in the cluster, so not in its inventory) and its Istio
+# gateways are the only istio-system. Modules the drawing does not show
+# (monitoring, logging, Rancher, Longhorn, landing page, loaders, SDKs, mock
+# SMTP, registration client, tusd, ...) are left out, and each file's header
+# lists them.
+HYBRID = {
+    "onprem": {"idrepo", "keymanager", "packetmanager", "datashare", "websub", "kafka",
+               "keycloak", "postgres", "minio", "activemq", "abis", "config-server", "clamav",
+               "artifactory", "kube-system", "kernel/idgenerator", "softhsm/softhsm-kernel"},
+    "cloud": {"kernel", "resident", "prereg", "ida", "regproc", "admin", "pms", "print",
+              "config-server", "clamav", "artifactory", "kube-system", "istio-system",
+              "softhsm/softhsm-ida"},
+}
+# Namespaces split by release: a release not named goes to the cloud.
+HYBRID_SPLIT = {"kernel", "softhsm"}
+
+
+def placement(ns, cells, release=None):
     """The namespaces a release installed into `ns` goes to in this layout."""
+    if isinstance(cells, str):
+        names = HYBRID[cells]
+        if ns in HYBRID_SPLIT and release is not None:
+            named = any(f"{ns}/{release}" in HYBRID[c] for c in HYBRID)
+            return [ns] if (f"{ns}/{release}" in names) or (not named and ns in names) else []
+        return [ns] if ns in names or any(n.startswith(f"{ns}/") for n in names) else []
     if cells is None:
         return [ns]
     if ns in CELL_NAMESPACES:
@@ -503,11 +546,14 @@ def placement(ns, cells):
 
 
 def arguments(argv):
+    """None (the whole cluster), N (`--cells N`) or a cluster's name (`--hybrid C`)."""
     cells = None
     if argv[:1] == ["--cells"] and len(argv) == 2 and argv[1].isdigit() and int(argv[1]) > 0:
         cells = int(argv[1])
+    elif argv[:1] == ["--hybrid"] and len(argv) == 2 and argv[1] in HYBRID:
+        cells = argv[1]
     elif argv:
-        sys.exit("usage: mosip-inventory.py [--cells N]")
+        sys.exit("usage: mosip-inventory.py [--cells N | --hybrid onprem|cloud]")
     return cells
 
 
@@ -519,9 +565,9 @@ def main():
     skipped = []
     left_out = set()
     for script, ns, release, chart, values, sets, labels in installs():
-        targets = placement(ns, cells)
+        targets = placement(ns, cells, release)
         if not targets:
-            left_out.add(ns)
+            left_out.add(ns if placement(ns, cells) == [] else f"{ns}/{release}")
             continue
         for t in targets:
             if t not in namespaces:
@@ -557,14 +603,23 @@ def main():
             if proto != "TCP":
                 p["protocol"] = proto
             ps.append(p)
-        targets = placement(ns, cells)
+        targets = placement(ns, cells, name)
         if not targets:
             left_out.add(ns)
         for t in targets:
             copy = "" if t == ns else f" (namespace {ns}; per-cell copy)"
             docs.append(dump(workload_obj(t, kind, name, labels, ps), [f"{kind} {t}/{name}: {src}{copy}"]))
             namespaces.setdefault(t, ({}, THIRD_PARTY_NAMESPACES.get(ns, src)))
-    if cells is None:
+    if isinstance(cells, str):
+        head = [
+            f"# The inventory of the {cells} cluster of a hybrid MOSIP deployment as MOSIP",
+            "# 1.2.0.1's charts and install scripts render it, split as the 1.1.5 hybrid",
+            "# drawing says (see the layouts section of scripts/mosip-inventory.py). Left out",
+            "# (in the other cluster, or not in the hybrid drawing):",
+            "#   " + ", ".join(sorted(left_out)),
+            f"# Generated by scripts/mosip-inventory.py --hybrid {cells} from mosip-infra, mosip-helm and",
+        ]
+    elif cells is None:
         head = [
             "# The inventory of a MOSIP 1.2.0.1 cluster (V3 install) as MOSIP's charts and",
             "# install scripts render it: namespaces, pod-template labels, container ports.",

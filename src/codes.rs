@@ -265,6 +265,11 @@ pub const CODES: &[CodeInfo] = &[
         "Give the external zone addresses outside the cells block (a zone holding the whole block carves it out), or make it a demilitarised or militarised zone.",
     ),
     c(
+        "E062",
+        "`--inventory CLUSTER=PATH` names a cluster the policy does not declare",
+        "Name one of the policy's `cluster NAME @ SITE` declarations, or pass the inventory as a bare PATH (it then stands for every cluster).",
+    ),
+    c(
         "W001",
         "unused zone or service",
         "Remove the declaration, or write the allow that should use it.",

@@ -1,6 +1,9 @@
 //! `--inventory`: the checks E020, W007, W008 on small policies and
 //! inventories, including zones that share a namespace (`namespace NS pods
-//! SEL`), and the audit's workload section.
+//! SEL`), the audit's workload section, and inventories per cluster
+//! (`--inventory CLUSTER=PATH`).
+
+mod common;
 
 use moat::inventory::{self, check};
 
@@ -128,4 +131,106 @@ fn workloads_map_to_atoms_for_the_audit() {
     assert_eq!(ws[0].outbound[0].to, "mz.group2");
     assert_eq!(ws[0].source, "inv.yaml:3");
     assert_eq!(ws[1].atom, None);
+}
+
+/// Two clusters, each with its own `kube-system`; `kernel` only on-prem.
+const TWO_CLUSTERS: &str = "
+site dc : onprem
+site aws : aws { region \"ap-south-1\"  vpc \"vpc-0a1b2c3d4e5f60789\" }
+cluster onprem @ dc
+cluster cloud @ aws
+zone kube-dc : militarised @ dc { namespace kube-system
+  service dns { pods k8s-app=kube-dns port dns udp/53 } }
+zone kube-aws : militarised @ aws { namespace kube-system
+  service dns { pods k8s-app=kube-dns port dns udp/53 } }
+zone mz : militarised @ dc { namespace kernel
+  service auth { pods app=auth port http tcp/9191 } }
+zone front : dmz @ aws { namespace kernel
+  service auth { pods app=auth port http tcp/9191 } }
+allow mz.auth -> kube-dc.dns : dns
+allow front.auth -> kube-aws.dns : dns
+allow front.auth -> mz.auth : http
+";
+
+/// `moat check` of `policy` with `--inventory ARG` for each of `args`
+/// (`{dir}` is the temp dir holding `onprem.yaml` and `cloud.yaml`): exit code and stderr.
+fn check_clusters(policy: &str, args: &[&str]) -> (i32, String) {
+    let dir = common::TempDir::new("inv-clusters");
+    let dns = deployment(
+        "kube-system",
+        "coredns",
+        "k8s-app: kube-dns",
+        "{containerPort: 53, protocol: UDP}",
+    );
+    let auth = deployment("kernel", "authmanager", "app: auth", "{containerPort: 9191}");
+    let extra = deployment("kube-system", "metrics-server", "k8s-app: metrics-server", "");
+    std::fs::write(dir.path().join("onprem.yaml"), [dns.clone(), auth].concat()).expect("write");
+    std::fs::write(dir.path().join("cloud.yaml"), [dns, extra].concat()).expect("write");
+    std::fs::write(dir.path().join("p.moat"), policy).expect("write");
+    let mut cmd = common::moat();
+    cmd.arg("check").arg(dir.path().join("p.moat"));
+    for a in args {
+        cmd.arg("--inventory")
+            .arg(a.replace("{dir}", &dir.path().display().to_string()));
+    }
+    let out = cmd.output().expect("moat runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn each_cluster_is_checked_against_its_own_inventory() {
+    let (code, err) = check_clusters(
+        TWO_CLUSTERS,
+        &["onprem={dir}/onprem.yaml", "cloud={dir}/cloud.yaml"],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("service `front.auth` selects no workload of the inventory: no pod in namespace kernel of cluster `cloud` has app=auth"),
+        "kernel exists on-prem only: {err}"
+    );
+    assert!(
+        !err.contains("did you mean namespace `kernel`"),
+        "the help names namespaces of the zone's own cluster only: {err}"
+    );
+    assert!(
+        err.contains(
+            "Deployment `kube-system/metrics-server` of cluster `cloud` is in no service of zone `kube-aws`"
+        ),
+        "the cloud's extra workload is named with its cluster: {err}"
+    );
+    assert!(
+        !err.contains("`mz.auth` selects no workload"),
+        "on-prem kernel is found: {err}"
+    );
+    assert!(!err.contains("`kube-dc.dns` selects no workload"), "{err}");
+    assert!(
+        !err.contains("of cluster `onprem`"),
+        "on-prem has nothing left over: {err}"
+    );
+}
+
+#[test]
+fn a_bare_path_stands_for_every_cluster() {
+    let (code, err) = check_clusters(TWO_CLUSTERS, &["{dir}/onprem.yaml"]);
+    assert!(
+        !err.contains("E020"),
+        "untagged kernel and kube-system serve both clusters: {err}"
+    );
+    assert!(!err.contains("of cluster"), "no cluster to name: {err}");
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn an_undeclared_cluster_is_e062() {
+    let (code, err) = check_clusters(TWO_CLUSTERS, &["onprim={dir}/onprem.yaml"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E062"), "{err}");
+    assert!(
+        err.contains("names cluster `onprim`, which the policy does not declare"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `--inventory onprem=PATH`?"), "{err}");
 }

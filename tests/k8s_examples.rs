@@ -67,7 +67,24 @@ fn examples_match_nca_and_pass_the_schema() {
     if cases.is_empty() {
         return common::skip("no example policy with a Kubernetes part in policies/ yet");
     }
-    let failures = k8s_support::prove_all(cases);
+    // A policy with clusters is proved cluster by cluster, each on the view
+    // its own files are compiled from (the other clusters' zones are peers
+    // by address there), as tests/layouts.rs does.
+    let views = cases
+        .into_iter()
+        .flat_map(|(stem, ir)| {
+            if ir.layout.clusters.is_empty() {
+                return vec![(stem, ir)];
+            }
+            (0..ir.layout.clusters.len())
+                .map(|c| {
+                    let name = format!("{stem}-{}", ir.layout.clusters[c].name);
+                    (name, moat::backend::k8s::clusters::view(&ir, c))
+                })
+                .collect()
+        })
+        .collect();
+    let failures = k8s_support::prove_all(views);
     assert!(
         failures.is_empty(),
         "nca disagrees with moat:\n{}",
@@ -107,13 +124,27 @@ fn compile_writes_the_proved_files() {
             assert_eq!(written, a.contents, "{}", a.path);
         }
         let ir = checked(&p);
-        assert_eq!(
-            std::fs::read_dir(dir.path().join("k8s"))
-                .expect("k8s dir")
-                .count(),
+        let files = |d: PathBuf| std::fs::read_dir(d).expect("k8s dir").count();
+        if ir.layout.clusters.is_empty() {
             // One file per namespace, and the sources table.
-            moat::backend::k8s::namespaces(&ir).len() + 1
-        );
+            assert_eq!(
+                files(dir.path().join("k8s")),
+                moat::backend::k8s::namespaces(&ir).len() + 1
+            );
+        } else {
+            // A directory per cluster, one file per namespace of its view, and the sources table.
+            assert_eq!(files(dir.path().join("k8s")), ir.layout.clusters.len() + 1);
+            for (c, cluster) in ir.layout.clusters.iter().enumerate() {
+                let view = moat::backend::k8s::clusters::view(&ir, c);
+                assert_eq!(
+                    files(dir.path().join("k8s").join(&cluster.name)),
+                    moat::backend::k8s::namespaces(&view).len(),
+                    "{}: cluster {}",
+                    p.display(),
+                    cluster.name
+                );
+            }
+        }
         assert!(dir.path().join("k8s/sources.tsv").is_file());
     }
 }

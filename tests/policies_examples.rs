@@ -556,8 +556,8 @@ fn hybrid_keeps_resident_services_on_premise() {
         "dc-app.keymanager",
         "dc-app.packetmanager",
         "dc-app.datashare",
-        "dc-hsm.hsm",
-        "abis-zone.abis",
+        "dc-hsm.softhsm-kernel",
+        "abis-zone.mock-abis",
         "dc-data.postgres",
         "dc-data.minio",
     ] {
@@ -581,13 +581,8 @@ fn hybrid_keeps_resident_services_on_premise() {
             }
         }
     }
-    // Cloud -> on-prem: only the API gateway, the ABIS queue and the virus scanners.
-    let crossings = [
-        "dc-edge.api-gw",
-        "dc-data.activemq",
-        "dc-app.dmz-virus-scanner",
-        "dc-app.mz-virus-scanner",
-    ];
+    // Cloud -> on-prem: only the API gateway and the ABIS queue.
+    let crossings = ["dc-edge.api-gw", "dc-data.activemq"];
     for &(f, t) in ir.flows.keys() {
         let on_prem_dc = ir.site_of(t).name == "blr-dc";
         if site(f) == SiteKind::Aws && on_prem_dc {
@@ -601,15 +596,60 @@ fn hybrid_keeps_resident_services_on_premise() {
     }
     assert!(tcp(&ir, "cloud-app.resident", "dc-edge.api-gw", 443));
     assert!(tcp(&ir, "dc-edge.api-gw", "dc-app.identity", 8090));
-    assert!(tcp(&ir, "cloud-app.regproc", "dc-data.activemq", 61616));
-    assert!(tcp(&ir, "abis-zone.abis", "dc-data.activemq", 61616));
-    assert!(tcp(&ir, "dc-app.keymanager", "dc-hsm.hsm", 1792));
-    assert!(tcp(&ir, "cloud-app.ida", "cloud-hsm.cloudhsm", 2224));
+    assert!(tcp(
+        &ir,
+        "cloud-regproc.regproc-group3",
+        "dc-data.activemq",
+        61616
+    ));
+    assert!(tcp(&ir, "abis-zone.mock-abis", "dc-data.activemq", 61616));
+    assert!(tcp(&ir, "dc-app.keymanager", "dc-hsm.softhsm-kernel", 5666));
+    assert!(tcp(&ir, "cloud-app.ida", "cloud-hsm.softhsm-ida", 5666));
     assert!(
         tcp(&ir, "cloud-app.resident", "cloud-app.kernel", 8096),
         "resident -> ridgenerator (named port per chart)"
     );
     assert!(!any_flow(&ir, "cloud-app.resident", "dc-app.identity"));
+}
+
+/// The hybrid checked against both clusters' inventories, each as its own
+/// cluster: every selector selects, every port is declared, every workload
+/// is in a service.
+#[test]
+fn hybrid_checks_clean_against_each_clusters_inventory() {
+    let inv = |c: &str| {
+        let path = common::root().join(format!("fixtures/inventory/mosip-hybrid-{c}-1.2.0.1.yaml"));
+        format!("{c}-cluster={}", path.display())
+    };
+    let out = common::moat()
+        .args(["check", "--deny-warnings"])
+        .arg(common::policy("mosip-hybrid.moat"))
+        .args(["--inventory", &inv("onprem"), "--inventory", &inv("cloud")])
+        .output()
+        .expect("run moat");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("no findings"), "{err}");
+    // Each inventory is its cluster's: swapped, the selectors find nothing.
+    let swapped = common::moat()
+        .args(["check"])
+        .arg(common::policy("mosip-hybrid.moat"))
+        .args([
+            "--inventory",
+            &inv("onprem").replacen("onprem-cluster", "cloud-cluster", 1),
+        ])
+        .args([
+            "--inventory",
+            &inv("cloud").replacen("cloud-cluster", "onprem-cluster", 1),
+        ])
+        .output()
+        .expect("run moat");
+    let err = String::from_utf8_lossy(&swapped.stderr);
+    assert_eq!(swapped.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("service `dc-app.identity` selects no workload of the inventory: no pod in namespace idrepo of cluster `onprem-cluster`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -34,9 +34,10 @@ pub struct Args {
     #[arg(long, value_name = "OLD")]
     pub against: Option<String>,
     /// Kubernetes manifests of what is deployed (YAML or JSON files or
-    /// directories): check the policy against them (E020, W007, W008),
+    /// directories; `CLUSTER=PATH` for one cluster of the policy, PATH alone
+    /// for every cluster): check the policy against them (E020, W007, W008),
     /// and list each workload with its atom and allowed flows.
-    #[arg(long, num_args = 1.., value_name = "PATH")]
+    #[arg(long, num_args = 1.., value_name = "[CLUSTER=]PATH")]
     pub inventory: Vec<PathBuf>,
 }
 

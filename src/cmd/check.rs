@@ -18,8 +18,9 @@ pub struct Args {
     #[arg(long)]
     pub deny_warnings: bool,
     /// Kubernetes manifests of what is deployed (YAML or JSON files or
-    /// directories): check the policy against them (E020, W007, W008).
-    #[arg(long, num_args = 1.., value_name = "PATH")]
+    /// directories; `CLUSTER=PATH` for one cluster of the policy, PATH alone
+    /// for every cluster): check the policy against them (E020, W007, W008).
+    #[arg(long, num_args = 1.., value_name = "[CLUSTER=]PATH")]
     pub inventory: Vec<PathBuf>,
 }
 

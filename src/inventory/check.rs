@@ -11,6 +11,12 @@
 //! and namespaces holds the workloads of those namespaces whose pod labels
 //! include its selector; a zone's remainder holds the workloads of the zone's
 //! namespaces that no such service of the zone holds.
+//!
+//! Clusters: workloads read with `--inventory CLUSTER=PATH` are in that
+//! cluster, and only zones of that cluster claim them (the same namespace
+//! name in two clusters is two namespaces); workloads read from a bare PATH
+//! are in whichever cluster the zone is. E062: a cluster the policy does not
+//! declare.
 
 use super::{ContainerPort, Inventory, Workload};
 use crate::diag::Diagnostic;
@@ -39,11 +45,14 @@ fn matches(sel: &PodSelector, labels: &BTreeMap<String, String>) -> bool {
 /// namespace the zone shares (`namespace NS pods SEL`), its pods match.
 fn claims(ir: &Ir, inv: &Inventory, z: ZoneId, w: &Workload) -> bool {
     let layout = ir.layout.zone(z);
+    if !in_cluster_of(ir, z, w) {
+        return false;
+    }
     if !layout.ns_labels.is_empty() {
         let labels = inv
             .namespaces
             .iter()
-            .find(|n| n.name == w.namespace)
+            .find(|n| n.name == w.namespace && n.cluster == w.cluster)
             .map(|n| &n.labels);
         return labels.is_some_and(|l| layout.ns_labels.iter().all(|(k, v)| l.get(k) == Some(v)));
     }
@@ -52,6 +61,27 @@ fn claims(ir: &Ir, inv: &Inventory, z: ZoneId, w: &Workload) -> bool {
             .claims
             .get(&w.namespace)
             .is_none_or(|sel| matches(sel, &w.pod_labels))
+}
+
+/// The name of zone `z`'s cluster, if it has one.
+fn cluster_name(ir: &Ir, z: ZoneId) -> Option<&str> {
+    ir.layout
+        .zone(z)
+        .cluster
+        .map(|c| ir.layout.clusters[c].name.as_str())
+}
+
+/// True when workload `w` can be in zone `z`'s cluster: it was read for that
+/// cluster, or for none.
+fn in_cluster_of(ir: &Ir, z: ZoneId, w: &Workload) -> bool {
+    w.cluster
+        .as_deref()
+        .is_none_or(|c| cluster_name(ir, z) == Some(c))
+}
+
+/// ` of cluster `C`` when the inventory was read for cluster `C`, else "".
+fn of_cluster(cluster: Option<&str>) -> String {
+    cluster.map_or(String::new(), |c| format!(" of cluster `{c}`"))
 }
 
 /// True when service atom `a` holds workload `w`.
@@ -75,6 +105,10 @@ pub fn atom_of(ir: &Ir, inv: &Inventory, w: &Workload) -> Option<AtomId> {
 
 /// Every inventory finding about `ir`, unsorted.
 pub fn check(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
+    let unknown = unknown_clusters(ir, inv);
+    if !unknown.is_empty() {
+        return unknown;
+    }
     let mut out = vec![];
     for a in ir.atoms.iter().filter(|a| selects_pods(ir, a)) {
         let held: Vec<&Workload> = inv.workloads.iter().filter(|w| holds(ir, inv, a, w)).collect();
@@ -87,6 +121,35 @@ pub fn check(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
     out.extend(unclaimed_namespaces(ir, inv));
     out.extend(remainder_workloads(ir, inv));
     out
+}
+
+/// E062 for each cluster of `--inventory CLUSTER=PATH` the policy does not declare.
+fn unknown_clusters(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
+    let named: BTreeSet<&str> = inv
+        .namespaces
+        .iter()
+        .filter_map(|n| n.cluster.as_deref())
+        .chain(inv.workloads.iter().filter_map(|w| w.cluster.as_deref()))
+        .collect();
+    let declared: Vec<&str> = ir.layout.clusters.iter().map(|c| c.name.as_str()).collect();
+    named
+        .into_iter()
+        .filter(|c| !declared.contains(c))
+        .map(|c| {
+            let help = match crate::syntax::parse::closest(c, &declared) {
+                Some(d) => format!("did you mean `--inventory {d}=PATH`?"),
+                None if declared.is_empty() => {
+                    "the policy declares no cluster: pass the inventory as a bare PATH, or declare `cluster NAME @ SITE`".to_string()
+                }
+                None => format!("the policy's clusters are: {}", declared.join(", ")),
+            };
+            Diagnostic::error_nospan(
+                "E062",
+                format!("`--inventory {c}=...` names cluster `{c}`, which the policy does not declare"),
+            )
+            .with_help(help)
+        })
+        .collect()
 }
 
 /// E020 for a service whose selector matches no workload of its namespaces.
@@ -105,6 +168,8 @@ fn selects_nothing(ir: &Ir, a: &Atom, inv: &Inventory) -> Diagnostic {
     } else {
         a.namespaces.join(", ")
     };
+    let tagged = inv.workloads.iter().any(|w| w.cluster.is_some());
+    let ns = format!("{ns}{}", of_cluster(cluster_name(ir, a.zone).filter(|_| tagged)));
     let d = Diagnostic::error(
         "E020",
         a.span,
@@ -114,7 +179,21 @@ fn selects_nothing(ir: &Ir, a: &Atom, inv: &Inventory) -> Diagnostic {
         ),
     );
     if there.is_empty() {
-        let known: Vec<&str> = inv.namespace_names().into_iter().collect();
+        let cluster = cluster_name(ir, a.zone);
+        let in_cluster = |c: &Option<String>| c.is_none() || c.as_deref() == cluster;
+        let known: BTreeSet<&str> = inv
+            .namespaces
+            .iter()
+            .filter(|n| in_cluster(&n.cluster))
+            .map(|n| n.name.as_str())
+            .chain(
+                inv.workloads
+                    .iter()
+                    .filter(|w| in_cluster(&w.cluster))
+                    .map(|w| w.namespace.as_str()),
+            )
+            .collect();
+        let known: Vec<&str> = known.into_iter().collect();
         let first = a.namespaces.first().map_or("", String::as_str);
         let help = match crate::syntax::parse::closest(first, &known) {
             Some(c) => format!("the inventory has no workload in namespace {ns}; did you mean namespace `{c}`?"),
@@ -164,7 +243,15 @@ fn suggest<'c>(pair: &str, candidates: &[&'c str]) -> Option<&'c str> {
 
 /// `ns/name (k=v, ...)` of a workload.
 fn describe(w: &Workload) -> String {
-    format!("{}/{} ({})", w.namespace, w.name, labels_text(&w.pod_labels))
+    format!("{} ({})", place(w), labels_text(&w.pod_labels))
+}
+
+/// `ns/name` of a workload, `cluster:ns/name` when read for a cluster.
+fn place(w: &Workload) -> String {
+    match &w.cluster {
+        Some(c) => format!("{c}:{}/{}", w.namespace, w.name),
+        None => format!("{}/{}", w.namespace, w.name),
+    }
 }
 
 fn labels_text(labels: &BTreeMap<String, String>) -> String {
@@ -199,10 +286,7 @@ fn missing_ports(a: &Atom, held: &[&Workload]) -> Vec<Diagnostic> {
             continue;
         }
         let list: Vec<String> = declared.iter().map(|p| port_text(p)).collect();
-        let pods: Vec<String> = held
-            .iter()
-            .map(|w| format!("{}/{}", w.namespace, w.name))
-            .collect();
+        let pods: Vec<String> = held.iter().map(|w| place(w)).collect();
         let help = if list.is_empty() {
             "its pods declare no container ports; declare them in the chart, or check the service's port"
                 .to_string()
@@ -260,25 +344,42 @@ fn port_text(p: &ContainerPort) -> String {
 /// W008 for each namespace of the inventory whose workloads no zone claims.
 fn unclaimed_namespaces(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
     let mut out = vec![];
-    for ns in inv.namespace_names() {
+    let places: BTreeSet<(Option<&str>, &str)> = inv
+        .namespaces
+        .iter()
+        .map(|n| (n.cluster.as_deref(), n.name.as_str()))
+        .chain(
+            inv.workloads
+                .iter()
+                .map(|w| (w.cluster.as_deref(), w.namespace.as_str())),
+        )
+        .collect();
+    for (cluster, ns) in places {
+        let here = |w: &&Workload| w.namespace == ns && w.cluster.as_deref() == cluster;
         // a namespace without workloads (secrets, config maps) has no pods to deny
         let outside: Vec<&Workload> = inv
             .workloads
             .iter()
-            .filter(|w| w.namespace == ns && atom_of(ir, inv, w).is_none())
+            .filter(here)
+            .filter(|w| atom_of(ir, inv, w).is_none())
             .collect();
         let Some(first) = outside.first() else { continue };
-        let obj = inv.namespaces.iter().find(|n| n.name == ns);
+        let obj = inv
+            .namespaces
+            .iter()
+            .find(|n| n.name == ns && n.cluster.as_deref() == cluster);
         let shared = inv
             .workloads
             .iter()
-            .any(|w| w.namespace == ns && atom_of(ir, inv, w).is_some());
+            .filter(here)
+            .any(|w| atom_of(ir, inv, w).is_some());
         let span = obj.map_or(first.span, |n| n.span);
         let names: Vec<&str> = outside.iter().map(|w| w.name.as_str()).collect();
+        let of = of_cluster(cluster);
         let message = if shared {
-            format!("pods of namespace `{ns}` are in no zone: no zone's selector there matches them, so their namespace's default deny isolates them")
+            format!("pods of namespace `{ns}`{of} are in no zone: no zone's selector there matches them, so their namespace's default deny isolates them")
         } else {
-            format!("namespace `{ns}` of the inventory is in no zone: every flow to or from its pods is denied where moat manages the peer")
+            format!("namespace `{ns}`{of} of the inventory is in no zone: every flow to or from its pods is denied where moat manages the peer")
         };
         out.push(
             Diagnostic::warning("W008", span, message)
@@ -306,8 +407,12 @@ fn remainder_workloads(ir: &Ir, inv: &Inventory) -> Vec<Diagnostic> {
                 "W008",
                 w.span,
                 format!(
-                    "{} `{}/{}` is in no service of zone `{}`: only the zone's own flows reach it",
-                    w.kind, w.namespace, w.name, zone.name
+                    "{} `{}/{}`{} is in no service of zone `{}`: only the zone's own flows reach it",
+                    w.kind,
+                    w.namespace,
+                    w.name,
+                    of_cluster(w.cluster.as_deref()),
+                    zone.name
                 ),
             )
             .with_help(format!(

@@ -40,6 +40,8 @@ pub struct Inventory {
 /// A `Namespace` object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Namespace {
+    /// The cluster named by `--inventory CLUSTER=PATH`; `None` for a bare PATH.
+    pub cluster: Option<String>,
     pub name: String,
     pub labels: BTreeMap<String, String>,
     /// Its `metadata.name`.
@@ -51,6 +53,8 @@ pub struct Namespace {
 pub struct Workload {
     /// `Deployment`, `StatefulSet`, `Pod`, ...
     pub kind: String,
+    /// The cluster named by `--inventory CLUSTER=PATH`; `None` for a bare PATH.
+    pub cluster: Option<String>,
     /// `metadata.namespace`; `default` when the manifest names none.
     pub namespace: String,
     pub name: String,
@@ -83,7 +87,8 @@ impl Inventory {
 }
 
 /// Reads the manifests at `paths` (files, or directories whose `.yaml`,
-/// `.yml` and `.json` files are read in name order), adding each file to
+/// `.yml` and `.json` files are read in name order; `CLUSTER=PATH` tags what
+/// PATH holds with that cluster, see [`split_cluster`]), adding each file to
 /// `sources` so that diagnostics can point into it. Returns the inventory and
 /// its warnings, or every error found.
 pub fn read(
@@ -92,17 +97,19 @@ pub fn read(
 ) -> Result<(Inventory, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut errors = vec![];
     let mut texts = vec![];
-    for path in paths {
-        match files_at(path) {
-            Ok(files) => texts.extend(files),
+    for arg in paths {
+        let (cluster, path) = split_cluster(arg);
+        match files_at(&path) {
+            Ok(files) => texts.extend(files.into_iter().map(|f| (cluster.clone(), f))),
             Err(d) => errors.push(d),
         }
     }
     let mut reader = Reader::default();
-    for (path, text) in texts {
+    for (cluster, (path, text)) in texts {
         match text {
             Ok(text) => {
                 let file = sources.add(path.display().to_string(), Some(&path), text);
+                reader.cluster = cluster;
                 reader.file(sources, file);
             }
             Err(e) => errors.push(unreadable(&path, &e)),
@@ -125,6 +132,18 @@ pub fn read_str(sources: &mut SourceMap, name: &str, text: &str) -> Result<Inven
         Ok(reader.finish())
     } else {
         Err(reader.errors)
+    }
+}
+
+/// `CLUSTER=PATH` as `(Some(CLUSTER), PATH)`; anything else (a path that
+/// exists, one with `/` before its first `=`, or no `=`) as `(None, arg)`.
+pub fn split_cluster(arg: &Path) -> (Option<String>, PathBuf) {
+    let text = arg.to_string_lossy();
+    match text.split_once('=') {
+        Some((cluster, path)) if !cluster.is_empty() && !cluster.contains('/') && !arg.exists() => {
+            (Some(cluster.to_string()), PathBuf::from(path))
+        }
+        _ => (None, arg.to_path_buf()),
     }
 }
 
@@ -169,6 +188,8 @@ struct Owned {
 
 #[derive(Default)]
 struct Reader {
+    /// The cluster of the file being read.
+    cluster: Option<String>,
     inv: Inventory,
     owned: Vec<Owned>,
     errors: Vec<Diagnostic>,
@@ -302,7 +323,13 @@ impl Reader {
             return;
         };
         let labels = self.labels(at, doc.get("metadata"));
-        self.inv.namespaces.push(Namespace { name, labels, span });
+        let cluster = self.cluster.clone();
+        self.inv.namespaces.push(Namespace {
+            cluster,
+            name,
+            labels,
+            span,
+        });
     }
 
     /// `metadata.name`, required.
@@ -375,6 +402,7 @@ impl Reader {
         let ports = self.ports(at, template);
         let workload = Workload {
             kind: kind.to_string(),
+            cluster: self.cluster.clone(),
             namespace,
             name,
             pod_labels,
@@ -475,19 +503,27 @@ impl Reader {
 
     /// The inventory, with owned objects whose owner is absent taken in.
     fn finish(mut self) -> Inventory {
-        let present: BTreeSet<(String, String, String)> = self
+        type Key = (Option<String>, String, String, String);
+        let key = |w: &Workload, kind: &str, name: &str| -> Key {
+            (
+                w.cluster.clone(),
+                w.namespace.clone(),
+                kind.to_string(),
+                name.to_string(),
+            )
+        };
+        let present: BTreeSet<Key> = self
             .inv
             .workloads
             .iter()
             .chain(self.owned.iter().map(|o| &o.workload))
-            .map(|w| (w.namespace.clone(), w.kind.clone(), w.name.clone()))
+            .map(|w| key(w, &w.kind, &w.name))
             .collect();
         for o in self.owned {
-            let ns = &o.workload.namespace;
             let has_owner = o
                 .owners
                 .iter()
-                .any(|(kind, name)| present.contains(&(ns.clone(), kind.clone(), name.clone())));
+                .any(|(kind, name)| present.contains(&key(&o.workload, kind, name)));
             if has_owner {
                 self.inv.owned += 1;
             } else {
