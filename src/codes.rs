@@ -270,6 +270,11 @@ pub const CODES: &[CodeInfo] = &[
         "Name one of the policy's `cluster NAME @ SITE` declarations, or pass the inventory as a bare PATH (it then stands for every cluster).",
     ),
     c(
+        "E063",
+        "a live k8s input of a policy with several clusters is in no cluster's directory (and not named after one)",
+        "Put each cluster's NetworkPolicies under a directory named after the cluster (`moat compile` writes DIR/k8s/<cluster>/), or name the file <cluster>.yaml.",
+    ),
+    c(
         "W001",
         "unused zone or service",
         "Remove the declaration, or write the allow that should use it.",

@@ -49,25 +49,35 @@ fn rows(report: &str, key: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Compiles `policy` to k8s in `tmp` and asserts that drift against the
+/// output finds nothing; gives the k8s directory and its `--live` argument.
+fn compiled_without_drift(policy: &Path, tmp: &Path) -> (std::path::PathBuf, String) {
+    compile(policy, "k8s", tmp);
+    let dir = tmp.join("k8s");
+    let live = format!("k8s:{}", dir.display());
+    let (code, out, err) = drift(policy, &live, "text");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("no drift"), "{out}");
+    (dir, live)
+}
+
+/// Removes the documents of a multi-document YAML file that hold `marker`;
+/// gives how many are kept.
+fn drop_docs(file: &Path, marker: &str) -> usize {
+    let text = std::fs::read_to_string(file).expect("read");
+    let kept: Vec<&str> = text.split("\n---\n").filter(|d| !d.contains(marker)).collect();
+    std::fs::write(file, kept.join("\n---\n")).expect("write");
+    kept.len()
+}
+
 #[test]
 fn drift_k8s_directory() {
     let policy = common::root().join("fixtures/good/spec-example.moat");
     let tmp = common::TempDir::new("live-cli-k8s");
-    compile(&policy, "k8s", tmp.path());
-    let dir = tmp.path().join("k8s");
-    let live = format!("k8s:{}", dir.display());
-    let (code, out, err) = drift(&policy, &live, "text");
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.starts_with("no drift"), "{out}");
+    let (dir, live) = compiled_without_drift(&policy, tmp.path());
     // Delete the kernel's NetworkPolicy by hand.
     let mz = dir.join("mz.yaml");
-    let text = std::fs::read_to_string(&mz).expect("read");
-    let kept: Vec<&str> = text
-        .split("\n---\n")
-        .filter(|d| !d.contains("moat.io/atom: mz.kernel"))
-        .collect();
-    assert_eq!(kept.len(), 2);
-    std::fs::write(&mz, kept.join("\n---\n")).expect("write");
+    assert_eq!(drop_docs(&mz, "moat.io/atom: mz.kernel"), 2);
     let (code, out, err) = drift(&policy, &live, "json");
     assert_eq!(code, 1, "{out}{err}");
     assert!(rows(&out, "added").is_empty(), "{out}");
@@ -79,6 +89,36 @@ fn drift_k8s_directory() {
     let (code, out, err) = drift(&policy, &live, "text");
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("E037") && err.contains("mz.yaml:"), "{err}");
+}
+
+/// A policy with clusters: each cluster's directory is evaluated on that
+/// cluster's view (the same namespace name in two clusters is two
+/// namespaces), and a flow between clusters passes what both ends let through.
+#[test]
+fn drift_k8s_per_cluster() {
+    let policy = common::root().join("fixtures/good/layout-clusters.moat");
+    let tmp = common::TempDir::new("live-cli-k8s-clusters");
+    let (dir, live) = compiled_without_drift(&policy, tmp.path());
+    // Only the mz cluster's regproc: still no drift for what it speaks for.
+    let one = format!("k8s:{}", dir.join("mz-k8s").display());
+    let (code, out, err) = drift(&policy, &one, "text");
+    assert_eq!(code, 0, "{out}{err}");
+    // Delete kafka's ingress policy in cluster mz-k8s: the flow from the
+    // other cluster (allowed by dmz-k8s's egress) and the one inside are gone.
+    let kafka = dir.join("mz-k8s/kafka.yaml");
+    assert_eq!(drop_docs(&kafka, "moat.io/atom: mz.kafka"), 2);
+    let (code, out, err) = drift(&policy, &live, "json");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(rows(&out, "added").is_empty(), "{out}");
+    let want = [("dmz.group1", "mz.kafka"), ("mz.workflow", "mz.kafka")];
+    let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    assert_eq!(rows(&out, "removed"), want, "{out}");
+    // A file in no cluster's directory: E063 at the file, exit 2.
+    let stray = tmp.path().join("netpol.yaml");
+    std::fs::copy(&kafka, &stray).expect("copy");
+    let (code, out, err) = drift(&policy, &format!("k8s:{}", stray.display()), "text");
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("E063") && err.contains("netpol.yaml:1:1"), "{err}");
 }
 
 #[test]
@@ -200,6 +240,40 @@ fn drift_mosip_inventory(dir: &Path) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The hybrid's two clusters, each evaluated on the workloads of its own
+/// inventory (`--inventory CLUSTER=PATH`): moat's output shows no drift, and
+/// swapping the inventories does not pass (the clusters' pods differ).
+#[test]
+fn drift_k8s_hybrid_on_each_clusters_inventory() {
+    let policy = common::root().join("policies/mosip-hybrid.moat");
+    let tmp = common::TempDir::new("live-cli-hybrid");
+    compile(&policy, "k8s", tmp.path());
+    let run = |onprem: &str, cloud: &str| {
+        let inv = |c: &str, f: &str| {
+            let path = common::root().join(format!("fixtures/inventory/mosip-hybrid-{f}-1.2.0.1.yaml"));
+            format!("{c}={}", path.display())
+        };
+        let out = common::moat()
+            .arg("drift")
+            .arg(&policy)
+            .arg("--live")
+            .arg(format!("k8s:{}", tmp.path().join("k8s").display()))
+            .arg("--inventory")
+            .arg(inv("onprem-cluster", onprem))
+            .arg("--inventory")
+            .arg(inv("cloud-cluster", cloud))
+            .output()
+            .expect("run moat");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code().unwrap_or(-1), text)
+    };
+    let (code, out) = run("onprem", "cloud");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("no drift"), "{out}");
+    let (code, out) = run("cloud", "onprem");
+    assert_ne!(code, 0, "swapped inventories pass:\n{out}");
 }
 
 /// Edits one document of a multi-document YAML file: the one holding `marker`.

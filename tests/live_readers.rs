@@ -210,15 +210,31 @@ fn k8s_round_trip_every_example() {
         if !d.is_empty() {
             failures.push(format!("{}:\n  {}", p.display(), d.join("\n  ")));
         }
-        // `kubectl get netpol -A -o json`: every document in one JSON `List`, read the same.
-        let items: Vec<Value> = files
-            .iter()
-            .filter(|(n, _)| n.ends_with(".yaml"))
-            .flat_map(|(_, t)| serde_saphyr::from_multiple::<Value>(t).expect("yaml"))
+        // `kubectl get netpol -A -o json`: every document in one JSON `List`
+        // (one per cluster, named after it, when the policy has clusters), read the same.
+        let mut lists: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for (n, t) in files.iter().filter(|(n, _)| n.ends_with(".yaml")) {
+            // `compile` writes k8s/<cluster>/<namespace>.yaml
+            let parent = std::path::Path::new(n).parent().and_then(|d| d.file_name());
+            let cluster = match parent {
+                Some(c) if !ir.layout.clusters.is_empty() => c.to_string_lossy().into_owned(),
+                _ => "netpol".to_string(),
+            };
+            let docs = serde_saphyr::from_multiple::<Value>(t).expect("yaml");
+            lists.entry(cluster).or_default().extend(docs);
+        }
+        let lists: Vec<(String, String)> = lists
+            .into_iter()
+            .map(|(c, items)| {
+                let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
+                (
+                    format!("{c}.json"),
+                    serde_json::to_string_pretty(&list).expect("json"),
+                )
+            })
             .collect();
-        let list = serde_json::to_string_pretty(&json!({"apiVersion": "v1", "kind": "List", "items": items}))
-            .expect("json");
-        match live_support::read(&ir, LiveKind::K8s, live::k8s::read, &[("netpol.json", list)]) {
+        let lists: Vec<(&str, String)> = lists.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+        match live_support::read(&ir, LiveKind::K8s, live::k8s::read, &lists) {
             Ok((m, _)) if ports_of(&m) == ports_of(&got) => {}
             other => failures.push(format!(
                 "{}: the JSON List reads otherwise: {:?}",

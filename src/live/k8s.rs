@@ -24,10 +24,11 @@
 use super::cover::{self, Iv};
 use super::parse::{self, Spanned};
 use super::{Evaluated, LiveFlow, LiveInput, LiveMatrix, LiveRule, Partial};
+use crate::backend::k8s::clusters;
 use crate::backend::k8s::select::{self, NAMESPACE_NAME_LABEL};
 use crate::diag::Diagnostic;
 use crate::inventory::Inventory;
-use crate::ir::{AtomId, Ir};
+use crate::ir::{AtomId, ClusterId, Ir};
 use crate::ports::{PortRange, PortSet, Proto};
 use crate::span::SourceMap;
 use ipnet::IpNet;
@@ -217,6 +218,99 @@ struct Live {
 /// The [`super::Reader`] of `k8s`: on the input's `Pod` objects when it has
 /// some, else on representative pods built from the policy.
 pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
+    by_cluster(ir, inputs, |ir, inputs, _| read_one(ir, sources, inputs))
+}
+
+/// [`read`] on the pods of an inventory (`--inventory`): one pod per workload,
+/// with its pod-template labels and named container ports, placed in the atom
+/// that `check --inventory` gives it; the inventory's Namespace objects give
+/// namespaces their labels (the live input's own Pod objects are not used).
+/// Workloads no zone claims are left out, with a W016 naming them.
+pub fn read_inventory(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput], inv: &Inventory) -> Evaluated {
+    by_cluster(ir, inputs, |ir, inputs, cluster| {
+        read_inventory_one(ir, sources, inputs, inv, cluster)
+    })
+}
+
+/// Several clusters (`cluster NAME @ SITE`): a NetworkPolicy acts in its own
+/// cluster only, so each cluster's inputs (the files under a directory named
+/// after it, as `compile` writes `k8s/<cluster>/`, or a file named
+/// `<cluster>.yaml`) are evaluated on the policy as that cluster sees it
+/// ([`clusters::view`]: the other clusters' zones are peers by address). A
+/// pair between two clusters then passes what both ends let through. An
+/// input of no cluster is E063.
+fn by_cluster(
+    ir: &Ir,
+    inputs: &[&LiveInput],
+    one: impl Fn(&Ir, &[&LiveInput], Option<&str>) -> Evaluated,
+) -> Evaluated {
+    if ir.layout.clusters.is_empty() {
+        return one(ir, inputs, None);
+    }
+    let (inputs, mut warns) = manifests(inputs);
+    let mut groups: Vec<Vec<&LiveInput>> = vec![vec![]; ir.layout.clusters.len()];
+    let mut errs = vec![];
+    for i in inputs {
+        match cluster_of_input(ir, &i.path) {
+            Some(c) => groups[c].push(i),
+            None => errs.push(
+                Diagnostic::error(
+                    "E063",
+                    parse::whole(i),
+                    format!(
+                        "live k8s input `{}` is of no cluster of the policy ({}): a NetworkPolicy acts in its own cluster only",
+                        i.path.display(),
+                        cluster_names(ir)
+                    ),
+                )
+                .with_help("put each cluster's NetworkPolicies under a directory named after the cluster (`moat compile` writes DIR/k8s/<cluster>/), or name the file <cluster>.yaml"),
+            ),
+        }
+    }
+    let mut merged: Option<LiveMatrix> = None;
+    for (c, mine) in groups.iter().enumerate().filter(|(_, g)| !g.is_empty()) {
+        match one(&clusters::view(ir, c), mine, Some(&ir.layout.clusters[c].name)) {
+            Ok((m, w)) => {
+                warns.extend(w);
+                merged = Some(match merged {
+                    None => m,
+                    Some(prev) => super::merge(prev, m),
+                });
+            }
+            Err(e) => errs.extend(e),
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok((merged.unwrap_or_default(), warns))
+}
+
+/// The cluster an input belongs to: the nearest of its file stem and its
+/// directories that is named after a cluster of the policy.
+fn cluster_of_input(ir: &Ir, path: &std::path::Path) -> Option<ClusterId> {
+    let named = |s: &std::ffi::OsStr| ir.layout.clusters.iter().position(|c| *c.name == *s);
+    path.file_stem().and_then(named).or_else(|| {
+        path.ancestors()
+            .skip(1)
+            .filter_map(|d| d.file_name())
+            .find_map(named)
+    })
+}
+
+/// The policy's clusters, for a message: "`a`, `b`".
+fn cluster_names(ir: &Ir) -> String {
+    let names: Vec<String> = ir
+        .layout
+        .clusters
+        .iter()
+        .map(|c| format!("`{}`", c.name))
+        .collect();
+    names.join(", ")
+}
+
+/// [`read`] for one cluster (or a policy without clusters).
+fn read_one(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
     let (inputs, mut warns) = manifests(inputs);
     let inputs = &inputs[..];
     let mut live = load(sources, inputs)?;
@@ -233,22 +327,27 @@ pub fn read(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput]) -> Evaluated {
     Ok(evaluate(ir, sources, inputs, &live, &pods, warns))
 }
 
-/// [`read`] on the pods of an inventory (`--inventory`): one pod per workload,
-/// with its pod-template labels and named container ports, placed in the atom
-/// that `check --inventory` gives it; the inventory's Namespace objects give
-/// namespaces their labels (the live input's own Pod objects are not used).
-/// Workloads no zone claims are left out, with a W016 naming them.
-pub fn read_inventory(ir: &Ir, sources: &SourceMap, inputs: &[&LiveInput], inv: &Inventory) -> Evaluated {
+/// [`read_inventory`] for one cluster (`None`: a policy without clusters):
+/// the inventory's namespaces and workloads of that cluster, and those read
+/// for every cluster (a bare `--inventory PATH`).
+fn read_inventory_one(
+    ir: &Ir,
+    sources: &SourceMap,
+    inputs: &[&LiveInput],
+    inv: &Inventory,
+    cluster: Option<&str>,
+) -> Evaluated {
+    let here = |c: &Option<String>| cluster.is_none() || c.is_none() || c.as_deref() == cluster;
     let (inputs, mut warns) = manifests(inputs);
     let mut live = load(sources, &inputs)?;
-    for ns in &inv.namespaces {
+    for ns in inv.namespaces.iter().filter(|n| here(&n.cluster)) {
         let mut labels = ns.labels.clone();
         labels.insert(NAMESPACE_NAME_LABEL.to_string(), ns.name.clone());
         live.namespace_labels.insert(ns.name.clone(), labels);
     }
     let mut pods = vec![];
     let mut lost = vec![];
-    for w in &inv.workloads {
+    for w in inv.workloads.iter().filter(|w| here(&w.cluster)) {
         let Some(atom) = crate::inventory::check::atom_of(ir, inv, w) else {
             lost.push(format!("{}/{}", w.namespace, w.name));
             continue;

@@ -314,7 +314,7 @@ fn files_of(path: &std::path::Path, kind: LiveKind) -> Vec<PathBuf> {
 }
 
 /// Two kinds' matrices as one live state: a pair both speak for passes what both let through.
-fn merge(mut a: LiveMatrix, b: LiveMatrix) -> LiveMatrix {
+pub(crate) fn merge(mut a: LiveMatrix, b: LiveMatrix) -> LiveMatrix {
     for (k, fb) in b {
         match a.get_mut(&k) {
             None => {
