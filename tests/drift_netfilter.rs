@@ -9,6 +9,7 @@
 //! otherwise (fails under MOAT_FULL_TESTS=1).
 
 mod common;
+mod live_support;
 mod netfilter_support;
 
 use moat::ir::Ir;
@@ -106,21 +107,6 @@ fn kernel_dumps(arts: &BTreeMap<String, String>, dir: &Path) {
     }
 }
 
-/// The policy text without its allow statements (the zones an import names).
-fn zones_only(name: &str, text: &str) -> String {
-    let ir = ir_of(name, text);
-    let mut spans: Vec<(usize, usize)> = ir.allows.iter().map(|a| (a.span.start, a.span.end)).collect();
-    spans.sort();
-    let mut out = String::new();
-    let mut at = 0;
-    for (s, e) in spans {
-        out.push_str(&text[at..s]);
-        at = e;
-    }
-    out.push_str(&text[at..]);
-    out
-}
-
 /// The live matrix of `args` over `ir` (library call, the command's own path).
 fn live(ir: &Ir, args: &[String]) -> moat::live::LiveMatrix {
     let mut sources = SourceMap::new();
@@ -152,7 +138,7 @@ fn round_trip_every_example_policy_through_the_kernel() {
         let dir = common::TempDir::new("drift-rt");
         kernel_dumps(&compile(&ir, false), dir.path());
         let zones = dir.path().join("zones.moat");
-        std::fs::write(&zones, zones_only(name, &text)).expect("write zones");
+        std::fs::write(&zones, live_support::zones_only(&ir_of(name, &text), &text)).expect("write zones");
         for kind in ["iptables", "nftables"] {
             let arg = format!("{kind}:{}", dir.path().join(kind).display());
             let (code, out, err) = moat_run(&[
@@ -173,7 +159,10 @@ fn round_trip_every_example_policy_through_the_kernel() {
             // the live state speaks for
             let (code, imported, err) = moat_run(&["import", &arg, "--zones", zones.to_str().expect("path")]);
             assert_eq!(code, 0, "{name} {kind}: import lost something:\n{err}");
-            let back_text = format!("{}\n{imported}", zones_only(name, &text));
+            let back_text = format!(
+                "{}\n{imported}",
+                live_support::zones_only(&ir_of(name, &text), &text)
+            );
             let back = ir_of("back.moat", &back_text);
             let m = live(&ir, std::slice::from_ref(&arg));
             let want: BTreeMap<(String, String), String> = ir
@@ -626,13 +615,20 @@ fn foreign_aerleon_output_for_the_benchmark_policy() {
         "Aerleon's ruleset drifts from the policy it was generated from:\n{out}\n{err}"
     );
     let zones = dir.path().join("zones.moat");
-    std::fs::write(&zones, zones_only("policy.moat", &g.moat)).expect("write zones");
+    std::fs::write(
+        &zones,
+        live_support::zones_only(&ir_of("policy.moat", &g.moat), &g.moat),
+    )
+    .expect("write zones");
     let (code, imported, err) = moat_run(&["import", &arg, "--zones", zones.to_str().expect("path")]);
     assert_eq!(code, 0, "import: {err}");
     let ir = ir_of("policy.moat", &g.moat);
     let back = ir_of(
         "back.moat",
-        &format!("{}\n{imported}", zones_only("policy.moat", &g.moat)),
+        &format!(
+            "{}\n{imported}",
+            live_support::zones_only(&ir_of("policy.moat", &g.moat), &g.moat)
+        ),
     );
     let m = live(&ir, &[arg]);
     let names = |ir: &Ir, keep: &dyn Fn(&(usize, usize)) -> bool| -> BTreeMap<(String, String), String> {

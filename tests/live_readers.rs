@@ -75,9 +75,14 @@ fn tf_path(t: Target) -> &'static str {
 
 /// Reads `tf` (as the cloud prints it) with the target's reader.
 fn read_cloud(ir: &Ir, t: Target, tf: &Value) -> LiveMatrix {
+    read_cloud_in(&mut moat::span::SourceMap::new(), ir, t, tf)
+}
+
+/// [`read_cloud`], the input added to `sources`.
+fn read_cloud_in(sources: &mut moat::span::SourceMap, ir: &Ir, t: Target, tf: &Value) -> LiveMatrix {
     let (kind, reader, _) = kind_of(t);
     let text = serde_json::to_string_pretty(&describe(t, tf)).expect("json");
-    match live_support::read(ir, kind, reader, &[("live.json", text)]) {
+    match live_support::read_in(sources, ir, kind, reader, &[("live.json", text)]) {
         Ok((m, _)) => m,
         Err(e) => panic!("{}: reader failed: {e:#?}", t.as_str()),
     }
@@ -119,6 +124,7 @@ fn oracle(ir: &Ir, t: Target, tf: &Value) -> (BTreeMap<(AtomId, AtomId), PortSet
 fn clouds_round_trip_every_example() {
     let mut checked = vec![];
     let mut failures = vec![];
+    let mut imported = vec![];
     for p in examples() {
         let ir = ir_of(&p);
         for t in [Target::Aws, Target::Gcp, Target::Azure] {
@@ -128,8 +134,15 @@ fn clouds_round_trip_every_example() {
             let Some(out) = emit(&ir, t) else { continue };
             let tf = cloud_support::json(&out, tf_path(t));
             let (_, _, kind) = kind_of(t);
-            let got = read_cloud(&ir, t, &tf);
+            let mut sources = moat::span::SourceMap::new();
+            let got = read_cloud_in(&mut sources, &ir, t, &tf);
             let name = format!("{} / {}", p.display(), t.as_str());
+            // import reproduces the matrix the live state speaks for
+            let text = std::fs::read_to_string(&p).expect("read policy");
+            match live_support::import_reproduces(&ir, &text, &got, &sources, false) {
+                Ok(n) => imported.push(format!("{name}: {n} allows")),
+                Err(e) => failures.push(format!("{name}: import: {e}")),
+            }
             // The independent read-back evaluator of the same objects agrees on every example.
             let (want, _) = oracle(&ir, t, &tf);
             let d = differences(&ir, &ports_of(&got), &want);
@@ -179,12 +192,14 @@ fn clouds_round_trip_every_example() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(checked.len() >= 5, "only {checked:?}");
+    println!("cloud import round trip: {}", imported.join("; "));
 }
 
 #[test]
 fn k8s_round_trip_every_example() {
     let mut checked = 0;
     let mut failures = vec![];
+    let mut imported = vec![];
     for p in examples() {
         let ir = ir_of(&p);
         if !backend::in_scope(Target::K8s, &ir) {
@@ -197,10 +212,18 @@ fn k8s_round_trip_every_example() {
             .iter()
             .map(|a| (a.path.as_str(), a.contents.clone()))
             .collect();
-        let (got, warns) = match live_support::read(&ir, LiveKind::K8s, live::k8s::read, &files) {
-            Ok(x) => x,
-            Err(e) => panic!("{}: {e:#?}", p.display()),
-        };
+        let mut sources = moat::span::SourceMap::new();
+        let (got, warns) =
+            match live_support::read_in(&mut sources, &ir, LiveKind::K8s, live::k8s::read, &files) {
+                Ok(x) => x,
+                Err(e) => panic!("{}: {e:#?}", p.display()),
+            };
+        // import reproduces the matrix the live state speaks for
+        let text = std::fs::read_to_string(&p).expect("read policy");
+        match live_support::import_reproduces(&ir, &text, &got, &sources, true) {
+            Ok(n) => imported.push(format!("{}: {n} allows", p.display())),
+            Err(e) => failures.push(format!("{}: import: {e}", p.display())),
+        }
         assert!(
             warns.iter().all(|w| w.code != "W015"),
             "{}: moat's own output has constructs the reader does not model: {warns:#?}",
@@ -256,6 +279,7 @@ fn k8s_round_trip_every_example() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(checked >= 2, "only {checked} policies have k8s output");
+    println!("k8s import round trip: {}", imported.join("; "));
 }
 
 /// The atom a resource of a cloud's Terraform JSON is about.

@@ -41,7 +41,11 @@ pub fn run(args: &Args) -> u8 {
             return TROUBLE;
         }
     };
-    let imp = import::import(&ir, &m, &checked.sources);
+    let k8s = args
+        .live
+        .iter()
+        .any(|a| live::parse_arg(a).is_ok_and(|(k, _)| k == live::LiveKind::K8s));
+    let imp = import::import(&ir, &m, &checked.sources, k8s);
     warns.extend(imp.warnings.iter().cloned());
     let header = format!(
         "allows imported by moat from {} over the zones of {}",

@@ -50,14 +50,22 @@ fn full<'l>(ir: &Ir, live: &'l LiveMatrix) -> Full<'l> {
         let part = lf.partial.as_ref().map(|p| p.ports.clone()).unwrap_or_default();
         let mut ports = lf.ports.subtract(&part);
         let (a, b) = (&ir.atoms[f].addrs, &ir.atoms[t].addrs);
+        // icmp of a family one end lacks is vacuous for the pair: left out,
+        // unless with it the pair gets every port and protocol (`any` says it)
+        let mut vacuous = PortSet::empty();
         if !a.is_empty() && !b.is_empty() {
             if !(a.has_v4() && b.has_v4()) {
-                ports = ports.subtract(&PortSet::proto(Proto::Icmp));
+                vacuous.union_with(&PortSet::proto(Proto::Icmp));
             }
             if !(a.has_v6() && b.has_v6()) {
-                ports = ports.subtract(&PortSet::proto(Proto::Icmpv6));
+                vacuous.union_with(&PortSet::proto(Proto::Icmpv6));
             }
         }
+        ports = if ports.union(&vacuous).is_any() {
+            PortSet::any()
+        } else {
+            ports.subtract(&vacuous)
+        };
         if ports.is_empty() {
             continue;
         }
@@ -72,8 +80,12 @@ fn full<'l>(ir: &Ir, live: &'l LiveMatrix) -> Full<'l> {
     out
 }
 
-/// The allows reproducing the live matrix over the policy's zones and services.
-pub fn import(ir: &Ir, live: &LiveMatrix, sources: &SourceMap) -> Import {
+/// The allows reproducing the live matrix over the policy's zones and
+/// services. `k8s`: the live state includes NetworkPolicies, evaluated on
+/// every pod there is, so an atom standing for pods that no row names has no
+/// pods at all (a zone's remainder whose services take every pod of its
+/// namespaces): naming its zone gives it nothing.
+pub fn import(ir: &Ir, live: &LiveMatrix, sources: &SourceMap, k8s: bool) -> Import {
     let m = full(ir, live);
     // a zone is named whole only when the live state speaks for all its
     // members (naming it would otherwise allow flows the live state never saw)
@@ -87,7 +99,9 @@ pub fn import(ir: &Ir, live: &LiveMatrix, sources: &SourceMap) -> Import {
                 // a member with no addresses has no hosts a firewall could
                 // filter: naming the zone gives it only flows nobody sends
                 let vacuous = |a: &AtomId| {
-                    !seen.contains(a) && !ir.atoms[*a].has_addrs() && !ir.atoms[*a].has_namespaces()
+                    !seen.contains(a)
+                        && ((!ir.atoms[*a].has_addrs() && !ir.atoms[*a].has_namespaces())
+                            || (k8s && crate::backend::k8s::select::selects_pods(ir, *a)))
                 };
                 if !v.iter().all(|a| seen.contains(a) || vacuous(a)) {
                     return vec![];
@@ -124,8 +138,11 @@ pub fn import(ir: &Ir, live: &LiveMatrix, sources: &SourceMap) -> Import {
                     }
                 }
                 // a service named as destination takes only the ports it declares (E008)
+                // (`any` is the exception E008 makes)
                 let shared = match te {
-                    End::Atom(b) if !ir.atoms[b].ports.is_empty() => {
+                    End::Atom(b)
+                        if !ir.atoms[b].ports.is_empty() && !shared.as_ref().is_some_and(PortSet::is_any) =>
+                    {
                         let declared: Vec<&PortSet> = ir.atoms[b].ports.values().collect();
                         shared.map(|s| s.intersect(&PortSet::union_all(&declared)))
                     }

@@ -193,7 +193,17 @@ pub fn azure_list(tf: &Value) -> Value {
 
 /// Runs `reader` on texts (name, contents) of one kind.
 pub fn read(ir: &Ir, kind: LiveKind, reader: Reader, files: &[(&str, String)]) -> moat::live::Evaluated {
-    let mut sources = SourceMap::new();
+    read_in(&mut SourceMap::new(), ir, kind, reader, files)
+}
+
+/// [`read`], with the texts added to `sources` (an import cites them).
+pub fn read_in(
+    sources: &mut SourceMap,
+    ir: &Ir,
+    kind: LiveKind,
+    reader: Reader,
+    files: &[(&str, String)],
+) -> moat::live::Evaluated {
     let inputs: Vec<LiveInput> = files
         .iter()
         .map(|(name, text)| LiveInput {
@@ -203,7 +213,7 @@ pub fn read(ir: &Ir, kind: LiveKind, reader: Reader, files: &[(&str, String)]) -
         })
         .collect();
     let refs: Vec<&LiveInput> = inputs.iter().collect();
-    reader(ir, &sources, &refs)
+    reader(ir, sources, &refs)
 }
 
 /// Like [`read`], and the diagnostics rendered (for assertions on their text).
@@ -376,4 +386,141 @@ pub fn aws_state(tf: &Value) -> Value {
     json!({"format_version": "1.0", "terraform_version": "1.9.0",
            "values": {"root_module": {"resources": groups,
                "child_modules": [{"address": "module.rules", "resources": rules}]}}})
+}
+
+/// The policy text without its allow statements (the zones an import names).
+pub fn zones_only(ir: &Ir, text: &str) -> String {
+    let mut spans: Vec<(usize, usize)> = ir.allows.iter().map(|a| (a.span.start, a.span.end)).collect();
+    spans.sort();
+    let mut out = String::new();
+    let mut at = 0;
+    for (s, e) in spans {
+        out.push_str(&text[at..s]);
+        at = e;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// `moat import` of a live matrix over the zones of `ir` (its policy text
+/// is `text`), appended to those zones: the differences between the
+/// appended policy's matrix and `ir`'s over the pairs the live state speaks
+/// for (the live state's own, which is `ir`'s when drift is empty), or why
+/// the import failed. An imported allow that only a waiver lets
+/// pass (E006, E010, E011: a live ruleset carries no waiver) is accepted
+/// when the policy itself exempts that allow's flows; it is then given
+/// a waiver and checked again. Gives the number of imported allows.
+pub fn import_reproduces(
+    ir: &Ir,
+    text: &str,
+    live: &LiveMatrix,
+    sources: &SourceMap,
+    k8s: bool,
+) -> Result<usize, String> {
+    let imp = moat::live::import::import(ir, live, sources, k8s);
+    let mut warns = imp.warnings.clone();
+    let imported = moat::live::import::to_source(&imp, "imported", &mut warns, ir);
+    if let Some(w) = warns.first() {
+        return Err(format!("import lost something: {} {}", w.code, w.message));
+    }
+    let zones = zones_only(ir, text);
+    let mut back_text = format!("{zones}\n{imported}");
+    let mut back = moat::check_str("back.moat", &back_text);
+    let waived: Vec<usize> = back
+        .diags
+        .iter()
+        .filter(|d| d.is_error() && matches!(d.code, "E006" | "E010" | "E011"))
+        .filter_map(|d| d.span.map(|s| s.start))
+        .collect();
+    if !waived.is_empty() {
+        let exempt = ir.allows.iter().filter(|a| a.exempt.is_some()).count();
+        if exempt == 0 {
+            return Err("the imported allows need waivers the policy never gave".to_string());
+        }
+        let mut lines: Vec<String> = back_text.lines().map(str::to_string).collect();
+        for at in waived {
+            let n = back_text[..at].matches('\n').count();
+            let line = &mut lines[n];
+            if !line.contains(" exempt ") {
+                let (stmt, comment) = line.split_once("  #").unwrap_or((line.as_str(), ""));
+                *line = format!("{stmt} exempt \"waiver of the policy\"  #{comment}");
+            }
+        }
+        back_text = lines.join("\n");
+        back = moat::check_str("back.moat", &back_text);
+    }
+    let Some(back_ir) = back.ir.filter(|_| !back.diags.iter().any(|d| d.is_error())) else {
+        let errs: Vec<String> = back
+            .diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| format!("{} {}", d.code, d.message))
+            .collect();
+        return Err(format!(
+            "the imported allows do not check: {}\n{back_text}",
+            errs.join("; ")
+        ));
+    };
+    // Compared: the live state's ports (the full part of each row) and the
+    // appended policy's, over the pairs the live state speaks for, each
+    // without icmp of a family one end lacks (vacuous: no packet of it can
+    // pass between them), unless the pair gets every port.
+    let norm = |f: AtomId, t: AtomId, p: &PortSet| -> String {
+        let (a, b) = (&ir.atoms[f].addrs, &ir.atoms[t].addrs);
+        let mut vacuous = PortSet::empty();
+        if !a.is_empty() && !b.is_empty() {
+            if !(a.has_v4() && b.has_v4()) {
+                vacuous.union_with(&PortSet::proto(Proto::Icmp));
+            }
+            if !(a.has_v6() && b.has_v6()) {
+                vacuous.union_with(&PortSet::proto(Proto::Icmpv6));
+            }
+        }
+        match p.union(&vacuous) {
+            all if all.is_any() => all.to_string(),
+            _ => p.subtract(&vacuous).to_string(),
+        }
+    };
+    let name = |f: AtomId, t: AtomId| (ir.atoms[f].name.clone(), ir.atoms[t].name.clone());
+    let want: BTreeMap<(String, String), String> = live
+        .iter()
+        .map(|(&(f, t), lf)| {
+            let part = lf.partial.as_ref().map(|p| p.ports.clone()).unwrap_or_default();
+            ((f, t), lf.ports.subtract(&part))
+        })
+        .filter(|(_, p)| !p.is_empty())
+        .map(|((f, t), p)| (name(f, t), norm(f, t, &p)))
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
+    let got: BTreeMap<(String, String), String> = back_ir
+        .flows
+        .iter()
+        .filter_map(|(&(f, t), fl)| {
+            let (a, b) = (
+                ir.atom_id(&back_ir.atoms[f].name)?,
+                ir.atom_id(&back_ir.atoms[t].name)?,
+            );
+            live.contains_key(&(a, b))
+                .then(|| (name(a, b), norm(a, b, &fl.ports)))
+        })
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
+    if got != want {
+        let mut d = vec![];
+        for (k, v) in &want {
+            if got.get(k) != Some(v) {
+                d.push(format!("{} -> {}: live {v}, imported {:?}", k.0, k.1, got.get(k)));
+            }
+        }
+        for (k, v) in &got {
+            if !want.contains_key(k) {
+                d.push(format!("{} -> {}: imported {v}, live nothing", k.0, k.1));
+            }
+        }
+        return Err(format!(
+            "the imported allows do not reproduce the matrix:\n  {}",
+            d.join("\n  ")
+        ));
+    }
+    Ok(imported.lines().filter(|l| l.starts_with("allow ")).count())
 }
