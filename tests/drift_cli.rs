@@ -96,6 +96,29 @@ fn unmodelled_constructs_warn_and_err_towards_openings() {
     insta::assert_snapshot!("unmodelled_markdown", md);
 }
 
+/// Import writes one allow per live rule (each citing its line), merged
+/// over the atom pairs that rule covers alike (a whole zone).
+#[test]
+fn import_writes_one_allow_per_live_rule() {
+    let (code, out, err) = run(&[
+        "import",
+        "iptables:fixtures/live/good/two-rules.rules",
+        "--zones",
+        POLICY,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let allows: Vec<&str> = out.lines().filter(|l| l.starts_with("allow ")).collect();
+    assert_eq!(
+        allows,
+        [
+            "allow dmz -> mz.db : tcp/5432  # live: fixtures/live/good/two-rules.rules:9",
+            "allow dmz.web -> mz.app : tcp/8080  # live: fixtures/live/good/two-rules.rules:7",
+            "allow dmz.web -> mz.app : tcp/8443  # live: fixtures/live/good/two-rules.rules:8",
+        ],
+        "{out}"
+    );
+}
+
 #[test]
 fn import_reports_what_the_zones_cannot_name() {
     let (code, out, err) = run(&[

@@ -8,7 +8,9 @@
 //! service to zone, then service to service. What is left cannot be named (a
 //! zone's members outside its services, alone; a protocol other than tcp,
 //! udp, sctp, icmp, icmpv6 without `any`) and is reported as W014, never
-//! dropped silently. Each allow carries a comment citing the live rules.
+//! dropped silently. An endpoint pair's ports are split by the live rules
+//! behind them, one allow per rule where one rule gives every member pair
+//! its part ([`per_rule`]); each allow carries a comment citing its rules.
 
 use super::compare::cite_rule;
 use super::{LiveMatrix, LiveRule};
@@ -41,8 +43,9 @@ enum End {
     Atom(AtomId),
 }
 
-/// What the live state lets through for every address of a pair, and the rules behind it.
-type Full<'l> = BTreeMap<(AtomId, AtomId), (PortSet, Vec<&'l LiveRule>)>;
+/// What the live state lets through for every address of a pair, and the
+/// rules behind it with what each of them gives the pair.
+type Full<'l> = BTreeMap<(AtomId, AtomId), (PortSet, Vec<(&'l LiveRule, PortSet)>)>;
 
 fn full<'l>(ir: &Ir, live: &'l LiveMatrix) -> Full<'l> {
     let mut out = BTreeMap::new();
@@ -73,7 +76,7 @@ fn full<'l>(ir: &Ir, live: &'l LiveMatrix) -> Full<'l> {
             .by
             .iter()
             .filter(|(_, p)| p.intersects(&ports))
-            .map(|(r, _)| r)
+            .map(|(r, p)| (r, p.intersect(&ports)))
             .collect();
         out.insert((f, t), (ports, rules));
     }
@@ -159,25 +162,23 @@ pub fn import(ir: &Ir, live: &LiveMatrix, sources: &SourceMap, k8s: bool) -> Imp
                 if !news {
                     continue;
                 }
-                let mut cites = BTreeSet::new();
-                for &a in &fa {
-                    for &b in &ta {
-                        covered.entry((a, b)).or_default().union_with(&shared);
-                        if let Some((_, rules)) = m.get(&(a, b)) {
-                            cites.extend(rules.iter().map(|r| cite_rule(r, sources)));
-                        }
-                    }
+                let pairs: Vec<(AtomId, AtomId)> =
+                    fa.iter().flat_map(|&a| ta.iter().map(move |&b| (a, b))).collect();
+                for &k in &pairs {
+                    covered.entry(k).or_default().union_with(&shared);
                 }
                 let name = |e: End| match e {
                     End::Zone(z) => ir.zones[z].name.clone(),
                     End::Atom(a) => ir.atoms[a].name.clone(),
                 };
-                allows.push(Imported {
-                    from: name(fe),
-                    to: name(te),
-                    ports: shared,
-                    cites: cites.into_iter().collect(),
-                });
+                for (ports, rules) in per_rule(&m, &pairs, &shared) {
+                    allows.push(Imported {
+                        from: name(fe),
+                        to: name(te),
+                        ports,
+                        cites: rules.iter().map(|r| cite_rule(r, sources)).collect(),
+                    });
+                }
             }
         }
     }
@@ -206,7 +207,7 @@ pub fn import(ir: &Ir, live: &LiveMatrix, sources: &SourceMap, k8s: bool) -> Imp
         if left.is_empty() {
             continue;
         }
-        let span = rules.first().map(|r| r.span).unwrap_or(ir.atoms[b].span);
+        let span = rules.first().map(|r| r.0.span).unwrap_or(ir.atoms[b].span);
         let why = if !ir.atoms[b].is_remainder() && !ir.atoms[b].ports.is_empty() {
             "the ports are not all declared by the destination service, and not every member of its zone gets them"
         } else if ir.atoms[a].is_remainder() || ir.atoms[b].is_remainder() {
@@ -227,6 +228,63 @@ pub fn import(ir: &Ir, live: &LiveMatrix, sources: &SourceMap, k8s: bool) -> Imp
         );
     }
     Import { allows, warnings }
+}
+
+/// `shared` (what every pair of `pairs` gets) split by the live rules
+/// behind it, in input order: one part per rule that gives every pair that
+/// part, citing it and any other rule that gives every pair all of it (a
+/// gateway's rule and a host's, NetworkPolicies of both ends); what no one
+/// rule gives every pair is one last part citing all their rules.
+fn per_rule<'l>(
+    m: &Full<'l>,
+    pairs: &[(AtomId, AtomId)],
+    shared: &PortSet,
+) -> Vec<(PortSet, BTreeSet<&'l LiveRule>)> {
+    let given: Vec<BTreeMap<&LiveRule, &PortSet>> = pairs
+        .iter()
+        .map(|k| {
+            m.get(k)
+                .map(|(_, rules)| rules.iter().map(|(r, p)| (*r, p)).collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    let gives = |r: &LiveRule, i: usize| given[i].get(r).copied();
+    // a rule that gives every pair a part is one of the first pair's
+    let candidates: Vec<&LiveRule> = given
+        .first()
+        .map(|g| {
+            g.keys()
+                .copied()
+                .filter(|r| (0..pairs.len()).all(|i| gives(r, i).is_some()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let all = || given.iter().flat_map(|g| g.keys().copied()).collect();
+    let mut rest = shared.clone();
+    let mut out = vec![];
+    for &r in &candidates {
+        let part = (0..pairs.len()).fold(rest.clone(), |acc, i| {
+            acc.intersect(gives(r, i).unwrap_or(&PortSet::empty()))
+        });
+        if part.is_empty() {
+            continue;
+        }
+        if port_spec(&part).is_none() {
+            // only `any` says it (every protocol, less what is vacuous): one allow
+            return vec![(shared.clone(), all())];
+        }
+        let also = candidates
+            .iter()
+            .filter(|q| (0..pairs.len()).all(|i| gives(q, i).is_some_and(|p| part.is_subset(p))))
+            .copied()
+            .collect();
+        rest = rest.subtract(&part);
+        out.push((part, also));
+    }
+    if !rest.is_empty() {
+        out.push((rest, all()));
+    }
+    out
 }
 
 /// The ports in the language: `tcp/80-90, tcp/443, icmp`, `any`; `None` for
