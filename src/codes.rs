@@ -256,7 +256,7 @@ pub const CODES: &[CodeInfo] = &[
     ),
     c(
         "E048",
-        "target istio cannot name pods of this deployment layout: a source whose namespaces are chosen by label, a zone's remainder in a shared namespace, or a share selected with `!=` (compile)",
+        "target istio cannot name pods of this deployment layout: a source whose namespaces are chosen by label, a zone's remainder in a shared namespace that is neither taken whole by its services nor the namespace less other zones' accounts, or a service in a `!=` share its labels do not imply (compile)",
         "Name the zone's namespaces, select its share with `key=value`, allow its services by name, or leave those flows to the k8s target.",
     ),
     c(

@@ -495,22 +495,25 @@ fn forbidden(ir: &Ir, s: &End, d: &End) -> bool {
     crossing || forbid
 }
 
-/// The cases of the semantic tests: GUARDS, the MOSIP example and random
-/// policies (the other examples are schema-checked only: their sweeps take
-/// minutes in a debug build).
+/// The cases of the semantic tests: GUARDS, the MOSIP example (its DMZ
+/// stages share `regproc` with the MZ), the shared-namespace fixtures and
+/// random policies (the other examples are schema-checked only: their sweeps
+/// take minutes in a debug build).
 fn cases() -> Vec<(String, Ir)> {
     let mut out = vec![("guards".to_string(), ir_of(GUARDS))];
     out.extend(
         mesh_support::examples()
             .into_iter()
-            .filter(|(n, _)| n.ends_with("/mosip.moat"))
-            .filter(|(_, ir)| (0..ir.zones.len()).all(|z| ir.layout.zone(z).claims.is_empty())),
+            .filter(|(n, _)| n.ends_with("/mosip.moat")),
     );
+    for f in [
+        "fixtures/mesh/shared.moat",
+        "fixtures/good/layout-shared-namespace.moat",
+    ] {
+        out.push((f.to_string(), checked(f)));
+    }
     // Each cluster of a policy with two (its directory is the output for
-    // this view: tests/mesh_layouts.rs). Shared namespaces are schema-checked
-    // only: the test topology (k8s_support::topology) does not give pods
-    // their zone's share labels, so a sweep over it would judge pods that
-    // belong to another zone.
+    // this view: tests/mesh_layouts.rs).
     let clusters = checked("fixtures/good/layout-clusters.moat");
     for (c, cluster) in clusters.layout.clusters.iter().enumerate() {
         out.push((

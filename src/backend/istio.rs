@@ -96,7 +96,7 @@ fn emit_cluster(ir: &Ir, dir: &str) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
         let a = &ir.atoms[dst];
         for ns in &a.namespaces {
             let selector = if a.is_remainder() {
-                if rules.is_empty() {
+                if rules.is_empty() || taken_whole(ir, a.zone, ns) {
                     continue;
                 }
                 let shared = ir.zones[a.zone]
@@ -110,7 +110,14 @@ fn emit_cluster(ir: &Ir, dir: &str) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
                 // selector (`key=value` only): the policy selects them, not the namespace.
                 let claim = ir.layout.zone(a.zone).claims.get(ns);
                 let covers = !shared || covered(ir, dst, ns, ends);
+                // A `!=` share whose complement is other zones' services: one
+                // policy for the whole namespace, when they all have its grants.
+                let whole_ns = || {
+                    others_by_account(ir, a.zone, ns)
+                        .is_some_and(|(_, others)| granted_to_all(ir, &others, ends))
+                };
                 match claim {
+                    Some(c) if !c.not_in.is_empty() && covers && whole_ns() => None,
                     Some(c) if !c.not_in.is_empty() || !covers => {
                         errs.push(scope::e048_shared_remainder(ir, dst, ns));
                         continue;
@@ -320,6 +327,11 @@ fn covered(ir: &Ir, remainder: AtomId, ns: &str, ends: &[(AtomId, &Flow)]) -> bo
         .copied()
         .filter(|&s| select::selects_pods(ir, s) && ir.atoms[s].namespaces.iter().any(|n| n == ns))
         .collect();
+    granted_to_all(ir, &services, ends)
+}
+
+/// True when each of `atoms` has every grant of `ends`, from the same sources.
+fn granted_to_all(ir: &Ir, services: &[AtomId], ends: &[(AtomId, &Flow)]) -> bool {
     ends.iter().all(|&(src, flow)| {
         let (want, _) = grants(ir, flow);
         services.iter().all(|&svc| {
@@ -428,10 +440,20 @@ fn atom_sources(ir: &Ir, atom: AtomId) -> Result<Vec<Source>, Box<Diagnostic>> {
             ..Source::default()
         }]);
     }
-    if let Some(ns) = a.namespaces.iter().find(|ns| layout.claims.contains_key(*ns)) {
-        return Err(Box::new(scope::e048_shared_remainder(ir, atom, ns)));
+    // where one of the zone's services takes its whole share, the remainder has no pods
+    namespaces.retain(|ns| !taken_whole(ir, a.zone, ns));
+    if namespaces.is_empty() {
+        return Ok(vec![]);
     }
+    // In a `!=` share whose complement is other zones' services (each
+    // with an account), the remainder is the namespace less those accounts.
     let mut not = vec![];
+    for ns in namespaces.iter().filter(|ns| layout.claims.contains_key(*ns)) {
+        match others_by_account(ir, a.zone, ns) {
+            Some((principals, _)) => not.extend(principals),
+            None => return Err(Box::new(scope::e048_shared_remainder(ir, atom, ns))),
+        }
+    }
     for &s in &ir.zones[a.zone].services {
         let svc = &ir.atoms[s];
         if !select::selects_pods(ir, s) {
@@ -444,7 +466,7 @@ fn atom_sources(ir: &Ir, atom: AtomId) -> Result<Vec<Source>, Box<Diagnostic>> {
         not.extend(
             svc.namespaces
                 .iter()
-                .filter(|ns| a.namespaces.contains(ns))
+                .filter(|ns| namespaces.contains(ns))
                 .map(|ns| principal(ns, sa)),
         );
     }
@@ -457,6 +479,69 @@ fn atom_sources(ir: &Ir, atom: AtomId) -> Result<Vec<Source>, Box<Diagnostic>> {
     }])
 }
 
+/// When zone `z` holds `ns` by `k!=v, ...` only, and every pod it leaves
+/// there is taken, value by value, by another zone holding `ns` by `k=v`
+/// whose services there all have accounts and one of them takes that share
+/// whole: the principals of those services and the services themselves.
+/// "`ns` less those principals" is then exactly `z`'s share.
+fn others_by_account(ir: &Ir, z: usize, ns: &str) -> Option<(Vec<String>, Vec<AtomId>)> {
+    let claim = ir.layout.zone(z).claims.get(ns)?;
+    if !claim.equal.is_empty() || claim.not_in.is_empty() {
+        return None;
+    }
+    let others: Vec<usize> = (0..ir.zones.len())
+        .filter(|&o| o != z && ir.zones[o].namespaces.iter().any(|n| n == ns))
+        .collect();
+    let share_of = |o: usize| {
+        let c = ir.layout.zone(o).claims.get(ns)?;
+        let [(k, v)] = c.equal.iter().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        c.not_in.is_empty().then_some((k.clone(), v.clone()))
+    };
+    // every excluded value is another zone's share, and every other zone's share is an excluded value
+    let shares: Vec<(String, String)> = others.iter().map(|&o| share_of(o)).collect::<Option<_>>()?;
+    let excluded: BTreeSet<(String, String)> = claim
+        .not_in
+        .iter()
+        .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
+        .collect();
+    if shares.iter().cloned().collect::<BTreeSet<_>>() != excluded {
+        return None;
+    }
+    let mut principals = vec![];
+    let mut services = vec![];
+    for &o in &others {
+        if !taken_whole(ir, o, ns) {
+            return None;
+        }
+        for &s in &ir.zones[o].services {
+            let svc = &ir.atoms[s];
+            if !select::selects_pods(ir, s) || !svc.namespaces.iter().any(|n| n == ns) {
+                continue;
+            }
+            principals.push(principal(ns, svc.service_account.as_deref()?));
+            services.push(s);
+        }
+    }
+    Some((principals, services))
+}
+
+/// True when zone `z` shares `ns` and one of its services takes every pod of
+/// that share (the service selects only labels the share requires): the
+/// zone's remainder has no pods there.
+fn taken_whole(ir: &Ir, z: usize, ns: &str) -> bool {
+    let Some(claim) = ir.layout.zone(z).claims.get(ns) else {
+        return false;
+    };
+    ir.zones[z].services.iter().any(|&s| {
+        let svc = &ir.atoms[s];
+        select::selects_pods(ir, s)
+            && svc.namespaces.iter().any(|n| n == ns)
+            && svc.pods.iter().all(|(k, v)| claim.equal.get(k) == Some(v))
+    })
+}
+
 /// A service's workload selector in `ns`: its `pods`, and its zone's
 /// selector there when the zone shares the namespace (E048 when that
 /// selector excludes values: a workload selector has `matchLabels` only).
@@ -465,7 +550,12 @@ fn workload_labels(ir: &Ir, service: AtomId, ns: &str) -> Result<BTreeMap<String
     let Some(claim) = ir.layout.zone(a.zone).claims.get(ns) else {
         return Ok(a.pods.clone());
     };
-    if !claim.not_in.is_empty() {
+    // `k!=v` is implied when the service's own labels give `k` another value
+    let implied = claim
+        .not_in
+        .iter()
+        .all(|(k, vs)| a.pods.get(k).is_some_and(|v| !vs.contains(v)));
+    if !implied {
         return Err(scope::e048_not_in(ir, service, ns));
     }
     let mut labels = a.pods.clone();

@@ -74,8 +74,45 @@ pub struct TopoPod {
 /// The topology: a pod per (service with pods, namespace), an unlabelled pod
 /// per zone namespace for the zone's remainder, and for services with two or
 /// more labels a "near miss" pod in each of their namespaces (one label value
-/// changed), which belongs to the remainder.
+/// changed), which belongs to the remainder. In a namespace a zone shares
+/// (`namespace NS pods SEL`) its pods also carry the labels SEL requires,
+/// and every pod is placed where the language puts it ([`place`]); a pod no
+/// zone takes there is left out (tests/layouts.rs probes those).
 pub fn topology(ir: &Ir) -> Vec<TopoPod> {
+    let mut pods: Vec<TopoPod> = generated(ir).into_iter().filter_map(|p| place(ir, p)).collect();
+    pods.sort();
+    pods.dedup_by(|a, b| a.namespace == b.namespace && a.name == b.name);
+    pods
+}
+
+/// A pod meant for its zone's atom, with the labels of the zone's share of
+/// its namespace, owned by what owns it: the zone whose hold on the
+/// namespace (whole, or by a selector its labels match) takes it, then
+/// [`owner`]. `None` when no zone or two services take it.
+fn place(ir: &Ir, mut pod: TopoPod) -> Option<TopoPod> {
+    let zone = ir.atoms[pod.atom].zone;
+    if let Some(c) = ir.layout.zone(zone).claims.get(&pod.namespace) {
+        for (k, v) in &c.equal {
+            pod.labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    let takes = |z: usize| {
+        ir.zones[z].namespaces.contains(&pod.namespace)
+            && ir.layout.zone(z).claims.get(&pod.namespace).is_none_or(|c| {
+                c.equal.iter().all(|(k, v)| pod.labels.get(k) == Some(v))
+                    && c.not_in
+                        .iter()
+                        .all(|(k, vs)| pod.labels.get(k).is_none_or(|v| !vs.contains(v)))
+            })
+    };
+    let zones: Vec<usize> = (0..ir.zones.len()).filter(|&z| takes(z)).collect();
+    let [z] = zones[..] else { return None };
+    pod.atom = owner(ir, z, &pod.namespace, &pod.labels)?;
+    Some(pod)
+}
+
+/// The pods [`topology`] starts from, each meant for an atom.
+fn generated(ir: &Ir) -> Vec<TopoPod> {
     let mut pods = vec![];
     for (id, a) in ir.atoms.iter().enumerate() {
         let mut ports = vec![];
@@ -88,9 +125,15 @@ pub fn topology(ir: &Ir) -> Vec<TopoPod> {
         }
         for ns in &a.namespaces {
             if a.is_remainder() {
+                // several zones' remainders may share a namespace
+                let shared = ir.layout.zone(a.zone).claims.contains_key(ns);
+                let name = match shared {
+                    true => format!("{}-remainder", a.name.replace(['.', '_'], "-")),
+                    false => "remainder".into(),
+                };
                 pods.push(TopoPod {
                     namespace: ns.clone(),
-                    name: "remainder".into(),
+                    name,
                     labels: BTreeMap::new(),
                     atom: id,
                     ports: vec![],
@@ -122,7 +165,6 @@ pub fn topology(ir: &Ir) -> Vec<TopoPod> {
         }
     }
     pods.extend(mixed_pods(ir));
-    pods.sort();
     pods
 }
 
@@ -307,6 +349,18 @@ type RangeFact = (bool, u128, u128, PortSet);
 
 /// Compares nca's connectivity with moat's matrix. Returns one line per difference.
 pub fn compare(ir: &Ir, pods: &[TopoPod], lines: &[(NcaEnd, NcaEnd, PortSet)], side: Side) -> Vec<String> {
+    compare_on(ir, pods, lines, side, &PortSet::any())
+}
+
+/// [`compare`] for a run of nca that looks at the ports of `within` only
+/// (TCP for istio): a pair no end enforces is open on those.
+pub fn compare_on(
+    ir: &Ir,
+    pods: &[TopoPod],
+    lines: &[(NcaEnd, NcaEnd, PortSet)],
+    side: Side,
+    within: &PortSet,
+) -> Vec<String> {
     // With one side opened, only the lines whose pod end is on the other side are the policies' doing.
     let keep = |src: &NcaEnd, dst: &NcaEnd| match side {
         Side::Both => true,
@@ -367,7 +421,7 @@ pub fn compare(ir: &Ir, pods: &[TopoPod], lines: &[(NcaEnd, NcaEnd, PortSet)], s
         if !(ir.is_unmanaged(a) || ir.is_unmanaged(b)) || at_source || at_dest {
             ir.flows.get(&(a, b)).map(|f| f.ports.clone()).unwrap_or_default()
         } else {
-            PortSet::any()
+            within.clone()
         }
     };
     for (pk, &pa) in &pod_atom {
