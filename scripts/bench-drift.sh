@@ -2,7 +2,8 @@
 # Benchmark of `moat drift` on a 20k-rule dump (docs/performance.md, docs/drift.md).
 # Builds the benchmark policy with 4,300 allows (200 zones x 4 CIDRs, 200
 # services), compiles its iptables and nftables gateway rulesets (about 21,000
-# iptables rules), and times `moat drift` reading each back, RUNS times.
+# iptables rules), and times `moat drift` reading each back, then `moat import`
+# of each over the policy's zones, RUNS times.
 # Usage: scripts/bench-drift.sh [RUNS]   (release build; results on stdout)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,5 +25,18 @@ for kind in iptables nftables; do
     sync
     /usr/bin/time -f "$kind run $i: %e s wall, %U s user, %M KB max RSS" "$MOAT" drift "$W/policy.moat" --live "$live" > "$W/drift.out"
     head -c 120 "$W/drift.out"; echo
+  done
+done
+# moat import of the same dumps over the policy's zones (its allows left out)
+grep -v '^allow ' "$W/policy.moat" > "$W/zones.moat"
+for kind in iptables nftables; do
+  case $kind in
+    iptables) live="iptables:$W/out/iptables/gateway.v4.rules" ;;
+    nftables) live="nftables:$W/out/nftables/gateway.nft" ;;
+  esac
+  for i in $(seq "$RUNS"); do
+    sync
+    /usr/bin/time -f "import $kind run $i: %e s wall, %U s user, %M KB max RSS" "$MOAT" import "$live" --zones "$W/zones.moat" > "$W/import.out" || true
+    echo "  $(grep -c '^allow ' "$W/import.out") allows imported"
   done
 done

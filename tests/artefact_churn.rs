@@ -14,9 +14,7 @@ use std::path::Path;
 /// `file kind/namespace/name`, or `file line`.
 type Units = BTreeMap<String, String>;
 
-/// The policies and the targets each is compiled for: together every target
-/// (k8s-admin and istio need namespaces of their own, which mosip's shared
-/// `regproc` namespace is not: E048).
+/// The policies and the targets each is compiled for: together every target.
 const POLICIES: [(&str, &str, &str, &[&str]); 3] = [
     (
         "hybrid",
@@ -27,8 +25,8 @@ const POLICIES: [(&str, &str, &str, &[&str]); 3] = [
     (
         "mosip",
         "policies/mosip.moat",
-        "all",
-        &["iptables", "k8s", "nftables"],
+        "all,k8s-admin,istio",
+        &["iptables", "istio", "k8s", "k8s-admin", "nftables"],
     ),
     (
         "guards",
