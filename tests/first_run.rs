@@ -94,6 +94,39 @@ fn one_json_document(o: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", stdout(o)))
 }
 
+/// The README's opening command compiles every example policy: exit 0, and
+/// a directory for each Kubernetes layer and the netfilter targets.
+#[test]
+fn the_readmes_first_command_compiles_every_example_to_every_target() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("for p in policies/*.moat"))
+        .expect("the README opens with the compile loop");
+    let targets = line
+        .split_whitespace()
+        .skip_while(|w| *w != "--target")
+        .nth(1)
+        .expect("--target in the loop");
+    let t = TempDir::new("fr-readme-loop");
+    for p in ["mosip", "mosip-cells", "mosip-hybrid"] {
+        let policy = root().join(format!("policies/{p}.moat"));
+        let out = t.path().join(p);
+        let o = run(&[
+            "compile",
+            policy.to_str().expect("path"),
+            "--target",
+            targets,
+            "--out",
+            out.to_str().expect("path"),
+        ]);
+        assert_eq!(code(&o), 0, "{p}: {}", stderr(&o));
+        for dir in ["k8s", "k8s-admin", "istio", "iptables", "nftables"] {
+            assert!(out.join(dir).is_dir(), "{p}: no {dir}/ ({})", stderr(&o));
+        }
+    }
+}
+
 #[test]
 fn compile_json_is_one_document_with_the_summary_inside() {
     let t = TempDir::new("fr-json");
