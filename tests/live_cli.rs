@@ -326,6 +326,47 @@ fn details(report: &str) -> Vec<(String, String, bool, Vec<String>)> {
 /// the pods MOSIP's charts render, are exactly the policy; three hand edits
 /// give exactly their rows, a narrowed selector partial rows naming the pod
 /// still let through.
+/// `moat import k8s:DIR --inventory INV`: MOSIP's NetworkPolicies, on the
+/// inventory's pods, give allows that (appended to the zones) reproduce the
+/// live matrix; exit 0, and the printed allows are the library's.
+#[test]
+fn import_k8s_on_the_mosip_inventory_reproduces_the_matrix() {
+    let tmp = common::TempDir::new("live-cli-mosip-import");
+    let policy = common::root().join("policies/mosip.moat");
+    compile(&policy, "k8s", tmp.path());
+    let dir = tmp.path().join("k8s");
+    let text = std::fs::read_to_string(&policy).expect("policy");
+    let mut checked = moat::check_paths(&moat::load::Disk, std::slice::from_ref(&policy));
+    let inv =
+        moat::check_inventory(&mut checked, &[common::root().join(MOSIP_INVENTORY)]).expect("inventory");
+    let ir = checked.ir.take().expect("ir");
+    let zones = tmp.path().join("zones.moat");
+    std::fs::write(&zones, live_support::zones_only(&ir, &text)).expect("zones");
+    let live = format!("k8s:{}", dir.display());
+    let out = common::moat()
+        .args(["import", &live, "--zones"])
+        .arg(&zones)
+        .arg("--inventory")
+        .arg(common::root().join(MOSIP_INVENTORY))
+        .output()
+        .expect("run moat");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let mut sources = moat::span::SourceMap::new();
+    let (m, _) =
+        moat::live::read_all_on(&ir, &mut sources, std::slice::from_ref(&live), Some(&inv)).expect("live");
+    let n = live_support::import_reproduces(&ir, &text, &m, &sources, true).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("allow ")).count(),
+        n,
+        "{stdout}"
+    );
+    assert!(n > 400, "only {n} allows");
+}
+
 #[test]
 fn drift_k8s_on_the_mosip_inventory() {
     let tmp = common::TempDir::new("live-cli-mosip-inv");

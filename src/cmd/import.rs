@@ -18,6 +18,12 @@ pub struct Args {
     /// Write the allows here instead of to standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Kubernetes manifests of what is deployed (YAML or JSON files or
+    /// directories; `CLUSTER=PATH` for one cluster's): evaluate `k8s:` inputs
+    /// on their pods instead of representative ones (the zones are checked
+    /// against them first).
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub inventory: Vec<PathBuf>,
     /// How to print diagnostics (on stderr).
     #[arg(long, value_enum, default_value = "human")]
     pub diagnostics: DiagFormat,
@@ -29,12 +35,17 @@ pub struct Args {
 pub fn run(args: &Args) -> u8 {
     let mut checked =
         moat::check_paths_without_quality_warnings(&moat::load::Disk, std::slice::from_ref(&args.zones));
+    let inv = if args.inventory.is_empty() {
+        None
+    } else {
+        moat::check_inventory(&mut checked, &args.inventory)
+    };
     let Some(ir) = checked.ir.take().filter(|_| !checked.has_errors()) else {
         eprint_diags(&checked.diags, &checked.sources, args.diagnostics);
         eprintln!("error: the zones policy does not check");
         return TROUBLE;
     };
-    let (m, mut warns) = match live::read_all(&ir, &mut checked.sources, &args.live) {
+    let (m, mut warns) = match live::read_all_on(&ir, &mut checked.sources, &args.live, inv.as_ref()) {
         Ok(x) => x,
         Err(errs) => {
             eprint_diags(&errs, &checked.sources, args.diagnostics);
