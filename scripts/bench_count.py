@@ -58,6 +58,7 @@ def nft_set_elements(paths):
 
 def k8s_rules(paths):
     """NetworkPolicy objects, and their ingress + egress rule entries."""
+    paths = [p for p in paths if p.endswith((".yaml", ".yml", ".json"))]  # not sources.tsv
     try:
         import yaml
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -224,6 +224,19 @@ fn compiled_artefacts_read_back_as_written_show_no_drift() {
             assert_eq!(code, 0, "{name} {kind}: {out}\n{err}");
             assert!(out.starts_with("no drift"), "{out}");
         }
+        // The gateway file alone, as written (before the load procedure
+        // hooks `moat-forward` into FORWARD), speaks for the routed pairs.
+        let gateway = Path::new(dir.path()).join("iptables/gateway.v4.rules");
+        if gateway.is_file() {
+            let arg = format!("iptables:{}", gateway.display());
+            let (code, out, err) = run(&["drift", &name, "--live", &arg, "--format", "json"]);
+            assert_eq!(code, 0, "{name} gateway: {out}\n{err}");
+            let json: serde_json::Value = serde_json::from_str(&out).expect("drift json");
+            assert!(
+                json["compared"].as_u64().is_some_and(|n| n > 0),
+                "{name} gateway: {out}"
+            );
+        }
         read_back += 1;
     }
     assert!(read_back >= 4, "only {read_back} examples have netfilter output");

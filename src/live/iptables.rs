@@ -112,6 +112,7 @@ fn parse(
         names: BTreeMap::new(),
         pending: vec![],
         errs: vec![],
+        moat_forward: None,
     };
     let mut current: Option<(String, Span)> = None;
     let mut offset = 0;
@@ -201,6 +202,7 @@ fn parse(
     for (rule, span) in pending {
         p.rule(&rule, span, sets, warns);
     }
+    p.hook_moat_forward();
     if p.errs.is_empty() {
         Ok(p.table)
     } else {
@@ -257,9 +259,40 @@ struct Parser {
     names: BTreeMap<String, usize>,
     pending: Vec<(String, Span)>,
     errs: Vec<Diagnostic>,
+    /// Where the chain [`MOAT_FORWARD`] is declared, if it is.
+    moat_forward: Option<Span>,
 }
 
+/// The chain moat's gateway file fills; its load procedure sends routed
+/// traffic to it with `iptables -I FORWARD 1 -j moat-forward`.
+const MOAT_FORWARD: &str = "moat-forward";
+
 impl Parser {
+    /// moat's gateway file as written (before it is loaded) declares
+    /// `moat-forward` and no FORWARD chain: evaluate it as the load procedure
+    /// hooks it, the first rule of FORWARD (whose policy it never reaches:
+    /// the chain ends in a DROP; ACCEPT, the kernel's default, is taken).
+    fn hook_moat_forward(&mut self) {
+        let Some(at) = self.moat_forward else { return };
+        if self.table.bases.iter().any(|b| b.hook == Hook::Forward) {
+            return;
+        }
+        let chain = self.chain(MOAT_FORWARD);
+        let text = format!(":{MOAT_FORWARD} - [0:0] (entered by `iptables -I FORWARD 1 -j {MOAT_FORWARD}`)");
+        let policy = self.live(
+            at,
+            &text,
+            Some("FORWARD, as moat's load procedure hooks it".to_string()),
+        );
+        self.table.bases.push(Base {
+            hook: Hook::Forward,
+            family: Some(self.fam),
+            chain,
+            accept: true,
+            policy,
+        });
+    }
+
     /// The index of chain `name`, created when first seen.
     fn chain(&mut self, name: &str) -> usize {
         if let Some(i) = self.names.get(name) {
@@ -308,6 +341,9 @@ impl Parser {
             "ACCEPT" => true,
             "DROP" => false,
             "-" => {
+                if name == MOAT_FORWARD {
+                    self.moat_forward = Some(span);
+                }
                 if hook.is_some() {
                     self.errs.push(
                         Diagnostic::error("E032", span, format!("built-in chain `{name}` without a policy"))
