@@ -482,6 +482,14 @@ fn foreign_ufw_host_ruleset_agrees_with_the_kernel() {
         rows.iter().any(|r| r == "+ dmz.mail -> dmz.web tcp/22,443"),
         "8080 is open only from mz: {rows:#?}"
     );
+    // import over the same zones gives the ufw host's reachability back:
+    // every flow expressible, one allow per ufw rule, and the allows appended
+    // to the zones reproduce the live matrix
+    let mut sources = SourceMap::new();
+    let (whole, _) = moat::live::read_all(&ir, &mut sources, std::slice::from_ref(&arg)).expect("reads");
+    let allows = live_support::import_reproduces(&ir, EDITED, &whole, &sources, false)
+        .unwrap_or_else(|e| panic!("ufw import: {e}"));
+    assert!(allows >= 10, "only {allows} allows from ufw's rules");
     // the evaluator and the kernel agree probe by probe
     let m = live(&ir, &[arg]);
     let lab = edit_lab();
@@ -521,7 +529,7 @@ fn foreign_ufw_host_ruleset_agrees_with_the_kernel() {
     }
     assert!(kernel.iter().any(|o| *o) && kernel.iter().any(|o| !*o));
     netfilter_support::report(&format!(
-        "drift ufw: {} rows, {} probes agree with the kernel",
+        "drift ufw: {} rows, {allows} allows imported, {} probes agree with the kernel",
         rows.len(),
         probes.len()
     ));

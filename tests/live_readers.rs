@@ -712,6 +712,26 @@ fn k8s_hand_written_policies_are_evaluated_as_written() {
         m[&(id("ext"), id("back"))].ports.is_empty(),
         "in scope and blocked: an empty row"
     );
+    // Import: the partial row is reported (W014), not dropped; everything
+    // else the hand-written policies allow is reproduced by the allows.
+    let mut sources = moat::span::SourceMap::new();
+    let files = [("netpol.yaml", HAND_NETPOLS.to_string())];
+    let (m, _) =
+        live_support::read_in(&mut sources, &ir, LiveKind::K8s, live::k8s::read, &files).expect("reads");
+    let imp = moat::live::import::import(&ir, &m, &sources, true);
+    let lossy: Vec<&str> = imp.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(lossy.len(), 1, "{lossy:#?}");
+    assert!(
+        lossy[0].starts_with("live flow ext -> back.svc tcp/9000-9001 cannot be imported"),
+        "{lossy:#?}"
+    );
+    let mut whole = m.clone();
+    whole.remove(&(id("ext"), id("back.svc")));
+    // No egress policy: `back` (militarised) reaches `ext` directly, which
+    // only a waiver allows (E006): import writes it, and the check says so.
+    let (_, waived) = live_support::import_waived(&ir, HAND_K8S_POLICY, &whole, &sources, true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(waived > 0, "the open egress of `back` needs a waiver");
 }
 
 const HAND_SG_POLICY: &str = r#"
