@@ -16,11 +16,10 @@ trap 'rm -rf "$W"' EXIT
 "$MOAT" compile "$W/policy.moat" --target iptables,nftables --out "$W/out" > /dev/null
 RULES=$(grep -c '^-A' "$W/out/iptables/gateway.v4.rules")
 echo "dump: $RULES iptables rules ($(du -h "$W/out/iptables/gateway.v4.rules" | cut -f1)), nft $(du -h "$W/out/nftables/gateway.nft" | cut -f1)"
+LIVE_iptables="iptables:$W/out/iptables/gateway.v4.rules"
+LIVE_nftables="nftables:$W/out/nftables/gateway.nft"
 for kind in iptables nftables; do
-  case $kind in
-    iptables) live="iptables:$W/out/iptables/gateway.v4.rules" ;;
-    nftables) live="nftables:$W/out/nftables/gateway.nft" ;;
-  esac
+  live_var="LIVE_$kind"; live=${!live_var}
   for i in $(seq "$RUNS"); do
     sync
     /usr/bin/time -f "$kind run $i: %e s wall, %U s user, %M KB max RSS" "$MOAT" drift "$W/policy.moat" --live "$live" > "$W/drift.out"
@@ -30,10 +29,7 @@ done
 # moat import of the same dumps over the policy's zones (its allows left out)
 grep -v '^allow ' "$W/policy.moat" > "$W/zones.moat"
 for kind in iptables nftables; do
-  case $kind in
-    iptables) live="iptables:$W/out/iptables/gateway.v4.rules" ;;
-    nftables) live="nftables:$W/out/nftables/gateway.nft" ;;
-  esac
+  live_var="LIVE_$kind"; live=${!live_var}
   for i in $(seq "$RUNS"); do
     sync
     /usr/bin/time -f "import $kind run $i: %e s wall, %U s user, %M KB max RSS" "$MOAT" import "$live" --zones "$W/zones.moat" > "$W/import.out" || true

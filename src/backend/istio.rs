@@ -52,24 +52,7 @@ type Grants = BTreeMap<Grant, BTreeSet<AllowId>>;
 /// the k8s target uses ([`clusters::view`]): the other clusters' atoms are
 /// sources by address (`ipBlocks`), and a flow whose foreign end has none is E012.
 pub fn emit(ir: &Ir, _opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
-    if ir.layout.clusters.is_empty() {
-        return emit_cluster(ir, "istio");
-    }
-    let mut out = vec![];
-    let mut errs = vec![];
-    for (c, cluster) in ir.layout.clusters.iter().enumerate() {
-        match emit_cluster(&clusters::view(ir, c), &format!("istio/{}", cluster.name)) {
-            Ok(files) => out.extend(files),
-            Err(e) => errs.extend(e),
-        }
-    }
-    if errs.is_empty() {
-        Ok(out)
-    } else {
-        crate::diag::sort(&mut errs);
-        errs.dedup();
-        Err(errs)
-    }
+    clusters::per_cluster(ir, "istio", emit_cluster)
 }
 
 /// [`emit`] for the namespaces of one cluster (or of the only, unnamed one), its files under `dir`.

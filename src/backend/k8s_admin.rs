@@ -80,28 +80,7 @@ struct Draft {
 /// target uses ([`clusters::view`]): the other clusters' atoms are peers by
 /// address only (egress `networks`), and a flow whose foreign end has none is E012.
 pub fn emit(ir: &Ir, opts: &EmitOptions) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
-    if ir.layout.clusters.is_empty() {
-        return emit_cluster(ir, opts, "k8s-admin");
-    }
-    let mut out = vec![];
-    let mut errs = vec![];
-    for (c, cluster) in ir.layout.clusters.iter().enumerate() {
-        match emit_cluster(
-            &clusters::view(ir, c),
-            opts,
-            &format!("k8s-admin/{}", cluster.name),
-        ) {
-            Ok(files) => out.extend(files),
-            Err(e) => errs.extend(e),
-        }
-    }
-    if errs.is_empty() {
-        Ok(out)
-    } else {
-        crate::diag::sort(&mut errs);
-        errs.dedup();
-        Err(errs)
-    }
+    clusters::per_cluster(ir, "k8s-admin", |ir, dir| emit_cluster(ir, opts, dir))
 }
 
 /// [`emit`] for the namespaces of one cluster (or of the only, unnamed one), its files under `dir`.

@@ -3,6 +3,7 @@
 //! addresses (`ipBlock`) at each end, and is E012 when an end it must name
 //! has no addresses.
 
+use crate::backend::Artefact;
 use crate::diag::Diagnostic;
 use crate::ir::{AtomId, ClusterId, Ir};
 
@@ -74,4 +75,32 @@ pub fn view(ir: &Ir, c: ClusterId) -> Ir {
         }
     }
     v
+}
+
+/// A k8s-family target's files: `one` on the whole policy into `target/`
+/// without clusters, else on each cluster's [`view`] into
+/// `target/<cluster>/`, every cluster's errors together.
+pub fn per_cluster(
+    ir: &Ir,
+    target: &str,
+    one: impl Fn(&Ir, &str) -> Result<Vec<Artefact>, Vec<Diagnostic>>,
+) -> Result<Vec<Artefact>, Vec<Diagnostic>> {
+    if ir.layout.clusters.is_empty() {
+        return one(ir, target);
+    }
+    let mut out = vec![];
+    let mut errs = vec![];
+    for (c, cluster) in ir.layout.clusters.iter().enumerate() {
+        match one(&view(ir, c), &format!("{target}/{}", cluster.name)) {
+            Ok(files) => out.extend(files),
+            Err(e) => errs.extend(e),
+        }
+    }
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        crate::diag::sort(&mut errs);
+        errs.dedup();
+        Err(errs)
+    }
 }
