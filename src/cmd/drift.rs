@@ -30,9 +30,10 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Kubernetes manifests of what is deployed (YAML or JSON files or
-    /// directories): evaluate `--live k8s:` on their pods instead of
+    /// directories; `CLUSTER=PATH` for one cluster of the policy, PATH alone
+    /// for every cluster): evaluate `--live k8s:` on their pods instead of
     /// representative ones (the policy is checked against them first).
-    #[arg(long, num_args = 1.., value_name = "PATH")]
+    #[arg(long, num_args = 1.., value_name = "[CLUSTER=]PATH")]
     pub inventory: Vec<PathBuf>,
     /// How to print diagnostics (on stderr).
     #[arg(long, value_enum, default_value = "human")]

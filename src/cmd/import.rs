@@ -19,10 +19,10 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Kubernetes manifests of what is deployed (YAML or JSON files or
-    /// directories; `CLUSTER=PATH` for one cluster's): evaluate `k8s:` inputs
-    /// on their pods instead of representative ones (the zones are checked
-    /// against them first).
-    #[arg(long, num_args = 1.., value_name = "PATH")]
+    /// directories; `CLUSTER=PATH` for one cluster of the policy, PATH alone
+    /// for every cluster): evaluate `k8s:` inputs on their pods instead of
+    /// representative ones (the zones are checked against them first).
+    #[arg(long, num_args = 1.., value_name = "[CLUSTER=]PATH")]
     pub inventory: Vec<PathBuf>,
     /// How to print diagnostics (on stderr).
     #[arg(long, value_enum, default_value = "human")]
