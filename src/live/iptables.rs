@@ -265,7 +265,7 @@ struct Parser {
 
 /// The chain moat's gateway file fills; its load procedure sends routed
 /// traffic to it with `iptables -I FORWARD 1 -j moat-forward`.
-const MOAT_FORWARD: &str = "moat-forward";
+const MOAT_FORWARD: &str = crate::backend::iptables::GATEWAY_CHAIN;
 
 impl Parser {
     /// moat's gateway file as written (before it is loaded) declares
